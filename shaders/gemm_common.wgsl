@@ -1,0 +1,45 @@
+// Shared by gemm_i8 and gemm_f32 (prepended by src/gpu/kernel.rs): the parameter block, the flag
+// bits and the epilogue. The kernel file declares `params`, `scale_a`, `scale_b` and `bias`.
+
+const TILE: u32 = 64u;
+const TRANS_A: u32 = 1u;
+const TRANS_B: u32 = 2u;
+const SCALE_A_SHIFT: u32 = 2u;
+const SCALE_B_SHIFT: u32 = 4u;
+const HAS_BIAS: u32 = 64u;
+const SCALE_NONE: u32 = 0u;
+const SCALE_TENSOR: u32 = 1u;
+
+// Mirrors `GemmParams` in src/ops/gemm.rs.
+struct GemmParams {
+    m: u32,
+    n: u32,
+    k: u32,
+    k_chunk: u32,
+    flags: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+fn scale_of(mode: u32, is_a: bool, i: u32) -> f32 {
+    if mode == SCALE_NONE {
+        return 1.0;
+    }
+    let idx = select(i, 0u, mode == SCALE_TENSOR);
+    if is_a {
+        return scale_a[idx];
+    }
+    return scale_b[idx];
+}
+
+// Leaves the accumulator domain exactly once: (acc * scale_a) * scale_b (+ bias), in that order.
+fn epilogue(acc: f32, gm: u32, gn: u32) -> f32 {
+    let flags = params.flags;
+    var v = acc * scale_of((flags >> SCALE_A_SHIFT) & 3u, true, gm)
+        * scale_of((flags >> SCALE_B_SHIFT) & 3u, false, gn);
+    if (flags & HAS_BIAS) != 0u {
+        v += bias[gn];
+    }
+    return v;
+}

@@ -1,0 +1,169 @@
+// gemm_i8: out[M, N] = (sum_k A[m, k] * B[n, k]) * scale_a * scale_b (+ bias[n]) on int8 packed
+// four per u32, with dot4I8Packed and int32 accumulation. CPU twin: src/cpu/gemm_i8.rs.
+//
+// Operand layouts (flag bits TRANS_A / TRANS_B):
+//   plain: stored [rows, ceil(K/4)] words, packed along K (what quantize writes for a [rows, K]
+//          matrix);
+//   trans: stored [K, ceil(rows/4)] words, packed along rows. The tile loader transposes 4x4 byte
+//          blocks, so the forward's quantized X [batch, in] serves as the dW GEMM's B operand and
+//          the forward's W [out, in] as the dX GEMM's B operand without a second quantization.
+//
+// Overflow: one int32 partial never covers more than k_chunk <= 131072 products
+// (131072 * 127^2 < 2^31); at each chunk boundary the partial is added to an f32 accumulator.
+//
+// Tiling: 64x64 outputs per workgroup of 16x16 lanes, 4x4 per lane (rows ly + 16i, cols lx + 16j),
+// K in steps of 32 (8 words) staged through workgroup memory.
+
+const BK4: u32 = 8u;
+const BK: u32 = 32u;
+
+@group(0) @binding(0) var<uniform> params: GemmParams;
+@group(0) @binding(1) var<storage> a: array<u32>;
+@group(0) @binding(2) var<storage> b: array<u32>;
+@group(0) @binding(3) var<storage> scale_a: array<f32>;
+@group(0) @binding(4) var<storage> scale_b: array<f32>;
+@group(0) @binding(5) var<storage> bias: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+
+// [kk][row] so that a lane's four rows for one kk are TILE/4 words apart.
+var<workgroup> sh_a: array<u32, 512>;
+var<workgroup> sh_b: array<u32, 512>;
+
+// Zero the bytes of the last K word that lie past K, so garbage padding cannot leak in.
+fn k_tail_mask(k4: u32) -> u32 {
+    let k4_total = (params.k + 3u) / 4u;
+    let rem = params.k % 4u;
+    if k4 == k4_total - 1u && rem != 0u {
+        return (1u << (8u * rem)) - 1u;
+    }
+    return 0xffffffffu;
+}
+
+// Byte j of each of four words, gathered into one word (a 4x4 byte transpose, one column).
+fn byte_column(w0: u32, w1: u32, w2: u32, w3: u32, j: u32) -> u32 {
+    let s = 8u * j;
+    return ((w0 >> s) & 0xffu) | (((w1 >> s) & 0xffu) << 8u) | (((w2 >> s) & 0xffu) << 16u)
+        | (((w3 >> s) & 0xffu) << 24u);
+}
+
+// Loads a TILE x BK4 tile of one operand into `dst` as [kk][row].
+fn load_plain(src_is_a: bool, row0: u32, rows: u32, k40: u32, lid: u32) {
+    let k4_total = (params.k + 3u) / 4u;
+    for (var s = 0u; s < 2u; s++) {
+        let e = lid + 256u * s;
+        let r = e / BK4;
+        let kk = e % BK4;
+        let gr = row0 + r;
+        let gk4 = k40 + kk;
+        var v = 0u;
+        if gr < rows && gk4 < k4_total {
+            if src_is_a {
+                v = a[gr * k4_total + gk4];
+            } else {
+                v = b[gr * k4_total + gk4];
+            }
+            v = v & k_tail_mask(gk4);
+        }
+        if src_is_a {
+            sh_a[kk * TILE + r] = v;
+        } else {
+            sh_b[kk * TILE + r] = v;
+        }
+    }
+}
+
+fn load_trans(src_is_a: bool, row0: u32, rows: u32, k40: u32, lid: u32) {
+    if lid >= TILE / 4u * BK4 {
+        return;
+    }
+    let rows4 = (rows + 3u) / 4u;
+    let r4 = lid / BK4;
+    let kk = lid % BK4;
+    let col = row0 / 4u + r4;
+    var w = array<u32, 4>(0u, 0u, 0u, 0u);
+    for (var t = 0u; t < 4u; t++) {
+        let k = 4u * (k40 + kk) + t;
+        if k < params.k && col < rows4 {
+            if src_is_a {
+                w[t] = a[k * rows4 + col];
+            } else {
+                w[t] = b[k * rows4 + col];
+            }
+        }
+    }
+    for (var j = 0u; j < 4u; j++) {
+        let v = byte_column(w[0], w[1], w[2], w[3], j);
+        if src_is_a {
+            sh_a[kk * TILE + 4u * r4 + j] = v;
+        } else {
+            sh_b[kk * TILE + 4u * r4 + j] = v;
+        }
+    }
+}
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+        @builtin(workgroup_id) wid: vec3<u32>) {
+    let m0 = wid.y * TILE;
+    let n0 = wid.x * TILE;
+    let lx = lid3.x;
+    let ly = lid3.y;
+    let flags = params.flags;
+    let k4_total = (params.k + 3u) / 4u;
+    let steps = (k4_total + BK4 - 1u) / BK4;
+    let steps_per_chunk = params.k_chunk / BK;
+
+    var acc: array<i32, 16>;
+    var accf: array<f32, 16>;
+    for (var i = 0u; i < 16u; i++) {
+        acc[i] = 0;
+        accf[i] = 0.0;
+    }
+    var in_chunk = 0u;
+    for (var step = 0u; step < steps; step++) {
+        let k40 = step * BK4;
+        if (flags & TRANS_A) != 0u {
+            load_trans(true, m0, params.m, k40, lid);
+        } else {
+            load_plain(true, m0, params.m, k40, lid);
+        }
+        if (flags & TRANS_B) != 0u {
+            load_trans(false, n0, params.n, k40, lid);
+        } else {
+            load_plain(false, n0, params.n, k40, lid);
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < BK4; kk++) {
+            var av: array<u32, 4>;
+            var bv: array<u32, 4>;
+            for (var i = 0u; i < 4u; i++) {
+                av[i] = sh_a[kk * TILE + ly + 16u * i];
+                bv[i] = sh_b[kk * TILE + lx + 16u * i];
+            }
+            for (var i = 0u; i < 4u; i++) {
+                for (var j = 0u; j < 4u; j++) {
+                    acc[i * 4u + j] += dot4I8Packed(av[i], bv[j]);
+                }
+            }
+        }
+        workgroupBarrier();
+        in_chunk += 1u;
+        if in_chunk == steps_per_chunk || step + 1u == steps {
+            for (var i = 0u; i < 16u; i++) {
+                accf[i] += f32(acc[i]);
+                acc[i] = 0;
+            }
+            in_chunk = 0u;
+        }
+    }
+
+    for (var i = 0u; i < 4u; i++) {
+        let gm = m0 + ly + 16u * i;
+        for (var j = 0u; j < 4u; j++) {
+            let gn = n0 + lx + 16u * j;
+            if gm < params.m && gn < params.n {
+                out[gm * params.n + gn] = epilogue(accf[i * 4u + j], gm, gn);
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+// quantize: fused clip -> scale -> round -> pack of a row-major f32 matrix [rows, cols] into int8
+// in [-127, 127], four per u32 along cols (the GEMM reduction axis), rows padded to cols4 words
+// with zero bytes. One clip per tensor, per row or per column; the matching scales (clip / 127)
+// are written out for the GEMM epilogue. CPU twin: src/cpu/quantize.rs.
+
+const WG_SIZE: u32 = 256u;
+
+struct QuantizeParams {
+    rows: u32,
+    cols: u32,
+    cols4: u32,
+    axis: u32,
+    rounding: u32,
+    seed: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: QuantizeParams;
+@group(0) @binding(1) var<storage> input: array<f32>;
+@group(0) @binding(2) var<storage> clips: array<f32>;
+@group(0) @binding(3) var<storage, read_write> packed: array<u32>;
+@group(0) @binding(4) var<storage, read_write> scales: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let idx = flat_index(gid, nwg, WG_SIZE);
+    if idx >= params.rows * params.cols4 {
+        return;
+    }
+    let r = idx / params.cols4;
+    let c4 = idx % params.cols4;
+    var q = vec4<i32>(0);
+    for (var j = 0u; j < 4u; j++) {
+        let c = c4 * 4u + j;
+        if c >= params.cols {
+            break;
+        }
+        let ch = channel_of(params.axis, r, c);
+        let clip = clips[ch];
+        let valid = clip_is_valid(clip);
+        // Exactly one invocation writes each channel's scale: the one holding its first element.
+        let first = (params.axis == AXIS_TENSOR && r == 0u && c == 0u)
+            || (params.axis == AXIS_ROWS && c == 0u)
+            || (params.axis == AXIS_COLS && r == 0u);
+        if first {
+            scales[ch] = select(0.0, step_of(clip), valid);
+        }
+        if valid {
+            let e = r * params.cols + c;
+            var rnd = 0u;
+            if params.rounding == ROUND_STOCHASTIC {
+                rnd = rng_u32(params.seed, e);
+            }
+            q[j] = quantize_one(input[e], clip, inv_step(clip), params.rounding, rnd);
+        }
+    }
+    packed[idx] = pack4xI8(q);
+}

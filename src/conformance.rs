@@ -1,0 +1,725 @@
+//! The conformance suite: every kernel against its CPU twin on one [`Context`].
+//!
+//! Used by `tests/conformance.rs` (on every adapter present) and by the `conformance` example,
+//! the tool to attach to a bug report. Integer outputs — packed bytes, counts, int8 GEMM
+//! accumulators — must equal the twin exactly. Float outputs have stated tolerances:
+//!
+//! | output | tolerance |
+//! |---|---|
+//! | quantize scales, dequantize | exact (one correctly rounded op) |
+//! | channel_stats max\|x\|, counts | exact |
+//! | channel_stats mean, std, Σx²; cosine terms | 1e−4 relative to the channel's scale |
+//! | gemm_i8 with scales / bias | 1e−6 relative to \|acc·sa·sb\| + \|bias\| (fused multiply-add) |
+//! | gemm_f32 | 1e−5 relative to Σ\|a\|\|b\| |
+
+use std::time::Instant;
+
+use crate::cpu::{self, CpuEpilogue, CpuScale};
+use crate::cpu::common::rng_u32;
+use crate::error::Result;
+use crate::gpu::Context;
+use crate::ops::channel_stats::Candidates;
+use crate::ops::{
+    self, ChannelAxis, ChannelStat, Epilogue, GemmBuffers, GemmShape, Layout, MAX_K_CHUNK,
+    QuantizeBuffers, Rounding, Scale,
+};
+
+/// The outcome of one case.
+#[derive(Clone, Debug)]
+pub struct CaseResult {
+    /// Kernel under test.
+    pub kernel: &'static str,
+    /// What the case covers.
+    pub case: String,
+    /// Whether every output matched within its tolerance.
+    pub passed: bool,
+    /// Largest deviation from the twin, relative to the case's tolerance scale (0 when exact).
+    pub max_error: f64,
+    /// The first mismatch, if any.
+    pub detail: String,
+}
+
+/// The kernel suites, in the order they run.
+pub const SUITES: &[&str] = &["quantize", "dequantize", "channel_stats", "gemm_i8", "gemm_f32"];
+
+/// Runs every case of `suite` (one of [`SUITES`]). `quick` skips the largest cases.
+pub fn run_suite(ctx: &Context, suite: &str, quick: bool) -> Result<Vec<CaseResult>> {
+    let mut out = Vec::new();
+    match suite {
+        "quantize" => quantize_cases(ctx, quick, &mut out)?,
+        "dequantize" => dequantize_cases(ctx, &mut out)?,
+        "channel_stats" => channel_stats_cases(ctx, quick, &mut out)?,
+        "gemm_i8" => gemm_i8_cases(ctx, quick, &mut out)?,
+        "gemm_f32" => gemm_f32_cases(ctx, &mut out)?,
+        other => {
+            return Err(crate::Error::invalid(
+                "conformance",
+                format!("unknown suite {other:?}; suites: {SUITES:?}"),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Throughput of `suite`'s kernel on a fixed problem, in G operations per second (GEMMs: 2·M·N·K
+/// per product; quantize: elements). `None` for suites without a throughput figure.
+pub fn throughput(ctx: &Context, suite: &str, size: u32) -> Result<Option<f64>> {
+    let (ops, secs) = match suite {
+        "gemm_i8" | "gemm_f32" => {
+            let shape = GemmShape::new(size, size, size);
+            let int8 = suite == "gemm_i8";
+            let words = GemmShape::packed_words(size, size, false) as usize;
+            let elems = (size * size) as usize;
+            let (a, b) = if int8 {
+                let gen_words = |seed| (0..words as u32).map(|i| rng_u32(seed, i)).collect::<Vec<_>>();
+                (ctx.upload("bench.a", &gen_words(1)), ctx.upload("bench.b", &gen_words(2)))
+            } else {
+                let mut g = Gen::new(3);
+                (ctx.upload("bench.a", &g.normal_vec(elems, 1.0)), ctx.upload("bench.b", &g.normal_vec(elems, 1.0)))
+            };
+            let out = ctx.storage_buffer("bench.out", elems as u64 * 4);
+            let bufs = GemmBuffers { a: &a, b: &b, out: &out };
+            let run = || -> Result<()> {
+                let mut enc = ctx.encoder("bench");
+                if int8 {
+                    ops::gemm_i8(ctx, &mut enc, &shape, MAX_K_CHUNK, bufs, &Epilogue::NONE)?;
+                } else {
+                    ops::gemm_f32(ctx, &mut enc, &shape, bufs, &Epilogue::NONE)?;
+                }
+                ctx.submit(enc)?;
+                ctx.wait_idle()
+            };
+            run()?; // compile and warm up
+            (2.0 * shape.macs() as f64, time_best(run)?)
+        }
+        "quantize" => {
+            let layout = Layout::new(size, size, ChannelAxis::Tensor);
+            let x = ctx.upload("bench.x", &Gen::new(4).normal_vec(layout.len(), 1.0));
+            let clips = ctx.upload("bench.clip", &[3.0f32]);
+            let packed = ctx.storage_buffer("bench.q", layout.packed_words() as u64 * 4);
+            let scales = ctx.storage_buffer("bench.s", 4);
+            let run = || -> Result<()> {
+                let mut enc = ctx.encoder("bench");
+                let bufs = QuantizeBuffers { input: &x, clips: &clips, packed: &packed, scales: &scales };
+                ops::quantize(ctx, &mut enc, &layout, Rounding::Stochastic { seed: 1 }, bufs)?;
+                ctx.submit(enc)?;
+                ctx.wait_idle()
+            };
+            run()?;
+            (layout.len() as f64, time_best(run)?)
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(ops / secs / 1e9))
+}
+
+fn time_best(mut run: impl FnMut() -> Result<()>) -> Result<f64> {
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let t = Instant::now();
+        run()?;
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    Ok(best)
+}
+
+/// Deterministic test data from the same counter-based hash the kernels use.
+#[derive(Clone, Debug)]
+pub struct Gen {
+    seed: u32,
+    i: u32,
+}
+
+impl Gen {
+    /// A stream keyed by `seed`.
+    pub fn new(seed: u32) -> Self {
+        Gen { seed, i: 0 }
+    }
+
+    /// Uniform in (0, 1).
+    pub fn uniform(&mut self) -> f32 {
+        self.i += 1;
+        ((rng_u32(self.seed, self.i) >> 8) as f32 + 0.5) / (1u32 << 24) as f32
+    }
+
+    /// Standard normal (Box–Muller).
+    pub fn normal(&mut self) -> f32 {
+        let (u, v) = (self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
+    }
+
+    /// Laplace with unit scale: a peaked, heavy-tailed ("inverted-T") distribution.
+    pub fn laplace(&mut self) -> f32 {
+        let u = self.uniform() - 0.5;
+        -u.signum() * (1.0 - 2.0 * u.abs()).ln()
+    }
+
+    /// `n` normal values times `scale`.
+    pub fn normal_vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
+        (0..n).map(|_| self.normal() * scale).collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Comparison helpers
+
+struct Check {
+    max_error: f64,
+    detail: String,
+}
+
+impl Check {
+    fn new() -> Self {
+        Check { max_error: 0.0, detail: String::new() }
+    }
+
+    fn fail(&mut self, what: String) {
+        if self.detail.is_empty() {
+            self.detail = what;
+        }
+    }
+
+    fn exact<T: PartialEq + std::fmt::Debug>(&mut self, name: &str, gpu: &[T], twin: &[T]) {
+        if let Some(i) = (0..gpu.len().min(twin.len())).find(|&i| gpu[i] != twin[i]) {
+            self.fail(format!("{name}[{i}]: gpu {:?} != twin {:?}", gpu[i], twin[i]));
+        }
+    }
+
+    fn exact_f32(&mut self, name: &str, gpu: &[f32], twin: &[f32]) {
+        let g: Vec<u32> = gpu.iter().map(|v| v.to_bits()).collect();
+        let t: Vec<u32> = twin.iter().map(|v| v.to_bits()).collect();
+        if let Some(i) = (0..g.len().min(t.len())).find(|&i| g[i] != t[i]) {
+            self.fail(format!("{name}[{i}]: gpu {:e} != twin {:e} (bits)", gpu[i], twin[i]));
+        }
+    }
+
+    /// |gpu − twin| ≤ tol · scale[i] for every i; records the worst ratio.
+    fn close(&mut self, name: &str, gpu: &[f32], twin: &[f32], scale: &[f32], tol: f64) {
+        for i in 0..gpu.len().min(twin.len()) {
+            let (g, t) = (gpu[i] as f64, twin[i] as f64);
+            let s = (scale[i] as f64).max(f64::MIN_POSITIVE);
+            let err = if g.to_bits() == t.to_bits() { 0.0 } else { (g - t).abs() / s };
+            if err.is_nan() || err > tol {
+                self.fail(format!("{name}[{i}]: gpu {g:e} vs twin {t:e} (tolerance {tol:e} × {s:e})"));
+            } else {
+                self.max_error = self.max_error.max(err);
+            }
+        }
+    }
+
+    fn finish(self, kernel: &'static str, case: String, out: &mut Vec<CaseResult>) {
+        out.push(CaseResult {
+            kernel,
+            case,
+            passed: self.detail.is_empty(),
+            max_error: self.max_error,
+            detail: self.detail,
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// quantize
+
+/// Runs `quantize` on the GPU and reads back `(packed, scales)`.
+pub fn gpu_quantize(
+    ctx: &Context,
+    layout: &Layout,
+    rounding: Rounding,
+    input: &[f32],
+    clips: &[f32],
+) -> Result<(Vec<u32>, Vec<f32>)> {
+    let x = ctx.upload("test.x", input);
+    let c = ctx.upload("test.clips", clips);
+    let packed = ctx.storage_buffer("test.packed", layout.packed_words() as u64 * 4);
+    let scales = ctx.storage_buffer("test.scales", layout.channels() as u64 * 4);
+    let mut enc = ctx.encoder("test");
+    let bufs = QuantizeBuffers { input: &x, clips: &c, packed: &packed, scales: &scales };
+    ops::quantize(ctx, &mut enc, layout, rounding, bufs)?;
+    ctx.submit(enc)?;
+    let mut p: Vec<u32> = ctx.read_buffer(&packed)?;
+    let mut s: Vec<f32> = ctx.read_buffer(&scales)?;
+    p.truncate(layout.packed_words());
+    s.truncate(layout.channels());
+    Ok((p, s))
+}
+
+/// Per-channel max|x| over finite values, the usual clip.
+pub fn max_abs_clips(layout: &Layout, input: &[f32]) -> Vec<f32> {
+    let mut clips = vec![0f32; layout.channels()];
+    for r in 0..layout.rows {
+        for c in 0..layout.cols {
+            let x = input[(r * layout.cols + c) as usize];
+            let ch = cpu::common::channel_of(layout.axis, r, c) as usize;
+            if x.is_finite() {
+                clips[ch] = clips[ch].max(x.abs());
+            }
+        }
+    }
+    clips
+}
+
+const AXES: [ChannelAxis; 3] = [ChannelAxis::Tensor, ChannelAxis::Rows, ChannelAxis::Cols];
+
+fn quantize_inputs(rows: u32, cols: u32, g: &mut Gen) -> Vec<(&'static str, Vec<f32>)> {
+    let n = (rows * cols) as usize;
+    let mut nonfinite = g.normal_vec(n, 2.0);
+    for (i, v) in nonfinite.iter_mut().enumerate() {
+        match i % 7 {
+            1 => *v = f32::NAN,
+            3 => *v = f32::INFINITY,
+            5 => *v = f32::NEG_INFINITY,
+            _ => {}
+        }
+    }
+    vec![
+        ("normal", g.normal_vec(n, 1.0)),
+        ("laplace", (0..n).map(|_| g.laplace()).collect()),
+        ("zeros", vec![0.0; n]),
+        ("extremes ±127", (0..n).map(|i| if i % 2 == 0 { 127.0 } else { -127.0 }).collect()),
+        ("ties k+0.5", (0..n).map(|i| (i % 255) as f32 - 127.0 + 0.5).collect()),
+        ("huge 1e30", g.normal_vec(n, 1e30)),
+        ("tiny 1e-25", g.normal_vec(n, 1e-25)),
+        ("nan/inf", nonfinite),
+    ]
+}
+
+fn quantize_cases(ctx: &Context, quick: bool, out: &mut Vec<CaseResult>) -> Result<()> {
+    let mut shapes = vec![(1, 1), (3, 5), (5, 17), (17, 129), (129, 3)];
+    if !quick {
+        shapes.push((64, 1000));
+    }
+    let mut g = Gen::new(11);
+    for &(rows, cols) in &shapes {
+        for (data_name, input) in quantize_inputs(rows, cols, &mut g) {
+            for axis in AXES {
+                let layout = Layout::new(rows, cols, axis);
+                let max_clips = max_abs_clips(&layout, &input);
+                let mut clip_sets = vec![("max", max_clips.clone())];
+                if data_name == "normal" {
+                    clip_sets.push(("0.4·max", max_clips.iter().map(|c| c * 0.4).collect()));
+                    let degenerate = [0.0, f32::NAN, f32::INFINITY, -1.0, 1e-31];
+                    clip_sets.push((
+                        "degenerate",
+                        (0..layout.channels()).map(|i| degenerate[i % 5]).collect(),
+                    ));
+                }
+                for (clip_name, clips) in clip_sets {
+                    for rounding in [Rounding::Nearest, Rounding::Stochastic { seed: 0x5eed }] {
+                        let (p, s) = gpu_quantize(ctx, &layout, rounding, &input, &clips)?;
+                        let mut tp = vec![0u32; layout.packed_words()];
+                        let mut ts = vec![0f32; layout.channels()];
+                        cpu::quantize(&layout, rounding, &input, &clips, &mut tp, &mut ts);
+                        let mut check = Check::new();
+                        check.exact("packed", &p, &tp);
+                        check.exact_f32("scales", &s, &ts);
+                        let r = if rounding == Rounding::Nearest { "nearest" } else { "stochastic" };
+                        let case = format!("{rows}x{cols} {axis:?} {data_name} clip={clip_name} {r}");
+                        check.finish("quantize", case, out);
+                    }
+                }
+            }
+        }
+    }
+    stochastic_unbiased_case(ctx, if quick { 16 } else { 64 }, out)
+}
+
+/// Stochastic rounding is unbiased: for each of 64 values between grid points, the mean of its
+/// dequantized copies over `seeds` seeds × 64 rows must lie within 5 standard errors of it, while
+/// nearest rounding is off by up to half a step.
+fn stochastic_unbiased_case(ctx: &Context, seeds: u32, out: &mut Vec<CaseResult>) -> Result<()> {
+    let (rows, cols) = (64u32, 64u32);
+    let layout = Layout::new(rows, cols, ChannelAxis::Tensor);
+    let clip = 127.0f32;
+    // Column c holds the same value in every row: fractions spread over (0, 1), both signs.
+    let values: Vec<f32> = (0..cols)
+        .map(|c| (c as f32 - 32.0) * 1.37 + (c as f32 * 0.618).fract() * 0.98 + 0.01)
+        .collect();
+    let input: Vec<f32> = (0..rows * cols).map(|i| values[(i % cols) as usize]).collect();
+    let mut sums = vec![0f64; cols as usize];
+    let mut check = Check::new();
+    for seed in 0..seeds {
+        let rounding = Rounding::Stochastic { seed: seed.wrapping_mul(0x9e37) + 1 };
+        let (p, s) = gpu_quantize(ctx, &layout, rounding, &input, &[clip])?;
+        let mut tp = vec![0u32; layout.packed_words()];
+        let mut ts = vec![0f32; 1];
+        cpu::quantize(&layout, rounding, &input, &[clip], &mut tp, &mut ts);
+        check.exact("packed", &p, &tp);
+        let mut deq = vec![0f32; layout.len()];
+        cpu::dequantize(&layout, &p, &s, &mut deq);
+        for (i, v) in deq.iter().enumerate() {
+            sums[i % cols as usize] += *v as f64;
+        }
+    }
+    let draws = (seeds * rows) as f64;
+    let step = (clip / 127.0) as f64;
+    let bound = 5.0 * 0.5 * step / draws.sqrt();
+    let mut worst_nearest = 0f64;
+    for c in 0..cols as usize {
+        let mean = sums[c] / draws;
+        let err = (mean - values[c] as f64).abs();
+        check.max_error = check.max_error.max(err / bound);
+        if err > bound {
+            check.fail(format!("value {}: mean of {draws} draws {mean} (bound {bound:e})", values[c]));
+        }
+        worst_nearest = worst_nearest.max((values[c] as f64 - values[c].round() as f64).abs());
+    }
+    if worst_nearest < 3.0 * bound {
+        check.fail(format!("test too weak: nearest's bias {worst_nearest} is within {bound}"));
+    }
+    check.finish(
+        "quantize",
+        format!("stochastic rounding unbiased ({seeds} seeds × {rows} rows)"),
+        out,
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// dequantize
+
+fn dequantize_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
+    for &(rows, cols) in &[(1u32, 1u32), (3, 5), (17, 129), (129, 3)] {
+        for axis in AXES {
+            let layout = Layout::new(rows, cols, axis);
+            // Every byte value, −128 included, with pad bytes left as garbage.
+            let packed: Vec<u32> = (0..layout.packed_words() as u32).map(|i| rng_u32(21, i)).collect();
+            let mut g = Gen::new(22);
+            let scales: Vec<f32> = (0..layout.channels()).map(|_| g.uniform() * 0.1).collect();
+            let buf_p = ctx.upload("test.packed", &packed);
+            let buf_s = ctx.upload("test.scales", &scales);
+            let buf_o = ctx.storage_buffer("test.out", layout.len() as u64 * 4);
+            let mut enc = ctx.encoder("test");
+            ops::dequantize(ctx, &mut enc, &layout, &buf_p, &buf_s, &buf_o)?;
+            ctx.submit(enc)?;
+            let gpu: Vec<f32> = ctx.read_buffer(&buf_o)?;
+            let mut twin = vec![0f32; layout.len()];
+            cpu::dequantize(&layout, &packed, &scales, &mut twin);
+            let mut check = Check::new();
+            check.exact_f32("output", &gpu[..layout.len()], &twin);
+            check.finish("dequantize", format!("{rows}x{cols} {axis:?} all bytes"), out);
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// channel_stats (both passes)
+
+/// Default candidate ratios for UI8's clip search: 1.00, 0.95, …, 0.05 of max|g|.
+pub fn default_ratios() -> Vec<f32> {
+    (0..20).map(|i| 1.0 - 0.05 * i as f32).collect()
+}
+
+/// Runs both stats passes on the GPU; returns `(pass 1 stats, pass 2 stats, cosine terms)`.
+pub fn gpu_channel_stats(
+    ctx: &Context,
+    layout: &Layout,
+    input: &[f32],
+    ratios: &[f32],
+) -> Result<(Vec<ChannelStat>, Vec<ChannelStat>, Vec<[f32; 2]>)> {
+    let x = ctx.upload("test.x", input);
+    let bytes = (layout.channels() * std::mem::size_of::<ChannelStat>()) as u64;
+    let stats = ctx.storage_buffer("test.stats", bytes);
+    let ratio_buf = ctx.upload("test.ratios", ratios);
+    let terms = ctx.storage_buffer("test.terms", (layout.channels() * ratios.len() * 8) as u64);
+    let mut enc = ctx.encoder("test");
+    ops::channel_stats(ctx, &mut enc, layout, &x, &stats)?;
+    ctx.submit(enc)?;
+    let pass1: Vec<ChannelStat> = ctx.read_buffer(&stats)?;
+    let mut enc = ctx.encoder("test");
+    let candidates = (!ratios.is_empty()).then_some(Candidates {
+        count: ratios.len(),
+        ratios: &ratio_buf,
+        cosine_terms: &terms,
+    });
+    ops::channel_stats_tail(ctx, &mut enc, layout, &x, &stats, candidates)?;
+    ctx.submit(enc)?;
+    let pass2: Vec<ChannelStat> = ctx.read_buffer(&stats)?;
+    let t: Vec<[f32; 2]> = ctx.read_buffer(&terms)?;
+    Ok((pass1, pass2, t[..layout.channels() * ratios.len()].to_vec()))
+}
+
+fn channel_stats_cases(ctx: &Context, quick: bool, out: &mut Vec<CaseResult>) -> Result<()> {
+    let mut shapes = vec![(1u32, 1u32), (3, 5), (17, 129), (129, 3), (300, 7)];
+    if !quick {
+        shapes.push((1000, 33));
+    }
+    let ratios = default_ratios();
+    let mut g = Gen::new(31);
+    for &(rows, cols) in &shapes {
+        let n = (rows * cols) as usize;
+        let mut nonfinite = g.normal_vec(n, 1.0);
+        for v in nonfinite.iter_mut().step_by(5) {
+            *v = f32::NAN;
+        }
+        if n > 2 {
+            nonfinite[2] = f32::NEG_INFINITY;
+        }
+        let datasets: Vec<(&str, Vec<f32>)> = vec![
+            ("normal", g.normal_vec(n, 1.0)),
+            ("laplace", (0..n).map(|_| g.laplace() * 3.0).collect()),
+            ("mean 1000 std 1", (0..n).map(|_| 1000.0 + g.normal()).collect()),
+            ("zeros", vec![0.0; n]),
+            ("huge 1e18", g.normal_vec(n, 1e18)),
+            ("tiny 1e-18", g.normal_vec(n, 1e-18)),
+            ("nan/inf", nonfinite),
+        ];
+        for (data_name, input) in &datasets {
+            for axis in AXES {
+                let layout = Layout::new(rows, cols, axis);
+                let (p1, p2, terms) = gpu_channel_stats(ctx, &layout, input, &ratios)?;
+                let (p1b, p2b, terms_b) = gpu_channel_stats(ctx, &layout, input, &ratios)?;
+                let ch = layout.channels();
+                let mut twin1 = vec![ChannelStat::default(); ch];
+                cpu::channel_stats(&layout, input, &mut twin1);
+                // Pass 2's twin reads the GPU's pass 1, so the σ comparison is decided on the
+                // same σ and the count must match exactly.
+                let mut twin2 = p1[..ch].to_vec();
+                let mut twin_terms = vec![[0f32; 2]; ch * ratios.len()];
+                cpu::channel_stats_tail(&layout, input, &ratios, &mut twin2, &mut twin_terms);
+                let mut check = Check::new();
+                let field = |v: &[ChannelStat], f: fn(&ChannelStat) -> f32| -> Vec<f32> {
+                    v[..ch].iter().map(f).collect()
+                };
+                let counts = |v: &[ChannelStat]| -> Vec<[u32; 3]> {
+                    v[..ch].iter().map(|s| [s.count, s.nonfinite, s.above_sigma]).collect()
+                };
+                check.exact_f32("max_abs", &field(&p1, |s| s.max_abs), &field(&twin1, |s| s.max_abs));
+                check.exact("count, nonfinite", &counts(&p1), &counts(&twin1));
+                let scale: Vec<f32> = twin1.iter().map(|s| s.mean.abs() + s.std_dev + f32::MIN_POSITIVE).collect();
+                let sq_scale: Vec<f32> = twin1.iter().map(|s| s.sum_sq + f32::MIN_POSITIVE).collect();
+                check.close("mean", &field(&p1, |s| s.mean), &field(&twin1, |s| s.mean), &scale, 1e-4);
+                check.close("std", &field(&p1, |s| s.std_dev), &field(&twin1, |s| s.std_dev), &scale, 1e-4);
+                check.close("sum_sq", &field(&p1, |s| s.sum_sq), &field(&twin1, |s| s.sum_sq), &sq_scale, 1e-4);
+                check.exact("above_sigma", &counts(&p2), &counts(&twin2));
+                let flat = |t: &[[f32; 2]]| -> Vec<f32> { t.iter().flatten().copied().collect() };
+                let term_scale: Vec<f32> = (0..ch * ratios.len() * 2)
+                    .map(|i| twin1[i / (2 * ratios.len())].sum_sq + f32::MIN_POSITIVE)
+                    .collect();
+                check.close("cosine terms", &flat(&terms), &flat(&twin_terms), &term_scale, 1e-4);
+                // Determinism: the same input gives the same bits.
+                let bits = |v: &[ChannelStat]| -> Vec<u8> { bytemuck::cast_slice(&v[..ch]).to_vec() };
+                check.exact("rerun stats bits", &bits(&p2b), &bits(&p2));
+                check.exact("rerun pass-1 bits", &bits(&p1b), &bits(&p1));
+                check.exact_f32("rerun cosine terms", &flat(&terms_b), &flat(&terms));
+                check.finish("channel_stats", format!("{rows}x{cols} {axis:?} {data_name}"), out);
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// GEMMs
+
+/// Runs `gemm_i8` on the GPU. `scale_a`/`scale_b`: empty = none, one value = per tensor,
+/// else per index.
+#[allow(clippy::too_many_arguments)]
+pub fn gpu_gemm_i8(
+    ctx: &Context,
+    shape: &GemmShape,
+    k_chunk: u32,
+    a: &[u32],
+    b: &[u32],
+    scale_a: &[f32],
+    scale_b: &[f32],
+    bias: Option<&[f32]>,
+) -> Result<Vec<f32>> {
+    gpu_gemm(ctx, shape, Some(k_chunk), (bytemuck::cast_slice(a), bytemuck::cast_slice(b)), scale_a, scale_b, bias)
+}
+
+/// Runs `gemm_f32` on the GPU; scales as for [`gpu_gemm_i8`].
+pub fn gpu_gemm_f32(
+    ctx: &Context,
+    shape: &GemmShape,
+    a: &[f32],
+    b: &[f32],
+    scale_a: &[f32],
+    scale_b: &[f32],
+    bias: Option<&[f32]>,
+) -> Result<Vec<f32>> {
+    gpu_gemm(ctx, shape, None, (bytemuck::cast_slice(a), bytemuck::cast_slice(b)), scale_a, scale_b, bias)
+}
+
+fn gpu_gemm(
+    ctx: &Context,
+    shape: &GemmShape,
+    k_chunk: Option<u32>,
+    (a, b): (&[u8], &[u8]),
+    scale_a: &[f32],
+    scale_b: &[f32],
+    bias: Option<&[f32]>,
+) -> Result<Vec<f32>> {
+    let ba = ctx.upload("test.a", a);
+    let bb = ctx.upload("test.b", b);
+    let sa = ctx.upload("test.scale_a", scale_a);
+    let sb = ctx.upload("test.scale_b", scale_b);
+    let bias_buf = bias.map(|v| ctx.upload("test.bias", v));
+    let out = ctx.storage_buffer("test.out", shape.m as u64 * shape.n as u64 * 4);
+    let scale = |v: &[f32], buf| match v.len() {
+        0 => Scale::None,
+        1 => Scale::Tensor(buf),
+        _ => Scale::PerIndex(buf),
+    };
+    let epilogue = Epilogue { scale_a: scale(scale_a, &sa), scale_b: scale(scale_b, &sb), bias: bias_buf.as_ref() };
+    let bufs = GemmBuffers { a: &ba, b: &bb, out: &out };
+    let mut enc = ctx.encoder("test");
+    match k_chunk {
+        Some(kc) => ops::gemm_i8(ctx, &mut enc, shape, kc, bufs, &epilogue)?,
+        None => ops::gemm_f32(ctx, &mut enc, shape, bufs, &epilogue)?,
+    }
+    ctx.submit(enc)?;
+    let mut v: Vec<f32> = ctx.read_buffer(&out)?;
+    v.truncate((shape.m * shape.n) as usize);
+    Ok(v)
+}
+
+fn cpu_scale(v: &[f32]) -> CpuScale<'_> {
+    match v.len() {
+        0 => CpuScale::None,
+        1 => CpuScale::Tensor(v[0]),
+        _ => CpuScale::PerIndex(v),
+    }
+}
+
+const GEMM_SHAPES: &[(u32, u32, u32)] = &[
+    (1, 1, 1),
+    (3, 5, 7),
+    (5, 17, 33),
+    (17, 3, 129),
+    (129, 65, 5),
+    (64, 64, 64),
+    (65, 63, 257),
+];
+
+const TRANSPOSES: [(bool, bool); 4] = [(false, false), (false, true), (true, false), (true, true)];
+
+fn gemm_i8_cases(ctx: &Context, quick: bool, out: &mut Vec<CaseResult>) -> Result<()> {
+    let mut g = Gen::new(41);
+    for &(m, n, k) in GEMM_SHAPES {
+        for (ta, tb) in TRANSPOSES {
+            let shape = GemmShape::new(m, n, k).with_trans(ta, tb);
+            // Random words: every byte value and garbage in padding, which must be ignored.
+            let a: Vec<u32> = (0..GemmShape::packed_words(m, k, ta) as u32).map(|i| rng_u32(42, i)).collect();
+            let b: Vec<u32> = (0..GemmShape::packed_words(n, k, tb) as u32).map(|i| rng_u32(43, i)).collect();
+            let sa: Vec<f32> = (0..m).map(|_| g.uniform() * 0.01).collect();
+            let sb: Vec<f32> = (0..n).map(|_| g.uniform() * 0.01).collect();
+            let bias: Vec<f32> = g.normal_vec(n as usize, 1.0);
+            let variants: [(&str, &[f32], &[f32], Option<&[f32]>, u32); 4] = [
+                ("raw", &[], &[], None, MAX_K_CHUNK),
+                ("raw k_chunk=32", &[], &[], None, 32),
+                ("tensor scales + bias", &sa[..1], &sb[..1], Some(&bias), MAX_K_CHUNK),
+                ("row/col scales + bias k_chunk=64", &sa, &sb, Some(&bias), 64),
+            ];
+            for (name, sa, sb, bias, k_chunk) in variants {
+                let gpu = gpu_gemm_i8(ctx, &shape, k_chunk, &a, &b, sa, sb, bias)?;
+                let epi = CpuEpilogue { scale_a: cpu_scale(sa), scale_b: cpu_scale(sb), bias };
+                let mut twin = vec![0f32; (m * n) as usize];
+                cpu::gemm_i8(&shape, k_chunk, &a, &b, &epi, &mut twin);
+                let mut check = Check::new();
+                if sa.is_empty() && bias.is_none() {
+                    check.exact_f32("out", &gpu, &twin);
+                } else {
+                    let mut mag = vec![0f32; twin.len()];
+                    let abs_bias: Option<Vec<f32>> = bias.map(|v| v.iter().map(|x| x.abs()).collect());
+                    let raw_epi = CpuEpilogue { scale_a: cpu_scale(sa), scale_b: cpu_scale(sb), bias: None };
+                    cpu::gemm_i8(&shape, k_chunk, &a, &b, &raw_epi, &mut mag);
+                    for (i, v) in mag.iter_mut().enumerate() {
+                        *v = v.abs() + abs_bias.as_ref().map_or(0.0, |b| b[i % n as usize]);
+                    }
+                    check.close("out", &gpu, &twin, &mag, 1e-6);
+                }
+                check.finish("gemm_i8", format!("{m}x{n}x{k} trans=({ta},{tb}) {name}"), out);
+            }
+        }
+    }
+    // The overflow hazard: all-127 operands at, just past and well past the int32 chunk
+    // boundary. Without split-K, 131073·127² wraps int32 negative.
+    let mut ks = vec![MAX_K_CHUNK, MAX_K_CHUNK + 4, MAX_K_CHUNK + 32];
+    if !quick {
+        ks.push(2 * MAX_K_CHUNK + 3);
+    }
+    for k in ks {
+        for (ta, tb) in [(false, false), (true, true)] {
+            for (va, vb) in [(127i8, 127i8), (-127, 127)] {
+                let (m, n) = (3u32, 5u32);
+                let shape = GemmShape::new(m, n, k).with_trans(ta, tb);
+                let word = |v: i8| u32::from_ne_bytes([v as u8; 4]);
+                let fill = |rows: u32, trans: bool, v: i8| -> Vec<u32> {
+                    let words = GemmShape::packed_words(rows, k, trans) as usize;
+                    if trans {
+                        vec![word(v); words]
+                    } else {
+                        // Mask the K tail the way quantize leaves it: zero bytes.
+                        let k4 = k.div_ceil(4) as usize;
+                        let rem = (k % 4) as usize;
+                        (0..words)
+                            .map(|i| {
+                                if rem != 0 && i % k4 == k4 - 1 {
+                                    let mut bytes = [0u8; 4];
+                                    bytes[..rem].fill(v as u8);
+                                    u32::from_ne_bytes(bytes)
+                                } else {
+                                    word(v)
+                                }
+                            })
+                            .collect()
+                    }
+                };
+                let (a, b) = (fill(m, ta, va), fill(n, tb, vb));
+                let gpu = gpu_gemm_i8(ctx, &shape, MAX_K_CHUNK, &a, &b, &[], &[], None)?;
+                let mut twin = vec![0f32; (m * n) as usize];
+                cpu::gemm_i8(&shape, MAX_K_CHUNK, &a, &b, &CpuEpilogue::NONE, &mut twin);
+                let mut check = Check::new();
+                check.exact_f32("out", &gpu, &twin);
+                // And against exact integer arithmetic: within f32 rounding of the true sum.
+                let exact = va as f64 * vb as f64 * k as f64;
+                for (i, v) in gpu.iter().enumerate() {
+                    let rel = (*v as f64 - exact).abs() / exact.abs();
+                    check.max_error = check.max_error.max(rel / f32::EPSILON as f64);
+                    if rel > f32::EPSILON as f64 {
+                        check.fail(format!("out[{i}] = {v} but Σ = {exact} (int32 overflow?)"));
+                    }
+                }
+                check.finish(
+                    "gemm_i8",
+                    format!("split-K all {va}·{vb} K={k} trans=({ta},{tb})"),
+                    out,
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn gemm_f32_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
+    let mut g = Gen::new(51);
+    for &(m, n, k) in GEMM_SHAPES {
+        for (ta, tb) in TRANSPOSES {
+            let shape = GemmShape::new(m, n, k).with_trans(ta, tb);
+            let a = g.normal_vec((m * k) as usize, 1.0);
+            let b = g.normal_vec((n * k) as usize, 1.0);
+            let sa: Vec<f32> = (0..m).map(|_| g.uniform()).collect();
+            let bias = g.normal_vec(n as usize, 1.0);
+            let variants: [(&str, &[f32], &[f32], Option<&[f32]>); 2] =
+                [("plain", &[], &[], None), ("row scales + tensor scale + bias", &sa, &sa[..1], Some(&bias))];
+            for (name, sa, sb, bias) in variants {
+                let gpu = gpu_gemm_f32(ctx, &shape, &a, &b, sa, sb, bias)?;
+                let epi = CpuEpilogue { scale_a: cpu_scale(sa), scale_b: cpu_scale(sb), bias };
+                let mut twin = vec![0f32; (m * n) as usize];
+                cpu::gemm_f32(&shape, &a, &b, &epi, &mut twin);
+                // Σ|a||b| (scaled) bounds the rounding error of any summation order.
+                let abs = |v: &[f32]| -> Vec<f32> { v.iter().map(|x| x.abs()).collect() };
+                let abs_bias = bias.map(abs);
+                let abs_epi = CpuEpilogue { scale_a: cpu_scale(sa), scale_b: cpu_scale(sb), bias: abs_bias.as_deref() };
+                let mut mag = vec![0f32; twin.len()];
+                cpu::gemm_f32(&shape, &abs(&a), &abs(&b), &abs_epi, &mut mag);
+                let mut check = Check::new();
+                check.close("out", &gpu, &twin, &mag, 1e-5);
+                check.finish("gemm_f32", format!("{m}x{n}x{k} trans=({ta},{tb}) {name}"), out);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,159 @@
+//! Twin of `shaders/gemm_i8.wgsl`.
+
+use crate::ops::GemmShape;
+use crate::ops::gemm::GEMM_TILE;
+
+/// K values per tile step.
+const BK: u32 = 32;
+const BK4: u32 = BK / 4;
+
+/// WGSL's `dot4I8Packed`: the dot product of two packed 4×int8 vectors.
+pub fn dot4_i8_packed(a: u32, b: u32) -> i32 {
+    (0..4)
+        .map(|j| ((a >> (8 * j)) as u8 as i8 as i32) * ((b >> (8 * j)) as u8 as i8 as i32))
+        .sum()
+}
+
+/// Host-side twin of [`crate::ops::Scale`].
+#[derive(Clone, Copy, Debug)]
+pub enum CpuScale<'a> {
+    /// 1.
+    None,
+    /// One value.
+    Tensor(f32),
+    /// One per row (A) or column (B).
+    PerIndex(&'a [f32]),
+}
+
+impl CpuScale<'_> {
+    fn at(&self, i: u32) -> f32 {
+        match self {
+            CpuScale::None => 1.0,
+            CpuScale::Tensor(s) => *s,
+            CpuScale::PerIndex(v) => v[i as usize],
+        }
+    }
+}
+
+/// Host-side twin of [`crate::ops::Epilogue`].
+#[derive(Clone, Copy, Debug)]
+pub struct CpuEpilogue<'a> {
+    /// Scale of A.
+    pub scale_a: CpuScale<'a>,
+    /// Scale of B.
+    pub scale_b: CpuScale<'a>,
+    /// Bias per output column.
+    pub bias: Option<&'a [f32]>,
+}
+
+impl CpuEpilogue<'_> {
+    /// No scales, no bias.
+    pub const NONE: CpuEpilogue<'static> = CpuEpilogue {
+        scale_a: CpuScale::None,
+        scale_b: CpuScale::None,
+        bias: None,
+    };
+
+    /// `epilogue()` of `shaders/gemm_common.wgsl`.
+    pub fn apply(&self, acc: f32, gm: u32, gn: u32) -> f32 {
+        let mut v = acc * self.scale_a.at(gm) * self.scale_b.at(gn);
+        if let Some(bias) = self.bias {
+            v += bias[gn as usize];
+        }
+        v
+    }
+}
+
+/// The packed word holding K values `4·k4 .. 4·k4+3` of operand row `row`, as the shader's tile
+/// loaders produce it (zero outside the matrix; K tail bytes masked; transposed storage gathered
+/// by a 4×4 byte transpose).
+fn operand_word(src: &[u32], rows: u32, k: u32, trans: bool, row: u32, k4: u32) -> u32 {
+    let k4_total = k.div_ceil(4);
+    if !trans {
+        if row >= rows || k4 >= k4_total {
+            return 0;
+        }
+        let rem = k % 4;
+        let mask = if k4 == k4_total - 1 && rem != 0 {
+            (1u32 << (8 * rem)) - 1
+        } else {
+            u32::MAX
+        };
+        return src[(row * k4_total + k4) as usize] & mask;
+    }
+    let rows4 = rows.div_ceil(4);
+    let (col, j) = (row / 4, row % 4);
+    let mut out = 0u32;
+    for t in 0..4 {
+        let kk = 4 * k4 + t;
+        if kk < k && col < rows4 {
+            let w = src[(kk * rows4 + col) as usize];
+            out |= ((w >> (8 * j)) & 0xff) << (8 * t);
+        }
+    }
+    out
+}
+
+/// `out[M, N]` as the GPU computes it: int32 partials over `k_chunk` products, summed in f32,
+/// then the epilogue.
+pub fn gemm_i8(
+    shape: &GemmShape,
+    k_chunk: u32,
+    a: &[u32],
+    b: &[u32],
+    epilogue: &CpuEpilogue<'_>,
+    out: &mut [f32],
+) {
+    let (m, n) = (shape.m, shape.n);
+    let steps = shape.k.div_ceil(4).div_ceil(BK4);
+    let steps_per_chunk = k_chunk / BK;
+    for wy in 0..m.div_ceil(GEMM_TILE) {
+        for wx in 0..n.div_ceil(GEMM_TILE) {
+            for ly in 0..16 {
+                for lx in 0..16 {
+                    let mut acc = [0i32; 16];
+                    let mut accf = [0f32; 16];
+                    let mut in_chunk = 0;
+                    for step in 0..steps {
+                        for kk in 0..BK4 {
+                            let k4 = step * BK4 + kk;
+                            for i in 0..4 {
+                                let gm = wy * GEMM_TILE + ly + 16 * i;
+                                let av = operand_word(a, m, shape.k, shape.trans_a, gm, k4);
+                                for j in 0..4 {
+                                    let gn = wx * GEMM_TILE + lx + 16 * j;
+                                    // Cells outside the output are computed and dropped on the
+                                    // GPU; skipping them here changes no kept value.
+                                    if gm >= m || gn >= n {
+                                        continue;
+                                    }
+                                    let bv = operand_word(b, n, shape.k, shape.trans_b, gn, k4);
+                                    let cell = (i * 4 + j) as usize;
+                                    acc[cell] = acc[cell].wrapping_add(dot4_i8_packed(av, bv));
+                                }
+                            }
+                        }
+                        in_chunk += 1;
+                        if in_chunk == steps_per_chunk || step + 1 == steps {
+                            for c in 0..16 {
+                                accf[c] += acc[c] as f32;
+                                acc[c] = 0;
+                            }
+                            in_chunk = 0;
+                        }
+                    }
+                    for i in 0..4 {
+                        let gm = wy * GEMM_TILE + ly + 16 * i;
+                        for j in 0..4 {
+                            let gn = wx * GEMM_TILE + lx + 16 * j;
+                            if gm < m && gn < n {
+                                out[(gm * n + gn) as usize] =
+                                    epilogue.apply(accf[(i * 4 + j) as usize], gm, gn);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

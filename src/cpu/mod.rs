@@ -1,0 +1,22 @@
+//! CPU twins of the GPU kernels: same names, same loop shapes, same arithmetic.
+//!
+//! They exist to test the kernels (every conformance case compares against them) and to debug
+//! them, not as a fallback. Integer outputs must equal the GPU's bit for bit; float outputs agree
+//! within the tolerances the conformance suite states. Loops index like the shaders do, on
+//! purpose, so a twin reads side by side with its `.wgsl`.
+#![allow(clippy::needless_range_loop)]
+
+pub mod channel_stats;
+pub mod channel_stats_tail;
+pub mod common;
+pub mod dequantize;
+pub mod gemm_f32;
+pub mod gemm_i8;
+pub mod quantize;
+
+pub use channel_stats::channel_stats;
+pub use channel_stats_tail::channel_stats_tail;
+pub use dequantize::dequantize;
+pub use gemm_f32::gemm_f32;
+pub use gemm_i8::{CpuEpilogue, CpuScale, dot4_i8_packed, gemm_i8};
+pub use quantize::quantize;

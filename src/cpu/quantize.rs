@@ -1,0 +1,50 @@
+//! Twin of `shaders/quantize.wgsl`.
+
+use crate::cpu::common::{channel_of, clip_is_valid, inv_step, pack4x_i8, quantize_one, rng_u32, step_of};
+use crate::ops::{ChannelAxis, Layout, Rounding};
+
+/// Quantizes `input` (`layout.len()`) with `clips` (`layout.channels()`) into `packed`
+/// (`layout.packed_words()`) and `scales` (`layout.channels()`), as the GPU kernel does.
+pub fn quantize(
+    layout: &Layout,
+    rounding: Rounding,
+    input: &[f32],
+    clips: &[f32],
+    packed: &mut [u32],
+    scales: &mut [f32],
+) {
+    let (rows, cols, cols4) = (layout.rows, layout.cols, layout.cols4());
+    let (stochastic, seed) = match rounding {
+        Rounding::Nearest => (false, 0),
+        Rounding::Stochastic { seed } => (true, seed),
+    };
+    // One iteration per GPU invocation.
+    for idx in 0..rows * cols4 {
+        let r = idx / cols4;
+        let c4 = idx % cols4;
+        let mut q = [0i32; 4];
+        for j in 0..4 {
+            let c = c4 * 4 + j;
+            if c >= cols {
+                break;
+            }
+            let ch = channel_of(layout.axis, r, c) as usize;
+            let clip = clips[ch];
+            let valid = clip_is_valid(clip);
+            let first = match layout.axis {
+                ChannelAxis::Tensor => r == 0 && c == 0,
+                ChannelAxis::Rows => c == 0,
+                ChannelAxis::Cols => r == 0,
+            };
+            if first {
+                scales[ch] = if valid { step_of(clip) } else { 0.0 };
+            }
+            if valid {
+                let e = r * cols + c;
+                let rnd = if stochastic { rng_u32(seed, e) } else { 0 };
+                q[j as usize] = quantize_one(input[e as usize], clip, inv_step(clip), stochastic, rnd);
+            }
+        }
+        packed[idx as usize] = pack4x_i8(q);
+    }
+}

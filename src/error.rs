@@ -1,0 +1,116 @@
+//! The one error type of octet.
+
+/// Everything that can go wrong in octet, with enough context to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No adapter was found at all on the backends that were searched.
+    #[error(
+        "no GPU adapter found on backends {backends}. On Linux without a GPU install Mesa's \
+         software drivers: `apt-get install mesa-vulkan-drivers` (Vulkan, lavapipe) and \
+         `libegl-mesa0 libgl1-mesa-dri` (GL, llvmpipe); elsewhere install your GPU's driver"
+    )]
+    NoAdapter {
+        /// The backends that were searched.
+        backends: String,
+    },
+
+    /// `WGPU_ADAPTER_NAME` (or an explicit name) matched none of the adapters present.
+    #[error("no adapter name contains {wanted:?}; adapters present: {available:?}")]
+    AdapterNotFound {
+        /// The requested name fragment.
+        wanted: String,
+        /// Names of the adapters that were found.
+        available: Vec<String>,
+    },
+
+    /// A backend name that octet does not know.
+    #[error("unknown backend {0:?}: expected one of vulkan, metal, dx12, gl")]
+    UnknownBackend(String),
+
+    /// The adapter refused to create a device.
+    #[error("could not create a device: {0}")]
+    RequestDevice(#[from] wgpu::RequestDeviceError),
+
+    /// The device lacks a limit octet's kernels need.
+    #[error(
+        "the device's limit {name} is {available}, octet needs at least {required}; \
+         request it when creating the device (see octet::required_limits())"
+    )]
+    MissingLimit {
+        /// Name of the `wgpu::Limits` field.
+        name: &'static str,
+        /// What octet needs.
+        required: u64,
+        /// What the device offers.
+        available: u64,
+    },
+
+    /// The adapter cannot run compute shaders (e.g. a GL driver without compute).
+    #[error("adapter {adapter:?} cannot run compute shaders: {reason}")]
+    Unsupported {
+        /// The adapter's name.
+        adapter: String,
+        /// What is missing.
+        reason: String,
+    },
+
+    /// A kernel failed to compile or validate on this device.
+    #[error("kernel {kernel} failed to build on this device: {message}")]
+    Shader {
+        /// The kernel's name.
+        kernel: &'static str,
+        /// The driver's or wgpu's message.
+        message: String,
+    },
+
+    /// wgpu reported a validation or out-of-memory error for an operation of octet.
+    #[error("GPU error during {during}: {message}")]
+    Gpu {
+        /// What octet was doing.
+        during: &'static str,
+        /// wgpu's message.
+        message: String,
+    },
+
+    /// Shapes or arguments that an op cannot accept.
+    #[error("{op}: {reason}")]
+    InvalidArgument {
+        /// The op that refused.
+        op: &'static str,
+        /// What was wrong and how to fix it.
+        reason: String,
+    },
+
+    /// A buffer handed to an op is smaller than the op's shape needs.
+    #[error("{op}: buffer `{binding}` holds {actual} bytes but the shape needs {needed}")]
+    BufferTooSmall {
+        /// The op.
+        op: &'static str,
+        /// The binding's name.
+        binding: &'static str,
+        /// Bytes needed.
+        needed: u64,
+        /// Bytes present.
+        actual: u64,
+    },
+
+    /// Mapping a buffer for readback failed.
+    #[error("reading a buffer back failed: {0}")]
+    Map(#[from] wgpu::BufferAsyncError),
+
+    /// Waiting for the device failed (timeout or device lost).
+    #[error("waiting for the GPU failed: {0}")]
+    Poll(#[from] wgpu::PollError),
+}
+
+/// Result with octet's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn invalid(op: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            op,
+            reason: reason.into(),
+        }
+    }
+}

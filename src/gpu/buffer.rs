@@ -1,0 +1,112 @@
+//! Buffer helpers: upload, allocate, submit, read back.
+
+use wgpu::util::DeviceExt;
+
+use crate::error::{Error, Result};
+use crate::gpu::Context;
+use crate::gpu::kernel::with_error_scope;
+
+const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
+
+impl Context {
+    /// A storage buffer holding `data` (at least 4 bytes, since empty bindings are invalid).
+    /// `label` is prefixed with `octet.`.
+    pub fn upload<T: bytemuck::Pod>(&self, label: &str, data: &[T]) -> wgpu::Buffer {
+        let bytes: &[u8] = bytemuck::cast_slice(data);
+        let padded;
+        let contents = if bytes.len() < 4 {
+            padded = [0u8; 4];
+            &padded[..]
+        } else {
+            bytes
+        };
+        self.device()
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(&format!("octet.{label}")),
+                contents,
+                usage: STORAGE,
+            })
+    }
+
+    /// A zero-filled storage buffer of `bytes` bytes (rounded up to 4).
+    pub fn storage_buffer(&self, label: &str, bytes: u64) -> wgpu::Buffer {
+        self.device().create_buffer(&wgpu::BufferDescriptor {
+            label: Some(&format!("octet.{label}")),
+            size: bytes.max(4).next_multiple_of(4),
+            usage: STORAGE,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// Finishes `encoder` and submits it; validation and out-of-memory errors of the recorded
+    /// work come back as [`Error::Gpu`].
+    pub fn submit(&self, encoder: wgpu::CommandEncoder) -> Result<wgpu::SubmissionIndex> {
+        with_error_scope(self.device(), || {
+            self.queue().submit(Some(encoder.finish()))
+        })
+        .map_err(|message| Error::Gpu {
+            during: "submit",
+            message,
+        })
+    }
+
+    /// A new command encoder labelled `octet.<label>`.
+    pub fn encoder(&self, label: &str) -> wgpu::CommandEncoder {
+        self.device()
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some(&format!("octet.{label}")),
+            })
+    }
+
+    /// Copies `buffer` to the host and waits for it: a blocking call for tools and tests, not for
+    /// a frame loop.
+    pub fn read_buffer<T: bytemuck::Pod>(&self, buffer: &wgpu::Buffer) -> Result<Vec<T>> {
+        let size = buffer.size();
+        let staging = self.device().create_buffer(&wgpu::BufferDescriptor {
+            label: Some("octet.readback"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self.encoder("readback");
+        encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, size);
+        let index = self.submit(encoder)?;
+        let (tx, rx) = futures::channel::oneshot::channel();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.device().poll(wgpu::PollType::Wait {
+            submission_index: Some(index),
+            timeout: None,
+        })?;
+        match futures::executor::block_on(rx) {
+            Ok(result) => result?,
+            Err(_) => {
+                return Err(Error::Gpu {
+                    during: "readback",
+                    message: "the map callback was dropped (device lost?)".into(),
+                });
+            }
+        }
+        let data = staging
+            .slice(..)
+            .get_mapped_range()
+            .map_err(|e| Error::Gpu {
+                during: "readback",
+                message: e.to_string(),
+            })?;
+        let elems = size as usize / std::mem::size_of::<T>();
+        let out: Vec<T> = bytemuck::pod_collect_to_vec(&data[..elems * std::mem::size_of::<T>()]);
+        drop(data);
+        staging.unmap();
+        Ok(out)
+    }
+
+    /// Blocks until all submitted work is done (for timing in tools and benches).
+    pub fn wait_idle(&self) -> Result<()> {
+        self.device().poll(wgpu::PollType::wait_indefinitely())?;
+        Ok(())
+    }
+}

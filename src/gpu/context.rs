@@ -1,0 +1,267 @@
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+use crate::gpu::kernel::{KernelDef, Pipeline};
+
+/// octet's handle on a GPU: a host's `wgpu::Device` and `Queue` (cheap clones of them) plus the
+/// kernels compiled for that device, each once.
+///
+/// `Context` is `Send + Sync` and cheap to clone; clones share the pipeline cache. octet never
+/// creates a device unless asked to through [`Context::new_default`] or
+/// [`Context::from_adapter`].
+#[derive(Clone, Debug)]
+pub struct Context {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    adapter_info: Option<wgpu::AdapterInfo>,
+    pipelines: Mutex<HashMap<&'static str, Arc<Pipeline>>>,
+    dummies: [wgpu::Buffer; 2],
+}
+
+/// The limits octet's kernels need; a device created with these (or more) is accepted.
+pub fn required_limits() -> wgpu::Limits {
+    wgpu::Limits {
+        max_storage_buffers_per_shader_stage: 6,
+        max_compute_workgroup_size_x: 256,
+        max_compute_workgroup_size_y: 16,
+        max_compute_invocations_per_workgroup: 256,
+        max_compute_workgroup_storage_size: 8192,
+        max_compute_workgroups_per_dimension: 65535,
+        ..wgpu::Limits::downlevel_defaults()
+    }
+}
+
+fn check_limits(have: &wgpu::Limits) -> Result<()> {
+    let need = required_limits();
+    let checks: [(&'static str, u32, u32); 6] = [
+        (
+            "max_storage_buffers_per_shader_stage",
+            need.max_storage_buffers_per_shader_stage,
+            have.max_storage_buffers_per_shader_stage,
+        ),
+        (
+            "max_compute_workgroup_size_x",
+            need.max_compute_workgroup_size_x,
+            have.max_compute_workgroup_size_x,
+        ),
+        (
+            "max_compute_workgroup_size_y",
+            need.max_compute_workgroup_size_y,
+            have.max_compute_workgroup_size_y,
+        ),
+        (
+            "max_compute_invocations_per_workgroup",
+            need.max_compute_invocations_per_workgroup,
+            have.max_compute_invocations_per_workgroup,
+        ),
+        (
+            "max_compute_workgroup_storage_size",
+            need.max_compute_workgroup_storage_size,
+            have.max_compute_workgroup_storage_size,
+        ),
+        (
+            "max_compute_workgroups_per_dimension",
+            need.max_compute_workgroups_per_dimension,
+            have.max_compute_workgroups_per_dimension,
+        ),
+    ];
+    for (name, required, available) in checks {
+        if available < required {
+            return Err(Error::MissingLimit {
+                name,
+                required: required as u64,
+                available: available as u64,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Parses a backend name as users write it: `vulkan`, `metal`, `dx12`, `gl` (also `gles`, `opengl`).
+pub fn parse_backends(name: &str) -> Result<wgpu::Backends> {
+    match name.to_ascii_lowercase().as_str() {
+        "vulkan" | "vk" => Ok(wgpu::Backends::VULKAN),
+        "metal" | "mtl" => Ok(wgpu::Backends::METAL),
+        "dx12" | "d3d12" => Ok(wgpu::Backends::DX12),
+        "gl" | "gles" | "opengl" => Ok(wgpu::Backends::GL),
+        other => Err(Error::UnknownBackend(other.to_string())),
+    }
+}
+
+fn new_instance(backends: wgpu::Backends) -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    desc.backends = backends;
+    wgpu::Instance::new(desc)
+}
+
+/// Every adapter on `backends` that can run octet (compute shaders and octet's limits), in
+/// preference order: Vulkan, Metal and DX12 before GL; discrete before integrated before CPU.
+pub fn adapters(backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
+    let instance = new_instance(backends);
+    let mut found: Vec<wgpu::Adapter> = pollster::block_on(instance.enumerate_adapters(backends))
+        .into_iter()
+        .filter(|a| {
+            a.get_downlevel_capabilities()
+                .flags
+                .contains(wgpu::DownlevelFlags::COMPUTE_SHADERS)
+                && check_limits(&a.limits()).is_ok()
+        })
+        .collect();
+    found.sort_by_key(|a| {
+        let info = a.get_info();
+        let backend = match info.backend {
+            wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12 => 0,
+            _ => 1,
+        };
+        let kind = match info.device_type {
+            wgpu::DeviceType::DiscreteGpu => 0,
+            wgpu::DeviceType::IntegratedGpu => 1,
+            wgpu::DeviceType::VirtualGpu => 2,
+            wgpu::DeviceType::Cpu => 3,
+            wgpu::DeviceType::Other => 4,
+        };
+        (backend, kind)
+    });
+    found
+}
+
+impl Context {
+    /// Wraps a host's device and queue. Fails with [`Error::MissingLimit`] if the device was
+    /// created with limits below [`required_limits`].
+    pub fn new(device: &wgpu::Device, queue: &wgpu::Queue) -> Result<Self> {
+        Self::build(device.clone(), queue.clone(), None)
+    }
+
+    /// Creates a device on `adapter` with the adapter's own limits, after checking that they and
+    /// its compute support suffice.
+    pub fn from_adapter(adapter: &wgpu::Adapter) -> Result<Self> {
+        let info = adapter.get_info();
+        if !adapter
+            .get_downlevel_capabilities()
+            .flags
+            .contains(wgpu::DownlevelFlags::COMPUTE_SHADERS)
+        {
+            return Err(Error::Unsupported {
+                adapter: info.name,
+                reason: "no compute shader support (GL drivers need GLES 3.1 or GL 4.3)".into(),
+            });
+        }
+        let limits = adapter.limits();
+        check_limits(&limits)?;
+        let (device, queue) =
+            pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+                label: Some("octet.device"),
+                required_features: wgpu::Features::empty(),
+                required_limits: limits,
+                ..Default::default()
+            }))?;
+        Self::build(device, queue, Some(info))
+    }
+
+    /// Picks an adapter and creates a device on it. Honours wgpu's environment conventions:
+    /// `WGPU_BACKEND` (e.g. `vulkan`, `gl`) limits the backends searched and `WGPU_ADAPTER_NAME`
+    /// picks the first adapter whose name contains it (case-insensitive); otherwise the first of
+    /// [`adapters`] wins, which prefers Vulkan, Metal and DX12 over GL.
+    pub fn new_default() -> Result<Self> {
+        let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all());
+        Self::with_backends(backends, std::env::var("WGPU_ADAPTER_NAME").ok().as_deref())
+    }
+
+    /// Like [`Context::new_default`] with explicit backends and an optional adapter name fragment.
+    pub fn with_backends(backends: wgpu::Backends, name: Option<&str>) -> Result<Self> {
+        let found = adapters(backends);
+        let chosen = match name {
+            Some(wanted) => {
+                let lower = wanted.to_lowercase();
+                found
+                    .iter()
+                    .find(|a| a.get_info().name.to_lowercase().contains(&lower))
+                    .ok_or_else(|| Error::AdapterNotFound {
+                        wanted: wanted.to_string(),
+                        available: found.iter().map(|a| a.get_info().name).collect(),
+                    })?
+            }
+            None => found.first().ok_or_else(|| Error::NoAdapter {
+                backends: format!("{backends:?}"),
+            })?,
+        };
+        Self::from_adapter(chosen)
+    }
+
+    fn build(
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        adapter_info: Option<wgpu::AdapterInfo>,
+    ) -> Result<Self> {
+        check_limits(&device.limits())?;
+        // Stand in for optional bindings (no bias, no candidates); kernels never touch them then.
+        // Two, because one buffer may not be bound read-only and read-write in one dispatch.
+        let dummies = [0, 1].map(|i| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(&format!("octet.unused_binding{i}")),
+                size: 16,
+                usage: wgpu::BufferUsages::STORAGE,
+                mapped_at_creation: false,
+            })
+        });
+        Ok(Context {
+            inner: Arc::new(Inner {
+                device,
+                queue,
+                adapter_info,
+                pipelines: Mutex::new(HashMap::new()),
+                dummies,
+            }),
+        })
+    }
+
+    /// The device octet records on.
+    pub fn device(&self) -> &wgpu::Device {
+        &self.inner.device
+    }
+
+    /// The queue octet submits to.
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.inner.queue
+    }
+
+    /// The adapter's description, when octet created the device itself.
+    pub fn adapter_info(&self) -> Option<&wgpu::AdapterInfo> {
+        self.inner.adapter_info.as_ref()
+    }
+
+    /// Placeholder buffers for unused optional bindings: 0 for read-only, 1 for read-write.
+    pub(crate) fn unused_binding(&self, i: usize) -> &wgpu::Buffer {
+        &self.inner.dummies[i]
+    }
+
+    /// The pipeline for `def`, compiled on first use and cached for the life of the context.
+    pub(crate) fn pipeline(&self, def: &'static KernelDef) -> Result<Arc<Pipeline>> {
+        let mut cache = self
+            .inner
+            .pipelines
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(p) = cache.get(def.name) {
+            return Ok(p.clone());
+        }
+        let p = Pipeline::build(&self.inner.device, def)?;
+        cache.insert(def.name, p.clone());
+        Ok(p)
+    }
+
+    /// Compiles every kernel now rather than on first use (compilation can take seconds on
+    /// software drivers); returns the first failure.
+    pub fn warm_up(&self) -> Result<()> {
+        for def in crate::ops::ALL_KERNELS {
+            self.pipeline(def)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,220 @@
+//! Kernel declarations, pipeline building and dispatch.
+//!
+//! Each kernel is declared once, as a [`KernelDef`] in its op module (`src/ops/*.rs`): WGSL sources,
+//! workgroup size and the binding list in binding order. Everything else (bind group layout,
+//! pipeline, bind groups, labels) is derived from that one declaration, and
+//! `tests/translation.rs` checks the declaration against naga's reflection of the WGSL.
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::gpu::Context;
+
+/// How a kernel uses one of its bindings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BindType {
+    /// `var<uniform>`: the kernel's parameter block.
+    Uniform,
+    /// `var<storage>` (read-only).
+    ReadOnly,
+    /// `var<storage, read_write>`.
+    ReadWrite,
+}
+
+/// One compute kernel: its WGSL and its interface, in one place.
+#[derive(Debug)]
+pub struct KernelDef {
+    /// Name, also the label suffix (`octet.<name>`) and the `.wgsl` file's stem.
+    pub name: &'static str,
+    /// WGSL pieces concatenated in order: shared helpers first, the kernel's file last.
+    pub sources: &'static [&'static str],
+    /// `@workgroup_size` of the entry point `main`.
+    pub workgroup_size: [u32; 3],
+    /// `(name, type)` of bindings 0.. of group 0, in binding order.
+    pub bindings: &'static [(&'static str, BindType)],
+}
+
+impl KernelDef {
+    /// The complete WGSL module handed to the driver.
+    pub fn source(&self) -> String {
+        self.sources.concat()
+    }
+}
+
+/// The WGSL files, embedded at compile time.
+pub mod wgsl {
+    /// `shaders/common.wgsl`: RNG, exact division, the scalar quantizer.
+    pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
+    /// `shaders/gemm_common.wgsl`: parameter block and epilogue of both GEMMs.
+    pub const GEMM_COMMON: &str = include_str!("../../shaders/gemm_common.wgsl");
+    /// `shaders/stats_common.wgsl`: parameter block and channel mapping of both stats passes.
+    pub const STATS_COMMON: &str = include_str!("../../shaders/stats_common.wgsl");
+    /// `shaders/quantize.wgsl`.
+    pub const QUANTIZE: &str = include_str!("../../shaders/quantize.wgsl");
+    /// `shaders/dequantize.wgsl`.
+    pub const DEQUANTIZE: &str = include_str!("../../shaders/dequantize.wgsl");
+    /// `shaders/channel_stats.wgsl`.
+    pub const CHANNEL_STATS: &str = include_str!("../../shaders/channel_stats.wgsl");
+    /// `shaders/channel_stats_tail.wgsl`.
+    pub const CHANNEL_STATS_TAIL: &str = include_str!("../../shaders/channel_stats_tail.wgsl");
+    /// `shaders/gemm_i8.wgsl`.
+    pub const GEMM_I8: &str = include_str!("../../shaders/gemm_i8.wgsl");
+    /// `shaders/gemm_f32.wgsl`.
+    pub const GEMM_F32: &str = include_str!("../../shaders/gemm_f32.wgsl");
+}
+
+/// A kernel built for one device.
+#[derive(Debug)]
+pub(crate) struct Pipeline {
+    pub pipeline: wgpu::ComputePipeline,
+    pub layout: wgpu::BindGroupLayout,
+}
+
+impl Pipeline {
+    /// Compiles `def` on `device`; compile and validation errors come back as [`Error::Shader`].
+    pub(crate) fn build(device: &wgpu::Device, def: &'static KernelDef) -> Result<Arc<Self>> {
+        let label = format!("octet.{}", def.name);
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = def
+            .bindings
+            .iter()
+            .enumerate()
+            .map(|(i, (_, ty))| wgpu::BindGroupLayoutEntry {
+                binding: i as u32,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: match ty {
+                        BindType::Uniform => wgpu::BufferBindingType::Uniform,
+                        BindType::ReadOnly => {
+                            wgpu::BufferBindingType::Storage { read_only: true }
+                        }
+                        BindType::ReadWrite => {
+                            wgpu::BufferBindingType::Storage { read_only: false }
+                        }
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            })
+            .collect();
+        let built = with_error_scope(device, || {
+            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(&label),
+                source: wgpu::ShaderSource::Wgsl(def.source().into()),
+            });
+            let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(&label),
+                entries: &entries,
+            });
+            let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(&label),
+                bind_group_layouts: &[Some(&layout)],
+                immediate_size: 0,
+            });
+            let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(&label),
+                layout: Some(&pipeline_layout),
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+            Pipeline { pipeline, layout }
+        });
+        match built {
+            Ok(p) => Ok(Arc::new(p)),
+            Err(message) => Err(Error::Shader {
+                kernel: def.name,
+                message,
+            }),
+        }
+    }
+}
+
+/// Runs `f` inside validation and out-of-memory error scopes and returns the first error's text.
+pub(crate) fn with_error_scope<T>(
+    device: &wgpu::Device,
+    f: impl FnOnce() -> T,
+) -> std::result::Result<T, String> {
+    let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+    let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let value = f();
+    let v = pollster::block_on(validation.pop());
+    let o = pollster::block_on(oom.pop());
+    match v.or(o) {
+        None => Ok(value),
+        Some(e) => Err(e.to_string()),
+    }
+}
+
+/// Workgroup counts for `n` invocations of a 1-D kernel of `wg` lanes, folded into y past the
+/// 65535-per-dimension limit (kernels rebuild the flat index with `flat_index`).
+pub(crate) fn grid_1d(n: u64, wg: u32) -> [u32; 3] {
+    let groups = n.div_ceil(wg as u64).max(1);
+    grid_groups(groups)
+}
+
+/// Workgroup counts for `groups` independent workgroups (one per channel, say), folded into y.
+pub(crate) fn grid_groups(groups: u64) -> [u32; 3] {
+    const MAX: u64 = 65535;
+    if groups <= MAX {
+        [groups as u32, 1, 1]
+    } else {
+        [MAX as u32, groups.div_ceil(MAX) as u32, 1]
+    }
+}
+
+impl Context {
+    /// Records one dispatch of `def` into `encoder`: uploads `params` as binding 0 and binds
+    /// `buffers` to bindings 1.. in declaration order.
+    pub(crate) fn dispatch<P: bytemuck::Pod>(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        def: &'static KernelDef,
+        params: &P,
+        buffers: &[&wgpu::Buffer],
+        workgroups: [u32; 3],
+    ) -> Result<()> {
+        assert_eq!(
+            buffers.len() + 1,
+            def.bindings.len(),
+            "octet bug: kernel {} bound with the wrong number of buffers",
+            def.name
+        );
+        let pipeline = self.pipeline(def)?;
+        let device = self.device();
+        let label = format!("octet.{}", def.name);
+        let recorded = with_error_scope(device, || {
+            use wgpu::util::DeviceExt;
+            let params_buf = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(&format!("octet.{}.params", def.name)),
+                contents: bytemuck::bytes_of(params),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+            let mut entries = vec![wgpu::BindGroupEntry {
+                binding: 0,
+                resource: params_buf.as_entire_binding(),
+            }];
+            entries.extend(buffers.iter().enumerate().map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32 + 1,
+                resource: b.as_entire_binding(),
+            }));
+            let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(&label),
+                layout: &pipeline.layout,
+                entries: &entries,
+            });
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(&label),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&pipeline.pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+        });
+        recorded.map_err(|message| Error::Gpu {
+            during: def.name,
+            message,
+        })
+    }
+}

@@ -1,0 +1,50 @@
+//! # octet — INT8 training on wgpu
+//!
+//! octet trains neural networks with all three GEMMs of every quantized layer — forward
+//! `Y = X·Wᵀ`, input gradient `dX = dY·W`, weight gradient `dW = dYᵀ·X` — on packed int8
+//! operands (`dot4I8Packed`) with int32 accumulation, on any GPU wgpu reaches: Vulkan, Metal,
+//! DX12 and GL. It implements UI8 (Zhu et al., CVPR 2020) and DAI8 (Zhao et al., AAAI 2021).
+//!
+//! This release is the kernel foundation: [`ops::quantize`], [`ops::dequantize`],
+//! [`ops::channel_stats`] / [`ops::channel_stats_tail`], [`ops::gemm_i8`] and [`ops::gemm_f32`],
+//! each with a CPU twin in [`cpu`] and a conformance suite in [`conformance`].
+//!
+//! ## Using a host's device
+//!
+//! octet borrows a `wgpu::Device` and `Queue`; it never needs to own them:
+//!
+//! ```no_run
+//! # fn demo(device: &wgpu::Device, queue: &wgpu::Queue) -> octet::Result<()> {
+//! use octet::ops::{self, ChannelAxis, Layout, Rounding};
+//!
+//! let ctx = octet::Context::new(device, queue)?; // checks octet's limits up front
+//! let layout = Layout::new(2, 8, ChannelAxis::Rows); // 2 rows, a clip per row
+//! let x = ctx.upload("x", &[0.5f32; 16]);
+//! let clips = ctx.upload("clips", &[1.0f32, 0.25]);
+//! let packed = ctx.storage_buffer("x_q", layout.packed_words() as u64 * 4);
+//! let scales = ctx.storage_buffer("x_scales", layout.channels() as u64 * 4);
+//! let mut encoder = ctx.encoder("example");
+//! ops::quantize(&ctx, &mut encoder, &layout, Rounding::Nearest, ops::QuantizeBuffers {
+//!     input: &x, clips: &clips, packed: &packed, scales: &scales,
+//! })?;
+//! ctx.submit(encoder)?;
+//! let words: Vec<u32> = ctx.read_buffer(&packed)?; // 0x40404040 (64) and 0x7f7f7f7f (127)
+//! # Ok(()) }
+//! ```
+//!
+//! Without a host application, [`Context::new_default`] picks an adapter itself, honouring
+//! `WGPU_BACKEND` and `WGPU_ADAPTER_NAME`.
+//!
+//! ## Requirements
+//!
+//! No optional wgpu features. Limits: [`gpu::required_limits`] (six storage buffers per stage,
+//! 256-lane workgroups, 8 KiB of workgroup memory); on GL, compute shaders (GLES 3.1 / GL 4.3).
+
+pub mod conformance;
+pub mod cpu;
+mod error;
+pub mod gpu;
+pub mod ops;
+
+pub use error::{Error, Result};
+pub use gpu::Context;

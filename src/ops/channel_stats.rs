@@ -1,0 +1,193 @@
+//! `channel_stats` and `channel_stats_tail`: per-channel (or whole-tensor) statistics in the two
+//! passes the math needs.
+//!
+//! Pass 1 ([`channel_stats`]) gives max|x|, mean, std (population, about the mean), Σx² and the
+//! counts of finite and non-finite values. Pass 2 ([`channel_stats_tail`]) needs pass 1's std and
+//! max|x|: it counts |x| > σ (DAI8's classifier: Gaussian if the fraction exceeds λ) and, for a
+//! batch of candidate clips `c_r = ratio_r · max|x|`, the terms of UI8's cosine distance between
+//! `g` and its nearest-rounded quantize-dequantize copy `ĝ(c_r)`.
+//!
+//! Non-finite values are left out of every statistic and counted in `nonfinite`. Reductions use a
+//! fixed tree, so a GPU gives the same bits for the same input every time.
+
+use crate::error::{Error, Result};
+use crate::gpu::Context;
+use crate::gpu::kernel::{BindType, KernelDef, grid_groups, wgsl};
+use crate::ops::{Layout, check_buffer};
+
+/// Most candidate clips one tail pass evaluates.
+pub const MAX_CANDIDATES: usize = 32;
+
+/// The kernel declaration of `shaders/channel_stats.wgsl` (pass 1).
+pub static CHANNEL_STATS: KernelDef = KernelDef {
+    name: "channel_stats",
+    sources: &[wgsl::COMMON, wgsl::STATS_COMMON, wgsl::CHANNEL_STATS],
+    workgroup_size: [256, 1, 1],
+    bindings: &[
+        ("params", BindType::Uniform),
+        ("input", BindType::ReadOnly),
+        ("stats", BindType::ReadWrite),
+    ],
+};
+
+/// The kernel declaration of `shaders/channel_stats_tail.wgsl` (pass 2).
+pub static CHANNEL_STATS_TAIL: KernelDef = KernelDef {
+    name: "channel_stats_tail",
+    sources: &[wgsl::COMMON, wgsl::STATS_COMMON, wgsl::CHANNEL_STATS_TAIL],
+    workgroup_size: [256, 1, 1],
+    bindings: &[
+        ("params", BindType::Uniform),
+        ("input", BindType::ReadOnly),
+        ("ratios", BindType::ReadOnly),
+        ("stats", BindType::ReadWrite),
+        ("cosine_terms", BindType::ReadWrite),
+    ],
+};
+
+/// `StatsParams` of both stats kernels.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct StatsParams {
+    /// Rows of the matrix.
+    pub rows: u32,
+    /// Columns of the matrix.
+    pub cols: u32,
+    /// [`crate::ops::ChannelAxis`] code.
+    pub axis: u32,
+    /// Candidate clips in the tail pass.
+    pub n_candidates: u32,
+}
+
+impl StatsParams {
+    /// Parameters for `layout` with `n_candidates` candidate clips.
+    pub fn new(layout: &Layout, n_candidates: usize) -> Self {
+        StatsParams {
+            rows: layout.rows,
+            cols: layout.cols,
+            axis: layout.axis.code(),
+            n_candidates: n_candidates as u32,
+        }
+    }
+}
+
+/// Statistics of one channel, as the kernels write them (32 bytes, `ChannelStat` in WGSL).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct ChannelStat {
+    /// max|x| over finite values (0 if none).
+    pub max_abs: f32,
+    /// Mean of the finite values.
+    pub mean: f32,
+    /// Population standard deviation of the finite values.
+    pub std_dev: f32,
+    /// Σx² of the finite values (‖g‖² of the cosine distance).
+    pub sum_sq: f32,
+    /// Number of finite values.
+    pub count: u32,
+    /// Number of NaN and ±Inf values.
+    pub nonfinite: u32,
+    /// Number of finite values with |x| > std (written by the tail pass).
+    pub above_sigma: u32,
+    /// Padding.
+    pub _pad: u32,
+}
+
+impl ChannelStat {
+    /// P(|x| > σ): DAI8 calls a channel Gaussian when this exceeds λ = 0.3, else inverted-T.
+    pub fn fraction_above_sigma(&self) -> f32 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.above_sigma as f32 / self.count as f32
+        }
+    }
+
+    /// UI8's cosine distance `1 − g·ĝ / (‖g‖‖ĝ‖)` from one candidate's `[g·ĝ, ĝ·ĝ]`; 1 when either
+    /// side is zero (no direction is kept).
+    pub fn cosine_distance(&self, terms: [f32; 2]) -> f32 {
+        let denom = self.sum_sq.sqrt() * terms[1].sqrt();
+        if denom > 0.0 {
+            1.0 - terms[0] / denom
+        } else {
+            1.0
+        }
+    }
+}
+
+/// Records pass 1 over `input` (`layout.len()` f32) into `stats` (`layout.channels()` entries).
+pub fn channel_stats(
+    ctx: &Context,
+    encoder: &mut wgpu::CommandEncoder,
+    layout: &Layout,
+    input: &wgpu::Buffer,
+    stats: &wgpu::Buffer,
+) -> Result<()> {
+    const OP: &str = "channel_stats";
+    layout.validate(OP)?;
+    check_buffer(OP, "input", input, layout.len() as u64 * 4)?;
+    check_buffer(OP, "stats", stats, stat_bytes(layout))?;
+    ctx.dispatch(
+        encoder,
+        &CHANNEL_STATS,
+        &StatsParams::new(layout, 0),
+        &[input, stats],
+        grid_groups(layout.channels() as u64),
+    )
+}
+
+/// Candidate clips for [`channel_stats_tail`]: `ratios` holds `count` f32, each a fraction of the
+/// channel's max|x|; `cosine_terms` receives `channels × count` pairs `[g·ĝ, ĝ·ĝ]`.
+#[derive(Clone, Copy, Debug)]
+pub struct Candidates<'a> {
+    /// Number of candidates (1..=[`MAX_CANDIDATES`]).
+    pub count: usize,
+    /// `count` f32 ratios.
+    pub ratios: &'a wgpu::Buffer,
+    /// Out: `channels × count × 2` f32.
+    pub cosine_terms: &'a wgpu::Buffer,
+}
+
+/// Records pass 2: fills `above_sigma` of `stats` (which must hold pass 1's result) and, if
+/// `candidates` is given, the cosine-distance terms of each candidate clip.
+pub fn channel_stats_tail(
+    ctx: &Context,
+    encoder: &mut wgpu::CommandEncoder,
+    layout: &Layout,
+    input: &wgpu::Buffer,
+    stats: &wgpu::Buffer,
+    candidates: Option<Candidates<'_>>,
+) -> Result<()> {
+    const OP: &str = "channel_stats_tail";
+    layout.validate(OP)?;
+    check_buffer(OP, "input", input, layout.len() as u64 * 4)?;
+    check_buffer(OP, "stats", stats, stat_bytes(layout))?;
+    let (n, ratios, terms) = match candidates {
+        Some(c) => {
+            if c.count == 0 || c.count > MAX_CANDIDATES {
+                return Err(Error::invalid(
+                    OP,
+                    format!(
+                        "{} candidate clips; one pass takes 1..={MAX_CANDIDATES}",
+                        c.count
+                    ),
+                ));
+            }
+            check_buffer(OP, "ratios", c.ratios, c.count as u64 * 4)?;
+            let needed = (layout.channels() * c.count * 8) as u64;
+            check_buffer(OP, "cosine_terms", c.cosine_terms, needed)?;
+            (c.count, c.ratios, c.cosine_terms)
+        }
+        None => (0, ctx.unused_binding(0), ctx.unused_binding(1)),
+    };
+    ctx.dispatch(
+        encoder,
+        &CHANNEL_STATS_TAIL,
+        &StatsParams::new(layout, n),
+        &[input, ratios, stats, terms],
+        grid_groups(layout.channels() as u64),
+    )
+}
+
+fn stat_bytes(layout: &Layout) -> u64 {
+    (layout.channels() * std::mem::size_of::<ChannelStat>()) as u64
+}

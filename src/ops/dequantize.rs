@@ -1,0 +1,69 @@
+//! `dequantize`: packed int8 back to f32, `x = q · scale` with the scales
+//! [`quantize`](super::quantize) wrote. Exact: one correctly rounded multiply per element.
+
+use crate::error::Result;
+use crate::gpu::Context;
+use crate::gpu::kernel::{BindType, KernelDef, grid_1d, wgsl};
+use crate::ops::{Layout, check_buffer};
+
+/// The kernel declaration of `shaders/dequantize.wgsl`.
+pub static DEQUANTIZE: KernelDef = KernelDef {
+    name: "dequantize",
+    sources: &[wgsl::COMMON, wgsl::DEQUANTIZE],
+    workgroup_size: [256, 1, 1],
+    bindings: &[
+        ("params", BindType::Uniform),
+        ("packed", BindType::ReadOnly),
+        ("scales", BindType::ReadOnly),
+        ("output", BindType::ReadWrite),
+    ],
+};
+
+/// `DequantizeParams` of `shaders/dequantize.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct DequantizeParams {
+    /// Rows of the matrix.
+    pub rows: u32,
+    /// Columns of the matrix.
+    pub cols: u32,
+    /// Packed words per row.
+    pub cols4: u32,
+    /// [`crate::ops::ChannelAxis`] code.
+    pub axis: u32,
+}
+
+impl DequantizeParams {
+    /// Parameters for `layout`.
+    pub fn new(layout: &Layout) -> Self {
+        DequantizeParams {
+            rows: layout.rows,
+            cols: layout.cols,
+            cols4: layout.cols4(),
+            axis: layout.axis.code(),
+        }
+    }
+}
+
+/// Records `output[r, c] = q[r, c] · scales[channel(r, c)]`.
+pub fn dequantize(
+    ctx: &Context,
+    encoder: &mut wgpu::CommandEncoder,
+    layout: &Layout,
+    packed: &wgpu::Buffer,
+    scales: &wgpu::Buffer,
+    output: &wgpu::Buffer,
+) -> Result<()> {
+    const OP: &str = "dequantize";
+    layout.validate(OP)?;
+    check_buffer(OP, "packed", packed, layout.packed_words() as u64 * 4)?;
+    check_buffer(OP, "scales", scales, layout.channels() as u64 * 4)?;
+    check_buffer(OP, "output", output, layout.len() as u64 * 4)?;
+    ctx.dispatch(
+        encoder,
+        &DEQUANTIZE,
+        &DequantizeParams::new(layout),
+        &[packed, scales, output],
+        grid_1d(layout.packed_words() as u64, 256),
+    )
+}

@@ -1,0 +1,323 @@
+//! `gemm_i8` and `gemm_f32`: `out[M, N] = (Σ_k A[m, k]·B[n, k]) · scale_a · scale_b (+ bias[n])`.
+//!
+//! Both take operands "K-major" (`[rows, K]`) or, with `trans_a` / `trans_b`, stored `[K, rows]`.
+//! That covers the three training GEMMs of a layer with `X [batch, in]`, `W [out, in]` and
+//! `dY [batch, out]`, each quantized once:
+//!
+//! | GEMM | A | B | M × N, reduction K |
+//! |---|---|---|---|
+//! | forward `Y = X·Wᵀ` | X | W | batch × out, in |
+//! | input grad `dX = dY·W` | dY | W, `trans_b` | batch × in, out |
+//! | weight grad `dW = dYᵀ·X` | dY, `trans_a` | X, `trans_b` | out × in, batch |
+//!
+//! For `gemm_i8` an operand is int8 packed four per `u32` along its contiguous axis (what
+//! [`quantize`](super::quantize) writes): K-major operands are `[rows, ceil(K/4)]` words,
+//! transposed ones `[K, ceil(rows/4)]` words. Accumulation is int32 over at most `k_chunk` ≤
+//! [`MAX_K_CHUNK`] products, then summed in f32, so `K·127²` can never overflow int32 (see
+//! ALGORITHMS.md §1.1: dW reduces over batch·H·W, which reaches millions).
+
+use crate::error::{Error, Result};
+use crate::gpu::Context;
+use crate::gpu::kernel::{BindType, KernelDef, wgsl};
+use crate::ops::check_buffer;
+
+/// Largest number of products one int32 partial sum may cover: `131072 · 127² < 2³¹`.
+pub const MAX_K_CHUNK: u32 = 131_072;
+/// K values per tile step of `gemm_i8`; `k_chunk` must be a multiple of it.
+pub const GEMM_I8_BK: u32 = 32;
+/// Output rows and columns per workgroup of both GEMMs.
+pub const GEMM_TILE: u32 = 64;
+
+const GEMM_BINDINGS: &[(&str, BindType)] = &[
+    ("params", BindType::Uniform),
+    ("a", BindType::ReadOnly),
+    ("b", BindType::ReadOnly),
+    ("scale_a", BindType::ReadOnly),
+    ("scale_b", BindType::ReadOnly),
+    ("bias", BindType::ReadOnly),
+    ("out", BindType::ReadWrite),
+];
+
+/// The kernel declaration of `shaders/gemm_i8.wgsl`.
+pub static GEMM_I8: KernelDef = KernelDef {
+    name: "gemm_i8",
+    sources: &[wgsl::GEMM_COMMON, wgsl::GEMM_I8],
+    workgroup_size: [16, 16, 1],
+    bindings: GEMM_BINDINGS,
+};
+
+/// The kernel declaration of `shaders/gemm_f32.wgsl`.
+pub static GEMM_F32: KernelDef = KernelDef {
+    name: "gemm_f32",
+    sources: &[wgsl::GEMM_COMMON, wgsl::GEMM_F32],
+    workgroup_size: [16, 16, 1],
+    bindings: GEMM_BINDINGS,
+};
+
+/// Problem shape and operand layouts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct GemmShape {
+    /// Rows of the output (and of A).
+    pub m: u32,
+    /// Columns of the output (rows of B).
+    pub n: u32,
+    /// Reduction length.
+    pub k: u32,
+    /// A is stored `[K, M]` instead of `[M, K]`.
+    pub trans_a: bool,
+    /// B is stored `[K, N]` instead of `[N, K]`.
+    pub trans_b: bool,
+}
+
+impl GemmShape {
+    /// A plain `[M, K] × [N, K]ᵀ` shape.
+    pub fn new(m: u32, n: u32, k: u32) -> Self {
+        GemmShape {
+            m,
+            n,
+            k,
+            trans_a: false,
+            trans_b: false,
+        }
+    }
+
+    /// The same shape with the given operand layouts.
+    pub fn with_trans(self, trans_a: bool, trans_b: bool) -> Self {
+        GemmShape {
+            trans_a,
+            trans_b,
+            ..self
+        }
+    }
+
+    /// u32 words of packed int8 operand A (B with `n`, `trans_b`).
+    pub fn packed_words(rows: u32, k: u32, trans: bool) -> u64 {
+        if trans {
+            k as u64 * rows.div_ceil(4) as u64
+        } else {
+            rows as u64 * k.div_ceil(4) as u64
+        }
+    }
+
+    /// Multiply-adds of the product, `M·N·K`.
+    pub fn macs(&self) -> u64 {
+        self.m as u64 * self.n as u64 * self.k as u64
+    }
+
+    fn validate(&self, op: &'static str) -> Result<()> {
+        if self.m == 0 || self.n == 0 || self.k == 0 {
+            return Err(Error::invalid(
+                op,
+                format!("empty GEMM {}x{}x{}: M, N and K must be >= 1", self.m, self.n, self.k),
+            ));
+        }
+        let max = 65535 * GEMM_TILE as u64;
+        if self.m as u64 > max || self.n as u64 > max {
+            return Err(Error::invalid(
+                op,
+                format!("M = {} or N = {} exceeds {max}; split the GEMM", self.m, self.n),
+            ));
+        }
+        let cells = [
+            self.m as u64 * self.n as u64,
+            self.m as u64 * self.k.next_multiple_of(4) as u64,
+            self.n as u64 * self.k.next_multiple_of(4) as u64,
+        ];
+        if cells.iter().any(|&c| c > u32::MAX as u64) {
+            return Err(Error::invalid(
+                op,
+                "an operand or the output has more than 2^32 elements; split the GEMM",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One side's dequantization scale in the epilogue.
+#[derive(Clone, Copy, Debug)]
+pub enum Scale<'a> {
+    /// Multiply by 1.
+    None,
+    /// `buffer[0]` for every element.
+    Tensor(&'a wgpu::Buffer),
+    /// `buffer[m]` for row m (A side) or `buffer[n]` for column n (B side).
+    PerIndex(&'a wgpu::Buffer),
+}
+
+impl<'a> Scale<'a> {
+    fn code(&self) -> u32 {
+        match self {
+            Scale::None => 0,
+            Scale::Tensor(_) => 1,
+            Scale::PerIndex(_) => 2,
+        }
+    }
+
+    fn buffer(&self, ctx: &'a Context) -> &'a wgpu::Buffer {
+        match self {
+            Scale::None => ctx.unused_binding(0),
+            Scale::Tensor(b) | Scale::PerIndex(b) => b,
+        }
+    }
+
+    fn check(&self, op: &'static str, binding: &'static str, len: u32) -> Result<()> {
+        match self {
+            Scale::None => Ok(()),
+            Scale::Tensor(b) => check_buffer(op, binding, b, 4),
+            Scale::PerIndex(b) => check_buffer(op, binding, b, len as u64 * 4),
+        }
+    }
+}
+
+/// The fused epilogue: `(acc · scale_a) · scale_b + bias`.
+#[derive(Clone, Copy, Debug)]
+pub struct Epilogue<'a> {
+    /// Scale of A: per tensor or per row of the output.
+    pub scale_a: Scale<'a>,
+    /// Scale of B: per tensor or per column of the output.
+    pub scale_b: Scale<'a>,
+    /// Optional bias, one per output column.
+    pub bias: Option<&'a wgpu::Buffer>,
+}
+
+impl Epilogue<'_> {
+    /// No scaling, no bias: the raw accumulator (exact integers for `gemm_i8` while they fit f32).
+    pub const NONE: Epilogue<'static> = Epilogue {
+        scale_a: Scale::None,
+        scale_b: Scale::None,
+        bias: None,
+    };
+}
+
+/// `GemmParams` of `shaders/gemm_common.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct GemmParams {
+    /// M.
+    pub m: u32,
+    /// N.
+    pub n: u32,
+    /// K.
+    pub k: u32,
+    /// Products per int32 partial (gemm_i8 only).
+    pub k_chunk: u32,
+    /// Bit 0 trans_a, bit 1 trans_b, bits 2–3 scale_a mode, bits 4–5 scale_b mode, bit 6 bias.
+    pub flags: u32,
+    /// Padding to 16-byte alignment.
+    pub _pad: [u32; 3],
+}
+
+impl GemmParams {
+    /// Parameters for `shape`, `k_chunk` and `epilogue`.
+    pub fn new(shape: &GemmShape, k_chunk: u32, epilogue: &Epilogue<'_>) -> Self {
+        let flags = shape.trans_a as u32
+            | (shape.trans_b as u32) << 1
+            | epilogue.scale_a.code() << 2
+            | epilogue.scale_b.code() << 4
+            | (epilogue.bias.is_some() as u32) << 6;
+        GemmParams {
+            m: shape.m,
+            n: shape.n,
+            k: shape.k,
+            k_chunk,
+            flags,
+            _pad: [0; 3],
+        }
+    }
+}
+
+/// The operands and output of one GEMM.
+#[derive(Clone, Copy, Debug)]
+pub struct GemmBuffers<'a> {
+    /// Operand A.
+    pub a: &'a wgpu::Buffer,
+    /// Operand B.
+    pub b: &'a wgpu::Buffer,
+    /// Out: `M·N` f32, row-major.
+    pub out: &'a wgpu::Buffer,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    ctx: &Context,
+    encoder: &mut wgpu::CommandEncoder,
+    def: &'static KernelDef,
+    shape: &GemmShape,
+    k_chunk: u32,
+    operand_bytes: (u64, u64),
+    bufs: GemmBuffers<'_>,
+    epilogue: &Epilogue<'_>,
+) -> Result<()> {
+    let op = def.name;
+    shape.validate(op)?;
+    check_buffer(op, "a", bufs.a, operand_bytes.0)?;
+    check_buffer(op, "b", bufs.b, operand_bytes.1)?;
+    check_buffer(op, "out", bufs.out, shape.m as u64 * shape.n as u64 * 4)?;
+    epilogue.scale_a.check(op, "scale_a", shape.m)?;
+    epilogue.scale_b.check(op, "scale_b", shape.n)?;
+    let bias = match epilogue.bias {
+        Some(b) => {
+            check_buffer(op, "bias", b, shape.n as u64 * 4)?;
+            b
+        }
+        None => ctx.unused_binding(0),
+    };
+    ctx.dispatch(
+        encoder,
+        def,
+        &GemmParams::new(shape, k_chunk, epilogue),
+        &[
+            bufs.a,
+            bufs.b,
+            epilogue.scale_a.buffer(ctx),
+            epilogue.scale_b.buffer(ctx),
+            bias,
+            bufs.out,
+        ],
+        [
+            shape.n.div_ceil(GEMM_TILE),
+            shape.m.div_ceil(GEMM_TILE),
+            1,
+        ],
+    )
+}
+
+/// Records an int8 GEMM on packed operands. `k_chunk` (a multiple of 32, at most
+/// [`MAX_K_CHUNK`]) bounds the products per int32 partial; pass [`MAX_K_CHUNK`] unless testing.
+pub fn gemm_i8(
+    ctx: &Context,
+    encoder: &mut wgpu::CommandEncoder,
+    shape: &GemmShape,
+    k_chunk: u32,
+    bufs: GemmBuffers<'_>,
+    epilogue: &Epilogue<'_>,
+) -> Result<()> {
+    if k_chunk == 0 || k_chunk > MAX_K_CHUNK || k_chunk % GEMM_I8_BK != 0 {
+        return Err(Error::invalid(
+            "gemm_i8",
+            format!(
+                "k_chunk {k_chunk} must be a multiple of {GEMM_I8_BK} in {GEMM_I8_BK}..={MAX_K_CHUNK}"
+            ),
+        ));
+    }
+    let bytes = (
+        GemmShape::packed_words(shape.m, shape.k, shape.trans_a) * 4,
+        GemmShape::packed_words(shape.n, shape.k, shape.trans_b) * 4,
+    );
+    record(ctx, encoder, &GEMM_I8, shape, k_chunk, bytes, bufs, epilogue)
+}
+
+/// Records an f32 GEMM with the same interface and tiling as [`gemm_i8`].
+pub fn gemm_f32(
+    ctx: &Context,
+    encoder: &mut wgpu::CommandEncoder,
+    shape: &GemmShape,
+    bufs: GemmBuffers<'_>,
+    epilogue: &Epilogue<'_>,
+) -> Result<()> {
+    let bytes = (
+        shape.m as u64 * shape.k as u64 * 4,
+        shape.n as u64 * shape.k as u64 * 4,
+    );
+    record(ctx, encoder, &GEMM_F32, shape, 0, bytes, bufs, epilogue)
+}

@@ -1,0 +1,108 @@
+//! `quantize`: fused clip → scale → round → pack of f32 into int8 in [−127, 127].
+//!
+//! Element `x` of channel `ch` with clip `c = clips[ch]` becomes
+//! `q = round(clamp(x, −c, c) · 127 / c)` packed four per `u32` along the columns, and
+//! `scales[ch] = c / 127` is written for the GEMM epilogue and [`dequantize`](super::dequantize).
+//!
+//! Defined results for awkward input: NaN and subnormal elements quantize to 0; ±Inf saturates
+//! to ±127; a clip that is not finite, not positive or below 1e−30 quantizes its whole channel
+//! to 0 and writes scale 0. The GPU kernel and [`crate::cpu::quantize`] agree bit for bit on
+//! every driver: the only float step that decides an integer is one correctly rounded multiply.
+
+use crate::error::Result;
+use crate::gpu::Context;
+use crate::gpu::kernel::{BindType, KernelDef, grid_1d, wgsl};
+use crate::ops::{Layout, Rounding, check_buffer};
+
+/// The kernel declaration of `shaders/quantize.wgsl`.
+pub static QUANTIZE: KernelDef = KernelDef {
+    name: "quantize",
+    sources: &[wgsl::COMMON, wgsl::QUANTIZE],
+    workgroup_size: [256, 1, 1],
+    bindings: &[
+        ("params", BindType::Uniform),
+        ("input", BindType::ReadOnly),
+        ("clips", BindType::ReadOnly),
+        ("packed", BindType::ReadWrite),
+        ("scales", BindType::ReadWrite),
+    ],
+};
+
+/// `QuantizeParams` of `shaders/quantize.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct QuantizeParams {
+    /// Rows of the matrix.
+    pub rows: u32,
+    /// Columns of the matrix.
+    pub cols: u32,
+    /// Packed words per row.
+    pub cols4: u32,
+    /// [`crate::ops::ChannelAxis`] code.
+    pub axis: u32,
+    /// 0 nearest, 1 stochastic.
+    pub rounding: u32,
+    /// Stochastic-rounding seed.
+    pub seed: u32,
+    /// Padding to 16-byte alignment.
+    pub _pad: [u32; 2],
+}
+
+impl QuantizeParams {
+    /// Parameters for `layout` and `rounding`.
+    pub fn new(layout: &Layout, rounding: Rounding) -> Self {
+        let (rounding, seed) = rounding.code();
+        QuantizeParams {
+            rows: layout.rows,
+            cols: layout.cols,
+            cols4: layout.cols4(),
+            axis: layout.axis.code(),
+            rounding,
+            seed,
+            _pad: [0; 2],
+        }
+    }
+}
+
+/// The buffers of one quantization.
+#[derive(Clone, Copy, Debug)]
+pub struct QuantizeBuffers<'a> {
+    /// `layout.len()` f32, row-major.
+    pub input: &'a wgpu::Buffer,
+    /// `layout.channels()` f32 clips.
+    pub clips: &'a wgpu::Buffer,
+    /// Out: `layout.packed_words()` u32.
+    pub packed: &'a wgpu::Buffer,
+    /// Out: `layout.channels()` f32 scales (`clip / 127`).
+    pub scales: &'a wgpu::Buffer,
+}
+
+/// Records the quantization of `bufs.input` with one clip per channel.
+pub fn quantize(
+    ctx: &Context,
+    encoder: &mut wgpu::CommandEncoder,
+    layout: &Layout,
+    rounding: Rounding,
+    bufs: QuantizeBuffers<'_>,
+) -> Result<()> {
+    const OP: &str = "quantize";
+    let QuantizeBuffers {
+        input,
+        clips,
+        packed,
+        scales,
+    } = bufs;
+    layout.validate(OP)?;
+    let ch = layout.channels() as u64 * 4;
+    check_buffer(OP, "input", input, layout.len() as u64 * 4)?;
+    check_buffer(OP, "clips", clips, ch)?;
+    check_buffer(OP, "packed", packed, layout.packed_words() as u64 * 4)?;
+    check_buffer(OP, "scales", scales, ch)?;
+    ctx.dispatch(
+        encoder,
+        &QUANTIZE,
+        &QuantizeParams::new(layout, rounding),
+        &[input, clips, packed, scales],
+        grid_1d(layout.packed_words() as u64, 256),
+    )
+}
