@@ -98,7 +98,10 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
                 gops.map_or("-".into(), |g| format!("{g:.2}")),
             );
             let failures: Vec<&CaseResult> = cases.iter().filter(|c| !c.passed).collect();
-            for f in failures.iter().take(if args.verbose { usize::MAX } else { 1 }) {
+            for f in failures
+                .iter()
+                .take(if args.verbose { usize::MAX } else { 1 })
+            {
                 println!("    FAIL {}: {}", f.case, f.detail);
             }
             report.push(json!({
@@ -128,11 +131,17 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
             "kernels": report,
         });
         let text = serde_json::to_string_pretty(&doc).expect("JSON of plain values");
-        std::fs::write(path, text)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         println!("wrote {}", path.display());
     }
-    println!("{}", if all_ok { "all cases passed" } else { "FAILURES (see above)" });
+    println!(
+        "{}",
+        if all_ok {
+            "all cases passed"
+        } else {
+            "FAILURES (see above)"
+        }
+    );
     Ok(all_ok)
 }
 

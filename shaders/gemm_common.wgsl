@@ -1,5 +1,12 @@
-// Shared by gemm_i8 and gemm_f32 (prepended by src/gpu/kernel.rs): the parameter block, the flag
-// bits and the epilogue. The kernel file declares `params`, `scale_a`, `scale_b` and `bias`.
+// Shared by gemm_i8, gemm_f32 and gemm_reduce (prepended by src/gpu/kernel.rs): the parameter
+// block, the flag bits, the epilogue and the store. The kernel file declares `params`, `scale_a`,
+// `scale_b`, `bias` and `out`.
+//
+// Split-K: workgroup z of a GEMM reduces K values [z * k_chunk, (z + 1) * k_chunk). With one chunk
+// it applies the epilogue itself; with several (RAW_PARTIALS) it stores its raw f32 partial to
+// out[z][M][N] and gemm_reduce sums the chunks in order and applies the epilogue. Besides bounding
+// int32 partial sums, this bounds every invocation's loop trip count: llvmpipe silently ends any
+// invocation's loops after 65535 iterations in total.
 
 const TILE: u32 = 64u;
 const TRANS_A: u32 = 1u;
@@ -7,6 +14,7 @@ const TRANS_B: u32 = 2u;
 const SCALE_A_SHIFT: u32 = 2u;
 const SCALE_B_SHIFT: u32 = 4u;
 const HAS_BIAS: u32 = 64u;
+const RAW_PARTIALS: u32 = 128u;
 const SCALE_NONE: u32 = 0u;
 const SCALE_TENSOR: u32 = 1u;
 
@@ -17,9 +25,9 @@ struct GemmParams {
     k: u32,
     k_chunk: u32,
     flags: u32,
+    chunks: u32,
     _pad0: u32,
     _pad1: u32,
-    _pad2: u32,
 }
 
 fn scale_of(mode: u32, is_a: bool, i: u32) -> f32 {
@@ -42,4 +50,13 @@ fn epilogue(acc: f32, gm: u32, gn: u32) -> f32 {
         v += bias[gn];
     }
     return v;
+}
+
+// Writes one output cell: the finished value, or chunk z's raw partial.
+fn store_result(acc: f32, gm: u32, gn: u32, z: u32) {
+    if (params.flags & RAW_PARTIALS) != 0u {
+        out[(z * params.m + gm) * params.n + gn] = acc;
+    } else {
+        out[gm * params.n + gn] = epilogue(acc, gm, gn);
+    }
 }

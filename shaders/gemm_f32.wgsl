@@ -1,7 +1,8 @@
 // gemm_f32: the FP32 baseline with gemm_i8's interface and tiling:
 // out[M, N] = (sum_k A[m, k] * B[n, k]) * scale_a * scale_b (+ bias[n]).
 // Operands are row-major f32: plain [rows, K], or with TRANS_A / TRANS_B stored [K, rows].
-// k_chunk is ignored (f32 does not overflow). CPU twin: src/cpu/gemm_f32.rs.
+// Split-K as in gemm_i8 (here only to bound each invocation's loops). CPU twin:
+// src/cpu/gemm_f32.rs.
 //
 // Tiling: 64x64 outputs per workgroup of 16x16 lanes, 4x4 per lane (rows ly + 16i, cols lx + 16j),
 // K in steps of 16 staged through workgroup memory.
@@ -61,12 +62,15 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(local_invocation
     let ly = lid3.y;
     let flags = params.flags;
     let steps = (params.k + BK - 1u) / BK;
+    let steps_per_chunk = params.k_chunk / BK;
+    let step0 = wid.z * steps_per_chunk;
+    let step1 = min(step0 + steps_per_chunk, steps);
 
     var acc: array<f32, 16>;
     for (var i = 0u; i < 16u; i++) {
         acc[i] = 0.0;
     }
-    for (var step = 0u; step < steps; step++) {
+    for (var step = step0; step < step1; step++) {
         let k0 = step * BK;
         load_tile(true, (flags & TRANS_A) != 0u, m0, params.m, k0, lid);
         load_tile(false, (flags & TRANS_B) != 0u, n0, params.n, k0, lid);
@@ -92,7 +96,7 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(local_invocation
         for (var j = 0u; j < 4u; j++) {
             let gn = n0 + lx + 16u * j;
             if gm < params.m && gn < params.n {
-                out[gm * params.n + gn] = epilogue(acc[i * 4u + j], gm, gn);
+                store_result(acc[i * 4u + j], gm, gn, wid.z);
             }
         }
     }

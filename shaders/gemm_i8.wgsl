@@ -8,8 +8,8 @@
 //          blocks, so the forward's quantized X [batch, in] serves as the dW GEMM's B operand and
 //          the forward's W [out, in] as the dX GEMM's B operand without a second quantization.
 //
-// Overflow: one int32 partial never covers more than k_chunk <= 131072 products
-// (131072 * 127^2 < 2^31); at each chunk boundary the partial is added to an f32 accumulator.
+// Overflow: workgroup z covers K values [z * k_chunk, (z + 1) * k_chunk) with k_chunk <= 131072,
+// so its int32 sums never exceed 131072 * 127^2 < 2^31; chunks are summed in f32 (gemm_reduce).
 //
 // Tiling: 64x64 outputs per workgroup of 16x16 lanes, 4x4 per lane (rows ly + 16i, cols lx + 16j),
 // K in steps of 32 (8 words) staged through workgroup memory.
@@ -109,18 +109,16 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(local_invocation
     let lx = lid3.x;
     let ly = lid3.y;
     let flags = params.flags;
-    let k4_total = (params.k + 3u) / 4u;
-    let steps = (k4_total + BK4 - 1u) / BK4;
+    let steps = (params.k + BK - 1u) / BK;
     let steps_per_chunk = params.k_chunk / BK;
+    let step0 = wid.z * steps_per_chunk;
+    let step1 = min(step0 + steps_per_chunk, steps);
 
     var acc: array<i32, 16>;
-    var accf: array<f32, 16>;
     for (var i = 0u; i < 16u; i++) {
         acc[i] = 0;
-        accf[i] = 0.0;
     }
-    var in_chunk = 0u;
-    for (var step = 0u; step < steps; step++) {
+    for (var step = step0; step < step1; step++) {
         let k40 = step * BK4;
         if (flags & TRANS_A) != 0u {
             load_trans(true, m0, params.m, k40, lid);
@@ -147,14 +145,6 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(local_invocation
             }
         }
         workgroupBarrier();
-        in_chunk += 1u;
-        if in_chunk == steps_per_chunk || step + 1u == steps {
-            for (var i = 0u; i < 16u; i++) {
-                accf[i] += f32(acc[i]);
-                acc[i] = 0;
-            }
-            in_chunk = 0u;
-        }
     }
 
     for (var i = 0u; i < 4u; i++) {
@@ -162,7 +152,7 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(local_invocation
         for (var j = 0u; j < 4u; j++) {
             let gn = n0 + lx + 16u * j;
             if gm < params.m && gn < params.n {
-                out[gm * params.n + gn] = epilogue(accf[i * 4u + j], gm, gn);
+                store_result(f32(acc[i * 4u + j]), gm, gn, wid.z);
             }
         }
     }

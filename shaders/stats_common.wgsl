@@ -1,6 +1,15 @@
-// Shared by channel_stats and channel_stats_tail (prepended by src/gpu/kernel.rs): the
-// parameter block, the per-channel record and how a channel maps onto the matrix. The kernel file
-// declares `params`.
+// Shared by the channel statistics kernels (prepended by src/gpu/kernel.rs): the parameter block,
+// the records and how a channel maps onto the matrix. The kernel file declares `params`.
+//
+// A channel is cut into segments of SEG_LEN elements, one workgroup each (pass kernels), whose
+// partial records one workgroup per channel then folds (reduce kernels). Segments keep every
+// invocation's loop trip count small (llvmpipe silently ends an invocation's loops after 65535
+// iterations in total) and spread a large channel over many cores. All folds run in a fixed
+// order, so the same input gives the same bits.
+
+const WG_SIZE: u32 = 256u;
+const SEG_LEN: u32 = 8192u;
+const MAX_CANDIDATES: u32 = 32u;
 
 // Mirrors `StatsParams` in src/ops/channel_stats.rs.
 struct StatsParams {
@@ -8,6 +17,10 @@ struct StatsParams {
     cols: u32,
     axis: u32,
     n_candidates: u32,
+    segments: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 // Mirrors `ChannelStat` in src/ops/channel_stats.rs.
@@ -20,6 +33,19 @@ struct ChannelStat {
     nonfinite: u32,
     above_sigma: u32,
     _pad: u32,
+}
+
+// Mirrors `StatsPartial` in src/ops/channel_stats.rs: one segment's sums, moments taken about the
+// channel's first element (the shift).
+struct StatsPartial {
+    max_abs: f32,
+    sum: f32,
+    sum_sq_shifted: f32,
+    sum_sq: f32,
+    count: u32,
+    nonfinite: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 fn channel_len() -> u32 {

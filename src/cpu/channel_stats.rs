@@ -1,9 +1,11 @@
-//! Twin of `shaders/channel_stats.wgsl`.
+//! Twin of `shaders/channel_stats.wgsl` (and the shared helpers of `stats_common.wgsl` and
+//! `stats_fold.wgsl`).
 
 use crate::cpu::common::is_finite_f32;
-use crate::ops::{ChannelAxis, ChannelStat, Layout};
+use crate::ops::channel_stats::{SEG_LEN, segments};
+use crate::ops::{ChannelAxis, Layout, StatsPartial};
 
-/// Lanes per workgroup; lane `l` takes elements `l, l + 256, …` of its channel.
+/// Lanes per workgroup.
 pub const WG_SIZE: usize = 256;
 
 /// Flat index of element `i` of channel `ch`.
@@ -15,8 +17,14 @@ pub(crate) fn element_index(layout: &Layout, ch: usize, i: usize) -> usize {
     }
 }
 
-/// Folds `v[0..256]` pairwise, `v[l] ⊕= v[l + stride]` for halving strides, as the shader does.
-pub(crate) fn tree_reduce<T: Copy>(v: &mut [T; WG_SIZE], op: impl Fn(T, T) -> T) -> T {
+/// The channel's first element, or 0 if it is not finite.
+pub(crate) fn channel_shift(layout: &Layout, input: &[f32], ch: usize) -> f32 {
+    let x = input[element_index(layout, ch, 0)];
+    if is_finite_f32(x) { x } else { 0.0 }
+}
+
+/// Folds `v[0..256]` as the shaders' trees do: `v[l] ⊕= v[l + stride]` for halving strides.
+pub(crate) fn tree_reduce<T: Copy>(v: &mut [T], op: impl Fn(T, T) -> T) -> T {
     let mut stride = WG_SIZE / 2;
     while stride > 0 {
         for l in 0..stride {
@@ -27,59 +35,44 @@ pub(crate) fn tree_reduce<T: Copy>(v: &mut [T; WG_SIZE], op: impl Fn(T, T) -> T)
     v[0]
 }
 
-/// Pass 1 of the channel statistics into `stats` (`layout.channels()` entries).
-pub fn channel_stats(layout: &Layout, input: &[f32], stats: &mut [ChannelStat]) {
-    let n = layout.channel_len();
-    for ch in 0..layout.channels() {
-        let mut shift = input[element_index(layout, ch, 0)];
-        if !is_finite_f32(shift) {
-            shift = 0.0;
-        }
-        let mut sh_max = [0f32; WG_SIZE];
-        let mut sh_sum = [0f32; WG_SIZE];
-        let mut sh_sq = [0f32; WG_SIZE];
-        let mut sh_zsq = [0f32; WG_SIZE];
-        let mut sh_n = [0u32; WG_SIZE];
-        let mut sh_bad = [0u32; WG_SIZE];
-        for lid in 0..WG_SIZE {
-            let mut i = lid;
-            while i < n {
+/// `combine()` of `stats_fold.wgsl`.
+pub(crate) fn combine(a: StatsPartial, b: StatsPartial) -> StatsPartial {
+    StatsPartial {
+        max_abs: a.max_abs.max(b.max_abs),
+        sum: a.sum + b.sum,
+        sum_sq_shifted: a.sum_sq_shifted + b.sum_sq_shifted,
+        sum_sq: a.sum_sq + b.sum_sq,
+        count: a.count + b.count,
+        nonfinite: a.nonfinite + b.nonfinite,
+        _pad: [0; 2],
+    }
+}
+
+/// Pass 1, per segment: `partials[ch · segments + seg]`.
+pub fn channel_stats(layout: &Layout, input: &[f32], partials: &mut [StatsPartial]) {
+    let (n, segs) = (layout.channel_len(), segments(layout));
+    for w in 0..layout.channels() * segs {
+        let (ch, seg) = (w / segs, w % segs);
+        let end = n.min((seg + 1) * SEG_LEN);
+        let shift = channel_shift(layout, input, ch);
+        let mut lanes = [StatsPartial::default(); WG_SIZE];
+        for (lid, p) in lanes.iter_mut().enumerate() {
+            let mut i = seg * SEG_LEN + lid;
+            while i < end {
                 let x = input[element_index(layout, ch, i)];
                 if is_finite_f32(x) {
                     let d = x - shift;
-                    sh_max[lid] = sh_max[lid].max(x.abs());
-                    sh_sum[lid] += d;
-                    sh_sq[lid] += d * d;
-                    sh_zsq[lid] += x * x;
-                    sh_n[lid] += 1;
+                    p.max_abs = p.max_abs.max(x.abs());
+                    p.sum += d;
+                    p.sum_sq_shifted += d * d;
+                    p.sum_sq += x * x;
+                    p.count += 1;
                 } else {
-                    sh_bad[lid] += 1;
+                    p.nonfinite += 1;
                 }
                 i += WG_SIZE;
             }
         }
-        let max_abs = tree_reduce(&mut sh_max, f32::max);
-        let sum = tree_reduce(&mut sh_sum, |a, b| a + b);
-        let sq = tree_reduce(&mut sh_sq, |a, b| a + b);
-        let zsq = tree_reduce(&mut sh_zsq, |a, b| a + b);
-        let count = tree_reduce(&mut sh_n, |a, b| a + b);
-        let bad = tree_reduce(&mut sh_bad, |a, b| a + b);
-        let (mean, std) = if count > 0 {
-            let nf = count as f32;
-            let m = sum / nf;
-            (shift + m, (sq / nf - m * m).max(0.0).sqrt())
-        } else {
-            (0.0, 0.0)
-        };
-        stats[ch] = ChannelStat {
-            max_abs,
-            mean,
-            std_dev: std,
-            sum_sq: zsq,
-            count,
-            nonfinite: bad,
-            above_sigma: 0,
-            _pad: 0,
-        };
+        partials[w] = tree_reduce(&mut lanes, combine);
     }
 }

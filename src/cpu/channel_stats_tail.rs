@@ -2,20 +2,23 @@
 
 use crate::cpu::channel_stats::{WG_SIZE, element_index, tree_reduce};
 use crate::cpu::common::{clip_is_valid, inv_step, is_finite_f32, quantize_one, step_of};
+use crate::ops::channel_stats::{SEG_LEN, segments};
 use crate::ops::{ChannelStat, Layout, MAX_CANDIDATES};
 
-/// Pass 2: sets `above_sigma` in `stats` (which holds pass 1's result) and writes the cosine
-/// terms `[g·ĝ, ĝ·ĝ]` of each candidate `ratios[r] · max|x|` to `terms[ch · ratios.len() + r]`.
+/// Pass 2, per segment: slot 0 of `partials[(ch · segments + seg) · (1 + nc)]` holds
+/// `[count, 0]`, slots 1..=nc the bits of `[Σg·ĝ, Σĝ·ĝ]` for candidate `ratios[r] · max|x|`.
 pub fn channel_stats_tail(
     layout: &Layout,
     input: &[f32],
     ratios: &[f32],
-    stats: &mut [ChannelStat],
-    terms: &mut [[f32; 2]],
+    stats: &[ChannelStat],
+    partials: &mut [[u32; 2]],
 ) {
-    let n = layout.channel_len();
+    let (n, segs) = (layout.channel_len(), segments(layout));
     let nc = ratios.len().min(MAX_CANDIDATES);
-    for ch in 0..layout.channels() {
+    for w in 0..layout.channels() * segs {
+        let (ch, seg) = (w / segs, w % segs);
+        let end = n.min((seg + 1) * SEG_LEN);
         let sigma = stats[ch].std_dev;
         let mut sh_clip = [0f32; MAX_CANDIDATES];
         let mut sh_inv = [0f32; MAX_CANDIDATES];
@@ -29,17 +32,17 @@ pub fn channel_stats_tail(
         }
         let mut dot = vec![[0f32; MAX_CANDIDATES]; WG_SIZE];
         let mut qq = vec![[0f32; MAX_CANDIDATES]; WG_SIZE];
-        let mut sh_cnt = [0u32; WG_SIZE];
+        let mut above = [0u32; WG_SIZE];
         for lid in 0..WG_SIZE {
-            let mut i = lid;
-            while i < n {
+            let mut i = seg * SEG_LEN + lid;
+            while i < end {
                 let x = input[element_index(layout, ch, i)];
                 i += WG_SIZE;
                 if !is_finite_f32(x) {
                     continue;
                 }
                 if x.abs() > sigma {
-                    sh_cnt[lid] += 1;
+                    above[lid] += 1;
                 }
                 for r in 0..nc {
                     let xq = quantize_one(x, sh_clip[r], sh_inv[r], false, 0) as f32 * sh_step[r];
@@ -48,13 +51,12 @@ pub fn channel_stats_tail(
                 }
             }
         }
-        stats[ch].above_sigma = tree_reduce(&mut sh_cnt, |a, b| a + b);
+        let base = w * (1 + nc);
+        partials[base] = [tree_reduce(&mut above, |a, b| a + b), 0];
         for r in 0..nc {
-            let mut sh_red = [[0f32; 2]; WG_SIZE];
-            for lid in 0..WG_SIZE {
-                sh_red[lid] = [dot[lid][r], qq[lid][r]];
-            }
-            terms[ch * nc + r] = tree_reduce(&mut sh_red, |a, b| [a[0] + b[0], a[1] + b[1]]);
+            let mut pairs: Vec<[f32; 2]> = (0..WG_SIZE).map(|l| [dot[l][r], qq[l][r]]).collect();
+            let pair = tree_reduce(&mut pairs, |a, b| [a[0] + b[0], a[1] + b[1]]);
+            partials[base + 1 + r] = pair.map(f32::to_bits);
         }
     }
 }

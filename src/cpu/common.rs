@@ -115,7 +115,11 @@ pub fn quantize_one(x: f32, c: f32, inv: f32, stochastic: bool, rnd: u32) -> i32
         q += 1;
     }
     q = q.min(127);
-    if (bits >> 31) == 1 { -(q as i32) } else { q as i32 }
+    if (bits >> 31) == 1 {
+        -(q as i32)
+    } else {
+        q as i32
+    }
 }
 
 /// WGSL's `pack4xI8`: the low byte of each lane.
@@ -144,9 +148,18 @@ mod tests {
         // Random significands over the exponent range quantization uses, plus the clips of
         // interest: 127 / c and c / 127.
         for i in 0..200_000u32 {
-            let c = f32::from_bits((rng_u32(7, i) & 0x007f_ffff) | ((rng_u32(8, i) % 200 + 27) << 23));
-            assert_eq!(div_rn(127.0, c).to_bits(), (127.0 / c).to_bits(), "127/{c:e}");
-            assert_eq!(div_rn(c, 127.0).to_bits(), (c / 127.0).to_bits(), "{c:e}/127");
+            let c =
+                f32::from_bits((rng_u32(7, i) & 0x007f_ffff) | ((rng_u32(8, i) % 200 + 27) << 23));
+            assert_eq!(
+                div_rn(127.0, c).to_bits(),
+                (127.0 / c).to_bits(),
+                "127/{c:e}"
+            );
+            assert_eq!(
+                div_rn(c, 127.0).to_bits(),
+                (c / 127.0).to_bits(),
+                "{c:e}/127"
+            );
             let d = f32::from_bits((rng_u32(9, i) & 0x007f_ffff) | 127 << 23);
             assert_eq!(div_rn(c, d).to_bits(), (c / d).to_bits(), "{c:e}/{d:e}");
         }
@@ -157,7 +170,14 @@ mod tests {
         let c = 127.0;
         let inv = inv_step(c);
         assert_eq!(inv, 1.0);
-        for (x, q) in [(0.5, 0), (1.5, 2), (2.5, 2), (-2.5, -2), (126.5, 126), (1e9, 127)] {
+        for (x, q) in [
+            (0.5, 0),
+            (1.5, 2),
+            (2.5, 2),
+            (-2.5, -2),
+            (126.5, 126),
+            (1e9, 127),
+        ] {
             assert_eq!(quantize_one(x, c, inv, false, 0), q, "{x}");
         }
         assert_eq!(quantize_one(f32::INFINITY, c, inv, false, 0), 127);

@@ -1,10 +1,12 @@
 //! Twin of `shaders/gemm_f32.wgsl`.
 
-use crate::cpu::gemm_i8::CpuEpilogue;
+use crate::cpu::gemm_i8::{CpuEpilogue, store_result};
+use crate::cpu::gemm_reduce::gemm_reduce;
 use crate::ops::GemmShape;
-use crate::ops::gemm::GEMM_TILE;
+use crate::ops::gemm::{F32_K_CHUNK, GEMM_TILE};
 
-/// `out[M, N]` with f32 accumulation in ascending K, then the epilogue.
+/// `out[M, N]` with f32 accumulation in ascending K within each split-K chunk, then the epilogue
+/// (one chunk) or [`gemm_reduce`].
 pub fn gemm_f32(
     shape: &GemmShape,
     a: &[f32],
@@ -20,26 +22,50 @@ pub fn gemm_f32(
             src[(r * k + kk) as usize]
         }
     };
-    for wy in 0..m.div_ceil(GEMM_TILE) {
-        for wx in 0..n.div_ceil(GEMM_TILE) {
-            for ly in 0..16 {
-                for lx in 0..16 {
-                    for i in 0..4 {
-                        let gm = wy * GEMM_TILE + ly + 16 * i;
-                        for j in 0..4 {
-                            let gn = wx * GEMM_TILE + lx + 16 * j;
-                            if gm >= m || gn >= n {
-                                continue;
+    let chunks = shape.chunks(F32_K_CHUNK);
+    let mut partials = vec![
+        0f32;
+        if chunks > 1 {
+            (chunks * m * n) as usize
+        } else {
+            0
+        }
+    ];
+    for z in 0..chunks {
+        let (k0, k1) = (z * F32_K_CHUNK, ((z + 1) * F32_K_CHUNK).min(k));
+        for wy in 0..m.div_ceil(GEMM_TILE) {
+            for wx in 0..n.div_ceil(GEMM_TILE) {
+                for ly in 0..16 {
+                    for lx in 0..16 {
+                        for i in 0..4 {
+                            let gm = wy * GEMM_TILE + ly + 16 * i;
+                            for j in 0..4 {
+                                let gn = wx * GEMM_TILE + lx + 16 * j;
+                                if gm >= m || gn >= n {
+                                    continue;
+                                }
+                                let mut acc = 0f32;
+                                for kk in k0..k1 {
+                                    acc += at(a, m, shape.trans_a, gm, kk)
+                                        * at(b, n, shape.trans_b, gn, kk);
+                                }
+                                store_result(
+                                    epilogue,
+                                    &mut partials,
+                                    out,
+                                    (m, n),
+                                    acc,
+                                    (gm, gn),
+                                    z,
+                                );
                             }
-                            let mut acc = 0f32;
-                            for kk in 0..k {
-                                acc += at(a, m, shape.trans_a, gm, kk) * at(b, n, shape.trans_b, gn, kk);
-                            }
-                            out[(gm * n + gn) as usize] = epilogue.apply(acc, gm, gn);
                         }
                     }
                 }
             }
         }
+    }
+    if chunks > 1 {
+        gemm_reduce(shape, chunks, &partials, epilogue, out);
     }
 }

@@ -1,5 +1,6 @@
 //! Twin of `shaders/gemm_i8.wgsl`.
 
+use crate::cpu::gemm_reduce::gemm_reduce;
 use crate::ops::GemmShape;
 use crate::ops::gemm::GEMM_TILE;
 
@@ -94,8 +95,8 @@ fn operand_word(src: &[u32], rows: u32, k: u32, trans: bool, row: u32, k4: u32) 
     out
 }
 
-/// `out[M, N]` as the GPU computes it: int32 partials over `k_chunk` products, summed in f32,
-/// then the epilogue.
+/// `out[M, N]` as the GPU computes it: each chunk of `k_chunk` K values summed in int32 and
+/// converted to f32, then either the epilogue (one chunk) or [`gemm_reduce`] over the chunks.
 pub fn gemm_i8(
     shape: &GemmShape,
     k_chunk: u32,
@@ -105,55 +106,86 @@ pub fn gemm_i8(
     out: &mut [f32],
 ) {
     let (m, n) = (shape.m, shape.n);
-    let steps = shape.k.div_ceil(4).div_ceil(BK4);
+    let steps = shape.k.div_ceil(BK);
     let steps_per_chunk = k_chunk / BK;
-    for wy in 0..m.div_ceil(GEMM_TILE) {
-        for wx in 0..n.div_ceil(GEMM_TILE) {
-            for ly in 0..16 {
-                for lx in 0..16 {
-                    let mut acc = [0i32; 16];
-                    let mut accf = [0f32; 16];
-                    let mut in_chunk = 0;
-                    for step in 0..steps {
-                        for kk in 0..BK4 {
-                            let k4 = step * BK4 + kk;
-                            for i in 0..4 {
-                                let gm = wy * GEMM_TILE + ly + 16 * i;
-                                let av = operand_word(a, m, shape.k, shape.trans_a, gm, k4);
-                                for j in 0..4 {
-                                    let gn = wx * GEMM_TILE + lx + 16 * j;
-                                    // Cells outside the output are computed and dropped on the
-                                    // GPU; skipping them here changes no kept value.
-                                    if gm >= m || gn >= n {
-                                        continue;
+    let chunks = shape.chunks(k_chunk);
+    let mut partials = vec![
+        0f32;
+        if chunks > 1 {
+            (chunks * m * n) as usize
+        } else {
+            0
+        }
+    ];
+    for z in 0..chunks {
+        let (step0, step1) = (z * steps_per_chunk, ((z + 1) * steps_per_chunk).min(steps));
+        for wy in 0..m.div_ceil(GEMM_TILE) {
+            for wx in 0..n.div_ceil(GEMM_TILE) {
+                for ly in 0..16 {
+                    for lx in 0..16 {
+                        let mut acc = [0i32; 16];
+                        for step in step0..step1 {
+                            for kk in 0..BK4 {
+                                let k4 = step * BK4 + kk;
+                                for i in 0..4 {
+                                    let gm = wy * GEMM_TILE + ly + 16 * i;
+                                    for j in 0..4 {
+                                        let gn = wx * GEMM_TILE + lx + 16 * j;
+                                        // Cells outside the output are computed and dropped on
+                                        // the GPU; skipping them here changes no kept value.
+                                        if gm >= m || gn >= n {
+                                            continue;
+                                        }
+                                        let av = operand_word(a, m, shape.k, shape.trans_a, gm, k4);
+                                        let bv = operand_word(b, n, shape.k, shape.trans_b, gn, k4);
+                                        let cell = (i * 4 + j) as usize;
+                                        acc[cell] = acc[cell].wrapping_add(dot4_i8_packed(av, bv));
                                     }
-                                    let bv = operand_word(b, n, shape.k, shape.trans_b, gn, k4);
-                                    let cell = (i * 4 + j) as usize;
-                                    acc[cell] = acc[cell].wrapping_add(dot4_i8_packed(av, bv));
                                 }
                             }
                         }
-                        in_chunk += 1;
-                        if in_chunk == steps_per_chunk || step + 1 == steps {
-                            for c in 0..16 {
-                                accf[c] += acc[c] as f32;
-                                acc[c] = 0;
-                            }
-                            in_chunk = 0;
-                        }
-                    }
-                    for i in 0..4 {
-                        let gm = wy * GEMM_TILE + ly + 16 * i;
-                        for j in 0..4 {
-                            let gn = wx * GEMM_TILE + lx + 16 * j;
-                            if gm < m && gn < n {
-                                out[(gm * n + gn) as usize] =
-                                    epilogue.apply(accf[(i * 4 + j) as usize], gm, gn);
+                        for i in 0..4 {
+                            let gm = wy * GEMM_TILE + ly + 16 * i;
+                            for j in 0..4 {
+                                let gn = wx * GEMM_TILE + lx + 16 * j;
+                                if gm < m && gn < n {
+                                    let v = acc[(i * 4 + j) as usize] as f32;
+                                    store_result(
+                                        epilogue,
+                                        &mut partials,
+                                        out,
+                                        (m, n),
+                                        v,
+                                        (gm, gn),
+                                        z,
+                                    );
+                                }
                             }
                         }
                     }
                 }
             }
         }
+    }
+    if chunks > 1 {
+        gemm_reduce(shape, chunks, &partials, epilogue, out);
+    }
+}
+
+/// `store_result()` of `shaders/gemm_common.wgsl`: the finished value when there is one chunk,
+/// else chunk `z`'s raw partial.
+pub(crate) fn store_result(
+    epilogue: &CpuEpilogue<'_>,
+    partials: &mut [f32],
+    out: &mut [f32],
+    (m, n): (u32, u32),
+    acc: f32,
+    (gm, gn): (u32, u32),
+    z: u32,
+) {
+    if partials.is_empty() {
+        out[(gm * n + gn) as usize] = epilogue.apply(acc, gm, gn);
+    } else {
+        partials[((z * m + gm) * n + gn) as usize] = acc;
     }
 }

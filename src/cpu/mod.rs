@@ -7,16 +7,22 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod channel_stats;
+pub mod channel_stats_reduce;
 pub mod channel_stats_tail;
+pub mod channel_stats_tail_reduce;
 pub mod common;
 pub mod dequantize;
 pub mod gemm_f32;
 pub mod gemm_i8;
+pub mod gemm_reduce;
 pub mod quantize;
 
 pub use channel_stats::channel_stats;
+pub use channel_stats_reduce::channel_stats_reduce;
 pub use channel_stats_tail::channel_stats_tail;
+pub use channel_stats_tail_reduce::channel_stats_tail_reduce;
 pub use dequantize::dequantize;
 pub use gemm_f32::gemm_f32;
 pub use gemm_i8::{CpuEpilogue, CpuScale, dot4_i8_packed, gemm_i8};
+pub use gemm_reduce::gemm_reduce;
 pub use quantize::quantize;

@@ -1,6 +1,8 @@
 //! Twin of `shaders/quantize.wgsl`.
 
-use crate::cpu::common::{channel_of, clip_is_valid, inv_step, pack4x_i8, quantize_one, rng_u32, step_of};
+use crate::cpu::common::{
+    channel_of, clip_is_valid, inv_step, pack4x_i8, quantize_one, rng_u32, step_of,
+};
 use crate::ops::{ChannelAxis, Layout, Rounding};
 
 /// Quantizes `input` (`layout.len()`) with `clips` (`layout.channels()`) into `packed`
@@ -42,7 +44,8 @@ pub fn quantize(
             if valid {
                 let e = r * cols + c;
                 let rnd = if stochastic { rng_u32(seed, e) } else { 0 };
-                q[j as usize] = quantize_one(input[e as usize], clip, inv_step(clip), stochastic, rnd);
+                q[j as usize] =
+                    quantize_one(input[e as usize], clip, inv_step(clip), stochastic, rnd);
             }
         }
         packed[idx as usize] = pack4x_i8(q);

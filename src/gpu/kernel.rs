@@ -32,6 +32,8 @@ pub struct KernelDef {
     pub workgroup_size: [u32; 3],
     /// `(name, type)` of bindings 0.. of group 0, in binding order.
     pub bindings: &'static [(&'static str, BindType)],
+    /// Size of the Rust mirror of binding 0's parameter struct.
+    pub params_size: usize,
 }
 
 impl KernelDef {
@@ -49,6 +51,15 @@ pub mod wgsl {
     pub const GEMM_COMMON: &str = include_str!("../../shaders/gemm_common.wgsl");
     /// `shaders/stats_common.wgsl`: parameter block and channel mapping of both stats passes.
     pub const STATS_COMMON: &str = include_str!("../../shaders/stats_common.wgsl");
+    /// `shaders/stats_fold.wgsl`: combining pass-1 records across lanes.
+    pub const STATS_FOLD: &str = include_str!("../../shaders/stats_fold.wgsl");
+    /// `shaders/tail_fold.wgsl`: count and pair trees of pass 2.
+    pub const TAIL_FOLD: &str = include_str!("../../shaders/tail_fold.wgsl");
+    /// `shaders/channel_stats_reduce.wgsl`.
+    pub const CHANNEL_STATS_REDUCE: &str = include_str!("../../shaders/channel_stats_reduce.wgsl");
+    /// `shaders/channel_stats_tail_reduce.wgsl`.
+    pub const CHANNEL_STATS_TAIL_REDUCE: &str =
+        include_str!("../../shaders/channel_stats_tail_reduce.wgsl");
     /// `shaders/quantize.wgsl`.
     pub const QUANTIZE: &str = include_str!("../../shaders/quantize.wgsl");
     /// `shaders/dequantize.wgsl`.
@@ -59,6 +70,8 @@ pub mod wgsl {
     pub const CHANNEL_STATS_TAIL: &str = include_str!("../../shaders/channel_stats_tail.wgsl");
     /// `shaders/gemm_i8.wgsl`.
     pub const GEMM_I8: &str = include_str!("../../shaders/gemm_i8.wgsl");
+    /// `shaders/gemm_reduce.wgsl`.
+    pub const GEMM_REDUCE: &str = include_str!("../../shaders/gemm_reduce.wgsl");
     /// `shaders/gemm_f32.wgsl`.
     pub const GEMM_F32: &str = include_str!("../../shaders/gemm_f32.wgsl");
 }
@@ -84,9 +97,7 @@ impl Pipeline {
                 ty: wgpu::BindingType::Buffer {
                     ty: match ty {
                         BindType::Uniform => wgpu::BufferBindingType::Uniform,
-                        BindType::ReadOnly => {
-                            wgpu::BufferBindingType::Storage { read_only: true }
-                        }
+                        BindType::ReadOnly => wgpu::BufferBindingType::Storage { read_only: true },
                         BindType::ReadWrite => {
                             wgpu::BufferBindingType::Storage { read_only: false }
                         }
@@ -195,10 +206,15 @@ impl Context {
                 binding: 0,
                 resource: params_buf.as_entire_binding(),
             }];
-            entries.extend(buffers.iter().enumerate().map(|(i, b)| wgpu::BindGroupEntry {
-                binding: i as u32 + 1,
-                resource: b.as_entire_binding(),
-            }));
+            entries.extend(
+                buffers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| wgpu::BindGroupEntry {
+                        binding: i as u32 + 1,
+                        resource: b.as_entire_binding(),
+                    }),
+            );
             let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some(&label),
                 layout: &pipeline.layout,

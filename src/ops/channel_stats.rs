@@ -1,5 +1,4 @@
-//! `channel_stats` and `channel_stats_tail`: per-channel (or whole-tensor) statistics in the two
-//! passes the math needs.
+//! Channel statistics: per-channel (or whole-tensor) reductions in the two passes the math needs.
 //!
 //! Pass 1 ([`channel_stats`]) gives max|x|, mean, std (population, about the mean), Σx² and the
 //! counts of finite and non-finite values. Pass 2 ([`channel_stats_tail`]) needs pass 1's std and
@@ -7,41 +6,97 @@
 //! batch of candidate clips `c_r = ratio_r · max|x|`, the terms of UI8's cosine distance between
 //! `g` and its nearest-rounded quantize-dequantize copy `ĝ(c_r)`.
 //!
-//! Non-finite values are left out of every statistic and counted in `nonfinite`. Reductions use a
-//! fixed tree, so a GPU gives the same bits for the same input every time.
+//! Each pass is two kernels: one workgroup per (channel, segment of [`SEG_LEN`] elements) writes
+//! a partial record, then one workgroup per channel folds the segments. Segments spread a large
+//! channel over many cores and keep each invocation's loops short (llvmpipe ends an invocation's
+//! loops after 65,535 iterations in total). Non-finite values are left out of every statistic and
+//! counted in `nonfinite`. Every fold runs in a fixed order, so the same input gives the same bits.
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::gpu::kernel::{BindType, KernelDef, grid_groups, wgsl};
-use crate::ops::{Layout, check_buffer};
+use crate::ops::{Layout, check_buffer, scratch_or_new};
+
+/// Elements per segment (one workgroup of a pass kernel).
+pub const SEG_LEN: usize = 8192;
 
 /// Most candidate clips one tail pass evaluates.
 pub const MAX_CANDIDATES: usize = 32;
 
-/// The kernel declaration of `shaders/channel_stats.wgsl` (pass 1).
+/// The kernel declaration of `shaders/channel_stats.wgsl` (pass 1, per segment).
 pub static CHANNEL_STATS: KernelDef = KernelDef {
     name: "channel_stats",
-    sources: &[wgsl::COMMON, wgsl::STATS_COMMON, wgsl::CHANNEL_STATS],
+    sources: &[
+        wgsl::COMMON,
+        wgsl::STATS_COMMON,
+        wgsl::STATS_FOLD,
+        wgsl::CHANNEL_STATS,
+    ],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
         ("input", BindType::ReadOnly),
-        ("stats", BindType::ReadWrite),
+        ("partials", BindType::ReadWrite),
     ],
+    params_size: std::mem::size_of::<StatsParams>(),
 };
 
-/// The kernel declaration of `shaders/channel_stats_tail.wgsl` (pass 2).
+/// The kernel declaration of `shaders/channel_stats_reduce.wgsl` (pass 1, per channel).
+pub static CHANNEL_STATS_REDUCE: KernelDef = KernelDef {
+    name: "channel_stats_reduce",
+    sources: &[
+        wgsl::COMMON,
+        wgsl::STATS_COMMON,
+        wgsl::STATS_FOLD,
+        wgsl::CHANNEL_STATS_REDUCE,
+    ],
+    workgroup_size: [256, 1, 1],
+    bindings: &[
+        ("params", BindType::Uniform),
+        ("input", BindType::ReadOnly),
+        ("partials", BindType::ReadOnly),
+        ("stats", BindType::ReadWrite),
+    ],
+    params_size: std::mem::size_of::<StatsParams>(),
+};
+
+/// The kernel declaration of `shaders/channel_stats_tail.wgsl` (pass 2, per segment).
 pub static CHANNEL_STATS_TAIL: KernelDef = KernelDef {
     name: "channel_stats_tail",
-    sources: &[wgsl::COMMON, wgsl::STATS_COMMON, wgsl::CHANNEL_STATS_TAIL],
+    sources: &[
+        wgsl::COMMON,
+        wgsl::STATS_COMMON,
+        wgsl::TAIL_FOLD,
+        wgsl::CHANNEL_STATS_TAIL,
+    ],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
         ("input", BindType::ReadOnly),
         ("ratios", BindType::ReadOnly),
+        ("stats", BindType::ReadOnly),
+        ("partials", BindType::ReadWrite),
+    ],
+    params_size: std::mem::size_of::<StatsParams>(),
+};
+
+/// The kernel declaration of `shaders/channel_stats_tail_reduce.wgsl` (pass 2, per channel).
+pub static CHANNEL_STATS_TAIL_REDUCE: KernelDef = KernelDef {
+    name: "channel_stats_tail_reduce",
+    sources: &[
+        wgsl::COMMON,
+        wgsl::STATS_COMMON,
+        wgsl::TAIL_FOLD,
+        wgsl::CHANNEL_STATS_TAIL_REDUCE,
+    ],
+    workgroup_size: [256, 1, 1],
+    bindings: &[
+        ("params", BindType::Uniform),
+        ("partials", BindType::ReadOnly),
         ("stats", BindType::ReadWrite),
         ("cosine_terms", BindType::ReadWrite),
     ],
+    params_size: std::mem::size_of::<StatsParams>(),
 };
 
 /// `StatsParams` of both stats kernels.
@@ -56,6 +111,10 @@ pub struct StatsParams {
     pub axis: u32,
     /// Candidate clips in the tail pass.
     pub n_candidates: u32,
+    /// Segments per channel.
+    pub segments: u32,
+    /// Padding to 16-byte alignment.
+    pub _pad: [u32; 3],
 }
 
 impl StatsParams {
@@ -66,8 +125,46 @@ impl StatsParams {
             cols: layout.cols,
             axis: layout.axis.code(),
             n_candidates: n_candidates as u32,
+            segments: segments(layout) as u32,
+            _pad: [0; 3],
         }
     }
+}
+
+/// Segments per channel: `ceil(channel_len / SEG_LEN)`.
+pub fn segments(layout: &Layout) -> usize {
+    layout.channel_len().div_ceil(SEG_LEN)
+}
+
+/// One segment's sums (32 bytes, `StatsPartial` in WGSL); moments are taken about the channel's
+/// first element.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct StatsPartial {
+    /// max|x|.
+    pub max_abs: f32,
+    /// Σ(x − shift).
+    pub sum: f32,
+    /// Σ(x − shift)².
+    pub sum_sq_shifted: f32,
+    /// Σx².
+    pub sum_sq: f32,
+    /// Finite values.
+    pub count: u32,
+    /// Non-finite values.
+    pub nonfinite: u32,
+    /// Padding.
+    pub _pad: [u32; 2],
+}
+
+/// Scratch bytes for pass 1's partials.
+pub fn partials_bytes(layout: &Layout) -> u64 {
+    (layout.channels() * segments(layout) * std::mem::size_of::<StatsPartial>()) as u64
+}
+
+/// Scratch bytes for pass 2's partials with `n_candidates` candidate clips.
+pub fn tail_partials_bytes(layout: &Layout, n_candidates: usize) -> u64 {
+    (layout.channels() * segments(layout) * (1 + n_candidates) * 8) as u64
 }
 
 /// Statistics of one channel, as the kernels write them (32 bytes, `ChannelStat` in WGSL).
@@ -115,22 +212,35 @@ impl ChannelStat {
 }
 
 /// Records pass 1 over `input` (`layout.len()` f32) into `stats` (`layout.channels()` entries).
+/// `scratch` holds [`partials_bytes`]; when `None`, a buffer is allocated for this call.
 pub fn channel_stats(
     ctx: &Context,
     encoder: &mut wgpu::CommandEncoder,
     layout: &Layout,
     input: &wgpu::Buffer,
     stats: &wgpu::Buffer,
+    scratch: Option<&wgpu::Buffer>,
 ) -> Result<()> {
     const OP: &str = "channel_stats";
     layout.validate(OP)?;
     check_buffer(OP, "input", input, layout.len() as u64 * 4)?;
     check_buffer(OP, "stats", stats, stat_bytes(layout))?;
+    let mut owned = None;
+    let partials = scratch_or_new(ctx, OP, scratch, partials_bytes(layout), &mut owned)?;
+    let params = StatsParams::new(layout, 0);
+    let groups = (layout.channels() * segments(layout)) as u64;
     ctx.dispatch(
         encoder,
         &CHANNEL_STATS,
-        &StatsParams::new(layout, 0),
-        &[input, stats],
+        &params,
+        &[input, partials],
+        grid_groups(groups),
+    )?;
+    ctx.dispatch(
+        encoder,
+        &CHANNEL_STATS_REDUCE,
+        &params,
+        &[input, partials, stats],
         grid_groups(layout.channels() as u64),
     )
 }
@@ -148,7 +258,8 @@ pub struct Candidates<'a> {
 }
 
 /// Records pass 2: fills `above_sigma` of `stats` (which must hold pass 1's result) and, if
-/// `candidates` is given, the cosine-distance terms of each candidate clip.
+/// `candidates` is given, the cosine-distance terms of each candidate clip. `scratch` holds
+/// [`tail_partials_bytes`]; when `None`, a buffer is allocated for this call.
 pub fn channel_stats_tail(
     ctx: &Context,
     encoder: &mut wgpu::CommandEncoder,
@@ -156,6 +267,7 @@ pub fn channel_stats_tail(
     input: &wgpu::Buffer,
     stats: &wgpu::Buffer,
     candidates: Option<Candidates<'_>>,
+    scratch: Option<&wgpu::Buffer>,
 ) -> Result<()> {
     const OP: &str = "channel_stats_tail";
     layout.validate(OP)?;
@@ -179,11 +291,22 @@ pub fn channel_stats_tail(
         }
         None => (0, ctx.unused_binding(0), ctx.unused_binding(1)),
     };
+    let mut owned = None;
+    let partials = scratch_or_new(ctx, OP, scratch, tail_partials_bytes(layout, n), &mut owned)?;
+    let params = StatsParams::new(layout, n);
+    let groups = (layout.channels() * segments(layout)) as u64;
     ctx.dispatch(
         encoder,
         &CHANNEL_STATS_TAIL,
-        &StatsParams::new(layout, n),
-        &[input, ratios, stats, terms],
+        &params,
+        &[input, ratios, stats, partials],
+        grid_groups(groups),
+    )?;
+    ctx.dispatch(
+        encoder,
+        &CHANNEL_STATS_TAIL_REDUCE,
+        &params,
+        &[partials, stats, terms],
         grid_groups(layout.channels() as u64),
     )
 }

@@ -17,6 +17,7 @@ pub static DEQUANTIZE: KernelDef = KernelDef {
         ("scales", BindType::ReadOnly),
         ("output", BindType::ReadWrite),
     ],
+    params_size: std::mem::size_of::<DequantizeParams>(),
 };
 
 /// `DequantizeParams` of `shaders/dequantize.wgsl`.

@@ -12,14 +12,20 @@
 //!
 //! For `gemm_i8` an operand is int8 packed four per `u32` along its contiguous axis (what
 //! [`quantize`](super::quantize) writes): K-major operands are `[rows, ceil(K/4)]` words,
-//! transposed ones `[K, ceil(rows/4)]` words. Accumulation is int32 over at most `k_chunk` ≤
-//! [`MAX_K_CHUNK`] products, then summed in f32, so `K·127²` can never overflow int32 (see
-//! ALGORITHMS.md §1.1: dW reduces over batch·H·W, which reaches millions).
+//! transposed ones `[K, ceil(rows/4)]` words.
+//!
+//! **Split-K.** K is cut into chunks of `k_chunk` values, one workgroup layer each. For
+//! `gemm_i8`, `k_chunk` ≤ [`MAX_K_CHUNK`] so an int32 sum never covers more than 131,072
+//! products and `K·127²` cannot overflow (ALGORITHMS.md §1.1: dW reduces over batch·H·W, which
+//! reaches millions). With more than one chunk the GEMM writes raw f32 partials to a scratch
+//! buffer ([`GemmBuffers::partials`]) and `gemm_reduce` sums them in chunk order and applies the
+//! epilogue. The chunking also bounds every invocation's loop trip count, which matters on
+//! llvmpipe: it silently ends an invocation's loops after 65,535 iterations in total.
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;
-use crate::gpu::kernel::{BindType, KernelDef, wgsl};
-use crate::ops::check_buffer;
+use crate::gpu::kernel::{BindType, KernelDef, grid_1d, wgsl};
+use crate::ops::{check_buffer, scratch_or_new};
 
 /// Largest number of products one int32 partial sum may cover: `131072 · 127² < 2³¹`.
 pub const MAX_K_CHUNK: u32 = 131_072;
@@ -27,6 +33,8 @@ pub const MAX_K_CHUNK: u32 = 131_072;
 pub const GEMM_I8_BK: u32 = 32;
 /// Output rows and columns per workgroup of both GEMMs.
 pub const GEMM_TILE: u32 = 64;
+/// K values per split-K chunk of `gemm_f32` (bounds its loops; f32 cannot overflow).
+pub const F32_K_CHUNK: u32 = 16_384;
 
 const GEMM_BINDINGS: &[(&str, BindType)] = &[
     ("params", BindType::Uniform),
@@ -44,6 +52,24 @@ pub static GEMM_I8: KernelDef = KernelDef {
     sources: &[wgsl::GEMM_COMMON, wgsl::GEMM_I8],
     workgroup_size: [16, 16, 1],
     bindings: GEMM_BINDINGS,
+    params_size: std::mem::size_of::<GemmParams>(),
+};
+
+/// The kernel declaration of `shaders/gemm_reduce.wgsl`: sums split-K partials, then the
+/// epilogue.
+pub static GEMM_REDUCE: KernelDef = KernelDef {
+    name: "gemm_reduce",
+    sources: &[wgsl::GEMM_COMMON, wgsl::GEMM_REDUCE],
+    workgroup_size: [256, 1, 1],
+    bindings: &[
+        ("params", BindType::Uniform),
+        ("partials", BindType::ReadOnly),
+        ("scale_a", BindType::ReadOnly),
+        ("scale_b", BindType::ReadOnly),
+        ("bias", BindType::ReadOnly),
+        ("out", BindType::ReadWrite),
+    ],
+    params_size: std::mem::size_of::<GemmParams>(),
 };
 
 /// The kernel declaration of `shaders/gemm_f32.wgsl`.
@@ -52,6 +78,7 @@ pub static GEMM_F32: KernelDef = KernelDef {
     sources: &[wgsl::GEMM_COMMON, wgsl::GEMM_F32],
     workgroup_size: [16, 16, 1],
     bindings: GEMM_BINDINGS,
+    params_size: std::mem::size_of::<GemmParams>(),
 };
 
 /// Problem shape and operand layouts.
@@ -99,6 +126,19 @@ impl GemmShape {
         }
     }
 
+    /// Split-K chunks for `k_chunk`: `ceil(K / k_chunk)`.
+    pub fn chunks(&self, k_chunk: u32) -> u32 {
+        self.k.div_ceil(k_chunk)
+    }
+
+    /// Bytes of the partials scratch a split GEMM needs (0 when K fits one chunk).
+    pub fn partials_bytes(&self, k_chunk: u32) -> u64 {
+        match self.chunks(k_chunk) {
+            1 => 0,
+            z => z as u64 * self.m as u64 * self.n as u64 * 4,
+        }
+    }
+
     /// Multiply-adds of the product, `M·N·K`.
     pub fn macs(&self) -> u64 {
         self.m as u64 * self.n as u64 * self.k as u64
@@ -108,14 +148,20 @@ impl GemmShape {
         if self.m == 0 || self.n == 0 || self.k == 0 {
             return Err(Error::invalid(
                 op,
-                format!("empty GEMM {}x{}x{}: M, N and K must be >= 1", self.m, self.n, self.k),
+                format!(
+                    "empty GEMM {}x{}x{}: M, N and K must be >= 1",
+                    self.m, self.n, self.k
+                ),
             ));
         }
         let max = 65535 * GEMM_TILE as u64;
         if self.m as u64 > max || self.n as u64 > max {
             return Err(Error::invalid(
                 op,
-                format!("M = {} or N = {} exceeds {max}; split the GEMM", self.m, self.n),
+                format!(
+                    "M = {} or N = {} exceeds {max}; split the GEMM",
+                    self.m, self.n
+                ),
             ));
         }
         let cells = [
@@ -201,27 +247,33 @@ pub struct GemmParams {
     pub k: u32,
     /// Products per int32 partial (gemm_i8 only).
     pub k_chunk: u32,
-    /// Bit 0 trans_a, bit 1 trans_b, bits 2–3 scale_a mode, bits 4–5 scale_b mode, bit 6 bias.
+    /// Bit 0 trans_a, bit 1 trans_b, bits 2–3 scale_a mode, bits 4–5 scale_b mode, bit 6 bias,
+    /// bit 7 raw partials (split-K: no epilogue, store to `out[z]`).
     pub flags: u32,
+    /// Split-K chunks.
+    pub chunks: u32,
     /// Padding to 16-byte alignment.
-    pub _pad: [u32; 3],
+    pub _pad: [u32; 2],
 }
 
 impl GemmParams {
     /// Parameters for `shape`, `k_chunk` and `epilogue`.
     pub fn new(shape: &GemmShape, k_chunk: u32, epilogue: &Epilogue<'_>) -> Self {
+        let chunks = shape.chunks(k_chunk);
         let flags = shape.trans_a as u32
             | (shape.trans_b as u32) << 1
             | epilogue.scale_a.code() << 2
             | epilogue.scale_b.code() << 4
-            | (epilogue.bias.is_some() as u32) << 6;
+            | (epilogue.bias.is_some() as u32) << 6
+            | ((chunks > 1) as u32) << 7;
         GemmParams {
             m: shape.m,
             n: shape.n,
             k: shape.k,
             k_chunk,
             flags,
-            _pad: [0; 3],
+            chunks,
+            _pad: [0; 2],
         }
     }
 }
@@ -235,6 +287,21 @@ pub struct GemmBuffers<'a> {
     pub b: &'a wgpu::Buffer,
     /// Out: `M·N` f32, row-major.
     pub out: &'a wgpu::Buffer,
+    /// Scratch for split-K partials ([`GemmShape::partials_bytes`]); when `None` and K needs
+    /// more than one chunk, a buffer is allocated for this call.
+    pub partials: Option<&'a wgpu::Buffer>,
+}
+
+impl<'a> GemmBuffers<'a> {
+    /// Operands and output, with scratch allocated on demand.
+    pub fn new(a: &'a wgpu::Buffer, b: &'a wgpu::Buffer, out: &'a wgpu::Buffer) -> Self {
+        GemmBuffers {
+            a,
+            b,
+            out,
+            partials: None,
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -262,23 +329,38 @@ fn record(
         }
         None => ctx.unused_binding(0),
     };
+    let params = GemmParams::new(shape, k_chunk, epilogue);
+    let (scale_a, scale_b) = (epilogue.scale_a.buffer(ctx), epilogue.scale_b.buffer(ctx));
+    let grid = [
+        shape.n.div_ceil(GEMM_TILE),
+        shape.m.div_ceil(GEMM_TILE),
+        params.chunks,
+    ];
+    if params.chunks == 1 {
+        let bindings = [bufs.a, bufs.b, scale_a, scale_b, bias, bufs.out];
+        return ctx.dispatch(encoder, def, &params, &bindings, grid);
+    }
+    if params.chunks > 65535 {
+        return Err(Error::invalid(
+            op,
+            format!(
+                "K = {} needs {} chunks of {k_chunk}; at most 65535",
+                shape.k, params.chunks
+            ),
+        ));
+    }
+    let mut owned = None;
+    let needed = shape.partials_bytes(k_chunk);
+    let partials = scratch_or_new(ctx, op, bufs.partials, needed, &mut owned)?;
+    let bindings = [bufs.a, bufs.b, scale_a, scale_b, bias, partials];
+    ctx.dispatch(encoder, def, &params, &bindings, grid)?;
+    let cells = shape.m as u64 * shape.n as u64;
     ctx.dispatch(
         encoder,
-        def,
-        &GemmParams::new(shape, k_chunk, epilogue),
-        &[
-            bufs.a,
-            bufs.b,
-            epilogue.scale_a.buffer(ctx),
-            epilogue.scale_b.buffer(ctx),
-            bias,
-            bufs.out,
-        ],
-        [
-            shape.n.div_ceil(GEMM_TILE),
-            shape.m.div_ceil(GEMM_TILE),
-            1,
-        ],
+        &GEMM_REDUCE,
+        &params,
+        &[partials, scale_a, scale_b, bias, bufs.out],
+        grid_1d(cells, 256),
     )
 }
 
@@ -292,7 +374,7 @@ pub fn gemm_i8(
     bufs: GemmBuffers<'_>,
     epilogue: &Epilogue<'_>,
 ) -> Result<()> {
-    if k_chunk == 0 || k_chunk > MAX_K_CHUNK || k_chunk % GEMM_I8_BK != 0 {
+    if k_chunk == 0 || k_chunk > MAX_K_CHUNK || !k_chunk.is_multiple_of(GEMM_I8_BK) {
         return Err(Error::invalid(
             "gemm_i8",
             format!(
@@ -304,7 +386,9 @@ pub fn gemm_i8(
         GemmShape::packed_words(shape.m, shape.k, shape.trans_a) * 4,
         GemmShape::packed_words(shape.n, shape.k, shape.trans_b) * 4,
     );
-    record(ctx, encoder, &GEMM_I8, shape, k_chunk, bytes, bufs, epilogue)
+    record(
+        ctx, encoder, &GEMM_I8, shape, k_chunk, bytes, bufs, epilogue,
+    )
 }
 
 /// Records an f32 GEMM with the same interface and tiling as [`gemm_i8`].
@@ -319,5 +403,14 @@ pub fn gemm_f32(
         shape.m as u64 * shape.k as u64 * 4,
         shape.n as u64 * shape.k as u64 * 4,
     );
-    record(ctx, encoder, &GEMM_F32, shape, 0, bytes, bufs, epilogue)
+    record(
+        ctx,
+        encoder,
+        &GEMM_F32,
+        shape,
+        F32_K_CHUNK,
+        bytes,
+        bufs,
+        epilogue,
+    )
 }

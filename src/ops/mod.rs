@@ -3,6 +3,7 @@
 //! kernel lives under [`crate::cpu`] with the same name.
 
 use crate::error::{Error, Result};
+use crate::gpu::Context;
 use crate::gpu::kernel::KernelDef;
 
 pub mod channel_stats;
@@ -10,7 +11,9 @@ pub mod dequantize;
 pub mod gemm;
 pub mod quantize;
 
-pub use channel_stats::{Candidates, ChannelStat, MAX_CANDIDATES, channel_stats, channel_stats_tail};
+pub use channel_stats::{
+    Candidates, ChannelStat, MAX_CANDIDATES, StatsPartial, channel_stats, channel_stats_tail,
+};
 pub use dequantize::dequantize;
 pub use gemm::{Epilogue, GemmBuffers, GemmShape, MAX_K_CHUNK, Scale, gemm_f32, gemm_i8};
 pub use quantize::{QuantizeBuffers, quantize};
@@ -20,9 +23,12 @@ pub static ALL_KERNELS: &[&KernelDef] = &[
     &quantize::QUANTIZE,
     &dequantize::DEQUANTIZE,
     &channel_stats::CHANNEL_STATS,
+    &channel_stats::CHANNEL_STATS_REDUCE,
     &channel_stats::CHANNEL_STATS_TAIL,
+    &channel_stats::CHANNEL_STATS_TAIL_REDUCE,
     &gemm::GEMM_I8,
     &gemm::GEMM_F32,
+    &gemm::GEMM_REDUCE,
 ];
 
 /// Which elements share a clip (and so a scale or a statistic).
@@ -124,7 +130,10 @@ impl Layout {
         if self.rows == 0 || self.cols == 0 {
             return Err(Error::invalid(
                 op,
-                format!("empty matrix {}x{}: both sides must be >= 1", self.rows, self.cols),
+                format!(
+                    "empty matrix {}x{}: both sides must be >= 1",
+                    self.rows, self.cols
+                ),
             ));
         }
         // Kernels index elements and packed words with u32.
@@ -157,4 +166,22 @@ pub(crate) fn check_buffer(
         });
     }
     Ok(())
+}
+
+/// `scratch` if given (checked to hold `needed` bytes), else a new buffer kept in `owned` for
+/// the caller's scope.
+pub(crate) fn scratch_or_new<'a>(
+    ctx: &Context,
+    op: &'static str,
+    scratch: Option<&'a wgpu::Buffer>,
+    needed: u64,
+    owned: &'a mut Option<wgpu::Buffer>,
+) -> Result<&'a wgpu::Buffer> {
+    match scratch {
+        Some(b) => {
+            check_buffer(op, "scratch", b, needed)?;
+            Ok(b)
+        }
+        None => Ok(owned.insert(ctx.storage_buffer(&format!("{op}.partials"), needed))),
+    }
 }

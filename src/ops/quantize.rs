@@ -26,6 +26,7 @@ pub static QUANTIZE: KernelDef = KernelDef {
         ("packed", BindType::ReadWrite),
         ("scales", BindType::ReadWrite),
     ],
+    params_size: std::mem::size_of::<QuantizeParams>(),
 };
 
 /// `QuantizeParams` of `shaders/quantize.wgsl`.

@@ -1,0 +1,30 @@
+// Shared by channel_stats and channel_stats_reduce (both declare `input`): the moments' shift,
+// combining StatsPartial records, and the fixed-order tree over a workgroup's lanes.
+
+var<workgroup> sh_part: array<StatsPartial, WG_SIZE>;
+
+// The shift of a channel's moments: its first element, or 0 if that is not finite. Keeps
+// sum (x - k)^2 - (sum (x - k))^2 / n from cancelling when |mean| >> std.
+fn channel_shift(ch: u32) -> f32 {
+    let x = input[element_index(ch, 0u)];
+    return select(0.0, x, is_finite_f32(x));
+}
+
+fn combine(a: StatsPartial, b: StatsPartial) -> StatsPartial {
+    return StatsPartial(max(a.max_abs, b.max_abs), a.sum + b.sum,
+        a.sum_sq_shifted + b.sum_sq_shifted, a.sum_sq + b.sum_sq, a.count + b.count,
+        a.nonfinite + b.nonfinite, 0u, 0u);
+}
+
+// Folds every lane's record into lane 0's: sh[l] = combine(sh[l], sh[l + stride]) for halving
+// strides. The result is valid in lane 0 only.
+fn fold_lanes(lid: u32, p: StatsPartial) -> StatsPartial {
+    sh_part[lid] = p;
+    for (var stride = WG_SIZE / 2u; stride > 0u; stride = stride / 2u) {
+        workgroupBarrier();
+        if lid < stride {
+            sh_part[lid] = combine(sh_part[lid], sh_part[lid + stride]);
+        }
+    }
+    return sh_part[0];
+}

@@ -1,0 +1,41 @@
+//! Twin of `shaders/channel_stats_tail_reduce.wgsl`.
+
+use crate::cpu::channel_stats::{WG_SIZE, tree_reduce};
+use crate::ops::channel_stats::segments;
+use crate::ops::{ChannelStat, Layout};
+
+/// Folds pass 2's segment slots into `stats[ch].above_sigma` and `terms[ch · nc + r]`.
+pub fn channel_stats_tail_reduce(
+    layout: &Layout,
+    n_candidates: usize,
+    partials: &[[u32; 2]],
+    stats: &mut [ChannelStat],
+    terms: &mut [[f32; 2]],
+) {
+    let segs = segments(layout);
+    let slots = 1 + n_candidates;
+    for ch in 0..layout.channels() {
+        let mut cnt = [0u32; WG_SIZE];
+        for (lid, c) in cnt.iter_mut().enumerate() {
+            let mut seg = lid;
+            while seg < segs {
+                *c += partials[(ch * segs + seg) * slots][0];
+                seg += WG_SIZE;
+            }
+        }
+        stats[ch].above_sigma = tree_reduce(&mut cnt, |a, b| a + b);
+        for r in 0..n_candidates {
+            let mut lanes = [[0f32; 2]; WG_SIZE];
+            for (lid, t) in lanes.iter_mut().enumerate() {
+                let mut seg = lid;
+                while seg < segs {
+                    let p = partials[(ch * segs + seg) * slots + 1 + r].map(f32::from_bits);
+                    *t = [t[0] + p[0], t[1] + p[1]];
+                    seg += WG_SIZE;
+                }
+            }
+            terms[ch * n_candidates + r] =
+                tree_reduce(&mut lanes, |a, b| [a[0] + b[0], a[1] + b[1]]);
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The conformance suite on every adapter present: each kernel against its CPU twin (see
+//! `octet::conformance` for the cases and tolerances). With no adapter at all these tests fail,
+//! saying what to install. `OCTET_REQUIRE_BACKENDS=vulkan,gl` (set by `.ci/run`) also fails them
+//! when one of the named backends has no adapter, so a missing driver cannot pass silently.
+
+use octet::conformance::{self, Gen};
+use octet::ops::{ChannelAxis, Layout};
+
+fn contexts() -> Vec<(String, octet::Context)> {
+    let adapters = octet::gpu::adapters(wgpu::Backends::all());
+    assert!(
+        !adapters.is_empty(),
+        "{}",
+        octet::Error::NoAdapter {
+            backends: "all".into()
+        }
+    );
+    if let Ok(required) = std::env::var("OCTET_REQUIRE_BACKENDS") {
+        for name in required.split(',').filter(|s| !s.is_empty()) {
+            let wanted = octet::gpu::parse_backends(name).expect("OCTET_REQUIRE_BACKENDS");
+            assert!(
+                adapters
+                    .iter()
+                    .any(|a| wanted.contains(a.get_info().backend.into())),
+                "OCTET_REQUIRE_BACKENDS names {name}, but no {name} adapter was found \
+                 (on Linux: apt-get install mesa-vulkan-drivers for Vulkan)"
+            );
+        }
+    }
+    adapters
+        .iter()
+        .map(|a| {
+            let info = a.get_info();
+            let label = format!("{} ({:?}, {})", info.name, info.backend, info.driver_info);
+            (label, octet::Context::from_adapter(a).expect("device"))
+        })
+        .collect()
+}
+
+fn run_suite(suite: &str) {
+    let mut failures = Vec::new();
+    for (label, ctx) in contexts() {
+        let cases = conformance::run_suite(&ctx, suite, false).expect("suite ran");
+        assert!(!cases.is_empty(), "{suite} has no cases");
+        let failed: Vec<_> = cases.iter().filter(|c| !c.passed).collect();
+        eprintln!(
+            "{suite} on {label}: {}/{} passed",
+            cases.len() - failed.len(),
+            cases.len()
+        );
+        failures.extend(
+            failed
+                .iter()
+                .map(|c| format!("{label}: {}: {}", c.case, c.detail)),
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn quantize_matches_twin_and_stochastic_rounding_is_unbiased() {
+    run_suite("quantize");
+}
+
+#[test]
+fn dequantize_matches_twin() {
+    run_suite("dequantize");
+}
+
+#[test]
+fn channel_stats_match_twin_and_are_deterministic() {
+    run_suite("channel_stats");
+}
+
+#[test]
+fn gemm_i8_matches_twin_including_split_k_overflow_cases() {
+    run_suite("gemm_i8");
+}
+
+#[test]
+fn gemm_f32_matches_twin() {
+    run_suite("gemm_f32");
+}
+
+/// DAI8's classifier statistic P(|g| > σ) on the GPU matches the theoretical values of
+/// ALGORITHMS.md §3.3, channel by channel.
+#[test]
+fn classifier_fraction_matches_theory() {
+    let rows = 100_000u32;
+    let mut g = Gen::new(77);
+    let mut student_t = || {
+        let z = g.normal();
+        let v: f32 = (0..3).map(|_| g.normal().powi(2)).sum();
+        z / (v / 3.0).sqrt()
+    };
+    let t_col: Vec<f32> = (0..rows).map(|_| student_t()).collect();
+    let mut g = Gen::new(78);
+    let mut input = Vec::with_capacity(rows as usize * 4);
+    for t in t_col {
+        input.push(g.uniform() * 2.0 - 1.0);
+        input.push(g.normal());
+        input.push(g.laplace());
+        input.push(t);
+    }
+    // (theory, Gaussian?, tolerance): a Student-t(3) sample's σ converges slowly (its fourth
+    // moment is infinite), so its fraction gets a wider band.
+    let expected = [
+        (0.4226, true, 0.01),
+        (0.3173, true, 0.01),
+        (0.2431, false, 0.01),
+        (0.1817, false, 0.03),
+    ];
+    let layout = Layout::new(rows, 4, ChannelAxis::Cols);
+    for (label, ctx) in contexts() {
+        let stats = conformance::gpu_channel_stats(&ctx, &layout, &input, &[])
+            .unwrap()
+            .pass2;
+        for (ch, (p, gaussian, tol)) in expected.iter().enumerate() {
+            let f = stats[ch].fraction_above_sigma();
+            assert!(
+                (f - p).abs() < *tol,
+                "{label}: channel {ch}: P(|g|>σ) = {f}, theory {p}"
+            );
+            assert_eq!(
+                f > 0.3,
+                *gaussian,
+                "{label}: channel {ch} misclassified ({f})"
+            );
+        }
+    }
+}
+
+/// UI8's clip search ingredients: on heavy-tailed data the best candidate clip is below max|g|,
+/// on uniform data it is max|g|, and the chosen distance never exceeds max|g|'s (§4 test 6).
+#[test]
+fn cosine_terms_prefer_clipping_heavy_tails_only() {
+    let rows = 65_536u32;
+    let mut g = Gen::new(91);
+    let mut input = Vec::with_capacity(rows as usize * 2);
+    for _ in 0..rows {
+        input.push(g.uniform() * 2.0 - 1.0);
+        input.push(g.laplace().powi(3)); // very heavy tails
+    }
+    let layout = Layout::new(rows, 2, ChannelAxis::Cols);
+    let ratios = conformance::default_ratios();
+    for (label, ctx) in contexts() {
+        let run = conformance::gpu_channel_stats(&ctx, &layout, &input, &ratios).unwrap();
+        let (stats, terms) = (run.pass2, run.terms);
+        for ch in 0..2 {
+            let d: Vec<f32> = (0..ratios.len())
+                .map(|r| stats[ch].cosine_distance(terms[ch * ratios.len() + r]))
+                .collect();
+            let best = (0..d.len()).min_by(|&a, &b| d[a].total_cmp(&d[b])).unwrap();
+            assert!(d[best] <= d[0], "{label}: {d:?}");
+            if ch == 0 {
+                assert_eq!(
+                    ratios[best], 1.0,
+                    "{label}: uniform data should not clip: {d:?}"
+                );
+            } else {
+                assert!(
+                    ratios[best] < 1.0,
+                    "{label}: heavy tails should clip: {d:?}"
+                );
+            }
+        }
+    }
+}
