@@ -110,6 +110,7 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
                 "driver": info.driver,
                 "driver_info": info.driver_info,
                 "kernel": suite,
+                "kernels_exercised": conformance::suite_kernels(suite),
                 "cases": cases.len(),
                 "passed": passed,
                 "max_error": max_err,

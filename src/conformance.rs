@@ -48,6 +48,23 @@ pub const SUITES: &[&str] = &[
     "gemm_f32",
 ];
 
+/// The kernels a suite exercises (reduce kernels run inside their parent's cases).
+pub fn suite_kernels(suite: &str) -> &'static [&'static str] {
+    match suite {
+        "quantize" => &["quantize"],
+        "dequantize" => &["dequantize"],
+        "channel_stats" => &[
+            "channel_stats",
+            "channel_stats_reduce",
+            "channel_stats_tail",
+            "channel_stats_tail_reduce",
+        ],
+        "gemm_i8" => &["gemm_i8", "gemm_reduce"],
+        "gemm_f32" => &["gemm_f32", "gemm_reduce"],
+        _ => &[],
+    }
+}
+
 /// Runs every case of `suite` (one of [`SUITES`]). `quick` skips the largest cases.
 pub fn run_suite(ctx: &Context, suite: &str, quick: bool) -> Result<Vec<CaseResult>> {
     let mut out = Vec::new();

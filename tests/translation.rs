@@ -265,3 +265,16 @@ fn glsl_es_translates() {
         assert!(out.contains("#version 310 es"), "{}", def.name);
     }
 }
+
+#[test]
+fn every_kernel_is_exercised_by_a_conformance_suite() {
+    for def in ALL_KERNELS {
+        assert!(
+            octet::conformance::SUITES
+                .iter()
+                .any(|s| octet::conformance::suite_kernels(s).contains(&def.name)),
+            "kernel {} has no conformance suite",
+            def.name
+        );
+    }
+}

@@ -251,7 +251,13 @@ impl Context {
         if let Some(p) = cache.get(def.name) {
             return Ok(p.clone());
         }
+        let started = std::time::Instant::now();
         let p = Pipeline::build(&self.inner.device, def)?;
+        log::debug!(
+            "octet: built kernel {} in {:?}",
+            def.name,
+            started.elapsed()
+        );
         cache.insert(def.name, p.clone());
         Ok(p)
     }
