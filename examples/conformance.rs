@@ -136,6 +136,10 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         println!("wrote {}", path.display());
     }
     println!(
+        "max error: the largest deviation from the CPU twin relative to each case's tolerance \
+         (0 = bit-exact; a case fails above 1)"
+    );
+    println!(
         "{}",
         if all_ok {
             "all cases passed"

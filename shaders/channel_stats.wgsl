@@ -10,16 +10,15 @@
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {
     let w = wid.x + wid.y * nwg.x;
-    let ch = w / params.segments;
+    let range = segment_of(w);
+    let ch = range.x;
     // Whole workgroups past the last channel (grid folded into y) leave together.
     if ch >= channel_count() {
         return;
     }
-    let seg = w % params.segments;
-    let end = min(channel_len(), (seg + 1u) * SEG_LEN);
     let shift = channel_shift(ch);
     var p = StatsPartial(0.0, 0.0, 0.0, 0.0, 0u, 0u, 0u, 0u);
-    for (var i = seg * SEG_LEN + lid; i < end; i += WG_SIZE) {
+    for (var i = range.y + lid; i < range.z; i += WG_SIZE) {
         let x = input[element_index(ch, i)];
         if is_finite_f32(x) {
             let d = x - shift;

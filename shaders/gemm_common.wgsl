@@ -60,3 +60,16 @@ fn store_result(acc: f32, gm: u32, gn: u32, z: u32) {
         out[gm * params.n + gn] = epilogue(acc, gm, gn);
     }
 }
+
+// Stores a lane's 4x4 block: rows m0 + ly + 16i, columns n0 + lx + 16j, inside the output only.
+fn store_block(acc: array<f32, 16>, m0: u32, n0: u32, lx: u32, ly: u32, z: u32) {
+    for (var i = 0u; i < 4u; i++) {
+        let gm = m0 + ly + 16u * i;
+        for (var j = 0u; j < 4u; j++) {
+            let gn = n0 + lx + 16u * j;
+            if gm < params.m && gn < params.n {
+                store_result(acc[i * 4u + j], gm, gn, z);
+            }
+        }
+    }
+}

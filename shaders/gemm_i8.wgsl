@@ -147,13 +147,9 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(local_invocation
         workgroupBarrier();
     }
 
-    for (var i = 0u; i < 4u; i++) {
-        let gm = m0 + ly + 16u * i;
-        for (var j = 0u; j < 4u; j++) {
-            let gn = n0 + lx + 16u * j;
-            if gm < params.m && gn < params.n {
-                store_result(f32(acc[i * 4u + j]), gm, gn, wid.z);
-            }
-        }
+    var accf: array<f32, 16>;
+    for (var i = 0u; i < 16u; i++) {
+        accf[i] = f32(acc[i]);
     }
+    store_block(accf, m0, n0, lx, ly, wid.z);
 }

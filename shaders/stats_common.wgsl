@@ -77,3 +77,10 @@ fn element_index(ch: u32, i: u32) -> u32 {
     }
     return i * params.cols + ch;
 }
+
+// The (channel, first element, end) of pass workgroup w: channel w / segments, elements
+// [segment * SEG_LEN, min(channel_len, (segment + 1) * SEG_LEN)).
+fn segment_of(w: u32) -> vec3<u32> {
+    let seg = w % params.segments;
+    return vec3<u32>(w / params.segments, seg * SEG_LEN, min(channel_len(), (seg + 1u) * SEG_LEN));
+}

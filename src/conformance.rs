@@ -574,6 +574,9 @@ pub fn twin_channel_stats(
     }
 }
 
+/// (name, field, tolerance scale) of one float statistic.
+type Moment<'a> = (&'a str, fn(&ChannelStat) -> f32, &'a [f32]);
+
 fn channel_stats_cases(ctx: &Context, quick: bool, out: &mut Vec<CaseResult>) -> Result<()> {
     // (9000, 2) and (2, 9000) span several segments per channel.
     let mut shapes = vec![
@@ -648,27 +651,14 @@ fn channel_stats_cases(ctx: &Context, quick: bool, out: &mut Vec<CaseResult>) ->
                     .collect();
                 let sq_scale: Vec<f32> =
                     twin1.iter().map(|s| s.sum_sq + f32::MIN_POSITIVE).collect();
-                check.close(
-                    "mean",
-                    &field(&p1, |s| s.mean),
-                    &field(&twin1, |s| s.mean),
-                    &scale,
-                    1e-4,
-                );
-                check.close(
-                    "std",
-                    &field(&p1, |s| s.std_dev),
-                    &field(&twin1, |s| s.std_dev),
-                    &scale,
-                    1e-4,
-                );
-                check.close(
-                    "sum_sq",
-                    &field(&p1, |s| s.sum_sq),
-                    &field(&twin1, |s| s.sum_sq),
-                    &sq_scale,
-                    1e-4,
-                );
+                let moments: [Moment; 3] = [
+                    ("mean", |s| s.mean, &scale),
+                    ("std", |s| s.std_dev, &scale),
+                    ("sum_sq", |s| s.sum_sq, &sq_scale),
+                ];
+                for (name, get, tol_scale) in moments {
+                    check.close(name, &field(&p1, get), &field(&twin1, get), tol_scale, 1e-4);
+                }
                 check.exact("above_sigma", &counts(&p2), &counts(&twin2));
                 let flat = |t: &[[f32; 2]]| -> Vec<f32> { t.iter().flatten().copied().collect() };
                 let term_scale: Vec<f32> = (0..terms.len() * 2)

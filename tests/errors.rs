@@ -121,3 +121,10 @@ fn unknown_backend_names_are_refused() {
     let err = octet::gpu::parse_backends("directx9").unwrap_err();
     assert!(err.to_string().contains("vulkan, metal, dx12, gl"), "{err}");
 }
+
+#[test]
+fn handles_can_be_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<octet::Context>();
+    assert_send_sync::<octet::Error>();
+}
