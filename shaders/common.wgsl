@@ -13,6 +13,19 @@ const AXIS_COLS: u32 = 2u;
 const ROUND_NEAREST: u32 = 0u;
 const ROUND_STOCHASTIC: u32 = 1u;
 
+// Statistics of one channel, written by channel_stats*, read by clip_select.
+// Mirrors `ChannelStat` in src/ops/channel_stats.rs.
+struct ChannelStat {
+    max_abs: f32,
+    mean: f32,
+    std_dev: f32,
+    sum_sq: f32,
+    count: u32,
+    nonfinite: u32,
+    above_sigma: u32,
+    _pad: u32,
+}
+
 // Wellons' lowbias32 integer hash: a full-avalanche bijection of u32.
 fn hash_u32(x: u32) -> u32 {
     var v = x;

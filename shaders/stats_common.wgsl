@@ -1,5 +1,6 @@
 // Shared by the channel statistics kernels (prepended by src/gpu/kernel.rs): the parameter block,
-// the records and how a channel maps onto the matrix. The kernel file declares `params`.
+// the partial record and how a channel maps onto the matrix (ChannelStat is in common.wgsl).
+// The kernel file declares `params`.
 //
 // A channel is cut into segments of SEG_LEN elements, one workgroup each (pass kernels), whose
 // partial records one workgroup per channel then folds (reduce kernels). Segments keep every
@@ -21,18 +22,6 @@ struct StatsParams {
     _pad0: u32,
     _pad1: u32,
     _pad2: u32,
-}
-
-// Mirrors `ChannelStat` in src/ops/channel_stats.rs.
-struct ChannelStat {
-    max_abs: f32,
-    mean: f32,
-    std_dev: f32,
-    sum_sq: f32,
-    count: u32,
-    nonfinite: u32,
-    above_sigma: u32,
-    _pad: u32,
 }
 
 // Mirrors `StatsPartial` in src/ops/channel_stats.rs: one segment's sums, moments taken about the

@@ -20,8 +20,8 @@ use crate::error::Result;
 use crate::gpu::Context;
 use crate::ops::channel_stats::Candidates;
 use crate::ops::{
-    self, ChannelAxis, ChannelStat, Epilogue, GemmBuffers, GemmShape, Layout, MAX_K_CHUNK,
-    QuantizeBuffers, Rounding, Scale,
+    self, ChannelAxis, ChannelStat, ClipBuffers, ClipRule, ClipSummary, Epilogue, GemmBuffers,
+    GemmShape, Layout, MAX_K_CHUNK, QuantizeBuffers, Rounding, Scale,
 };
 
 /// The outcome of one case.
@@ -33,7 +33,8 @@ pub struct CaseResult {
     pub case: String,
     /// Whether every output matched within its tolerance.
     pub passed: bool,
-    /// Largest deviation from the twin, relative to the case's tolerance scale (0 when exact).
+    /// Largest deviation from the twin as a fraction of the case's tolerance: 0 when bit-exact,
+    /// at most 1 when the case passes.
     pub max_error: f64,
     /// The first mismatch, if any.
     pub detail: String,
@@ -44,6 +45,7 @@ pub const SUITES: &[&str] = &[
     "quantize",
     "dequantize",
     "channel_stats",
+    "clip_select",
     "gemm_i8",
     "gemm_f32",
 ];
@@ -59,6 +61,7 @@ pub fn suite_kernels(suite: &str) -> &'static [&'static str] {
             "channel_stats_tail",
             "channel_stats_tail_reduce",
         ],
+        "clip_select" => &["clip_select"],
         "gemm_i8" => &["gemm_i8", "gemm_reduce"],
         "gemm_f32" => &["gemm_f32", "gemm_reduce"],
         _ => &[],
@@ -72,6 +75,7 @@ pub fn run_suite(ctx: &Context, suite: &str, quick: bool) -> Result<Vec<CaseResu
         "quantize" => quantize_cases(ctx, quick, &mut out)?,
         "dequantize" => dequantize_cases(ctx, &mut out)?,
         "channel_stats" => channel_stats_cases(ctx, quick, &mut out)?,
+        "clip_select" => clip_select_cases(ctx, &mut out)?,
         "gemm_i8" => gemm_i8_cases(ctx, quick, &mut out)?,
         "gemm_f32" => gemm_f32_cases(ctx, &mut out)?,
         other => {
@@ -246,7 +250,7 @@ impl Check {
         }
     }
 
-    /// |gpu − twin| ≤ tol · scale[i] for every i; records the worst ratio.
+    /// |gpu − twin| ≤ tol · scale[i] for every i; records the worst |gpu − twin| / (tol · scale).
     fn close(&mut self, name: &str, gpu: &[f32], twin: &[f32], scale: &[f32], tol: f64) {
         for i in 0..gpu.len().min(twin.len()) {
             let (g, t) = (gpu[i] as f64, twin[i] as f64);
@@ -261,7 +265,7 @@ impl Check {
                     "{name}[{i}]: gpu {g:e} vs twin {t:e} (tolerance {tol:e} × {s:e})"
                 ));
             } else {
-                self.max_error = self.max_error.max(err);
+                self.max_error = self.max_error.max(err / tol);
             }
         }
     }
@@ -681,6 +685,159 @@ fn channel_stats_cases(ctx: &Context, quick: bool, out: &mut Vec<CaseResult>) ->
                     format!("{rows}x{cols} {axis:?} {data_name}"),
                     out,
                 );
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// clip_select
+
+/// Runs `clip_select` on the GPU from host-side statistics; returns `(clips, state, summary)`.
+pub fn gpu_clip_select(
+    ctx: &Context,
+    rule: ClipRule,
+    stats: &[ChannelStat],
+    terms: &[[f32; 2]],
+    ratios: &[f32],
+    state: &[f32],
+) -> Result<(Vec<f32>, Vec<f32>, ClipSummary)> {
+    let ch = stats.len();
+    let stats_buf = ctx.upload("test.stats", stats);
+    let terms_buf = ctx.upload("test.terms", terms);
+    let ratios_buf = ctx.upload("test.ratios", ratios);
+    let state_buf = ctx.upload("test.state", state);
+    let clips = ctx.storage_buffer("test.clips", ch as u64 * 4);
+    let summary = ctx.storage_buffer("test.summary", std::mem::size_of::<ClipSummary>() as u64);
+    let mut enc = ctx.encoder("test");
+    let bufs = ClipBuffers {
+        stats: &stats_buf,
+        candidates: Some((&terms_buf, &ratios_buf)),
+        state: Some(&state_buf),
+        clips: &clips,
+        summary: &summary,
+    };
+    ops::clip_select(ctx, &mut enc, ch as u32, ratios.len(), rule, bufs)?;
+    ctx.submit(enc)?;
+    let c: Vec<f32> = ctx.read_buffer(&clips)?;
+    let st: Vec<f32> = ctx.read_buffer(&state_buf)?;
+    let sm: Vec<ClipSummary> = ctx.read_buffer(&summary)?;
+    Ok((c[..ch].to_vec(), st[..ch].to_vec(), sm[0]))
+}
+
+fn clip_select_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
+    let ratios = default_ratios();
+    let mut g = Gen::new(61);
+    // Columns of mixed families, so MCS sees both classes; 300 columns exercise lane striding.
+    for &(rows, cols) in &[(2000u32, 7u32), (64, 300), (1, 1)] {
+        let n = (rows * cols) as usize;
+        for step in 0..3 {
+            let scale = [1.0, 0.3, 2.0][step];
+            let input: Vec<f32> = (0..n)
+                .map(|i| match i % cols as usize % 3 {
+                    0 => g.normal() * scale,
+                    1 => g.laplace().powi(3) * scale,
+                    _ => (g.uniform() - 0.5) * scale,
+                })
+                .collect();
+            for axis in [ChannelAxis::Tensor, ChannelAxis::Cols] {
+                let layout = Layout::new(rows, cols, axis);
+                let run = gpu_channel_stats(ctx, &layout, &input, &ratios)?;
+                let ch = layout.channels();
+                // MCS state carried over from an earlier step (zeros = unset at step 0).
+                let state: Vec<f32> = (0..ch)
+                    .map(|i| {
+                        if step == 0 {
+                            0.0
+                        } else {
+                            1.0 + i as f32 * 0.01
+                        }
+                    })
+                    .collect();
+                let rules = [
+                    ("max", ClipRule::Max),
+                    ("ui8", ClipRule::UI8),
+                    ("dai8", ClipRule::DAI8),
+                    (
+                        "dai8 update-always",
+                        ClipRule::Mcs {
+                            lambda: 0.3,
+                            k: 1.0,
+                            a: 0.8,
+                            update_always: true,
+                        },
+                    ),
+                ];
+                for (name, rule) in rules {
+                    let (clips, new_state, summary) =
+                        gpu_clip_select(ctx, rule, &run.pass2, &run.terms, &ratios, &state)?;
+                    let mut twin_state = state.clone();
+                    let mut twin_clips = vec![0f32; ch];
+                    let twin = cpu::clip_select(
+                        rule,
+                        &run.pass2,
+                        &run.terms,
+                        &ratios,
+                        &mut twin_state,
+                        &mut twin_clips,
+                    );
+                    let mut check = Check::new();
+                    let scale: Vec<f32> = run
+                        .pass2
+                        .iter()
+                        .map(|s| s.max_abs + f32::MIN_POSITIVE)
+                        .collect();
+                    if let ClipRule::Dsgc { .. } = rule {
+                        // The GPU's choice must be a candidate whose twin distance ties the best.
+                        for (c, clip) in clips.iter().enumerate() {
+                            let d: Vec<f32> = (0..ratios.len())
+                                .map(|r| {
+                                    run.pass2[c].cosine_distance(run.terms[c * ratios.len() + r])
+                                })
+                                .collect();
+                            let best = d.iter().copied().fold(f32::INFINITY, f32::min);
+                            let ok = (0..ratios.len()).any(|r| {
+                                (ratios[r] * run.pass2[c].max_abs).to_bits() == clip.to_bits()
+                                    && d[r] - best <= 1e-6
+                            });
+                            if !ok {
+                                check.fail(format!(
+                                    "channel {c}: clip {} is not a best candidate",
+                                    clips[c]
+                                ));
+                            }
+                        }
+                        check.close(
+                            "distance",
+                            &[summary.distance],
+                            &[twin.distance],
+                            &[1.0],
+                            1e-6,
+                        );
+                    } else {
+                        check.close("clips", &clips, &twin_clips, &scale, 1e-6);
+                        check.close("state", &new_state, &twin_state, &scale, 1e-6);
+                    }
+                    check.close("phi", &[summary.phi], &[twin.phi], &[1.0], 1e-5);
+                    check.close(
+                        "tensor clip",
+                        &[summary.tensor_clip],
+                        &[twin.tensor_clip],
+                        &[twin.tensor_clip.max(f32::MIN_POSITIVE)],
+                        1e-6,
+                    );
+                    check.exact(
+                        "classes",
+                        &[summary.gaussian, summary.inverted_t],
+                        &[twin.gaussian, twin.inverted_t],
+                    );
+                    check.finish(
+                        "clip_select",
+                        format!("{rows}x{cols} {axis:?} step {step} {name}"),
+                        out,
+                    );
+                }
             }
         }
     }

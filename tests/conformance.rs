@@ -78,6 +78,11 @@ fn channel_stats_match_twin_and_are_deterministic() {
 }
 
 #[test]
+fn clip_select_matches_twin() {
+    run_suite("clip_select");
+}
+
+#[test]
 fn gemm_i8_matches_twin_including_split_k_overflow_cases() {
     run_suite("gemm_i8");
 }

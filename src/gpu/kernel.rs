@@ -60,6 +60,8 @@ pub mod wgsl {
     /// `shaders/channel_stats_tail_reduce.wgsl`.
     pub const CHANNEL_STATS_TAIL_REDUCE: &str =
         include_str!("../../shaders/channel_stats_tail_reduce.wgsl");
+    /// `shaders/clip_select.wgsl`.
+    pub const CLIP_SELECT: &str = include_str!("../../shaders/clip_select.wgsl");
     /// `shaders/quantize.wgsl`.
     pub const QUANTIZE: &str = include_str!("../../shaders/quantize.wgsl");
     /// `shaders/dequantize.wgsl`.

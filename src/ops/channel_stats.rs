@@ -199,15 +199,10 @@ impl ChannelStat {
         }
     }
 
-    /// UI8's cosine distance `1 − g·ĝ / (‖g‖‖ĝ‖)` from one candidate's `[g·ĝ, ĝ·ĝ]`; 1 when either
-    /// side is zero (no direction is kept).
+    /// UI8's cosine distance `1 − g·ĝ / (‖g‖‖ĝ‖)` from one candidate's `[g·ĝ, ĝ·ĝ]`: 0 for an
+    /// all-zero channel (nothing is lost), 1 when ĝ vanishes (no direction is kept).
     pub fn cosine_distance(&self, terms: [f32; 2]) -> f32 {
-        let denom = self.sum_sq.sqrt() * terms[1].sqrt();
-        if denom > 0.0 {
-            1.0 - terms[0] / denom
-        } else {
-            1.0
-        }
+        crate::cpu::clip_select::cosine_distance(self.sum_sq, terms)
     }
 }
 

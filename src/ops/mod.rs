@@ -7,6 +7,7 @@ use crate::gpu::Context;
 use crate::gpu::kernel::KernelDef;
 
 pub mod channel_stats;
+pub mod clip_select;
 pub mod dequantize;
 pub mod gemm;
 pub mod quantize;
@@ -14,6 +15,7 @@ pub mod quantize;
 pub use channel_stats::{
     Candidates, ChannelStat, MAX_CANDIDATES, StatsPartial, channel_stats, channel_stats_tail,
 };
+pub use clip_select::{ClipBuffers, ClipRule, ClipSummary, clip_select};
 pub use dequantize::dequantize;
 pub use gemm::{Epilogue, GemmBuffers, GemmShape, MAX_K_CHUNK, Scale, gemm_f32, gemm_i8};
 pub use quantize::{QuantizeBuffers, quantize};
@@ -29,6 +31,7 @@ pub static ALL_KERNELS: &[&KernelDef] = &[
     &gemm::GEMM_I8,
     &gemm::GEMM_F32,
     &gemm::GEMM_REDUCE,
+    &clip_select::CLIP_SELECT,
 ];
 
 /// Which elements share a clip (and so a scale or a statistic).
