@@ -6,7 +6,10 @@
 //!
 //! | output | tolerance |
 //! |---|---|
-//! | quantize scales, dequantize | exact (one correctly rounded op) |
+//! | quantize scales, dequantize, relu | exact (one correctly rounded op, or none) |
+//! | softmax_xent loss, dlogits·batch | 1e−5 relative; `correct` exact |
+//! | sgd weights and velocity | 1e−6 relative to 1 + \|value\| |
+//! | clip_select clips, state, φ | 1e−6 (φ 1e−5); DSGC picks a best candidate; classes exact |
 //! | channel_stats max\|x\|, counts | exact |
 //! | channel_stats mean, std, Σx²; cosine terms | 1e−4 relative to the channel's scale |
 //! | gemm_i8 with scales / bias | 1e−6 relative to \|acc·sa·sb\| + \|bias\| (fused multiply-add) |
@@ -21,7 +24,8 @@ use crate::gpu::Context;
 use crate::ops::channel_stats::Candidates;
 use crate::ops::{
     self, ChannelAxis, ChannelStat, ClipBuffers, ClipRule, ClipSummary, Epilogue, GemmBuffers,
-    GemmShape, Layout, MAX_K_CHUNK, QuantizeBuffers, Rounding, Scale,
+    GemmShape, Layout, MAX_K_CHUNK, QuantizeBuffers, Rounding, Scale, SgdBuffers, SgdStep,
+    XentBuffers,
 };
 
 /// The outcome of one case.
@@ -46,6 +50,9 @@ pub const SUITES: &[&str] = &[
     "dequantize",
     "channel_stats",
     "clip_select",
+    "relu",
+    "softmax_xent",
+    "sgd",
     "gemm_i8",
     "gemm_f32",
 ];
@@ -62,6 +69,9 @@ pub fn suite_kernels(suite: &str) -> &'static [&'static str] {
             "channel_stats_tail_reduce",
         ],
         "clip_select" => &["clip_select"],
+        "relu" => &["relu"],
+        "softmax_xent" => &["softmax_xent"],
+        "sgd" => &["sgd"],
         "gemm_i8" => &["gemm_i8", "gemm_reduce"],
         "gemm_f32" => &["gemm_f32", "gemm_reduce"],
         _ => &[],
@@ -76,6 +86,9 @@ pub fn run_suite(ctx: &Context, suite: &str, quick: bool) -> Result<Vec<CaseResu
         "dequantize" => dequantize_cases(ctx, &mut out)?,
         "channel_stats" => channel_stats_cases(ctx, quick, &mut out)?,
         "clip_select" => clip_select_cases(ctx, &mut out)?,
+        "relu" => relu_cases(ctx, &mut out)?,
+        "softmax_xent" => softmax_xent_cases(ctx, &mut out)?,
+        "sgd" => sgd_cases(ctx, &mut out)?,
         "gemm_i8" => gemm_i8_cases(ctx, quick, &mut out)?,
         "gemm_f32" => gemm_f32_cases(ctx, &mut out)?,
         other => {
@@ -839,6 +852,163 @@ fn clip_select_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
                     );
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// relu, softmax_xent, sgd: the FP32 parts of a training step
+
+fn relu_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
+    let mut g = Gen::new(71);
+    for n in [1u32, 5, 1000, 70_000] {
+        let mut x = g.normal_vec(n as usize, 1.0);
+        let specials = [0.0, -0.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY];
+        for (i, v) in specials.iter().enumerate().take(n as usize) {
+            x[i * 7 % n as usize] = *v;
+        }
+        let dy = g.normal_vec(n as usize, 1.0);
+        let xb = ctx.upload("test.x", &x);
+        let dyb = ctx.upload("test.dy", &dy);
+        for backward in [false, true] {
+            let ob = ctx.storage_buffer("test.out", n as u64 * 4);
+            let mut enc = ctx.encoder("test");
+            ops::relu(ctx, &mut enc, n, &xb, backward.then_some(&dyb), &ob)?;
+            ctx.submit(enc)?;
+            let gpu: Vec<f32> = ctx.read_buffer(&ob)?;
+            let mut twin = vec![0f32; n as usize];
+            cpu::relu(&x, backward.then_some(&dy[..]), &mut twin);
+            let mut check = Check::new();
+            check.exact_f32("out", &gpu[..n as usize], &twin);
+            let dir = if backward { "backward" } else { "forward" };
+            check.finish("relu", format!("n={n} {dir} with ±0, NaN, ±Inf"), out);
+        }
+    }
+    Ok(())
+}
+
+fn softmax_xent_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
+    let mut g = Gen::new(81);
+    for &(batch, classes) in &[(1u32, 1u32), (3, 10), (64, 10), (17, 129), (5, 1000)] {
+        for (name, scale, offset) in [
+            ("normal", 1.0, 0.0),
+            ("saturated ×30", 30.0, 0.0),
+            ("offset 1e4", 1.0, 1e4),
+        ] {
+            let n = (batch * classes) as usize;
+            let logits: Vec<f32> = (0..n).map(|_| g.normal() * scale + offset).collect();
+            let mut labels: Vec<u32> = (0..batch).map(|i| rng_u32(82, i) % classes).collect();
+            if batch > 2 {
+                labels[1] = classes + 3; // out of range: contributes nothing
+            }
+            let lb = ctx.upload("test.logits", &logits);
+            let lab = ctx.upload("test.labels", &labels);
+            let db = ctx.storage_buffer("test.dlogits", n as u64 * 4);
+            let rb = ctx.storage_buffer("test.row_loss", batch as u64 * 4);
+            let cb = ctx.storage_buffer("test.correct", batch as u64 * 4);
+            let mut enc = ctx.encoder("test");
+            let bufs = XentBuffers {
+                logits: &lb,
+                labels: &lab,
+                dlogits: &db,
+                row_loss: &rb,
+                correct: &cb,
+            };
+            ops::softmax_xent(ctx, &mut enc, batch, classes, bufs)?;
+            ctx.submit(enc)?;
+            let gd: Vec<f32> = ctx.read_buffer(&db)?;
+            let gr: Vec<f32> = ctx.read_buffer(&rb)?;
+            let gc: Vec<u32> = ctx.read_buffer(&cb)?;
+            let (mut td, mut tr, mut tc) = (
+                vec![0f32; n],
+                vec![0f32; batch as usize],
+                vec![0u32; batch as usize],
+            );
+            cpu::softmax_xent(
+                classes as usize,
+                &logits,
+                &labels,
+                &mut td,
+                &mut tr,
+                &mut tc,
+            );
+            let mut check = Check::new();
+            check.exact("correct", &gc[..batch as usize], &tc);
+            let loss_scale: Vec<f32> = tr.iter().map(|l| l.abs().max(1.0)).collect();
+            check.close("loss", &gr[..batch as usize], &tr, &loss_scale, 1e-5);
+            check.close("dlogits", &gd[..n], &td, &vec![1.0 / batch as f32; n], 1e-5);
+            check.finish("softmax_xent", format!("{batch}x{classes} {name}"), out);
+        }
+    }
+    Ok(())
+}
+
+fn sgd_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
+    let mut g = Gen::new(91);
+    let variants = [
+        (
+            "momentum 0.9, wd 5e-4",
+            SgdStep {
+                lr: 0.1,
+                momentum: 0.9,
+                weight_decay: 5e-4,
+                nesterov: false,
+            },
+            None,
+        ),
+        (
+            "nesterov",
+            SgdStep {
+                lr: 0.05,
+                momentum: 0.9,
+                weight_decay: 0.0,
+                nesterov: true,
+            },
+            None,
+        ),
+        (
+            "plain, lr × GPU factor",
+            SgdStep {
+                lr: 0.2,
+                momentum: 0.0,
+                weight_decay: 1e-4,
+                nesterov: false,
+            },
+            Some(2u32),
+        ),
+    ];
+    for n in [1u32, 1000, 70_000] {
+        for (name, step, scale_index) in variants {
+            let mut w = g.normal_vec(n as usize, 1.0);
+            let mut v = vec![0f32; n as usize];
+            let wb = ctx.upload("test.w", &w);
+            let vb = ctx.upload("test.v", &v);
+            let factors = [0.5f32, 0.25, 0.75];
+            let fb = ctx.upload("test.factors", &factors);
+            let mut check = Check::new();
+            // Three steps with the state carried on both sides.
+            for _ in 0..3 {
+                let grad = g.normal_vec(n as usize, 1.0);
+                let gb = ctx.upload("test.grad", &grad);
+                let mut enc = ctx.encoder("test");
+                let bufs = SgdBuffers {
+                    grad: &gb,
+                    weights: &wb,
+                    velocity: &vb,
+                    lr_scale: scale_index.map(|i| (&fb, i)),
+                };
+                ops::sgd(ctx, &mut enc, n, step, bufs)?;
+                ctx.submit(enc)?;
+                let factor = scale_index.map_or(1.0, |i| factors[i as usize]);
+                cpu::sgd(step, factor, &grad, &mut w, &mut v);
+            }
+            let gw: Vec<f32> = ctx.read_buffer(&wb)?;
+            let gv: Vec<f32> = ctx.read_buffer(&vb)?;
+            let scale = |t: &[f32]| -> Vec<f32> { t.iter().map(|x| x.abs() + 1.0).collect() };
+            check.close("weights", &gw[..n as usize], &w, &scale(&w), 1e-6);
+            check.close("velocity", &gv[..n as usize], &v, &scale(&v), 1e-6);
+            check.finish("sgd", format!("n={n} {name}, 3 steps"), out);
         }
     }
     Ok(())

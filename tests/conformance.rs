@@ -83,6 +83,21 @@ fn clip_select_matches_twin() {
 }
 
 #[test]
+fn relu_matches_twin() {
+    run_suite("relu");
+}
+
+#[test]
+fn softmax_xent_matches_twin() {
+    run_suite("softmax_xent");
+}
+
+#[test]
+fn sgd_matches_twin() {
+    run_suite("sgd");
+}
+
+#[test]
 fn gemm_i8_matches_twin_including_split_k_overflow_cases() {
     run_suite("gemm_i8");
 }

@@ -17,6 +17,9 @@ pub mod gemm_f32;
 pub mod gemm_i8;
 pub mod gemm_reduce;
 pub mod quantize;
+pub mod relu;
+pub mod sgd;
+pub mod softmax_xent;
 
 pub use channel_stats::channel_stats;
 pub use channel_stats_reduce::channel_stats_reduce;
@@ -28,3 +31,6 @@ pub use gemm_f32::gemm_f32;
 pub use gemm_i8::{CpuEpilogue, CpuScale, dot4_i8_packed, gemm_i8};
 pub use gemm_reduce::gemm_reduce;
 pub use quantize::quantize;
+pub use relu::relu;
+pub use sgd::sgd;
+pub use softmax_xent::softmax_xent;

@@ -62,6 +62,12 @@ pub mod wgsl {
         include_str!("../../shaders/channel_stats_tail_reduce.wgsl");
     /// `shaders/clip_select.wgsl`.
     pub const CLIP_SELECT: &str = include_str!("../../shaders/clip_select.wgsl");
+    /// `shaders/relu.wgsl`.
+    pub const RELU: &str = include_str!("../../shaders/relu.wgsl");
+    /// `shaders/softmax_xent.wgsl`.
+    pub const SOFTMAX_XENT: &str = include_str!("../../shaders/softmax_xent.wgsl");
+    /// `shaders/sgd.wgsl`.
+    pub const SGD: &str = include_str!("../../shaders/sgd.wgsl");
     /// `shaders/quantize.wgsl`.
     pub const QUANTIZE: &str = include_str!("../../shaders/quantize.wgsl");
     /// `shaders/dequantize.wgsl`.

@@ -11,6 +11,9 @@ pub mod clip_select;
 pub mod dequantize;
 pub mod gemm;
 pub mod quantize;
+pub mod relu;
+pub mod sgd;
+pub mod softmax_xent;
 
 pub use channel_stats::{
     Candidates, ChannelStat, MAX_CANDIDATES, StatsPartial, channel_stats, channel_stats_tail,
@@ -19,6 +22,9 @@ pub use clip_select::{ClipBuffers, ClipRule, ClipSummary, clip_select};
 pub use dequantize::dequantize;
 pub use gemm::{Epilogue, GemmBuffers, GemmShape, MAX_K_CHUNK, Scale, gemm_f32, gemm_i8};
 pub use quantize::{QuantizeBuffers, quantize};
+pub use relu::relu;
+pub use sgd::{SgdBuffers, SgdStep, sgd};
+pub use softmax_xent::{XentBuffers, softmax_xent};
 
 /// Every kernel octet ships, for warm-up, translation tests and the conformance tool.
 pub static ALL_KERNELS: &[&KernelDef] = &[
@@ -32,6 +38,9 @@ pub static ALL_KERNELS: &[&KernelDef] = &[
     &gemm::GEMM_F32,
     &gemm::GEMM_REDUCE,
     &clip_select::CLIP_SELECT,
+    &relu::RELU,
+    &softmax_xent::SOFTMAX_XENT,
+    &sgd::SGD,
 ];
 
 /// Which elements share a clip (and so a scale or a statistic).

@@ -1,0 +1,43 @@
+//! Twin of `shaders/softmax_xent.wgsl`.
+
+/// Loss, gradient of the batch mean and correctness per row.
+pub fn softmax_xent(
+    classes: usize,
+    logits: &[f32],
+    labels: &[u32],
+    dlogits: &mut [f32],
+    row_loss: &mut [f32],
+    correct: &mut [u32],
+) {
+    let batch = labels.len();
+    for row in 0..batch {
+        let base = row * classes;
+        let label = labels[row] as usize;
+        let mut m = logits[base];
+        let mut arg = 0;
+        for c in 1..classes {
+            if logits[base + c] > m {
+                m = logits[base + c];
+                arg = c;
+            }
+        }
+        let mut s = 0f32;
+        for c in 0..classes {
+            s += (logits[base + c] - m).exp();
+        }
+        let valid = label < classes;
+        let inv_batch = 1.0 / batch as f32;
+        for c in 0..classes {
+            let p = (logits[base + c] - m).exp() / s;
+            let target = if c == label { 1.0 } else { 0.0 };
+            dlogits[base + c] = if valid { (p - target) * inv_batch } else { 0.0 };
+        }
+        if valid {
+            row_loss[row] = s.ln() - (logits[base + label] - m);
+            correct[row] = (arg == label) as u32;
+        } else {
+            row_loss[row] = 0.0;
+            correct[row] = 0;
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! `softmax_xent`: softmax cross-entropy loss, its gradient and the correct-prediction count, in
+//! FP32, per row of logits.
+
+use crate::error::{Error, Result};
+use crate::gpu::Context;
+use crate::gpu::kernel::{BindType, KernelDef, grid_1d, wgsl};
+use crate::ops::check_buffer;
+
+/// The kernel declaration of `shaders/softmax_xent.wgsl`.
+pub static SOFTMAX_XENT: KernelDef = KernelDef {
+    name: "softmax_xent",
+    sources: &[wgsl::SOFTMAX_XENT],
+    workgroup_size: [256, 1, 1],
+    bindings: &[
+        ("params", BindType::Uniform),
+        ("logits", BindType::ReadOnly),
+        ("labels", BindType::ReadOnly),
+        ("dlogits", BindType::ReadWrite),
+        ("row_loss", BindType::ReadWrite),
+        ("correct", BindType::ReadWrite),
+    ],
+    params_size: std::mem::size_of::<XentParams>(),
+};
+
+/// `XentParams` of `shaders/softmax_xent.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct XentParams {
+    /// Rows.
+    pub batch: u32,
+    /// Classes per row.
+    pub classes: u32,
+    /// Padding.
+    pub _pad: [u32; 2],
+}
+
+/// The buffers of one [`softmax_xent`].
+#[derive(Clone, Copy, Debug)]
+pub struct XentBuffers<'a> {
+    /// `batch × classes` f32.
+    pub logits: &'a wgpu::Buffer,
+    /// `batch` u32 labels, each below `classes`.
+    pub labels: &'a wgpu::Buffer,
+    /// Out: `batch × classes` f32, the gradient of the mean loss.
+    pub dlogits: &'a wgpu::Buffer,
+    /// Out: `batch` f32 losses.
+    pub row_loss: &'a wgpu::Buffer,
+    /// Out: `batch` u32, 1 where the first argmax equals the label.
+    pub correct: &'a wgpu::Buffer,
+}
+
+/// Records the loss and gradient of `batch` rows of `classes` logits.
+pub fn softmax_xent(
+    ctx: &Context,
+    encoder: &mut wgpu::CommandEncoder,
+    batch: u32,
+    classes: u32,
+    bufs: XentBuffers<'_>,
+) -> Result<()> {
+    const OP: &str = "softmax_xent";
+    if batch == 0 || classes == 0 {
+        return Err(Error::invalid(
+            OP,
+            format!("{batch} rows of {classes} classes"),
+        ));
+    }
+    let cells = batch as u64 * classes as u64;
+    check_buffer(OP, "logits", bufs.logits, cells * 4)?;
+    check_buffer(OP, "labels", bufs.labels, batch as u64 * 4)?;
+    check_buffer(OP, "dlogits", bufs.dlogits, cells * 4)?;
+    check_buffer(OP, "row_loss", bufs.row_loss, batch as u64 * 4)?;
+    check_buffer(OP, "correct", bufs.correct, batch as u64 * 4)?;
+    let params = XentParams {
+        batch,
+        classes,
+        _pad: [0; 2],
+    };
+    let b = [
+        bufs.logits,
+        bufs.labels,
+        bufs.dlogits,
+        bufs.row_loss,
+        bufs.correct,
+    ];
+    ctx.dispatch(
+        encoder,
+        &SOFTMAX_XENT,
+        &params,
+        &b,
+        grid_1d(batch as u64, 256),
+    )
+}
