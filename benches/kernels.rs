@@ -10,6 +10,7 @@
 //! Throughput is reported in "elements" per second: for GEMMs these are operations (2·M·N·K).
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use octet::Recording;
 use octet::conformance::Gen;
 use octet::cpu::common::rng_u32;
 use octet::ops::{
@@ -51,19 +52,19 @@ fn gemm(c: &mut Criterion) {
         let out = ctx.storage_buffer("bench.out", elems as u64 * 4);
         group.bench_function(BenchmarkId::new("i8", size), |bench| {
             bench.iter(|| {
-                let mut enc = ctx.encoder("bench");
+                let mut rec = Recording::new();
                 let bufs = GemmBuffers::new(&a_q, &b_q, &out);
-                ops::gemm_i8(&ctx, &mut enc, &shape, MAX_K_CHUNK, bufs, &Epilogue::NONE).unwrap();
-                ctx.submit(enc).unwrap();
+                ops::gemm_i8(&ctx, &mut rec, &shape, MAX_K_CHUNK, bufs, &Epilogue::NONE).unwrap();
+                ctx.run(&rec).unwrap();
                 ctx.wait_idle().unwrap();
             })
         });
         group.bench_function(BenchmarkId::new("f32", size), |bench| {
             bench.iter(|| {
-                let mut enc = ctx.encoder("bench");
+                let mut rec = Recording::new();
                 let bufs = GemmBuffers::new(&a_f, &b_f, &out);
-                ops::gemm_f32(&ctx, &mut enc, &shape, bufs, &Epilogue::NONE).unwrap();
-                ctx.submit(enc).unwrap();
+                ops::gemm_f32(&ctx, &mut rec, &shape, bufs, &Epilogue::NONE).unwrap();
+                ctx.run(&rec).unwrap();
                 ctx.wait_idle().unwrap();
             })
         });
@@ -100,15 +101,15 @@ fn quantize(c: &mut Criterion) {
         let layout = Layout::new(rows, cols, axis);
         group.bench_function(BenchmarkId::new(name, rows * cols), |bench| {
             bench.iter(|| {
-                let mut enc = ctx.encoder("bench");
+                let mut rec = Recording::new();
                 let bufs = QuantizeBuffers {
                     input: &x,
                     clips: &clips,
                     packed: &packed,
                     scales: &scales,
                 };
-                ops::quantize(&ctx, &mut enc, &layout, rounding, bufs).unwrap();
-                ctx.submit(enc).unwrap();
+                ops::quantize(&mut rec, &layout, rounding, bufs).unwrap();
+                ctx.run(&rec).unwrap();
                 ctx.wait_idle().unwrap();
             })
         });

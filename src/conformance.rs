@@ -20,7 +20,7 @@ use std::time::Instant;
 use crate::cpu::common::rng_u32;
 use crate::cpu::{self, CpuEpilogue, CpuScale};
 use crate::error::Result;
-use crate::gpu::Context;
+use crate::gpu::{Context, Recording};
 use crate::ops::channel_stats::Candidates;
 use crate::ops::{
     self, ChannelAxis, ChannelStat, ClipBuffers, ClipRule, ClipSummary, Epilogue, GemmBuffers,
@@ -130,13 +130,13 @@ pub fn throughput(ctx: &Context, suite: &str, size: u32) -> Result<Option<f64>> 
             let out = ctx.storage_buffer("bench.out", elems as u64 * 4);
             let bufs = GemmBuffers::new(&a, &b, &out);
             let run = || -> Result<()> {
-                let mut enc = ctx.encoder("bench");
+                let mut rec = Recording::new();
                 if int8 {
-                    ops::gemm_i8(ctx, &mut enc, &shape, MAX_K_CHUNK, bufs, &Epilogue::NONE)?;
+                    ops::gemm_i8(ctx, &mut rec, &shape, MAX_K_CHUNK, bufs, &Epilogue::NONE)?;
                 } else {
-                    ops::gemm_f32(ctx, &mut enc, &shape, bufs, &Epilogue::NONE)?;
+                    ops::gemm_f32(ctx, &mut rec, &shape, bufs, &Epilogue::NONE)?;
                 }
-                ctx.submit(enc)?;
+                ctx.run(&rec)?;
                 ctx.wait_idle()
             };
             run()?; // compile and warm up
@@ -149,21 +149,15 @@ pub fn throughput(ctx: &Context, suite: &str, size: u32) -> Result<Option<f64>> 
             let packed = ctx.storage_buffer("bench.q", layout.packed_words() as u64 * 4);
             let scales = ctx.storage_buffer("bench.s", 4);
             let run = || -> Result<()> {
-                let mut enc = ctx.encoder("bench");
+                let mut rec = Recording::new();
                 let bufs = QuantizeBuffers {
                     input: &x,
                     clips: &clips,
                     packed: &packed,
                     scales: &scales,
                 };
-                ops::quantize(
-                    ctx,
-                    &mut enc,
-                    &layout,
-                    Rounding::Stochastic { seed: 1 },
-                    bufs,
-                )?;
-                ctx.submit(enc)?;
+                ops::quantize(&mut rec, &layout, Rounding::Stochastic { seed: 1 }, bufs)?;
+                ctx.run(&rec)?;
                 ctx.wait_idle()
             };
             run()?;
@@ -309,15 +303,15 @@ pub fn gpu_quantize(
     let c = ctx.upload("test.clips", clips);
     let packed = ctx.storage_buffer("test.packed", layout.packed_words() as u64 * 4);
     let scales = ctx.storage_buffer("test.scales", layout.channels() as u64 * 4);
-    let mut enc = ctx.encoder("test");
+    let mut rec = Recording::new();
     let bufs = QuantizeBuffers {
         input: &x,
         clips: &c,
         packed: &packed,
         scales: &scales,
     };
-    ops::quantize(ctx, &mut enc, layout, rounding, bufs)?;
-    ctx.submit(enc)?;
+    ops::quantize(&mut rec, layout, rounding, bufs)?;
+    ctx.run(&rec)?;
     let mut p: Vec<u32> = ctx.read_buffer(&packed)?;
     let mut s: Vec<f32> = ctx.read_buffer(&scales)?;
     p.truncate(layout.packed_words());
@@ -494,9 +488,9 @@ fn dequantize_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
             let buf_p = ctx.upload("test.packed", &packed);
             let buf_s = ctx.upload("test.scales", &scales);
             let buf_o = ctx.storage_buffer("test.out", layout.len() as u64 * 4);
-            let mut enc = ctx.encoder("test");
-            ops::dequantize(ctx, &mut enc, &layout, &buf_p, &buf_s, &buf_o)?;
-            ctx.submit(enc)?;
+            let mut rec = Recording::new();
+            ops::dequantize(&mut rec, &layout, &buf_p, &buf_s, &buf_o)?;
+            ctx.run(&rec)?;
             let gpu: Vec<f32> = ctx.read_buffer(&buf_o)?;
             let mut twin = vec![0f32; layout.len()];
             cpu::dequantize(&layout, &packed, &scales, &mut twin);
@@ -543,18 +537,18 @@ pub fn gpu_channel_stats(
     let stats = ctx.storage_buffer("test.stats", bytes);
     let ratio_buf = ctx.upload("test.ratios", ratios);
     let terms = ctx.storage_buffer("test.terms", (layout.channels() * ratios.len() * 8) as u64);
-    let mut enc = ctx.encoder("test");
-    ops::channel_stats(ctx, &mut enc, layout, &x, &stats, None)?;
-    ctx.submit(enc)?;
+    let mut rec = Recording::new();
+    ops::channel_stats(ctx, &mut rec, layout, &x, &stats, None)?;
+    ctx.run(&rec)?;
     let pass1: Vec<ChannelStat> = ctx.read_buffer(&stats)?;
-    let mut enc = ctx.encoder("test");
+    let mut rec = Recording::new();
     let candidates = (!ratios.is_empty()).then_some(Candidates {
         count: ratios.len(),
         ratios: &ratio_buf,
         cosine_terms: &terms,
     });
-    ops::channel_stats_tail(ctx, &mut enc, layout, &x, &stats, candidates, None)?;
-    ctx.submit(enc)?;
+    ops::channel_stats_tail(ctx, &mut rec, layout, &x, &stats, candidates, None)?;
+    ctx.run(&rec)?;
     let pass2: Vec<ChannelStat> = ctx.read_buffer(&stats)?;
     let t: Vec<[f32; 2]> = ctx.read_buffer(&terms)?;
     let ch = layout.channels();
@@ -723,7 +717,7 @@ pub fn gpu_clip_select(
     let state_buf = ctx.upload("test.state", state);
     let clips = ctx.storage_buffer("test.clips", ch as u64 * 4);
     let summary = ctx.storage_buffer("test.summary", std::mem::size_of::<ClipSummary>() as u64);
-    let mut enc = ctx.encoder("test");
+    let mut rec = Recording::new();
     let bufs = ClipBuffers {
         stats: &stats_buf,
         candidates: Some((&terms_buf, &ratios_buf)),
@@ -731,8 +725,8 @@ pub fn gpu_clip_select(
         clips: &clips,
         summary: &summary,
     };
-    ops::clip_select(ctx, &mut enc, ch as u32, ratios.len(), rule, bufs)?;
-    ctx.submit(enc)?;
+    ops::clip_select(ctx, &mut rec, ch as u32, ratios.len(), rule, bufs)?;
+    ctx.run(&rec)?;
     let c: Vec<f32> = ctx.read_buffer(&clips)?;
     let st: Vec<f32> = ctx.read_buffer(&state_buf)?;
     let sm: Vec<ClipSummary> = ctx.read_buffer(&summary)?;
@@ -873,9 +867,9 @@ fn relu_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
         let dyb = ctx.upload("test.dy", &dy);
         for backward in [false, true] {
             let ob = ctx.storage_buffer("test.out", n as u64 * 4);
-            let mut enc = ctx.encoder("test");
-            ops::relu(ctx, &mut enc, n, &xb, backward.then_some(&dyb), &ob)?;
-            ctx.submit(enc)?;
+            let mut rec = Recording::new();
+            ops::relu(ctx, &mut rec, n, &xb, backward.then_some(&dyb), &ob)?;
+            ctx.run(&rec)?;
             let gpu: Vec<f32> = ctx.read_buffer(&ob)?;
             let mut twin = vec![0f32; n as usize];
             cpu::relu(&x, backward.then_some(&dy[..]), &mut twin);
@@ -907,7 +901,7 @@ fn softmax_xent_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
             let db = ctx.storage_buffer("test.dlogits", n as u64 * 4);
             let rb = ctx.storage_buffer("test.row_loss", batch as u64 * 4);
             let cb = ctx.storage_buffer("test.correct", batch as u64 * 4);
-            let mut enc = ctx.encoder("test");
+            let mut rec = Recording::new();
             let bufs = XentBuffers {
                 logits: &lb,
                 labels: &lab,
@@ -915,8 +909,8 @@ fn softmax_xent_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
                 row_loss: &rb,
                 correct: &cb,
             };
-            ops::softmax_xent(ctx, &mut enc, batch, classes, bufs)?;
-            ctx.submit(enc)?;
+            ops::softmax_xent(&mut rec, batch, classes, bufs)?;
+            ctx.run(&rec)?;
             let gd: Vec<f32> = ctx.read_buffer(&db)?;
             let gr: Vec<f32> = ctx.read_buffer(&rb)?;
             let gc: Vec<u32> = ctx.read_buffer(&cb)?;
@@ -991,15 +985,15 @@ fn sgd_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
             for _ in 0..3 {
                 let grad = g.normal_vec(n as usize, 1.0);
                 let gb = ctx.upload("test.grad", &grad);
-                let mut enc = ctx.encoder("test");
+                let mut rec = Recording::new();
                 let bufs = SgdBuffers {
                     grad: &gb,
                     weights: &wb,
                     velocity: &vb,
                     lr_scale: scale_index.map(|i| (&fb, i)),
                 };
-                ops::sgd(ctx, &mut enc, n, step, bufs)?;
-                ctx.submit(enc)?;
+                ops::sgd(ctx, &mut rec, n, step, bufs)?;
+                ctx.run(&rec)?;
                 let factor = scale_index.map_or(1.0, |i| factors[i as usize]);
                 cpu::sgd(step, factor, &grad, &mut w, &mut v);
             }
@@ -1088,12 +1082,12 @@ fn gpu_gemm(
         bias: bias_buf.as_ref(),
     };
     let bufs = GemmBuffers::new(&ba, &bb, &out);
-    let mut enc = ctx.encoder("test");
+    let mut rec = Recording::new();
     match k_chunk {
-        Some(kc) => ops::gemm_i8(ctx, &mut enc, shape, kc, bufs, &epilogue)?,
-        None => ops::gemm_f32(ctx, &mut enc, shape, bufs, &epilogue)?,
+        Some(kc) => ops::gemm_i8(ctx, &mut rec, shape, kc, bufs, &epilogue)?,
+        None => ops::gemm_f32(ctx, &mut rec, shape, bufs, &epilogue)?,
     }
-    ctx.submit(enc)?;
+    ctx.run(&rec)?;
     let mut v: Vec<f32> = ctx.read_buffer(&out)?;
     v.truncate((shape.m * shape.n) as usize);
     Ok(v)

@@ -23,11 +23,18 @@
 //! let clips = ctx.upload("clips", &[1.0f32, 0.25]);
 //! let packed = ctx.storage_buffer("x_q", layout.packed_words() as u64 * 4);
 //! let scales = ctx.storage_buffer("x_scales", layout.channels() as u64 * 4);
-//! let mut encoder = ctx.encoder("example");
-//! ops::quantize(&ctx, &mut encoder, &layout, Rounding::Nearest, ops::QuantizeBuffers {
+//!
+//! // Ops append dispatches to a recording ...
+//! let mut rec = octet::Recording::new();
+//! ops::quantize(&mut rec, &layout, Rounding::Nearest, ops::QuantizeBuffers {
 //!     input: &x, clips: &clips, packed: &packed, scales: &scales,
 //! })?;
-//! ctx.submit(encoder)?;
+//! // ... which goes into your own command encoder, beside your other work,
+//! let mut encoder = device.create_command_encoder(&Default::default());
+//! rec.encode(&ctx, &mut encoder)?;
+//! queue.submit([encoder.finish()]);
+//! // or is submitted by octet: `ctx.run(&rec)?`. A recording replayed every step is prepared
+//! // once with `ctx.prepare` (bind groups and parameter buffers built a single time).
 //! let words: Vec<u32> = ctx.read_buffer(&packed)?; // 0x40404040 (64) and 0x7f7f7f7f (127)
 //! # Ok(()) }
 //! ```
@@ -47,4 +54,4 @@ pub mod gpu;
 pub mod ops;
 
 pub use error::{Error, Result};
-pub use gpu::Context;
+pub use gpu::{Context, Recording};

@@ -1,9 +1,9 @@
 //! Misuse gets a typed error that says what is wrong, never a panic.
 
-use octet::Error;
 use octet::ops::{
     self, ChannelAxis, Epilogue, GemmBuffers, GemmShape, Layout, QuantizeBuffers, Rounding,
 };
+use octet::{Error, Recording};
 
 fn first_adapter() -> wgpu::Adapter {
     octet::gpu::adapters(wgpu::Backends::all())
@@ -69,7 +69,7 @@ fn bad_shapes_and_small_buffers_are_typed_errors() {
     let ctx = octet::Context::from_adapter(&first_adapter()).unwrap();
     let small = ctx.storage_buffer("small", 4);
     let big = ctx.storage_buffer("big", 1 << 16);
-    let mut enc = ctx.encoder("errors");
+    let mut rec = Recording::new();
 
     let layout = Layout::new(16, 16, ChannelAxis::Rows);
     let bufs = QuantizeBuffers {
@@ -78,7 +78,7 @@ fn bad_shapes_and_small_buffers_are_typed_errors() {
         packed: &big,
         scales: &big,
     };
-    match ops::quantize(&ctx, &mut enc, &layout, Rounding::Nearest, bufs) {
+    match ops::quantize(&mut rec, &layout, Rounding::Nearest, bufs) {
         Err(Error::BufferTooSmall {
             op: "quantize",
             binding: "input",
@@ -94,7 +94,7 @@ fn bad_shapes_and_small_buffers_are_typed_errors() {
         packed: &big,
         scales: &big,
     };
-    let err = ops::quantize(&ctx, &mut enc, &empty, Rounding::Nearest, bufs).unwrap_err();
+    let err = ops::quantize(&mut rec, &empty, Rounding::Nearest, bufs).unwrap_err();
     assert!(
         matches!(err, Error::InvalidArgument { op: "quantize", .. }),
         "{err}"
@@ -103,17 +103,17 @@ fn bad_shapes_and_small_buffers_are_typed_errors() {
 
     let shape = GemmShape::new(8, 8, 64);
     let gb = GemmBuffers::new(&big, &big, &big);
-    let err = ops::gemm_i8(&ctx, &mut enc, &shape, 100, gb, &Epilogue::NONE).unwrap_err();
+    let err = ops::gemm_i8(&ctx, &mut rec, &shape, 100, gb, &Epilogue::NONE).unwrap_err();
     assert!(err.to_string().contains("k_chunk 100"), "{err}");
-    let err = ops::gemm_i8(&ctx, &mut enc, &shape, 262_144, gb, &Epilogue::NONE).unwrap_err();
+    let err = ops::gemm_i8(&ctx, &mut rec, &shape, 262_144, gb, &Epilogue::NONE).unwrap_err();
     assert!(err.to_string().contains("131072"), "{err}");
     let gb = GemmBuffers::new(&big, &big, &small);
-    match ops::gemm_f32(&ctx, &mut enc, &shape, gb, &Epilogue::NONE) {
+    match ops::gemm_f32(&ctx, &mut rec, &shape, gb, &Epilogue::NONE) {
         Err(Error::BufferTooSmall { binding: "out", .. }) => {}
         other => panic!("expected BufferTooSmall for out, got {other:?}"),
     }
     // Nothing invalid was recorded, so the encoder still submits.
-    ctx.submit(enc).unwrap();
+    ctx.run(&rec).unwrap();
 }
 
 #[test]

@@ -183,39 +183,122 @@ pub(crate) fn grid_groups(groups: u64) -> [u32; 3] {
     }
 }
 
-impl Context {
-    /// Records one dispatch of `def` into `encoder`: uploads `params` as binding 0 and binds
-    /// `buffers` to bindings 1.. in declaration order.
-    pub(crate) fn dispatch<P: bytemuck::Pod>(
-        &self,
-        encoder: &mut wgpu::CommandEncoder,
+/// One dispatch, fully described but not yet recorded: kernel, parameter bytes, buffers (bindings
+/// 1.. in declaration order) and grid. Buffers are cheap handle clones.
+#[derive(Clone, Debug)]
+pub struct Dispatch {
+    /// The kernel.
+    pub def: &'static KernelDef,
+    /// Bytes of binding 0's parameter struct.
+    pub params: Vec<u8>,
+    /// Bindings 1.. .
+    pub buffers: Vec<wgpu::Buffer>,
+    /// Workgroup counts.
+    pub grid: [u32; 3],
+}
+
+impl Dispatch {
+    pub(crate) fn new<P: bytemuck::Pod>(
         def: &'static KernelDef,
         params: &P,
         buffers: &[&wgpu::Buffer],
-        workgroups: [u32; 3],
-    ) -> Result<()> {
+        grid: [u32; 3],
+    ) -> Self {
         assert_eq!(
             buffers.len() + 1,
             def.bindings.len(),
             "octet bug: kernel {} bound with the wrong number of buffers",
             def.name
         );
-        let pipeline = self.pipeline(def)?;
+        Dispatch {
+            def,
+            params: bytemuck::bytes_of(params).to_vec(),
+            buffers: buffers.iter().map(|b| (*b).clone()).collect(),
+            grid,
+        }
+    }
+}
+
+/// A list of dispatches that ops append to, recorded later into any command encoder — octet's own
+/// or a host's — or prepared once and replayed every training step.
+#[derive(Clone, Debug, Default)]
+pub struct Recording {
+    /// The dispatches, in order.
+    pub dispatches: Vec<Dispatch>,
+}
+
+impl Recording {
+    /// An empty recording.
+    pub fn new() -> Self {
+        Recording::default()
+    }
+
+    pub(crate) fn push(&mut self, d: Dispatch) {
+        self.dispatches.push(d);
+    }
+
+    /// Appends every dispatch of `other`.
+    pub fn extend(&mut self, other: Recording) {
+        self.dispatches.extend(other.dispatches);
+    }
+
+    /// Records the dispatches into `encoder` (bind groups and parameter buffers are created now).
+    pub fn encode(&self, ctx: &Context, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
+        for d in &self.dispatches {
+            ctx.prepare(d)?.encode(encoder);
+        }
+        Ok(())
+    }
+}
+
+/// A dispatch with its pipeline, bind group and parameter buffer built once: encode it every step,
+/// change its parameters with [`Prepared::set_params`].
+#[derive(Debug)]
+pub struct Prepared {
+    pipeline: Arc<Pipeline>,
+    bind_group: wgpu::BindGroup,
+    params: wgpu::Buffer,
+    grid: [u32; 3],
+    name: &'static str,
+}
+
+impl Prepared {
+    /// Records the dispatch into `encoder`.
+    pub fn encode(&self, encoder: &mut wgpu::CommandEncoder) {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some(self.name),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(&self.pipeline.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.dispatch_workgroups(self.grid[0], self.grid[1], self.grid[2]);
+    }
+
+    /// Replaces the parameters (same struct, new values) before the next submit.
+    pub fn set_params<P: bytemuck::Pod>(&self, queue: &wgpu::Queue, params: &P) {
+        queue.write_buffer(&self.params, 0, bytemuck::bytes_of(params));
+    }
+}
+
+impl Context {
+    /// Builds the bind group and parameter buffer of `d`, compiling its kernel on first use.
+    pub fn prepare(&self, d: &Dispatch) -> Result<Prepared> {
+        let pipeline = self.pipeline(d.def)?;
         let device = self.device();
-        let label = format!("octet.{}", def.name);
-        let recorded = with_error_scope(device, || {
+        let label = format!("octet.{}", d.def.name);
+        let built = with_error_scope(device, || {
             use wgpu::util::DeviceExt;
-            let params_buf = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(&format!("octet.{}.params", def.name)),
-                contents: bytemuck::bytes_of(params),
-                usage: wgpu::BufferUsages::UNIFORM,
+            let params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(&format!("octet.{}.params", d.def.name)),
+                contents: &d.params,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             });
             let mut entries = vec![wgpu::BindGroupEntry {
                 binding: 0,
-                resource: params_buf.as_entire_binding(),
+                resource: params.as_entire_binding(),
             }];
             entries.extend(
-                buffers
+                d.buffers
                     .iter()
                     .enumerate()
                     .map(|(i, b)| wgpu::BindGroupEntry {
@@ -228,17 +311,25 @@ impl Context {
                 layout: &pipeline.layout,
                 entries: &entries,
             });
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(&label),
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(&pipeline.pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+            (params, bind_group)
         });
-        recorded.map_err(|message| Error::Gpu {
-            during: def.name,
+        let (params, bind_group) = built.map_err(|message| Error::Gpu {
+            during: d.def.name,
             message,
+        })?;
+        Ok(Prepared {
+            pipeline,
+            bind_group,
+            params,
+            grid: d.grid,
+            name: d.def.name,
         })
+    }
+
+    /// Encodes `recording` into a new command encoder and submits it.
+    pub fn run(&self, recording: &Recording) -> Result<wgpu::SubmissionIndex> {
+        let mut encoder = self.encoder("run");
+        recording.encode(self, &mut encoder)?;
+        self.submit(encoder)
     }
 }

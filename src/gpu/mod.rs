@@ -5,3 +5,4 @@ mod context;
 pub mod kernel;
 
 pub use context::{Context, adapters, parse_backends, required_limits};
+pub use kernel::{Dispatch, Prepared, Recording};

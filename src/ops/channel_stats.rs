@@ -14,7 +14,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;
-use crate::gpu::kernel::{BindType, KernelDef, grid_groups, wgsl};
+use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_groups, wgsl};
 use crate::ops::{Layout, check_buffer, scratch_or_new};
 
 /// Elements per segment (one workgroup of a pass kernel).
@@ -210,7 +210,7 @@ impl ChannelStat {
 /// `scratch` holds [`partials_bytes`]; when `None`, a buffer is allocated for this call.
 pub fn channel_stats(
     ctx: &Context,
-    encoder: &mut wgpu::CommandEncoder,
+    rec: &mut Recording,
     layout: &Layout,
     input: &wgpu::Buffer,
     stats: &wgpu::Buffer,
@@ -224,20 +224,19 @@ pub fn channel_stats(
     let partials = scratch_or_new(ctx, OP, scratch, partials_bytes(layout), &mut owned)?;
     let params = StatsParams::new(layout, 0);
     let groups = (layout.channels() * segments(layout)) as u64;
-    ctx.dispatch(
-        encoder,
+    rec.push(Dispatch::new(
         &CHANNEL_STATS,
         &params,
         &[input, partials],
         grid_groups(groups),
-    )?;
-    ctx.dispatch(
-        encoder,
+    ));
+    rec.push(Dispatch::new(
         &CHANNEL_STATS_REDUCE,
         &params,
         &[input, partials, stats],
         grid_groups(layout.channels() as u64),
-    )
+    ));
+    Ok(())
 }
 
 /// Candidate clips for [`channel_stats_tail`]: `ratios` holds `count` f32, each a fraction of the
@@ -257,7 +256,7 @@ pub struct Candidates<'a> {
 /// [`tail_partials_bytes`]; when `None`, a buffer is allocated for this call.
 pub fn channel_stats_tail(
     ctx: &Context,
-    encoder: &mut wgpu::CommandEncoder,
+    rec: &mut Recording,
     layout: &Layout,
     input: &wgpu::Buffer,
     stats: &wgpu::Buffer,
@@ -290,20 +289,19 @@ pub fn channel_stats_tail(
     let partials = scratch_or_new(ctx, OP, scratch, tail_partials_bytes(layout, n), &mut owned)?;
     let params = StatsParams::new(layout, n);
     let groups = (layout.channels() * segments(layout)) as u64;
-    ctx.dispatch(
-        encoder,
+    rec.push(Dispatch::new(
         &CHANNEL_STATS_TAIL,
         &params,
         &[input, ratios, stats, partials],
         grid_groups(groups),
-    )?;
-    ctx.dispatch(
-        encoder,
+    ));
+    rec.push(Dispatch::new(
         &CHANNEL_STATS_TAIL_REDUCE,
         &params,
         &[partials, stats, terms],
         grid_groups(layout.channels() as u64),
-    )
+    ));
+    Ok(())
 }
 
 fn stat_bytes(layout: &Layout) -> u64 {

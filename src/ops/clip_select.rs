@@ -15,7 +15,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;
-use crate::gpu::kernel::{BindType, KernelDef, wgsl};
+use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, wgsl};
 use crate::ops::{ChannelStat, check_buffer};
 
 /// The kernel declaration of `shaders/clip_select.wgsl`.
@@ -172,7 +172,7 @@ pub struct ClipBuffers<'a> {
 /// Records the clip choice for `channels` channels under `rule`.
 pub fn clip_select(
     ctx: &Context,
-    encoder: &mut wgpu::CommandEncoder,
+    rec: &mut Recording,
     channels: u32,
     n_candidates: usize,
     rule: ClipRule,
@@ -215,11 +215,11 @@ pub fn clip_select(
         }
         _ => ctx.unused_binding(1),
     };
-    ctx.dispatch(
-        encoder,
+    rec.push(Dispatch::new(
         &CLIP_SELECT,
         &ClipParams::new(channels, n_candidates, rule),
         &[bufs.stats, terms, ratios, state, bufs.clips, bufs.summary],
         [1, 1, 1],
-    )
+    ));
+    Ok(())
 }

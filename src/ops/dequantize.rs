@@ -2,8 +2,7 @@
 //! [`quantize`](super::quantize) wrote. Exact: one correctly rounded multiply per element.
 
 use crate::error::Result;
-use crate::gpu::Context;
-use crate::gpu::kernel::{BindType, KernelDef, grid_1d, wgsl};
+use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
 use crate::ops::{Layout, check_buffer};
 
 /// The kernel declaration of `shaders/dequantize.wgsl`.
@@ -48,8 +47,7 @@ impl DequantizeParams {
 
 /// Records `output[r, c] = q[r, c] · scales[channel(r, c)]`.
 pub fn dequantize(
-    ctx: &Context,
-    encoder: &mut wgpu::CommandEncoder,
+    rec: &mut Recording,
     layout: &Layout,
     packed: &wgpu::Buffer,
     scales: &wgpu::Buffer,
@@ -60,11 +58,11 @@ pub fn dequantize(
     check_buffer(OP, "packed", packed, layout.packed_words() as u64 * 4)?;
     check_buffer(OP, "scales", scales, layout.channels() as u64 * 4)?;
     check_buffer(OP, "output", output, layout.len() as u64 * 4)?;
-    ctx.dispatch(
-        encoder,
+    rec.push(Dispatch::new(
         &DEQUANTIZE,
         &DequantizeParams::new(layout),
         &[packed, scales, output],
         grid_1d(layout.packed_words() as u64, 256),
-    )
+    ));
+    Ok(())
 }

@@ -24,7 +24,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;
-use crate::gpu::kernel::{BindType, KernelDef, grid_1d, wgsl};
+use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
 use crate::ops::{check_buffer, scratch_or_new};
 
 /// Largest number of products one int32 partial sum may cover: `131072 · 127² < 2³¹`.
@@ -307,7 +307,7 @@ impl<'a> GemmBuffers<'a> {
 #[allow(clippy::too_many_arguments)]
 fn record(
     ctx: &Context,
-    encoder: &mut wgpu::CommandEncoder,
+    rec: &mut Recording,
     def: &'static KernelDef,
     shape: &GemmShape,
     k_chunk: u32,
@@ -338,7 +338,8 @@ fn record(
     ];
     if params.chunks == 1 {
         let bindings = [bufs.a, bufs.b, scale_a, scale_b, bias, bufs.out];
-        return ctx.dispatch(encoder, def, &params, &bindings, grid);
+        rec.push(Dispatch::new(def, &params, &bindings, grid));
+        return Ok(());
     }
     if params.chunks > 65535 {
         return Err(Error::invalid(
@@ -353,22 +354,22 @@ fn record(
     let needed = shape.partials_bytes(k_chunk);
     let partials = scratch_or_new(ctx, op, bufs.partials, needed, &mut owned)?;
     let bindings = [bufs.a, bufs.b, scale_a, scale_b, bias, partials];
-    ctx.dispatch(encoder, def, &params, &bindings, grid)?;
+    rec.push(Dispatch::new(def, &params, &bindings, grid));
     let cells = shape.m as u64 * shape.n as u64;
-    ctx.dispatch(
-        encoder,
+    rec.push(Dispatch::new(
         &GEMM_REDUCE,
         &params,
         &[partials, scale_a, scale_b, bias, bufs.out],
         grid_1d(cells, 256),
-    )
+    ));
+    Ok(())
 }
 
 /// Records an int8 GEMM on packed operands. `k_chunk` (a multiple of 32, at most
 /// [`MAX_K_CHUNK`]) bounds the products per int32 partial; pass [`MAX_K_CHUNK`] unless testing.
 pub fn gemm_i8(
     ctx: &Context,
-    encoder: &mut wgpu::CommandEncoder,
+    rec: &mut Recording,
     shape: &GemmShape,
     k_chunk: u32,
     bufs: GemmBuffers<'_>,
@@ -386,15 +387,13 @@ pub fn gemm_i8(
         GemmShape::packed_words(shape.m, shape.k, shape.trans_a) * 4,
         GemmShape::packed_words(shape.n, shape.k, shape.trans_b) * 4,
     );
-    record(
-        ctx, encoder, &GEMM_I8, shape, k_chunk, bytes, bufs, epilogue,
-    )
+    record(ctx, rec, &GEMM_I8, shape, k_chunk, bytes, bufs, epilogue)
 }
 
 /// Records an f32 GEMM with the same interface and tiling as [`gemm_i8`].
 pub fn gemm_f32(
     ctx: &Context,
-    encoder: &mut wgpu::CommandEncoder,
+    rec: &mut Recording,
     shape: &GemmShape,
     bufs: GemmBuffers<'_>,
     epilogue: &Epilogue<'_>,
@@ -405,7 +404,7 @@ pub fn gemm_f32(
     );
     record(
         ctx,
-        encoder,
+        rec,
         &GEMM_F32,
         shape,
         F32_K_CHUNK,

@@ -10,8 +10,7 @@
 //! every driver: the only float step that decides an integer is one correctly rounded multiply.
 
 use crate::error::Result;
-use crate::gpu::Context;
-use crate::gpu::kernel::{BindType, KernelDef, grid_1d, wgsl};
+use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
 use crate::ops::{Layout, Rounding, check_buffer};
 
 /// The kernel declaration of `shaders/quantize.wgsl`.
@@ -80,8 +79,7 @@ pub struct QuantizeBuffers<'a> {
 
 /// Records the quantization of `bufs.input` with one clip per channel.
 pub fn quantize(
-    ctx: &Context,
-    encoder: &mut wgpu::CommandEncoder,
+    rec: &mut Recording,
     layout: &Layout,
     rounding: Rounding,
     bufs: QuantizeBuffers<'_>,
@@ -99,11 +97,11 @@ pub fn quantize(
     check_buffer(OP, "clips", clips, ch)?;
     check_buffer(OP, "packed", packed, layout.packed_words() as u64 * 4)?;
     check_buffer(OP, "scales", scales, ch)?;
-    ctx.dispatch(
-        encoder,
+    rec.push(Dispatch::new(
         &QUANTIZE,
         &QuantizeParams::new(layout, rounding),
         &[input, clips, packed, scales],
         grid_1d(layout.packed_words() as u64, 256),
-    )
+    ));
+    Ok(())
 }

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;
-use crate::gpu::kernel::{BindType, KernelDef, grid_1d, wgsl};
+use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
 use crate::ops::check_buffer;
 
 /// The kernel declaration of `shaders/relu.wgsl`.
@@ -35,7 +35,7 @@ pub struct ReluParams {
 /// f32 elements.
 pub fn relu(
     ctx: &Context,
-    encoder: &mut wgpu::CommandEncoder,
+    rec: &mut Recording,
     n: u32,
     x: &wgpu::Buffer,
     dy: Option<&wgpu::Buffer>,
@@ -57,11 +57,11 @@ pub fn relu(
         _pad: [0; 2],
     };
     let dy = dy.unwrap_or(ctx.unused_binding(0));
-    ctx.dispatch(
-        encoder,
+    rec.push(Dispatch::new(
         &RELU,
         &params,
         &[x, dy, out],
         grid_1d(n as u64, 256),
-    )
+    ));
+    Ok(())
 }

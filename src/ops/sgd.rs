@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;
-use crate::gpu::kernel::{BindType, KernelDef, grid_1d, wgsl};
+use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
 use crate::ops::check_buffer;
 
 /// The kernel declaration of `shaders/sgd.wgsl`.
@@ -76,7 +76,7 @@ pub struct SgdBuffers<'a> {
 /// Records one step over `n` parameters.
 pub fn sgd(
     ctx: &Context,
-    encoder: &mut wgpu::CommandEncoder,
+    rec: &mut Recording,
     n: u32,
     step: SgdStep,
     bufs: SgdBuffers<'_>,
@@ -107,5 +107,6 @@ pub fn sgd(
         _pad1: 0,
     };
     let b = [bufs.grad, scale, bufs.weights, bufs.velocity];
-    ctx.dispatch(encoder, &SGD, &params, &b, grid_1d(n as u64, 256))
+    rec.push(Dispatch::new(&SGD, &params, &b, grid_1d(n as u64, 256)));
+    Ok(())
 }

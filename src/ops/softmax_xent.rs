@@ -2,8 +2,7 @@
 //! FP32, per row of logits.
 
 use crate::error::{Error, Result};
-use crate::gpu::Context;
-use crate::gpu::kernel::{BindType, KernelDef, grid_1d, wgsl};
+use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
 use crate::ops::check_buffer;
 
 /// The kernel declaration of `shaders/softmax_xent.wgsl`.
@@ -51,8 +50,7 @@ pub struct XentBuffers<'a> {
 
 /// Records the loss and gradient of `batch` rows of `classes` logits.
 pub fn softmax_xent(
-    ctx: &Context,
-    encoder: &mut wgpu::CommandEncoder,
+    rec: &mut Recording,
     batch: u32,
     classes: u32,
     bufs: XentBuffers<'_>,
@@ -82,11 +80,11 @@ pub fn softmax_xent(
         bufs.row_loss,
         bufs.correct,
     ];
-    ctx.dispatch(
-        encoder,
+    rec.push(Dispatch::new(
         &SOFTMAX_XENT,
         &params,
         &b,
         grid_1d(batch as u64, 256),
-    )
+    ));
+    Ok(())
 }
