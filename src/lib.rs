@@ -49,9 +49,13 @@
 
 pub mod conformance;
 pub mod cpu;
+pub mod data;
 mod error;
 pub mod gpu;
+pub mod nn;
 pub mod ops;
+pub mod quant;
+pub mod train;
 
 pub use error::{Error, Result};
 pub use gpu::{Context, Recording};

@@ -17,6 +17,7 @@ pub mod gemm_f32;
 pub mod gemm_i8;
 pub mod gemm_reduce;
 pub mod quantize;
+pub mod reference;
 pub mod relu;
 pub mod sgd;
 pub mod softmax_xent;

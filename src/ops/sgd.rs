@@ -57,6 +57,22 @@ pub struct SgdParams {
     pub _pad1: u32,
 }
 
+impl SgdParams {
+    /// Parameters for `n` elements, `step`, and the factor at f32 index `scale_index` if any.
+    pub fn new(n: u32, step: SgdStep, scale_index: Option<u32>) -> Self {
+        SgdParams {
+            n,
+            flags: step.nesterov as u32 | (scale_index.is_some() as u32) << 1,
+            scale_index: scale_index.unwrap_or(0),
+            _pad0: 0,
+            lr: step.lr,
+            momentum: step.momentum,
+            weight_decay: step.weight_decay,
+            _pad1: 0,
+        }
+    }
+}
+
 /// The buffers of one [`sgd`] step.
 #[derive(Clone, Copy, Debug)]
 pub struct SgdBuffers<'a> {
@@ -96,16 +112,7 @@ pub fn sgd(
         }
         None => (ctx.unused_binding(0), None),
     };
-    let params = SgdParams {
-        n,
-        flags: step.nesterov as u32 | (index.is_some() as u32) << 1,
-        scale_index: index.unwrap_or(0),
-        _pad0: 0,
-        lr: step.lr,
-        momentum: step.momentum,
-        weight_decay: step.weight_decay,
-        _pad1: 0,
-    };
+    let params = SgdParams::new(n, step, index);
     let b = [bufs.grad, scale, bufs.weights, bufs.velocity];
     rec.push(Dispatch::new(&SGD, &params, &b, grid_1d(n as u64, 256)));
     Ok(())

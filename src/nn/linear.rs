@@ -1,0 +1,383 @@
+//! The Linear layer: `Y = X·Wᵀ + b`, its two gradients and its update, under any [`Policy`].
+//!
+//! A quantized Linear runs all three GEMMs on int8 (see ARCHITECTURE.md for the data flow):
+//! X and W are quantized once per step (per tensor, at max|·|, nearest) and each feeds two GEMMs;
+//! dY is quantized per the policy. The bias and its gradient stay FP32.
+
+use crate::error::Result;
+use crate::gpu::{Context, Recording};
+use crate::ops::clip_select::{ClipBuffers, ClipSummary};
+use crate::ops::gemm::{Epilogue, GemmBuffers, GemmShape, MAX_K_CHUNK, Scale};
+use crate::ops::{
+    self, Candidates, ChannelAxis, ChannelStat, ClipRule, Layout, QuantizeBuffers, Rounding,
+    SgdBuffers, SgdStep,
+};
+use crate::quant::Policy;
+
+/// Buffers of one int8 tensor: its statistics, packed values and scales.
+#[derive(Debug)]
+pub(crate) struct QuantTensor {
+    pub layout: Layout,
+    pub stats: wgpu::Buffer,
+    pub packed: wgpu::Buffer,
+    pub scales: wgpu::Buffer,
+}
+
+impl QuantTensor {
+    fn new(ctx: &Context, name: &str, layout: Layout) -> Self {
+        QuantTensor {
+            layout,
+            stats: ctx.storage_buffer(
+                &format!("{name}.stats"),
+                (layout.channels() * size_of::<ChannelStat>()) as u64,
+            ),
+            packed: ctx.storage_buffer(&format!("{name}.q"), layout.packed_words() as u64 * 4),
+            scales: ctx.storage_buffer(&format!("{name}.scales"), layout.channels() as u64 * 4),
+        }
+    }
+
+    /// Max-abs per tensor, nearest rounding: the forward's rule for X and W.
+    fn record_max_abs(
+        &self,
+        ctx: &Context,
+        rec: &mut Recording,
+        input: &wgpu::Buffer,
+    ) -> Result<()> {
+        ops::channel_stats(ctx, rec, &self.layout, input, &self.stats, None)?;
+        // ChannelStat's first field is max|x|, so a one-channel stats buffer is also a clip buffer.
+        self.record_quantize(rec, input, &self.stats, Rounding::Nearest)
+    }
+
+    fn record_quantize(
+        &self,
+        rec: &mut Recording,
+        input: &wgpu::Buffer,
+        clips: &wgpu::Buffer,
+        rounding: Rounding,
+    ) -> Result<()> {
+        ops::quantize(
+            rec,
+            &self.layout,
+            rounding,
+            QuantizeBuffers {
+                input,
+                clips,
+                packed: &self.packed,
+                scales: &self.scales,
+            },
+        )
+    }
+}
+
+/// The int8 state of a quantized Linear.
+#[derive(Debug)]
+pub(crate) struct Int8State {
+    pub x: QuantTensor,
+    pub w: QuantTensor,
+    /// dY quantized per tensor (the dX GEMM's, and for UI8 and naive also the dW GEMM's).
+    pub dy: QuantTensor,
+    /// DAI8: dY quantized per output channel for the dW GEMM.
+    pub dy_channels: Option<QuantTensor>,
+    /// Cosine terms and candidate ratios (UI8).
+    pub candidates: Option<(wgpu::Buffer, wgpu::Buffer, usize)>,
+    /// Statistics of dY: one channel, or one per output channel for DAI8.
+    pub dy_stats: wgpu::Buffer,
+    /// MCS state (DAI8).
+    pub mcs_state: wgpu::Buffer,
+    /// The clips of dY per channel of `dy_stats_layout`.
+    pub clips: wgpu::Buffer,
+    /// [`ClipSummary`] of dY: tensor clip (word 0), distance, φ (word 2), classes.
+    pub summary: wgpu::Buffer,
+}
+
+/// One Linear layer on the GPU.
+#[derive(Debug)]
+pub struct Linear {
+    pub(crate) inputs: u32,
+    pub(crate) outputs: u32,
+    pub(crate) batch: u32,
+    pub(crate) weight: wgpu::Buffer,
+    pub(crate) bias: wgpu::Buffer,
+    pub(crate) grad_weight: wgpu::Buffer,
+    pub(crate) grad_bias: wgpu::Buffer,
+    pub(crate) velocity_weight: wgpu::Buffer,
+    pub(crate) velocity_bias: wgpu::Buffer,
+    pub(crate) int8: Option<Int8State>,
+    pub(crate) policy: Policy,
+}
+
+impl Linear {
+    /// Allocates the layer for `batch` rows; `weight` (`outputs × inputs`, row-major) and `bias`
+    /// are the initial values. `quantized` selects int8 GEMMs under `policy`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        ctx: &Context,
+        name: &str,
+        batch: u32,
+        inputs: u32,
+        outputs: u32,
+        weight: &[f32],
+        bias: &[f32],
+        policy: &Policy,
+        quantized: bool,
+    ) -> Self {
+        let f32s = |n: u32| n as u64 * 4;
+        let int8 = quantized.then(|| {
+            let dy_tensor = Layout::new(batch, outputs, ChannelAxis::Tensor);
+            let dai8 = matches!(policy, Policy::Dai8(_));
+            let stat_channels = if dai8 { outputs } else { 1 };
+            let candidates = match policy {
+                Policy::Ui8(u) => {
+                    let n = u.ratios.len();
+                    Some((
+                        ctx.storage_buffer(&format!("{name}.dy.cosine_terms"), (n * 8) as u64),
+                        ctx.upload(&format!("{name}.dy.ratios"), &u.ratios),
+                        n,
+                    ))
+                }
+                _ => None,
+            };
+            Int8State {
+                x: QuantTensor::new(
+                    ctx,
+                    &format!("{name}.x"),
+                    Layout::new(batch, inputs, ChannelAxis::Tensor),
+                ),
+                w: QuantTensor::new(
+                    ctx,
+                    &format!("{name}.w"),
+                    Layout::new(outputs, inputs, ChannelAxis::Tensor),
+                ),
+                dy: QuantTensor::new(ctx, &format!("{name}.dy"), dy_tensor),
+                dy_channels: dai8.then(|| {
+                    QuantTensor::new(
+                        ctx,
+                        &format!("{name}.dy_ch"),
+                        Layout::new(batch, outputs, ChannelAxis::Cols),
+                    )
+                }),
+                candidates,
+                dy_stats: ctx.storage_buffer(
+                    &format!("{name}.dy.channel_stats"),
+                    stat_channels as u64 * size_of::<ChannelStat>() as u64,
+                ),
+                mcs_state: ctx.storage_buffer(&format!("{name}.dy.mcs_state"), f32s(stat_channels)),
+                clips: ctx.storage_buffer(&format!("{name}.dy.clips"), f32s(stat_channels)),
+                summary: ctx.storage_buffer(
+                    &format!("{name}.dy.summary"),
+                    size_of::<ClipSummary>() as u64,
+                ),
+            }
+        });
+        Linear {
+            inputs,
+            outputs,
+            batch,
+            weight: ctx.upload(&format!("{name}.weight"), weight),
+            bias: ctx.upload(&format!("{name}.bias"), bias),
+            grad_weight: ctx.storage_buffer(&format!("{name}.grad_weight"), f32s(outputs * inputs)),
+            grad_bias: ctx.storage_buffer(&format!("{name}.grad_bias"), f32s(outputs)),
+            velocity_weight: ctx
+                .storage_buffer(&format!("{name}.velocity_weight"), f32s(outputs * inputs)),
+            velocity_bias: ctx.storage_buffer(&format!("{name}.velocity_bias"), f32s(outputs)),
+            int8,
+            policy: policy.clone(),
+        }
+    }
+
+    /// Whether the GEMMs run on int8.
+    pub fn is_quantized(&self) -> bool {
+        self.int8.is_some()
+    }
+
+    /// Records `y = x·Wᵀ + b`. With `refresh` false (UI8 between refreshes) the forward clips of
+    /// the last refresh are kept.
+    pub(crate) fn record_forward(
+        &self,
+        ctx: &Context,
+        rec: &mut Recording,
+        x: &wgpu::Buffer,
+        y: &wgpu::Buffer,
+        refresh: bool,
+    ) -> Result<()> {
+        let shape = GemmShape::new(self.batch, self.outputs, self.inputs);
+        let epilogue_bias = Some(&self.bias);
+        let Some(q) = &self.int8 else {
+            let epi = Epilogue {
+                scale_a: Scale::None,
+                scale_b: Scale::None,
+                bias: epilogue_bias,
+            };
+            return ops::gemm_f32(ctx, rec, &shape, GemmBuffers::new(x, &self.weight, y), &epi);
+        };
+        if refresh {
+            q.x.record_max_abs(ctx, rec, x)?;
+            q.w.record_max_abs(ctx, rec, &self.weight)?;
+        } else {
+            q.x.record_quantize(rec, x, &q.x.stats, Rounding::Nearest)?;
+            q.w.record_quantize(rec, &self.weight, &q.w.stats, Rounding::Nearest)?;
+        }
+        let epi = Epilogue {
+            scale_a: Scale::Tensor(&q.x.scales),
+            scale_b: Scale::Tensor(&q.w.scales),
+            bias: epilogue_bias,
+        };
+        let bufs = GemmBuffers::new(&q.x.packed, &q.w.packed, y);
+        ops::gemm_i8(ctx, rec, &shape, MAX_K_CHUNK, bufs, &epi)
+    }
+
+    /// Records the gradients from `dy`: `grad_weight`, `grad_bias` and, when `dx` is given,
+    /// `dx = dy·W`. `x` is the forward's input; `ones` holds `batch` ones. Returns the indices in
+    /// `rec` (with layouts) of the dY quantizations whose stochastic-rounding seeds change every
+    /// step.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn record_backward(
+        &self,
+        ctx: &Context,
+        rec: &mut Recording,
+        x: &wgpu::Buffer,
+        dy: &wgpu::Buffer,
+        dx: Option<&wgpu::Buffer>,
+        ones: &wgpu::Buffer,
+        refresh: bool,
+    ) -> Result<Vec<(usize, Layout)>> {
+        let (b, i, o) = (self.batch, self.inputs, self.outputs);
+        // db = 1ᵀ·dY, FP32 in every policy.
+        let bias_shape = GemmShape::new(1, o, b).with_trans(false, true);
+        ops::gemm_f32(
+            ctx,
+            rec,
+            &bias_shape,
+            GemmBuffers::new(ones, dy, &self.grad_bias),
+            &Epilogue::NONE,
+        )?;
+        let dx_shape = GemmShape::new(b, i, o).with_trans(false, true);
+        let dw_shape = GemmShape::new(o, i, b).with_trans(true, true);
+        let Some(q) = &self.int8 else {
+            if let Some(dx) = dx {
+                ops::gemm_f32(
+                    ctx,
+                    rec,
+                    &dx_shape,
+                    GemmBuffers::new(dy, &self.weight, dx),
+                    &Epilogue::NONE,
+                )?;
+            }
+            let bufs = GemmBuffers::new(dy, x, &self.grad_weight);
+            ops::gemm_f32(ctx, rec, &dw_shape, bufs, &Epilogue::NONE)?;
+            return Ok(Vec::new());
+        };
+        let rule = self.policy.gradient_rule();
+        let stochastic = match &self.policy {
+            Policy::Ui8(u) => u.stochastic,
+            Policy::Dai8(d) => d.stochastic,
+            _ => false,
+        };
+        let dy_stats_layout = match &q.dy_channels {
+            Some(ch) => ch.layout,
+            None => q.dy.layout,
+        };
+        if refresh {
+            ops::channel_stats(ctx, rec, &dy_stats_layout, dy, &q.dy_stats, None)?;
+            let candidates = q.candidates.as_ref().map(|(terms, ratios, n)| Candidates {
+                count: *n,
+                ratios,
+                cosine_terms: terms,
+            });
+            if rule != ClipRule::Max {
+                ops::channel_stats_tail(
+                    ctx,
+                    rec,
+                    &dy_stats_layout,
+                    dy,
+                    &q.dy_stats,
+                    candidates,
+                    None,
+                )?;
+            }
+            let bufs = ClipBuffers {
+                stats: &q.dy_stats,
+                candidates: q.candidates.as_ref().map(|(t, r, _)| (t, r)),
+                state: Some(&q.mcs_state),
+                clips: &q.clips,
+                summary: &q.summary,
+            };
+            let n = q.candidates.as_ref().map_or(0, |c| c.2);
+            ops::clip_select(ctx, rec, dy_stats_layout.channels() as u32, n, rule, bufs)?;
+        }
+        let rounding = if stochastic {
+            Rounding::Stochastic { seed: 0 }
+        } else {
+            Rounding::Nearest
+        };
+        // The per-tensor copy reads word 0 of the summary: the tensor clip (for one channel it
+        // equals the channel's clip; for DAI8 it is max_c s_c).
+        let mut seeded = Vec::new();
+        if stochastic {
+            seeded.push((rec.dispatches.len(), q.dy.layout));
+        }
+        q.dy.record_quantize(rec, dy, &q.summary, rounding)?;
+        if let Some(dx) = dx {
+            let epi = Epilogue {
+                scale_a: Scale::Tensor(&q.dy.scales),
+                scale_b: Scale::Tensor(&q.w.scales),
+                bias: None,
+            };
+            let bufs = GemmBuffers::new(&q.dy.packed, &q.w.packed, dx);
+            ops::gemm_i8(ctx, rec, &dx_shape, MAX_K_CHUNK, bufs, &epi)?;
+        }
+        let (dy_for_dw, dw_scale) = match &q.dy_channels {
+            Some(ch) => {
+                if stochastic {
+                    seeded.push((rec.dispatches.len(), ch.layout));
+                }
+                ch.record_quantize(rec, dy, &q.clips, rounding)?;
+                (&ch.packed, Scale::PerIndex(&ch.scales))
+            }
+            None => (&q.dy.packed, Scale::Tensor(&q.dy.scales)),
+        };
+        let epi = Epilogue {
+            scale_a: dw_scale,
+            scale_b: Scale::Tensor(&q.x.scales),
+            bias: None,
+        };
+        let bufs = GemmBuffers::new(dy_for_dw, &q.x.packed, &self.grad_weight);
+        ops::gemm_i8(ctx, rec, &dw_shape, MAX_K_CHUNK, bufs, &epi)?;
+        Ok(seeded)
+    }
+
+    /// Records the SGD updates of weight and bias; returns their indices in `rec` (their learning
+    /// rate changes with the schedule). UI8 scales the weight's learning rate by its φ.
+    pub(crate) fn record_update(
+        &self,
+        ctx: &Context,
+        rec: &mut Recording,
+        step: SgdStep,
+    ) -> Result<[usize; 2]> {
+        let phi = match (&self.policy, &self.int8) {
+            (Policy::Ui8(_), Some(q)) => Some((&q.summary, 2u32)),
+            _ => None,
+        };
+        let first = rec.dispatches.len();
+        let bufs = SgdBuffers {
+            grad: &self.grad_weight,
+            weights: &self.weight,
+            velocity: &self.velocity_weight,
+            lr_scale: phi,
+        };
+        ops::sgd(ctx, rec, self.outputs * self.inputs, step, bufs)?;
+        let bufs = SgdBuffers {
+            grad: &self.grad_bias,
+            weights: &self.bias,
+            velocity: &self.velocity_bias,
+            lr_scale: None,
+        };
+        ops::sgd(ctx, rec, self.outputs, step, bufs)?;
+        Ok([first, first + 1])
+    }
+
+    /// The φ index used by the weight update, if any (for rebuilding its parameters).
+    pub(crate) fn lr_scale_index(&self) -> Option<u32> {
+        matches!((&self.policy, &self.int8), (Policy::Ui8(_), Some(_))).then_some(2)
+    }
+}

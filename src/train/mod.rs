@@ -1,0 +1,424 @@
+//! Training: the step schedule, the optimizer settings, learning-rate schedules and metrics.
+//!
+//! One [`Trainer::train_step`] uploads the batch (`queue.write_buffer`), records nothing new —
+//! the step's recording (forward, loss, backward, SGD) was prepared once when the trainer was
+//! built — updates the few parameters that change per step (learning rate, stochastic-rounding
+//! seeds), encodes it and submits it: **one submit per step, no GPU allocation after the first
+//! step**. Loss and accuracy are copied into a ring of mapped staging buffers and collected
+//! later with [`Trainer::poll_metrics`], so the CPU never waits for the GPU in the loop.
+
+use std::sync::mpsc;
+
+use crate::cpu::common::hash_u32;
+use crate::error::{Error, Result};
+use crate::gpu::{Context, Prepared, Recording};
+use crate::nn::{Model, ModelSpec};
+use crate::ops::quantize::QuantizeParams;
+use crate::ops::sgd::SgdParams;
+use crate::ops::{Layout, Rounding, SgdStep};
+use crate::quant::Policy;
+
+/// Learning rate over steps.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LrSchedule {
+    /// The base rate throughout.
+    Constant,
+    /// Multiply by `gamma` every `every` steps.
+    Step {
+        /// Steps between decays.
+        every: u64,
+        /// Decay factor.
+        gamma: f32,
+    },
+    /// Cosine decay from the base rate to 0 over `total` steps.
+    Cosine {
+        /// Steps of the whole run.
+        total: u64,
+    },
+}
+
+/// Optimizer and schedule settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Rows per step.
+    pub batch: u32,
+    /// Base learning rate.
+    pub lr: f32,
+    /// SGD momentum.
+    pub momentum: f32,
+    /// L2 weight decay.
+    pub weight_decay: f32,
+    /// Nesterov momentum.
+    pub nesterov: bool,
+    /// Learning-rate schedule after warm-up.
+    pub schedule: LrSchedule,
+    /// Steps of linear warm-up from 0 to the base rate.
+    pub warmup_steps: u64,
+    /// Seed of the initial weights and of stochastic rounding.
+    pub seed: u32,
+    /// Quantize the first and last layers too (default: they stay FP32).
+    pub quantize_first_last: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            batch: 64,
+            lr: 0.05,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            nesterov: false,
+            schedule: LrSchedule::Constant,
+            warmup_steps: 0,
+            seed: 1,
+            quantize_first_last: false,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// The learning rate at `step`.
+    pub fn lr_at(&self, step: u64) -> f32 {
+        if step < self.warmup_steps {
+            return self.lr * (step + 1) as f32 / self.warmup_steps as f32;
+        }
+        let t = step - self.warmup_steps;
+        match self.schedule {
+            LrSchedule::Constant => self.lr,
+            LrSchedule::Step { every, gamma } => self.lr * gamma.powi((t / every.max(1)) as i32),
+            LrSchedule::Cosine { total } => {
+                let frac = (t as f32 / total.max(1) as f32).min(1.0);
+                self.lr * 0.5 * (1.0 + (std::f32::consts::PI * frac).cos())
+            }
+        }
+    }
+
+    fn sgd_step(&self, lr: f32) -> SgdStep {
+        SgdStep {
+            lr,
+            momentum: self.momentum,
+            weight_decay: self.weight_decay,
+            nesterov: self.nesterov,
+        }
+    }
+}
+
+/// Loss and accuracy of one training step, read back asynchronously.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepMetrics {
+    /// Step number (0-based).
+    pub step: u64,
+    /// Mean loss over the batch.
+    pub loss: f32,
+    /// Rows whose prediction was right.
+    pub correct: u32,
+    /// Rows in the batch.
+    pub rows: u32,
+}
+
+/// One prepared step: its dispatches and the ones whose parameters change per step.
+struct PreparedStep {
+    dispatches: Vec<Prepared>,
+    seeded: Vec<(usize, Layout)>,
+    updates: Vec<(usize, u32, Option<u32>)>,
+}
+
+impl PreparedStep {
+    fn build(
+        ctx: &Context,
+        model: &Model,
+        cfg: &TrainConfig,
+        refresh: bool,
+        train: bool,
+    ) -> Result<Self> {
+        let mut rec = Recording::new();
+        model.record_forward(ctx, &mut rec, refresh)?;
+        model.record_loss(&mut rec)?;
+        let (mut seeded, mut updates) = (Vec::new(), Vec::new());
+        if train {
+            seeded = model.record_backward(ctx, &mut rec, refresh)?;
+            updates = model.record_update(ctx, &mut rec, cfg.sgd_step(cfg.lr))?;
+        }
+        let dispatches = rec
+            .dispatches
+            .iter()
+            .map(|d| ctx.prepare(d))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(PreparedStep {
+            dispatches,
+            seeded,
+            updates,
+        })
+    }
+}
+
+/// A submitted step whose metrics are being mapped: step, rows, map completion.
+type InFlight = (
+    u64,
+    u32,
+    mpsc::Receiver<std::result::Result<(), wgpu::BufferAsyncError>>,
+);
+
+struct MetricsSlot {
+    buffer: wgpu::Buffer,
+    pending: Option<InFlight>,
+}
+
+const METRIC_SLOTS: usize = 4;
+
+/// Trains a [`Model`] under a [`Policy`].
+pub struct Trainer {
+    ctx: Context,
+    model: Model,
+    policy: Policy,
+    cfg: TrainConfig,
+    step: u64,
+    refresh: PreparedStep,
+    plain: Option<PreparedStep>,
+    eval: PreparedStep,
+    slots: Vec<MetricsSlot>,
+    next_slot: usize,
+    /// Metrics collected while making room in the ring, not yet handed out.
+    ready: Vec<StepMetrics>,
+}
+
+impl std::fmt::Debug for Trainer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trainer")
+            .field("policy", &self.policy)
+            .field("step", &self.step)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Trainer {
+    /// Builds the model and prepares its step once (compiling kernels on first use).
+    pub fn new(ctx: &Context, spec: &ModelSpec, policy: Policy, cfg: TrainConfig) -> Result<Self> {
+        let model = Model::new(
+            ctx,
+            spec,
+            cfg.batch,
+            &policy,
+            cfg.quantize_first_last,
+            cfg.seed,
+        )?;
+        let refresh = PreparedStep::build(ctx, &model, &cfg, true, true)?;
+        // UI8 reuses its clips between refreshes; the other policies refresh every step.
+        let plain = match policy {
+            Policy::Ui8(_) => Some(PreparedStep::build(ctx, &model, &cfg, false, true)?),
+            _ => None,
+        };
+        let eval = PreparedStep::build(ctx, &model, &cfg, true, false)?;
+        let slots = (0..METRIC_SLOTS)
+            .map(|i| MetricsSlot {
+                buffer: ctx.device().create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(&format!("octet.metrics{i}")),
+                    size: cfg.batch as u64 * 8,
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                }),
+                pending: None,
+            })
+            .collect();
+        Ok(Trainer {
+            ctx: ctx.clone(),
+            model,
+            policy,
+            cfg,
+            step: 0,
+            refresh,
+            plain,
+            eval,
+            slots,
+            next_slot: 0,
+            ready: Vec::new(),
+        })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Steps taken so far.
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+
+    fn check_batch(&self, x: &[f32], y: &[u32]) -> Result<()> {
+        let (b, f) = (self.cfg.batch as usize, self.model.spec().inputs as usize);
+        if x.len() != b * f || y.len() != b {
+            return Err(Error::invalid(
+                "train_step",
+                format!(
+                    "expected {b} rows of {f} features and {b} labels, got {} values and {} labels",
+                    x.len(),
+                    y.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Runs one training step on a full batch (`batch × inputs` features, `batch` labels):
+    /// one submit; its metrics arrive through [`Trainer::poll_metrics`].
+    pub fn train_step(&mut self, x: &[f32], y: &[u32]) -> Result<()> {
+        self.check_batch(x, y)?;
+        let ctx = self.ctx.clone();
+        let queue = ctx.queue();
+        queue.write_buffer(&self.model.acts[0], 0, bytemuck::cast_slice(x));
+        queue.write_buffer(&self.model.labels, 0, bytemuck::cast_slice(y));
+        let t = self.step;
+        // Make room in the metrics ring first: its oldest slot may still be in flight.
+        let slot = self.next_slot;
+        if let Some(m) = self.collect_slot(slot, true)? {
+            self.ready.push(m);
+        }
+        let prepared = match &self.plain {
+            Some(plain) if !self.policy.refreshes_at(t) => plain,
+            _ => &self.refresh,
+        };
+        for (n, (idx, layout)) in prepared.seeded.iter().enumerate() {
+            let seed = hash_u32(self.cfg.seed ^ hash_u32(t as u32 ^ hash_u32(n as u32)));
+            let params = QuantizeParams::new(layout, Rounding::Stochastic { seed });
+            prepared.dispatches[*idx].set_params(queue, &params);
+        }
+        let lr = self.cfg.lr_at(t);
+        for (idx, n, scale) in &prepared.updates {
+            let params = SgdParams::new(*n, self.cfg.sgd_step(lr), *scale);
+            prepared.dispatches[*idx].set_params(queue, &params);
+        }
+        let mut encoder = ctx.encoder("train_step");
+        for d in &prepared.dispatches {
+            d.encode(&mut encoder);
+        }
+        let rows = self.cfg.batch as u64 * 4;
+        let staging = &self.slots[slot].buffer;
+        encoder.copy_buffer_to_buffer(&self.model.row_loss, 0, staging, 0, rows);
+        encoder.copy_buffer_to_buffer(&self.model.correct, 0, staging, rows, rows);
+        ctx.submit(encoder)?;
+        let (tx, rx) = mpsc::channel();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.slots[slot].pending = Some((t, self.cfg.batch, rx));
+        self.next_slot = (slot + 1) % METRIC_SLOTS;
+        self.step += 1;
+        Ok(())
+    }
+
+    /// Metrics of finished steps, oldest first. With `wait`, blocks until every submitted step
+    /// has finished.
+    pub fn poll_metrics(&mut self, wait: bool) -> Result<Vec<StepMetrics>> {
+        let poll = if wait {
+            wgpu::PollType::wait_indefinitely()
+        } else {
+            wgpu::PollType::Poll
+        };
+        self.ctx.device().poll(poll)?;
+        let mut out = std::mem::take(&mut self.ready);
+        for k in 0..METRIC_SLOTS {
+            let slot = (self.next_slot + k) % METRIC_SLOTS;
+            if let Some(m) = self.collect_slot(slot, wait)? {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads slot `slot` if its map has completed (or, with `wait`, after waiting for it).
+    fn collect_slot(&mut self, slot: usize, wait: bool) -> Result<Option<StepMetrics>> {
+        let Some((step, rows, rx)) = &self.slots[slot].pending else {
+            return Ok(None);
+        };
+        let result = if wait {
+            self.ctx
+                .device()
+                .poll(wgpu::PollType::wait_indefinitely())?;
+            rx.recv().map_err(|_| Error::Gpu {
+                during: "metrics readback",
+                message: "the map callback was dropped (device lost?)".into(),
+            })?
+        } else {
+            match rx.try_recv() {
+                Ok(r) => r,
+                Err(_) => return Ok(None),
+            }
+        };
+        result?;
+        let (step, rows) = (*step, *rows);
+        let buffer = &self.slots[slot].buffer;
+        let metrics = {
+            let view = buffer
+                .slice(..)
+                .get_mapped_range()
+                .map_err(|e| Error::Gpu {
+                    during: "metrics readback",
+                    message: e.to_string(),
+                })?;
+            let words: Vec<u32> = bytemuck::pod_collect_to_vec(&view[..]);
+            let n = rows as usize;
+            let loss: f32 =
+                words[..n].iter().map(|w| f32::from_bits(*w)).sum::<f32>() / rows as f32;
+            let correct = words[n..2 * n].iter().sum();
+            StepMetrics {
+                step,
+                loss,
+                correct,
+                rows,
+            }
+        };
+        buffer.unmap();
+        self.slots[slot].pending = None;
+        Ok(Some(metrics))
+    }
+
+    /// Mean loss and accuracy over `x` (`n × inputs`) and `y` (`n` labels), in batches; the
+    /// last partial batch is padded with rows that count for nothing. Blocks until done.
+    pub fn evaluate(&mut self, x: &[f32], y: &[u32]) -> Result<(f32, f32)> {
+        let (b, f) = (self.cfg.batch as usize, self.model.spec().inputs as usize);
+        if x.len() != y.len() * f || y.is_empty() {
+            return Err(Error::invalid(
+                "evaluate",
+                format!(
+                    "{} labels need {} feature values, got {}",
+                    y.len(),
+                    y.len() * f,
+                    x.len()
+                ),
+            ));
+        }
+        let (mut loss, mut correct) = (0f64, 0u64);
+        let ctx = self.ctx.clone();
+        for start in (0..y.len()).step_by(b) {
+            let n = b.min(y.len() - start);
+            let mut xb = x[start * f..(start + n) * f].to_vec();
+            xb.resize(b * f, 0.0);
+            let mut yb = y[start..start + n].to_vec();
+            // Labels past the classes contribute nothing (see softmax_xent).
+            yb.resize(b, u32::MAX);
+            ctx.queue()
+                .write_buffer(&self.model.acts[0], 0, bytemuck::cast_slice(&xb));
+            ctx.queue()
+                .write_buffer(&self.model.labels, 0, bytemuck::cast_slice(&yb));
+            let mut encoder = ctx.encoder("evaluate");
+            for d in &self.eval.dispatches {
+                d.encode(&mut encoder);
+            }
+            ctx.submit(encoder)?;
+            let l: Vec<f32> = ctx.read_buffer(&self.model.row_loss)?;
+            let c: Vec<u32> = ctx.read_buffer(&self.model.correct)?;
+            loss += l[..n].iter().map(|v| *v as f64).sum::<f64>();
+            correct += c[..n].iter().map(|v| *v as u64).sum::<u64>();
+        }
+        Ok((
+            (loss / y.len() as f64) as f32,
+            correct as f32 / y.len() as f32,
+        ))
+    }
+}
