@@ -53,6 +53,8 @@ pub const SUITES: &[&str] = &[
     "relu",
     "softmax_xent",
     "sgd",
+    "conv",
+    "maxpool",
     "gemm_i8",
     "gemm_f32",
 ];
@@ -72,6 +74,8 @@ pub fn suite_kernels(suite: &str) -> &'static [&'static str] {
         "relu" => &["relu"],
         "softmax_xent" => &["softmax_xent"],
         "sgd" => &["sgd"],
+        "conv" => &["im2col", "col2im"],
+        "maxpool" => &["maxpool"],
         "gemm_i8" => &["gemm_i8", "gemm_reduce"],
         "gemm_f32" => &["gemm_f32", "gemm_reduce"],
         _ => &[],
@@ -89,6 +93,8 @@ pub fn run_suite(ctx: &Context, suite: &str, quick: bool) -> Result<Vec<CaseResu
         "relu" => relu_cases(ctx, &mut out)?,
         "softmax_xent" => softmax_xent_cases(ctx, &mut out)?,
         "sgd" => sgd_cases(ctx, &mut out)?,
+        "conv" => conv_cases(ctx, &mut out)?,
+        "maxpool" => maxpool_cases(ctx, &mut out)?,
         "gemm_i8" => gemm_i8_cases(ctx, quick, &mut out)?,
         "gemm_f32" => gemm_f32_cases(ctx, &mut out)?,
         other => {
@@ -1004,6 +1010,113 @@ fn sgd_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
             check.close("velocity", &gv[..n as usize], &v, &scale(&v), 1e-6);
             check.finish("sgd", format!("n={n} {name}, 3 steps"), out);
         }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// convolution data movement and pooling
+
+fn conv_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
+    let mut g = Gen::new(101);
+    // (n, h, w, c, kh, kw, stride, pad): LeNet's shapes, odd sizes, strides and paddings.
+    let shapes = [
+        (2u32, 28u32, 28u32, 1u32, 5u32, 5u32, 1u32, 2u32),
+        (3, 14, 14, 6, 5, 5, 1, 0),
+        (1, 7, 5, 3, 3, 3, 2, 1),
+        (2, 9, 9, 4, 3, 3, 1, 1),
+        (1, 1, 1, 1, 1, 1, 1, 0),
+        (2, 8, 6, 5, 1, 1, 2, 0),
+    ];
+    for (n, h, w, c, kh, kw, stride, pad) in shapes {
+        let geom = ops::ConvGeometry {
+            n,
+            h,
+            w,
+            c,
+            kh,
+            kw,
+            stride,
+            pad,
+        };
+        let x = g.normal_vec(geom.input_len() as usize, 1.0);
+        let cells = (geom.rows() * geom.taps()) as usize;
+        let dcols = g.normal_vec(cells, 1.0);
+        let xb = ctx.upload("test.x", &x);
+        let cb = ctx.storage_buffer("test.cols", cells as u64 * 4);
+        let db = ctx.upload("test.dcols", &dcols);
+        let dxb = ctx.storage_buffer("test.dx", geom.input_len() * 4);
+        let mut rec = Recording::new();
+        ops::im2col(&mut rec, &geom, &xb, &cb)?;
+        ops::col2im(&mut rec, &geom, &db, &dxb)?;
+        ctx.run(&rec)?;
+        let cols: Vec<f32> = ctx.read_buffer(&cb)?;
+        let dx: Vec<f32> = ctx.read_buffer(&dxb)?;
+        let mut twin_cols = vec![0f32; cells];
+        let mut twin_dx = vec![0f32; geom.input_len() as usize];
+        cpu::im2col(&geom, &x, &mut twin_cols);
+        cpu::col2im(&geom, &dcols, &mut twin_dx);
+        let mut check = Check::new();
+        check.exact_f32("cols", &cols[..cells], &twin_cols);
+        // Sums in the same order with no multiply to fuse: the same bits.
+        check.exact_f32("dx", &dx[..twin_dx.len()], &twin_dx);
+        // col2im is the adjoint of im2col: <im2col(x), d> = <x, col2im(d)>.
+        let lhs: f64 = twin_cols
+            .iter()
+            .zip(&dcols)
+            .map(|(a, b)| *a as f64 * *b as f64)
+            .sum();
+        let rhs: f64 = x
+            .iter()
+            .zip(&twin_dx)
+            .map(|(a, b)| *a as f64 * *b as f64)
+            .sum();
+        if (lhs - rhs).abs() > 1e-3 * lhs.abs().max(1.0) {
+            check.fail(format!("not adjoint: {lhs} vs {rhs}"));
+        }
+        check.finish(
+            "conv",
+            format!("{n}x{h}x{w}x{c} k{kh}x{kw} s{stride} p{pad}"),
+            out,
+        );
+    }
+    Ok(())
+}
+
+fn maxpool_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
+    let mut g = Gen::new(111);
+    for (n, h, w, c, k) in [
+        (2u32, 28u32, 28u32, 6u32, 2u32),
+        (3, 10, 10, 16, 2),
+        (1, 7, 5, 3, 2),
+        (2, 9, 9, 1, 3),
+    ] {
+        let geom = ops::PoolGeometry { n, h, w, c, k };
+        let mut x = g.normal_vec(geom.input_len() as usize, 1.0);
+        // Ties: the first maximum wins.
+        x[1] = x[0];
+        let dy = g.normal_vec(geom.output_len() as usize, 1.0);
+        let xb = ctx.upload("test.x", &x);
+        let dyb = ctx.upload("test.dy", &dy);
+        let ab = ctx.storage_buffer("test.argmax", geom.output_len() * 4);
+        let yb = ctx.storage_buffer("test.y", geom.output_len() * 4);
+        let dxb = ctx.storage_buffer("test.dx", geom.input_len() * 4);
+        let mut rec = Recording::new();
+        ops::maxpool(ctx, &mut rec, &geom, &xb, None, &ab, &yb)?;
+        ops::maxpool(ctx, &mut rec, &geom, &xb, Some(&dyb), &ab, &dxb)?;
+        ctx.run(&rec)?;
+        let (no, ni) = (geom.output_len() as usize, geom.input_len() as usize);
+        let y: Vec<f32> = ctx.read_buffer(&yb)?;
+        let a: Vec<u32> = ctx.read_buffer(&ab)?;
+        let dx: Vec<f32> = ctx.read_buffer(&dxb)?;
+        let (mut ty, mut ta, mut tdx) = (vec![0f32; no], vec![0u32; no], vec![0f32; ni]);
+        cpu::maxpool_forward(&geom, &x, &mut ta, &mut ty);
+        cpu::maxpool_backward(&geom, &dy, &ta, &mut tdx);
+        let mut check = Check::new();
+        check.exact_f32("y", &y[..no], &ty);
+        check.exact("argmax", &a[..no], &ta);
+        check.exact_f32("dx", &dx[..ni], &tdx);
+        check.finish("maxpool", format!("{n}x{h}x{w}x{c} k{k}"), out);
     }
     Ok(())
 }

@@ -98,6 +98,16 @@ fn sgd_matches_twin() {
 }
 
 #[test]
+fn conv_data_movement_matches_twin() {
+    run_suite("conv");
+}
+
+#[test]
+fn maxpool_matches_twin() {
+    run_suite("maxpool");
+}
+
+#[test]
 fn gemm_i8_matches_twin_including_split_k_overflow_cases() {
     run_suite("gemm_i8");
 }

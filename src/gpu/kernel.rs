@@ -68,6 +68,14 @@ pub mod wgsl {
     pub const SOFTMAX_XENT: &str = include_str!("../../shaders/softmax_xent.wgsl");
     /// `shaders/sgd.wgsl`.
     pub const SGD: &str = include_str!("../../shaders/sgd.wgsl");
+    /// `shaders/conv_common.wgsl`: convolution geometry of im2col and col2im.
+    pub const CONV_COMMON: &str = include_str!("../../shaders/conv_common.wgsl");
+    /// `shaders/im2col.wgsl`.
+    pub const IM2COL: &str = include_str!("../../shaders/im2col.wgsl");
+    /// `shaders/col2im.wgsl`.
+    pub const COL2IM: &str = include_str!("../../shaders/col2im.wgsl");
+    /// `shaders/maxpool.wgsl`.
+    pub const MAXPOOL: &str = include_str!("../../shaders/maxpool.wgsl");
     /// `shaders/quantize.wgsl`.
     pub const QUANTIZE: &str = include_str!("../../shaders/quantize.wgsl");
     /// `shaders/dequantize.wgsl`.

@@ -8,8 +8,10 @@ use crate::gpu::kernel::KernelDef;
 
 pub mod channel_stats;
 pub mod clip_select;
+pub mod conv;
 pub mod dequantize;
 pub mod gemm;
+pub mod maxpool;
 pub mod quantize;
 pub mod relu;
 pub mod sgd;
@@ -19,8 +21,10 @@ pub use channel_stats::{
     Candidates, ChannelStat, MAX_CANDIDATES, StatsPartial, channel_stats, channel_stats_tail,
 };
 pub use clip_select::{ClipBuffers, ClipRule, ClipSummary, clip_select};
+pub use conv::{ConvGeometry, col2im, im2col};
 pub use dequantize::dequantize;
 pub use gemm::{Epilogue, GemmBuffers, GemmShape, MAX_K_CHUNK, Scale, gemm_f32, gemm_i8};
+pub use maxpool::{PoolGeometry, maxpool};
 pub use quantize::{QuantizeBuffers, quantize};
 pub use relu::relu;
 pub use sgd::{SgdBuffers, SgdStep, sgd};
@@ -41,6 +45,9 @@ pub static ALL_KERNELS: &[&KernelDef] = &[
     &relu::RELU,
     &softmax_xent::SOFTMAX_XENT,
     &sgd::SGD,
+    &conv::IM2COL,
+    &conv::COL2IM,
+    &maxpool::MAXPOOL,
 ];
 
 /// Which elements share a clip (and so a scale or a statistic).

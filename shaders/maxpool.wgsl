@@ -1,0 +1,72 @@
+// maxpool: k x k max pooling with stride k over NHWC activations (floor mode: trailing rows and
+// columns that do not fill a window are dropped). Forward writes the maximum (the first one on
+// ties; NaN never wins unless it comes first) and its flat input index; backward routes each
+// output gradient to that index, as a gather over the input, with zeros elsewhere.
+// CPU twin: src/cpu/maxpool.rs.
+
+const WG_SIZE: u32 = 256u;
+
+// Mirrors `PoolParams` in src/ops/maxpool.rs.
+struct PoolParams {
+    n: u32,
+    h: u32,
+    w: u32,
+    c: u32,
+    k: u32,
+    oh: u32,
+    ow: u32,
+    backward: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: PoolParams;
+@group(0) @binding(1) var<storage> x: array<f32>;
+@group(0) @binding(2) var<storage> dy: array<f32>;
+@group(0) @binding(3) var<storage, read_write> argmax: array<u32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let idx = gid.x + gid.y * nwg.x * WG_SIZE;
+    if params.backward == 0u {
+        if idx >= params.n * params.oh * params.ow * params.c {
+            return;
+        }
+        let ci = idx % params.c;
+        let ox = (idx / params.c) % params.ow;
+        let oy = (idx / (params.c * params.ow)) % params.oh;
+        let ni = idx / (params.c * params.ow * params.oh);
+        var best = 0.0;
+        var at = 0u;
+        for (var ky = 0u; ky < params.k; ky++) {
+            for (var kx = 0u; kx < params.k; kx++) {
+                let i = ((ni * params.h + oy * params.k + ky) * params.w + ox * params.k + kx)
+                    * params.c + ci;
+                let v = x[i];
+                if (ky == 0u && kx == 0u) || v > best {
+                    best = v;
+                    at = i;
+                }
+            }
+        }
+        out[idx] = best;
+        argmax[idx] = at;
+    } else {
+        if idx >= params.n * params.h * params.w * params.c {
+            return;
+        }
+        let ci = idx % params.c;
+        let ix = (idx / params.c) % params.w;
+        let iy = (idx / (params.c * params.w)) % params.h;
+        let ni = idx / (params.c * params.w * params.h);
+        let oy = iy / params.k;
+        let ox = ix / params.k;
+        var g = 0.0;
+        if oy < params.oh && ox < params.ow {
+            let o = ((ni * params.oh + oy) * params.ow + ox) * params.c + ci;
+            if argmax[o] == idx {
+                g = dy[o];
+            }
+        }
+        out[idx] = g;
+    }
+}

@@ -1,0 +1,51 @@
+//! Twin of `shaders/maxpool.wgsl`.
+
+use crate::ops::maxpool::PoolGeometry;
+
+/// Forward: pooled values and their input indices.
+pub fn maxpool_forward(g: &PoolGeometry, x: &[f32], argmax: &mut [u32], out: &mut [f32]) {
+    let (h, w, c, k) = (g.h as usize, g.w as usize, g.c as usize, g.k as usize);
+    let (oh, ow) = (g.oh() as usize, g.ow() as usize);
+    for idx in 0..g.output_len() as usize {
+        let (ci, ox, oy, ni) = (
+            idx % c,
+            (idx / c) % ow,
+            (idx / (c * ow)) % oh,
+            idx / (c * ow * oh),
+        );
+        let (mut best, mut at) = (0f32, 0usize);
+        for ky in 0..k {
+            for kx in 0..k {
+                let i = ((ni * h + oy * k + ky) * w + ox * k + kx) * c + ci;
+                if (ky == 0 && kx == 0) || x[i] > best {
+                    best = x[i];
+                    at = i;
+                }
+            }
+        }
+        out[idx] = best;
+        argmax[idx] = at as u32;
+    }
+}
+
+/// Backward: each input element receives the gradient of the window it won, if any.
+pub fn maxpool_backward(g: &PoolGeometry, dy: &[f32], argmax: &[u32], dx: &mut [f32]) {
+    let (h, w, c, k) = (g.h as usize, g.w as usize, g.c as usize, g.k as usize);
+    let (oh, ow) = (g.oh() as usize, g.ow() as usize);
+    for idx in 0..g.input_len() as usize {
+        let (ci, ix, iy, ni) = (
+            idx % c,
+            (idx / c) % w,
+            (idx / (c * w)) % h,
+            idx / (c * w * h),
+        );
+        let (oy, ox) = (iy / k, ix / k);
+        dx[idx] = 0.0;
+        if oy < oh && ox < ow {
+            let o = ((ni * oh + oy) * ow + ox) * c + ci;
+            if argmax[o] as usize == idx {
+                dx[idx] = dy[o];
+            }
+        }
+    }
+}
