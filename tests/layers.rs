@@ -42,7 +42,7 @@ fn linear_layers_match_the_reference_under_every_policy() {
     // Odd shapes: 9 rows, 37 → 29 → 13 features.
     let (batch, i0, h, o) = (9u32, 37u32, 29u32, 13u32);
     let spec = ModelSpec {
-        inputs: i0,
+        input: [1, 1, i0],
         layers: vec![
             LayerSpec::Linear { outputs: h },
             LayerSpec::Linear { outputs: o },

@@ -71,3 +71,51 @@ fn mlp_training_reduces_the_loss_under_every_policy() {
         }
     }
 }
+
+#[test]
+fn lenet5_training_reduces_the_loss_under_every_policy() {
+    let adapters = octet::gpu::adapters(wgpu::Backends::all());
+    assert!(
+        !adapters.is_empty(),
+        "{}",
+        octet::Error::NoAdapter {
+            backends: "all".into()
+        }
+    );
+    let data = Dataset::synthetic_images(1024, 28, 28, 10, 0.5, 3);
+    let spec = ModelSpec::lenet5(28, 28, 1, 10);
+    let (batch, steps) = (16usize, 48usize);
+    for adapter in &adapters {
+        let backend = adapter.get_info().backend;
+        let ctx = octet::Context::from_adapter(adapter).unwrap();
+        for name in ["fp32", "naive", "ui8", "dai8"] {
+            let cfg = TrainConfig {
+                batch: batch as u32,
+                lr: 0.03,
+                ..Default::default()
+            };
+            let started = std::time::Instant::now();
+            let mut trainer =
+                Trainer::new(&ctx, &spec, Policy::from_name(name).unwrap(), cfg).unwrap();
+            let mut metrics = Vec::new();
+            for step in 0..steps {
+                let (x, y) = data.batch(step * batch, batch);
+                trainer.train_step(x, y).unwrap();
+                metrics.extend(trainer.poll_metrics(false).unwrap());
+            }
+            metrics.extend(trainer.poll_metrics(true).unwrap());
+            let mean = |m: &[octet::train::StepMetrics]| {
+                m.iter().map(|m| m.loss).sum::<f32>() / m.len() as f32
+            };
+            let (first, last) = (mean(&metrics[..8]), mean(&metrics[steps - 8..]));
+            eprintln!(
+                "{backend:?} lenet5 {name}: loss {first:.3} -> {last:.3} in {:?}",
+                started.elapsed()
+            );
+            assert!(
+                last < 0.85 * first,
+                "{backend:?} {name}: loss {first} -> {last}"
+            );
+        }
+    }
+}

@@ -22,7 +22,8 @@ pub fn gemm_f32(
             src[(r * k + kk) as usize]
         }
     };
-    let chunks = shape.chunks(F32_K_CHUNK);
+    let k_chunk = shape.auto_k_chunk(F32_K_CHUNK);
+    let chunks = shape.chunks(k_chunk);
     let mut partials = vec![
         0f32;
         if chunks > 1 {
@@ -32,7 +33,7 @@ pub fn gemm_f32(
         }
     ];
     for z in 0..chunks {
-        let (k0, k1) = (z * F32_K_CHUNK, ((z + 1) * F32_K_CHUNK).min(k));
+        let (k0, k1) = (z * k_chunk, ((z + 1) * k_chunk).min(k));
         for wy in 0..m.div_ceil(GEMM_TILE) {
             for wx in 0..n.div_ceil(GEMM_TILE) {
                 for ly in 0..16 {

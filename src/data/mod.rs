@@ -36,7 +36,7 @@ impl Dataset {
     }
 
     /// A learnable synthetic set: `classes` Gaussian clusters in `features` dimensions (centres
-    /// drawn with unit spread, points with spread `noise`), from `seed`.
+    /// drawn with unit spread, points with spread `noise`), scaled to unit variance, from `seed`.
     pub fn synthetic(rows: usize, features: usize, classes: u32, noise: f32, seed: u32) -> Self {
         let mut g = Gen::new(seed);
         let centres: Vec<f32> = g.normal_vec(classes as usize * features, 1.0);
@@ -45,10 +45,65 @@ impl Dataset {
         for r in 0..rows {
             let c = (crate::cpu::common::rng_u32(seed ^ 0xa5a5, r as u32) % classes) as usize;
             y.push(c as u32);
-            x.extend((0..features).map(|f| centres[c * features + f] + noise * g.normal()));
+            let scale = (1.0 + noise * noise).sqrt().recip();
+            x.extend(
+                (0..features).map(|f| (centres[c * features + f] + noise * g.normal()) * scale),
+            );
         }
         Dataset {
             features,
+            classes,
+            x,
+            y,
+        }
+    }
+
+    /// Learnable synthetic images `[h, w, 1]`: each class is a prototype of three Gaussian bumps
+    /// at class-specific places; a sample is its prototype shifted by up to one pixel, scaled by
+    /// 0.8–1.2, plus Gaussian pixel noise of spread `noise`; normalized to mean 0, variance ≈ 1.
+    pub fn synthetic_images(
+        rows: usize,
+        h: usize,
+        w: usize,
+        classes: u32,
+        noise: f32,
+        seed: u32,
+    ) -> Self {
+        let mut g = Gen::new(seed);
+        let bumps: Vec<[f32; 3]> = (0..classes as usize * 3)
+            .map(|_| {
+                [
+                    g.uniform() * h as f32,
+                    g.uniform() * w as f32,
+                    if g.uniform() < 0.5 { 1.0 } else { -1.0 },
+                ]
+            })
+            .collect();
+        let mut x = Vec::with_capacity(rows * h * w);
+        let mut y = Vec::with_capacity(rows);
+        for r in 0..rows {
+            let c = (crate::cpu::common::rng_u32(seed ^ 0x5a5a, r as u32) % classes) as usize;
+            y.push(c as u32);
+            let (dy, dx) = (
+                (g.uniform() * 3.0).floor() - 1.0,
+                (g.uniform() * 3.0).floor() - 1.0,
+            );
+            let amp = 0.8 + 0.4 * g.uniform();
+            for py in 0..h {
+                for px in 0..w {
+                    let v: f32 = bumps[c * 3..c * 3 + 3]
+                        .iter()
+                        .map(|[by, bx, sign]| {
+                            let d2 = (py as f32 - by - dy).powi(2) + (px as f32 - bx - dx).powi(2);
+                            sign * (-d2 / 8.0).exp()
+                        })
+                        .sum();
+                    x.push(amp * v * 2.0 + noise * g.normal());
+                }
+            }
+        }
+        Dataset {
+            features: h * w,
             classes,
             x,
             y,

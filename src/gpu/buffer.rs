@@ -43,6 +43,7 @@ impl Context {
     /// Finishes `encoder` and submits it; validation and out-of-memory errors of the recorded
     /// work come back as [`Error::Gpu`].
     pub fn submit(&self, encoder: wgpu::CommandEncoder) -> Result<wgpu::SubmissionIndex> {
+        self.count_submit();
         with_error_scope(self.device(), || {
             self.queue().submit(Some(encoder.finish()))
         })

@@ -21,6 +21,7 @@ struct Inner {
     queue: wgpu::Queue,
     adapter_info: Option<wgpu::AdapterInfo>,
     pipelines: Mutex<HashMap<&'static str, Arc<Pipeline>>>,
+    submits: std::sync::atomic::AtomicU64,
     dummies: [wgpu::Buffer; 2],
 }
 
@@ -216,6 +217,7 @@ impl Context {
                 queue,
                 adapter_info,
                 pipelines: Mutex::new(HashMap::new()),
+                submits: std::sync::atomic::AtomicU64::new(0),
                 dummies,
             }),
         })
@@ -234,6 +236,19 @@ impl Context {
     /// The adapter's description, when octet created the device itself.
     pub fn adapter_info(&self) -> Option<&wgpu::AdapterInfo> {
         self.inner.adapter_info.as_ref()
+    }
+
+    /// Queue submissions made through this context (and its clones) so far.
+    pub fn submit_count(&self) -> u64 {
+        self.inner
+            .submits
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_submit(&self) {
+        self.inner
+            .submits
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Placeholder buffers for unused optional bindings: 0 for read-only, 1 for read-write.

@@ -107,15 +107,13 @@ pub struct Linear {
 }
 
 impl Linear {
-    /// Allocates the layer for `batch` rows; `weight` (`outputs × inputs`, row-major) and `bias`
-    /// are the initial values. `quantized` selects int8 GEMMs under `policy`.
-    #[allow(clippy::too_many_arguments)]
+    /// Allocates the layer for `(batch, inputs, outputs)`; `weight` (`outputs × inputs`,
+    /// row-major) and `bias` are the initial values. `quantized` selects int8 GEMMs under
+    /// `policy`.
     pub(crate) fn new(
         ctx: &Context,
         name: &str,
-        batch: u32,
-        inputs: u32,
-        outputs: u32,
+        (batch, inputs, outputs): (u32, u32, u32),
         weight: &[f32],
         bias: &[f32],
         policy: &Policy,
@@ -182,6 +180,15 @@ impl Linear {
             velocity_bias: ctx.storage_buffer(&format!("{name}.velocity_bias"), f32s(outputs)),
             int8,
             policy: policy.clone(),
+        }
+    }
+
+    /// Bytes kept from the forward for the backward: the input as f32, or packed int8 and its
+    /// scale when quantized.
+    pub fn saved_input_bytes(&self) -> u64 {
+        match &self.int8 {
+            Some(q) => q.x.layout.packed_words() as u64 * 4 + 4,
+            None => self.batch as u64 * self.inputs as u64 * 4,
         }
     }
 
@@ -342,7 +349,14 @@ impl Linear {
             bias: None,
         };
         let bufs = GemmBuffers::new(dy_for_dw, &q.x.packed, &self.grad_weight);
-        ops::gemm_i8(ctx, rec, &dw_shape, MAX_K_CHUNK, bufs, &epi)?;
+        ops::gemm_i8(
+            ctx,
+            rec,
+            &dw_shape,
+            dw_shape.auto_k_chunk(MAX_K_CHUNK),
+            bufs,
+            &epi,
+        )?;
         Ok(seeded)
     }
 

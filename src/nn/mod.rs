@@ -2,11 +2,13 @@
 //! allocated once for a fixed batch size, and records its forward, loss, backward and update
 //! passes into a [`Recording`] that the trainer prepares once and replays every step.
 //!
-//! This release has the layers of the MLP (Linear, ReLU); convolution, pooling, batch norm and
-//! residual blocks follow.
+//! This release has the layers of the MLP and LeNet-5 (Linear, Conv2d, ReLU, MaxPool2d,
+//! Flatten); batch norm, global average pooling and residual blocks follow.
 
+mod conv;
 mod linear;
 
+pub use conv::Conv2d;
 pub use linear::Linear;
 
 use crate::conformance::Gen;
@@ -15,23 +17,42 @@ use crate::gpu::{Context, Recording};
 use crate::ops::{self, SgdStep, XentBuffers};
 use crate::quant::Policy;
 
-/// One layer of a [`ModelSpec`].
+/// One layer of a [`ModelSpec`]. Activations are NHWC.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LayerSpec {
-    /// Fully connected layer to `outputs` features.
+    /// Fully connected layer to `outputs` features (a spatial input is read flattened).
     Linear {
         /// Output features.
         outputs: u32,
     },
+    /// 2-D convolution with a square kernel.
+    Conv2d {
+        /// Output channels.
+        channels: u32,
+        /// Kernel size.
+        kernel: u32,
+        /// Stride.
+        stride: u32,
+        /// Zero padding on each side.
+        pad: u32,
+    },
+    /// Max pooling with a `k × k` window and stride `k`.
+    MaxPool2d {
+        /// Window and stride.
+        k: u32,
+    },
+    /// `[h, w, c]` → `[1, 1, h·w·c]` (free: NHWC is already row-major).
+    Flatten,
     /// Rectifier.
     Relu,
 }
 
-/// A model's architecture: input features and layers, the last producing the class logits.
+/// A model's architecture: the input shape `[h, w, c]` and the layers, the last one producing
+/// the class logits.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelSpec {
-    /// Features of one input row.
-    pub inputs: u32,
+    /// Height, width and channels of one input (`[1, 1, features]` for flat data).
+    pub input: [u32; 3],
     /// Layers in order.
     pub layers: Vec<LayerSpec>,
 }
@@ -46,37 +67,101 @@ impl ModelSpec {
             layers.push(LayerSpec::Relu);
         }
         layers.push(LayerSpec::Linear { outputs: classes });
-        ModelSpec { inputs, layers }
+        ModelSpec {
+            input: [1, 1, inputs],
+            layers,
+        }
     }
 
-    /// Features after each layer (index 0: the input).
-    pub fn features(&self) -> Vec<u32> {
-        let mut f = vec![self.inputs];
-        for l in &self.layers {
-            let last = *f.last().unwrap_or(&self.inputs);
-            f.push(match l {
-                LayerSpec::Linear { outputs } => *outputs,
-                LayerSpec::Relu => last,
+    /// LeNet-5 for `h × w × c` images: conv 6@5×5 (padded to keep 28×28 inputs at 28×28), ReLU,
+    /// max-pool 2, conv 16@5×5, ReLU, max-pool 2, then 120-84-`classes` fully connected.
+    pub fn lenet5(h: u32, w: u32, c: u32, classes: u32) -> Self {
+        let pad = if h < 32 { 2 } else { 0 };
+        let conv = |channels, pad| LayerSpec::Conv2d {
+            channels,
+            kernel: 5,
+            stride: 1,
+            pad,
+        };
+        ModelSpec {
+            input: [h, w, c],
+            layers: vec![
+                conv(6, pad),
+                LayerSpec::Relu,
+                LayerSpec::MaxPool2d { k: 2 },
+                conv(16, 0),
+                LayerSpec::Relu,
+                LayerSpec::MaxPool2d { k: 2 },
+                LayerSpec::Flatten,
+                LayerSpec::Linear { outputs: 120 },
+                LayerSpec::Relu,
+                LayerSpec::Linear { outputs: 84 },
+                LayerSpec::Relu,
+                LayerSpec::Linear { outputs: classes },
+            ],
+        }
+    }
+
+    /// Values in one input: `h·w·c`.
+    pub fn input_len(&self) -> u32 {
+        self.input.iter().product()
+    }
+
+    /// The shape `[h, w, c]` after each layer (index 0: the input); fails on a layer that does
+    /// not fit its input.
+    pub fn shapes(&self) -> Result<Vec<[u32; 3]>> {
+        let mut shapes = vec![self.input];
+        for (i, l) in self.layers.iter().enumerate() {
+            let [h, w, c] = shapes[i];
+            let bad = |why: String| Error::invalid("model", format!("layer {i} ({l:?}): {why}"));
+            shapes.push(match *l {
+                LayerSpec::Linear { outputs } if outputs > 0 => [1, 1, outputs],
+                LayerSpec::Conv2d {
+                    channels,
+                    kernel,
+                    stride,
+                    pad,
+                } if channels > 0 && kernel > 0 && stride > 0 => {
+                    if kernel > h + 2 * pad || kernel > w + 2 * pad {
+                        return Err(bad(format!(
+                            "kernel {kernel} exceeds the padded {h}x{w} input"
+                        )));
+                    }
+                    let o = |s: u32| (s + 2 * pad - kernel) / stride + 1;
+                    [o(h), o(w), channels]
+                }
+                LayerSpec::MaxPool2d { k } if k > 0 => {
+                    if h < k || w < k {
+                        return Err(bad(format!("window {k} exceeds the {h}x{w} input")));
+                    }
+                    [h / k, w / k, c]
+                }
+                LayerSpec::Flatten => [1, 1, h * w * c],
+                LayerSpec::Relu => [h, w, c],
+                _ => return Err(bad("zero size".into())),
             });
         }
-        f
+        Ok(shapes)
     }
 
-    /// Number of classes: the last layer's features.
+    /// Number of classes: the last layer's outputs.
     pub fn classes(&self) -> u32 {
-        *self.features().last().unwrap_or(&self.inputs)
+        match self.layers.last() {
+            Some(LayerSpec::Linear { outputs }) => *outputs,
+            _ => 0,
+        }
     }
 }
 
-/// What [`Model::probe`] reads back for one Linear layer.
+/// What [`Model::probe`] reads back for one weighted layer (Linear or Conv2d).
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinearProbe {
-    /// The layer's output `[batch, outputs]`.
+    /// The layer's output (`[batch, outputs]`, or NHWC for a convolution).
     pub output: Vec<f32>,
     /// Gradient with respect to the layer's input (`None` for the first layer, whose input
     /// gradient is never computed).
     pub grad_input: Option<Vec<f32>>,
-    /// Gradient of the weights `[outputs, inputs]`.
+    /// Gradient of the weights `[outputs, inputs]` (`[channels, kh·kw·c_in]` for a convolution).
     pub grad_weight: Vec<f32>,
     /// Gradient of the bias.
     pub grad_bias: Vec<f32>,
@@ -85,7 +170,21 @@ pub struct LinearProbe {
 #[derive(Debug)]
 pub(crate) enum Layer {
     Linear(Box<Linear>),
+    Conv(Box<Conv2d>),
+    MaxPool(ops::PoolGeometry, wgpu::Buffer),
+    Flatten,
     Relu,
+}
+
+impl Layer {
+    /// The GEMM layer inside, if the layer has weights.
+    fn gemm(&self) -> Option<&Linear> {
+        match self {
+            Layer::Linear(l) => Some(l),
+            Layer::Conv(c) => Some(&c.gemm),
+            _ => None,
+        }
+    }
 }
 
 /// A model with all its GPU buffers, for a fixed batch size.
@@ -94,7 +193,9 @@ pub struct Model {
     pub(crate) spec: ModelSpec,
     pub(crate) batch: u32,
     pub(crate) layers: Vec<Layer>,
-    /// `acts[0]` is the input batch, `acts[i + 1]` the output of layer `i`.
+    shapes: Vec<[u32; 3]>,
+    /// `acts[0]` is the input batch, `acts[i + 1]` the output of layer `i` (the same buffer as
+    /// `acts[i]` after a Flatten).
     pub(crate) acts: Vec<wgpu::Buffer>,
     /// `grads[i]` is the gradient of the loss with respect to `acts[i]` (`grads[0]` unused).
     pub(crate) grads: Vec<wgpu::Buffer>,
@@ -105,9 +206,9 @@ pub struct Model {
 }
 
 impl Model {
-    /// Builds `spec` for `batch` rows with He-uniform weights and zero biases drawn from `seed`.
-    /// Linear layers run on int8 under `policy`, except the first and the last unless
-    /// `quantize_first_last`.
+    /// Builds `spec` for `batch` inputs with weights drawn from `seed` as PyTorch initializes
+    /// them (uniform in ±1/√fan_in) and zero biases. Linear and Conv2d layers run on int8 under `policy`, except the first and the last
+    /// of them unless `quantize_first_last`.
     pub fn new(
         ctx: &Context,
         spec: &ModelSpec,
@@ -119,66 +220,112 @@ impl Model {
         if batch == 0 {
             return Err(Error::invalid("model", "batch size must be at least 1"));
         }
-        if spec.layers.is_empty() || !matches!(spec.layers.last(), Some(LayerSpec::Linear { .. })) {
+        if spec.classes() == 0 {
             return Err(Error::invalid(
                 "model",
                 "the last layer must be Linear (the logits)",
             ));
         }
-        let features = spec.features();
-        let linear_count = spec
+        let shapes = spec.shapes()?;
+        let weighted = spec
             .layers
             .iter()
-            .filter(|l| matches!(l, LayerSpec::Linear { .. }))
+            .filter(|l| matches!(l, LayerSpec::Linear { .. } | LayerSpec::Conv2d { .. }))
             .count();
         let mut rng = Gen::new(seed);
+        let mut init = |fan_in: u32, n: u32| -> Vec<f32> {
+            // PyTorch's default (Kaiming-uniform with a = √5): U(−1/√fan_in, 1/√fan_in).
+            let bound = (fan_in as f32).sqrt().recip();
+            (0..n)
+                .map(|_| (rng.uniform() * 2.0 - 1.0) * bound)
+                .collect()
+        };
         let mut layers = Vec::new();
-        let mut linear_index = 0;
+        let mut weighted_index = 0;
+        let mut ones_len = batch;
         for (i, l) in spec.layers.iter().enumerate() {
-            layers.push(match l {
+            let [h, w, c] = shapes[i];
+            let mut quantized = || {
+                let edge = weighted_index == 0 || weighted_index + 1 == weighted;
+                weighted_index += 1;
+                policy.is_int8() && (quantize_first_last || !edge)
+            };
+            layers.push(match *l {
                 LayerSpec::Linear { outputs } => {
-                    let (fan_in, outputs) = (features[i], *outputs);
-                    if fan_in == 0 || outputs == 0 {
-                        return Err(Error::invalid(
-                            "model",
-                            format!("layer {i} has no features"),
-                        ));
-                    }
-                    let bound = (6.0 / fan_in as f32).sqrt();
-                    let w: Vec<f32> = (0..fan_in * outputs)
-                        .map(|_| (rng.uniform() * 2.0 - 1.0) * bound)
-                        .collect();
-                    let edge = linear_index == 0 || linear_index + 1 == linear_count;
-                    let quantized = policy.is_int8() && (quantize_first_last || !edge);
-                    linear_index += 1;
+                    let fan_in = h * w * c;
+                    let q = quantized();
+                    let weights = init(fan_in, fan_in * outputs);
+                    let bias = vec![0.0; outputs as usize];
                     let name = format!("layer{i}.linear");
-                    let b = vec![0.0; outputs as usize];
-                    let layer = Linear::new(
-                        ctx, &name, batch, fan_in, outputs, &w, &b, policy, quantized,
-                    );
-                    Layer::Linear(Box::new(layer))
+                    let shape = (batch, fan_in, outputs);
+                    Layer::Linear(Box::new(Linear::new(
+                        ctx, &name, shape, &weights, &bias, policy, q,
+                    )))
                 }
+                LayerSpec::Conv2d {
+                    channels,
+                    kernel,
+                    stride,
+                    pad,
+                } => {
+                    let geom = ops::ConvGeometry {
+                        n: batch,
+                        h,
+                        w,
+                        c,
+                        kh: kernel,
+                        kw: kernel,
+                        stride,
+                        pad,
+                    };
+                    geom.validate("model")?;
+                    ones_len = ones_len.max(geom.rows());
+                    let q = quantized();
+                    let weights = init(geom.taps(), geom.taps() * channels);
+                    let name = format!("layer{i}.conv");
+                    Layer::Conv(Box::new(Conv2d::new(
+                        ctx, &name, geom, channels, &weights, policy, q,
+                    )))
+                }
+                LayerSpec::MaxPool2d { k } => {
+                    let geom = ops::PoolGeometry {
+                        n: batch,
+                        h,
+                        w,
+                        c,
+                        k,
+                    };
+                    let argmax =
+                        ctx.storage_buffer(&format!("layer{i}.argmax"), geom.output_len() * 4);
+                    Layer::MaxPool(geom, argmax)
+                }
+                LayerSpec::Flatten => Layer::Flatten,
                 LayerSpec::Relu => Layer::Relu,
             });
         }
-        let act = |i: usize, what: &str| {
-            ctx.storage_buffer(
-                &format!("act{i}.{what}"),
-                batch as u64 * features[i] as u64 * 4,
-            )
-        };
-        let acts = (0..features.len()).map(|i| act(i, "value")).collect();
-        let grads = (0..features.len()).map(|i| act(i, "grad")).collect();
+        let mut acts: Vec<wgpu::Buffer> = Vec::new();
+        let mut grads: Vec<wgpu::Buffer> = Vec::new();
+        for (i, shape) in shapes.iter().enumerate() {
+            if i > 0 && matches!(layers[i - 1], Layer::Flatten) {
+                acts.push(acts[i - 1].clone());
+                grads.push(grads[i - 1].clone());
+                continue;
+            }
+            let bytes = batch as u64 * shape.iter().map(|&d| d as u64).product::<u64>() * 4;
+            acts.push(ctx.storage_buffer(&format!("act{i}.value"), bytes));
+            grads.push(ctx.storage_buffer(&format!("act{i}.grad"), bytes));
+        }
         Ok(Model {
             spec: spec.clone(),
             batch,
             layers,
+            shapes,
             acts,
             grads,
             labels: ctx.storage_buffer("labels", batch as u64 * 4),
             row_loss: ctx.storage_buffer("row_loss", batch as u64 * 4),
             correct: ctx.storage_buffer("correct", batch as u64 * 4),
-            ones: ctx.upload("ones", &vec![1.0f32; batch as usize]),
+            ones: ctx.upload("ones", &vec![1.0f32; ones_len as usize]),
         })
     }
 
@@ -192,16 +339,34 @@ impl Model {
         self.batch
     }
 
-    /// The Linear layers, in order.
-    pub fn linear_layers(&self) -> impl Iterator<Item = &Linear> {
-        self.layers.iter().filter_map(|l| match l {
-            Layer::Linear(lin) => Some(&**lin),
-            Layer::Relu => None,
-        })
+    /// The weighted layers' GEMMs (Linear layers and convolutions), in order.
+    pub fn gemm_layers(&self) -> impl Iterator<Item = &Linear> {
+        self.layers.iter().filter_map(Layer::gemm)
+    }
+
+    fn len_of(&self, i: usize) -> u32 {
+        self.batch * self.shapes[i].iter().product::<u32>()
+    }
+
+    /// Bytes of GPU memory the forward keeps for the backward: each weighted layer's input (the
+    /// column matrix for a convolution) as f32, or packed int8 plus its scale when quantized;
+    /// ReLU inputs (f32) and pooling indices (u32).
+    pub fn saved_activation_bytes(&self) -> u64 {
+        self.layers
+            .iter()
+            .enumerate()
+            .map(|(i, layer)| match layer {
+                Layer::Linear(l) => l.saved_input_bytes(),
+                Layer::Conv(c) => c.gemm.saved_input_bytes(),
+                Layer::MaxPool(g, _) => g.output_len() * 4,
+                Layer::Relu => self.len_of(i) as u64 * 4,
+                Layer::Flatten => 0,
+            })
+            .sum()
     }
 
     /// Runs forward on `x` and backward from `dlogits` (the gradient of the loss with respect to
-    /// the logits) without updating anything, and reads back each Linear layer's output and
+    /// the logits) without updating anything, and reads back each weighted layer's output and
     /// gradients: for checking layers against references and inspecting quantization error.
     /// Blocks until done.
     pub fn probe(
@@ -211,9 +376,8 @@ impl Model {
         dlogits: &[f32],
         seed: u32,
     ) -> Result<Vec<LinearProbe>> {
-        let features = self.spec.features();
-        let (b, last) = (self.batch as usize, features.len() - 1);
-        if x.len() != b * features[0] as usize || dlogits.len() != b * features[last] as usize {
+        let last = self.shapes.len() - 1;
+        if x.len() != self.len_of(0) as usize || dlogits.len() != self.len_of(last) as usize {
             return Err(Error::invalid(
                 "probe",
                 "x or dlogits does not match the batch and model",
@@ -234,33 +398,32 @@ impl Model {
         ctx.queue()
             .write_buffer(&self.grads[last], 0, bytemuck::cast_slice(dlogits));
         ctx.run(&rec)?;
-        let read = |buf: &wgpu::Buffer, n: usize| -> Result<Vec<f32>> {
+        let read = |buf: &wgpu::Buffer, n: u32| -> Result<Vec<f32>> {
             let mut v: Vec<f32> = ctx.read_buffer(buf)?;
-            v.truncate(n);
+            v.truncate(n as usize);
             Ok(v)
         };
         let mut out = Vec::new();
         for (i, layer) in self.layers.iter().enumerate() {
-            if let Layer::Linear(l) = layer {
-                let (fi, fo) = (l.inputs as usize, l.outputs as usize);
+            if let Some(l) = layer.gemm() {
                 out.push(LinearProbe {
-                    output: read(&self.acts[i + 1], b * fo)?,
+                    output: read(&self.acts[i + 1], self.len_of(i + 1))?,
                     grad_input: if i > 0 {
-                        Some(read(&self.grads[i], b * fi)?)
+                        Some(read(&self.grads[i], self.len_of(i))?)
                     } else {
                         None
                     },
-                    grad_weight: read(&l.grad_weight, fi * fo)?,
-                    grad_bias: read(&l.grad_bias, fo)?,
+                    grad_weight: read(&l.grad_weight, l.inputs * l.outputs)?,
+                    grad_bias: read(&l.grad_bias, l.outputs)?,
                 });
             }
         }
         Ok(out)
     }
 
-    /// Reads back each Linear layer's weights (`[outputs, inputs]`) and bias. Blocks.
+    /// Reads back each weighted layer's weights (`[outputs, inputs]`) and bias. Blocks.
     pub fn parameters(&self, ctx: &Context) -> Result<Vec<(Vec<f32>, Vec<f32>)>> {
-        self.linear_layers()
+        self.gemm_layers()
             .map(|l| {
                 let mut w: Vec<f32> = ctx.read_buffer(&l.weight)?;
                 let mut b: Vec<f32> = ctx.read_buffer(&l.bias)?;
@@ -277,12 +440,14 @@ impl Model {
         rec: &mut Recording,
         refresh: bool,
     ) -> Result<()> {
-        let features = self.spec.features();
         for (i, layer) in self.layers.iter().enumerate() {
             let (x, y) = (&self.acts[i], &self.acts[i + 1]);
             match layer {
                 Layer::Linear(l) => l.record_forward(ctx, rec, x, y, refresh)?,
-                Layer::Relu => ops::relu(ctx, rec, self.batch * features[i], x, None, y)?,
+                Layer::Conv(c) => c.record_forward(ctx, rec, x, y, refresh)?,
+                Layer::MaxPool(g, argmax) => ops::maxpool(ctx, rec, g, x, None, argmax, y)?,
+                Layer::Relu => ops::relu(ctx, rec, self.len_of(i), x, None, y)?,
+                Layer::Flatten => {}
             }
         }
         Ok(())
@@ -308,7 +473,6 @@ impl Model {
         rec: &mut Recording,
         refresh: bool,
     ) -> Result<Vec<(usize, ops::Layout)>> {
-        let features = self.spec.features();
         let mut seeded = Vec::new();
         for (i, layer) in self.layers.iter().enumerate().rev() {
             let (x, dy) = (&self.acts[i], &self.grads[i + 1]);
@@ -318,11 +482,20 @@ impl Model {
                 Layer::Linear(l) => {
                     seeded.extend(l.record_backward(ctx, rec, x, dy, dx, &self.ones, refresh)?);
                 }
-                Layer::Relu => {
+                Layer::Conv(c) => {
+                    seeded.extend(c.record_backward(ctx, rec, dy, dx, &self.ones, refresh)?);
+                }
+                Layer::MaxPool(g, argmax) => {
                     if let Some(dx) = dx {
-                        ops::relu(ctx, rec, self.batch * features[i], x, Some(dy), dx)?;
+                        ops::maxpool(ctx, rec, g, x, Some(dy), argmax, dx)?;
                     }
                 }
+                Layer::Relu => {
+                    if let Some(dx) = dx {
+                        ops::relu(ctx, rec, self.len_of(i), x, Some(dy), dx)?;
+                    }
+                }
+                Layer::Flatten => {}
             }
         }
         Ok(seeded)
@@ -337,7 +510,7 @@ impl Model {
         step: SgdStep,
     ) -> Result<Vec<(usize, u32, Option<u32>)>> {
         let mut updates = Vec::new();
-        for l in self.linear_layers() {
+        for l in self.gemm_layers() {
             let [w, b] = l.record_update(ctx, rec, step)?;
             updates.push((w, l.outputs * l.inputs, l.lr_scale_index()));
             updates.push((b, l.outputs, None));

@@ -126,6 +126,18 @@ impl GemmShape {
         }
     }
 
+    /// A split-K chunk (a multiple of 32, at most `max`) that spreads a GEMM with few output
+    /// tiles and a long K — the weight gradients, reducing over batch·H·W — over about 64
+    /// workgroups, so it does not run on one core.
+    pub fn auto_k_chunk(&self, max: u32) -> u32 {
+        let tiles = (self.m.div_ceil(GEMM_TILE) * self.n.div_ceil(GEMM_TILE)).max(1);
+        let chunks = (64 / tiles).max(1);
+        self.k
+            .div_ceil(chunks)
+            .next_multiple_of(GEMM_I8_BK)
+            .min(max)
+    }
+
     /// Split-K chunks for `k_chunk`: `ceil(K / k_chunk)`.
     pub fn chunks(&self, k_chunk: u32) -> u32 {
         self.k.div_ceil(k_chunk)
@@ -390,7 +402,8 @@ pub fn gemm_i8(
     record(ctx, rec, &GEMM_I8, shape, k_chunk, bytes, bufs, epilogue)
 }
 
-/// Records an f32 GEMM with the same interface and tiling as [`gemm_i8`].
+/// Records an f32 GEMM with the same interface and tiling as [`gemm_i8`]; its split-K chunk is
+/// [`GemmShape::auto_k_chunk`]`(F32_K_CHUNK)`.
 pub fn gemm_f32(
     ctx: &Context,
     rec: &mut Recording,

@@ -245,13 +245,22 @@ impl Trainer {
         &self.policy
     }
 
+    /// Dispatches in one training step (a refresh step, for UI8; between refreshes it skips
+    /// the clip search).
+    pub fn dispatches_per_step(&self) -> usize {
+        self.refresh.dispatches.len()
+    }
+
     /// Steps taken so far.
     pub fn step(&self) -> u64 {
         self.step
     }
 
     fn check_batch(&self, x: &[f32], y: &[u32]) -> Result<()> {
-        let (b, f) = (self.cfg.batch as usize, self.model.spec().inputs as usize);
+        let (b, f) = (
+            self.cfg.batch as usize,
+            self.model.spec().input_len() as usize,
+        );
         if x.len() != b * f || y.len() != b {
             return Err(Error::invalid(
                 "train_step",
@@ -381,7 +390,10 @@ impl Trainer {
     /// Mean loss and accuracy over `x` (`n × inputs`) and `y` (`n` labels), in batches; the
     /// last partial batch is padded with rows that count for nothing. Blocks until done.
     pub fn evaluate(&mut self, x: &[f32], y: &[u32]) -> Result<(f32, f32)> {
-        let (b, f) = (self.cfg.batch as usize, self.model.spec().inputs as usize);
+        let (b, f) = (
+            self.cfg.batch as usize,
+            self.model.spec().input_len() as usize,
+        );
         if x.len() != y.len() * f || y.is_empty() {
             return Err(Error::invalid(
                 "evaluate",
