@@ -5,9 +5,33 @@
 //! operands (`dot4I8Packed`) with int32 accumulation, on any GPU wgpu reaches: Vulkan, Metal,
 //! DX12 and GL. It implements UI8 (Zhu et al., CVPR 2020) and DAI8 (Zhao et al., AAAI 2021).
 //!
-//! This release is the kernel foundation: [`ops::quantize`], [`ops::dequantize`],
-//! [`ops::channel_stats`] / [`ops::channel_stats_tail`], [`ops::gemm_i8`] and [`ops::gemm_f32`],
-//! each with a CPU twin in [`cpu`] and a conformance suite in [`conformance`].
+//! - [`ops`]: the kernels — quantize, dequantize, channel statistics, clip selection, int8 and
+//!   f32 GEMMs, im2col/col2im, pooling, ReLU, softmax cross-entropy, SGD — each with a CPU twin
+//!   in [`cpu`] and a conformance suite in [`conformance`];
+//! - [`quant`]: the policies (FP32, naive INT8, UI8, DAI8);
+//! - [`nn`]: layers and models (the MLP and LeNet-5 so far); [`train`]: the trainer.
+//!
+//! ## Training
+//!
+//! ```no_run
+//! # fn main() -> octet::Result<()> {
+//! use octet::{data::Dataset, nn::ModelSpec, quant::Policy, train::{TrainConfig, Trainer}};
+//!
+//! let ctx = octet::Context::new_default()?;
+//! let data = Dataset::synthetic_images(1024, 28, 28, 10, 0.5, 3);
+//! let spec = ModelSpec::lenet5(28, 28, 1, 10);
+//! let cfg = TrainConfig { batch: 64, lr: 0.02, ..Default::default() };
+//! let mut trainer = Trainer::new(&ctx, &spec, Policy::dai8(), cfg)?;
+//! for step in 0..16 {
+//!     let (x, y) = data.batch(step * 64, 64);
+//!     trainer.train_step(x, y)?; // one submit; metrics arrive asynchronously
+//! }
+//! for m in trainer.poll_metrics(true)? {
+//!     println!("step {} loss {:.3} accuracy {:.2}", m.step, m.loss, m.correct as f32 / m.rows as f32);
+//! }
+//! let (loss, accuracy) = trainer.evaluate(&data.x, &data.y)?;
+//! # Ok(()) }
+//! ```
 //!
 //! ## Using a host's device
 //!
