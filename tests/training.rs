@@ -119,3 +119,48 @@ fn lenet5_training_reduces_the_loss_under_every_policy() {
         }
     }
 }
+
+/// A step submits once and, after the first, creates no GPU buffer or bind group.
+#[test]
+fn a_step_is_one_submit_and_allocates_nothing() {
+    let adapter = octet::gpu::adapters(wgpu::Backends::all())
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| {
+            panic!(
+                "{}",
+                octet::Error::NoAdapter {
+                    backends: "all".into()
+                }
+            )
+        });
+    let ctx = octet::Context::from_adapter(&adapter).unwrap();
+    let data = Dataset::synthetic_images(64, 28, 28, 10, 0.5, 3);
+    let spec = ModelSpec::lenet5(28, 28, 1, 10);
+    for name in ["fp32", "ui8", "dai8"] {
+        let cfg = TrainConfig {
+            batch: 16,
+            quantize_first_last: true,
+            ..Default::default()
+        };
+        let mut trainer = Trainer::new(&ctx, &spec, Policy::from_name(name).unwrap(), cfg).unwrap();
+        let (x, y) = data.batch(0, 16);
+        trainer.train_step(x, y).unwrap();
+        let (objects, submits) = (ctx.objects_created(), ctx.submit_count());
+        for step in 1..4 {
+            let (x, y) = data.batch(step * 16, 16);
+            trainer.train_step(x, y).unwrap();
+        }
+        trainer.poll_metrics(true).unwrap();
+        assert_eq!(
+            ctx.objects_created(),
+            objects,
+            "{name}: GPU objects created in the step loop"
+        );
+        assert_eq!(
+            ctx.submit_count() - submits,
+            3,
+            "{name}: submits for 3 steps"
+        );
+    }
+}

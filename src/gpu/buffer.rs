@@ -22,6 +22,7 @@ impl Context {
         } else {
             bytes
         };
+        self.count_created(1);
         self.device()
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(&format!("octet.{label}")),
@@ -32,6 +33,7 @@ impl Context {
 
     /// A zero-filled storage buffer of `bytes` bytes (rounded up to 4).
     pub fn storage_buffer(&self, label: &str, bytes: u64) -> wgpu::Buffer {
+        self.count_created(1);
         self.device().create_buffer(&wgpu::BufferDescriptor {
             label: Some(&format!("octet.{label}")),
             size: bytes.max(4).next_multiple_of(4),
@@ -65,6 +67,7 @@ impl Context {
     /// a frame loop.
     pub fn read_buffer<T: bytemuck::Pod>(&self, buffer: &wgpu::Buffer) -> Result<Vec<T>> {
         let size = buffer.size();
+        self.count_created(1);
         let staging = self.device().create_buffer(&wgpu::BufferDescriptor {
             label: Some("octet.readback"),
             size,

@@ -22,6 +22,7 @@ struct Inner {
     adapter_info: Option<wgpu::AdapterInfo>,
     pipelines: Mutex<HashMap<&'static str, Arc<Pipeline>>>,
     submits: std::sync::atomic::AtomicU64,
+    created: std::sync::atomic::AtomicU64,
     dummies: [wgpu::Buffer; 2],
 }
 
@@ -218,6 +219,7 @@ impl Context {
                 adapter_info,
                 pipelines: Mutex::new(HashMap::new()),
                 submits: std::sync::atomic::AtomicU64::new(0),
+                created: std::sync::atomic::AtomicU64::new(0),
                 dummies,
             }),
         })
@@ -243,6 +245,20 @@ impl Context {
         self.inner
             .submits
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// GPU buffers and bind groups octet has created through this context so far: constant
+    /// across training steps after the first, which is how the no-allocation claim is tested.
+    pub fn objects_created(&self) -> u64 {
+        self.inner
+            .created
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_created(&self, n: u64) {
+        self.inner
+            .created
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub(crate) fn count_submit(&self) {

@@ -294,6 +294,7 @@ impl Context {
         let pipeline = self.pipeline(d.def)?;
         let device = self.device();
         let label = format!("octet.{}", d.def.name);
+        self.count_created(2);
         let built = with_error_scope(device, || {
             use wgpu::util::DeviceExt;
             let params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {

@@ -209,6 +209,7 @@ impl Trainer {
             _ => None,
         };
         let eval = PreparedStep::build(ctx, &model, &cfg, true, false)?;
+        ctx.count_created(METRIC_SLOTS as u64);
         let slots = (0..METRIC_SLOTS)
             .map(|i| MetricsSlot {
                 buffer: ctx.device().create_buffer(&wgpu::BufferDescriptor {
