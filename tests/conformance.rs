@@ -3,30 +3,13 @@
 //! saying what to install. `OCTET_REQUIRE_BACKENDS=vulkan,gl` (set by `.ci/run`) also fails them
 //! when one of the named backends has no adapter, so a missing driver cannot pass silently.
 
+mod common;
+
 use octet::conformance::{self, Gen};
 use octet::ops::{ChannelAxis, Layout};
 
 fn contexts() -> Vec<(String, octet::Context)> {
-    let adapters = octet::gpu::adapters(wgpu::Backends::all());
-    assert!(
-        !adapters.is_empty(),
-        "{}",
-        octet::Error::NoAdapter {
-            backends: "all".into()
-        }
-    );
-    if let Ok(required) = std::env::var("OCTET_REQUIRE_BACKENDS") {
-        for name in required.split(',').filter(|s| !s.is_empty()) {
-            let wanted = octet::gpu::parse_backends(name).expect("OCTET_REQUIRE_BACKENDS");
-            assert!(
-                adapters
-                    .iter()
-                    .any(|a| wanted.contains(a.get_info().backend.into())),
-                "OCTET_REQUIRE_BACKENDS names {name}, but no {name} adapter was found \
-                 (on Linux: apt-get install mesa-vulkan-drivers for Vulkan)"
-            );
-        }
-    }
+    let adapters = common::adapters();
     adapters
         .iter()
         .map(|a| {

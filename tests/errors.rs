@@ -1,27 +1,15 @@
 //! Misuse gets a typed error that says what is wrong, never a panic.
 
+mod common;
+
 use octet::ops::{
     self, ChannelAxis, Epilogue, GemmBuffers, GemmShape, Layout, QuantizeBuffers, Rounding,
 };
 use octet::{Error, Recording};
 
-fn first_adapter() -> wgpu::Adapter {
-    octet::gpu::adapters(wgpu::Backends::all())
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| {
-            panic!(
-                "{}",
-                Error::NoAdapter {
-                    backends: "all".into()
-                }
-            )
-        })
-}
-
 #[test]
 fn a_device_below_octets_limits_is_refused_with_the_limit_named() {
-    let adapter = first_adapter();
+    let adapter = common::first_adapter();
     let limits = wgpu::Limits {
         max_storage_buffers_per_shader_stage: 4,
         ..wgpu::Limits::downlevel_defaults()
@@ -46,7 +34,7 @@ fn a_device_below_octets_limits_is_refused_with_the_limit_named() {
 
 #[test]
 fn a_host_device_with_enough_limits_is_borrowed() {
-    let adapter = first_adapter();
+    let adapter = common::first_adapter();
     let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
         required_limits: octet::gpu::required_limits(),
         ..Default::default()
@@ -66,7 +54,7 @@ fn a_host_device_with_enough_limits_is_borrowed() {
 
 #[test]
 fn bad_shapes_and_small_buffers_are_typed_errors() {
-    let ctx = octet::Context::from_adapter(&first_adapter()).unwrap();
+    let ctx = octet::Context::from_adapter(&common::first_adapter()).unwrap();
     let small = ctx.storage_buffer("small", 4);
     let big = ctx.storage_buffer("big", 1 << 16);
     let mut rec = Recording::new();

@@ -2,6 +2,8 @@
 //! by finite differences), on every adapter: FP32 within a tolerance, INT8 policies by the
 //! cosine similarity of their outputs and gradients to the exact ones.
 
+mod common;
+
 use octet::conformance::Gen;
 use octet::cpu::reference::{cosine_similarity, linear_backward, linear_forward};
 use octet::nn::{LayerSpec, Model, ModelSpec};
@@ -31,14 +33,7 @@ fn max_abs_error(gpu: &[f32], reference: &[f64]) -> (f64, f64) {
 
 #[test]
 fn linear_layers_match_the_reference_under_every_policy() {
-    let adapters = octet::gpu::adapters(wgpu::Backends::all());
-    assert!(
-        !adapters.is_empty(),
-        "{}",
-        octet::Error::NoAdapter {
-            backends: "all".into()
-        }
-    );
+    let adapters = common::adapters();
     // Odd shapes: 9 rows, 37 → 29 → 13 features.
     let (batch, i0, h, o) = (9u32, 37u32, 29u32, 13u32);
     let spec = ModelSpec {

@@ -2,6 +2,8 @@
 //! every adapter, with the first and last layers in FP32 (the default) and with everything
 //! quantized.
 
+mod common;
+
 use octet::data::Dataset;
 use octet::nn::ModelSpec;
 use octet::quant::Policy;
@@ -9,14 +11,7 @@ use octet::train::{TrainConfig, Trainer};
 
 #[test]
 fn mlp_training_reduces_the_loss_under_every_policy() {
-    let adapters = octet::gpu::adapters(wgpu::Backends::all());
-    assert!(
-        !adapters.is_empty(),
-        "{}",
-        octet::Error::NoAdapter {
-            backends: "all".into()
-        }
-    );
+    let adapters = common::adapters();
     // Overlapping clusters, so the task is not solved in a handful of steps.
     let data = Dataset::synthetic(3072, 48, 6, 2.5, 11);
     // 2048 rows to train on, the last 1024 to test on.
@@ -74,14 +69,7 @@ fn mlp_training_reduces_the_loss_under_every_policy() {
 
 #[test]
 fn lenet5_training_reduces_the_loss_under_every_policy() {
-    let adapters = octet::gpu::adapters(wgpu::Backends::all());
-    assert!(
-        !adapters.is_empty(),
-        "{}",
-        octet::Error::NoAdapter {
-            backends: "all".into()
-        }
-    );
+    let adapters = common::adapters();
     let data = Dataset::synthetic_images(1024, 28, 28, 10, 0.5, 3);
     let spec = ModelSpec::lenet5(28, 28, 1, 10);
     let (batch, steps) = (16usize, 48usize);
@@ -123,17 +111,7 @@ fn lenet5_training_reduces_the_loss_under_every_policy() {
 /// A step submits once and, after the first, creates no GPU buffer or bind group.
 #[test]
 fn a_step_is_one_submit_and_allocates_nothing() {
-    let adapter = octet::gpu::adapters(wgpu::Backends::all())
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| {
-            panic!(
-                "{}",
-                octet::Error::NoAdapter {
-                    backends: "all".into()
-                }
-            )
-        });
+    let adapter = common::first_adapter();
     let ctx = octet::Context::from_adapter(&adapter).unwrap();
     let data = Dataset::synthetic_images(64, 28, 28, 10, 0.5, 3);
     let spec = ModelSpec::lenet5(28, 28, 1, 10);

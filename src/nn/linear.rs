@@ -368,10 +368,7 @@ impl Linear {
         rec: &mut Recording,
         step: SgdStep,
     ) -> Result<[usize; 2]> {
-        let phi = match (&self.policy, &self.int8) {
-            (Policy::Ui8(_), Some(q)) => Some((&q.summary, 2u32)),
-            _ => None,
-        };
+        let phi = self.lr_scale();
         let first = rec.dispatches.len();
         let bufs = SgdBuffers {
             grad: &self.grad_weight,
@@ -390,8 +387,16 @@ impl Linear {
         Ok([first, first + 1])
     }
 
+    /// UI8's learning-rate factor for the weights: φ in the dY clip summary, at f32 index 2.
+    fn lr_scale(&self) -> Option<(&wgpu::Buffer, u32)> {
+        match (&self.policy, &self.int8) {
+            (Policy::Ui8(_), Some(q)) => Some((&q.summary, 2)),
+            _ => None,
+        }
+    }
+
     /// The φ index used by the weight update, if any (for rebuilding its parameters).
     pub(crate) fn lr_scale_index(&self) -> Option<u32> {
-        matches!((&self.policy, &self.int8), (Policy::Ui8(_), Some(_))).then_some(2)
+        self.lr_scale().map(|(_, i)| i)
     }
 }
