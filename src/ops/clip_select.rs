@@ -159,7 +159,7 @@ pub struct ClipBuffers<'a> {
     /// `channels` [`ChannelStat`] (both statistics passes done for MCS; pass 1 for max).
     pub stats: &'a wgpu::Buffer,
     /// DSGC: `channels × n_candidates` cosine terms and `n_candidates` ratios, as given to
-    /// [`channel_stats_tail`](super::channel_stats_tail).
+    /// [`channel_stats_tail`](super::channel_stats_tail()).
     pub candidates: Option<(&'a wgpu::Buffer, &'a wgpu::Buffer)>,
     /// MCS: `channels` f32 of state, zero-filled before the first step.
     pub state: Option<&'a wgpu::Buffer>,

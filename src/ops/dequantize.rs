@@ -1,5 +1,5 @@
 //! `dequantize`: packed int8 back to f32, `x = q · scale` with the scales
-//! [`quantize`](super::quantize) wrote. Exact: one correctly rounded multiply per element.
+//! [`quantize`](super::quantize()) wrote. Exact: one correctly rounded multiply per element.
 
 use crate::error::Result;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};

@@ -11,7 +11,7 @@
 //! | weight grad `dW = dYᵀ·X` | dY, `trans_a` | X, `trans_b` | out × in, batch |
 //!
 //! For `gemm_i8` an operand is int8 packed four per `u32` along its contiguous axis (what
-//! [`quantize`](super::quantize) writes): K-major operands are `[rows, ceil(K/4)]` words,
+//! [`quantize`](super::quantize()) writes): K-major operands are `[rows, ceil(K/4)]` words,
 //! transposed ones `[K, ceil(rows/4)]` words.
 //!
 //! **Split-K.** K is cut into chunks of `k_chunk` values, one workgroup layer each. For

@@ -1,6 +1,6 @@
-//! GPU ops: one module per kernel family. Each declares its kernels ([`KernelDef`]), checks shapes
-//! and buffer sizes, and records dispatches into a caller's command encoder. The CPU twin of each
-//! kernel lives under [`crate::cpu`] with the same name.
+//! GPU ops: one module per kernel family. Each declares its kernels ([`KernelDef`]), checks
+//! shapes and buffer sizes, and appends its dispatches to a [`Recording`](crate::Recording). The
+//! CPU twin of each kernel lives under [`crate::cpu`] with the same name.
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;

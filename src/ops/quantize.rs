@@ -2,11 +2,11 @@
 //!
 //! Element `x` of channel `ch` with clip `c = clips[ch]` becomes
 //! `q = round(clamp(x, −c, c) · 127 / c)` packed four per `u32` along the columns, and
-//! `scales[ch] = c / 127` is written for the GEMM epilogue and [`dequantize`](super::dequantize).
+//! `scales[ch] = c / 127` is written for the GEMM epilogue and [`dequantize`](super::dequantize()).
 //!
 //! Defined results for awkward input: NaN and subnormal elements quantize to 0; ±Inf saturates
 //! to ±127; a clip that is not finite, not positive or below 1e−30 quantizes its whole channel
-//! to 0 and writes scale 0. The GPU kernel and [`crate::cpu::quantize`] agree bit for bit on
+//! to 0 and writes scale 0. The GPU kernel and [`crate::cpu::quantize()`] agree bit for bit on
 //! every driver: the only float step that decides an integer is one correctly rounded multiply.
 
 use crate::error::Result;

@@ -1,6 +1,6 @@
 //! `sgd`: SGD with momentum, weight decay and optional Nesterov on FP32 master weights, with an
 //! optional learning-rate factor read from the GPU (UI8's per-layer φ from
-//! [`clip_select`](super::clip_select)'s summary).
+//! [`clip_select`](super::clip_select())'s summary).
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;
