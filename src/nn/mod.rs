@@ -167,6 +167,22 @@ pub struct LinearProbe {
     pub grad_bias: Vec<f32>,
 }
 
+/// The quantization state of one weighted layer, as a trainer reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerQuantState {
+    /// Position of the layer in the model's layer list.
+    pub layer: usize,
+    /// Whether its GEMMs run on int8 (false: FP32, and the other fields are defaults).
+    pub quantized: bool,
+    /// Clip of the forward input X (max|X| at the last refresh).
+    pub clip_x: f32,
+    /// Clip of the weights W.
+    pub clip_w: f32,
+    /// dY's clip and summary from the last refresh ([`ops::ClipSummary`]): tensor clip, cosine
+    /// distance and φ (UI8), Gaussian / inverted-T channel counts (DAI8).
+    pub dy: ops::ClipSummary,
+}
+
 #[derive(Debug)]
 pub(crate) enum Layer {
     Linear(Box<Linear>),
@@ -417,6 +433,33 @@ impl Model {
                     grad_bias: read(&l.grad_bias, l.outputs)?,
                 });
             }
+        }
+        Ok(out)
+    }
+
+    /// Reads back the quantization state of each weighted layer. Blocks; meant for reports
+    /// between epochs, not for every step.
+    pub fn quant_state(&self, ctx: &Context) -> Result<Vec<LayerQuantState>> {
+        let mut out = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            let Some(l) = layer.gemm() else { continue };
+            let mut state = LayerQuantState {
+                layer: i,
+                quantized: false,
+                clip_x: 0.0,
+                clip_w: 0.0,
+                dy: ops::ClipSummary::default(),
+            };
+            if let Some(q) = &l.int8 {
+                let first = |b: &wgpu::Buffer| -> Result<ops::ChannelStat> {
+                    Ok(ctx.read_buffer::<ops::ChannelStat>(b)?[0])
+                };
+                state.quantized = true;
+                state.clip_x = first(&q.x.stats)?.max_abs;
+                state.clip_w = first(&q.w.stats)?.max_abs;
+                state.dy = ctx.read_buffer::<ops::ClipSummary>(&q.summary)?[0];
+            }
+            out.push(state);
         }
         Ok(out)
     }

@@ -252,6 +252,12 @@ impl Trainer {
         self.refresh.dispatches.len()
     }
 
+    /// Each weighted layer's quantization state (clips, cosine distance, φ, channel classes).
+    /// Waits for the submitted steps; call it between epochs.
+    pub fn quant_state(&self) -> Result<Vec<crate::nn::LayerQuantState>> {
+        self.model.quant_state(&self.ctx)
+    }
+
     /// Steps taken so far.
     pub fn step(&self) -> u64 {
         self.step
@@ -433,5 +439,35 @@ impl Trainer {
             (loss / y.len() as f64) as f32,
             correct as f32 / y.len() as f32,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn learning_rate_schedules() {
+        let cfg = |schedule, warmup_steps| TrainConfig {
+            lr: 0.1,
+            schedule,
+            warmup_steps,
+            ..Default::default()
+        };
+        let c = cfg(LrSchedule::Constant, 4);
+        let warm: Vec<f32> = (0..5).map(|t| c.lr_at(t)).collect();
+        assert_eq!(warm, [0.025, 0.05, 0.075, 0.1, 0.1]);
+        let s = cfg(
+            LrSchedule::Step {
+                every: 10,
+                gamma: 0.5,
+            },
+            0,
+        );
+        assert_eq!([s.lr_at(9), s.lr_at(10), s.lr_at(25)], [0.1, 0.05, 0.025]);
+        let k = cfg(LrSchedule::Cosine { total: 100 }, 0);
+        assert_eq!(k.lr_at(0), 0.1);
+        assert!((k.lr_at(50) - 0.05).abs() < 1e-6);
+        assert!(k.lr_at(100).abs() < 1e-6 && k.lr_at(500).abs() < 1e-6);
     }
 }
