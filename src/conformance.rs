@@ -6,7 +6,8 @@
 //!
 //! | output | tolerance |
 //! |---|---|
-//! | quantize scales, dequantize, relu | exact (one correctly rounded op, or none) |
+//! | quantize scales, dequantize, relu, add, im2col, col2im, maxpool | exact |
+//! | global_avg_pool | 1e−6 (it divides) |
 //! | softmax_xent loss, dlogits·batch | 1e−5 relative; `correct` exact |
 //! | sgd weights and velocity | 1e−6 relative to 1 + \|value\| |
 //! | clip_select clips, state, φ | 1e−6 (φ 1e−5); DSGC picks a best candidate; classes exact |
@@ -55,6 +56,7 @@ pub const SUITES: &[&str] = &[
     "sgd",
     "conv",
     "maxpool",
+    "pool",
     "gemm_i8",
     "gemm_f32",
 ];
@@ -76,6 +78,7 @@ pub fn suite_kernels(suite: &str) -> &'static [&'static str] {
         "sgd" => &["sgd"],
         "conv" => &["im2col", "col2im"],
         "maxpool" => &["maxpool"],
+        "pool" => &["global_avg_pool", "add"],
         "gemm_i8" => &["gemm_i8", "gemm_reduce"],
         "gemm_f32" => &["gemm_f32", "gemm_reduce"],
         _ => &[],
@@ -95,6 +98,7 @@ pub fn run_suite(ctx: &Context, suite: &str, quick: bool) -> Result<Vec<CaseResu
         "sgd" => sgd_cases(ctx, &mut out)?,
         "conv" => conv_cases(ctx, &mut out)?,
         "maxpool" => maxpool_cases(ctx, &mut out)?,
+        "pool" => pool_cases(ctx, &mut out)?,
         "gemm_i8" => gemm_i8_cases(ctx, quick, &mut out)?,
         "gemm_f32" => gemm_f32_cases(ctx, &mut out)?,
         other => {
@@ -1117,6 +1121,52 @@ fn maxpool_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
         check.exact("argmax", &a[..no], &ta);
         check.exact_f32("dx", &dx[..ni], &tdx);
         check.finish("maxpool", format!("{n}x{h}x{w}x{c} k{k}"), out);
+    }
+    Ok(())
+}
+
+fn pool_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
+    let mut g = Gen::new(121);
+    for (n, hw, c) in [(1u32, 1u32, 1u32), (2, 49, 64), (3, 16, 5), (64, 64, 10)] {
+        let (small, big) = ((n * c) as usize, (n * hw * c) as usize);
+        let x = g.normal_vec(big, 1.0);
+        let b = g.normal_vec(big, 1.0);
+        let dy = g.normal_vec(small, 1.0);
+        let (xb, bb, dyb) = (
+            ctx.upload("test.x", &x),
+            ctx.upload("test.b", &b),
+            ctx.upload("test.dy", &dy),
+        );
+        let yb = ctx.storage_buffer("test.y", small as u64 * 4);
+        let dxb = ctx.storage_buffer("test.dx", big as u64 * 4);
+        let sb = ctx.storage_buffer("test.sum", big as u64 * 4);
+        let mut rec = Recording::new();
+        ops::global_avg_pool(ctx, &mut rec, (n, hw, c), &xb, None, &yb)?;
+        ops::global_avg_pool(ctx, &mut rec, (n, hw, c), &xb, Some(&dyb), &dxb)?;
+        ops::add(&mut rec, big as u32, &xb, &bb, &sb)?;
+        ctx.run(&rec)?;
+        let (y, dx, sum): (Vec<f32>, Vec<f32>, Vec<f32>) = (
+            ctx.read_buffer(&yb)?,
+            ctx.read_buffer(&dxb)?,
+            ctx.read_buffer(&sb)?,
+        );
+        let shape = (n as usize, hw as usize, c as usize);
+        let (mut ty, mut tdx, mut tsum) = (vec![0f32; small], vec![0f32; big], vec![0f32; big]);
+        cpu::global_avg_pool_forward(shape, &x, &mut ty);
+        cpu::global_avg_pool_backward(shape, &dy, &mut tdx);
+        cpu::add(&x, &b, &mut tsum);
+        let mut check = Check::new();
+        // 1/hw is a division, which a driver may round differently: 1e-6 for the pooling.
+        check.close(
+            "gap forward",
+            &y[..small],
+            &ty,
+            &vec![1.0 + ty.iter().fold(0f32, |m, v| m.max(v.abs())); small],
+            1e-6,
+        );
+        check.close("gap backward", &dx[..big], &tdx, &vec![1.0; big], 1e-6);
+        check.exact_f32("add", &sum[..big], &tsum);
+        check.finish("pool", format!("n={n} hw={hw} c={c}"), out);
     }
     Ok(())
 }

@@ -91,6 +91,11 @@ fn maxpool_matches_twin() {
 }
 
 #[test]
+fn global_avg_pool_and_add_match_twin() {
+    run_suite("pool");
+}
+
+#[test]
 fn gemm_i8_matches_twin_including_split_k_overflow_cases() {
     run_suite("gemm_i8");
 }

@@ -76,6 +76,10 @@ pub mod wgsl {
     pub const COL2IM: &str = include_str!("../../shaders/col2im.wgsl");
     /// `shaders/maxpool.wgsl`.
     pub const MAXPOOL: &str = include_str!("../../shaders/maxpool.wgsl");
+    /// `shaders/global_avg_pool.wgsl`.
+    pub const GLOBAL_AVG_POOL: &str = include_str!("../../shaders/global_avg_pool.wgsl");
+    /// `shaders/add.wgsl`.
+    pub const ADD: &str = include_str!("../../shaders/add.wgsl");
     /// `shaders/quantize.wgsl`.
     pub const QUANTIZE: &str = include_str!("../../shaders/quantize.wgsl");
     /// `shaders/dequantize.wgsl`.

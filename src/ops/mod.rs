@@ -12,6 +12,7 @@ pub mod conv;
 pub mod dequantize;
 pub mod gemm;
 pub mod maxpool;
+pub mod pool;
 pub mod quantize;
 pub mod relu;
 pub mod sgd;
@@ -25,6 +26,7 @@ pub use conv::{ConvGeometry, col2im, im2col};
 pub use dequantize::dequantize;
 pub use gemm::{Epilogue, GemmBuffers, GemmShape, MAX_K_CHUNK, Scale, gemm_f32, gemm_i8};
 pub use maxpool::{PoolGeometry, maxpool};
+pub use pool::{add, global_avg_pool};
 pub use quantize::{QuantizeBuffers, quantize};
 pub use relu::relu;
 pub use sgd::{SgdBuffers, SgdStep, sgd};
@@ -48,6 +50,8 @@ pub static ALL_KERNELS: &[&KernelDef] = &[
     &conv::IM2COL,
     &conv::COL2IM,
     &maxpool::MAXPOOL,
+    &pool::GLOBAL_AVG_POOL,
+    &pool::ADD,
 ];
 
 /// Which elements share a clip (and so a scale or a statistic).
