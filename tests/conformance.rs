@@ -96,6 +96,11 @@ fn global_avg_pool_and_add_match_twin() {
 }
 
 #[test]
+fn batchnorm_matches_twin() {
+    run_suite("batchnorm");
+}
+
+#[test]
 fn gemm_i8_matches_twin_including_split_k_overflow_cases() {
     run_suite("gemm_i8");
 }

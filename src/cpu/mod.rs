@@ -6,6 +6,7 @@
 //! purpose, so a twin reads side by side with its `.wgsl`.
 #![allow(clippy::needless_range_loop)]
 
+pub mod batchnorm;
 pub mod channel_stats;
 pub mod channel_stats_reduce;
 pub mod channel_stats_tail;
@@ -25,6 +26,7 @@ pub mod relu;
 pub mod sgd;
 pub mod softmax_xent;
 
+pub use batchnorm::{batchnorm, batchnorm_backward, batchnorm_grad_prep};
 pub use channel_stats::channel_stats;
 pub use channel_stats_reduce::channel_stats_reduce;
 pub use channel_stats_tail::channel_stats_tail;

@@ -80,6 +80,14 @@ pub mod wgsl {
     pub const GLOBAL_AVG_POOL: &str = include_str!("../../shaders/global_avg_pool.wgsl");
     /// `shaders/add.wgsl`.
     pub const ADD: &str = include_str!("../../shaders/add.wgsl");
+    /// `shaders/batchnorm_common.wgsl`: the parameter block of the batchnorm kernels.
+    pub const BATCHNORM_COMMON: &str = include_str!("../../shaders/batchnorm_common.wgsl");
+    /// `shaders/batchnorm.wgsl`.
+    pub const BATCHNORM: &str = include_str!("../../shaders/batchnorm.wgsl");
+    /// `shaders/batchnorm_grad_prep.wgsl`.
+    pub const BATCHNORM_GRAD_PREP: &str = include_str!("../../shaders/batchnorm_grad_prep.wgsl");
+    /// `shaders/batchnorm_backward.wgsl`.
+    pub const BATCHNORM_BACKWARD: &str = include_str!("../../shaders/batchnorm_backward.wgsl");
     /// `shaders/quantize.wgsl`.
     pub const QUANTIZE: &str = include_str!("../../shaders/quantize.wgsl");
     /// `shaders/dequantize.wgsl`.

@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::gpu::kernel::KernelDef;
 
+pub mod batchnorm;
 pub mod channel_stats;
 pub mod clip_select;
 pub mod conv;
@@ -18,6 +19,7 @@ pub mod relu;
 pub mod sgd;
 pub mod softmax_xent;
 
+pub use batchnorm::{BatchNormBuffers, BatchNormConfig, batchnorm_backward, batchnorm_forward};
 pub use channel_stats::{
     Candidates, ChannelStat, MAX_CANDIDATES, StatsPartial, channel_stats, channel_stats_tail,
 };
@@ -52,6 +54,9 @@ pub static ALL_KERNELS: &[&KernelDef] = &[
     &maxpool::MAXPOOL,
     &pool::GLOBAL_AVG_POOL,
     &pool::ADD,
+    &batchnorm::BATCHNORM,
+    &batchnorm::BATCHNORM_GRAD_PREP,
+    &batchnorm::BATCHNORM_BACKWARD,
 ];
 
 /// Which elements share a clip (and so a scale or a statistic).

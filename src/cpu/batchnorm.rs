@@ -1,0 +1,74 @@
+//! Twins of `shaders/batchnorm*.wgsl`.
+
+use crate::ops::ChannelStat;
+use crate::ops::batchnorm::BatchNormConfig;
+
+/// Forward over rows `[m, c]`: training (batch `stats`, running statistics updated, `xhat`
+/// written) or evaluation (`running` statistics).
+#[allow(clippy::too_many_arguments)]
+pub fn batchnorm(
+    channels: usize,
+    train: bool,
+    cfg: BatchNormConfig,
+    x: &[f32],
+    stats: &[ChannelStat],
+    affine: &[f32],
+    running: &mut [f32],
+    xhat: &mut [f32],
+    out: &mut [f32],
+) {
+    let c = channels;
+    let rows = x.len() / c;
+    let old = running.to_vec();
+    for idx in 0..x.len() {
+        let ci = idx % c;
+        let (mu, var) = if train {
+            (stats[ci].mean, stats[ci].std_dev * stats[ci].std_dev)
+        } else {
+            (old[ci], old[c + ci])
+        };
+        let xh = (x[idx] - mu) / (var + cfg.eps).sqrt();
+        if train {
+            xhat[idx] = xh;
+            if idx < c {
+                let m = cfg.momentum;
+                let unbiased = var * rows as f32 / (rows.max(2) - 1) as f32;
+                running[ci] = (1.0 - m) * old[ci] + m * mu;
+                running[c + ci] = (1.0 - m) * old[c + ci] + m * unbiased;
+            }
+        }
+        out[idx] = affine[ci] * xh + affine[c + ci];
+    }
+}
+
+/// `[dy·xhat | dy]` as rows `[m, 2c]`.
+pub fn batchnorm_grad_prep(channels: usize, dy: &[f32], xhat: &[f32], out: &mut [f32]) {
+    let c = channels;
+    for idx in 0..dy.len() {
+        let (row, ci) = (idx / c, idx % c);
+        out[row * 2 * c + ci] = dy[idx] * xhat[idx];
+        out[row * 2 * c + c + ci] = dy[idx];
+    }
+}
+
+/// `dx = γ / √(var + ε) · (dy − dβ/m − xhat·dγ/m)` with `sums = [dγ | dβ]`.
+#[allow(clippy::too_many_arguments)]
+pub fn batchnorm_backward(
+    channels: usize,
+    cfg: BatchNormConfig,
+    dy: &[f32],
+    xhat: &[f32],
+    stats: &[ChannelStat],
+    affine: &[f32],
+    sums: &[f32],
+    dx: &mut [f32],
+) {
+    let c = channels;
+    let m = (dy.len() / c) as f32;
+    for idx in 0..dy.len() {
+        let ci = idx % c;
+        let sd = stats[ci].std_dev;
+        let inv = 1.0 / (sd * sd + cfg.eps).sqrt();
+        dx[idx] = affine[ci] * inv * (dy[idx] - sums[c + ci] / m - xhat[idx] * sums[ci] / m);
+    }
+}

@@ -1,0 +1,217 @@
+//! BatchNorm2d over NHWC activations viewed as rows `[m, c]` (channels last), all FP32:
+//! training forward (batch statistics from [`channel_stats`](super::channel_stats()), running
+//! statistics updated), evaluation forward (running statistics), and backward.
+
+use crate::error::{Error, Result};
+use crate::gpu::Context;
+use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
+use crate::ops::gemm::{Epilogue, GemmBuffers, GemmShape};
+use crate::ops::{ChannelAxis, ChannelStat, Layout, check_buffer};
+
+const SOURCES_FWD: &[&str] = &[wgsl::COMMON, wgsl::BATCHNORM_COMMON, wgsl::BATCHNORM];
+
+/// The kernel declaration of `shaders/batchnorm.wgsl`.
+pub static BATCHNORM: KernelDef = KernelDef {
+    name: "batchnorm",
+    sources: SOURCES_FWD,
+    workgroup_size: [256, 1, 1],
+    bindings: &[
+        ("params", BindType::Uniform),
+        ("x", BindType::ReadOnly),
+        ("stats", BindType::ReadOnly),
+        ("affine", BindType::ReadOnly),
+        ("running", BindType::ReadWrite),
+        ("xhat", BindType::ReadWrite),
+        ("out", BindType::ReadWrite),
+    ],
+    params_size: std::mem::size_of::<BatchNormParams>(),
+};
+
+/// The kernel declaration of `shaders/batchnorm_grad_prep.wgsl`.
+pub static BATCHNORM_GRAD_PREP: KernelDef = KernelDef {
+    name: "batchnorm_grad_prep",
+    sources: &[
+        wgsl::COMMON,
+        wgsl::BATCHNORM_COMMON,
+        wgsl::BATCHNORM_GRAD_PREP,
+    ],
+    workgroup_size: [256, 1, 1],
+    bindings: &[
+        ("params", BindType::Uniform),
+        ("dy", BindType::ReadOnly),
+        ("xhat", BindType::ReadOnly),
+        ("out", BindType::ReadWrite),
+    ],
+    params_size: std::mem::size_of::<BatchNormParams>(),
+};
+
+/// The kernel declaration of `shaders/batchnorm_backward.wgsl`.
+pub static BATCHNORM_BACKWARD: KernelDef = KernelDef {
+    name: "batchnorm_backward",
+    sources: &[
+        wgsl::COMMON,
+        wgsl::BATCHNORM_COMMON,
+        wgsl::BATCHNORM_BACKWARD,
+    ],
+    workgroup_size: [256, 1, 1],
+    bindings: &[
+        ("params", BindType::Uniform),
+        ("dy", BindType::ReadOnly),
+        ("xhat", BindType::ReadOnly),
+        ("stats", BindType::ReadOnly),
+        ("affine", BindType::ReadOnly),
+        ("sums", BindType::ReadOnly),
+        ("dx", BindType::ReadWrite),
+    ],
+    params_size: std::mem::size_of::<BatchNormParams>(),
+};
+
+/// `BatchNormParams` of `shaders/batchnorm_common.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct BatchNormParams {
+    /// Rows m (batch × pixels).
+    pub rows: u32,
+    /// Channels c.
+    pub channels: u32,
+    /// 0 training, 1 evaluation.
+    pub mode: u32,
+    /// Padding.
+    pub _pad0: u32,
+    /// ε added to the variance.
+    pub eps: f32,
+    /// Running-statistics momentum (PyTorch's: the weight of the new batch).
+    pub momentum: f32,
+    /// Padding.
+    pub _pad1: [u32; 2],
+}
+
+/// Settings of a BatchNorm2d.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BatchNormConfig {
+    /// ε (PyTorch: 1e-5).
+    pub eps: f32,
+    /// Momentum of the running statistics (PyTorch: 0.1).
+    pub momentum: f32,
+}
+
+impl Default for BatchNormConfig {
+    fn default() -> Self {
+        BatchNormConfig {
+            eps: 1e-5,
+            momentum: 0.1,
+        }
+    }
+}
+
+impl BatchNormParams {
+    /// Parameters for `rows × channels`, training or evaluation.
+    pub fn new(rows: u32, channels: u32, train: bool, cfg: BatchNormConfig) -> Self {
+        BatchNormParams {
+            rows,
+            channels,
+            mode: (!train) as u32,
+            _pad0: 0,
+            eps: cfg.eps,
+            momentum: cfg.momentum,
+            _pad1: [0; 2],
+        }
+    }
+}
+
+/// The buffers of a BatchNorm2d layer.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchNormBuffers<'a> {
+    /// `channels` [`ChannelStat`] of the batch (written by the training forward).
+    pub stats: &'a wgpu::Buffer,
+    /// γ then β, `2 × channels` f32.
+    pub affine: &'a wgpu::Buffer,
+    /// Running mean then running variance, `2 × channels` f32 (start: 0 and 1).
+    pub running: &'a wgpu::Buffer,
+    /// `rows × channels` f32, the normalized input saved for the backward.
+    pub xhat: &'a wgpu::Buffer,
+}
+
+fn check(op: &'static str, rows: u32, channels: u32, bufs: &BatchNormBuffers<'_>) -> Result<()> {
+    let cells = rows as u64 * channels as u64;
+    if cells == 0 || cells > u32::MAX as u64 / 2 {
+        return Err(Error::invalid(
+            op,
+            format!("unusable shape {rows} x {channels}"),
+        ));
+    }
+    let c = channels as u64;
+    check_buffer(op, "stats", bufs.stats, c * size_of::<ChannelStat>() as u64)?;
+    check_buffer(op, "affine", bufs.affine, 2 * c * 4)?;
+    check_buffer(op, "running", bufs.running, 2 * c * 4)?;
+    check_buffer(op, "xhat", bufs.xhat, cells * 4)
+}
+
+/// Records the forward of `x` into `out` (`rows × channels` f32 each); in training, the batch
+/// statistics first.
+#[allow(clippy::too_many_arguments)]
+pub fn batchnorm_forward(
+    ctx: &Context,
+    rec: &mut Recording,
+    (rows, channels): (u32, u32),
+    train: bool,
+    cfg: BatchNormConfig,
+    x: &wgpu::Buffer,
+    bufs: BatchNormBuffers<'_>,
+    out: &wgpu::Buffer,
+) -> Result<()> {
+    const OP: &str = "batchnorm";
+    check(OP, rows, channels, &bufs)?;
+    let cells = rows as u64 * channels as u64;
+    check_buffer(OP, "x", x, cells * 4)?;
+    check_buffer(OP, "out", out, cells * 4)?;
+    if train {
+        let layout = Layout::new(rows, channels, ChannelAxis::Cols);
+        super::channel_stats(ctx, rec, &layout, x, bufs.stats, None)?;
+    }
+    let params = BatchNormParams::new(rows, channels, train, cfg);
+    let b = [x, bufs.stats, bufs.affine, bufs.running, bufs.xhat, out];
+    rec.push(Dispatch::new(&BATCHNORM, &params, &b, grid_1d(cells, 256)));
+    Ok(())
+}
+
+/// Records the backward: `sums` receives `[dγ | dβ]` (the parameter gradients, `2 × channels`
+/// f32) and `dx` the input gradient. `ones` holds `rows` ones and `scratch` `rows × 2·channels`
+/// f32.
+#[allow(clippy::too_many_arguments)]
+pub fn batchnorm_backward(
+    ctx: &Context,
+    rec: &mut Recording,
+    (rows, channels): (u32, u32),
+    cfg: BatchNormConfig,
+    dy: &wgpu::Buffer,
+    bufs: BatchNormBuffers<'_>,
+    (ones, scratch): (&wgpu::Buffer, &wgpu::Buffer),
+    (sums, dx): (&wgpu::Buffer, &wgpu::Buffer),
+) -> Result<()> {
+    const OP: &str = "batchnorm_backward";
+    check(OP, rows, channels, &bufs)?;
+    let cells = rows as u64 * channels as u64;
+    check_buffer(OP, "dy", dy, cells * 4)?;
+    check_buffer(OP, "dx", dx, cells * 4)?;
+    check_buffer(OP, "scratch", scratch, 2 * cells * 4)?;
+    let params = BatchNormParams::new(rows, channels, true, cfg);
+    let grid = grid_1d(cells, 256);
+    rec.push(Dispatch::new(
+        &BATCHNORM_GRAD_PREP,
+        &params,
+        &[dy, bufs.xhat, scratch],
+        grid,
+    ));
+    let shape = GemmShape::new(1, 2 * channels, rows).with_trans(false, true);
+    super::gemm_f32(
+        ctx,
+        rec,
+        &shape,
+        GemmBuffers::new(ones, scratch, sums),
+        &Epilogue::NONE,
+    )?;
+    let b = [dy, bufs.xhat, bufs.stats, bufs.affine, sums, dx];
+    rec.push(Dispatch::new(&BATCHNORM_BACKWARD, &params, &b, grid));
+    Ok(())
+}
