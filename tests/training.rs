@@ -142,3 +142,48 @@ fn a_step_is_one_submit_and_allocates_nothing() {
         );
     }
 }
+
+#[test]
+fn resnet_training_reduces_the_loss_under_every_policy() {
+    let adapters = common::adapters();
+    // The zoo's ResNet on small images to keep the test short.
+    let data = Dataset::synthetic_images(512, 12, 12, 4, 0.5, 7);
+    let spec = ModelSpec::resnet(12, 12, 1, 4);
+    let (batch, steps) = (16usize, 16usize);
+    for adapter in &adapters {
+        let backend = adapter.get_info().backend;
+        let ctx = octet::Context::from_adapter(adapter).unwrap();
+        for name in ["fp32", "naive", "ui8", "dai8"] {
+            let cfg = TrainConfig {
+                batch: batch as u32,
+                lr: 0.05,
+                ..Default::default()
+            };
+            let started = std::time::Instant::now();
+            let mut trainer =
+                Trainer::new(&ctx, &spec, Policy::from_name(name).unwrap(), cfg).unwrap();
+            let mut metrics = Vec::new();
+            for step in 0..steps {
+                let (x, y) = data.batch(step * batch, batch);
+                trainer.train_step(x, y).unwrap();
+                metrics.extend(trainer.poll_metrics(false).unwrap());
+            }
+            metrics.extend(trainer.poll_metrics(true).unwrap());
+            let mean = |m: &[octet::train::StepMetrics]| {
+                m.iter().map(|m| m.loss).sum::<f32>() / m.len() as f32
+            };
+            let (first, last) = (mean(&metrics[..4]), mean(&metrics[steps - 4..]));
+            let (eval_loss, accuracy) = trainer
+                .evaluate(&data.x[..256 * 256], &data.y[..256])
+                .unwrap();
+            eprintln!(
+                "{backend:?} resnet {name}: loss {first:.3} -> {last:.3}, eval {eval_loss:.3} accuracy {accuracy:.3} in {:?}",
+                started.elapsed()
+            );
+            assert!(
+                last < 0.85 * first,
+                "{backend:?} {name}: loss {first} -> {last}"
+            );
+        }
+    }
+}

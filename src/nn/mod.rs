@@ -5,9 +5,11 @@
 //! This release has the layers of the MLP and LeNet-5 (Linear, Conv2d, ReLU, MaxPool2d,
 //! Flatten); batch norm, global average pooling and residual blocks follow.
 
+mod block;
 mod conv;
 mod linear;
 
+pub use block::{BasicBlock, BatchNorm};
 pub use conv::Conv2d;
 pub use linear::Linear;
 
@@ -43,6 +45,17 @@ pub enum LayerSpec {
     },
     /// `[h, w, c]` → `[1, 1, h·w·c]` (free: NHWC is already row-major).
     Flatten,
+    /// Batch normalization over the channels (FP32).
+    BatchNorm2d,
+    /// Mean over the pixels: `[h, w, c]` → `[1, 1, c]`.
+    GlobalAvgPool,
+    /// ResNet basic block to `channels` with the first convolution's `stride`.
+    BasicBlock {
+        /// Output channels.
+        channels: u32,
+        /// Stride of the first convolution (and of the projection shortcut).
+        stride: u32,
+    },
     /// Rectifier.
     Relu,
 }
@@ -102,6 +115,38 @@ impl ModelSpec {
         }
     }
 
+    /// A small ResNet for `h × w × c` images: conv3×3(16) → BN → ReLU, basic blocks of 16, 32
+    /// (stride 2) and 64 (stride 2) channels, global average pooling, Linear to `classes`.
+    pub fn resnet(h: u32, w: u32, c: u32, classes: u32) -> Self {
+        ModelSpec {
+            input: [h, w, c],
+            layers: vec![
+                LayerSpec::Conv2d {
+                    channels: 16,
+                    kernel: 3,
+                    stride: 1,
+                    pad: 1,
+                },
+                LayerSpec::BatchNorm2d,
+                LayerSpec::Relu,
+                LayerSpec::BasicBlock {
+                    channels: 16,
+                    stride: 1,
+                },
+                LayerSpec::BasicBlock {
+                    channels: 32,
+                    stride: 2,
+                },
+                LayerSpec::BasicBlock {
+                    channels: 64,
+                    stride: 2,
+                },
+                LayerSpec::GlobalAvgPool,
+                LayerSpec::Linear { outputs: classes },
+            ],
+        }
+    }
+
     /// Values in one input: `h·w·c`.
     pub fn input_len(&self) -> u32 {
         self.input.iter().product()
@@ -137,7 +182,11 @@ impl ModelSpec {
                     [h / k, w / k, c]
                 }
                 LayerSpec::Flatten => [1, 1, h * w * c],
-                LayerSpec::Relu => [h, w, c],
+                LayerSpec::Relu | LayerSpec::BatchNorm2d => [h, w, c],
+                LayerSpec::GlobalAvgPool => [1, 1, c],
+                LayerSpec::BasicBlock { channels, stride } if channels > 0 && stride > 0 => {
+                    BasicBlock::output_shape(h, w, channels, stride)
+                }
                 _ => return Err(bad("zero size".into())),
             });
         }
@@ -188,17 +237,38 @@ pub(crate) enum Layer {
     Linear(Box<Linear>),
     Conv(Box<Conv2d>),
     MaxPool(ops::PoolGeometry, wgpu::Buffer),
+    BatchNorm(Box<BatchNorm>),
+    /// `(batch, pixels, channels)`.
+    GlobalAvgPool(u32, u32, u32),
+    Block(Box<BasicBlock>),
     Flatten,
     Relu,
 }
 
 impl Layer {
-    /// The GEMM layer inside, if the layer has weights.
+    /// The GEMM layer, if the layer is a Linear or a convolution itself.
     fn gemm(&self) -> Option<&Linear> {
         match self {
             Layer::Linear(l) => Some(l),
             Layer::Conv(c) => Some(&c.gemm),
             _ => None,
+        }
+    }
+
+    /// Every GEMM layer inside, blocks included.
+    fn gemms(&self) -> Vec<&Linear> {
+        match self {
+            Layer::Block(b) => b.convs().into_iter().map(|c| &c.gemm).collect(),
+            other => other.gemm().into_iter().collect(),
+        }
+    }
+
+    /// Every batch norm inside.
+    fn batchnorms(&self) -> Vec<&BatchNorm> {
+        match self {
+            Layer::BatchNorm(b) => vec![b],
+            Layer::Block(b) => b.batchnorms(),
+            _ => Vec::new(),
         }
     }
 }
@@ -243,11 +313,24 @@ impl Model {
             ));
         }
         let shapes = spec.shapes()?;
-        let weighted = spec
+        if matches!(spec.layers.first(), Some(LayerSpec::BatchNorm2d)) {
+            return Err(Error::invalid(
+                "model",
+                "BatchNorm2d cannot be the first layer; normalize the data instead",
+            ));
+        }
+        let weighted: usize = spec
             .layers
             .iter()
-            .filter(|l| matches!(l, LayerSpec::Linear { .. } | LayerSpec::Conv2d { .. }))
-            .count();
+            .enumerate()
+            .map(|(i, l)| match l {
+                LayerSpec::Linear { .. } | LayerSpec::Conv2d { .. } => 1,
+                LayerSpec::BasicBlock { channels, stride } => {
+                    2 + (*stride != 1 || shapes[i][2] != *channels) as usize
+                }
+                _ => 0,
+            })
+            .sum();
         let mut rng = Gen::new(seed);
         let mut init = |fan_in: u32, n: u32| -> Vec<f32> {
             // PyTorch's default (Kaiming-uniform with a = √5): U(−1/√fan_in, 1/√fan_in).
@@ -317,6 +400,27 @@ impl Model {
                 }
                 LayerSpec::Flatten => Layer::Flatten,
                 LayerSpec::Relu => Layer::Relu,
+                LayerSpec::BatchNorm2d => {
+                    let bn = BatchNorm::new(ctx, &format!("layer{i}.bn"), batch * h * w, c);
+                    ones_len = ones_len.max(batch * h * w);
+                    Layer::BatchNorm(Box::new(bn))
+                }
+                LayerSpec::GlobalAvgPool => Layer::GlobalAvgPool(batch, h * w, c),
+                LayerSpec::BasicBlock { channels, stride } => {
+                    let name = format!("layer{i}.block");
+                    ones_len = ones_len.max(batch * h * w);
+                    let block = BasicBlock::new(
+                        ctx,
+                        &name,
+                        (batch, h, w, c),
+                        channels,
+                        stride,
+                        policy,
+                        &mut quantized,
+                        &mut init,
+                    )?;
+                    Layer::Block(Box::new(block))
+                }
             });
         }
         let mut acts: Vec<wgpu::Buffer> = Vec::new();
@@ -357,7 +461,7 @@ impl Model {
 
     /// The weighted layers' GEMMs (Linear layers and convolutions), in order.
     pub fn gemm_layers(&self) -> impl Iterator<Item = &Linear> {
-        self.layers.iter().filter_map(Layer::gemm)
+        self.layers.iter().flat_map(Layer::gemms)
     }
 
     fn len_of(&self, i: usize) -> u32 {
@@ -375,6 +479,9 @@ impl Model {
                 Layer::Linear(l) => l.saved_input_bytes(),
                 Layer::Conv(c) => c.gemm.saved_input_bytes(),
                 Layer::MaxPool(g, _) => g.output_len() * 4,
+                Layer::BatchNorm(b) => b.saved_bytes(),
+                Layer::Block(b) => b.saved_bytes(),
+                Layer::GlobalAvgPool(..) => 0,
                 Layer::Relu => self.len_of(i) as u64 * 4,
                 Layer::Flatten => 0,
             })
@@ -400,7 +507,7 @@ impl Model {
             ));
         }
         let mut rec = Recording::new();
-        self.record_forward(ctx, &mut rec, true)?;
+        self.record_forward(ctx, &mut rec, true, true)?;
         let seeded = self.record_backward(ctx, &mut rec, true)?;
         for (n, (idx, layout)) in seeded.iter().enumerate() {
             let rounding = ops::Rounding::Stochastic {
@@ -441,8 +548,12 @@ impl Model {
     /// between epochs, not for every step.
     pub fn quant_state(&self, ctx: &Context) -> Result<Vec<LayerQuantState>> {
         let mut out = Vec::new();
-        for (i, layer) in self.layers.iter().enumerate() {
-            let Some(l) = layer.gemm() else { continue };
+        for (i, l) in self
+            .layers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, layer)| layer.gemms().into_iter().map(move |l| (i, l)))
+        {
             let mut state = LayerQuantState {
                 layer: i,
                 quantized: false,
@@ -482,6 +593,7 @@ impl Model {
         ctx: &Context,
         rec: &mut Recording,
         refresh: bool,
+        train: bool,
     ) -> Result<()> {
         for (i, layer) in self.layers.iter().enumerate() {
             let (x, y) = (&self.acts[i], &self.acts[i + 1]);
@@ -489,6 +601,11 @@ impl Model {
                 Layer::Linear(l) => l.record_forward(ctx, rec, x, y, refresh)?,
                 Layer::Conv(c) => c.record_forward(ctx, rec, x, y, refresh)?,
                 Layer::MaxPool(g, argmax) => ops::maxpool(ctx, rec, g, x, None, argmax, y)?,
+                Layer::BatchNorm(b) => b.record_forward(ctx, rec, x, y, train)?,
+                Layer::GlobalAvgPool(n, hw, c) => {
+                    ops::global_avg_pool(ctx, rec, (*n, *hw, *c), x, None, y)?
+                }
+                Layer::Block(b) => b.record_forward(ctx, rec, x, y, refresh, train)?,
                 Layer::Relu => ops::relu(ctx, rec, self.len_of(i), x, None, y)?,
                 Layer::Flatten => {}
             }
@@ -533,6 +650,20 @@ impl Model {
                         ops::maxpool(ctx, rec, g, x, Some(dy), argmax, dx)?;
                     }
                 }
+                Layer::BatchNorm(b) => {
+                    // Never the first layer (refused in `new`), so there is a dx to write.
+                    if let Some(dx) = dx {
+                        b.record_backward(ctx, rec, dy, dx, &self.ones)?;
+                    }
+                }
+                Layer::GlobalAvgPool(n, hw, c) => {
+                    if let Some(dx) = dx {
+                        ops::global_avg_pool(ctx, rec, (*n, *hw, *c), x, Some(dy), dx)?;
+                    }
+                }
+                Layer::Block(b) => {
+                    seeded.extend(b.record_backward(ctx, rec, dy, dx, &self.ones, refresh)?);
+                }
                 Layer::Relu => {
                     if let Some(dx) = dx {
                         ops::relu(ctx, rec, self.len_of(i), x, Some(dy), dx)?;
@@ -557,6 +688,10 @@ impl Model {
             let [w, b] = l.record_update(ctx, rec, step)?;
             updates.push((w, l.outputs * l.inputs, l.lr_scale_index()));
             updates.push((b, l.outputs, None));
+        }
+        for bn in self.layers.iter().flat_map(Layer::batchnorms) {
+            let (index, n) = bn.record_update(ctx, rec, step)?;
+            updates.push((index, n, None));
         }
         Ok(updates)
     }

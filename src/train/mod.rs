@@ -132,7 +132,7 @@ impl PreparedStep {
         train: bool,
     ) -> Result<Self> {
         let mut rec = Recording::new();
-        model.record_forward(ctx, &mut rec, refresh)?;
+        model.record_forward(ctx, &mut rec, refresh, train)?;
         model.record_loss(&mut rec)?;
         let (mut seeded, mut updates) = (Vec::new(), Vec::new());
         if train {

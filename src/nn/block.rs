@@ -1,0 +1,349 @@
+//! BatchNorm2d and the residual basic block of the ResNet.
+
+use crate::error::Result;
+use crate::gpu::{Context, Recording};
+use crate::nn::Conv2d;
+use crate::ops::{
+    self, BatchNormBuffers, BatchNormConfig, ConvGeometry, Layout, SgdBuffers, SgdStep,
+};
+use crate::quant::Policy;
+
+/// BatchNorm2d over NHWC activations (`rows` = batch × pixels), FP32 in every policy.
+#[derive(Debug)]
+pub struct BatchNorm {
+    rows: u32,
+    channels: u32,
+    cfg: BatchNormConfig,
+    stats: wgpu::Buffer,
+    /// γ then β.
+    pub(crate) affine: wgpu::Buffer,
+    running: wgpu::Buffer,
+    xhat: wgpu::Buffer,
+    /// dγ then dβ: the same layout as `affine`, so one SGD step updates both.
+    grads: wgpu::Buffer,
+    velocity: wgpu::Buffer,
+    scratch: wgpu::Buffer,
+}
+
+impl BatchNorm {
+    pub(crate) fn new(ctx: &Context, name: &str, rows: u32, channels: u32) -> Self {
+        let c = channels as usize;
+        let affine: Vec<f32> = (0..2 * c).map(|i| if i < c { 1.0 } else { 0.0 }).collect();
+        let running: Vec<f32> = (0..2 * c).map(|i| if i < c { 0.0 } else { 1.0 }).collect();
+        let cells = rows as u64 * channels as u64;
+        BatchNorm {
+            rows,
+            channels,
+            cfg: BatchNormConfig::default(),
+            stats: ctx.storage_buffer(
+                &format!("{name}.stats"),
+                channels as u64 * size_of::<ops::ChannelStat>() as u64,
+            ),
+            affine: ctx.upload(&format!("{name}.affine"), &affine),
+            running: ctx.upload(&format!("{name}.running"), &running),
+            xhat: ctx.storage_buffer(&format!("{name}.xhat"), cells * 4),
+            grads: ctx.storage_buffer(&format!("{name}.grads"), 2 * channels as u64 * 4),
+            velocity: ctx.storage_buffer(&format!("{name}.velocity"), 2 * channels as u64 * 4),
+            scratch: ctx.storage_buffer(&format!("{name}.scratch"), 2 * cells * 4),
+        }
+    }
+
+    fn bufs(&self) -> BatchNormBuffers<'_> {
+        BatchNormBuffers {
+            stats: &self.stats,
+            affine: &self.affine,
+            running: &self.running,
+            xhat: &self.xhat,
+        }
+    }
+
+    pub(crate) fn record_forward(
+        &self,
+        ctx: &Context,
+        rec: &mut Recording,
+        x: &wgpu::Buffer,
+        y: &wgpu::Buffer,
+        train: bool,
+    ) -> Result<()> {
+        let shape = (self.rows, self.channels);
+        ops::batchnorm_forward(ctx, rec, shape, train, self.cfg, x, self.bufs(), y)
+    }
+
+    pub(crate) fn record_backward(
+        &self,
+        ctx: &Context,
+        rec: &mut Recording,
+        dy: &wgpu::Buffer,
+        dx: &wgpu::Buffer,
+        ones: &wgpu::Buffer,
+    ) -> Result<()> {
+        let shape = (self.rows, self.channels);
+        let scratch = (ones, &self.scratch);
+        ops::batchnorm_backward(
+            ctx,
+            rec,
+            shape,
+            self.cfg,
+            dy,
+            self.bufs(),
+            scratch,
+            (&self.grads, dx),
+        )
+    }
+
+    /// Records the SGD step of γ and β; returns its index in `rec` and the parameter count.
+    pub(crate) fn record_update(
+        &self,
+        ctx: &Context,
+        rec: &mut Recording,
+        step: SgdStep,
+    ) -> Result<(usize, u32)> {
+        let index = rec.dispatches.len();
+        let bufs = SgdBuffers {
+            grad: &self.grads,
+            weights: &self.affine,
+            velocity: &self.velocity,
+            lr_scale: None,
+        };
+        ops::sgd(ctx, rec, 2 * self.channels, step, bufs)?;
+        Ok((index, 2 * self.channels))
+    }
+
+    /// Bytes the forward keeps for the backward (the normalized input).
+    pub(crate) fn saved_bytes(&self) -> u64 {
+        self.rows as u64 * self.channels as u64 * 4
+    }
+}
+
+/// The ResNet basic block: conv3×3(stride) → BN → ReLU → conv3×3 → BN, plus the shortcut
+/// (identity, or conv1×1(stride) → BN when the shape changes), added, then ReLU.
+#[derive(Debug)]
+pub struct BasicBlock {
+    pub(crate) conv1: Conv2d,
+    pub(crate) bn1: BatchNorm,
+    pub(crate) conv2: Conv2d,
+    pub(crate) bn2: BatchNorm,
+    pub(crate) shortcut: Option<(Conv2d, BatchNorm)>,
+    /// Intermediate activations and their gradients, all `[rows_out, channels]` except `dx_*`
+    /// which are the block input's shape.
+    a1: wgpu::Buffer,
+    b1: wgpu::Buffer,
+    r1: wgpu::Buffer,
+    a2: wgpu::Buffer,
+    b2: wgpu::Buffer,
+    short_a: Option<(wgpu::Buffer, wgpu::Buffer)>,
+    sum: wgpu::Buffer,
+    g_sum: wgpu::Buffer,
+    g_a: wgpu::Buffer,
+    g_b: wgpu::Buffer,
+    dx_main: wgpu::Buffer,
+    dx_short: Option<wgpu::Buffer>,
+    out_cells: u32,
+    in_cells: u32,
+}
+
+impl BasicBlock {
+    /// A block on NHWC input `[batch, h, w, c_in]` to `channels`; `quantized(k)` says whether
+    /// its k-th convolution (0: conv1, 1: conv2, 2: shortcut) runs on int8.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        ctx: &Context,
+        name: &str,
+        (batch, h, w, c_in): (u32, u32, u32, u32),
+        channels: u32,
+        stride: u32,
+        policy: &Policy,
+        quantized: &mut dyn FnMut() -> bool,
+        init: &mut dyn FnMut(u32, u32) -> Vec<f32>,
+    ) -> Result<Self> {
+        let g1 = ConvGeometry {
+            n: batch,
+            h,
+            w,
+            c: c_in,
+            kh: 3,
+            kw: 3,
+            stride,
+            pad: 1,
+        };
+        g1.validate("model")?;
+        let (oh, ow) = (g1.oh(), g1.ow());
+        let g2 = ConvGeometry {
+            n: batch,
+            h: oh,
+            w: ow,
+            c: channels,
+            kh: 3,
+            kw: 3,
+            stride: 1,
+            pad: 1,
+        };
+        let rows = batch * oh * ow;
+        let conv =
+            |name: &str, g: ConvGeometry, q: bool, init: &mut dyn FnMut(u32, u32) -> Vec<f32>| {
+                let weights = init(g.taps(), g.taps() * channels);
+                Conv2d::new(ctx, name, g, channels, &weights, policy, q)
+            };
+        let conv1 = conv(&format!("{name}.conv1"), g1, quantized(), init);
+        let conv2 = conv(&format!("{name}.conv2"), g2, quantized(), init);
+        let shortcut = (stride != 1 || c_in != channels).then(|| {
+            let gs = ConvGeometry {
+                n: batch,
+                h,
+                w,
+                c: c_in,
+                kh: 1,
+                kw: 1,
+                stride,
+                pad: 0,
+            };
+            let c = conv(&format!("{name}.shortcut"), gs, quantized(), init);
+            (
+                c,
+                BatchNorm::new(ctx, &format!("{name}.shortcut_bn"), rows, channels),
+            )
+        });
+        let out_cells = rows * channels;
+        let in_cells = batch * h * w * c_in;
+        let buf = |what: &str, cells: u32| {
+            ctx.storage_buffer(&format!("{name}.{what}"), cells as u64 * 4)
+        };
+        Ok(BasicBlock {
+            bn1: BatchNorm::new(ctx, &format!("{name}.bn1"), rows, channels),
+            bn2: BatchNorm::new(ctx, &format!("{name}.bn2"), rows, channels),
+            short_a: shortcut
+                .as_ref()
+                .map(|_| (buf("short_a", out_cells), buf("short_b", out_cells))),
+            dx_short: shortcut.as_ref().map(|_| buf("dx_short", in_cells)),
+            conv1,
+            conv2,
+            shortcut,
+            a1: buf("a1", out_cells),
+            b1: buf("b1", out_cells),
+            r1: buf("r1", out_cells),
+            a2: buf("a2", out_cells),
+            b2: buf("b2", out_cells),
+            sum: buf("sum", out_cells),
+            g_sum: buf("g_sum", out_cells),
+            g_a: buf("g_a", out_cells),
+            g_b: buf("g_b", out_cells),
+            dx_main: buf("dx_main", in_cells),
+            out_cells,
+            in_cells,
+        })
+    }
+
+    /// Output `[h, w, channels]` of a block with `stride` on `[h, w, _]`.
+    pub(crate) fn output_shape(h: u32, w: u32, channels: u32, stride: u32) -> [u32; 3] {
+        [(h + 2 - 3) / stride + 1, (w + 2 - 3) / stride + 1, channels]
+    }
+
+    pub(crate) fn record_forward(
+        &self,
+        ctx: &Context,
+        rec: &mut Recording,
+        x: &wgpu::Buffer,
+        y: &wgpu::Buffer,
+        refresh: bool,
+        train: bool,
+    ) -> Result<()> {
+        self.conv1.record_forward(ctx, rec, x, &self.a1, refresh)?;
+        self.bn1
+            .record_forward(ctx, rec, &self.a1, &self.b1, train)?;
+        ops::relu(ctx, rec, self.out_cells, &self.b1, None, &self.r1)?;
+        self.conv2
+            .record_forward(ctx, rec, &self.r1, &self.a2, refresh)?;
+        self.bn2
+            .record_forward(ctx, rec, &self.a2, &self.b2, train)?;
+        let short = match (&self.shortcut, &self.short_a) {
+            (Some((conv, bn)), Some((a, b))) => {
+                conv.record_forward(ctx, rec, x, a, refresh)?;
+                bn.record_forward(ctx, rec, a, b, train)?;
+                b
+            }
+            _ => x,
+        };
+        ops::add(rec, self.out_cells, &self.b2, short, &self.sum)?;
+        ops::relu(ctx, rec, self.out_cells, &self.sum, None, y)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn record_backward(
+        &self,
+        ctx: &Context,
+        rec: &mut Recording,
+        dy: &wgpu::Buffer,
+        dx: Option<&wgpu::Buffer>,
+        ones: &wgpu::Buffer,
+        refresh: bool,
+    ) -> Result<Vec<(usize, Layout)>> {
+        let mut seeded = Vec::new();
+        let n = self.out_cells;
+        ops::relu(ctx, rec, n, &self.sum, Some(dy), &self.g_sum)?;
+        // Main path, back to front.
+        self.bn2
+            .record_backward(ctx, rec, &self.g_sum, &self.g_a, ones)?;
+        seeded.extend(self.conv2.record_backward(
+            ctx,
+            rec,
+            &self.g_a,
+            Some(&self.g_b),
+            ones,
+            refresh,
+        )?);
+        ops::relu(ctx, rec, n, &self.b1, Some(&self.g_b), &self.g_a)?;
+        self.bn1
+            .record_backward(ctx, rec, &self.g_a, &self.g_b, ones)?;
+        let main_dx = dx.map(|_| &self.dx_main);
+        seeded.extend(
+            self.conv1
+                .record_backward(ctx, rec, &self.g_b, main_dx, ones, refresh)?,
+        );
+        // Shortcut.
+        let short_dx = match (&self.shortcut, &self.dx_short) {
+            (Some((conv, bn)), Some(dxs)) => {
+                bn.record_backward(ctx, rec, &self.g_sum, &self.g_a, ones)?;
+                seeded.extend(conv.record_backward(
+                    ctx,
+                    rec,
+                    &self.g_a,
+                    dx.map(|_| dxs),
+                    ones,
+                    refresh,
+                )?);
+                dxs
+            }
+            _ => &self.g_sum,
+        };
+        if let Some(dx) = dx {
+            ops::add(rec, self.in_cells, &self.dx_main, short_dx, dx)?;
+        }
+        Ok(seeded)
+    }
+
+    /// The block's convolutions, in order.
+    pub(crate) fn convs(&self) -> Vec<&Conv2d> {
+        let mut v = vec![&self.conv1, &self.conv2];
+        v.extend(self.shortcut.as_ref().map(|(c, _)| c));
+        v
+    }
+
+    /// The block's batch norms, in order.
+    pub(crate) fn batchnorms(&self) -> Vec<&BatchNorm> {
+        let mut v = vec![&self.bn1, &self.bn2];
+        v.extend(self.shortcut.as_ref().map(|(_, b)| b));
+        v
+    }
+
+    /// Bytes kept from the forward for the backward.
+    pub(crate) fn saved_bytes(&self) -> u64 {
+        let convs: u64 = self
+            .convs()
+            .iter()
+            .map(|c| c.gemm.saved_input_bytes())
+            .sum();
+        let bns: u64 = self.batchnorms().iter().map(|b| b.saved_bytes()).sum();
+        // ReLU inputs b1 and sum.
+        convs + bns + 2 * self.out_cells as u64 * 4
+    }
+}
