@@ -173,9 +173,8 @@ fn resnet_training_reduces_the_loss_under_every_policy() {
                 m.iter().map(|m| m.loss).sum::<f32>() / m.len() as f32
             };
             let (first, last) = (mean(&metrics[..4]), mean(&metrics[steps - 4..]));
-            let (eval_loss, accuracy) = trainer
-                .evaluate(&data.x[..256 * 256], &data.y[..256])
-                .unwrap();
+            let (held_x, held_y) = data.batch(256, 256);
+            let (eval_loss, accuracy) = trainer.evaluate(held_x, held_y).unwrap();
             eprintln!(
                 "{backend:?} resnet {name}: loss {first:.3} -> {last:.3}, eval {eval_loss:.3} accuracy {accuracy:.3} in {:?}",
                 started.elapsed()
