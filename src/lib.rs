@@ -9,7 +9,7 @@
 //!   f32 GEMMs, im2col/col2im, pooling, ReLU, softmax cross-entropy, SGD — each with a CPU twin
 //!   in [`cpu`] and a conformance suite in [`conformance`];
 //! - [`quant`]: the policies (FP32, naive INT8, UI8, DAI8);
-//! - [`nn`]: layers and models (the MLP and LeNet-5 so far); [`train`]: the trainer.
+//! - [`nn`]: layers and models (the zoo: MLP, LeNet-5, a small ResNet); [`train`]: the trainer.
 //!
 //! ## Training
 //!

@@ -2,8 +2,8 @@
 //! allocated once for a fixed batch size, and records its forward, loss, backward and update
 //! passes into a [`Recording`] that the trainer prepares once and replays every step.
 //!
-//! This release has the layers of the MLP and LeNet-5 (Linear, Conv2d, ReLU, MaxPool2d,
-//! Flatten); batch norm, global average pooling and residual blocks follow.
+//! Layers: Linear, Conv2d, ReLU, MaxPool2d, Flatten, BatchNorm2d, global average pooling and
+//! the residual basic block — enough for the zoo's MLP, LeNet-5 and small ResNet.
 
 mod block;
 mod conv;
