@@ -67,6 +67,28 @@ fn mlp_training_reduces_the_loss_under_every_policy() {
     }
 }
 
+/// Trains `steps` consecutive batches; returns the mean loss of the first and of the last
+/// `window` steps (metrics collected asynchronously, as a trainer would).
+fn train_steps(
+    trainer: &mut Trainer,
+    data: &Dataset,
+    batch: usize,
+    steps: usize,
+    window: usize,
+) -> (f32, f32) {
+    let mut metrics = Vec::new();
+    for step in 0..steps {
+        let (x, y) = data.batch(step * batch, batch);
+        trainer.train_step(x, y).unwrap();
+        metrics.extend(trainer.poll_metrics(false).unwrap());
+    }
+    metrics.extend(trainer.poll_metrics(true).unwrap());
+    assert_eq!(metrics.len(), steps, "every step reports its metrics once");
+    let mean =
+        |m: &[octet::train::StepMetrics]| m.iter().map(|m| m.loss).sum::<f32>() / m.len() as f32;
+    (mean(&metrics[..window]), mean(&metrics[steps - window..]))
+}
+
 #[test]
 fn lenet5_training_reduces_the_loss_under_every_policy() {
     let adapters = common::adapters();
@@ -85,17 +107,7 @@ fn lenet5_training_reduces_the_loss_under_every_policy() {
             let started = std::time::Instant::now();
             let mut trainer =
                 Trainer::new(&ctx, &spec, Policy::from_name(name).unwrap(), cfg).unwrap();
-            let mut metrics = Vec::new();
-            for step in 0..steps {
-                let (x, y) = data.batch(step * batch, batch);
-                trainer.train_step(x, y).unwrap();
-                metrics.extend(trainer.poll_metrics(false).unwrap());
-            }
-            metrics.extend(trainer.poll_metrics(true).unwrap());
-            let mean = |m: &[octet::train::StepMetrics]| {
-                m.iter().map(|m| m.loss).sum::<f32>() / m.len() as f32
-            };
-            let (first, last) = (mean(&metrics[..8]), mean(&metrics[steps - 8..]));
+            let (first, last) = train_steps(&mut trainer, &data, batch, steps, 8);
             eprintln!(
                 "{backend:?} lenet5 {name}: loss {first:.3} -> {last:.3} in {:?}",
                 started.elapsed()
@@ -162,17 +174,7 @@ fn resnet_training_reduces_the_loss_under_every_policy() {
             let started = std::time::Instant::now();
             let mut trainer =
                 Trainer::new(&ctx, &spec, Policy::from_name(name).unwrap(), cfg).unwrap();
-            let mut metrics = Vec::new();
-            for step in 0..steps {
-                let (x, y) = data.batch(step * batch, batch);
-                trainer.train_step(x, y).unwrap();
-                metrics.extend(trainer.poll_metrics(false).unwrap());
-            }
-            metrics.extend(trainer.poll_metrics(true).unwrap());
-            let mean = |m: &[octet::train::StepMetrics]| {
-                m.iter().map(|m| m.loss).sum::<f32>() / m.len() as f32
-            };
-            let (first, last) = (mean(&metrics[..4]), mean(&metrics[steps - 4..]));
+            let (first, last) = train_steps(&mut trainer, &data, batch, steps, 4);
             let (held_x, held_y) = data.batch(256, 256);
             let (eval_loss, accuracy) = trainer.evaluate(held_x, held_y).unwrap();
             eprintln!(
