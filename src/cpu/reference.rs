@@ -2,6 +2,8 @@
 //! checked against (and that is itself checked by finite differences). Not twins: twins mirror
 //! a kernel's arithmetic; references compute the mathematical result as exactly as f64 allows.
 
+use crate::ops::{ConvGeometry, PoolGeometry};
+
 /// `y[b, o] = Σ_i x[b, i]·w[o, i] + bias[o]`.
 pub fn linear_forward(inputs: usize, x: &[f64], w: &[f64], bias: &[f64]) -> Vec<f64> {
     let outputs = bias.len();
@@ -43,6 +45,343 @@ pub fn linear_backward(
     (dx, dw, db)
 }
 
+/// 2-D convolution over NHWC `x` (`g.n × g.h × g.w × g.c`) with weights `[out, kh, kw, c]`:
+/// `y` is NHWC `[n, oh, ow, out]`. Computed directly, not through im2col.
+pub fn conv2d_forward(g: &ConvGeometry, x: &[f64], w: &[f64], bias: &[f64]) -> Vec<f64> {
+    let out = bias.len();
+    let mut y = vec![0.0; g.rows() as usize * out];
+    for_each_tap(g, |row, xi, tap| {
+        for o in 0..out {
+            y[row * out + o] += x[xi] * w[o * g.taps() as usize + tap];
+        }
+    });
+    for (i, v) in y.iter_mut().enumerate() {
+        *v += bias[i % out];
+    }
+    y
+}
+
+/// Gradients of [`conv2d_forward`]: `(dx, dw, dbias)`.
+pub fn conv2d_backward(
+    g: &ConvGeometry,
+    x: &[f64],
+    w: &[f64],
+    dy: &[f64],
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let taps = g.taps() as usize;
+    let out = w.len() / taps;
+    let (mut dx, mut dw, mut db) = (vec![0.0; x.len()], vec![0.0; w.len()], vec![0.0; out]);
+    for_each_tap(g, |row, xi, tap| {
+        for o in 0..out {
+            dx[xi] += dy[row * out + o] * w[o * taps + tap];
+            dw[o * taps + tap] += dy[row * out + o] * x[xi];
+        }
+    });
+    for (i, v) in dy.iter().enumerate() {
+        db[i % out] += v;
+    }
+    (dx, dw, db)
+}
+
+/// Calls `f(output pixel, input index, tap)` for every kernel tap that lands inside the input.
+fn for_each_tap(g: &ConvGeometry, mut f: impl FnMut(usize, usize, usize)) {
+    let (h, w, c) = (g.h as i64, g.w as i64, g.c as usize);
+    let (oh, ow) = (g.oh() as usize, g.ow() as usize);
+    for n in 0..g.n as usize {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let row = (n * oh + oy) * ow + ox;
+                for ky in 0..g.kh as usize {
+                    for kx in 0..g.kw as usize {
+                        let iy = (oy * g.stride as usize + ky) as i64 - g.pad as i64;
+                        let ix = (ox * g.stride as usize + kx) as i64 - g.pad as i64;
+                        if iy < 0 || ix < 0 || iy >= h || ix >= w {
+                            continue;
+                        }
+                        let base = ((n as i64 * h + iy) * w + ix) as usize * c;
+                        for ci in 0..c {
+                            f(row, base + ci, (ky * g.kw as usize + kx) * c + ci);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `max(x, 0)`.
+pub fn relu_forward(x: &[f64]) -> Vec<f64> {
+    x.iter().map(|v| v.max(0.0)).collect()
+}
+
+/// Gradient of [`relu_forward`] (0 at `x = 0`).
+pub fn relu_backward(x: &[f64], dy: &[f64]) -> Vec<f64> {
+    x.iter()
+        .zip(dy)
+        .map(|(x, d)| if *x > 0.0 { *d } else { 0.0 })
+        .collect()
+}
+
+/// The input index of each `k × k` window's maximum (the first one on ties).
+fn maxpool_winners(g: &PoolGeometry, x: &[f64]) -> Vec<usize> {
+    let (h, w, c, k) = (g.h as usize, g.w as usize, g.c as usize, g.k as usize);
+    let (oh, ow) = (g.oh() as usize, g.ow() as usize);
+    let mut winners = Vec::with_capacity(g.output_len() as usize);
+    for n in 0..g.n as usize {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for ci in 0..c {
+                    let at =
+                        |ky: usize, kx: usize| ((n * h + oy * k + ky) * w + ox * k + kx) * c + ci;
+                    let best = (0..k * k)
+                        .map(|t| at(t / k, t % k))
+                        .fold(at(0, 0), |b, i| if x[i] > x[b] { i } else { b });
+                    winners.push(best);
+                }
+            }
+        }
+    }
+    winners
+}
+
+/// Max pooling with a `k × k` window and stride `k` (NHWC).
+pub fn maxpool2d_forward(g: &PoolGeometry, x: &[f64]) -> Vec<f64> {
+    maxpool_winners(g, x).into_iter().map(|i| x[i]).collect()
+}
+
+/// Gradient of [`maxpool2d_forward`]: each window's gradient goes to its maximum.
+pub fn maxpool2d_backward(g: &PoolGeometry, x: &[f64], dy: &[f64]) -> Vec<f64> {
+    let mut dx = vec![0.0; x.len()];
+    for (o, i) in maxpool_winners(g, x).into_iter().enumerate() {
+        dx[i] += dy[o];
+    }
+    dx
+}
+
+/// Mean over the `hw` pixels of each of `n` images with `c` channels.
+pub fn global_avg_pool_forward((n, hw, c): (usize, usize, usize), x: &[f64]) -> Vec<f64> {
+    let mut y = vec![0.0; n * c];
+    for (i, v) in x.iter().enumerate() {
+        y[(i / (hw * c)) * c + i % c] += v / hw as f64;
+    }
+    y
+}
+
+/// Gradient of [`global_avg_pool_forward`].
+pub fn global_avg_pool_backward((_, hw, c): (usize, usize, usize), dy: &[f64]) -> Vec<f64> {
+    (0..dy.len() * hw)
+        .map(|i| dy[(i / (hw * c)) * c + i % c] / hw as f64)
+        .collect()
+}
+
+/// Per-channel batch mean and biased variance of rows `[m, c]`.
+fn channel_moments(c: usize, x: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let m = (x.len() / c) as f64;
+    let mut mean = vec![0.0; c];
+    let mut var = vec![0.0; c];
+    for (i, v) in x.iter().enumerate() {
+        mean[i % c] += v / m;
+    }
+    for (i, v) in x.iter().enumerate() {
+        var[i % c] += (v - mean[i % c]).powi(2) / m;
+    }
+    (mean, var)
+}
+
+/// Batch normalization in training mode over rows `[m, c]`, with `affine = [γ | β]`.
+pub fn batchnorm2d_forward(c: usize, eps: f64, x: &[f64], affine: &[f64]) -> Vec<f64> {
+    let (mean, var) = channel_moments(c, x);
+    x.iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let ci = i % c;
+            affine[ci] * (v - mean[ci]) / (var[ci] + eps).sqrt() + affine[c + ci]
+        })
+        .collect()
+}
+
+/// Gradients of [`batchnorm2d_forward`]: `(dx, [dγ | dβ])`.
+pub fn batchnorm2d_backward(
+    c: usize,
+    eps: f64,
+    x: &[f64],
+    affine: &[f64],
+    dy: &[f64],
+) -> (Vec<f64>, Vec<f64>) {
+    let (mean, var) = channel_moments(c, x);
+    let m = (x.len() / c) as f64;
+    let xhat: Vec<f64> = (0..x.len())
+        .map(|i| (x[i] - mean[i % c]) / (var[i % c] + eps).sqrt())
+        .collect();
+    let mut grads = vec![0.0; 2 * c];
+    for i in 0..x.len() {
+        grads[i % c] += dy[i] * xhat[i];
+        grads[c + i % c] += dy[i];
+    }
+    let dx = (0..x.len())
+        .map(|i| {
+            let ci = i % c;
+            affine[ci] / (var[ci] + eps).sqrt()
+                * (dy[i] - grads[c + ci] / m - xhat[i] * grads[ci] / m)
+        })
+        .collect();
+    (dx, grads)
+}
+
+/// Running statistics `[mean | var]` after one training step from `running` (PyTorch's rule:
+/// the variance folded in is the unbiased one).
+pub fn batchnorm2d_running(c: usize, momentum: f64, x: &[f64], running: &[f64]) -> Vec<f64> {
+    let (mean, var) = channel_moments(c, x);
+    let m = (x.len() / c) as f64;
+    let unbiased = |v: f64| v * m / (m - 1.0).max(1.0);
+    (0..2 * c)
+        .map(|i| {
+            let batch = if i < c { mean[i] } else { unbiased(var[i - c]) };
+            (1.0 - momentum) * running[i] + momentum * batch
+        })
+        .collect()
+}
+
+/// Parameters of a residual basic block: `(conv weight, conv bias, bn [γ | β])` for its first
+/// and second convolution and, with a projection shortcut, the shortcut.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BlockParams {
+    /// First 3×3 convolution (stride `s`) and its batch norm.
+    pub conv1: [Vec<f64>; 3],
+    /// Second 3×3 convolution and its batch norm.
+    pub conv2: [Vec<f64>; 3],
+    /// 1×1 projection (stride `s`) and its batch norm, when shapes change.
+    pub shortcut: Option<[Vec<f64>; 3]>,
+}
+
+/// The block's convolution geometries for an input `(n, h, w, c)` and stride.
+fn block_geometry(
+    (n, h, w, c): (u32, u32, u32, u32),
+    channels: u32,
+    stride: u32,
+) -> [ConvGeometry; 3] {
+    let g1 = ConvGeometry {
+        n,
+        h,
+        w,
+        c,
+        kh: 3,
+        kw: 3,
+        stride,
+        pad: 1,
+    };
+    let g2 = ConvGeometry {
+        h: g1.oh(),
+        w: g1.ow(),
+        c: channels,
+        stride: 1,
+        ..g1
+    };
+    let gs = ConvGeometry {
+        kh: 1,
+        kw: 1,
+        pad: 0,
+        ..g1
+    };
+    [g1, g2, gs]
+}
+
+/// Every intermediate of a block's forward, kept for its backward.
+struct BlockTrace {
+    a1: Vec<f64>,
+    b1: Vec<f64>,
+    r1: Vec<f64>,
+    a2: Vec<f64>,
+    short_a: Option<Vec<f64>>,
+    sum: Vec<f64>,
+}
+
+fn block_trace(
+    input: (u32, u32, u32, u32),
+    channels: u32,
+    stride: u32,
+    p: &BlockParams,
+    eps: f64,
+    x: &[f64],
+) -> BlockTrace {
+    let [g1, g2, gs] = block_geometry(input, channels, stride);
+    let c = channels as usize;
+    let a1 = conv2d_forward(&g1, x, &p.conv1[0], &p.conv1[1]);
+    let b1 = batchnorm2d_forward(c, eps, &a1, &p.conv1[2]);
+    let r1 = relu_forward(&b1);
+    let a2 = conv2d_forward(&g2, &r1, &p.conv2[0], &p.conv2[1]);
+    let main = batchnorm2d_forward(c, eps, &a2, &p.conv2[2]);
+    let short_a = p
+        .shortcut
+        .as_ref()
+        .map(|s| conv2d_forward(&gs, x, &s[0], &s[1]));
+    let short = match (&short_a, &p.shortcut) {
+        (Some(a), Some(s)) => batchnorm2d_forward(c, eps, a, &s[2]),
+        _ => x.to_vec(),
+    };
+    let sum = main.iter().zip(&short).map(|(a, b)| a + b).collect();
+    BlockTrace {
+        a1,
+        b1,
+        r1,
+        a2,
+        short_a,
+        sum,
+    }
+}
+
+/// A ResNet basic block, `relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))`, batch norms in
+/// training mode, for an NHWC input `(n, h, w, c)`.
+pub fn basic_block_forward(
+    input: (u32, u32, u32, u32),
+    channels: u32,
+    stride: u32,
+    p: &BlockParams,
+    eps: f64,
+    x: &[f64],
+) -> Vec<f64> {
+    relu_forward(&block_trace(input, channels, stride, p, eps, x).sum)
+}
+
+/// Gradients of [`basic_block_forward`]: `dx` and the parameters' gradients.
+pub fn basic_block_backward(
+    input: (u32, u32, u32, u32),
+    channels: u32,
+    stride: u32,
+    p: &BlockParams,
+    eps: f64,
+    x: &[f64],
+    dy: &[f64],
+) -> (Vec<f64>, BlockParams) {
+    let [g1, g2, gs] = block_geometry(input, channels, stride);
+    let c = channels as usize;
+    let t = block_trace(input, channels, stride, p, eps, x);
+    let g_sum = relu_backward(&t.sum, dy);
+    let (g_a2, bn2) = batchnorm2d_backward(c, eps, &t.a2, &p.conv2[2], &g_sum);
+    let (g_r1, w2, c2) = conv2d_backward(&g2, &t.r1, &p.conv2[0], &g_a2);
+    let g_b1 = relu_backward(&t.b1, &g_r1);
+    let (g_a1, bn1) = batchnorm2d_backward(c, eps, &t.a1, &p.conv1[2], &g_b1);
+    let (mut dx, w1, c1) = conv2d_backward(&g1, x, &p.conv1[0], &g_a1);
+    let shortcut = match (&p.shortcut, &t.short_a) {
+        (Some(s), Some(a)) => {
+            let (g_a, bns) = batchnorm2d_backward(c, eps, a, &s[2], &g_sum);
+            let (dxs, ws, cs) = conv2d_backward(&gs, x, &s[0], &g_a);
+            dx.iter_mut().zip(&dxs).for_each(|(d, v)| *d += v);
+            Some([ws, cs, bns])
+        }
+        _ => {
+            dx.iter_mut().zip(&g_sum).for_each(|(d, v)| *d += v);
+            None
+        }
+    };
+    let grads = BlockParams {
+        conv1: [w1, c1, bn1],
+        conv2: [w2, c2, bn2],
+        shortcut,
+    };
+    (dx, grads)
+}
+
 /// Cosine similarity of two vectors (1 for two zero vectors).
 pub fn cosine_similarity(a: &[f32], b: &[f32]) -> f64 {
     let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
@@ -60,46 +399,209 @@ mod tests {
     use super::*;
     use crate::conformance::Gen;
 
-    /// The reference backward agrees with central differences of the reference forward for
-    /// the loss L = Σ y·r.
+    fn normal(g: &mut Gen, n: usize) -> Vec<f64> {
+        (0..n).map(|_| g.normal() as f64).collect()
+    }
+
+    /// `Σ y·r`: a loss whose gradient with respect to `y` is `r`.
+    fn dot(y: &[f64], r: &[f64]) -> f64 {
+        y.iter().zip(r).map(|(a, b)| a * b).sum()
+    }
+
+    /// Asserts that `analytic` is the gradient of `loss` at `base`, by central differences.
+    fn check(what: &str, loss: &dyn Fn(&[f64]) -> f64, base: &[f64], analytic: &[f64]) {
+        assert_eq!(base.len(), analytic.len(), "{what}: gradient length");
+        let h = 1e-6;
+        for i in 0..base.len() {
+            let mut p = base.to_vec();
+            p[i] += h;
+            let up = loss(&p);
+            p[i] -= 2.0 * h;
+            let numeric = (up - loss(&p)) / (2.0 * h);
+            let tol = 1e-6 * (1.0 + numeric.abs());
+            assert!(
+                (numeric - analytic[i]).abs() < tol,
+                "{what}[{i}]: finite difference {numeric} vs {}",
+                analytic[i]
+            );
+        }
+    }
+
     #[test]
     fn linear_backward_matches_finite_differences() {
         let (batch, inputs, outputs) = (3, 5, 4);
         let mut g = Gen::new(5);
-        let mut v = |n: usize| -> Vec<f64> { (0..n).map(|_| g.normal() as f64).collect() };
-        let (x, w, bias, r) = (
-            v(batch * inputs),
-            v(outputs * inputs),
-            v(outputs),
-            v(batch * outputs),
-        );
-        let loss = |x: &[f64], w: &[f64], bias: &[f64]| -> f64 {
-            linear_forward(inputs, x, w, bias)
-                .iter()
-                .zip(&r)
-                .map(|(y, r)| y * r)
-                .sum()
-        };
+        let x = normal(&mut g, batch * inputs);
+        let w = normal(&mut g, outputs * inputs);
+        let bias = normal(&mut g, outputs);
+        let r = normal(&mut g, batch * outputs);
         let (dx, dw, db) = linear_backward(inputs, &x, &w, &r);
-        let h = 1e-6;
-        let numeric = |f: &dyn Fn(&mut Vec<f64>) -> f64, base: &[f64], i: usize| {
-            let mut p = base.to_vec();
-            p[i] += h;
-            let up = f(&mut p);
-            p[i] -= 2.0 * h;
-            (up - f(&mut p)) / (2.0 * h)
+        check(
+            "dx",
+            &|p| dot(&linear_forward(inputs, p, &w, &bias), &r),
+            &x,
+            &dx,
+        );
+        check(
+            "dw",
+            &|p| dot(&linear_forward(inputs, &x, p, &bias), &r),
+            &w,
+            &dw,
+        );
+        check(
+            "db",
+            &|p| dot(&linear_forward(inputs, &x, &w, p), &r),
+            &bias,
+            &db,
+        );
+    }
+
+    #[test]
+    fn conv2d_backward_matches_finite_differences() {
+        let g = ConvGeometry {
+            n: 2,
+            h: 5,
+            w: 4,
+            c: 3,
+            kh: 3,
+            kw: 2,
+            stride: 2,
+            pad: 1,
         };
-        for i in 0..w.len() {
-            let d = numeric(&|p| loss(&x, p, &bias), &w, i);
-            assert!((d - dw[i]).abs() < 1e-6, "dw[{i}]: {d} vs {}", dw[i]);
-        }
-        for i in 0..x.len() {
-            let d = numeric(&|p| loss(p, &w, &bias), &x, i);
-            assert!((d - dx[i]).abs() < 1e-6, "dx[{i}]: {d} vs {}", dx[i]);
-        }
-        for i in 0..bias.len() {
-            let d = numeric(&|p| loss(&x, &w, p), &bias, i);
-            assert!((d - db[i]).abs() < 1e-6, "db[{i}]: {d} vs {}", db[i]);
+        let out = 4;
+        let mut rng = Gen::new(6);
+        let x = normal(&mut rng, g.input_len() as usize);
+        let w = normal(&mut rng, out * g.taps() as usize);
+        let bias = normal(&mut rng, out);
+        let r = normal(&mut rng, g.rows() as usize * out);
+        let (dx, dw, db) = conv2d_backward(&g, &x, &w, &r);
+        check(
+            "dx",
+            &|p| dot(&conv2d_forward(&g, p, &w, &bias), &r),
+            &x,
+            &dx,
+        );
+        check(
+            "dw",
+            &|p| dot(&conv2d_forward(&g, &x, p, &bias), &r),
+            &w,
+            &dw,
+        );
+        check(
+            "db",
+            &|p| dot(&conv2d_forward(&g, &x, &w, p), &r),
+            &bias,
+            &db,
+        );
+    }
+
+    #[test]
+    fn pooling_and_relu_backward_match_finite_differences() {
+        let mut rng = Gen::new(7);
+        let pg = PoolGeometry {
+            n: 2,
+            h: 5,
+            w: 4,
+            c: 3,
+            k: 2,
+        };
+        let x = normal(&mut rng, pg.input_len() as usize);
+        let r = normal(&mut rng, pg.output_len() as usize);
+        let dx = maxpool2d_backward(&pg, &x, &r);
+        check(
+            "maxpool dx",
+            &|p| dot(&maxpool2d_forward(&pg, p), &r),
+            &x,
+            &dx,
+        );
+        let shape = (2, 6, 3);
+        let x = normal(&mut rng, 36);
+        let r = normal(&mut rng, 6);
+        let dx = global_avg_pool_backward(shape, &r);
+        check(
+            "gap dx",
+            &|p| dot(&global_avg_pool_forward(shape, p), &r),
+            &x,
+            &dx,
+        );
+        let r = normal(&mut rng, 36);
+        let dx = relu_backward(&x, &r);
+        check("relu dx", &|p| dot(&relu_forward(p), &r), &x, &dx);
+    }
+
+    #[test]
+    fn batchnorm_backward_matches_finite_differences() {
+        let (c, eps) = (3, 1e-5);
+        let mut rng = Gen::new(8);
+        let x = normal(&mut rng, 7 * c);
+        let affine = normal(&mut rng, 2 * c);
+        let r = normal(&mut rng, 7 * c);
+        let (dx, da) = batchnorm2d_backward(c, eps, &x, &affine, &r);
+        check(
+            "dx",
+            &|p| dot(&batchnorm2d_forward(c, eps, p, &affine), &r),
+            &x,
+            &dx,
+        );
+        check(
+            "d affine",
+            &|p| dot(&batchnorm2d_forward(c, eps, &x, p), &r),
+            &affine,
+            &da,
+        );
+    }
+
+    #[test]
+    fn basic_block_backward_matches_finite_differences() {
+        let eps = 1e-5;
+        let mut rng = Gen::new(9);
+        // Identity shortcut (stride 1, same channels), then a projection (stride 2, 2 → 3).
+        for (input, channels, stride) in [((2, 4, 3, 2), 2, 1), ((2, 5, 4, 2), 3, 2)] {
+            let [g1, g2, gs] = block_geometry(input, channels, stride);
+            let c = channels as usize;
+            let mut conv = |g: &ConvGeometry| {
+                let w = normal(&mut rng, c * g.taps() as usize);
+                let affine = (0..2 * c).map(|i| 1.0 + 0.1 * i as f64).collect();
+                [w, normal(&mut rng, c), affine]
+            };
+            let p = BlockParams {
+                conv1: conv(&g1),
+                conv2: conv(&g2),
+                shortcut: (stride != 1 || input.3 != channels).then(|| conv(&gs)),
+            };
+            let x = normal(&mut rng, g1.input_len() as usize);
+            let r = normal(&mut rng, g2.rows() as usize * c);
+            let (dx, grads) = basic_block_backward(input, channels, stride, &p, eps, &x, &r);
+            let y = |p: &BlockParams, x: &[f64]| {
+                dot(&basic_block_forward(input, channels, stride, p, eps, x), &r)
+            };
+            check("dx", &|v| y(&p, v), &x, &dx);
+            let parts = |p: &BlockParams| {
+                let mut v = vec![p.conv1.clone(), p.conv2.clone()];
+                v.extend(p.shortcut.clone());
+                v
+            };
+            let (base, analytic) = (parts(&p), parts(&grads));
+            for (part, tensors) in base.iter().enumerate() {
+                for t in 0..3 {
+                    let loss = |v: &[f64]| {
+                        let mut q = p.clone();
+                        let slot = match part {
+                            0 => &mut q.conv1,
+                            1 => &mut q.conv2,
+                            _ => q.shortcut.as_mut().unwrap(),
+                        };
+                        slot[t] = v.to_vec();
+                        y(&q, &x)
+                    };
+                    check(
+                        &format!("part {part} tensor {t}"),
+                        &loss,
+                        &tensors[t],
+                        &analytic[part][t],
+                    );
+                }
+            }
         }
     }
 }

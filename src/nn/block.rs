@@ -3,6 +3,7 @@
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::nn::Conv2d;
+use crate::nn::tensors::{Slice, Slot, TensorRole};
 use crate::ops::{
     self, BatchNormBuffers, BatchNormConfig, ConvGeometry, Layout, SgdBuffers, SgdStep,
 };
@@ -11,6 +12,7 @@ use crate::quant::Policy;
 /// BatchNorm2d over NHWC activations (`rows` = batch × pixels), FP32 in every policy.
 #[derive(Debug)]
 pub struct BatchNorm {
+    name: String,
     rows: u32,
     channels: u32,
     cfg: BatchNormConfig,
@@ -32,6 +34,7 @@ impl BatchNorm {
         let running: Vec<f32> = (0..2 * c).map(|i| if i < c { 0.0 } else { 1.0 }).collect();
         let cells = rows as u64 * channels as u64;
         BatchNorm {
+            name: name.to_string(),
             rows,
             channels,
             cfg: BatchNormConfig::default(),
@@ -110,6 +113,36 @@ impl BatchNorm {
     }
 
     /// Bytes the forward keeps for the backward (the normalized input).
+    /// γ and β (trainable), then the running mean and variance.
+    pub(crate) fn slots(&self) -> [Slot<'_>; 4] {
+        let c = self.channels;
+        let half = |buffer, i: u32| Slice {
+            buffer,
+            offset: i * c,
+            len: c,
+        };
+        let bufs = [&self.affine, &self.grads, &self.velocity];
+        let running = |what: &str, i| Slot {
+            name: format!("{}.{what}", self.name),
+            shape: vec![c as usize],
+            places: vec![(TensorRole::RunningStat, half(&self.running, i))],
+        };
+        [
+            Slot::trainable(
+                format!("{}.weight", self.name),
+                vec![c as usize],
+                bufs.map(|b| half(b, 0)),
+            ),
+            Slot::trainable(
+                format!("{}.bias", self.name),
+                vec![c as usize],
+                bufs.map(|b| half(b, 1)),
+            ),
+            running("running_mean", 0),
+            running("running_var", 1),
+        ]
+    }
+
     pub(crate) fn saved_bytes(&self) -> u64 {
         self.rows as u64 * self.channels as u64 * 4
     }
@@ -332,6 +365,20 @@ impl BasicBlock {
     pub(crate) fn batchnorms(&self) -> Vec<&BatchNorm> {
         let mut v = vec![&self.bn1, &self.bn2];
         v.extend(self.shortcut.as_ref().map(|(_, b)| b));
+        v
+    }
+
+    /// conv1, bn1, conv2, bn2, then the shortcut's conv and bn.
+    pub(crate) fn slots(&self) -> Vec<Slot<'_>> {
+        let mut v = Vec::new();
+        v.extend(self.conv1.slots());
+        v.extend(self.bn1.slots());
+        v.extend(self.conv2.slots());
+        v.extend(self.bn2.slots());
+        if let Some((conv, bn)) = &self.shortcut {
+            v.extend(conv.slots());
+            v.extend(bn.slots());
+        }
         v
     }
 

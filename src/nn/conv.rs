@@ -6,6 +6,7 @@
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::nn::Linear;
+use crate::nn::tensors::Slot;
 use crate::ops::{self, ConvGeometry, Layout};
 use crate::quant::Policy;
 
@@ -47,6 +48,13 @@ impl Conv2d {
             cols: ctx.storage_buffer(&format!("{name}.cols"), bytes),
             dcols: ctx.storage_buffer(&format!("{name}.dcols"), bytes),
         }
+    }
+
+    /// The weight `[out, kh, kw, in]` and bias.
+    pub(crate) fn slots(&self) -> [Slot<'_>; 2] {
+        let g = &self.geom;
+        let shape = [self.gemm.outputs, g.kh, g.kw, g.c].map(|d| d as usize);
+        self.gemm.slots(shape.to_vec())
     }
 
     pub(crate) fn record_forward(

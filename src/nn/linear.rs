@@ -6,6 +6,7 @@
 
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
+use crate::nn::tensors::{Slice, Slot};
 use crate::ops::clip_select::{ClipBuffers, ClipSummary};
 use crate::ops::gemm::{Epilogue, GemmBuffers, GemmShape, MAX_K_CHUNK, Scale};
 use crate::ops::{
@@ -93,6 +94,7 @@ pub(crate) struct Int8State {
 /// One Linear layer on the GPU.
 #[derive(Debug)]
 pub struct Linear {
+    name: String,
     pub(crate) inputs: u32,
     pub(crate) outputs: u32,
     pub(crate) batch: u32,
@@ -168,6 +170,7 @@ impl Linear {
             }
         });
         Linear {
+            name: name.to_string(),
             inputs,
             outputs,
             batch,
@@ -190,6 +193,24 @@ impl Linear {
             Some(q) => q.x.layout.packed_words() as u64 * 4 + 4,
             None => self.batch as u64 * self.inputs as u64 * 4,
         }
+    }
+
+    /// The weight and bias, named `{name}.weight` (shaped `weight_shape`) and `{name}.bias`.
+    pub(crate) fn slots(&self, weight_shape: Vec<usize>) -> [Slot<'_>; 2] {
+        let (n, o) = (self.inputs * self.outputs, self.outputs);
+        [
+            Slot::trainable(
+                format!("{}.weight", self.name),
+                weight_shape,
+                [&self.weight, &self.grad_weight, &self.velocity_weight]
+                    .map(|b| Slice::whole(b, n)),
+            ),
+            Slot::trainable(
+                format!("{}.bias", self.name),
+                vec![o as usize],
+                [&self.bias, &self.grad_bias, &self.velocity_bias].map(|b| Slice::whole(b, o)),
+            ),
+        ]
     }
 
     /// Whether the GEMMs run on int8.

@@ -8,10 +8,12 @@
 mod block;
 mod conv;
 mod linear;
+mod tensors;
 
 pub use block::{BasicBlock, BatchNorm};
 pub use conv::Conv2d;
 pub use linear::Linear;
+pub use tensors::{NamedTensor, TensorRole};
 
 use crate::conformance::Gen;
 use crate::error::{Error, Result};
@@ -202,18 +204,14 @@ impl ModelSpec {
     }
 }
 
-/// What [`Model::probe`] reads back for one weighted layer (Linear or Conv2d).
+/// What [`Model::probe`] reads back for one layer.
 #[derive(Clone, Debug, PartialEq)]
-pub struct LinearProbe {
-    /// The layer's output (`[batch, outputs]`, or NHWC for a convolution).
+pub struct LayerProbe {
+    /// The layer's output (`[batch, features]`, or NHWC).
     pub output: Vec<f32>,
     /// Gradient with respect to the layer's input (`None` for the first layer, whose input
     /// gradient is never computed).
     pub grad_input: Option<Vec<f32>>,
-    /// Gradient of the weights `[outputs, inputs]` (`[channels, kh·kw·c_in]` for a convolution).
-    pub grad_weight: Vec<f32>,
-    /// Gradient of the bias.
-    pub grad_bias: Vec<f32>,
 }
 
 /// The quantization state of one weighted layer, as a trainer reports it.
@@ -260,6 +258,20 @@ impl Layer {
         match self {
             Layer::Block(b) => b.convs().into_iter().map(|c| &c.gemm).collect(),
             other => other.gemm().into_iter().collect(),
+        }
+    }
+
+    /// The layer's named tensors.
+    fn slots(&self) -> Vec<tensors::Slot<'_>> {
+        match self {
+            Layer::Linear(l) => {
+                let shape = vec![l.outputs as usize, l.inputs as usize];
+                l.slots(shape).into()
+            }
+            Layer::Conv(c) => c.slots().into(),
+            Layer::BatchNorm(b) => b.slots().into(),
+            Layer::Block(b) => b.slots(),
+            _ => Vec::new(),
         }
     }
 
@@ -488,17 +500,18 @@ impl Model {
             .sum()
     }
 
-    /// Runs forward on `x` and backward from `dlogits` (the gradient of the loss with respect to
-    /// the logits) without updating anything, and reads back each weighted layer's output and
-    /// gradients: for checking layers against references and inspecting quantization error.
-    /// Blocks until done.
+    /// Runs forward (training mode) on `x` and backward from `dlogits` (the gradient of the
+    /// loss with respect to the logits) without updating the parameters, and reads back every
+    /// layer's output and input gradient; the parameters' gradients are then readable with
+    /// [`Model::read_tensors`]. For checking layers against references and inspecting
+    /// quantization error. Batch-norm running statistics advance by one step. Blocks.
     pub fn probe(
         &self,
         ctx: &Context,
         x: &[f32],
         dlogits: &[f32],
         seed: u32,
-    ) -> Result<Vec<LinearProbe>> {
+    ) -> Result<Vec<LayerProbe>> {
         let last = self.shapes.len() - 1;
         if x.len() != self.len_of(0) as usize || dlogits.len() != self.len_of(last) as usize {
             return Err(Error::invalid(
@@ -526,22 +539,40 @@ impl Model {
             v.truncate(n as usize);
             Ok(v)
         };
-        let mut out = Vec::new();
-        for (i, layer) in self.layers.iter().enumerate() {
-            if let Some(l) = layer.gemm() {
-                out.push(LinearProbe {
+        (0..self.layers.len())
+            .map(|i| {
+                Ok(LayerProbe {
                     output: read(&self.acts[i + 1], self.len_of(i + 1))?,
                     grad_input: if i > 0 {
                         Some(read(&self.grads[i], self.len_of(i))?)
                     } else {
                         None
                     },
-                    grad_weight: read(&l.grad_weight, l.inputs * l.outputs)?,
-                    grad_bias: read(&l.grad_bias, l.outputs)?,
-                });
-            }
-        }
-        Ok(out)
+                })
+            })
+            .collect()
+    }
+
+    /// Reads back the model's tensors of one role, named as [`NamedTensor`] documents (e.g.
+    /// `layer0.conv.weight`). Blocks.
+    pub fn read_tensors(&self, ctx: &Context, role: TensorRole) -> Result<Vec<NamedTensor>> {
+        tensors::read(ctx, &self.slots(), role)
+    }
+
+    /// Overwrites the model's tensors of one role, e.g. from a checkpoint. Every tensor of the
+    /// role must be given once with the model's shape, else nothing is written and the error
+    /// names the tensor.
+    pub fn write_tensors(
+        &self,
+        ctx: &Context,
+        role: TensorRole,
+        tensors: &[NamedTensor],
+    ) -> Result<()> {
+        tensors::write(ctx, &self.slots(), role, tensors)
+    }
+
+    fn slots(&self) -> Vec<tensors::Slot<'_>> {
+        self.layers.iter().flat_map(Layer::slots).collect()
     }
 
     /// Reads back the quantization state of each weighted layer. Blocks; meant for reports
@@ -573,19 +604,6 @@ impl Model {
             out.push(state);
         }
         Ok(out)
-    }
-
-    /// Reads back each weighted layer's weights (`[outputs, inputs]`) and bias. Blocks.
-    pub fn parameters(&self, ctx: &Context) -> Result<Vec<(Vec<f32>, Vec<f32>)>> {
-        self.gemm_layers()
-            .map(|l| {
-                let mut w: Vec<f32> = ctx.read_buffer(&l.weight)?;
-                let mut b: Vec<f32> = ctx.read_buffer(&l.bias)?;
-                w.truncate((l.inputs * l.outputs) as usize);
-                b.truncate(l.outputs as usize);
-                Ok((w, b))
-            })
-            .collect()
     }
 
     pub(crate) fn record_forward(
