@@ -14,6 +14,27 @@ pub fn gemm_f32(
     epilogue: &CpuEpilogue<'_>,
     out: &mut [f32],
 ) {
+    let k_chunk = shape.auto_k_chunk(F32_K_CHUNK);
+    let chunks = shape.chunks(k_chunk);
+    if chunks > 1 {
+        let mut partials = vec![0f32; (chunks * shape.m * shape.n) as usize];
+        gemm_f32_pass(shape, k_chunk, a, b, epilogue, true, &mut partials);
+        gemm_reduce(shape, chunks, &partials, epilogue, out);
+    } else {
+        gemm_f32_pass(shape, k_chunk, a, b, epilogue, false, out);
+    }
+}
+
+/// One `gemm_f32` dispatch, as [`gemm_i8_pass`](crate::cpu::gemm_i8::gemm_i8_pass).
+pub fn gemm_f32_pass(
+    shape: &GemmShape,
+    k_chunk: u32,
+    a: &[f32],
+    b: &[f32],
+    epilogue: &CpuEpilogue<'_>,
+    raw: bool,
+    out: &mut [f32],
+) {
     let (m, n, k) = (shape.m, shape.n, shape.k);
     let at = |src: &[f32], rows: u32, trans: bool, r: u32, kk: u32| -> f32 {
         if trans {
@@ -22,16 +43,7 @@ pub fn gemm_f32(
             src[(r * k + kk) as usize]
         }
     };
-    let k_chunk = shape.auto_k_chunk(F32_K_CHUNK);
     let chunks = shape.chunks(k_chunk);
-    let mut partials = vec![
-        0f32;
-        if chunks > 1 {
-            (chunks * m * n) as usize
-        } else {
-            0
-        }
-    ];
     for z in 0..chunks {
         let (k0, k1) = (z * k_chunk, ((z + 1) * k_chunk).min(k));
         for wy in 0..m.div_ceil(GEMM_TILE) {
@@ -50,23 +62,12 @@ pub fn gemm_f32(
                                     acc += at(a, m, shape.trans_a, gm, kk)
                                         * at(b, n, shape.trans_b, gn, kk);
                                 }
-                                store_result(
-                                    epilogue,
-                                    &mut partials,
-                                    out,
-                                    (m, n),
-                                    acc,
-                                    (gm, gn),
-                                    z,
-                                );
+                                store_result(epilogue, raw, out, (m, n), acc, (gm, gn), z);
                             }
                         }
                     }
                 }
             }
         }
-    }
-    if chunks > 1 {
-        gemm_reduce(shape, chunks, &partials, epilogue, out);
     }
 }

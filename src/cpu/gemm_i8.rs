@@ -105,18 +105,31 @@ pub fn gemm_i8(
     epilogue: &CpuEpilogue<'_>,
     out: &mut [f32],
 ) {
+    let chunks = shape.chunks(k_chunk);
+    if chunks > 1 {
+        let mut partials = vec![0f32; (chunks * shape.m * shape.n) as usize];
+        gemm_i8_pass(shape, k_chunk, a, b, epilogue, true, &mut partials);
+        gemm_reduce(shape, chunks, &partials, epilogue, out);
+    } else {
+        gemm_i8_pass(shape, k_chunk, a, b, epilogue, false, out);
+    }
+}
+
+/// One `gemm_i8` dispatch: with `raw`, each chunk's int32 sums go to `out[z]` (the split-K
+/// partials `gemm_reduce` then sums), else the finished values to `out`.
+pub fn gemm_i8_pass(
+    shape: &GemmShape,
+    k_chunk: u32,
+    a: &[u32],
+    b: &[u32],
+    epilogue: &CpuEpilogue<'_>,
+    raw: bool,
+    out: &mut [f32],
+) {
     let (m, n) = (shape.m, shape.n);
     let steps = shape.k.div_ceil(BK);
     let steps_per_chunk = k_chunk / BK;
     let chunks = shape.chunks(k_chunk);
-    let mut partials = vec![
-        0f32;
-        if chunks > 1 {
-            (chunks * m * n) as usize
-        } else {
-            0
-        }
-    ];
     for z in 0..chunks {
         let (step0, step1) = (z * steps_per_chunk, ((z + 1) * steps_per_chunk).min(steps));
         for wy in 0..m.div_ceil(GEMM_TILE) {
@@ -150,15 +163,7 @@ pub fn gemm_i8(
                                 let gn = wx * GEMM_TILE + lx + 16 * j;
                                 if gm < m && gn < n {
                                     let v = acc[(i * 4 + j) as usize] as f32;
-                                    store_result(
-                                        epilogue,
-                                        &mut partials,
-                                        out,
-                                        (m, n),
-                                        v,
-                                        (gm, gn),
-                                        z,
-                                    );
+                                    store_result(epilogue, raw, out, (m, n), v, (gm, gn), z);
                                 }
                             }
                         }
@@ -167,25 +172,22 @@ pub fn gemm_i8(
             }
         }
     }
-    if chunks > 1 {
-        gemm_reduce(shape, chunks, &partials, epilogue, out);
-    }
 }
 
-/// `store_result()` of `shaders/gemm_common.wgsl`: the finished value when there is one chunk,
-/// else chunk `z`'s raw partial.
+/// `store_result()` of `shaders/gemm_common.wgsl`: chunk `z`'s raw partial, or the finished
+/// value.
 pub(crate) fn store_result(
     epilogue: &CpuEpilogue<'_>,
-    partials: &mut [f32],
+    raw: bool,
     out: &mut [f32],
     (m, n): (u32, u32),
     acc: f32,
     (gm, gn): (u32, u32),
     z: u32,
 ) {
-    if partials.is_empty() {
-        out[(gm * n + gn) as usize] = epilogue.apply(acc, gm, gn);
+    if raw {
+        out[((z * m + gm) * n + gn) as usize] = acc;
     } else {
-        partials[((z * m + gm) * n + gn) as usize] = acc;
+        out[(gm * n + gn) as usize] = epilogue.apply(acc, gm, gn);
     }
 }

@@ -23,6 +23,7 @@ pub mod pool;
 pub mod quantize;
 pub mod reference;
 pub mod relu;
+pub mod replay;
 pub mod sgd;
 pub mod softmax_xent;
 

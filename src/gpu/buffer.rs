@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::gpu::kernel::with_error_scope;
 
-const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+pub(crate) const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_SRC)
     .union(wgpu::BufferUsages::COPY_DST);
 

@@ -208,7 +208,8 @@ impl Context {
             device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(&format!("octet.unused_binding{i}")),
                 size: 16,
-                usage: wgpu::BufferUsages::STORAGE,
+                // Copyable like every octet buffer, so checked steps can read all bindings.
+                usage: super::buffer::STORAGE,
                 mapped_at_creation: false,
             })
         });

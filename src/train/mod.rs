@@ -7,6 +7,8 @@
 //! step**. Loss and accuracy are copied into a ring of mapped staging buffers and collected
 //! later with [`Trainer::poll_metrics`], so the CPU never waits for the GPU in the loop.
 
+mod checked;
+
 use std::sync::mpsc;
 
 use crate::cpu::common::hash_u32;
@@ -17,6 +19,8 @@ use crate::ops::quantize::QuantizeParams;
 use crate::ops::sgd::SgdParams;
 use crate::ops::{Layout, Rounding, SgdStep};
 use crate::quant::Policy;
+
+pub use checked::DispatchCheck;
 
 /// Learning rate over steps.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -118,6 +122,8 @@ pub struct StepMetrics {
 
 /// One prepared step: its dispatches and the ones whose parameters change per step.
 struct PreparedStep {
+    /// What `dispatches` were prepared from, with the same parameters (for checked steps).
+    recording: Recording,
     dispatches: Vec<Prepared>,
     seeded: Vec<(usize, Layout)>,
     updates: Vec<(usize, u32, Option<u32>)>,
@@ -145,10 +151,16 @@ impl PreparedStep {
             .map(|d| ctx.prepare(d))
             .collect::<Result<Vec<_>>>()?;
         Ok(PreparedStep {
+            recording: rec,
             dispatches,
             seeded,
             updates,
         })
+    }
+
+    fn set_params<P: bytemuck::Pod>(&mut self, queue: &wgpu::Queue, index: usize, params: &P) {
+        self.dispatches[index].set_params(queue, params);
+        self.recording.dispatches[index].params = bytemuck::bytes_of(params).to_vec();
     }
 }
 
@@ -286,29 +298,13 @@ impl Trainer {
     pub fn train_step(&mut self, x: &[f32], y: &[u32]) -> Result<()> {
         self.check_batch(x, y)?;
         let ctx = self.ctx.clone();
-        let queue = ctx.queue();
-        queue.write_buffer(&self.model.acts[0], 0, bytemuck::cast_slice(x));
-        queue.write_buffer(&self.model.labels, 0, bytemuck::cast_slice(y));
         let t = self.step;
         // Make room in the metrics ring first: its oldest slot may still be in flight.
         let slot = self.next_slot;
         if let Some(m) = self.collect_slot(slot, true)? {
             self.ready.push(m);
         }
-        let prepared = match &self.plain {
-            Some(plain) if !self.policy.refreshes_at(t) => plain,
-            _ => &self.refresh,
-        };
-        for (n, (idx, layout)) in prepared.seeded.iter().enumerate() {
-            let seed = hash_u32(self.cfg.seed ^ hash_u32(t as u32 ^ hash_u32(n as u32)));
-            let params = QuantizeParams::new(layout, Rounding::Stochastic { seed });
-            prepared.dispatches[*idx].set_params(queue, &params);
-        }
-        let lr = self.cfg.lr_at(t);
-        for (idx, n, scale) in &prepared.updates {
-            let params = SgdParams::new(*n, self.cfg.sgd_step(lr), *scale);
-            prepared.dispatches[*idx].set_params(queue, &params);
-        }
+        let prepared = self.begin_step(x, y);
         let mut encoder = ctx.encoder("train_step");
         for d in &prepared.dispatches {
             d.encode(&mut encoder);
@@ -326,6 +322,46 @@ impl Trainer {
         self.next_slot = (slot + 1) % METRIC_SLOTS;
         self.step += 1;
         Ok(())
+    }
+
+    /// The same step as [`Trainer::train_step`], but one submit per dispatch, each replayed on
+    /// its CPU twin from the GPU's state just before it (see [`DispatchCheck`]). Slow: for
+    /// tests and conformance runs. The step counts like any other; its metrics are not
+    /// reported through [`Trainer::poll_metrics`].
+    pub fn train_step_checked(&mut self, x: &[f32], y: &[u32]) -> Result<Vec<DispatchCheck>> {
+        self.check_batch(x, y)?;
+        self.poll_metrics(true).map(|m| self.ready.extend(m))?;
+        let ctx = self.ctx.clone();
+        let prepared = self.begin_step(x, y);
+        let checks = checked::run(&ctx, &prepared.recording, &prepared.dispatches)?;
+        self.step += 1;
+        Ok(checks)
+    }
+
+    /// Uploads the batch and sets the step's learning rates and stochastic-rounding seeds;
+    /// returns the step to encode.
+    fn begin_step(&mut self, x: &[f32], y: &[u32]) -> &PreparedStep {
+        let queue = self.ctx.queue();
+        queue.write_buffer(&self.model.acts[0], 0, bytemuck::cast_slice(x));
+        queue.write_buffer(&self.model.labels, 0, bytemuck::cast_slice(y));
+        let t = self.step;
+        let prepared = match &mut self.plain {
+            Some(plain) if !self.policy.refreshes_at(t) => plain,
+            _ => &mut self.refresh,
+        };
+        for n in 0..prepared.seeded.len() {
+            let (idx, layout) = prepared.seeded[n];
+            let seed = hash_u32(self.cfg.seed ^ hash_u32(t as u32 ^ hash_u32(n as u32)));
+            let params = QuantizeParams::new(&layout, Rounding::Stochastic { seed });
+            prepared.set_params(queue, idx, &params);
+        }
+        let lr = self.cfg.lr_at(t);
+        for n in 0..prepared.updates.len() {
+            let (idx, count, scale) = prepared.updates[n];
+            let params = SgdParams::new(count, self.cfg.sgd_step(lr), scale);
+            prepared.set_params(queue, idx, &params);
+        }
+        prepared
     }
 
     /// Metrics of finished steps, oldest first. With `wait`, blocks until every submitted step
