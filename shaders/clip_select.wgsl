@@ -26,9 +26,9 @@ struct ClipParams {
     a: f32,
     alpha: f32,
     beta: f32,
+    slot: u32,
     _pad0: u32,
     _pad1: u32,
-    _pad2: u32,
 }
 
 // Mirrors `ClipSummary` in src/ops/clip_select.rs.
@@ -50,7 +50,8 @@ struct ClipSummary {
 // DAI8's s_{t-1} per channel; a value that is not > 0 means "not yet set".
 @group(0) @binding(4) var<storage, read_write> state: array<f32>;
 @group(0) @binding(5) var<storage, read_write> clips: array<f32>;
-@group(0) @binding(6) var<storage, read_write> summary: ClipSummary;
+// A model's table of summaries, one slot per quantized layer; this dispatch writes `slot`.
+@group(0) @binding(6) var<storage, read_write> summary: array<ClipSummary>;
 
 var<workgroup> sh_clip: array<f32, WG_SIZE>;
 var<workgroup> sh_dist: array<f32, WG_SIZE>;
@@ -133,6 +134,6 @@ fn main(@builtin(local_invocation_index) lid: u32) {
         if params.mode == MODE_DSGC {
             phi = max(exp(-params.alpha * d), params.beta);
         }
-        summary = ClipSummary(sh_clip[0], d, phi, sh_gauss[0], sh_inv[0], 0u, 0u, 0u);
+        summary[params.slot] = ClipSummary(sh_clip[0], d, phi, sh_gauss[0], sh_inv[0], 0u, 0u, 0u);
     }
 }

@@ -12,8 +12,9 @@ struct QuantizeParams {
     axis: u32,
     rounding: u32,
     seed: u32,
-    _pad0: u32,
-    _pad1: u32,
+    // Index of channel 0's clip in `clips` (a layer's entry in a table of clip summaries).
+    clip_offset: u32,
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: QuantizeParams;
@@ -37,7 +38,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             break;
         }
         let ch = channel_of(params.axis, r, c);
-        let clip = clips[ch];
+        let clip = clips[params.clip_offset + ch];
         let valid = clip_is_valid(clip);
         // Exactly one invocation writes each channel's scale: the one holding its first element.
         let first = (params.axis == AXIS_TENSOR && r == 0u && c == 0u)

@@ -1,23 +1,34 @@
 // sgd: one step of SGD with momentum, weight decay and optional Nesterov on FP32 master weights,
 // PyTorch's formulation: g = grad + wd * w; v = mu * v + g; step = nesterov ? g + mu * v : v;
-// w -= lr * scale * step. `scale` is read from a GPU buffer (UI8's per-layer phi, written by
-// clip_select) so the learning rate can follow the gradient's quality without a readback.
+// w -= lr * factor * step. `factor` comes from a GPU buffer, so the learning rate can follow the
+// gradient's quality without a readback: UI8's DCLRS, per layer (one word: that layer's phi,
+// written by clip_select) or global over a model's table of clip summaries (phi of the mean
+// cosine distance, or the smallest phi).
 // CPU twin: src/cpu/sgd.rs.
 
 const WG_SIZE: u32 = 256u;
 const NESTEROV: u32 = 1u;
-const USE_SCALE: u32 = 2u;
+// Bits 1-2 of flags: where the factor comes from.
+const SCALE_WORD: u32 = 1u;
+const SCALE_MEAN_DISTANCE: u32 = 2u;
+const SCALE_MIN_PHI: u32 = 3u;
+// A ClipSummary is 8 words: tensor clip, distance, phi, ...
+const SUMMARY_WORDS: u32 = 8u;
 
 // Mirrors `SgdParams` in src/ops/sgd.rs.
 struct SgdParams {
     n: u32,
     flags: u32,
     scale_index: u32,
-    _pad0: u32,
+    layers: u32,
     lr: f32,
     momentum: f32,
     weight_decay: f32,
+    alpha: f32,
+    beta: f32,
+    _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: SgdParams;
@@ -26,16 +37,36 @@ struct SgdParams {
 @group(0) @binding(3) var<storage, read_write> weights: array<f32>;
 @group(0) @binding(4) var<storage, read_write> velocity: array<f32>;
 
+fn lr_factor() -> f32 {
+    let mode = (params.flags >> 1u) & 3u;
+    if mode == SCALE_WORD {
+        return lr_scale[params.scale_index];
+    }
+    if mode == SCALE_MEAN_DISTANCE {
+        var sum = 0.0;
+        for (var l = 0u; l < params.layers; l++) {
+            sum += lr_scale[l * SUMMARY_WORDS + 1u];
+        }
+        let d = sum / f32(max(params.layers, 1u));
+        return max(exp(-params.alpha * d), params.beta);
+    }
+    if mode == SCALE_MIN_PHI {
+        var phi = 1.0;
+        for (var l = 0u; l < params.layers; l++) {
+            phi = min(phi, lr_scale[l * SUMMARY_WORDS + 2u]);
+        }
+        return phi;
+    }
+    return 1.0;
+}
+
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = gid.x + gid.y * nwg.x * WG_SIZE;
     if i >= params.n {
         return;
     }
-    var lr = params.lr;
-    if (params.flags & USE_SCALE) != 0u {
-        lr = lr * lr_scale[params.scale_index];
-    }
+    let lr = params.lr * lr_factor();
     let w = weights[i];
     let g = grad[i] + params.weight_decay * w;
     let v = params.momentum * velocity[i] + g;

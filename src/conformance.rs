@@ -23,9 +23,10 @@ use crate::cpu::{self, CpuEpilogue, CpuScale};
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::ops::channel_stats::Candidates;
+use crate::ops::sgd::SgdParams;
 use crate::ops::{
     self, ChannelAxis, ChannelStat, ClipBuffers, ClipRule, ClipSummary, Epilogue, GemmBuffers,
-    GemmShape, Layout, MAX_K_CHUNK, QuantizeBuffers, Rounding, Scale, SgdBuffers, SgdStep,
+    GemmShape, Layout, LrScale, MAX_K_CHUNK, QuantizeBuffers, Rounding, Scale, SgdBuffers, SgdStep,
     XentBuffers,
 };
 
@@ -736,7 +737,7 @@ pub fn gpu_clip_select(
         candidates: Some((&terms_buf, &ratios_buf)),
         state: Some(&state_buf),
         clips: &clips,
-        summary: &summary,
+        summary: (&summary, 0),
     };
     ops::clip_select(ctx, &mut rec, ch as u32, ratios.len(), rule, bufs)?;
     ctx.run(&rec)?;
@@ -982,17 +983,45 @@ fn sgd_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
                 weight_decay: 1e-4,
                 nesterov: false,
             },
-            Some(2u32),
+            Some(LrScale::Word(2)),
+        ),
+        (
+            "global φ of the mean distance",
+            SgdStep {
+                lr: 0.2,
+                momentum: 0.9,
+                weight_decay: 0.0,
+                nesterov: false,
+            },
+            Some(LrScale::MeanDistance {
+                layers: 3,
+                alpha: 20.0,
+                beta: 0.1,
+            }),
+        ),
+        (
+            "global min φ",
+            SgdStep {
+                lr: 0.2,
+                momentum: 0.9,
+                weight_decay: 0.0,
+                nesterov: false,
+            },
+            Some(LrScale::MinPhi { layers: 3 }),
         ),
     ];
+    // A table of three clip summaries: (tensor clip, distance, φ, …) each.
+    let table: Vec<f32> = [[2.0f32, 0.02, 0.67], [1.0, 0.05, 0.37], [3.0, 0.01, 0.82]]
+        .iter()
+        .flat_map(|s| [s[0], s[1], s[2], 0.0, 0.0, 0.0, 0.0, 0.0])
+        .collect();
     for n in [1u32, 1000, 70_000] {
-        for (name, step, scale_index) in variants {
+        for (name, step, scale) in variants {
             let mut w = g.normal_vec(n as usize, 1.0);
             let mut v = vec![0f32; n as usize];
             let wb = ctx.upload("test.w", &w);
             let vb = ctx.upload("test.v", &v);
-            let factors = [0.5f32, 0.25, 0.75];
-            let fb = ctx.upload("test.factors", &factors);
+            let fb = ctx.upload("test.factors", &table);
             let mut check = Check::new();
             // Three steps with the state carried on both sides.
             for _ in 0..3 {
@@ -1003,12 +1032,12 @@ fn sgd_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
                     grad: &gb,
                     weights: &wb,
                     velocity: &vb,
-                    lr_scale: scale_index.map(|i| (&fb, i)),
+                    lr_scale: scale.map(|s| (&fb, s)),
                 };
                 ops::sgd(ctx, &mut rec, n, step, bufs)?;
                 ctx.run(&rec)?;
-                let factor = scale_index.map_or(1.0, |i| factors[i as usize]);
-                cpu::sgd(step, factor, &grad, &mut w, &mut v);
+                let params = SgdParams::new(n, step, scale);
+                cpu::sgd(&params, &table, &grad, &mut w, &mut v);
             }
             let gw: Vec<f32> = ctx.read_buffer(&wb)?;
             let gv: Vec<f32> = ctx.read_buffer(&vb)?;

@@ -18,7 +18,7 @@
 //! use octet::{data::Dataset, nn::ModelSpec, quant::Policy, train::{TrainConfig, Trainer}};
 //!
 //! let ctx = octet::Context::new_default()?;
-//! let data = Dataset::synthetic_images(1024, 28, 28, 10, 0.5, 3);
+//! let data = Dataset::synthetic_images(1024, [28, 28, 1], 10, 0.5, 3);
 //! let spec = ModelSpec::lenet5(28, 28, 1, 10);
 //! let cfg = TrainConfig { batch: 64, lr: 0.02, ..Default::default() };
 //! let mut trainer = Trainer::new(&ctx, &spec, Policy::dai8(), cfg)?;

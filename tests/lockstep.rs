@@ -8,7 +8,7 @@ mod common;
 
 use octet::data::Dataset;
 use octet::nn::{LayerSpec, ModelSpec};
-use octet::quant::Policy;
+use octet::quant::{Dclrs, Policy, Ui8};
 use octet::train::{TrainConfig, Trainer};
 
 /// Largest relative difference allowed in float outputs (GPU vs twin on the same inputs).
@@ -38,28 +38,40 @@ fn training_steps_equal_the_cpu_twins_in_their_integer_parts() {
             LayerSpec::Linear { outputs: 3 },
         ],
     };
-    let data = Dataset::synthetic_images(16, 8, 8, 3, 0.5, 5);
-    // Two channels from the one-channel generator: duplicate it.
-    let x: Vec<f32> = data.x.iter().flat_map(|v| [*v, -*v]).collect();
+    let data = Dataset::synthetic_images(16, [8, 8, 2], 3, 0.5, 5);
     for adapter in common::adapters() {
         let backend = format!("{:?}", adapter.get_info().backend);
         let ctx = octet::Context::from_adapter(&adapter).unwrap();
-        for name in ["fp32", "naive", "ui8", "dai8"] {
+        let ui8 = |dclrs| {
+            // Refresh at step 0 only, so step 1 runs on the kept clips.
+            Policy::Ui8(Ui8 {
+                warmup: 1,
+                dclrs,
+                ..Ui8::default()
+            })
+        };
+        let policies = [
+            ("fp32", Policy::Fp32),
+            ("naive", Policy::NaiveInt8),
+            ("ui8", ui8(Dclrs::PerLayer)),
+            ("ui8 global mean d", ui8(Dclrs::GlobalMeanDistance)),
+            ("ui8 global min phi", ui8(Dclrs::GlobalMinPhi)),
+            ("dai8", Policy::from_name("dai8").unwrap()),
+        ];
+        for (name, policy) in policies {
             let cfg = TrainConfig {
                 batch: 4,
                 quantize_first_last: true,
                 ..Default::default()
             };
-            let mut policy = Policy::from_name(name).unwrap();
-            if let Policy::Ui8(u) = &mut policy {
-                // Refresh at step 0 only, so step 1 runs on the kept clips.
-                u.warmup = 1;
-            }
             let mut trainer = Trainer::new(&ctx, &spec, policy, cfg).unwrap();
-            // Step 0 refreshes every clip; under UI8 step 1 reuses them (the shorter schedule).
+            // Step 0 refreshes every clip; under UI8 step 1 reuses them.
             for step in 0..2 {
                 let rows = 4 * 128;
-                let (xb, yb) = (&x[step * rows..(step + 1) * rows], &data.y[step * 4..][..4]);
+                let (xb, yb) = (
+                    &data.x[step * rows..(step + 1) * rows],
+                    &data.y[step * 4..][..4],
+                );
                 let checks = trainer.train_step_checked(xb, yb).unwrap();
                 let exact: usize = checks.iter().map(|c| c.exact_words).sum();
                 let quantize = checks.iter().filter(|c| c.kernel == "quantize").count();

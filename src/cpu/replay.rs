@@ -17,7 +17,7 @@ use crate::ops::maxpool::PoolParams;
 use crate::ops::pool::{ElementwiseParams, GapParams};
 use crate::ops::quantize::QuantizeParams;
 use crate::ops::relu::ReluParams;
-use crate::ops::sgd::{SgdParams, SgdStep};
+use crate::ops::sgd::SgdParams;
 use crate::ops::softmax_xent::XentParams;
 use crate::ops::{
     ChannelAxis, ChannelStat, ClipRule, ConvGeometry, GemmShape, Layout, PoolGeometry, Rounding,
@@ -147,7 +147,7 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
                 &layout,
                 rounding,
                 &f32s(input)[..n],
-                f32s(clips),
+                &f32s(clips)[p.clip_offset as usize..],
                 &mut packed[..nw],
                 &mut f32s_mut(scales)[..nc],
             );
@@ -234,7 +234,7 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
                 &mut f32s_mut(state)[..c],
                 &mut f32s_mut(clips)[..c],
             );
-            structs_mut(summary)[0] = result;
+            structs_mut(summary)[p.slot as usize] = result;
         }
         "gemm_i8" | "gemm_f32" => {
             let p: GemmParams = read(params);
@@ -290,25 +290,8 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
             let [grad, lr_scale, weights, velocity] = bufs else {
                 return Err(bad());
             };
-            let step = SgdStep {
-                lr: p.lr,
-                momentum: p.momentum,
-                weight_decay: p.weight_decay,
-                nesterov: p.flags & 1 != 0,
-            };
-            let factor = if p.flags & 2 != 0 {
-                f32s(lr_scale)[p.scale_index as usize]
-            } else {
-                1.0
-            };
-            let n = p.n as usize;
-            cpu::sgd(
-                step,
-                factor,
-                &f32s(grad)[..n],
-                &mut f32s_mut(weights)[..n],
-                &mut f32s_mut(velocity)[..n],
-            );
+            let (w, v) = (f32s_mut(weights), f32s_mut(velocity));
+            cpu::sgd(&p, f32s(lr_scale), f32s(grad), w, v);
         }
         "im2col" => {
             let g = conv_geometry(&read(params));

@@ -58,32 +58,32 @@ impl Dataset {
         }
     }
 
-    /// Learnable synthetic images `[h, w, 1]`: each class is a prototype of three Gaussian bumps
-    /// at class-specific places; a sample is its prototype shifted by up to one pixel, scaled by
-    /// 0.8–1.2, plus Gaussian pixel noise of spread `noise`; normalized to mean 0, variance ≈ 1.
+    /// Learnable synthetic images `[h, w, c]` (NHWC): each class is a prototype of three
+    /// Gaussian bumps at class-specific places, each with a class-specific sign per channel; a
+    /// sample is its prototype shifted by up to one pixel, scaled by 0.8–1.2, plus Gaussian
+    /// pixel noise of spread `noise`; normalized to mean 0, variance ≈ 1.
     pub fn synthetic_images(
         rows: usize,
-        h: usize,
-        w: usize,
+        [h, w, c]: [usize; 3],
         classes: u32,
         noise: f32,
         seed: u32,
     ) -> Self {
         let mut g = Gen::new(seed);
-        let bumps: Vec<[f32; 3]> = (0..classes as usize * 3)
+        let sign = |g: &mut Gen| if g.uniform() < 0.5 { 1.0 } else { -1.0 };
+        // Per bump: centre y, centre x, then one sign per channel.
+        let bumps: Vec<Vec<f32>> = (0..classes as usize * 3)
             .map(|_| {
-                [
-                    g.uniform() * h as f32,
-                    g.uniform() * w as f32,
-                    if g.uniform() < 0.5 { 1.0 } else { -1.0 },
-                ]
+                let mut b = vec![g.uniform() * h as f32, g.uniform() * w as f32];
+                b.extend((0..c).map(|_| sign(&mut g)));
+                b
             })
             .collect();
-        let mut x = Vec::with_capacity(rows * h * w);
+        let mut x = Vec::with_capacity(rows * h * w * c);
         let mut y = Vec::with_capacity(rows);
         for r in 0..rows {
-            let c = (crate::cpu::common::rng_u32(seed ^ 0x5a5a, r as u32) % classes) as usize;
-            y.push(c as u32);
+            let class = (crate::cpu::common::rng_u32(seed ^ 0x5a5a, r as u32) % classes) as usize;
+            y.push(class as u32);
             let (dy, dx) = (
                 (g.uniform() * 3.0).floor() - 1.0,
                 (g.uniform() * 3.0).floor() - 1.0,
@@ -91,19 +91,22 @@ impl Dataset {
             let amp = 0.8 + 0.4 * g.uniform();
             for py in 0..h {
                 for px in 0..w {
-                    let v: f32 = bumps[c * 3..c * 3 + 3]
-                        .iter()
-                        .map(|[by, bx, sign]| {
-                            let d2 = (py as f32 - by - dy).powi(2) + (px as f32 - bx - dx).powi(2);
-                            sign * (-d2 / 8.0).exp()
-                        })
-                        .sum();
-                    x.push(amp * v * 2.0 + noise * g.normal());
+                    for ch in 0..c {
+                        let v: f32 = bumps[class * 3..class * 3 + 3]
+                            .iter()
+                            .map(|b| {
+                                let d2 = (py as f32 - b[0] - dy).powi(2)
+                                    + (px as f32 - b[1] - dx).powi(2);
+                                b[2 + ch] * (-d2 / 8.0).exp()
+                            })
+                            .sum();
+                        x.push(amp * v * 2.0 + noise * g.normal());
+                    }
                 }
             }
         }
         Dataset {
-            features: h * w,
+            features: h * w * c,
             classes,
             x,
             y,

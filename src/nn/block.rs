@@ -3,10 +3,9 @@
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::nn::Conv2d;
+use crate::nn::linear::SummarySlot;
 use crate::nn::tensors::{Slice, Slot, TensorRole};
-use crate::ops::{
-    self, BatchNormBuffers, BatchNormConfig, ConvGeometry, Layout, SgdBuffers, SgdStep,
-};
+use crate::ops::{self, BatchNormBuffers, BatchNormConfig, ConvGeometry, SgdBuffers, SgdStep};
 use crate::quant::Policy;
 
 /// BatchNorm2d over NHWC activations (`rows` = batch × pixels), FP32 in every policy.
@@ -176,8 +175,8 @@ pub struct BasicBlock {
 }
 
 impl BasicBlock {
-    /// A block on NHWC input `[batch, h, w, c_in]` to `channels`; `quantized(k)` says whether
-    /// its k-th convolution (0: conv1, 1: conv2, 2: shortcut) runs on int8.
+    /// A block on NHWC input `[batch, h, w, c_in]` to `channels`; `quantized()`, called for
+    /// conv1, conv2 and the shortcut in turn, gives each its summary slot when it runs on int8.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         ctx: &Context,
@@ -186,7 +185,7 @@ impl BasicBlock {
         channels: u32,
         stride: u32,
         policy: &Policy,
-        quantized: &mut dyn FnMut() -> bool,
+        quantized: &mut dyn FnMut() -> Option<SummarySlot>,
         init: &mut dyn FnMut(u32, u32) -> Vec<f32>,
     ) -> Result<Self> {
         let g1 = ConvGeometry {
@@ -212,11 +211,10 @@ impl BasicBlock {
             pad: 1,
         };
         let rows = batch * oh * ow;
-        let conv =
-            |name: &str, g: ConvGeometry, q: bool, init: &mut dyn FnMut(u32, u32) -> Vec<f32>| {
-                let weights = init(g.taps(), g.taps() * channels);
-                Conv2d::new(ctx, name, g, channels, &weights, policy, q)
-            };
+        let conv = |name: &str, g: ConvGeometry, q, init: &mut dyn FnMut(u32, u32) -> Vec<f32>| {
+            let weights = init(g.taps(), g.taps() * channels);
+            Conv2d::new(ctx, name, g, channels, &weights, policy, q)
+        };
         let conv1 = conv(&format!("{name}.conv1"), g1, quantized(), init);
         let conv2 = conv(&format!("{name}.conv2"), g2, quantized(), init);
         let shortcut = (stride != 1 || c_in != channels).then(|| {
@@ -309,7 +307,7 @@ impl BasicBlock {
         dx: Option<&wgpu::Buffer>,
         ones: &wgpu::Buffer,
         refresh: bool,
-    ) -> Result<Vec<(usize, Layout)>> {
+    ) -> Result<Vec<usize>> {
         let mut seeded = Vec::new();
         let n = self.out_cells;
         ops::relu(ctx, rec, n, &self.sum, Some(dy), &self.g_sum)?;

@@ -6,8 +6,9 @@
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::nn::Linear;
+use crate::nn::linear::SummarySlot;
 use crate::nn::tensors::Slot;
-use crate::ops::{self, ConvGeometry, Layout};
+use crate::ops::{self, ConvGeometry};
 use crate::quant::Policy;
 
 /// One convolution layer on the GPU.
@@ -28,7 +29,7 @@ impl Conv2d {
         channels: u32,
         weight: &[f32],
         policy: &Policy,
-        quantized: bool,
+        quantized: Option<SummarySlot>,
     ) -> Self {
         let (rows, taps) = (geom.rows(), geom.taps());
         let bias = vec![0.0; channels as usize];
@@ -77,7 +78,7 @@ impl Conv2d {
         dx: Option<&wgpu::Buffer>,
         ones: &wgpu::Buffer,
         refresh: bool,
-    ) -> Result<Vec<(usize, Layout)>> {
+    ) -> Result<Vec<usize>> {
         let dcols = dx.map(|_| &self.dcols);
         let seeded = self
             .gemm

@@ -10,10 +10,10 @@ use crate::nn::tensors::{Slice, Slot};
 use crate::ops::clip_select::{ClipBuffers, ClipSummary};
 use crate::ops::gemm::{Epilogue, GemmBuffers, GemmShape, MAX_K_CHUNK, Scale};
 use crate::ops::{
-    self, Candidates, ChannelAxis, ChannelStat, ClipRule, Layout, QuantizeBuffers, Rounding,
-    SgdBuffers, SgdStep,
+    self, Candidates, ChannelAxis, ChannelStat, ClipRule, Layout, LrScale, QuantizeBuffers,
+    Rounding, SgdBuffers, SgdStep,
 };
-use crate::quant::Policy;
+use crate::quant::{Dclrs, Policy};
 
 /// Buffers of one int8 tensor: its statistics, packed values and scales.
 #[derive(Debug)]
@@ -46,27 +46,24 @@ impl QuantTensor {
     ) -> Result<()> {
         ops::channel_stats(ctx, rec, &self.layout, input, &self.stats, None)?;
         // ChannelStat's first field is max|x|, so a one-channel stats buffer is also a clip buffer.
-        self.record_quantize(rec, input, &self.stats, Rounding::Nearest)
+        self.record_quantize(rec, input, (&self.stats, 0), Rounding::Nearest)
     }
 
+    /// Quantizes `input` with the clips from f32 index `clip_offset` of `clips` on.
     fn record_quantize(
         &self,
         rec: &mut Recording,
         input: &wgpu::Buffer,
-        clips: &wgpu::Buffer,
+        (clips, clip_offset): (&wgpu::Buffer, u32),
         rounding: Rounding,
     ) -> Result<()> {
-        ops::quantize(
-            rec,
-            &self.layout,
-            rounding,
-            QuantizeBuffers {
-                input,
-                clips,
-                packed: &self.packed,
-                scales: &self.scales,
-            },
-        )
+        let bufs = QuantizeBuffers {
+            input,
+            clips,
+            packed: &self.packed,
+            scales: &self.scales,
+        };
+        ops::quantize::quantize_at(rec, &self.layout, rounding, bufs, clip_offset)
     }
 }
 
@@ -87,8 +84,28 @@ pub(crate) struct Int8State {
     pub mcs_state: wgpu::Buffer,
     /// The clips of dY per channel of `dy_stats_layout`.
     pub clips: wgpu::Buffer,
-    /// [`ClipSummary`] of dY: tensor clip (word 0), distance, φ (word 2), classes.
-    pub summary: wgpu::Buffer,
+    /// Where the layer's [`ClipSummary`] of dY goes: tensor clip (word 0), distance, φ (word 2),
+    /// classes.
+    pub summary: SummarySlot,
+}
+
+/// A quantized layer's entry in its model's table of dY clip summaries: one table, so that
+/// UI8's global learning-rate factor can read every layer's distance in one place.
+#[derive(Clone, Debug)]
+pub(crate) struct SummarySlot {
+    /// The table: `count` [`ClipSummary`].
+    pub table: wgpu::Buffer,
+    /// This layer's entry.
+    pub index: u32,
+    /// Entries in the table (the model's quantized GEMM layers).
+    pub count: u32,
+}
+
+impl SummarySlot {
+    /// f32 index of the entry's first word.
+    fn word(&self) -> u32 {
+        self.index * (size_of::<ClipSummary>() / 4) as u32
+    }
 }
 
 /// One Linear layer on the GPU.
@@ -110,8 +127,8 @@ pub struct Linear {
 
 impl Linear {
     /// Allocates the layer for `(batch, inputs, outputs)`; `weight` (`outputs × inputs`,
-    /// row-major) and `bias` are the initial values. `quantized` selects int8 GEMMs under
-    /// `policy`.
+    /// row-major) and `bias` are the initial values. With a summary slot the GEMMs run on int8
+    /// under `policy`, else in FP32.
     pub(crate) fn new(
         ctx: &Context,
         name: &str,
@@ -119,10 +136,10 @@ impl Linear {
         weight: &[f32],
         bias: &[f32],
         policy: &Policy,
-        quantized: bool,
+        quantized: Option<SummarySlot>,
     ) -> Self {
         let f32s = |n: u32| n as u64 * 4;
-        let int8 = quantized.then(|| {
+        let int8 = quantized.map(|summary| {
             let dy_tensor = Layout::new(batch, outputs, ChannelAxis::Tensor);
             let dai8 = matches!(policy, Policy::Dai8(_));
             let stat_channels = if dai8 { outputs } else { 1 };
@@ -163,10 +180,7 @@ impl Linear {
                 ),
                 mcs_state: ctx.storage_buffer(&format!("{name}.dy.mcs_state"), f32s(stat_channels)),
                 clips: ctx.storage_buffer(&format!("{name}.dy.clips"), f32s(stat_channels)),
-                summary: ctx.storage_buffer(
-                    &format!("{name}.dy.summary"),
-                    size_of::<ClipSummary>() as u64,
-                ),
+                summary,
             }
         });
         Linear {
@@ -242,8 +256,8 @@ impl Linear {
             q.x.record_max_abs(ctx, rec, x)?;
             q.w.record_max_abs(ctx, rec, &self.weight)?;
         } else {
-            q.x.record_quantize(rec, x, &q.x.stats, Rounding::Nearest)?;
-            q.w.record_quantize(rec, &self.weight, &q.w.stats, Rounding::Nearest)?;
+            q.x.record_quantize(rec, x, (&q.x.stats, 0), Rounding::Nearest)?;
+            q.w.record_quantize(rec, &self.weight, (&q.w.stats, 0), Rounding::Nearest)?;
         }
         let epi = Epilogue {
             scale_a: Scale::Tensor(&q.x.scales),
@@ -256,8 +270,7 @@ impl Linear {
 
     /// Records the gradients from `dy`: `grad_weight`, `grad_bias` and, when `dx` is given,
     /// `dx = dy·W`. `x` is the forward's input; `ones` holds `batch` ones. Returns the indices in
-    /// `rec` (with layouts) of the dY quantizations whose stochastic-rounding seeds change every
-    /// step.
+    /// `rec` of the dY quantizations whose stochastic-rounding seeds change every step.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn record_backward(
         &self,
@@ -268,7 +281,7 @@ impl Linear {
         dx: Option<&wgpu::Buffer>,
         ones: &wgpu::Buffer,
         refresh: bool,
-    ) -> Result<Vec<(usize, Layout)>> {
+    ) -> Result<Vec<usize>> {
         let (b, i, o) = (self.batch, self.inputs, self.outputs);
         // db = 1ᵀ·dY, FP32 in every policy.
         let bias_shape = GemmShape::new(1, o, b).with_trans(false, true);
@@ -328,7 +341,7 @@ impl Linear {
                 candidates: q.candidates.as_ref().map(|(t, r, _)| (t, r)),
                 state: Some(&q.mcs_state),
                 clips: &q.clips,
-                summary: &q.summary,
+                summary: (&q.summary.table, q.summary.index),
             };
             let n = q.candidates.as_ref().map_or(0, |c| c.2);
             ops::clip_select(ctx, rec, dy_stats_layout.channels() as u32, n, rule, bufs)?;
@@ -342,9 +355,10 @@ impl Linear {
         // equals the channel's clip; for DAI8 it is max_c s_c).
         let mut seeded = Vec::new();
         if stochastic {
-            seeded.push((rec.dispatches.len(), q.dy.layout));
+            seeded.push(rec.dispatches.len());
         }
-        q.dy.record_quantize(rec, dy, &q.summary, rounding)?;
+        let tensor_clip = (&q.summary.table, q.summary.word());
+        q.dy.record_quantize(rec, dy, tensor_clip, rounding)?;
         if let Some(dx) = dx {
             let epi = Epilogue {
                 scale_a: Scale::Tensor(&q.dy.scales),
@@ -357,9 +371,9 @@ impl Linear {
         let (dy_for_dw, dw_scale) = match &q.dy_channels {
             Some(ch) => {
                 if stochastic {
-                    seeded.push((rec.dispatches.len(), ch.layout));
+                    seeded.push(rec.dispatches.len());
                 }
-                ch.record_quantize(rec, dy, &q.clips, rounding)?;
+                ch.record_quantize(rec, dy, (&q.clips, 0), rounding)?;
                 (&ch.packed, Scale::PerIndex(&ch.scales))
             }
             None => (&q.dy.packed, Scale::Tensor(&q.dy.scales)),
@@ -382,7 +396,7 @@ impl Linear {
     }
 
     /// Records the SGD updates of weight and bias; returns their indices in `rec` (their learning
-    /// rate changes with the schedule). UI8 scales the weight's learning rate by its φ.
+    /// rate changes with the schedule). UI8 scales both learning rates by φ (DCLRS).
     pub(crate) fn record_update(
         &self,
         ctx: &Context,
@@ -402,22 +416,33 @@ impl Linear {
             grad: &self.grad_bias,
             weights: &self.bias,
             velocity: &self.velocity_bias,
-            lr_scale: None,
+            lr_scale: phi,
         };
         ops::sgd(ctx, rec, self.outputs, step, bufs)?;
         Ok([first, first + 1])
     }
 
-    /// UI8's learning-rate factor for the weights: φ in the dY clip summary, at f32 index 2.
-    fn lr_scale(&self) -> Option<(&wgpu::Buffer, u32)> {
-        match (&self.policy, &self.int8) {
-            (Policy::Ui8(_), Some(q)) => Some((&q.summary, 2)),
-            _ => None,
-        }
+    /// UI8's learning-rate factor (DCLRS) for the layer's weight and bias, read from the
+    /// summary table: the layer's own φ (word 2 of its entry) or a global one.
+    fn lr_scale(&self) -> Option<(&wgpu::Buffer, LrScale)> {
+        let (Policy::Ui8(u), Some(q)) = (&self.policy, &self.int8) else {
+            return None;
+        };
+        let slot = &q.summary;
+        let scale = match u.dclrs {
+            Dclrs::PerLayer => LrScale::Word(slot.word() + 2),
+            Dclrs::GlobalMeanDistance => LrScale::MeanDistance {
+                layers: slot.count,
+                alpha: u.alpha,
+                beta: u.beta,
+            },
+            Dclrs::GlobalMinPhi => LrScale::MinPhi { layers: slot.count },
+        };
+        Some((&slot.table, scale))
     }
 
-    /// The φ index used by the weight update, if any (for rebuilding its parameters).
-    pub(crate) fn lr_scale_index(&self) -> Option<u32> {
-        self.lr_scale().map(|(_, i)| i)
+    /// The learning-rate factor of the updates, if any (for rebuilding their parameters).
+    pub(crate) fn update_scale(&self) -> Option<LrScale> {
+        self.lr_scale().map(|(_, s)| s)
     }
 }

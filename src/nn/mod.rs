@@ -13,12 +13,13 @@ mod tensors;
 pub use block::{BasicBlock, BatchNorm};
 pub use conv::Conv2d;
 pub use linear::Linear;
+use linear::SummarySlot;
 pub use tensors::{NamedTensor, TensorRole};
 
 use crate::conformance::Gen;
 use crate::error::{Error, Result};
 use crate::gpu::{Context, Recording};
-use crate::ops::{self, SgdStep, XentBuffers};
+use crate::ops::{self, ClipSummary, SgdStep, XentBuffers};
 use crate::quant::Policy;
 
 /// One layer of a [`ModelSpec`]. Activations are NHWC.
@@ -351,15 +352,34 @@ impl Model {
                 .map(|_| (rng.uniform() * 2.0 - 1.0) * bound)
                 .collect()
         };
+        let is_quantized = |index: usize| {
+            let edge = index == 0 || index + 1 == weighted;
+            policy.is_int8() && (quantize_first_last || !edge)
+        };
+        let count = (0..weighted).filter(|&k| is_quantized(k)).count() as u32;
+        // One dY clip summary per quantized layer; φ starts at 1 (no scaling before a refresh).
+        let initial = ClipSummary {
+            phi: 1.0,
+            ..Default::default()
+        };
+        let summaries = ctx.upload("dy_summaries", &vec![initial; count.max(1) as usize]);
         let mut layers = Vec::new();
         let mut weighted_index = 0;
+        let mut slot = 0;
         let mut ones_len = batch;
         for (i, l) in spec.layers.iter().enumerate() {
             let [h, w, c] = shapes[i];
             let mut quantized = || {
-                let edge = weighted_index == 0 || weighted_index + 1 == weighted;
+                let q = is_quantized(weighted_index);
                 weighted_index += 1;
-                policy.is_int8() && (quantize_first_last || !edge)
+                q.then(|| {
+                    slot += 1;
+                    SummarySlot {
+                        table: summaries.clone(),
+                        index: slot - 1,
+                        count,
+                    }
+                })
             };
             layers.push(match *l {
                 LayerSpec::Linear { outputs } => {
@@ -522,12 +542,13 @@ impl Model {
         let mut rec = Recording::new();
         self.record_forward(ctx, &mut rec, true, true)?;
         let seeded = self.record_backward(ctx, &mut rec, true)?;
-        for (n, (idx, layout)) in seeded.iter().enumerate() {
-            let rounding = ops::Rounding::Stochastic {
+        for (n, &idx) in seeded.iter().enumerate() {
+            let d = &mut rec.dispatches[idx];
+            let params = ops::quantize::QuantizeParams {
                 seed: seed.wrapping_add(n as u32),
+                ..bytemuck::pod_read_unaligned(&d.params)
             };
-            rec.dispatches[*idx].params =
-                bytemuck::bytes_of(&ops::quantize::QuantizeParams::new(layout, rounding)).to_vec();
+            d.params = bytemuck::bytes_of(&params).to_vec();
         }
         ctx.queue()
             .write_buffer(&self.acts[0], 0, bytemuck::cast_slice(x));
@@ -599,7 +620,8 @@ impl Model {
                 state.quantized = true;
                 state.clip_x = first(&q.x.stats)?.max_abs;
                 state.clip_w = first(&q.w.stats)?.max_abs;
-                state.dy = ctx.read_buffer::<ops::ClipSummary>(&q.summary)?[0];
+                let table = ctx.read_buffer::<ClipSummary>(&q.summary.table)?;
+                state.dy = table[q.summary.index as usize];
             }
             out.push(state);
         }
@@ -650,7 +672,7 @@ impl Model {
         ctx: &Context,
         rec: &mut Recording,
         refresh: bool,
-    ) -> Result<Vec<(usize, ops::Layout)>> {
+    ) -> Result<Vec<usize>> {
         let mut seeded = Vec::new();
         for (i, layer) in self.layers.iter().enumerate().rev() {
             let (x, dy) = (&self.acts[i], &self.grads[i + 1]);
@@ -693,19 +715,19 @@ impl Model {
         Ok(seeded)
     }
 
-    /// Records the optimizer step; returns `(dispatch index, parameter count, φ index)` of each
+    /// Records the optimizer step; returns `(dispatch index, parameter count, learning-rate factor)` of each
     /// update, whose learning rate the trainer sets every step.
     pub(crate) fn record_update(
         &self,
         ctx: &Context,
         rec: &mut Recording,
         step: SgdStep,
-    ) -> Result<Vec<(usize, u32, Option<u32>)>> {
+    ) -> Result<Vec<(usize, u32, Option<ops::LrScale>)>> {
         let mut updates = Vec::new();
         for l in self.gemm_layers() {
             let [w, b] = l.record_update(ctx, rec, step)?;
-            updates.push((w, l.outputs * l.inputs, l.lr_scale_index()));
-            updates.push((b, l.outputs, None));
+            updates.push((w, l.outputs * l.inputs, l.update_scale()));
+            updates.push((b, l.outputs, l.update_scale()));
         }
         for bn in self.layers.iter().flat_map(Layer::batchnorms) {
             let (index, n) = bn.record_update(ctx, rec, step)?;

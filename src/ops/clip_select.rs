@@ -97,8 +97,10 @@ pub struct ClipParams {
     pub alpha: f32,
     /// β.
     pub beta: f32,
+    /// Entry of the summary table written.
+    pub slot: u32,
     /// Padding to 16-byte alignment.
-    pub _pad: [u32; 3],
+    pub _pad: [u32; 2],
 }
 
 impl ClipParams {
@@ -114,7 +116,8 @@ impl ClipParams {
             a: 0.0,
             alpha: 0.0,
             beta: 0.0,
-            _pad: [0; 3],
+            slot: 0,
+            _pad: [0; 2],
         };
         match rule {
             ClipRule::Max => {}
@@ -165,8 +168,9 @@ pub struct ClipBuffers<'a> {
     pub state: Option<&'a wgpu::Buffer>,
     /// Out: `channels` f32 clips.
     pub clips: &'a wgpu::Buffer,
-    /// Out: one [`ClipSummary`].
-    pub summary: &'a wgpu::Buffer,
+    /// Out: a table of [`ClipSummary`] (one per quantized layer of a model) and the entry to
+    /// write.
+    pub summary: (&'a wgpu::Buffer, u32),
 }
 
 /// Records the clip choice for `channels` channels under `rule`.
@@ -190,7 +194,9 @@ pub fn clip_select(
         ch * size_of::<ChannelStat>() as u64,
     )?;
     check_buffer(OP, "clips", bufs.clips, ch * 4)?;
-    check_buffer(OP, "summary", bufs.summary, size_of::<ClipSummary>() as u64)?;
+    let (summary, slot) = bufs.summary;
+    let summary_bytes = (slot as u64 + 1) * size_of::<ClipSummary>() as u64;
+    check_buffer(OP, "summary", summary, summary_bytes)?;
     let (terms, ratios) = match (rule, bufs.candidates) {
         (ClipRule::Dsgc { .. }, Some((terms, ratios))) if n_candidates > 0 => {
             check_buffer(OP, "cosine_terms", terms, ch * n_candidates as u64 * 8)?;
@@ -215,10 +221,14 @@ pub fn clip_select(
         }
         _ => ctx.unused_binding(1),
     };
+    let params = ClipParams {
+        slot,
+        ..ClipParams::new(channels, n_candidates, rule)
+    };
     rec.push(Dispatch::new(
         &CLIP_SELECT,
-        &ClipParams::new(channels, n_candidates, rule),
-        &[bufs.stats, terms, ratios, state, bufs.clips, bufs.summary],
+        &params,
+        &[bufs.stats, terms, ratios, state, bufs.clips, summary],
         [1, 1, 1],
     ));
     Ok(())

@@ -31,7 +31,7 @@ pub use maxpool::{PoolGeometry, maxpool};
 pub use pool::{add, global_avg_pool};
 pub use quantize::{QuantizeBuffers, quantize};
 pub use relu::relu;
-pub use sgd::{SgdBuffers, SgdStep, sgd};
+pub use sgd::{LrScale, SgdBuffers, SgdStep, sgd};
 pub use softmax_xent::{XentBuffers, softmax_xent};
 
 /// Every kernel octet ships, for warm-up, translation tests and the conformance tool.

@@ -44,8 +44,10 @@ pub struct QuantizeParams {
     pub rounding: u32,
     /// Stochastic-rounding seed.
     pub seed: u32,
+    /// Index of channel 0's clip in the clips buffer.
+    pub clip_offset: u32,
     /// Padding to 16-byte alignment.
-    pub _pad: [u32; 2],
+    pub _pad: u32,
 }
 
 impl QuantizeParams {
@@ -59,7 +61,8 @@ impl QuantizeParams {
             axis: layout.axis.code(),
             rounding,
             seed,
-            _pad: [0; 2],
+            clip_offset: 0,
+            _pad: 0,
         }
     }
 }
@@ -84,6 +87,17 @@ pub fn quantize(
     rounding: Rounding,
     bufs: QuantizeBuffers<'_>,
 ) -> Result<()> {
+    quantize_at(rec, layout, rounding, bufs, 0)
+}
+
+/// [`quantize`] with the clips read from f32 index `clip_offset` of `bufs.clips` on.
+pub fn quantize_at(
+    rec: &mut Recording,
+    layout: &Layout,
+    rounding: Rounding,
+    bufs: QuantizeBuffers<'_>,
+    clip_offset: u32,
+) -> Result<()> {
     const OP: &str = "quantize";
     let QuantizeBuffers {
         input,
@@ -94,12 +108,16 @@ pub fn quantize(
     layout.validate(OP)?;
     let ch = layout.channels() as u64 * 4;
     check_buffer(OP, "input", input, layout.len() as u64 * 4)?;
-    check_buffer(OP, "clips", clips, ch)?;
+    check_buffer(OP, "clips", clips, clip_offset as u64 * 4 + ch)?;
     check_buffer(OP, "packed", packed, layout.packed_words() as u64 * 4)?;
     check_buffer(OP, "scales", scales, ch)?;
+    let params = QuantizeParams {
+        clip_offset,
+        ..QuantizeParams::new(layout, rounding)
+    };
     rec.push(Dispatch::new(
         &QUANTIZE,
-        &QuantizeParams::new(layout, rounding),
+        &params,
         &[input, clips, packed, scales],
         grid_1d(layout.packed_words() as u64, 256),
     ));

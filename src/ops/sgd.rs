@@ -35,40 +35,106 @@ pub struct SgdStep {
     pub nesterov: bool,
 }
 
+/// Where an update's learning-rate factor comes from (UI8's DCLRS), read on the GPU from a
+/// buffer of f32 words.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LrScale {
+    /// The word at this index (per layer: the layer's φ in a summary table).
+    Word(u32),
+    /// `max(exp(−α·d̄), β)`, `d̄` the mean cosine distance over the first `layers` entries of a
+    /// table of [`ClipSummary`](super::ClipSummary).
+    MeanDistance {
+        /// Entries in the table.
+        layers: u32,
+        /// α.
+        alpha: f32,
+        /// β.
+        beta: f32,
+    },
+    /// The smallest φ over the first `layers` entries of a table of clip summaries.
+    MinPhi {
+        /// Entries in the table.
+        layers: u32,
+    },
+}
+
 /// `SgdParams` of `shaders/sgd.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct SgdParams {
-    /// Elements.
+    /// Parameters to update.
     pub n: u32,
-    /// Bit 0 Nesterov, bit 1 multiply lr by `lr_scale[scale_index]`.
+    /// Bit 0 Nesterov; bits 1–2 the factor: 0 none, 1 word, 2 mean distance, 3 min φ.
     pub flags: u32,
-    /// f32 index of the factor in the `lr_scale` buffer.
+    /// Index of the factor's word ([`LrScale::Word`]).
     pub scale_index: u32,
-    /// Padding.
-    pub _pad0: u32,
+    /// Table entries (global factors).
+    pub layers: u32,
     /// Learning rate.
     pub lr: f32,
     /// Momentum.
     pub momentum: f32,
     /// Weight decay.
     pub weight_decay: f32,
-    /// Padding.
-    pub _pad1: u32,
+    /// α of [`LrScale::MeanDistance`].
+    pub alpha: f32,
+    /// β of [`LrScale::MeanDistance`].
+    pub beta: f32,
+    /// Padding to 16-byte alignment.
+    pub _pad: [u32; 3],
 }
 
 impl SgdParams {
-    /// Parameters for `n` elements, `step`, and the factor at f32 index `scale_index` if any.
-    pub fn new(n: u32, step: SgdStep, scale_index: Option<u32>) -> Self {
-        SgdParams {
+    /// Parameters for `n` values, `step` and an optional factor.
+    pub fn new(n: u32, step: SgdStep, scale: Option<LrScale>) -> Self {
+        let mut p = SgdParams {
             n,
-            flags: step.nesterov as u32 | (scale_index.is_some() as u32) << 1,
-            scale_index: scale_index.unwrap_or(0),
-            _pad0: 0,
+            flags: step.nesterov as u32,
+            scale_index: 0,
+            layers: 0,
             lr: step.lr,
             momentum: step.momentum,
             weight_decay: step.weight_decay,
-            _pad1: 0,
+            alpha: 0.0,
+            beta: 0.0,
+            _pad: [0; 3],
+        };
+        let mode = match scale {
+            None => 0,
+            Some(LrScale::Word(i)) => {
+                p.scale_index = i;
+                1
+            }
+            Some(LrScale::MeanDistance {
+                layers,
+                alpha,
+                beta,
+            }) => {
+                (p.layers, p.alpha, p.beta) = (layers, alpha, beta);
+                2
+            }
+            Some(LrScale::MinPhi { layers }) => {
+                p.layers = layers;
+                3
+            }
+        };
+        p.flags |= mode << 1;
+        p
+    }
+
+    /// The factor these parameters select.
+    pub fn lr_scale(&self) -> Option<LrScale> {
+        match (self.flags >> 1) & 3 {
+            0 => None,
+            1 => Some(LrScale::Word(self.scale_index)),
+            2 => Some(LrScale::MeanDistance {
+                layers: self.layers,
+                alpha: self.alpha,
+                beta: self.beta,
+            }),
+            _ => Some(LrScale::MinPhi {
+                layers: self.layers,
+            }),
         }
     }
 }
@@ -82,11 +148,9 @@ pub struct SgdBuffers<'a> {
     pub weights: &'a wgpu::Buffer,
     /// `n` f32 momentum buffer, zero before the first step.
     pub velocity: &'a wgpu::Buffer,
-    /// Optional learning-rate factor: `(buffer, f32 index)`, e.g. a [`ClipSummary`]'s φ at
-    /// index 2.
-    ///
-    /// [`ClipSummary`]: super::ClipSummary
-    pub lr_scale: Option<(&'a wgpu::Buffer, u32)>,
+    /// Optional learning-rate factor: the buffer it is read from (e.g. a table of
+    /// [`ClipSummary`](super::ClipSummary)) and how.
+    pub lr_scale: Option<(&'a wgpu::Buffer, LrScale)>,
 }
 
 /// Records one step over `n` parameters.
@@ -105,15 +169,24 @@ pub fn sgd(
     check_buffer(OP, "grad", bufs.grad, bytes)?;
     check_buffer(OP, "weights", bufs.weights, bytes)?;
     check_buffer(OP, "velocity", bufs.velocity, bytes)?;
-    let (scale, index) = match bufs.lr_scale {
-        Some((b, i)) => {
-            check_buffer(OP, "lr_scale", b, (i as u64 + 1) * 4)?;
-            (b, Some(i))
+    let (buffer, scale) = match bufs.lr_scale {
+        Some((b, scale)) => {
+            let words = match scale {
+                LrScale::Word(i) => i as u64 + 1,
+                LrScale::MeanDistance { layers, .. } | LrScale::MinPhi { layers } => {
+                    if layers == 0 {
+                        return Err(Error::invalid(OP, "a global factor needs a table entry"));
+                    }
+                    layers as u64 * 8
+                }
+            };
+            check_buffer(OP, "lr_scale", b, words * 4)?;
+            (b, Some(scale))
         }
         None => (ctx.unused_binding(0), None),
     };
-    let params = SgdParams::new(n, step, index);
-    let b = [bufs.grad, scale, bufs.weights, bufs.velocity];
+    let params = SgdParams::new(n, step, scale);
+    let b = [bufs.grad, buffer, bufs.weights, bufs.velocity];
     rec.push(Dispatch::new(&SGD, &params, &b, grid_1d(n as u64, 256)));
     Ok(())
 }

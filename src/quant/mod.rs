@@ -101,6 +101,22 @@ pub struct Ui8 {
     pub warmup: u64,
     /// Stochastic rounding of dY (the paper's choice).
     pub stochastic: bool,
+    /// Which φ scales a layer's learning rate.
+    pub dclrs: Dclrs,
+}
+
+/// How UI8's deviation-counteractive learning-rate scaling applies φ = max(e^(−α·d), β). The
+/// paper leaves its granularity open; ALGORITHMS.md proposes per layer (the default), with the
+/// global forms as the alternative setting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Dclrs {
+    /// Each quantized layer's learning rate by its own φ(d_l).
+    #[default]
+    PerLayer,
+    /// Every quantized layer by φ(mean_l d_l).
+    GlobalMeanDistance,
+    /// Every quantized layer by min_l φ(d_l).
+    GlobalMinPhi,
 }
 
 impl Default for Ui8 {
@@ -112,6 +128,7 @@ impl Default for Ui8 {
             period: 100,
             warmup: 200,
             stochastic: true,
+            dclrs: Dclrs::PerLayer,
         }
     }
 }

@@ -35,6 +35,9 @@ pub(crate) fn run(
     recording: &Recording,
     dispatches: &[Prepared],
 ) -> Result<Vec<DispatchCheck>> {
+    // wgpu::Buffer hashes by its id, which never changes; its interior mutability is the
+    // mapping state, irrelevant here.
+    #[allow(clippy::mutable_key_type)]
     let mut mirror: HashMap<wgpu::Buffer, Vec<u32>> = HashMap::new();
     let mut checks = Vec::new();
     for (index, (d, prepared)) in recording.dispatches.iter().zip(dispatches).enumerate() {

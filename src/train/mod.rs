@@ -17,7 +17,7 @@ use crate::gpu::{Context, Prepared, Recording};
 use crate::nn::{Model, ModelSpec};
 use crate::ops::quantize::QuantizeParams;
 use crate::ops::sgd::SgdParams;
-use crate::ops::{Layout, Rounding, SgdStep};
+use crate::ops::{LrScale, SgdStep};
 use crate::quant::Policy;
 
 pub use checked::DispatchCheck;
@@ -125,8 +125,8 @@ struct PreparedStep {
     /// What `dispatches` were prepared from, with the same parameters (for checked steps).
     recording: Recording,
     dispatches: Vec<Prepared>,
-    seeded: Vec<(usize, Layout)>,
-    updates: Vec<(usize, u32, Option<u32>)>,
+    seeded: Vec<usize>,
+    updates: Vec<(usize, u32, Option<LrScale>)>,
 }
 
 impl PreparedStep {
@@ -350,9 +350,11 @@ impl Trainer {
             _ => &mut self.refresh,
         };
         for n in 0..prepared.seeded.len() {
-            let (idx, layout) = prepared.seeded[n];
-            let seed = hash_u32(self.cfg.seed ^ hash_u32(t as u32 ^ hash_u32(n as u32)));
-            let params = QuantizeParams::new(&layout, Rounding::Stochastic { seed });
+            let idx = prepared.seeded[n];
+            let params = QuantizeParams {
+                seed: hash_u32(self.cfg.seed ^ hash_u32(t as u32 ^ hash_u32(n as u32))),
+                ..bytemuck::pod_read_unaligned(&prepared.recording.dispatches[idx].params)
+            };
             prepared.set_params(queue, idx, &params);
         }
         let lr = self.cfg.lr_at(t);
