@@ -95,6 +95,33 @@ pub enum Error {
     },
 
     /// Mapping a buffer for readback failed.
+    /// A data file is malformed or does not fit the others.
+    #[error("{}: {problem}", file.display())]
+    Data {
+        /// The file.
+        file: std::path::PathBuf,
+        /// What is wrong, and what would fix it.
+        problem: String,
+    },
+
+    /// A file could not be read or written.
+    #[error("{}: {source}", file.display())]
+    Io {
+        /// The file.
+        file: std::path::PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+
+    /// A checkpoint is malformed or belongs to another model or policy.
+    #[error("checkpoint {}: {problem}", file.display())]
+    Checkpoint {
+        /// The file.
+        file: std::path::PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+
     #[error("reading a buffer back failed: {0}")]
     Map(#[from] wgpu::BufferAsyncError),
 
@@ -107,6 +134,20 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    pub(crate) fn data(file: &std::path::Path, problem: impl Into<String>) -> Self {
+        Error::Data {
+            file: file.to_path_buf(),
+            problem: problem.into(),
+        }
+    }
+
+    pub(crate) fn io(file: &std::path::Path, source: std::io::Error) -> Self {
+        Error::Io {
+            file: file.to_path_buf(),
+            source,
+        }
+    }
+
     pub(crate) fn invalid(op: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidArgument {
             op,

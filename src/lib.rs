@@ -71,6 +71,7 @@
 //! No optional wgpu features. Limits: [`gpu::required_limits`] (six storage buffers per stage,
 //! 256-lane workgroups, 8 KiB of workgroup memory); on GL, compute shaders (GLES 3.1 / GL 4.3).
 
+pub mod checkpoint;
 pub mod conformance;
 pub mod cpu;
 pub mod data;

@@ -1,12 +1,23 @@
-//! Data sets. This release has the synthetic one the tests train on; the IDX (MNIST,
-//! Fashion-MNIST) and CIFAR-10 loaders follow.
+//! Data sets: loaders for IDX files (MNIST and Fashion-MNIST, raw or gzip) and CIFAR-10's
+//! binary batches, the Fashion-MNIST subset embedded in the repository, normalization,
+//! seeded shuffling and held-out splits, and the synthetic sets the tests train on.
+//!
+//! Images are stored NHWC as f32 (raw pixel values scaled to [0, 1] until
+//! [`Dataset::normalize`]); every loader checks its files and reports a problem as
+//! [`Error::Data`](crate::Error::Data) naming the file, never by panicking.
+
+mod files;
+
+pub use files::{Idx, Splits, load_cifar10, load_dir, load_idx, read_idx};
 
 use crate::conformance::Gen;
 
 /// A labelled data set in memory: `rows × features` f32 values, row-major, and `rows` labels.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset {
-    /// Features per row.
+    /// Shape of one row `[h, w, c]` (`[1, 1, features]` for flat data).
+    pub shape: [usize; 3],
+    /// Features per row: `h·w·c`.
     pub features: usize,
     /// Number of classes.
     pub classes: u32,
@@ -35,6 +46,63 @@ impl Dataset {
         )
     }
 
+    /// Per-channel mean and standard deviation over every row and pixel (for
+    /// [`Dataset::normalize`]; take them from the training split and apply them to all).
+    pub fn channel_moments(&self) -> (Vec<f32>, Vec<f32>) {
+        let c = self.shape[2];
+        let mut sum = vec![0f64; c];
+        let mut sq = vec![0f64; c];
+        for (i, v) in self.x.iter().enumerate() {
+            sum[i % c] += *v as f64;
+            sq[i % c] += (*v as f64).powi(2);
+        }
+        let n = (self.x.len() / c).max(1) as f64;
+        let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+        let std = sq
+            .iter()
+            .zip(&mean)
+            .map(|(q, m)| ((q / n - m * m).max(0.0).sqrt().max(1e-6)) as f32)
+            .collect();
+        (mean.iter().map(|m| *m as f32).collect(), std)
+    }
+
+    /// `x ← (x − mean[c]) / std[c]` per channel.
+    pub fn normalize(&mut self, mean: &[f32], std: &[f32]) {
+        let c = self.shape[2];
+        for (i, v) in self.x.iter_mut().enumerate() {
+            *v = (*v - mean[i % c]) / std[i % c];
+        }
+    }
+
+    /// Moves the last `n` rows into a new set (a held-out split).
+    pub fn split_off(&mut self, n: usize) -> Dataset {
+        let keep = self.len().saturating_sub(n);
+        Dataset {
+            shape: self.shape,
+            features: self.features,
+            classes: self.classes,
+            x: self.x.split_off(keep * self.features),
+            y: self.y.split_off(keep),
+        }
+    }
+
+    /// The first `n` rows (all when fewer).
+    pub fn truncate(&mut self, n: usize) {
+        let n = n.min(self.len());
+        self.x.truncate(n * self.features);
+        self.y.truncate(n);
+    }
+
+    /// Copies rows `order[..]` into `x` and `y` (cleared first): one shuffled batch.
+    pub fn gather(&self, order: &[usize], x: &mut Vec<f32>, y: &mut Vec<u32>) {
+        x.clear();
+        y.clear();
+        for &r in order {
+            x.extend_from_slice(&self.x[r * self.features..(r + 1) * self.features]);
+            y.push(self.y[r]);
+        }
+    }
+
     /// A learnable synthetic set: `classes` Gaussian clusters in `features` dimensions (centres
     /// drawn with unit spread, points with spread `noise`), scaled to unit variance, from `seed`.
     pub fn synthetic(rows: usize, features: usize, classes: u32, noise: f32, seed: u32) -> Self {
@@ -51,6 +119,7 @@ impl Dataset {
             );
         }
         Dataset {
+            shape: [1, 1, features],
             features,
             classes,
             x,
@@ -106,10 +175,56 @@ impl Dataset {
             }
         }
         Dataset {
+            shape: [h, w, c],
             features: h * w * c,
             classes,
             x,
             y,
         }
+    }
+}
+
+/// A permutation of `0..n` drawn from `(seed, epoch)` (Fisher–Yates), so an epoch's order is
+/// reproducible from the seed alone: a resumed run sees the batches an uninterrupted one does.
+pub fn permutation(n: usize, seed: u32, epoch: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    let stream = seed ^ crate::cpu::common::hash_u32(epoch as u32 ^ 0x0c7e_7000);
+    for i in (1..n).rev() {
+        let j = crate::cpu::common::rng_u32(stream, i as u32) as usize % (i + 1);
+        order.swap(i, j);
+    }
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permutations_are_permutations_and_depend_on_the_epoch() {
+        let a = permutation(1000, 7, 0);
+        let mut sorted = a.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..1000).collect::<Vec<_>>());
+        assert_eq!(a, permutation(1000, 7, 0));
+        assert_ne!(a, permutation(1000, 7, 1));
+        assert_ne!(a, permutation(1000, 8, 0));
+    }
+
+    #[test]
+    fn normalization_gives_zero_mean_unit_variance() {
+        let mut d = Dataset::synthetic_images(50, [6, 5, 3], 4, 0.5, 1);
+        let (mean, std) = d.channel_moments();
+        d.normalize(&mean, &std);
+        let (m2, s2) = d.channel_moments();
+        for c in 0..3 {
+            assert!(
+                m2[c].abs() < 1e-4 && (s2[c] - 1.0).abs() < 1e-3,
+                "{m2:?} {s2:?}"
+            );
+        }
+        let held = d.split_off(10);
+        assert_eq!((d.len(), held.len()), (40, 10));
+        assert_eq!(held.x.len(), 10 * 90);
     }
 }

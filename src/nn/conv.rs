@@ -52,7 +52,7 @@ impl Conv2d {
     }
 
     /// The weight `[out, kh, kw, in]` and bias.
-    pub(crate) fn slots(&self) -> [Slot<'_>; 2] {
+    pub(crate) fn slots(&self) -> Vec<Slot<'_>> {
         let g = &self.geom;
         let shape = [self.gemm.outputs, g.kh, g.kw, g.c].map(|d| d as usize);
         self.gemm.slots(shape.to_vec())

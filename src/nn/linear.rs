@@ -6,7 +6,7 @@
 
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
-use crate::nn::tensors::{Slice, Slot};
+use crate::nn::tensors::{Slice, Slot, TensorRole};
 use crate::ops::clip_select::{ClipBuffers, ClipSummary};
 use crate::ops::gemm::{Epilogue, GemmBuffers, GemmShape, MAX_K_CHUNK, Scale};
 use crate::ops::{
@@ -209,10 +209,11 @@ impl Linear {
         }
     }
 
-    /// The weight and bias, named `{name}.weight` (shaped `weight_shape`) and `{name}.bias`.
-    pub(crate) fn slots(&self, weight_shape: Vec<usize>) -> [Slot<'_>; 2] {
+    /// The weight and bias, named `{name}.weight` (shaped `weight_shape`) and `{name}.bias`,
+    /// then the quantization state kept between steps.
+    pub(crate) fn slots(&self, weight_shape: Vec<usize>) -> Vec<Slot<'_>> {
         let (n, o) = (self.inputs * self.outputs, self.outputs);
-        [
+        let mut slots = vec![
             Slot::trainable(
                 format!("{}.weight", self.name),
                 weight_shape,
@@ -224,7 +225,24 @@ impl Linear {
                 vec![o as usize],
                 [&self.bias, &self.grad_bias, &self.velocity_bias].map(|b| Slice::whole(b, o)),
             ),
-        ]
+        ];
+        if let Some(q) = &self.int8 {
+            let stat_words = (size_of::<ChannelStat>() / 4) as u32;
+            let channels = (q.mcs_state.size() / 4) as u32;
+            for (what, buffer, len) in [
+                ("x_stats", &q.x.stats, stat_words),
+                ("w_stats", &q.w.stats, stat_words),
+                ("dy_clips", &q.clips, channels),
+                ("dy_mcs_state", &q.mcs_state, channels),
+            ] {
+                slots.push(Slot {
+                    name: format!("{}.{what}", self.name),
+                    shape: vec![len as usize],
+                    places: vec![(TensorRole::QuantState, Slice::whole(buffer, len))],
+                });
+            }
+        }
+        slots
     }
 
     /// Whether the GEMMs run on int8.

@@ -23,7 +23,7 @@ use crate::ops::{self, ClipSummary, SgdStep, XentBuffers};
 use crate::quant::Policy;
 
 /// One layer of a [`ModelSpec`]. Activations are NHWC.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LayerSpec {
     /// Fully connected layer to `outputs` features (a spatial input is read flattened).
     Linear {
@@ -65,7 +65,7 @@ pub enum LayerSpec {
 
 /// A model's architecture: the input shape `[h, w, c]` and the layers, the last one producing
 /// the class logits.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ModelSpec {
     /// Height, width and channels of one input (`[1, 1, features]` for flat data).
     pub input: [u32; 3],
@@ -265,11 +265,8 @@ impl Layer {
     /// The layer's named tensors.
     fn slots(&self) -> Vec<tensors::Slot<'_>> {
         match self {
-            Layer::Linear(l) => {
-                let shape = vec![l.outputs as usize, l.inputs as usize];
-                l.slots(shape).into()
-            }
-            Layer::Conv(c) => c.slots().into(),
+            Layer::Linear(l) => l.slots(vec![l.outputs as usize, l.inputs as usize]),
+            Layer::Conv(c) => c.slots(),
             Layer::BatchNorm(b) => b.slots().into(),
             Layer::Block(b) => b.slots(),
             _ => Vec::new(),
@@ -302,6 +299,8 @@ pub struct Model {
     pub(crate) row_loss: wgpu::Buffer,
     pub(crate) correct: wgpu::Buffer,
     ones: wgpu::Buffer,
+    /// The dY clip summaries of the quantized layers.
+    summaries: wgpu::Buffer,
 }
 
 impl Model {
@@ -478,6 +477,7 @@ impl Model {
             row_loss: ctx.storage_buffer("row_loss", batch as u64 * 4),
             correct: ctx.storage_buffer("correct", batch as u64 * 4),
             ones: ctx.upload("ones", &vec![1.0f32; ones_len as usize]),
+            summaries,
         })
     }
 
@@ -593,7 +593,17 @@ impl Model {
     }
 
     fn slots(&self) -> Vec<tensors::Slot<'_>> {
-        self.layers.iter().flat_map(Layer::slots).collect()
+        let mut slots: Vec<_> = self.layers.iter().flat_map(Layer::slots).collect();
+        let words = (self.summaries.size() / 4) as u32;
+        slots.push(tensors::Slot {
+            name: "dy_summaries".into(),
+            shape: vec![words as usize],
+            places: vec![(
+                TensorRole::QuantState,
+                tensors::Slice::whole(&self.summaries, words),
+            )],
+        });
+        slots
     }
 
     /// Reads back the quantization state of each weighted layer. Blocks; meant for reports

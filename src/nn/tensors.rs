@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::gpu::Context;
 
 /// What a tensor of a model holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TensorRole {
     /// Trainable parameters (FP32 master weights).
     Parameter,
@@ -16,6 +16,12 @@ pub enum TensorRole {
     Velocity,
     /// Batch-norm running statistics (`running_mean`, `running_var`).
     RunningStat,
+    /// What a quantized layer keeps between steps: the clips of X and W between UI8
+    /// refreshes (`{layer}.x_stats`, `.w_stats`), the dY clips and DAI8's magnitude-aware
+    /// state (`.dy_clips`, `.dy_mcs_state`) and the model's table of dY clip summaries
+    /// (`dy_summaries`). Raw 32-bit words (statistics structs mix f32 and u32), carried in
+    /// [`NamedTensor::data`] bit for bit.
+    QuantState,
 }
 
 /// A model tensor read back from (or to be written to) the GPU.

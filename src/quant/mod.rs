@@ -11,7 +11,7 @@
 use crate::ops::ClipRule;
 
 /// How one model quantizes its layers.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Policy {
     /// Everything in FP32 (the baseline).
     Fp32,
@@ -87,7 +87,7 @@ impl Policy {
 }
 
 /// UI8's settings.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Ui8 {
     /// DCLRS decay strength α.
     pub alpha: f32,
@@ -108,7 +108,7 @@ pub struct Ui8 {
 /// How UI8's deviation-counteractive learning-rate scaling applies φ = max(e^(−α·d), β). The
 /// paper leaves its granularity open; ALGORITHMS.md proposes per layer (the default), with the
 /// global forms as the alternative setting.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Dclrs {
     /// Each quantized layer's learning rate by its own φ(d_l).
     #[default]
@@ -134,7 +134,7 @@ impl Default for Ui8 {
 }
 
 /// DAI8's settings.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Dai8 {
     /// Classifier threshold λ on P(|g| > σ).
     pub lambda: f32,

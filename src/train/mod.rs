@@ -22,8 +22,19 @@ use crate::quant::Policy;
 
 pub use checked::DispatchCheck;
 
+use crate::checkpoint::Checkpoint;
+use crate::nn::TensorRole;
+
+/// The tensor roles a checkpoint holds (gradients are recomputed every step).
+const CHECKPOINTED: [TensorRole; 4] = [
+    TensorRole::Parameter,
+    TensorRole::Velocity,
+    TensorRole::RunningStat,
+    TensorRole::QuantState,
+];
+
 /// Learning rate over steps.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum LrSchedule {
     /// The base rate throughout.
     Constant,
@@ -42,7 +53,7 @@ pub enum LrSchedule {
 }
 
 /// Optimizer and schedule settings.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrainConfig {
     /// Rows per step.
     pub batch: u32,
@@ -364,6 +375,72 @@ impl Trainer {
             prepared.set_params(queue, idx, &params);
         }
         prepared
+    }
+
+    /// The trainer's whole state, for [`Checkpoint::save`]: waits for submitted steps (their
+    /// metrics stay queued for [`Trainer::poll_metrics`]) and reads every tensor back.
+    pub fn checkpoint(&mut self) -> Result<Checkpoint> {
+        let done = self.poll_metrics(true)?;
+        self.ready.extend(done);
+        let mut tensors = Vec::new();
+        for role in CHECKPOINTED {
+            let read = self.model.read_tensors(&self.ctx, role)?;
+            tensors.extend(read.into_iter().map(|t| (role, t)));
+        }
+        crate::checkpoint::sort(&mut tensors);
+        Ok(Checkpoint {
+            model: self.model.spec().clone(),
+            policy: self.policy.clone(),
+            config: self.cfg.clone(),
+            step: self.step,
+            extra: Default::default(),
+            tensors,
+        })
+    }
+
+    /// Continues from `checkpoint`, which must come from the same model, policy and
+    /// configuration: the next step is the one the checkpointed run would have taken, with
+    /// the same result on the same backend.
+    pub fn restore(&mut self, checkpoint: &Checkpoint) -> Result<()> {
+        let mismatch = |what: &str, theirs: String, ours: String| {
+            Err(Error::invalid(
+                "restore",
+                format!("the checkpoint's {what} is {theirs}, this trainer's is {ours}"),
+            ))
+        };
+        if checkpoint.model != *self.model.spec() {
+            return mismatch(
+                "model",
+                format!("{:?}", checkpoint.model),
+                format!("{:?}", self.model.spec()),
+            );
+        }
+        if checkpoint.policy != self.policy {
+            return mismatch(
+                "policy",
+                format!("{:?}", checkpoint.policy),
+                format!("{:?}", self.policy),
+            );
+        }
+        if checkpoint.config != self.cfg {
+            return mismatch(
+                "training configuration",
+                format!("{:?}", checkpoint.config),
+                format!("{:?}", self.cfg),
+            );
+        }
+        self.poll_metrics(true)?;
+        for role in CHECKPOINTED {
+            let tensors = checkpoint.tensors_of(role);
+            self.model.write_tensors(&self.ctx, role, &tensors)?;
+        }
+        self.step = checkpoint.step;
+        Ok(())
+    }
+
+    /// The training configuration.
+    pub fn config(&self) -> &TrainConfig {
+        &self.cfg
     }
 
     /// Metrics of finished steps, oldest first. With `wait`, blocks until every submitted step
