@@ -58,6 +58,7 @@ pub const SUITES: &[&str] = &[
     "conv",
     "maxpool",
     "pool",
+    "column_sum",
     "batchnorm",
     "gemm_i8",
     "gemm_f32",
@@ -81,9 +82,10 @@ pub fn suite_kernels(suite: &str) -> &'static [&'static str] {
         "conv" => &["im2col", "col2im"],
         "maxpool" => &["maxpool"],
         "pool" => &["global_avg_pool", "add"],
+        "column_sum" => &["column_sum", "gemm_reduce"],
         "batchnorm" => &["batchnorm", "batchnorm_grad_prep", "batchnorm_backward"],
         "gemm_i8" => &["gemm_i8", "gemm_reduce"],
-        "gemm_f32" => &["gemm_f32", "gemm_reduce"],
+        "gemm_f32" => &["gemm_f32", "gemm_f32_small", "gemm_reduce"],
         _ => &[],
     }
 }
@@ -102,6 +104,7 @@ pub fn run_suite(ctx: &Context, suite: &str, quick: bool) -> Result<Vec<CaseResu
         "conv" => conv_cases(ctx, &mut out)?,
         "maxpool" => maxpool_cases(ctx, &mut out)?,
         "pool" => pool_cases(ctx, &mut out)?,
+        "column_sum" => column_sum_cases(ctx, &mut out)?,
         "batchnorm" => batchnorm_cases(ctx, &mut out)?,
         "gemm_i8" => gemm_i8_cases(ctx, quick, &mut out)?,
         "gemm_f32" => gemm_f32_cases(ctx, &mut out)?,
@@ -1157,6 +1160,47 @@ fn maxpool_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
     Ok(())
 }
 
+/// Column sums, in one segment and in several (then through `gemm_reduce`): the same sums in
+/// the same order as the twin, so bit-exact unless a driver reassociates f32 additions.
+fn column_sum_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
+    use crate::ops::column_sum::SEGMENT_ROWS;
+    let mut g = Gen::new(131);
+    for (rows, cols) in [(1u32, 1u32), (3, 6), (4097, 65), (9000, 130), (25_088, 6)] {
+        let x = g.normal_vec((rows * cols) as usize, 1.0);
+        let xb = ctx.upload("test.x", &x);
+        let sums = ctx.storage_buffer("test.sums", cols as u64 * 4);
+        let mut rec = Recording::new();
+        ops::column_sum::column_sum(ctx, &mut rec, (rows, cols), &xb, &sums, None)?;
+        ctx.run(&rec)?;
+        let gpu: Vec<f32> = ctx.read_buffer(&sums)?;
+        let segments = rows.div_ceil(SEGMENT_ROWS) as usize;
+        let mut partials = vec![0f32; segments * cols as usize];
+        let (r, c) = (rows as usize, cols as usize);
+        cpu::column_sum(r, c, SEGMENT_ROWS as usize, &x, &mut partials);
+        let twin = if segments > 1 {
+            let mut t = vec![0f32; c];
+            let shape = GemmShape::new(1, cols, rows);
+            cpu::gemm_reduce(
+                &shape,
+                segments as u32,
+                &partials,
+                &CpuEpilogue::NONE,
+                &mut t,
+            );
+            t
+        } else {
+            partials
+        };
+        let mut check = Check::new();
+        let scale: Vec<f32> = (0..c)
+            .map(|j| (0..r).map(|i| x[i * c + j].abs()).sum::<f32>().max(1.0))
+            .collect();
+        check.close("sums", &gpu[..c], &twin, &scale, 1e-6);
+        check.finish("column_sum", format!("{rows}x{cols}"), out);
+    }
+    Ok(())
+}
+
 fn pool_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
     let mut g = Gen::new(121);
     for (n, hw, c) in [(1u32, 1u32, 1u32), (2, 49, 64), (3, 16, 5), (64, 64, 10)] {
@@ -1230,7 +1274,6 @@ fn batchnorm_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
             ctx.storage_buffer("test.y", cells as u64 * 4),
             ctx.storage_buffer("test.eval", cells as u64 * 4),
         );
-        let ones = ctx.upload("test.ones", &vec![1f32; rows as usize]);
         let scratch = ctx.storage_buffer("test.scratch", 2 * cells as u64 * 4);
         let sums = ctx.storage_buffer("test.sums", 2 * c as u64 * 4);
         let dxb = ctx.storage_buffer("test.dx", cells as u64 * 4);
@@ -1243,7 +1286,7 @@ fn batchnorm_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
             cfg,
             &dyb,
             bufs,
-            (&ones, &scratch),
+            &scratch,
             (&sums, &dxb),
         )?;
         ops::batchnorm_forward(ctx, &mut rec, (rows, c), false, cfg, &xb, bufs, &eb)?;
@@ -1599,7 +1642,7 @@ fn gemm_f32_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
             let b = g.normal_vec((n * k) as usize, 1.0);
             let sa: Vec<f32> = (0..m).map(|_| g.uniform()).collect();
             let bias = g.normal_vec(n as usize, 1.0);
-            // k_chunk is fixed for gemm_f32 (F32_K_CHUNK); the field is unused here.
+            // gemm_f32 plans its own kernel and k_chunk (ops::gemm::f32_plan); the field is unused.
             let variants: [EpilogueCase; 2] = [
                 ("plain", &[], &[], None, 0),
                 (

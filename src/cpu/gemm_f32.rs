@@ -3,7 +3,7 @@
 use crate::cpu::gemm_i8::{CpuEpilogue, store_result};
 use crate::cpu::gemm_reduce::gemm_reduce;
 use crate::ops::GemmShape;
-use crate::ops::gemm::{F32_K_CHUNK, GEMM_TILE};
+use crate::ops::gemm::{GEMM_F32_SMALL, GEMM_TILE, SMALL_TILE, f32_plan};
 
 /// `out[M, N]` with f32 accumulation in ascending K within each split-K chunk, then the epilogue
 /// (one chunk) or [`gemm_reduce`].
@@ -14,14 +14,60 @@ pub fn gemm_f32(
     epilogue: &CpuEpilogue<'_>,
     out: &mut [f32],
 ) {
-    let k_chunk = shape.auto_k_chunk(F32_K_CHUNK);
+    let (def, _, k_chunk) = f32_plan(shape);
+    let pass = if def.name == GEMM_F32_SMALL.name {
+        gemm_f32_small_pass
+    } else {
+        gemm_f32_pass
+    };
     let chunks = shape.chunks(k_chunk);
     if chunks > 1 {
         let mut partials = vec![0f32; (chunks * shape.m * shape.n) as usize];
-        gemm_f32_pass(shape, k_chunk, a, b, epilogue, true, &mut partials);
+        pass(shape, k_chunk, a, b, epilogue, true, &mut partials);
         gemm_reduce(shape, chunks, &partials, epilogue, out);
     } else {
-        gemm_f32_pass(shape, k_chunk, a, b, epilogue, false, out);
+        pass(shape, k_chunk, a, b, epilogue, false, out);
+    }
+}
+
+/// One `gemm_f32_small` dispatch: 16×16 tiles, one cell per lane.
+pub fn gemm_f32_small_pass(
+    shape: &GemmShape,
+    k_chunk: u32,
+    a: &[f32],
+    b: &[f32],
+    epilogue: &CpuEpilogue<'_>,
+    raw: bool,
+    out: &mut [f32],
+) {
+    let (m, n, k) = (shape.m, shape.n, shape.k);
+    let at = |src: &[f32], rows: u32, trans: bool, r: u32, kk: u32| -> f32 {
+        if trans {
+            src[(kk * rows + r) as usize]
+        } else {
+            src[(r * k + kk) as usize]
+        }
+    };
+    for z in 0..shape.chunks(k_chunk) {
+        let (k0, k1) = (z * k_chunk, ((z + 1) * k_chunk).min(k));
+        for wy in 0..m.div_ceil(SMALL_TILE) {
+            for wx in 0..n.div_ceil(SMALL_TILE) {
+                for ly in 0..16 {
+                    for lx in 0..16 {
+                        let (gm, gn) = (wy * SMALL_TILE + ly, wx * SMALL_TILE + lx);
+                        if gm >= m || gn >= n {
+                            continue;
+                        }
+                        let mut acc = 0f32;
+                        for kk in k0..k1 {
+                            acc +=
+                                at(a, m, shape.trans_a, gm, kk) * at(b, n, shape.trans_b, gn, kk);
+                        }
+                        store_result(epilogue, raw, out, (m, n), acc, (gm, gn), z);
+                    }
+                }
+            }
+        }
     }
 }
 

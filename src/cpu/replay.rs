@@ -10,6 +10,7 @@ use crate::cpu::gemm_i8::{CpuEpilogue, CpuScale};
 use crate::ops::batchnorm::{BatchNormConfig, BatchNormParams};
 use crate::ops::channel_stats::{StatsParams, StatsPartial};
 use crate::ops::clip_select::ClipParams;
+use crate::ops::column_sum::ColumnSumParams;
 use crate::ops::conv::ConvParams;
 use crate::ops::dequantize::DequantizeParams;
 use crate::ops::gemm::GemmParams;
@@ -236,7 +237,7 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
             );
             structs_mut(summary)[p.slot as usize] = result;
         }
-        "gemm_i8" | "gemm_f32" => {
+        "gemm_i8" | "gemm_f32" | "gemm_f32_small" => {
             let p: GemmParams = read(params);
             let [a, b, sa, sb, bias, out] = bufs else {
                 return Err(bad());
@@ -246,10 +247,13 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
             let raw = p.flags & RAW_PARTIALS != 0;
             let cells = p.m as usize * p.n as usize * if raw { p.chunks as usize } else { 1 };
             let out = &mut f32s_mut(out)[..cells];
-            if kernel == "gemm_i8" {
-                cpu::gemm_i8::gemm_i8_pass(&shape, p.k_chunk, a, b, &ep, raw, out);
-            } else {
-                cpu::gemm_f32::gemm_f32_pass(&shape, p.k_chunk, f32s(a), f32s(b), &ep, raw, out);
+            let (a32, b32) = (f32s(a), f32s(b));
+            match kernel {
+                "gemm_i8" => cpu::gemm_i8::gemm_i8_pass(&shape, p.k_chunk, a, b, &ep, raw, out),
+                "gemm_f32" => {
+                    cpu::gemm_f32::gemm_f32_pass(&shape, p.k_chunk, a32, b32, &ep, raw, out)
+                }
+                _ => cpu::gemm_f32::gemm_f32_small_pass(&shape, p.k_chunk, a32, b32, &ep, raw, out),
             }
         }
         "gemm_reduce" => {
@@ -261,6 +265,15 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
             let cells = p.m as usize * p.n as usize;
             let out = &mut f32s_mut(out)[..cells];
             cpu::gemm_reduce(&gemm_shape(&p), p.chunks, f32s(partials), &ep, out);
+        }
+        "column_sum" => {
+            let p: ColumnSumParams = read(params);
+            let [x, out] = bufs else {
+                return Err(bad());
+            };
+            let (rows, cols) = (p.rows as usize, p.cols as usize);
+            let out = &mut f32s_mut(out)[..p.segments as usize * cols];
+            cpu::column_sum(rows, cols, p.segment_rows as usize, f32s(x), out);
         }
         "relu" => {
             let p: ReluParams = read(params);

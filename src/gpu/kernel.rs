@@ -64,6 +64,7 @@ pub mod wgsl {
     pub const CLIP_SELECT: &str = include_str!("../../shaders/clip_select.wgsl");
     /// `shaders/relu.wgsl`.
     pub const RELU: &str = include_str!("../../shaders/relu.wgsl");
+    pub const COLUMN_SUM: &str = include_str!("../../shaders/column_sum.wgsl");
     /// `shaders/softmax_xent.wgsl`.
     pub const SOFTMAX_XENT: &str = include_str!("../../shaders/softmax_xent.wgsl");
     /// `shaders/sgd.wgsl`.
@@ -102,6 +103,7 @@ pub mod wgsl {
     pub const GEMM_REDUCE: &str = include_str!("../../shaders/gemm_reduce.wgsl");
     /// `shaders/gemm_f32.wgsl`.
     pub const GEMM_F32: &str = include_str!("../../shaders/gemm_f32.wgsl");
+    pub const GEMM_F32_SMALL: &str = include_str!("../../shaders/gemm_f32_small.wgsl");
 }
 
 /// A kernel built for one device.

@@ -77,10 +77,9 @@ impl BatchNorm {
         rec: &mut Recording,
         dy: &wgpu::Buffer,
         dx: &wgpu::Buffer,
-        ones: &wgpu::Buffer,
     ) -> Result<()> {
         let shape = (self.rows, self.channels);
-        let scratch = (ones, &self.scratch);
+        let scratch = &self.scratch;
         ops::batchnorm_backward(
             ctx,
             rec,
@@ -305,41 +304,33 @@ impl BasicBlock {
         rec: &mut Recording,
         dy: &wgpu::Buffer,
         dx: Option<&wgpu::Buffer>,
-        ones: &wgpu::Buffer,
         refresh: bool,
     ) -> Result<Vec<usize>> {
         let mut seeded = Vec::new();
         let n = self.out_cells;
         ops::relu(ctx, rec, n, &self.sum, Some(dy), &self.g_sum)?;
         // Main path, back to front.
-        self.bn2
-            .record_backward(ctx, rec, &self.g_sum, &self.g_a, ones)?;
-        seeded.extend(self.conv2.record_backward(
-            ctx,
-            rec,
-            &self.g_a,
-            Some(&self.g_b),
-            ones,
-            refresh,
-        )?);
+        self.bn2.record_backward(ctx, rec, &self.g_sum, &self.g_a)?;
+        seeded.extend(
+            self.conv2
+                .record_backward(ctx, rec, &self.g_a, Some(&self.g_b), refresh)?,
+        );
         ops::relu(ctx, rec, n, &self.b1, Some(&self.g_b), &self.g_a)?;
-        self.bn1
-            .record_backward(ctx, rec, &self.g_a, &self.g_b, ones)?;
+        self.bn1.record_backward(ctx, rec, &self.g_a, &self.g_b)?;
         let main_dx = dx.map(|_| &self.dx_main);
         seeded.extend(
             self.conv1
-                .record_backward(ctx, rec, &self.g_b, main_dx, ones, refresh)?,
+                .record_backward(ctx, rec, &self.g_b, main_dx, refresh)?,
         );
         // Shortcut.
         let short_dx = match (&self.shortcut, &self.dx_short) {
             (Some((conv, bn)), Some(dxs)) => {
-                bn.record_backward(ctx, rec, &self.g_sum, &self.g_a, ones)?;
+                bn.record_backward(ctx, rec, &self.g_sum, &self.g_a)?;
                 seeded.extend(conv.record_backward(
                     ctx,
                     rec,
                     &self.g_a,
                     dx.map(|_| dxs),
-                    ones,
                     refresh,
                 )?);
                 dxs

@@ -76,13 +76,12 @@ impl Conv2d {
         rec: &mut Recording,
         dy: &wgpu::Buffer,
         dx: Option<&wgpu::Buffer>,
-        ones: &wgpu::Buffer,
         refresh: bool,
     ) -> Result<Vec<usize>> {
         let dcols = dx.map(|_| &self.dcols);
         let seeded = self
             .gemm
-            .record_backward(ctx, rec, &self.cols, dy, dcols, ones, refresh)?;
+            .record_backward(ctx, rec, &self.cols, dy, dcols, refresh)?;
         if let Some(dx) = dx {
             ops::col2im(rec, &self.geom, &self.dcols, dx)?;
         }

@@ -287,7 +287,7 @@ impl Linear {
     }
 
     /// Records the gradients from `dy`: `grad_weight`, `grad_bias` and, when `dx` is given,
-    /// `dx = dy·W`. `x` is the forward's input; `ones` holds `batch` ones. Returns the indices in
+    /// `dx = dy·W`. `x` is the forward's input. Returns the indices in
     /// `rec` of the dY quantizations whose stochastic-rounding seeds change every step.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn record_backward(
@@ -297,19 +297,11 @@ impl Linear {
         x: &wgpu::Buffer,
         dy: &wgpu::Buffer,
         dx: Option<&wgpu::Buffer>,
-        ones: &wgpu::Buffer,
         refresh: bool,
     ) -> Result<Vec<usize>> {
         let (b, i, o) = (self.batch, self.inputs, self.outputs);
         // db = 1ᵀ·dY, FP32 in every policy.
-        let bias_shape = GemmShape::new(1, o, b).with_trans(false, true);
-        ops::gemm_f32(
-            ctx,
-            rec,
-            &bias_shape,
-            GemmBuffers::new(ones, dy, &self.grad_bias),
-            &Epilogue::NONE,
-        )?;
+        ops::column_sum::column_sum(ctx, rec, (b, o), dy, &self.grad_bias, None)?;
         let dx_shape = GemmShape::new(b, i, o).with_trans(false, true);
         let dw_shape = GemmShape::new(o, i, b).with_trans(true, true);
         let Some(q) = &self.int8 else {

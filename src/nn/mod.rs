@@ -298,7 +298,6 @@ pub struct Model {
     pub(crate) labels: wgpu::Buffer,
     pub(crate) row_loss: wgpu::Buffer,
     pub(crate) correct: wgpu::Buffer,
-    ones: wgpu::Buffer,
     /// The dY clip summaries of the quantized layers.
     summaries: wgpu::Buffer,
 }
@@ -365,7 +364,6 @@ impl Model {
         let mut layers = Vec::new();
         let mut weighted_index = 0;
         let mut slot = 0;
-        let mut ones_len = batch;
         for (i, l) in spec.layers.iter().enumerate() {
             let [h, w, c] = shapes[i];
             let mut quantized = || {
@@ -409,7 +407,6 @@ impl Model {
                         pad,
                     };
                     geom.validate("model")?;
-                    ones_len = ones_len.max(geom.rows());
                     let q = quantized();
                     let weights = init(geom.taps(), geom.taps() * channels);
                     let name = format!("layer{i}.conv");
@@ -433,13 +430,11 @@ impl Model {
                 LayerSpec::Relu => Layer::Relu,
                 LayerSpec::BatchNorm2d => {
                     let bn = BatchNorm::new(ctx, &format!("layer{i}.bn"), batch * h * w, c);
-                    ones_len = ones_len.max(batch * h * w);
                     Layer::BatchNorm(Box::new(bn))
                 }
                 LayerSpec::GlobalAvgPool => Layer::GlobalAvgPool(batch, h * w, c),
                 LayerSpec::BasicBlock { channels, stride } => {
                     let name = format!("layer{i}.block");
-                    ones_len = ones_len.max(batch * h * w);
                     let block = BasicBlock::new(
                         ctx,
                         &name,
@@ -476,7 +471,6 @@ impl Model {
             labels: ctx.storage_buffer("labels", batch as u64 * 4),
             row_loss: ctx.storage_buffer("row_loss", batch as u64 * 4),
             correct: ctx.storage_buffer("correct", batch as u64 * 4),
-            ones: ctx.upload("ones", &vec![1.0f32; ones_len as usize]),
             summaries,
         })
     }
@@ -690,10 +684,10 @@ impl Model {
             let dx = (i > 0).then_some(&self.grads[i]);
             match layer {
                 Layer::Linear(l) => {
-                    seeded.extend(l.record_backward(ctx, rec, x, dy, dx, &self.ones, refresh)?);
+                    seeded.extend(l.record_backward(ctx, rec, x, dy, dx, refresh)?);
                 }
                 Layer::Conv(c) => {
-                    seeded.extend(c.record_backward(ctx, rec, dy, dx, &self.ones, refresh)?);
+                    seeded.extend(c.record_backward(ctx, rec, dy, dx, refresh)?);
                 }
                 Layer::MaxPool(g, argmax) => {
                     if let Some(dx) = dx {
@@ -703,7 +697,7 @@ impl Model {
                 Layer::BatchNorm(b) => {
                     // Never the first layer (refused in `new`), so there is a dx to write.
                     if let Some(dx) = dx {
-                        b.record_backward(ctx, rec, dy, dx, &self.ones)?;
+                        b.record_backward(ctx, rec, dy, dx)?;
                     }
                 }
                 Layer::GlobalAvgPool(n, hw, c) => {
@@ -712,7 +706,7 @@ impl Model {
                     }
                 }
                 Layer::Block(b) => {
-                    seeded.extend(b.record_backward(ctx, rec, dy, dx, &self.ones, refresh)?);
+                    seeded.extend(b.record_backward(ctx, rec, dy, dx, refresh)?);
                 }
                 Layer::Relu => {
                     if let Some(dx) = dx {

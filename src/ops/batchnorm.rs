@@ -5,7 +5,6 @@
 use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
-use crate::ops::gemm::{Epilogue, GemmBuffers, GemmShape};
 use crate::ops::{ChannelAxis, ChannelStat, Layout, check_buffer};
 
 const SOURCES_FWD: &[&str] = &[wgsl::COMMON, wgsl::BATCHNORM_COMMON, wgsl::BATCHNORM];
@@ -176,7 +175,7 @@ pub fn batchnorm_forward(
 }
 
 /// Records the backward: `sums` receives `[dγ | dβ]` (the parameter gradients, `2 × channels`
-/// f32) and `dx` the input gradient. `ones` holds `rows` ones and `scratch` `rows × 2·channels`
+/// f32) and `dx` the input gradient. `scratch` holds `rows × 2·channels`
 /// f32.
 #[allow(clippy::too_many_arguments)]
 pub fn batchnorm_backward(
@@ -186,7 +185,7 @@ pub fn batchnorm_backward(
     cfg: BatchNormConfig,
     dy: &wgpu::Buffer,
     bufs: BatchNormBuffers<'_>,
-    (ones, scratch): (&wgpu::Buffer, &wgpu::Buffer),
+    scratch: &wgpu::Buffer,
     (sums, dx): (&wgpu::Buffer, &wgpu::Buffer),
 ) -> Result<()> {
     const OP: &str = "batchnorm_backward";
@@ -203,14 +202,7 @@ pub fn batchnorm_backward(
         &[dy, bufs.xhat, scratch],
         grid,
     ));
-    let shape = GemmShape::new(1, 2 * channels, rows).with_trans(false, true);
-    super::gemm_f32(
-        ctx,
-        rec,
-        &shape,
-        GemmBuffers::new(ones, scratch, sums),
-        &Epilogue::NONE,
-    )?;
+    super::column_sum::column_sum(ctx, rec, (rows, 2 * channels), scratch, sums, None)?;
     let b = [dy, bufs.xhat, bufs.stats, bufs.affine, sums, dx];
     rec.push(Dispatch::new(&BATCHNORM_BACKWARD, &params, &b, grid));
     Ok(())

@@ -81,6 +81,19 @@ pub static GEMM_F32: KernelDef = KernelDef {
     params_size: std::mem::size_of::<GemmParams>(),
 };
 
+/// The kernel declaration of `shaders/gemm_f32_small.wgsl`: `gemm_f32` with 16×16 tiles, for
+/// outputs too narrow or short for 64×64 ones.
+pub static GEMM_F32_SMALL: KernelDef = KernelDef {
+    name: "gemm_f32_small",
+    sources: &[wgsl::GEMM_COMMON, wgsl::GEMM_F32_SMALL],
+    workgroup_size: [16, 16, 1],
+    bindings: GEMM_BINDINGS,
+    params_size: std::mem::size_of::<GemmParams>(),
+};
+
+/// Output tile of [`GEMM_F32_SMALL`].
+pub const SMALL_TILE: u32 = 16;
+
 /// Problem shape and operand layouts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct GemmShape {
@@ -130,7 +143,12 @@ impl GemmShape {
     /// tiles and a long K — the weight gradients, reducing over batch·H·W — over about 64
     /// workgroups, so it does not run on one core.
     pub fn auto_k_chunk(&self, max: u32) -> u32 {
-        let tiles = (self.m.div_ceil(GEMM_TILE) * self.n.div_ceil(GEMM_TILE)).max(1);
+        self.k_chunk_for_tile(GEMM_TILE, max)
+    }
+
+    /// [`GemmShape::auto_k_chunk`] for output tiles of `tile × tile`.
+    fn k_chunk_for_tile(&self, tile: u32, max: u32) -> u32 {
+        let tiles = (self.m.div_ceil(tile) * self.n.div_ceil(tile)).max(1);
         let chunks = (64 / tiles).max(1);
         self.k
             .div_ceil(chunks)
@@ -320,7 +338,7 @@ impl<'a> GemmBuffers<'a> {
 fn record(
     ctx: &Context,
     rec: &mut Recording,
-    def: &'static KernelDef,
+    (def, tile): (&'static KernelDef, u32),
     shape: &GemmShape,
     k_chunk: u32,
     operand_bytes: (u64, u64),
@@ -344,8 +362,8 @@ fn record(
     let params = GemmParams::new(shape, k_chunk, epilogue);
     let (scale_a, scale_b) = (epilogue.scale_a.buffer(ctx), epilogue.scale_b.buffer(ctx));
     let grid = [
-        shape.n.div_ceil(GEMM_TILE),
-        shape.m.div_ceil(GEMM_TILE),
+        shape.n.div_ceil(tile),
+        shape.m.div_ceil(tile),
         params.chunks,
     ];
     if params.chunks == 1 {
@@ -399,11 +417,24 @@ pub fn gemm_i8(
         GemmShape::packed_words(shape.m, shape.k, shape.trans_a) * 4,
         GemmShape::packed_words(shape.n, shape.k, shape.trans_b) * 4,
     );
-    record(ctx, rec, &GEMM_I8, shape, k_chunk, bytes, bufs, epilogue)
+    let kernel = (&GEMM_I8, GEMM_TILE);
+    record(ctx, rec, kernel, shape, k_chunk, bytes, bufs, epilogue)
 }
 
-/// Records an f32 GEMM with the same interface and tiling as [`gemm_i8`]; its split-K chunk is
-/// [`GemmShape::auto_k_chunk`]`(F32_K_CHUNK)`.
+/// How an f32 GEMM of `shape` runs: the kernel, its output tile and the split-K chunk. 16×16
+/// tiles ([`GEMM_F32_SMALL`]) when 64×64 ones would compute more than twice the cells that
+/// are kept; the chunk spreads few tiles over about 64 workgroups.
+pub fn f32_plan(shape: &GemmShape) -> (&'static KernelDef, u32, u32) {
+    let cells = |t: u32| shape.m.div_ceil(t) as u64 * shape.n.div_ceil(t) as u64 * (t * t) as u64;
+    let (def, tile) = if cells(GEMM_TILE) > 2 * cells(SMALL_TILE) {
+        (&GEMM_F32_SMALL, SMALL_TILE)
+    } else {
+        (&GEMM_F32, GEMM_TILE)
+    };
+    (def, tile, shape.k_chunk_for_tile(tile, F32_K_CHUNK))
+}
+
+/// Records an f32 GEMM with the same interface as [`gemm_i8`], planned by [`f32_plan`].
 pub fn gemm_f32(
     ctx: &Context,
     rec: &mut Recording,
@@ -415,14 +446,6 @@ pub fn gemm_f32(
         shape.m as u64 * shape.k as u64 * 4,
         shape.n as u64 * shape.k as u64 * 4,
     );
-    record(
-        ctx,
-        rec,
-        &GEMM_F32,
-        shape,
-        F32_K_CHUNK,
-        bytes,
-        bufs,
-        epilogue,
-    )
+    let (def, tile, k_chunk) = f32_plan(shape);
+    record(ctx, rec, (def, tile), shape, k_chunk, bytes, bufs, epilogue)
 }

@@ -9,6 +9,7 @@ use crate::gpu::kernel::KernelDef;
 pub mod batchnorm;
 pub mod channel_stats;
 pub mod clip_select;
+pub mod column_sum;
 pub mod conv;
 pub mod dequantize;
 pub mod gemm;
@@ -44,9 +45,11 @@ pub static ALL_KERNELS: &[&KernelDef] = &[
     &channel_stats::CHANNEL_STATS_TAIL_REDUCE,
     &gemm::GEMM_I8,
     &gemm::GEMM_F32,
+    &gemm::GEMM_F32_SMALL,
     &gemm::GEMM_REDUCE,
     &clip_select::CLIP_SELECT,
     &relu::RELU,
+    &column_sum::COLUMN_SUM,
     &softmax_xent::SOFTMAX_XENT,
     &sgd::SGD,
     &conv::IM2COL,

@@ -118,6 +118,17 @@ impl TrainConfig {
     }
 }
 
+/// How long one dispatch of a profiled step took (see [`Trainer::profile_step`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DispatchTiming {
+    /// The kernel.
+    pub kernel: &'static str,
+    /// Its workgroup grid.
+    pub grid: [u32; 3],
+    /// Wall time from submit to completion.
+    pub seconds: f64,
+}
+
 /// Loss and accuracy of one training step, read back asynchronously.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StepMetrics {
@@ -347,6 +358,37 @@ impl Trainer {
         let checks = checked::run(&ctx, &prepared.recording, &prepared.dispatches)?;
         self.step += 1;
         Ok(checks)
+    }
+
+    /// The same step as [`Trainer::train_step`], one submit per dispatch, each waited for and
+    /// timed on the CPU: where a step's time goes, kernel by kernel (on a software driver the
+    /// wall time of a dispatch is its cost; on a GPU it includes the submit latency). Slow.
+    pub fn profile_step(&mut self, x: &[f32], y: &[u32]) -> Result<Vec<DispatchTiming>> {
+        self.check_batch(x, y)?;
+        self.poll_metrics(true).map(|m| self.ready.extend(m))?;
+        let ctx = self.ctx.clone();
+        let prepared = self.begin_step(x, y);
+        ctx.wait_idle()?;
+        let mut timings = Vec::new();
+        for (d, p) in prepared
+            .recording
+            .dispatches
+            .iter()
+            .zip(&prepared.dispatches)
+        {
+            let started = std::time::Instant::now();
+            let mut encoder = ctx.encoder("profile_step");
+            p.encode(&mut encoder);
+            ctx.submit(encoder)?;
+            ctx.wait_idle()?;
+            timings.push(DispatchTiming {
+                kernel: d.def.name,
+                grid: d.grid,
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+        self.step += 1;
+        Ok(timings)
     }
 
     /// Uploads the batch and sets the step's learning rates and stochastic-rounding seeds;

@@ -1,0 +1,29 @@
+//! Twin of `shaders/column_sum.wgsl`.
+
+const COLS_PER_WG: usize = 64;
+const LANES: usize = 4;
+
+/// Each segment's column sums of `x` (`rows × cols`) into `out[segment · cols + c]`.
+pub fn column_sum(rows: usize, cols: usize, segment_rows: usize, x: &[f32], out: &mut [f32]) {
+    let segments = rows.div_ceil(segment_rows);
+    for seg in 0..segments {
+        for block in 0..cols.div_ceil(COLS_PER_WG) {
+            for col in 0..COLS_PER_WG {
+                let c = block * COLS_PER_WG + col;
+                if c >= cols {
+                    continue;
+                }
+                let (start, end) = (seg * segment_rows, ((seg + 1) * segment_rows).min(rows));
+                let mut lanes = [0f32; LANES];
+                for (lane, s) in lanes.iter_mut().enumerate() {
+                    let mut r = start + lane;
+                    while r < end {
+                        *s += x[r * cols + c];
+                        r += LANES;
+                    }
+                }
+                out[seg * cols + c] = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]);
+            }
+        }
+    }
+}

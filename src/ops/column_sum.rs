@@ -1,0 +1,100 @@
+//! `column_sum`: the sums of the columns of a row-major f32 matrix, in FP32 — bias gradients and
+//! batch norm's parameter gradients.
+
+use crate::error::{Error, Result};
+use crate::gpu::Context;
+use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
+use crate::ops::gemm::{GEMM_REDUCE, GemmParams, GemmShape};
+use crate::ops::{Epilogue, check_buffer, scratch_or_new};
+
+/// Rows one workgroup sums (a segment): 1,024 iterations per invocation, far below llvmpipe's
+/// loop cap, and enough segments for parallelism when the rows are many.
+pub const SEGMENT_ROWS: u32 = 4096;
+
+/// The kernel declaration of `shaders/column_sum.wgsl`.
+pub static COLUMN_SUM: KernelDef = KernelDef {
+    name: "column_sum",
+    sources: &[wgsl::COLUMN_SUM],
+    workgroup_size: [256, 1, 1],
+    bindings: &[
+        ("params", BindType::Uniform),
+        ("x", BindType::ReadOnly),
+        ("out", BindType::ReadWrite),
+    ],
+    params_size: std::mem::size_of::<ColumnSumParams>(),
+};
+
+/// `ColumnSumParams` of `shaders/column_sum.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct ColumnSumParams {
+    /// Rows.
+    pub rows: u32,
+    /// Columns.
+    pub cols: u32,
+    /// Rows per segment.
+    pub segment_rows: u32,
+    /// Segments.
+    pub segments: u32,
+}
+
+/// Bytes of the partial sums [`column_sum`] needs as scratch for `rows × cols` (0: none).
+pub fn partials_bytes(rows: u32, cols: u32) -> u64 {
+    match rows.div_ceil(SEGMENT_ROWS) {
+        0 | 1 => 0,
+        s => s as u64 * cols as u64 * 4,
+    }
+}
+
+/// Records `out[c] = Σ_r x[r, c]` over `rows × cols` f32. `partials` is scratch of
+/// [`partials_bytes`] (allocated for this call when `None` and needed).
+pub fn column_sum(
+    ctx: &Context,
+    rec: &mut Recording,
+    (rows, cols): (u32, u32),
+    x: &wgpu::Buffer,
+    out: &wgpu::Buffer,
+    partials: Option<&wgpu::Buffer>,
+) -> Result<()> {
+    const OP: &str = "column_sum";
+    if rows == 0 || cols == 0 {
+        return Err(Error::invalid(OP, format!("empty matrix {rows}x{cols}")));
+    }
+    check_buffer(OP, "x", x, rows as u64 * cols as u64 * 4)?;
+    check_buffer(OP, "out", out, cols as u64 * 4)?;
+    let segments = rows.div_ceil(SEGMENT_ROWS);
+    if segments > 65535 {
+        return Err(Error::invalid(
+            OP,
+            format!("{rows} rows: at most 65535 segments"),
+        ));
+    }
+    let params = ColumnSumParams {
+        rows,
+        cols,
+        segment_rows: SEGMENT_ROWS,
+        segments,
+    };
+    let grid = [cols.div_ceil(64), segments, 1];
+    if segments == 1 {
+        rec.push(Dispatch::new(&COLUMN_SUM, &params, &[x, out], grid));
+        return Ok(());
+    }
+    let mut owned = None;
+    let scratch = scratch_or_new(ctx, OP, partials, partials_bytes(rows, cols), &mut owned)?;
+    rec.push(Dispatch::new(&COLUMN_SUM, &params, &[x, scratch], grid));
+    // The segments' sums are a split-K GEMM's partials of shape 1 × cols.
+    let shape = GemmShape::new(1, cols, rows);
+    let reduce = GemmParams {
+        chunks: segments,
+        ..GemmParams::new(&shape, SEGMENT_ROWS, &Epilogue::NONE)
+    };
+    let none = ctx.unused_binding(0);
+    rec.push(Dispatch::new(
+        &GEMM_REDUCE,
+        &reduce,
+        &[scratch, none, none, none, out],
+        grid_1d(cols as u64, 256),
+    ));
+    Ok(())
+}
