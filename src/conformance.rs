@@ -118,46 +118,58 @@ pub fn run_suite(ctx: &Context, suite: &str, quick: bool) -> Result<Vec<CaseResu
     Ok(out)
 }
 
+/// Throughput of one GEMM of `shape` (int8 on packed operands, or f32) in G operations per
+/// second (2·M·N·K per product), as the best of a few timed runs after a warm-up, each one
+/// submit and wait.
+pub fn gemm_throughput(ctx: &Context, shape: &GemmShape, int8: bool) -> Result<f64> {
+    let words = |rows, trans| GemmShape::packed_words(rows, shape.k, trans) as usize;
+    let (a, b) = if int8 {
+        let gen_words =
+            |seed, n: usize| (0..n as u32).map(|i| rng_u32(seed, i)).collect::<Vec<_>>();
+        (
+            ctx.upload("bench.a", &gen_words(1, words(shape.m, shape.trans_a))),
+            ctx.upload("bench.b", &gen_words(2, words(shape.n, shape.trans_b))),
+        )
+    } else {
+        let mut g = Gen::new(3);
+        (
+            ctx.upload("bench.a", &g.normal_vec((shape.m * shape.k) as usize, 1.0)),
+            ctx.upload("bench.b", &g.normal_vec((shape.n * shape.k) as usize, 1.0)),
+        )
+    };
+    let out = ctx.storage_buffer("bench.out", shape.m as u64 * shape.n as u64 * 4);
+    let bufs = GemmBuffers::new(&a, &b, &out);
+    let mut rec = Recording::new();
+    if int8 {
+        let k_chunk = shape.auto_k_chunk(MAX_K_CHUNK);
+        ops::gemm_i8(ctx, &mut rec, shape, k_chunk, bufs, &Epilogue::NONE)?;
+    } else {
+        ops::gemm_f32(ctx, &mut rec, shape, bufs, &Epilogue::NONE)?;
+    }
+    let prepared = rec
+        .dispatches
+        .iter()
+        .map(|d| ctx.prepare(d))
+        .collect::<Result<Vec<_>>>()?;
+    let run = || -> Result<()> {
+        let mut encoder = ctx.encoder("bench");
+        for p in &prepared {
+            p.encode(&mut encoder);
+        }
+        ctx.submit(encoder)?;
+        ctx.wait_idle()
+    };
+    run()?; // compile and warm up
+    Ok(2.0 * shape.macs() as f64 / time_best(run)? / 1e9)
+}
+
 /// Throughput of `suite`'s kernel on a fixed problem, in G operations per second (GEMMs: 2·M·N·K
 /// per product; quantize: elements). `None` for suites without a throughput figure.
 pub fn throughput(ctx: &Context, suite: &str, size: u32) -> Result<Option<f64>> {
     let (ops, secs) = match suite {
         "gemm_i8" | "gemm_f32" => {
             let shape = GemmShape::new(size, size, size);
-            let int8 = suite == "gemm_i8";
-            let words = GemmShape::packed_words(size, size, false) as usize;
-            let elems = (size * size) as usize;
-            let (a, b) = if int8 {
-                let gen_words = |seed| {
-                    (0..words as u32)
-                        .map(|i| rng_u32(seed, i))
-                        .collect::<Vec<_>>()
-                };
-                (
-                    ctx.upload("bench.a", &gen_words(1)),
-                    ctx.upload("bench.b", &gen_words(2)),
-                )
-            } else {
-                let mut g = Gen::new(3);
-                (
-                    ctx.upload("bench.a", &g.normal_vec(elems, 1.0)),
-                    ctx.upload("bench.b", &g.normal_vec(elems, 1.0)),
-                )
-            };
-            let out = ctx.storage_buffer("bench.out", elems as u64 * 4);
-            let bufs = GemmBuffers::new(&a, &b, &out);
-            let run = || -> Result<()> {
-                let mut rec = Recording::new();
-                if int8 {
-                    ops::gemm_i8(ctx, &mut rec, &shape, MAX_K_CHUNK, bufs, &Epilogue::NONE)?;
-                } else {
-                    ops::gemm_f32(ctx, &mut rec, &shape, bufs, &Epilogue::NONE)?;
-                }
-                ctx.run(&rec)?;
-                ctx.wait_idle()
-            };
-            run()?; // compile and warm up
-            (2.0 * shape.macs() as f64, time_best(run)?)
+            return Ok(Some(gemm_throughput(ctx, &shape, suite == "gemm_i8")?));
         }
         "quantize" => {
             let layout = Layout::new(size, size, ChannelAxis::Tensor);

@@ -172,9 +172,17 @@ fn bad_idx_files_are_refused_with_the_file_and_the_problem() {
 fn bad_cifar_files_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let short = write(dir.path(), "short.bin", &[0u8; 3072]);
-    assert_data_error(load_cifar10(std::slice::from_ref(&short)), &short, "3073-byte records");
+    assert_data_error(
+        load_cifar10(std::slice::from_ref(&short)),
+        &short,
+        "3073-byte records",
+    );
     let mut rec = vec![10u8];
     rec.extend([0u8; 3072]);
     let label = write(dir.path(), "label.bin", &rec);
-    assert_data_error(load_cifar10(std::slice::from_ref(&label)), &label, "label 10 of row 0");
+    assert_data_error(
+        load_cifar10(std::slice::from_ref(&label)),
+        &label,
+        "label 10 of row 0",
+    );
 }

@@ -23,6 +23,7 @@ impl Context {
             bytes
         };
         self.count_created(1);
+        self.count_storage(contents.len().next_multiple_of(4) as u64);
         self.device()
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(&format!("octet.{label}")),
@@ -33,10 +34,12 @@ impl Context {
 
     /// A zero-filled storage buffer of `bytes` bytes (rounded up to 4).
     pub fn storage_buffer(&self, label: &str, bytes: u64) -> wgpu::Buffer {
+        let size = bytes.max(4).next_multiple_of(4);
         self.count_created(1);
+        self.count_storage(size);
         self.device().create_buffer(&wgpu::BufferDescriptor {
             label: Some(&format!("octet.{label}")),
-            size: bytes.max(4).next_multiple_of(4),
+            size,
             usage: STORAGE,
             mapped_at_creation: false,
         })

@@ -23,6 +23,7 @@ struct Inner {
     pipelines: Mutex<HashMap<&'static str, Arc<Pipeline>>>,
     submits: std::sync::atomic::AtomicU64,
     created: std::sync::atomic::AtomicU64,
+    storage_bytes: std::sync::atomic::AtomicU64,
     dummies: [wgpu::Buffer; 2],
 }
 
@@ -221,6 +222,7 @@ impl Context {
                 pipelines: Mutex::new(HashMap::new()),
                 submits: std::sync::atomic::AtomicU64::new(0),
                 created: std::sync::atomic::AtomicU64::new(0),
+                storage_bytes: std::sync::atomic::AtomicU64::new(0),
                 dummies,
             }),
         })
@@ -254,6 +256,20 @@ impl Context {
         self.inner
             .created
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Bytes of storage buffers created through this context so far (never decreases; the
+    /// difference around `Trainer::new` is what a model holds).
+    pub fn storage_bytes(&self) -> u64 {
+        self.inner
+            .storage_bytes
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_storage(&self, bytes: u64) {
+        self.inner
+            .storage_bytes
+            .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub(crate) fn count_created(&self, n: u64) {
