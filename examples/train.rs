@@ -768,29 +768,36 @@ where
     }
     chart
         .configure_series_labels()
+        .position(SeriesLabelPosition::LowerLeft)
         .border_style(BLACK)
         .background_style(WHITE)
         .draw()?;
-    // Test accuracy per epoch.
+    // Test accuracy per epoch, zoomed to the measured range.
     let epochs = reports
         .iter()
         .map(|r| r.per_epoch.len())
         .max()
         .unwrap_or(1)
-        .max(1) as u32;
+        .max(2) as u32;
+    let lowest = reports
+        .iter()
+        .flat_map(|r| r.per_epoch.iter().map(|e| 100.0 * e.test_accuracy))
+        .fold(100f32, f32::min);
+    let floor = ((lowest - 5.0) / 5.0).floor().max(0.0) * 5.0;
     let mut chart = ChartBuilder::on(&right)
         .caption("test accuracy", ("sans-serif", 20))
         .margin(10)
         .x_label_area_size(35)
         .y_label_area_size(50)
-        .build_cartesian_2d(0..epochs, 0f32..100f32)?;
+        .build_cartesian_2d(1..epochs, floor..100f32)?;
     chart.configure_mesh().x_desc("epoch").y_desc("%").draw()?;
     for (r, color) in reports.iter().zip(colors.iter().cycle()) {
-        let points = std::iter::once((0, 10.0)).chain(
-            r.per_epoch
-                .iter()
-                .map(|e| (e.epoch, 100.0 * e.test_accuracy)),
-        );
+        let points: Vec<(u32, f32)> = r
+            .per_epoch
+            .iter()
+            .map(|e| (e.epoch, 100.0 * e.test_accuracy))
+            .collect();
+        chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(2)))?
             .label(r.quant)
@@ -798,6 +805,7 @@ where
     }
     chart
         .configure_series_labels()
+        .position(SeriesLabelPosition::LowerLeft)
         .border_style(BLACK)
         .background_style(WHITE)
         .draw()?;

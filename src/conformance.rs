@@ -84,7 +84,7 @@ pub fn suite_kernels(suite: &str) -> &'static [&'static str] {
         "pool" => &["global_avg_pool", "add"],
         "column_sum" => &["column_sum", "gemm_reduce"],
         "batchnorm" => &["batchnorm", "batchnorm_grad_prep", "batchnorm_backward"],
-        "gemm_i8" => &["gemm_i8", "gemm_reduce"],
+        "gemm_i8" => &["gemm_i8", "gemm_i8_small", "gemm_reduce"],
         "gemm_f32" => &["gemm_f32", "gemm_f32_small", "gemm_reduce"],
         _ => &[],
     }
@@ -685,24 +685,43 @@ fn channel_stats_cases(ctx: &Context, quick: bool, out: &mut Vec<CaseResult>) ->
                     &field(&twin1, |s| s.max_abs),
                 );
                 check.exact("count, nonfinite", &counts(&p1), &counts(&twin1));
+                // Vulkan lets a driver flush subnormal results to zero (NVIDIA's do, llvmpipe's
+                // do not): a square or product below f32::MIN_POSITIVE may vanish. The scales
+                // below allow what that can change — per element at most MIN_POSITIVE in a sum
+                // of squares, about √MIN_POSITIVE in a standard deviation — which only matters
+                // for data near 1e-19 and below.
+                const TOL: f32 = 1e-4;
+                let flush = |count: u32| count as f32 * f32::MIN_POSITIVE / TOL;
+                let std_flush = f32::MIN_POSITIVE.sqrt() / TOL;
                 let scale: Vec<f32> = twin1
                     .iter()
-                    .map(|s| s.mean.abs() + s.std_dev + f32::MIN_POSITIVE)
+                    .map(|s| s.mean.abs() + s.std_dev + std_flush)
                     .collect();
-                let sq_scale: Vec<f32> =
-                    twin1.iter().map(|s| s.sum_sq + f32::MIN_POSITIVE).collect();
+                let sq_scale: Vec<f32> = twin1
+                    .iter()
+                    .map(|s| s.sum_sq + flush(s.count.max(1)))
+                    .collect();
                 let moments: [Moment; 3] = [
                     ("mean", |s| s.mean, &scale),
                     ("std", |s| s.std_dev, &scale),
                     ("sum_sq", |s| s.sum_sq, &sq_scale),
                 ];
                 for (name, get, tol_scale) in moments {
-                    check.close(name, &field(&p1, get), &field(&twin1, get), tol_scale, 1e-4);
+                    check.close(
+                        name,
+                        &field(&p1, get),
+                        &field(&twin1, get),
+                        tol_scale,
+                        TOL as f64,
+                    );
                 }
                 check.exact("above_sigma", &counts(&p2), &counts(&twin2));
                 let flat = |t: &[[f32; 2]]| -> Vec<f32> { t.iter().flatten().copied().collect() };
                 let term_scale: Vec<f32> = (0..terms.len() * 2)
-                    .map(|i| twin1[i / (2 * ratios.len())].sum_sq + f32::MIN_POSITIVE)
+                    .map(|i| {
+                        let s = &twin1[i / (2 * ratios.len())];
+                        s.sum_sq + flush(s.count.max(1))
+                    })
                     .collect();
                 check.close(
                     "cosine terms",
@@ -856,11 +875,18 @@ fn clip_select_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
                         check.close("state", &new_state, &twin_state, &scale, 1e-6);
                     }
                     check.close("phi", &[summary.phi], &[twin.phi], &[1.0], 1e-5);
+                    // Under DSGC candidates can tie (a one-element channel loses nothing at any
+                    // clip), and a driver's sqrt may break the tie differently from the twin:
+                    // the tensor clip must then be the largest of the GPU's own choices.
+                    let tensor_twin = match rule {
+                        ClipRule::Dsgc { .. } => clips.iter().copied().fold(0f32, f32::max),
+                        _ => twin.tensor_clip,
+                    };
                     check.close(
                         "tensor clip",
                         &[summary.tensor_clip],
-                        &[twin.tensor_clip],
-                        &[twin.tensor_clip.max(f32::MIN_POSITIVE)],
+                        &[tensor_twin],
+                        &[tensor_twin.max(f32::MIN_POSITIVE)],
                         1e-6,
                     );
                     check.exact(

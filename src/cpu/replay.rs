@@ -48,7 +48,11 @@ pub fn output_words(kernel: &str, binding: &str, params: &[u8]) -> Words {
         ("channel_stats_reduce" | "channel_stats_tail_reduce", "stats") => CHANNEL_STAT,
         ("clip_select", "summary") => CLIP_SUMMARY,
         // Split-K partials of the int8 GEMM are its int32 accumulators, held exactly in f32.
-        ("gemm_i8", "out") if read::<GemmParams>(params).flags & RAW_PARTIALS != 0 => Words::Exact,
+        ("gemm_i8" | "gemm_i8_small", "out")
+            if read::<GemmParams>(params).flags & RAW_PARTIALS != 0 =>
+        {
+            Words::Exact
+        }
         _ => Words::Float,
     }
 }
@@ -237,7 +241,7 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
             );
             structs_mut(summary)[p.slot as usize] = result;
         }
-        "gemm_i8" | "gemm_f32" | "gemm_f32_small" => {
+        "gemm_i8" | "gemm_i8_small" | "gemm_f32" | "gemm_f32_small" => {
             let p: GemmParams = read(params);
             let [a, b, sa, sb, bias, out] = bufs else {
                 return Err(bad());
@@ -250,6 +254,9 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
             let (a32, b32) = (f32s(a), f32s(b));
             match kernel {
                 "gemm_i8" => cpu::gemm_i8::gemm_i8_pass(&shape, p.k_chunk, a, b, &ep, raw, out),
+                "gemm_i8_small" => {
+                    cpu::gemm_i8::gemm_i8_small_pass(&shape, p.k_chunk, a, b, &ep, raw, out)
+                }
                 "gemm_f32" => {
                     cpu::gemm_f32::gemm_f32_pass(&shape, p.k_chunk, a32, b32, &ep, raw, out)
                 }

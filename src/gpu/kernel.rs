@@ -99,6 +99,7 @@ pub mod wgsl {
     pub const CHANNEL_STATS_TAIL: &str = include_str!("../../shaders/channel_stats_tail.wgsl");
     /// `shaders/gemm_i8.wgsl`.
     pub const GEMM_I8: &str = include_str!("../../shaders/gemm_i8.wgsl");
+    pub const GEMM_I8_SMALL: &str = include_str!("../../shaders/gemm_i8_small.wgsl");
     /// `shaders/gemm_reduce.wgsl`.
     pub const GEMM_REDUCE: &str = include_str!("../../shaders/gemm_reduce.wgsl");
     /// `shaders/gemm_f32.wgsl`.

@@ -81,6 +81,16 @@ pub static GEMM_F32: KernelDef = KernelDef {
     params_size: std::mem::size_of::<GemmParams>(),
 };
 
+/// The kernel declaration of `shaders/gemm_i8_small.wgsl`: `gemm_i8` with 16×16 tiles, for
+/// outputs too narrow or short for 64×64 ones (the same integers, another tiling).
+pub static GEMM_I8_SMALL: KernelDef = KernelDef {
+    name: "gemm_i8_small",
+    sources: &[wgsl::GEMM_COMMON, wgsl::GEMM_I8_SMALL],
+    workgroup_size: [16, 16, 1],
+    bindings: GEMM_BINDINGS,
+    params_size: std::mem::size_of::<GemmParams>(),
+};
+
 /// The kernel declaration of `shaders/gemm_f32_small.wgsl`: `gemm_f32` with 16×16 tiles, for
 /// outputs too narrow or short for 64×64 ones.
 pub static GEMM_F32_SMALL: KernelDef = KernelDef {
@@ -417,21 +427,43 @@ pub fn gemm_i8(
         GemmShape::packed_words(shape.m, shape.k, shape.trans_a) * 4,
         GemmShape::packed_words(shape.n, shape.k, shape.trans_b) * 4,
     );
-    let kernel = (&GEMM_I8, GEMM_TILE);
-    record(ctx, rec, kernel, shape, k_chunk, bytes, bufs, epilogue)
+    record(
+        ctx,
+        rec,
+        i8_plan(shape),
+        shape,
+        k_chunk,
+        bytes,
+        bufs,
+        epilogue,
+    )
 }
 
 /// How an f32 GEMM of `shape` runs: the kernel, its output tile and the split-K chunk. 16×16
 /// tiles ([`GEMM_F32_SMALL`]) when 64×64 ones would compute more than twice the cells that
 /// are kept; the chunk spreads few tiles over about 64 workgroups.
 pub fn f32_plan(shape: &GemmShape) -> (&'static KernelDef, u32, u32) {
-    let cells = |t: u32| shape.m.div_ceil(t) as u64 * shape.n.div_ceil(t) as u64 * (t * t) as u64;
-    let (def, tile) = if cells(GEMM_TILE) > 2 * cells(SMALL_TILE) {
+    let (def, tile) = if prefers_small_tiles(shape) {
         (&GEMM_F32_SMALL, SMALL_TILE)
     } else {
         (&GEMM_F32, GEMM_TILE)
     };
     (def, tile, shape.k_chunk_for_tile(tile, F32_K_CHUNK))
+}
+
+/// The int8 kernel for `shape` and its output tile, by the rule of [`f32_plan`].
+pub fn i8_plan(shape: &GemmShape) -> (&'static KernelDef, u32) {
+    if prefers_small_tiles(shape) {
+        (&GEMM_I8_SMALL, SMALL_TILE)
+    } else {
+        (&GEMM_I8, GEMM_TILE)
+    }
+}
+
+/// Whether 64×64 tiles would compute more than twice the cells 16×16 ones do.
+fn prefers_small_tiles(shape: &GemmShape) -> bool {
+    let cells = |t: u32| shape.m.div_ceil(t) as u64 * shape.n.div_ceil(t) as u64 * (t * t) as u64;
+    cells(GEMM_TILE) > 2 * cells(SMALL_TILE)
 }
 
 /// Records an f32 GEMM with the same interface as [`gemm_i8`], planned by [`f32_plan`].

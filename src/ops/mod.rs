@@ -44,6 +44,7 @@ pub static ALL_KERNELS: &[&KernelDef] = &[
     &channel_stats::CHANNEL_STATS_TAIL,
     &channel_stats::CHANNEL_STATS_TAIL_REDUCE,
     &gemm::GEMM_I8,
+    &gemm::GEMM_I8_SMALL,
     &gemm::GEMM_F32,
     &gemm::GEMM_F32_SMALL,
     &gemm::GEMM_REDUCE,

@@ -1,10 +1,12 @@
 //! Shared by the GPU test files: the adapters to test on.
 
-/// Every usable adapter. Panics, saying what to install, when there is none, and when
-/// `OCTET_REQUIRE_BACKENDS` (e.g. `vulkan,gl`, set by `.ci/run`) names a backend without one,
-/// so a missing driver cannot make the suite pass by testing less.
+/// Every usable adapter (of the backends in `WGPU_BACKEND`, e.g. `vulkan`, when it is set).
+/// Panics, saying what to install, when there is none, and when `OCTET_REQUIRE_BACKENDS`
+/// (e.g. `vulkan,gl`, set by `.ci/run`) names a backend without one, so a missing driver
+/// cannot make the suite pass by testing less.
 pub fn adapters() -> Vec<wgpu::Adapter> {
-    let adapters = octet::gpu::adapters(wgpu::Backends::all());
+    let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all());
+    let adapters = octet::gpu::adapters(backends);
     assert!(
         !adapters.is_empty(),
         "{}",
