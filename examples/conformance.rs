@@ -1,8 +1,12 @@
-//! Conformance tool: runs every kernel's conformance cases against its CPU twin on each adapter
-//! (or the one chosen), prints a table and optionally writes JSON. Exits non-zero on any failure.
+//! Conformance tool: for each adapter (or the one chosen) reports how the driver lowers
+//! `dot4I8Packed`, runs every kernel's conformance cases and whole training steps under each
+//! policy against the CPU twins, and measures i8 vs f32 GEMM and a LeNet-5 training step per
+//! policy. Prints a table, optionally writes JSON and Markdown (to paste into a bug report).
+//! Exits non-zero on any failure.
 //!
 //! ```text
 //! cargo run --release --example conformance -- [--backend vulkan|gl|metal|dx12] [--json FILE]
+//!     [--markdown FILE] [--quick]
 //! ```
 
 use std::path::PathBuf;
@@ -22,6 +26,9 @@ struct Args {
     /// Write the full results, every case included, as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Write a Markdown report (adapters, lowering, results, throughput) to this file.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
     /// Skip the largest cases (a run well under a minute on a software driver).
     #[arg(long)]
     quick: bool,
@@ -71,6 +78,8 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
 
     let mut all_ok = true;
     let mut report = Vec::new();
+    let mut md = String::from("# octet conformance report\n\n");
+    md += &format!("octet {}\n\n", env!("CARGO_PKG_VERSION"));
     println!(
         "{:<28} {:<8} {:<28} {:<14} {:>6} {:>6} {:>10} {:>9}",
         "adapter", "backend", "driver", "kernel", "cases", "passed", "max error", "GOP/s"
@@ -79,6 +88,17 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         let info = adapter.get_info();
         let ctx = octet::Context::from_adapter(adapter)?;
         let driver = format!("{} {}", info.driver, info.driver_info);
+        let lowering = octet::gpu::dot4_lowering(adapter);
+        println!(
+            "== {} ({:?}, {driver}): dot4I8Packed {lowering}",
+            info.name, info.backend
+        );
+        md += &format!(
+            "## {} ({:?})\n\n- driver: {driver}\n- `dot4I8Packed`: **{}** — {}\n\n\
+             | suite | cases | passed | max error | GOP/s |\n|---|---|---|---|---|\n",
+            info.name, info.backend, lowering.kind, lowering.evidence
+        );
+        let mut adapter_ok = true;
         for suite in &suites {
             let started = Instant::now();
             let cases = conformance::run_suite(&ctx, suite, args.quick)?;
@@ -86,6 +106,12 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
             let passed = cases.iter().filter(|c| c.passed).count();
             let max_err = cases.iter().map(|c| c.max_error).fold(0.0, f64::max);
             all_ok &= passed == cases.len();
+            adapter_ok &= passed == cases.len();
+            md += &format!(
+                "| {suite} | {} | {passed} | {max_err:.3e} | {} |\n",
+                cases.len(),
+                gops.map_or("–".into(), |g| format!("{g:.2}"))
+            );
             println!(
                 "{:<28} {:<8} {:<28} {:<14} {:>6} {:>6} {:>10.3e} {:>9}",
                 truncate(&info.name, 28),
@@ -103,10 +129,12 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
                 .take(if args.verbose { usize::MAX } else { 1 })
             {
                 println!("    FAIL {}: {}", f.case, f.detail);
+                md += &format!("|  ↳ FAIL | {} | {} | | |\n", f.case, f.detail);
             }
             report.push(json!({
                 "adapter": info.name,
                 "backend": format!("{:?}", info.backend),
+                "dot4_lowering": lowering,
                 "driver": info.driver,
                 "driver_info": info.driver_info,
                 "kernel": suite,
@@ -124,6 +152,34 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
                 })).collect::<Vec<_>>(),
             }));
         }
+        let steps = step_times(&ctx, args.quick)?;
+        md += "\n| LeNet-5 step, batch 64 | ms |\n|---|---|\n";
+        for (policy, ms) in &steps {
+            println!(
+                "{:<28} LeNet-5 training step, batch 64, {policy:<6} {ms:>8.1} ms",
+                ""
+            );
+            md += &format!("| {policy} | {ms:.1} |\n");
+        }
+        md += &format!(
+            "\n{}\n\n",
+            if adapter_ok {
+                "All cases passed."
+            } else {
+                "**FAILURES.**"
+            }
+        );
+        report.push(json!({
+            "adapter": info.name,
+            "backend": format!("{:?}", info.backend),
+            "lenet5_step_ms": steps.iter().map(|(p, ms)| json!({"policy": p, "ms": ms})).collect::<Vec<_>>(),
+        }));
+    }
+    if let Some(path) = &args.markdown {
+        md += "Max error: the largest deviation from the CPU twin relative to each case's \
+               tolerance (0 = bit-exact; a case fails above 1).\n";
+        std::fs::write(path, md).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        println!("wrote {}", path.display());
     }
     if let Some(path) = &args.json {
         let doc = json!({
@@ -148,6 +204,43 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         }
     );
     Ok(all_ok)
+}
+
+/// Milliseconds per LeNet-5 training step at batch 64 under each policy (after warm-up steps
+/// that compile the kernels).
+fn step_times(ctx: &octet::Context, quick: bool) -> Result<Vec<(&'static str, f64)>, octet::Error> {
+    use octet::nn::ModelSpec;
+    use octet::quant::Policy;
+    use octet::train::{TrainConfig, Trainer};
+    let (warm, timed) = if quick { (1, 1) } else { (2, 3) };
+    let data = octet::data::Dataset::synthetic_images(64 * (warm + timed), [28, 28, 1], 10, 0.5, 1);
+    let spec = ModelSpec::lenet5(28, 28, 1, 10);
+    let mut out = Vec::new();
+    for policy in [
+        Policy::Fp32,
+        Policy::NaiveInt8,
+        Policy::ui8(),
+        Policy::dai8(),
+    ] {
+        let name = policy.name();
+        let cfg = TrainConfig {
+            batch: 64,
+            ..Default::default()
+        };
+        let mut trainer = Trainer::new(ctx, &spec, policy, cfg)?;
+        let mut run = |range: std::ops::Range<usize>| -> Result<(), octet::Error> {
+            for s in range {
+                let (x, y) = data.batch(s * 64, 64);
+                trainer.train_step(x, y)?;
+            }
+            trainer.poll_metrics(true).map(|_| ())
+        };
+        run(0..warm)?;
+        let started = Instant::now();
+        run(warm..warm + timed)?;
+        out.push((name, started.elapsed().as_secs_f64() * 1e3 / timed as f64));
+    }
+    Ok(out)
 }
 
 fn truncate(s: &str, n: usize) -> String {

@@ -62,6 +62,7 @@ pub const SUITES: &[&str] = &[
     "batchnorm",
     "gemm_i8",
     "gemm_f32",
+    "train_step",
 ];
 
 /// The kernels a suite exercises (reduce kernels run inside their parent's cases).
@@ -86,6 +87,32 @@ pub fn suite_kernels(suite: &str) -> &'static [&'static str] {
         "batchnorm" => &["batchnorm", "batchnorm_grad_prep", "batchnorm_backward"],
         "gemm_i8" => &["gemm_i8", "gemm_i8_small", "gemm_reduce"],
         "gemm_f32" => &["gemm_f32", "gemm_f32_small", "gemm_reduce"],
+        // Every kernel a training step dispatches, in its real context.
+        "train_step" => &[
+            "im2col",
+            "col2im",
+            "gemm_i8",
+            "gemm_i8_small",
+            "gemm_f32",
+            "gemm_f32_small",
+            "gemm_reduce",
+            "quantize",
+            "channel_stats",
+            "channel_stats_reduce",
+            "channel_stats_tail",
+            "channel_stats_tail_reduce",
+            "clip_select",
+            "column_sum",
+            "batchnorm",
+            "batchnorm_grad_prep",
+            "batchnorm_backward",
+            "relu",
+            "maxpool",
+            "global_avg_pool",
+            "add",
+            "softmax_xent",
+            "sgd",
+        ],
         _ => &[],
     }
 }
@@ -108,6 +135,7 @@ pub fn run_suite(ctx: &Context, suite: &str, quick: bool) -> Result<Vec<CaseResu
         "batchnorm" => batchnorm_cases(ctx, &mut out)?,
         "gemm_i8" => gemm_i8_cases(ctx, quick, &mut out)?,
         "gemm_f32" => gemm_f32_cases(ctx, &mut out)?,
+        "train_step" => train_step_cases(ctx, &mut out)?,
         other => {
             return Err(crate::Error::invalid(
                 "conformance",
@@ -1718,6 +1746,105 @@ fn gemm_f32_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
                     out,
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// train_step
+
+/// Largest relative float difference a checked training step may show (see
+/// [`crate::train::DispatchCheck`]).
+pub const STEP_FLOAT_TOLERANCE: f64 = 1e-4;
+
+/// Whole training steps of a small network with every layer kind, all quantized, under each
+/// policy, replayed dispatch by dispatch on the twins ([`Trainer::train_step_checked`]): every
+/// integer word of every dispatch — the forward, dgrad and wgrad GEMMs of Conv2d and Linear,
+/// each policy's quantizers and clip choices — must match bit for bit.
+///
+/// [`Trainer::train_step_checked`]: crate::train::Trainer::train_step_checked
+fn train_step_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
+    use crate::nn::{LayerSpec, ModelSpec};
+    use crate::quant::{Dclrs, Policy, Ui8};
+    use crate::train::{TrainConfig, Trainer};
+    let spec = ModelSpec {
+        input: [8, 8, 2],
+        layers: vec![
+            LayerSpec::Conv2d {
+                channels: 4,
+                kernel: 3,
+                stride: 1,
+                pad: 1,
+            },
+            LayerSpec::BatchNorm2d,
+            LayerSpec::Relu,
+            LayerSpec::MaxPool2d { k: 2 },
+            LayerSpec::BasicBlock {
+                channels: 6,
+                stride: 2,
+            },
+            LayerSpec::GlobalAvgPool,
+            LayerSpec::Linear { outputs: 3 },
+        ],
+    };
+    let data = crate::data::Dataset::synthetic_images(8, [8, 8, 2], 3, 0.5, 5);
+    // Refresh at step 0 only, so step 1 runs UI8 on kept clips.
+    let ui8 = |dclrs| {
+        Policy::Ui8(Ui8 {
+            warmup: 1,
+            dclrs,
+            ..Ui8::default()
+        })
+    };
+    let policies = [
+        Policy::Fp32,
+        Policy::NaiveInt8,
+        ui8(Dclrs::PerLayer),
+        ui8(Dclrs::GlobalMeanDistance),
+        Policy::dai8(),
+    ];
+    for policy in policies {
+        let label = match &policy {
+            Policy::Ui8(u) if u.dclrs != Dclrs::PerLayer => "ui8 global φ",
+            p => p.name(),
+        };
+        let cfg = TrainConfig {
+            batch: 4,
+            quantize_first_last: true,
+            ..Default::default()
+        };
+        let mut trainer = Trainer::new(ctx, &spec, policy, cfg)?;
+        for step in 0..2 {
+            let (x, y) = data.batch(step * 4, 4);
+            let checks = trainer.train_step_checked(x, y)?;
+            let mut check = Check::new();
+            for c in &checks {
+                if c.exact_mismatches > 0 {
+                    check.fail(format!(
+                        "dispatch {} ({}): {} of {} integer words differ",
+                        c.index, c.kernel, c.exact_mismatches, c.exact_words
+                    ));
+                }
+                let err = c.max_float_error / STEP_FLOAT_TOLERANCE;
+                if !(err <= 1.0) {
+                    check.fail(format!(
+                        "dispatch {} ({}): float difference {:e}",
+                        c.index, c.kernel, c.max_float_error
+                    ));
+                } else {
+                    check.max_error = check.max_error.max(err);
+                }
+            }
+            let words: usize = checks.iter().map(|c| c.exact_words).sum();
+            check.finish(
+                "train_step",
+                format!(
+                    "{label} step {step}: {} dispatches, {words} integer words",
+                    checks.len()
+                ),
+                out,
+            );
         }
     }
     Ok(())

@@ -194,3 +194,31 @@ fn cosine_terms_prefer_clipping_heavy_tails_only() {
         }
     }
 }
+
+/// The lowering column: GL always expands `dot4I8Packed`; Vulkan reports from the driver's
+/// integer-dot-product feature (lavapipe: Vulkan 1.3, native `OpSDot`, not accelerated).
+#[test]
+fn dot4_lowering_is_read_from_the_driver() {
+    for adapter in common::adapters() {
+        let info = adapter.get_info();
+        let lowering = octet::gpu::dot4_lowering(&adapter);
+        eprintln!("{} {:?}: {lowering}", info.name, info.backend);
+        match info.backend {
+            wgpu::Backend::Gl => assert_eq!(lowering.kind, "polyfill"),
+            wgpu::Backend::Vulkan => {
+                assert!(lowering.evidence.starts_with("Vulkan 1."), "{lowering}");
+                assert!(
+                    ["native", "polyfill"].contains(&lowering.kind),
+                    "{lowering}"
+                );
+                if info.driver.contains("llvmpipe") {
+                    assert_eq!(
+                        lowering.kind, "native",
+                        "lavapipe has shaderIntegerDotProduct"
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -3,6 +3,8 @@
 mod buffer;
 mod context;
 pub mod kernel;
+mod lowering;
 
 pub use context::{Context, adapters, parse_backends, required_limits};
 pub use kernel::{Dispatch, Prepared, Recording};
+pub use lowering::{Dot4Lowering, dot4_lowering};
