@@ -1827,7 +1827,7 @@ fn train_step_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
                     ));
                 }
                 let err = c.max_float_error / STEP_FLOAT_TOLERANCE;
-                if !(err <= 1.0) {
+                if err.is_nan() || err > 1.0 {
                     check.fail(format!(
                         "dispatch {} ({}): float difference {:e}",
                         c.index, c.kernel, c.max_float_error
