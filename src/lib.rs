@@ -66,10 +66,39 @@
 //! Without a host application, [`Context::new_default`] picks an adapter itself, honouring
 //! `WGPU_BACKEND` and `WGPU_ADAPTER_NAME`.
 //!
-//! ## Requirements
+//! ## Embedding
 //!
-//! No optional wgpu features. Limits: [`gpu::required_limits`] (six storage buffers per stage,
-//! 256-lane workgroups, 8 KiB of workgroup memory); on GL, compute shaders (GLES 3.1 / GL 4.3).
+//! For a host that trains beside its own rendering on its own device (the complete program is
+//! `examples/embed/`: a frame loop that renders the live loss curve and the first layer's
+//! weights while octet trains within a per-frame time budget):
+//!
+//! - **Features and limits.** No optional wgpu features. Create the device with at least
+//!   [`gpu::required_limits`] (six storage buffers per stage, 256-lane workgroups, 8 KiB of
+//!   workgroup memory), e.g. `gpu::required_limits().using_resolution(adapter.limits())`;
+//!   [`Context::new`] checks them and names the one that falls short. On GL, compute shaders
+//!   (GLES 3.1 / GL 4.3).
+//! - **Borrowing.** [`Context::new`] clones the host's `Device` and `Queue` handles; octet never
+//!   creates a device in this path. Everything octet submits goes through that queue, in order
+//!   with the host's own submissions.
+//! - **What is allocated, and when.** [`train::Trainer::new`] allocates every buffer a step needs
+//!   — weights, gradients, momentum, activations, quantized copies, scratch — and prepares the
+//!   step (pipelines are compiled on first use per context and cached). After that a step
+//!   allocates nothing and submits once. Metrics come back through a ring of four small mapped
+//!   buffers; [`nn::Model::read_tensor_async`] and [`Context::read_async`] create one staging
+//!   buffer per request and never wait. Blocking calls (`evaluate`, `checkpoint`,
+//!   `read_tensors`, `read_buffer`) are for between frames.
+//! - **Capping memory.** A model's memory is fixed by its architecture and batch size:
+//!   [`Context::storage_bytes`] before and after [`train::Trainer::new`] tells what it holds
+//!   (`examples/bench.rs` reports it by category); lower the batch size to hold less.
+//! - **Pacing.** A step is one submit; [`train::Trainer::poll_metrics`]`(false)` tells, without
+//!   waiting, which steps have finished, so a host can keep one step in flight and submit the
+//!   next only when its measured GPU time fits the frame's budget.
+//! - **Threads.** [`Context`] is `Send + Sync` (cloning it shares the device and the pipeline
+//!   cache); [`train::Trainer`] and [`nn::Model`] are `Send`: a trainer can live on another
+//!   thread than the renderer. Calls on one trainer are sequential (`&mut self`).
+//! - **Two models on one device.** Create two trainers from clones of one [`Context`]; they share
+//!   compiled pipelines and the queue, nothing else, and their steps interleave in submission
+//!   order.
 
 pub mod checkpoint;
 pub mod conformance;

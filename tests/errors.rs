@@ -116,3 +116,14 @@ fn handles_can_be_shared_across_threads() {
     assert_send_sync::<octet::Context>();
     assert_send_sync::<octet::Error>();
 }
+
+/// The thread-safety the crate docs promise for embedding.
+#[test]
+fn handles_are_send_and_sync_as_documented() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<octet::Context>();
+    send::<octet::train::Trainer>();
+    send::<octet::nn::Model>();
+    send::<octet::gpu::Readback<f32>>();
+}

@@ -4,7 +4,9 @@ mod buffer;
 mod context;
 pub mod kernel;
 mod lowering;
+mod readback;
 
 pub use context::{Context, adapters, parse_backends, required_limits};
 pub use kernel::{Dispatch, Prepared, Recording};
 pub use lowering::{Dot4Lowering, dot4_lowering};
+pub use readback::Readback;

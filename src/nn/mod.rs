@@ -574,6 +574,26 @@ impl Model {
         tensors::read(ctx, &self.slots(), role)
     }
 
+    /// Starts reading one tensor back without waiting (see [`Readback`](crate::gpu::Readback)):
+    /// for a host that shows weights while training, frame after frame.
+    pub fn read_tensor_async(
+        &self,
+        ctx: &Context,
+        role: TensorRole,
+        name: &str,
+    ) -> Result<crate::gpu::Readback<f32>> {
+        let slots = self.slots();
+        let place = slots
+            .iter()
+            .filter(|s| s.name == name)
+            .find_map(|s| s.places.iter().find(|(r, _)| *r == role))
+            .ok_or_else(|| {
+                Error::invalid("read_tensor_async", format!("no {role:?} tensor `{name}`"))
+            })?;
+        let s = place.1;
+        ctx.read_async(s.buffer, s.offset as u64 * 4, s.len as usize)
+    }
+
     /// Overwrites the model's tensors of one role, e.g. from a checkpoint. Every tensor of the
     /// role must be given once with the model's shape, else nothing is written and the error
     /// names the tensor.
