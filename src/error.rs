@@ -95,6 +95,23 @@ pub enum Error {
     },
 
     /// Mapping a buffer for readback failed.
+    /// A buffer would exceed one of the device's size limits.
+    #[error(
+        "buffer {buffer} needs {requested} bytes, more than the device's {limit} \
+         ({available}): lower the batch size (activations, im2col columns and their gradients \
+         grow with it), or create the device with a larger {limit}"
+    )]
+    LimitExceeded {
+        /// The buffer's label.
+        buffer: String,
+        /// The wgpu limit.
+        limit: &'static str,
+        /// Bytes asked for.
+        requested: u64,
+        /// The device's limit.
+        available: u64,
+    },
+
     /// A data file is malformed or does not fit the others.
     #[error("{}: {problem}", file.display())]
     Data {

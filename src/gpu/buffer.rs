@@ -12,7 +12,8 @@ pub(crate) const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
 
 impl Context {
     /// A storage buffer holding `data` (at least 4 bytes, since empty bindings are invalid).
-    /// `label` is prefixed with `octet.`.
+    /// `label` is prefixed with `octet.`. Beyond the device's buffer limits it returns a
+    /// placeholder and reports through [`Context::check_allocations`].
     pub fn upload<T: bytemuck::Pod>(&self, label: &str, data: &[T]) -> wgpu::Buffer {
         let bytes: &[u8] = bytemuck::cast_slice(data);
         let padded;
@@ -22,6 +23,10 @@ impl Context {
         } else {
             bytes
         };
+        if let Err(e) = self.fit(label, contents.len() as u64) {
+            self.record_oversized(e);
+            return self.storage_buffer(label, 4);
+        }
         self.count_created(1);
         self.count_storage(contents.len().next_multiple_of(4) as u64);
         self.device()
@@ -32,9 +37,14 @@ impl Context {
             })
     }
 
-    /// A zero-filled storage buffer of `bytes` bytes (rounded up to 4).
+    /// A zero-filled storage buffer of `bytes` bytes (rounded up to 4); beyond the device's
+    /// limits, as [`Context::upload`].
     pub fn storage_buffer(&self, label: &str, bytes: u64) -> wgpu::Buffer {
-        let size = bytes.max(4).next_multiple_of(4);
+        let mut size = bytes.max(4).next_multiple_of(4);
+        if let Err(e) = self.fit(label, size) {
+            self.record_oversized(e);
+            size = 4;
+        }
         self.count_created(1);
         self.count_storage(size);
         self.device().create_buffer(&wgpu::BufferDescriptor {

@@ -24,6 +24,8 @@ struct Inner {
     submits: std::sync::atomic::AtomicU64,
     created: std::sync::atomic::AtomicU64,
     storage_bytes: std::sync::atomic::AtomicU64,
+    /// The first buffer asked for beyond the device's limits (see `Context::check_allocations`).
+    oversized: Mutex<Option<Error>>,
     dummies: [wgpu::Buffer; 2],
 }
 
@@ -36,6 +38,10 @@ pub fn required_limits() -> wgpu::Limits {
         max_compute_invocations_per_workgroup: 256,
         max_compute_workgroup_storage_size: 8192,
         max_compute_workgroups_per_dimension: 65535,
+        // The kernels need little; what a model needs grows with its batch and is checked
+        // per buffer (`Error::LimitExceeded`), so small devices are accepted.
+        max_storage_buffer_binding_size: 1 << 16,
+        max_buffer_size: 1 << 16,
         ..wgpu::Limits::downlevel_defaults()
     }
 }
@@ -223,6 +229,7 @@ impl Context {
                 submits: std::sync::atomic::AtomicU64::new(0),
                 created: std::sync::atomic::AtomicU64::new(0),
                 storage_bytes: std::sync::atomic::AtomicU64::new(0),
+                oversized: Mutex::new(None),
                 dummies,
             }),
         })
@@ -270,6 +277,56 @@ impl Context {
         self.inner
             .storage_bytes
             .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether every buffer asked for so far fitted the device. A request beyond
+    /// `max_storage_buffer_binding_size` or `max_buffer_size` gets a placeholder buffer (so
+    /// nothing panics inside wgpu) and is reported here, once, as [`Error::LimitExceeded`]
+    /// naming the buffer, the size and the limit; constructors such as `Trainer::new` call it
+    /// before returning.
+    pub fn check_allocations(&self) -> Result<()> {
+        let mut slot = self
+            .inner
+            .oversized
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match slot.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// The size a storage buffer may have here, or the error for `bytes` beyond it.
+    pub(crate) fn fit(&self, label: &str, bytes: u64) -> std::result::Result<(), Error> {
+        let limits = self.device().limits();
+        let checks = [
+            (
+                "max_storage_buffer_binding_size",
+                limits.max_storage_buffer_binding_size,
+            ),
+            ("max_buffer_size", limits.max_buffer_size),
+        ];
+        for (limit, available) in checks {
+            if bytes > available {
+                return Err(Error::LimitExceeded {
+                    buffer: format!("octet.{label}"),
+                    limit,
+                    requested: bytes,
+                    available,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the first oversized request for [`Context::check_allocations`].
+    pub(crate) fn record_oversized(&self, e: Error) {
+        let mut slot = self
+            .inner
+            .oversized
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        slot.get_or_insert(e);
     }
 
     pub(crate) fn count_created(&self, n: u64) {

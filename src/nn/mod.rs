@@ -461,6 +461,7 @@ impl Model {
             acts.push(ctx.storage_buffer(&format!("act{i}.value"), bytes));
             grads.push(ctx.storage_buffer(&format!("act{i}.grad"), bytes));
         }
+        ctx.check_allocations()?;
         Ok(Model {
             spec: spec.clone(),
             batch,

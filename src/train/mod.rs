@@ -255,6 +255,8 @@ impl Trainer {
                 pending: None,
             })
             .collect();
+        // Split-K scratch is allocated while the steps are prepared.
+        ctx.check_allocations()?;
         Ok(Trainer {
             ctx: ctx.clone(),
             model,
