@@ -23,7 +23,7 @@ use octet::checkpoint::Checkpoint;
 use octet::data::{Dataset, Splits, load_dir, permutation};
 use octet::nn::{LayerQuantState, ModelSpec};
 use octet::quant::Policy;
-use octet::train::{LrSchedule, TrainConfig, Trainer};
+use octet::train::{LrSchedule, NonFinitePolicy, TrainConfig, Trainer};
 use serde::Serialize;
 
 /// The embedded default data set.
@@ -62,6 +62,14 @@ impl Quant {
             Quant::Dai8 => "dai8",
         }
     }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum OnNonFinite {
+    /// Stop with an error.
+    Stop,
+    /// Skip the step and halve the learning rate.
+    Skip,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -118,6 +126,10 @@ struct Args {
     /// Quantize the first and last layers too (by default they stay FP32).
     #[arg(long)]
     quantize_first_last: bool,
+    /// When a step's loss or gradients hold NaN/Inf (its update is skipped either way): stop
+    /// with an error naming the step and layer, or skip it and halve the learning rate.
+    #[arg(long, value_enum, default_value = "stop")]
+    on_nonfinite: OnNonFinite,
     /// Directory with IDX files (train-images-idx3-ubyte[.gz], …) or CIFAR-10 binary batches
     /// [default: the embedded Fashion-MNIST subset].
     #[arg(long)]
@@ -389,6 +401,10 @@ fn config(args: &Args, steps_per_epoch: u64) -> TrainConfig {
         warmup_steps: args.warmup_steps,
         seed: args.seed,
         quantize_first_last: args.quantize_first_last,
+        on_nonfinite: match args.on_nonfinite {
+            OnNonFinite::Stop => NonFinitePolicy::Stop,
+            OnNonFinite::Skip => NonFinitePolicy::SkipStep { lr_backoff: 0.5 },
+        },
     }
 }
 

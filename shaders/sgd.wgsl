@@ -3,7 +3,9 @@
 // w -= lr * factor * step. `factor` comes from a GPU buffer, so the learning rate can follow the
 // gradient's quality without a readback: UI8's DCLRS, per layer (one word: that layer's phi,
 // written by clip_select) or global over a model's table of clip summaries (phi of the mean
-// cosine distance, or the smallest phi).
+// cosine distance, or the smallest phi). With GUARD the update is skipped when the step's health
+// record counts any non-finite gradient or loss (health[0] > 0, see nonfinite_count.wgsl), so a
+// bad step never reaches the weights.
 // CPU twin: src/cpu/sgd.rs.
 
 const WG_SIZE: u32 = 256u;
@@ -12,6 +14,7 @@ const NESTEROV: u32 = 1u;
 const SCALE_WORD: u32 = 1u;
 const SCALE_MEAN_DISTANCE: u32 = 2u;
 const SCALE_MIN_PHI: u32 = 3u;
+const GUARD: u32 = 8u;
 // A ClipSummary is 8 words: tensor clip, distance, phi, ...
 const SUMMARY_WORDS: u32 = 8u;
 
@@ -36,6 +39,7 @@ struct SgdParams {
 @group(0) @binding(2) var<storage> lr_scale: array<f32>;
 @group(0) @binding(3) var<storage, read_write> weights: array<f32>;
 @group(0) @binding(4) var<storage, read_write> velocity: array<f32>;
+@group(0) @binding(5) var<storage> health: array<u32>;
 
 fn lr_factor() -> f32 {
     let mode = (params.flags >> 1u) & 3u;
@@ -64,6 +68,9 @@ fn lr_factor() -> f32 {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = gid.x + gid.y * nwg.x * WG_SIZE;
     if i >= params.n {
+        return;
+    }
+    if (params.flags & GUARD) != 0u && health[0] != 0u {
         return;
     }
     let lr = params.lr * lr_factor();

@@ -59,6 +59,7 @@ pub const SUITES: &[&str] = &[
     "maxpool",
     "pool",
     "column_sum",
+    "nonfinite",
     "batchnorm",
     "gemm_i8",
     "gemm_f32",
@@ -84,6 +85,7 @@ pub fn suite_kernels(suite: &str) -> &'static [&'static str] {
         "maxpool" => &["maxpool"],
         "pool" => &["global_avg_pool", "add"],
         "column_sum" => &["column_sum", "gemm_reduce"],
+        "nonfinite" => &["nonfinite_count"],
         "batchnorm" => &["batchnorm", "batchnorm_grad_prep", "batchnorm_backward"],
         "gemm_i8" => &["gemm_i8", "gemm_i8_small", "gemm_reduce"],
         "gemm_f32" => &["gemm_f32", "gemm_f32_small", "gemm_reduce"],
@@ -111,6 +113,7 @@ pub fn suite_kernels(suite: &str) -> &'static [&'static str] {
             "global_avg_pool",
             "add",
             "softmax_xent",
+            "nonfinite_count",
             "sgd",
         ],
         _ => &[],
@@ -132,6 +135,7 @@ pub fn run_suite(ctx: &Context, suite: &str, quick: bool) -> Result<Vec<CaseResu
         "maxpool" => maxpool_cases(ctx, &mut out)?,
         "pool" => pool_cases(ctx, &mut out)?,
         "column_sum" => column_sum_cases(ctx, &mut out)?,
+        "nonfinite" => nonfinite_cases(ctx, &mut out)?,
         "batchnorm" => batchnorm_cases(ctx, &mut out)?,
         "gemm_i8" => gemm_i8_cases(ctx, quick, &mut out)?,
         "gemm_f32" => gemm_f32_cases(ctx, &mut out)?,
@@ -1102,11 +1106,12 @@ fn sgd_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
                     weights: &wb,
                     velocity: &vb,
                     lr_scale: scale.map(|s| (&fb, s)),
+                    guard: None,
                 };
                 ops::sgd(ctx, &mut rec, n, step, bufs)?;
                 ctx.run(&rec)?;
                 let params = SgdParams::new(n, step, scale);
-                cpu::sgd(&params, &table, &grad, &mut w, &mut v);
+                cpu::sgd(&params, &table, &[0], &grad, &mut w, &mut v);
             }
             let gw: Vec<f32> = ctx.read_buffer(&wb)?;
             let gv: Vec<f32> = ctx.read_buffer(&vb)?;
@@ -1263,6 +1268,45 @@ fn column_sum_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
             .collect();
         check.close("sums", &gpu[..c], &twin, &scale, 1e-6);
         check.finish("column_sum", format!("{rows}x{cols}"), out);
+    }
+    Ok(())
+}
+
+/// NaN and infinity counts into a health record: signalling and quiet NaNs, ±Inf, the largest
+/// finite values (not counted), two tensors adding into one record.
+fn nonfinite_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
+    let mut g = Gen::new(141);
+    for n in [1usize, 255, 257, 70_000] {
+        let mut x = g.normal_vec(n, 1.0);
+        let specials = [
+            f32::NAN,
+            f32::from_bits(0x7f80_0001), // a signalling NaN
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::MAX,
+            -f32::MAX,
+        ];
+        if n > 1 {
+            for (i, v) in specials.iter().enumerate() {
+                x[(i * 97 + n / 2) % n] = *v;
+            }
+        }
+        let y = vec![f32::NAN; 3];
+        let (xb, yb) = (ctx.upload("test.x", &x), ctx.upload("test.y", &y));
+        let health = ctx.storage_buffer("test.health", 4 * 4);
+        let mut rec = Recording::new();
+        ops::nonfinite::nonfinite_count(&mut rec, n as u32, &xb, (&health, 2))?;
+        ops::nonfinite::nonfinite_count(&mut rec, 3, &yb, (&health, 3))?;
+        ctx.run(&rec)?;
+        let gpu: Vec<u32> = ctx.read_buffer(&health)?;
+        let mut twin = vec![0u32; 4];
+        cpu::nonfinite_count(&x, 2, &mut twin);
+        cpu::nonfinite_count(&y, 3, &mut twin);
+        let mut check = Check::new();
+        check.exact("health", &gpu[..4], &twin);
+        let expected = if n > 1 { 4 } else { 0 };
+        check.exact("count", &[twin[2]], &[expected]);
+        check.finish("nonfinite", format!("n={n}"), out);
     }
     Ok(())
 }

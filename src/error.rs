@@ -112,6 +112,23 @@ pub enum Error {
         available: u64,
     },
 
+    /// A training step produced NaN or Inf (its update was skipped on the GPU).
+    #[error(
+        "step {step}: {count} NaN/Inf value(s) in {place}; the step's update was skipped, so \
+         the weights are those before it. Lower the learning rate, check the input data, or set \
+         TrainConfig::on_nonfinite to SkipStep to continue past bad steps"
+    )]
+    NonFinite {
+        /// The step that produced them.
+        step: u64,
+        /// `"loss"` or the name of the layer whose gradient held them (e.g. `layer3.linear`).
+        tensor: String,
+        /// `tensor` in words, for the message.
+        place: String,
+        /// How many values were bad.
+        count: u32,
+    },
+
     /// A data file is malformed or does not fit the others.
     #[error("{}: {problem}", file.display())]
     Data {

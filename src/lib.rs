@@ -74,9 +74,11 @@
 //!
 //! - **Features and limits.** No optional wgpu features. Create the device with at least
 //!   [`gpu::required_limits`] (six storage buffers per stage, 256-lane workgroups, 8 KiB of
-//!   workgroup memory), e.g. `gpu::required_limits().using_resolution(adapter.limits())`;
-//!   [`Context::new`] checks them and names the one that falls short. On GL, compute shaders
-//!   (GLES 3.1 / GL 4.3).
+//!   workgroup memory) — simplest, with `adapter.limits()`; [`Context::new`] checks them and
+//!   names the one that falls short. A model's largest buffer (activations and im2col columns,
+//!   growing with the batch) must also fit `max_storage_buffer_binding_size` and
+//!   `max_buffer_size`; if not, `Trainer::new` returns [`Error::LimitExceeded`] naming it. On
+//!   GL, compute shaders (GLES 3.1 / GL 4.3).
 //! - **Borrowing.** [`Context::new`] clones the host's `Device` and `Queue` handles; octet never
 //!   creates a device in this path. Everything octet submits goes through that queue, in order
 //!   with the host's own submissions.

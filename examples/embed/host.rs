@@ -82,9 +82,10 @@ pub struct Host {
 const MAX_VERTICES: u64 = 6 * 28 * 28 * SHOWN as u64 + 4096;
 
 impl Host {
-    /// The host creates its device itself, asking for what it needs plus octet's limits.
+    /// The host creates its device itself, with everything the adapter offers — at least
+    /// `octet::gpu::required_limits()` on any adapter octet runs on (`Context::new` checks).
     pub fn new(adapter: &wgpu::Adapter) -> Result<Self, Box<dyn std::error::Error>> {
-        let limits = octet::gpu::required_limits().using_resolution(adapter.limits());
+        let limits = adapter.limits();
         let (device, queue) =
             pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
                 label: Some("host.device"),

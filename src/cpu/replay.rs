@@ -15,6 +15,7 @@ use crate::ops::conv::ConvParams;
 use crate::ops::dequantize::DequantizeParams;
 use crate::ops::gemm::GemmParams;
 use crate::ops::maxpool::PoolParams;
+use crate::ops::nonfinite::NonFiniteParams;
 use crate::ops::pool::{ElementwiseParams, GapParams};
 use crate::ops::quantize::QuantizeParams;
 use crate::ops::relu::ReluParams;
@@ -43,7 +44,10 @@ const CLIP_SUMMARY: Words = Words::Struct(&[false, false, false, true, true, tru
 /// the dispatch's parameter bytes.
 pub fn output_words(kernel: &str, binding: &str, params: &[u8]) -> Words {
     match (kernel, binding) {
-        ("quantize", _) | ("maxpool", "argmax") | ("softmax_xent", "correct") => Words::Exact,
+        ("quantize", _)
+        | ("maxpool", "argmax")
+        | ("softmax_xent", "correct")
+        | ("nonfinite_count", _) => Words::Exact,
         ("channel_stats", "partials") => STATS_PARTIAL,
         ("channel_stats_reduce" | "channel_stats_tail_reduce", "stats") => CHANNEL_STAT,
         ("clip_select", "summary") => CLIP_SUMMARY,
@@ -282,6 +286,13 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
             let out = &mut f32s_mut(out)[..p.segments as usize * cols];
             cpu::column_sum(rows, cols, p.segment_rows as usize, f32s(x), out);
         }
+        "nonfinite_count" => {
+            let p: NonFiniteParams = read(params);
+            let [x, health] = bufs else {
+                return Err(bad());
+            };
+            cpu::nonfinite_count(&f32s(x)[..p.n as usize], p.slot as usize, health);
+        }
         "relu" => {
             let p: ReluParams = read(params);
             let [x, dy, out] = bufs else {
@@ -307,11 +318,11 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
         }
         "sgd" => {
             let p: SgdParams = read(params);
-            let [grad, lr_scale, weights, velocity] = bufs else {
+            let [grad, lr_scale, weights, velocity, health] = bufs else {
                 return Err(bad());
             };
             let (w, v) = (f32s_mut(weights), f32s_mut(velocity));
-            cpu::sgd(&p, f32s(lr_scale), f32s(grad), w, v);
+            cpu::sgd(&p, f32s(lr_scale), health, f32s(grad), w, v);
         }
         "im2col" => {
             let g = conv_geometry(&read(params));

@@ -1,6 +1,6 @@
 //! Twin of `shaders/sgd.wgsl`.
 
-use crate::ops::sgd::{LrScale, SgdParams};
+use crate::ops::sgd::{GUARD, LrScale, SgdParams};
 
 /// The learning-rate factor: `lr_factor()` of the shader.
 pub fn lr_factor(p: &SgdParams, lr_scale: &[f32]) -> f32 {
@@ -30,14 +30,18 @@ pub fn lr_factor(p: &SgdParams, lr_scale: &[f32]) -> f32 {
     }
 }
 
-/// One step over `p.n` parameters.
+/// One step over `p.n` parameters; none when guarded and `health[0]` counts a bad value.
 pub fn sgd(
     p: &SgdParams,
     lr_scale: &[f32],
+    health: &[u32],
     grad: &[f32],
     weights: &mut [f32],
     velocity: &mut [f32],
 ) {
+    if p.flags & GUARD != 0 && health[0] != 0 {
+        return;
+    }
     let lr = p.lr * lr_factor(p, lr_scale);
     for i in 0..p.n as usize {
         let w = weights[i];

@@ -65,6 +65,7 @@ pub mod wgsl {
     /// `shaders/relu.wgsl`.
     pub const RELU: &str = include_str!("../../shaders/relu.wgsl");
     pub const COLUMN_SUM: &str = include_str!("../../shaders/column_sum.wgsl");
+    pub const NONFINITE_COUNT: &str = include_str!("../../shaders/nonfinite_count.wgsl");
     /// `shaders/softmax_xent.wgsl`.
     pub const SOFTMAX_XENT: &str = include_str!("../../shaders/softmax_xent.wgsl");
     /// `shaders/sgd.wgsl`.

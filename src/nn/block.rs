@@ -11,7 +11,7 @@ use crate::quant::Policy;
 /// BatchNorm2d over NHWC activations (`rows` = batch × pixels), FP32 in every policy.
 #[derive(Debug)]
 pub struct BatchNorm {
-    name: String,
+    pub(crate) name: String,
     rows: u32,
     channels: u32,
     cfg: BatchNormConfig,
@@ -92,25 +92,32 @@ impl BatchNorm {
         )
     }
 
-    /// Records the SGD step of γ and β; returns its index in `rec` and the parameter count.
+    /// Records the SGD step of γ and β; returns its index in `rec`.
     pub(crate) fn record_update(
         &self,
         ctx: &Context,
         rec: &mut Recording,
         step: SgdStep,
-    ) -> Result<(usize, u32)> {
+        guard: &wgpu::Buffer,
+    ) -> Result<usize> {
         let index = rec.dispatches.len();
         let bufs = SgdBuffers {
             grad: &self.grads,
             weights: &self.affine,
             velocity: &self.velocity,
             lr_scale: None,
+            guard: Some(guard),
         };
         ops::sgd(ctx, rec, 2 * self.channels, step, bufs)?;
-        Ok((index, 2 * self.channels))
+        Ok(index)
     }
 
     /// Bytes the forward keeps for the backward (the normalized input).
+    /// The gradient `[dγ | dβ]` and its length, for the step's health check.
+    pub(crate) fn grads(&self) -> (&wgpu::Buffer, u32) {
+        (&self.grads, 2 * self.channels)
+    }
+
     /// γ and β (trainable), then the running mean and variance.
     pub(crate) fn slots(&self) -> [Slot<'_>; 4] {
         let c = self.channels;

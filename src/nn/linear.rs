@@ -111,7 +111,7 @@ impl SummarySlot {
 /// One Linear layer on the GPU.
 #[derive(Debug)]
 pub struct Linear {
-    name: String,
+    pub(crate) name: String,
     pub(crate) inputs: u32,
     pub(crate) outputs: u32,
     pub(crate) batch: u32,
@@ -412,6 +412,7 @@ impl Linear {
         ctx: &Context,
         rec: &mut Recording,
         step: SgdStep,
+        guard: &wgpu::Buffer,
     ) -> Result<[usize; 2]> {
         let phi = self.lr_scale();
         let first = rec.dispatches.len();
@@ -420,6 +421,7 @@ impl Linear {
             weights: &self.weight,
             velocity: &self.velocity_weight,
             lr_scale: phi,
+            guard: Some(guard),
         };
         ops::sgd(ctx, rec, self.outputs * self.inputs, step, bufs)?;
         let bufs = SgdBuffers {
@@ -427,6 +429,7 @@ impl Linear {
             weights: &self.bias,
             velocity: &self.velocity_bias,
             lr_scale: phi,
+            guard: Some(guard),
         };
         ops::sgd(ctx, rec, self.outputs, step, bufs)?;
         Ok([first, first + 1])
@@ -449,10 +452,5 @@ impl Linear {
             Dclrs::GlobalMinPhi => LrScale::MinPhi { layers: slot.count },
         };
         Some((&slot.table, scale))
-    }
-
-    /// The learning-rate factor of the updates, if any (for rebuilding their parameters).
-    pub(crate) fn update_scale(&self) -> Option<LrScale> {
-        self.lr_scale().map(|(_, s)| s)
     }
 }

@@ -300,6 +300,10 @@ pub struct Model {
     pub(crate) correct: wgpu::Buffer,
     /// The dY clip summaries of the quantized layers.
     summaries: wgpu::Buffer,
+    /// The step's health record: word 0 counts every non-finite value found, word 1 those of
+    /// the loss, word `k` those of the gradients named `health_names[k]`.
+    pub(crate) health: wgpu::Buffer,
+    pub(crate) health_names: Vec<String>,
 }
 
 impl Model {
@@ -461,6 +465,12 @@ impl Model {
             acts.push(ctx.storage_buffer(&format!("act{i}.value"), bytes));
             grads.push(ctx.storage_buffer(&format!("act{i}.grad"), bytes));
         }
+        // Slot 0: everything; 1: the loss; then one per weighted layer and batch norm.
+        let mut health_names = vec!["any".to_string(), "loss".to_string()];
+        for layer in &layers {
+            health_names.extend(layer.gemms().iter().map(|l| l.name.clone()));
+            health_names.extend(layer.batchnorms().iter().map(|b| b.name.clone()));
+        }
         ctx.check_allocations()?;
         Ok(Model {
             spec: spec.clone(),
@@ -471,6 +481,8 @@ impl Model {
             grads,
             labels: ctx.storage_buffer("labels", batch as u64 * 4),
             row_loss: ctx.storage_buffer("row_loss", batch as u64 * 4),
+            health: ctx.storage_buffer("health", health_names.len() as u64 * 4),
+            health_names,
             correct: ctx.storage_buffer("correct", batch as u64 * 4),
             summaries,
         })
@@ -740,23 +752,44 @@ impl Model {
         Ok(seeded)
     }
 
-    /// Records the optimizer step; returns `(dispatch index, parameter count, learning-rate factor)` of each
-    /// update, whose learning rate the trainer sets every step.
+    /// Records the step's health checks — non-finite values in the loss and in every parameter
+    /// gradient, counted on the GPU before the optimizer runs — in the slot order of
+    /// `health_names`.
+    pub(crate) fn record_checks(&self, rec: &mut Recording) -> Result<()> {
+        let mut slot = 1;
+        let check = |rec: &mut Recording, buf: &wgpu::Buffer, n: u32, slot: u32| {
+            ops::nonfinite::nonfinite_count(rec, n, buf, (&self.health, slot))
+        };
+        check(rec, &self.row_loss, self.batch, slot)?;
+        for layer in &self.layers {
+            for l in layer.gemms() {
+                slot += 1;
+                check(rec, &l.grad_weight, l.inputs * l.outputs, slot)?;
+                check(rec, &l.grad_bias, l.outputs, slot)?;
+            }
+            for b in layer.batchnorms() {
+                slot += 1;
+                let (grads, n) = b.grads();
+                check(rec, grads, n, slot)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the optimizer step, guarded by the health record; returns the dispatch index of
+    /// each update, whose learning rate the trainer sets every step.
     pub(crate) fn record_update(
         &self,
         ctx: &Context,
         rec: &mut Recording,
         step: SgdStep,
-    ) -> Result<Vec<(usize, u32, Option<ops::LrScale>)>> {
+    ) -> Result<Vec<usize>> {
         let mut updates = Vec::new();
         for l in self.gemm_layers() {
-            let [w, b] = l.record_update(ctx, rec, step)?;
-            updates.push((w, l.outputs * l.inputs, l.update_scale()));
-            updates.push((b, l.outputs, l.update_scale()));
+            updates.extend(l.record_update(ctx, rec, step, &self.health)?);
         }
         for bn in self.layers.iter().flat_map(Layer::batchnorms) {
-            let (index, n) = bn.record_update(ctx, rec, step)?;
-            updates.push((index, n, None));
+            updates.push(bn.record_update(ctx, rec, step, &self.health)?);
         }
         Ok(updates)
     }

@@ -14,6 +14,7 @@ pub mod conv;
 pub mod dequantize;
 pub mod gemm;
 pub mod maxpool;
+pub mod nonfinite;
 pub mod pool;
 pub mod quantize;
 pub mod relu;
@@ -51,6 +52,7 @@ pub static ALL_KERNELS: &[&KernelDef] = &[
     &clip_select::CLIP_SELECT,
     &relu::RELU,
     &column_sum::COLUMN_SUM,
+    &nonfinite::NONFINITE_COUNT,
     &softmax_xent::SOFTMAX_XENT,
     &sgd::SGD,
     &conv::IM2COL,

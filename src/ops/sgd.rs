@@ -18,6 +18,7 @@ pub static SGD: KernelDef = KernelDef {
         ("lr_scale", BindType::ReadOnly),
         ("weights", BindType::ReadWrite),
         ("velocity", BindType::ReadWrite),
+        ("health", BindType::ReadOnly),
     ],
     params_size: std::mem::size_of::<SgdParams>(),
 };
@@ -64,7 +65,8 @@ pub enum LrScale {
 pub struct SgdParams {
     /// Parameters to update.
     pub n: u32,
-    /// Bit 0 Nesterov; bits 1–2 the factor: 0 none, 1 word, 2 mean distance, 3 min φ.
+    /// Bit 0 Nesterov; bits 1–2 the factor: 0 none, 1 word, 2 mean distance, 3 min φ; bit 3
+    /// guard (skip when the health record counts a non-finite value).
     pub flags: u32,
     /// Index of the factor's word ([`LrScale::Word`]).
     pub scale_index: u32,
@@ -83,6 +85,9 @@ pub struct SgdParams {
     /// Padding to 16-byte alignment.
     pub _pad: [u32; 3],
 }
+
+/// [`SgdParams::flags`] bit: skip the update when the health record counts a bad value.
+pub const GUARD: u32 = 8;
 
 impl SgdParams {
     /// Parameters for `n` values, `step` and an optional factor.
@@ -151,6 +156,9 @@ pub struct SgdBuffers<'a> {
     /// Optional learning-rate factor: the buffer it is read from (e.g. a table of
     /// [`ClipSummary`](super::ClipSummary)) and how.
     pub lr_scale: Option<(&'a wgpu::Buffer, LrScale)>,
+    /// Optional health record ([`nonfinite_count`](super::nonfinite::nonfinite_count())): the
+    /// update is skipped when its word 0 is not zero.
+    pub guard: Option<&'a wgpu::Buffer>,
 }
 
 /// Records one step over `n` parameters.
@@ -185,8 +193,16 @@ pub fn sgd(
         }
         None => (ctx.unused_binding(0), None),
     };
-    let params = SgdParams::new(n, step, scale);
-    let b = [bufs.grad, buffer, bufs.weights, bufs.velocity];
+    let mut params = SgdParams::new(n, step, scale);
+    let health = match bufs.guard {
+        Some(h) => {
+            check_buffer(OP, "health", h, 4)?;
+            params.flags |= GUARD;
+            h
+        }
+        None => ctx.unused_binding(0),
+    };
+    let b = [bufs.grad, buffer, bufs.weights, bufs.velocity, health];
     rec.push(Dispatch::new(&SGD, &params, &b, grid_1d(n as u64, 256)));
     Ok(())
 }

@@ -15,9 +15,9 @@ use crate::cpu::common::hash_u32;
 use crate::error::{Error, Result};
 use crate::gpu::{Context, Prepared, Recording};
 use crate::nn::{Model, ModelSpec};
+use crate::ops::SgdStep;
 use crate::ops::quantize::QuantizeParams;
 use crate::ops::sgd::SgdParams;
-use crate::ops::{LrScale, SgdStep};
 use crate::quant::Policy;
 
 pub use checked::DispatchCheck;
@@ -73,6 +73,25 @@ pub struct TrainConfig {
     pub seed: u32,
     /// Quantize the first and last layers too (default: they stay FP32).
     pub quantize_first_last: bool,
+    /// What a step whose loss or gradients hold NaN or Inf does (its update is skipped on the
+    /// GPU either way).
+    pub on_nonfinite: NonFinitePolicy,
+}
+
+/// What happens after a step produced a NaN or an infinity in its loss or in a gradient. The
+/// GPU finds it within the step (before the optimizer runs) and skips that step's update, so
+/// the weights stay those of the step before; the policy decides what comes next, when the
+/// step's metrics arrive ([`Trainer::poll_metrics`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum NonFinitePolicy {
+    /// Stop: [`Error::NonFinite`] names the step and the tensor.
+    #[default]
+    Stop,
+    /// Go on, multiplying the learning rate by `lr_backoff` after each skipped step.
+    SkipStep {
+        /// Factor applied to the learning rate after a skipped step (e.g. 0.5).
+        lr_backoff: f32,
+    },
 }
 
 impl Default for TrainConfig {
@@ -87,6 +106,7 @@ impl Default for TrainConfig {
             warmup_steps: 0,
             seed: 1,
             quantize_first_last: false,
+            on_nonfinite: NonFinitePolicy::Stop,
         }
     }
 }
@@ -130,7 +150,7 @@ pub struct DispatchTiming {
 }
 
 /// Loss and accuracy of one training step, read back asynchronously.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct StepMetrics {
     /// Step number (0-based).
     pub step: u64,
@@ -138,6 +158,9 @@ pub struct StepMetrics {
     pub loss: f32,
     /// Rows whose prediction was right.
     pub correct: u32,
+    /// The first tensor in which the step found NaN or Inf (`"loss"` or a layer name), whose
+    /// update was therefore skipped; `None` for a healthy step.
+    pub nonfinite: Option<String>,
     /// Rows in the batch.
     pub rows: u32,
 }
@@ -148,7 +171,8 @@ struct PreparedStep {
     recording: Recording,
     dispatches: Vec<Prepared>,
     seeded: Vec<usize>,
-    updates: Vec<(usize, u32, Option<LrScale>)>,
+    /// The optimizer's dispatches, whose learning rate changes per step.
+    updates: Vec<usize>,
 }
 
 impl PreparedStep {
@@ -165,6 +189,7 @@ impl PreparedStep {
         let (mut seeded, mut updates) = (Vec::new(), Vec::new());
         if train {
             seeded = model.record_backward(ctx, &mut rec, refresh)?;
+            model.record_checks(&mut rec)?;
             updates = model.record_update(ctx, &mut rec, cfg.sgd_step(cfg.lr))?;
         }
         let dispatches = rec
@@ -214,6 +239,10 @@ pub struct Trainer {
     next_slot: usize,
     /// Metrics collected while making room in the ring, not yet handed out.
     ready: Vec<StepMetrics>,
+    /// Learning-rate factor from skipped steps ([`NonFinitePolicy::SkipStep`]).
+    lr_backoff: f32,
+    /// Zeros for a fresh health record each step.
+    zeros: Vec<u8>,
 }
 
 impl std::fmt::Debug for Trainer {
@@ -248,7 +277,7 @@ impl Trainer {
             .map(|i| MetricsSlot {
                 buffer: ctx.device().create_buffer(&wgpu::BufferDescriptor {
                     label: Some(&format!("octet.metrics{i}")),
-                    size: cfg.batch as u64 * 8,
+                    size: cfg.batch as u64 * 8 + model.health_names.len() as u64 * 4,
                     usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
                     mapped_at_creation: false,
                 }),
@@ -257,6 +286,7 @@ impl Trainer {
             .collect();
         // Split-K scratch is allocated while the steps are prepared.
         ctx.check_allocations()?;
+        let model_health_bytes = model.health_names.len() * 4;
         Ok(Trainer {
             ctx: ctx.clone(),
             model,
@@ -269,6 +299,8 @@ impl Trainer {
             slots,
             next_slot: 0,
             ready: Vec::new(),
+            lr_backoff: 1.0,
+            zeros: vec![0; model_health_bytes],
         })
     }
 
@@ -337,6 +369,8 @@ impl Trainer {
         let staging = &self.slots[slot].buffer;
         encoder.copy_buffer_to_buffer(&self.model.row_loss, 0, staging, 0, rows);
         encoder.copy_buffer_to_buffer(&self.model.correct, 0, staging, rows, rows);
+        let health = self.model.health_names.len() as u64 * 4;
+        encoder.copy_buffer_to_buffer(&self.model.health, 0, staging, 2 * rows, health);
         ctx.submit(encoder)?;
         let (tx, rx) = mpsc::channel();
         staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
@@ -412,12 +446,17 @@ impl Trainer {
             };
             prepared.set_params(queue, idx, &params);
         }
-        let lr = self.cfg.lr_at(t);
+        let lr = self.cfg.lr_at(t) * self.lr_backoff;
         for n in 0..prepared.updates.len() {
-            let (idx, count, scale) = prepared.updates[n];
-            let params = SgdParams::new(count, self.cfg.sgd_step(lr), scale);
+            let idx = prepared.updates[n];
+            let params = SgdParams {
+                lr,
+                ..bytemuck::pod_read_unaligned(&prepared.recording.dispatches[idx].params)
+            };
             prepared.set_params(queue, idx, &params);
         }
+        // A fresh health record for the step.
+        queue.write_buffer(&self.model.health, 0, &self.zeros);
         prepared
     }
 
@@ -541,15 +580,43 @@ impl Trainer {
             let loss: f32 =
                 words[..n].iter().map(|w| f32::from_bits(*w)).sum::<f32>() / rows as f32;
             let correct = words[n..2 * n].iter().sum();
-            StepMetrics {
-                step,
-                loss,
-                correct,
-                rows,
-            }
+            let health = &words[2 * n..];
+            let bad = (health[0] > 0).then(|| {
+                let k = (1..health.len()).find(|&k| health[k] > 0).unwrap_or(0);
+                (self.model.health_names[k].clone(), health[k])
+            });
+            (
+                StepMetrics {
+                    step,
+                    loss,
+                    correct,
+                    nonfinite: bad.as_ref().map(|(name, _)| name.clone()),
+                    rows,
+                },
+                bad,
+            )
         };
         buffer.unmap();
         self.slots[slot].pending = None;
+        let (metrics, bad) = metrics;
+        if let Some((tensor, count)) = bad {
+            match self.cfg.on_nonfinite {
+                NonFinitePolicy::Stop => {
+                    let place = if tensor == "loss" {
+                        "the loss".to_string()
+                    } else {
+                        format!("the gradients of {tensor}")
+                    };
+                    return Err(Error::NonFinite {
+                        step: metrics.step,
+                        tensor,
+                        place,
+                        count,
+                    });
+                }
+                NonFinitePolicy::SkipStep { lr_backoff } => self.lr_backoff *= lr_backoff,
+            }
+        }
         Ok(Some(metrics))
     }
 
