@@ -129,6 +129,13 @@ pub enum Error {
         count: u32,
     },
 
+    /// The GPU device was lost (driver reset, device removed or destroyed).
+    #[error("the GPU device was lost ({reason}); create a new context (and restore from a checkpoint)")]
+    DeviceLost {
+        /// What wgpu reported.
+        reason: String,
+    },
+
     /// A data file is malformed or does not fit the others.
     #[error("{}: {problem}", file.display())]
     Data {

@@ -1,6 +1,5 @@
 //! Buffer helpers: upload, allocate, submit, read back.
 
-use wgpu::util::DeviceExt;
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;
@@ -16,9 +15,12 @@ impl Context {
     /// placeholder and reports through [`Context::check_allocations`].
     pub fn upload<T: bytemuck::Pod>(&self, label: &str, data: &[T]) -> wgpu::Buffer {
         let bytes: &[u8] = bytemuck::cast_slice(data);
+        // Whole words, at least one (empty bindings are invalid).
         let padded;
-        let contents = if bytes.len() < 4 {
-            padded = [0u8; 4];
+        let contents = if bytes.is_empty() || !bytes.len().is_multiple_of(4) {
+            let mut p = bytes.to_vec();
+            p.resize(bytes.len().max(1).next_multiple_of(4), 0);
+            padded = p;
             &padded[..]
         } else {
             bytes
@@ -27,14 +29,10 @@ impl Context {
             self.record_oversized(e);
             return self.storage_buffer(label, 4);
         }
-        self.count_created(1);
-        self.count_storage(contents.len().next_multiple_of(4) as u64);
-        self.device()
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(&format!("octet.{label}")),
-                contents,
-                usage: STORAGE,
-            })
+        // Not create_buffer_init: its mapped-at-creation path panics on a lost device.
+        let buffer = self.storage_buffer(label, contents.len() as u64);
+        self.queue().write_buffer(&buffer, 0, contents);
+        buffer
     }
 
     /// A zero-filled storage buffer of `bytes` bytes (rounded up to 4); beyond the device's
@@ -58,6 +56,7 @@ impl Context {
     /// Finishes `encoder` and submits it; validation and out-of-memory errors of the recorded
     /// work come back as [`Error::Gpu`].
     pub fn submit(&self, encoder: wgpu::CommandEncoder) -> Result<wgpu::SubmissionIndex> {
+        self.check_device()?;
         self.count_submit();
         with_error_scope(self.device(), || {
             self.queue().submit(Some(encoder.finish()))

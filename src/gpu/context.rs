@@ -26,7 +26,27 @@ struct Inner {
     storage_bytes: std::sync::atomic::AtomicU64,
     /// The first buffer asked for beyond the device's limits (see `Context::check_allocations`).
     oversized: Mutex<Option<Error>>,
+    /// Why the device was lost, and the first error no scope caught (devices octet owns).
+    health: Arc<DeviceHealth>,
     dummies: [wgpu::Buffer; 2],
+}
+
+/// What went wrong with a device outside any call's error scope.
+#[derive(Debug, Default)]
+struct DeviceHealth {
+    lost: Mutex<Option<String>>,
+    uncaptured: Mutex<Option<String>>,
+}
+
+impl DeviceHealth {
+    fn record(&self, slot: &Mutex<Option<String>>, message: String) {
+        let mut s = slot.lock().unwrap_or_else(|p| p.into_inner());
+        s.get_or_insert(message);
+    }
+
+    fn get(&self, slot: &Mutex<Option<String>>) -> Option<String> {
+        slot.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 /// The limits octet's kernels need; a device created with these (or more) is accepted.
@@ -209,6 +229,21 @@ impl Context {
         adapter_info: Option<wgpu::AdapterInfo>,
     ) -> Result<Self> {
         check_limits(&device.limits())?;
+        let health = Arc::new(DeviceHealth::default());
+        // On a device octet created itself, errors that escape octet's error scopes and the
+        // loss of the device are recorded and returned by the next call, instead of wgpu's
+        // default of panicking. A host's device keeps the host's own handlers.
+        if adapter_info.is_some() {
+            let h = health.clone();
+            device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+                log::error!("octet: uncaptured GPU error: {e}");
+                h.record(&h.uncaptured, e.to_string());
+            }));
+            let h = health.clone();
+            device.set_device_lost_callback(move |reason, message| {
+                h.record(&h.lost, format!("{reason:?}: {message}"));
+            });
+        }
         // Stand in for optional bindings (no bias, no candidates); kernels never touch them then.
         // Two, because one buffer may not be bound read-only and read-write in one dispatch.
         let dummies = [0, 1].map(|i| {
@@ -230,6 +265,7 @@ impl Context {
                 created: std::sync::atomic::AtomicU64::new(0),
                 storage_bytes: std::sync::atomic::AtomicU64::new(0),
                 oversized: Mutex::new(None),
+                health,
                 dummies,
             }),
         })
@@ -277,6 +313,28 @@ impl Context {
         self.inner
             .storage_bytes
             .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether the device is still usable: [`Error::DeviceLost`] once it has been lost, or
+    /// [`Error::Gpu`] with the first error that escaped octet's error scopes (on devices octet
+    /// created; a host's device reports through the host's own handlers). Octet's entry points
+    /// (`Trainer::new`, `train_step`, `poll_metrics`, `checkpoint`, readbacks) call it first.
+    pub fn check_device(&self) -> Result<()> {
+        let h = &self.inner.health;
+        if h.get(&h.lost).is_none() {
+            // Lets a pending device-lost callback run; never waits.
+            let _ = self.device().poll(wgpu::PollType::Poll);
+        }
+        if let Some(reason) = h.get(&h.lost) {
+            return Err(Error::DeviceLost { reason });
+        }
+        if let Some(message) = h.get(&h.uncaptured) {
+            return Err(Error::Gpu {
+                during: "an earlier call",
+                message,
+            });
+        }
+        Ok(())
     }
 
     /// Whether every buffer asked for so far fitted the device. A request beyond

@@ -257,6 +257,7 @@ impl std::fmt::Debug for Trainer {
 impl Trainer {
     /// Builds the model and prepares its step once (compiling kernels on first use).
     pub fn new(ctx: &Context, spec: &ModelSpec, policy: Policy, cfg: TrainConfig) -> Result<Self> {
+        ctx.check_device()?;
         let model = Model::new(
             ctx,
             spec,
@@ -352,6 +353,7 @@ impl Trainer {
     /// Runs one training step on a full batch (`batch × inputs` features, `batch` labels):
     /// one submit; its metrics arrive through [`Trainer::poll_metrics`].
     pub fn train_step(&mut self, x: &[f32], y: &[u32]) -> Result<()> {
+        self.ctx.check_device()?;
         self.check_batch(x, y)?;
         let ctx = self.ctx.clone();
         let t = self.step;
@@ -529,6 +531,7 @@ impl Trainer {
     /// Metrics of finished steps, oldest first. With `wait`, blocks until every submitted step
     /// has finished.
     pub fn poll_metrics(&mut self, wait: bool) -> Result<Vec<StepMetrics>> {
+        self.ctx.check_device()?;
         let poll = if wait {
             wgpu::PollType::wait_indefinitely()
         } else {

@@ -1,0 +1,108 @@
+//! The trainer handed bad input: it exits non-zero with a message naming the file and the
+//! problem, and never panics. (`cargo test` builds the examples; this drives the real binary.)
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn trainer() -> PathBuf {
+    // target/<profile>/deps/cli-… → target/<profile>/examples/train
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().join("examples").join("train");
+    assert!(
+        bin.exists(),
+        "{} is missing: `cargo test` builds the examples",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs the trainer; returns (exit code, stderr).
+fn run(args: &[&str]) -> (i32, String) {
+    let out = Command::new(trainer())
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "the trainer panicked: {stderr}");
+    (out.status.code().unwrap_or(-1), stderr)
+}
+
+fn idx(dims: &[u32], payload: &[u8]) -> Vec<u8> {
+    let mut v = vec![0, 0, 0x08, dims.len() as u8];
+    for d in dims {
+        v.extend(d.to_be_bytes());
+    }
+    v.extend(payload);
+    v
+}
+
+fn data_dir(dir: &Path, images: Vec<u8>, labels: Vec<u8>) {
+    std::fs::write(dir.join("train-images-idx3-ubyte"), &images).unwrap();
+    std::fs::write(dir.join("train-labels-idx1-ubyte"), &labels).unwrap();
+    std::fs::write(dir.join("t10k-images-idx3-ubyte"), idx(&[2, 28, 28], &[0; 2 * 784])).unwrap();
+    std::fs::write(dir.join("t10k-labels-idx1-ubyte"), idx(&[2], &[1, 2])).unwrap();
+}
+
+#[test]
+fn bad_files_and_options_are_refused_without_panicking() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let cases: Vec<(&str, Vec<u8>, Vec<u8>, &str, &str)> = vec![
+        (
+            "magic",
+            b"GIF89a, not IDX".to_vec(),
+            idx(&[2], &[0, 1]),
+            "train-images-idx3-ubyte",
+            "not an IDX file",
+        ),
+        (
+            "truncated",
+            idx(&[2, 28, 28], &[0; 700]),
+            idx(&[2], &[0, 1]),
+            "train-images-idx3-ubyte",
+            "truncated",
+        ),
+        (
+            "count",
+            idx(&[2, 28, 28], &[0; 2 * 784]),
+            idx(&[3], &[0, 1, 2]),
+            "train-labels-idx1-ubyte",
+            "holds 3 labels",
+        ),
+        (
+            "label",
+            idx(&[2, 28, 28], &[0; 2 * 784]),
+            idx(&[2], &[0, 12]),
+            "train-labels-idx1-ubyte",
+            "label 12 of row 1",
+        ),
+    ];
+    for (name, images, labels, file, problem) in cases {
+        let dir = d.join(name);
+        std::fs::create_dir(&dir).unwrap();
+        data_dir(&dir, images, labels);
+        let (code, err) = run(&["--data", dir.to_str().unwrap(), "--epochs", "1"]);
+        assert_ne!(code, 0, "{name}: {err}");
+        assert!(err.contains(file) && err.contains(problem), "{name}: {err}");
+    }
+    // A checkpoint that is not one, for --eval and --resume.
+    let bogus = d.join("bogus.safetensors");
+    std::fs::write(&bogus, b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}").unwrap();
+    for flag in ["--eval", "--resume"] {
+        let (code, err) = run(&[flag, bogus.to_str().unwrap(), "--train-limit", "64"]);
+        assert_ne!(code, 0, "{flag}: {err}");
+        assert!(err.contains("bogus.safetensors"), "{flag}: {err}");
+    }
+    // Unknown option values and a plot format it cannot write.
+    for args in [
+        &["--model", "transformer"][..],
+        &["--quant", "int4"],
+        &["--plot", "curves.gif"],
+        &["--data", "/nonexistent/dir"],
+    ] {
+        let (code, err) = run(args);
+        assert_ne!(code, 0, "{args:?}: {err}");
+        assert!(!err.is_empty(), "{args:?}: no message");
+    }
+}
