@@ -1846,11 +1846,13 @@ fn train_step_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
         Policy::NaiveInt8,
         ui8(Dclrs::PerLayer),
         ui8(Dclrs::GlobalMeanDistance),
+        ui8(Dclrs::GlobalMinPhi),
         Policy::dai8(),
     ];
     for policy in policies {
         let label = match &policy {
-            Policy::Ui8(u) if u.dclrs != Dclrs::PerLayer => "ui8 global φ",
+            Policy::Ui8(u) if u.dclrs == Dclrs::GlobalMeanDistance => "ui8 global φ(mean d)",
+            Policy::Ui8(u) if u.dclrs == Dclrs::GlobalMinPhi => "ui8 global min φ",
             p => p.name(),
         };
         let cfg = TrainConfig {

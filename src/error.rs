@@ -130,7 +130,9 @@ pub enum Error {
     },
 
     /// The GPU device was lost (driver reset, device removed or destroyed).
-    #[error("the GPU device was lost ({reason}); create a new context (and restore from a checkpoint)")]
+    #[error(
+        "the GPU device was lost ({reason}); create a new context (and restore from a checkpoint)"
+    )]
     DeviceLost {
         /// What wgpu reported.
         reason: String,

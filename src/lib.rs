@@ -107,6 +107,7 @@ pub mod conformance;
 pub mod cpu;
 pub mod data;
 mod error;
+pub mod fuzzing;
 pub mod gpu;
 pub mod nn;
 pub mod ops;

@@ -7,7 +7,13 @@ use std::process::Command;
 fn trainer() -> PathBuf {
     // target/<profile>/deps/cli-… → target/<profile>/examples/train
     let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().parent().unwrap().join("examples").join("train");
+    let bin = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("train");
     assert!(
         bin.exists(),
         "{} is missing: `cargo test` builds the examples",
@@ -24,7 +30,10 @@ fn run(args: &[&str]) -> (i32, String) {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!stderr.contains("panicked"), "the trainer panicked: {stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "the trainer panicked: {stderr}"
+    );
     (out.status.code().unwrap_or(-1), stderr)
 }
 
@@ -40,7 +49,11 @@ fn idx(dims: &[u32], payload: &[u8]) -> Vec<u8> {
 fn data_dir(dir: &Path, images: Vec<u8>, labels: Vec<u8>) {
     std::fs::write(dir.join("train-images-idx3-ubyte"), &images).unwrap();
     std::fs::write(dir.join("train-labels-idx1-ubyte"), &labels).unwrap();
-    std::fs::write(dir.join("t10k-images-idx3-ubyte"), idx(&[2, 28, 28], &[0; 2 * 784])).unwrap();
+    std::fs::write(
+        dir.join("t10k-images-idx3-ubyte"),
+        idx(&[2, 28, 28], &[0; 2 * 784]),
+    )
+    .unwrap();
     std::fs::write(dir.join("t10k-labels-idx1-ubyte"), idx(&[2], &[1, 2])).unwrap();
 }
 
@@ -48,7 +61,9 @@ fn data_dir(dir: &Path, images: Vec<u8>, labels: Vec<u8>) {
 fn bad_files_and_options_are_refused_without_panicking() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let cases: Vec<(&str, Vec<u8>, Vec<u8>, &str, &str)> = vec![
+    // (case, train images, train labels, file to be named, problem to be named)
+    type Case = (&'static str, Vec<u8>, Vec<u8>, &'static str, &'static str);
+    let cases: Vec<Case> = vec![
         (
             "magic",
             b"GIF89a, not IDX".to_vec(),

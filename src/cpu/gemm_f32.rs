@@ -1,12 +1,12 @@
 //! Twin of `shaders/gemm_f32.wgsl`.
 
 use crate::cpu::gemm_i8::{CpuEpilogue, store_result};
-use crate::cpu::gemm_reduce::gemm_reduce;
+use crate::cpu::gemm_reduce::split_k;
 use crate::ops::GemmShape;
 use crate::ops::gemm::{GEMM_F32_SMALL, GEMM_TILE, SMALL_TILE, f32_plan};
 
 /// `out[M, N]` with f32 accumulation in ascending K within each split-K chunk, then the epilogue
-/// (one chunk) or [`gemm_reduce`].
+/// (one chunk) or [`gemm_reduce`](crate::cpu::gemm_reduce()).
 pub fn gemm_f32(
     shape: &GemmShape,
     a: &[f32],
@@ -20,14 +20,9 @@ pub fn gemm_f32(
     } else {
         gemm_f32_pass
     };
-    let chunks = shape.chunks(k_chunk);
-    if chunks > 1 {
-        let mut partials = vec![0f32; (chunks * shape.m * shape.n) as usize];
-        pass(shape, k_chunk, a, b, epilogue, true, &mut partials);
-        gemm_reduce(shape, chunks, &partials, epilogue, out);
-    } else {
-        pass(shape, k_chunk, a, b, epilogue, false, out);
-    }
+    split_k(shape, shape.chunks(k_chunk), epilogue, out, |raw, dst| {
+        pass(shape, k_chunk, a, b, epilogue, raw, dst)
+    });
 }
 
 /// One `gemm_f32_small` dispatch: 16×16 tiles, one cell per lane.

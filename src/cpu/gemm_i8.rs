@@ -1,6 +1,6 @@
 //! Twin of `shaders/gemm_i8.wgsl`.
 
-use crate::cpu::gemm_reduce::gemm_reduce;
+use crate::cpu::gemm_reduce::split_k;
 use crate::ops::GemmShape;
 use crate::ops::gemm::{GEMM_I8_SMALL, GEMM_TILE, SMALL_TILE, i8_plan};
 
@@ -96,7 +96,7 @@ fn operand_word(src: &[u32], rows: u32, k: u32, trans: bool, row: u32, k4: u32) 
 }
 
 /// `out[M, N]` as the GPU computes it: each chunk of `k_chunk` K values summed in int32 and
-/// converted to f32, then either the epilogue (one chunk) or [`gemm_reduce`] over the chunks.
+/// converted to f32, then either the epilogue (one chunk) or [`gemm_reduce`](crate::cpu::gemm_reduce()) over the chunks.
 pub fn gemm_i8(
     shape: &GemmShape,
     k_chunk: u32,
@@ -110,14 +110,9 @@ pub fn gemm_i8(
     } else {
         gemm_i8_pass
     };
-    let chunks = shape.chunks(k_chunk);
-    if chunks > 1 {
-        let mut partials = vec![0f32; (chunks * shape.m * shape.n) as usize];
-        pass(shape, k_chunk, a, b, epilogue, true, &mut partials);
-        gemm_reduce(shape, chunks, &partials, epilogue, out);
-    } else {
-        pass(shape, k_chunk, a, b, epilogue, false, out);
-    }
+    split_k(shape, shape.chunks(k_chunk), epilogue, out, |raw, dst| {
+        pass(shape, k_chunk, a, b, epilogue, raw, dst)
+    });
 }
 
 /// One `gemm_i8_small` dispatch: 16×16 tiles, one cell per lane.

@@ -21,3 +21,21 @@ pub fn gemm_reduce(
         out[idx] = epilogue.apply(v, (idx / n) as u32, (idx % n) as u32);
     }
 }
+
+/// A whole split-K GEMM on the CPU: `pass(raw, out)` runs one GEMM dispatch — into `out`
+/// directly when K fits one chunk, else into raw partials that [`gemm_reduce`] then sums.
+pub(crate) fn split_k(
+    shape: &GemmShape,
+    chunks: u32,
+    epilogue: &CpuEpilogue<'_>,
+    out: &mut [f32],
+    pass: impl FnOnce(bool, &mut [f32]),
+) {
+    if chunks > 1 {
+        let mut partials = vec![0f32; (chunks * shape.m * shape.n) as usize];
+        pass(true, &mut partials);
+        gemm_reduce(shape, chunks, &partials, epilogue, out);
+    } else {
+        pass(false, out);
+    }
+}

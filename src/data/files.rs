@@ -10,6 +10,10 @@ use crate::error::{Error, Result};
 /// Classes of the IDX data sets octet reads (MNIST, Fashion-MNIST) and of CIFAR-10.
 const CLASSES: u32 = 10;
 
+/// Pixels of one CIFAR-10 image plane, and bytes of one record (label + three planes).
+const PIXELS: usize = 32 * 32;
+const RECORD: usize = 1 + 3 * PIXELS;
+
 /// Largest data payload accepted from one file (a guard against absurd headers).
 const MAX_PAYLOAD: u64 = 1 << 31;
 
@@ -46,7 +50,9 @@ fn decoded(bytes: &[u8]) -> Box<dyn Read + '_> {
 
 /// Reads exactly `n` bytes, or says how many there were.
 fn read_exact(path: &Path, r: &mut dyn Read, n: u64, what: &str) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(n.min(MAX_PAYLOAD) as usize);
+    // No capacity from the header: a lying header must not allocate what the file lacks (found
+    // by fuzzing: an 11-byte file asked for 2 GiB). The vector grows with the bytes that come.
+    let mut out = Vec::new();
     let got = r
         .take(n)
         .read_to_end(&mut out)
@@ -63,8 +69,12 @@ fn read_exact(path: &Path, r: &mut dyn Read, n: u64, what: &str) -> Result<Vec<u
 /// Parses an IDX file of unsigned bytes (raw or gzip): magic `00 00 08 D`, `D` big-endian
 /// dimensions, then the payload.
 pub fn read_idx(path: &Path) -> Result<Idx> {
-    let bytes = read_file(path)?;
-    let mut r = decoded(&bytes);
+    parse_idx(path, &read_file(path)?)
+}
+
+/// [`read_idx`] on bytes already in memory; `path` names them in errors.
+pub fn parse_idx(path: &Path, bytes: &[u8]) -> Result<Idx> {
+    let mut r = decoded(bytes);
     let magic = read_exact(path, &mut r, 4, "IDX header")?;
     if magic[0] != 0 || magic[1] != 0 {
         return Err(Error::data(
@@ -180,8 +190,6 @@ fn check_labels(path: &Path, y: Vec<u32>, first_row: usize) -> Result<Vec<u32>> 
 /// CIFAR-10 binary batches (records of 1 label byte and 32×32×3 pixels, channel-planar) as
 /// one NHWC data set with pixels scaled to [0, 1].
 pub fn load_cifar10(files: &[PathBuf]) -> Result<Dataset> {
-    const PIXELS: usize = 32 * 32;
-    const RECORD: usize = 1 + 3 * PIXELS;
     let mut data = Dataset {
         shape: [32, 32, 3],
         features: 3 * PIXELS,
@@ -190,29 +198,34 @@ pub fn load_cifar10(files: &[PathBuf]) -> Result<Dataset> {
         y: Vec::new(),
     };
     for path in files {
-        let bytes = read_file(path)?;
-        if bytes.is_empty() || bytes.len() % RECORD != 0 {
-            return Err(Error::data(
-                path,
-                format!(
-                    "{} bytes is not a whole number of {RECORD}-byte records (1 label + \
-                     32×32×3 pixels): truncated, or not a CIFAR-10 binary batch",
-                    bytes.len()
-                ),
-            ));
-        }
-        let labels = bytes.chunks(RECORD).map(|r| r[0] as u32).collect();
-        data.y.extend(check_labels(path, labels, data.y.len())?);
-        for record in bytes.chunks(RECORD) {
-            let planes = &record[1..];
-            for p in 0..PIXELS {
-                for c in 0..3 {
-                    data.x.push(planes[c * PIXELS + p] as f32 / 255.0);
-                }
+        append_cifar10(&mut data, path, &read_file(path)?)?;
+    }
+    Ok(data)
+}
+
+/// Appends the records of one CIFAR-10 binary batch (`bytes`, named `path` in errors) to `data`.
+pub fn append_cifar10(data: &mut Dataset, path: &Path, bytes: &[u8]) -> Result<()> {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD) {
+        return Err(Error::data(
+            path,
+            format!(
+                "{} bytes is not a whole number of {RECORD}-byte records (1 label + \
+                 32×32×3 pixels): truncated, or not a CIFAR-10 binary batch",
+                bytes.len()
+            ),
+        ));
+    }
+    let labels = bytes.chunks(RECORD).map(|r| r[0] as u32).collect();
+    data.y.extend(check_labels(path, labels, data.y.len())?);
+    for record in bytes.chunks(RECORD) {
+        let planes = &record[1..];
+        for p in 0..PIXELS {
+            for c in 0..3 {
+                data.x.push(planes[c * PIXELS + p] as f32 / 255.0);
             }
         }
     }
-    Ok(data)
+    Ok(())
 }
 
 /// The first of `names` that exists in `dir`.

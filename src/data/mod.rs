@@ -8,7 +8,9 @@
 
 mod files;
 
-pub use files::{Idx, Splits, load_cifar10, load_dir, load_idx, read_idx};
+pub use files::{
+    Idx, Splits, append_cifar10, load_cifar10, load_dir, load_idx, parse_idx, read_idx,
+};
 
 use crate::conformance::Gen;
 

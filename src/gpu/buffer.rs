@@ -1,6 +1,5 @@
 //! Buffer helpers: upload, allocate, submit, read back.
 
-
 use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::gpu::kernel::with_error_scope;

@@ -99,6 +99,7 @@ pub mod wgsl {
     /// `shaders/channel_stats_tail.wgsl`.
     pub const CHANNEL_STATS_TAIL: &str = include_str!("../../shaders/channel_stats_tail.wgsl");
     /// `shaders/gemm_i8.wgsl`.
+    pub const GEMM_I8_COMMON: &str = include_str!("../../shaders/gemm_i8_common.wgsl");
     pub const GEMM_I8: &str = include_str!("../../shaders/gemm_i8.wgsl");
     pub const GEMM_I8_SMALL: &str = include_str!("../../shaders/gemm_i8_small.wgsl");
     /// `shaders/gemm_reduce.wgsl`.

@@ -49,7 +49,7 @@ const GEMM_BINDINGS: &[(&str, BindType)] = &[
 /// The kernel declaration of `shaders/gemm_i8.wgsl`.
 pub static GEMM_I8: KernelDef = KernelDef {
     name: "gemm_i8",
-    sources: &[wgsl::GEMM_COMMON, wgsl::GEMM_I8],
+    sources: &[wgsl::GEMM_COMMON, wgsl::GEMM_I8_COMMON, wgsl::GEMM_I8],
     workgroup_size: [16, 16, 1],
     bindings: GEMM_BINDINGS,
     params_size: std::mem::size_of::<GemmParams>(),
@@ -85,7 +85,7 @@ pub static GEMM_F32: KernelDef = KernelDef {
 /// outputs too narrow or short for 64×64 ones (the same integers, another tiling).
 pub static GEMM_I8_SMALL: KernelDef = KernelDef {
     name: "gemm_i8_small",
-    sources: &[wgsl::GEMM_COMMON, wgsl::GEMM_I8_SMALL],
+    sources: &[wgsl::GEMM_COMMON, wgsl::GEMM_I8_COMMON, wgsl::GEMM_I8_SMALL],
     workgroup_size: [16, 16, 1],
     bindings: GEMM_BINDINGS,
     params_size: std::mem::size_of::<GemmParams>(),
