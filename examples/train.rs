@@ -10,7 +10,6 @@
 //! cargo run --release --example train -- --eval runs/last.safetensors
 //! ```
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -562,7 +561,7 @@ fn save(args: &Args, trainer: &mut Trainer, report: &RunReport, epoch: u32) -> A
     };
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut ckpt = trainer.checkpoint()?;
-    ckpt.extra = BTreeMap::from([
+    ckpt.extra.extend([
         ("epoch".to_string(), epoch.to_string()),
         ("report".to_string(), serde_json::to_string(report)?),
     ]);

@@ -478,7 +478,8 @@ impl Trainer {
             policy: self.policy.clone(),
             config: self.cfg.clone(),
             step: self.step,
-            extra: Default::default(),
+            // The learning-rate factor left by skipped steps, so a resumed run keeps it.
+            extra: [("lr_backoff".to_string(), self.lr_backoff.to_string())].into(),
             tensors,
         })
     }
@@ -520,6 +521,12 @@ impl Trainer {
             self.model.write_tensors(&self.ctx, role, &tensors)?;
         }
         self.step = checkpoint.step;
+        self.lr_backoff = match checkpoint.extra.get("lr_backoff") {
+            Some(v) => v.parse().map_err(|_| {
+                Error::invalid("restore", format!("lr_backoff {v:?} is not a number"))
+            })?,
+            None => 1.0,
+        };
         Ok(())
     }
 
