@@ -11,7 +11,6 @@
 //! per-kernel time breakdown of one LeNet-5 step per policy.
 
 use std::process::ExitCode;
-use std::time::Instant;
 
 use clap::Parser;
 use octet::conformance::gemm_throughput;
@@ -19,7 +18,7 @@ use octet::data::Dataset;
 use octet::nn::{ModelSpec, TensorRole};
 use octet::ops::{ConvGeometry, GemmShape};
 use octet::quant::Policy;
-use octet::train::{TrainConfig, Trainer};
+use octet::train::{TrainConfig, Trainer, time_steps};
 use serde::Serialize;
 
 #[derive(Parser)]
@@ -244,21 +243,10 @@ fn step_rows(ctx: &octet::Context, args: &Args) -> AnyResult<Vec<StepRow>> {
             let before = ctx.storage_bytes();
             let mut trainer = Trainer::new(ctx, spec, policy.clone(), cfg)?;
             let held = ctx.storage_bytes() - before;
-            // Two warm-up steps: kernels compile on first use.
-            for s in 0..2 {
-                let (x, y) = data.batch(s * batch, batch);
-                trainer.train_step(x, y)?;
-            }
-            trainer.poll_metrics(true)?;
+            // Submits counted over the warm-up and timed steps together: both are steps.
             let submits = ctx.submit_count();
-            let started = Instant::now();
-            for s in 2..2 + steps {
-                let (x, y) = data.batch(s * batch, batch);
-                trainer.train_step(x, y)?;
-            }
-            trainer.poll_metrics(true)?;
-            let ms = started.elapsed().as_secs_f64() * 1e3 / steps as f64;
-            let submits = (ctx.submit_count() - submits) as f64 / steps as f64;
+            let ms = time_steps(&mut trainer, &data, 2, steps)?;
+            let submits = (ctx.submit_count() - submits) as f64 / (2 + steps) as f64;
             if policy == Policy::Fp32 {
                 fp32_ms = ms;
             }

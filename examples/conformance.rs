@@ -211,7 +211,7 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
 fn step_times(ctx: &octet::Context, quick: bool) -> Result<Vec<(&'static str, f64)>, octet::Error> {
     use octet::nn::ModelSpec;
     use octet::quant::Policy;
-    use octet::train::{TrainConfig, Trainer};
+    use octet::train::{TrainConfig, Trainer, time_steps};
     let (warm, timed) = if quick { (1, 1) } else { (2, 3) };
     let data = octet::data::Dataset::synthetic_images(64 * (warm + timed), [28, 28, 1], 10, 0.5, 1);
     let spec = ModelSpec::lenet5(28, 28, 1, 10);
@@ -228,17 +228,7 @@ fn step_times(ctx: &octet::Context, quick: bool) -> Result<Vec<(&'static str, f6
             ..Default::default()
         };
         let mut trainer = Trainer::new(ctx, &spec, policy, cfg)?;
-        let mut run = |range: std::ops::Range<usize>| -> Result<(), octet::Error> {
-            for s in range {
-                let (x, y) = data.batch(s * 64, 64);
-                trainer.train_step(x, y)?;
-            }
-            trainer.poll_metrics(true).map(|_| ())
-        };
-        run(0..warm)?;
-        let started = Instant::now();
-        run(warm..warm + timed)?;
-        out.push((name, started.elapsed().as_secs_f64() * 1e3 / timed as f64));
+        out.push((name, time_steps(&mut trainer, &data, warm, timed)?));
     }
     Ok(out)
 }

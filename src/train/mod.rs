@@ -678,6 +678,29 @@ impl Trainer {
     }
 }
 
+/// Milliseconds per training step of `trainer` on consecutive batches of `data`: `warm` steps
+/// first (kernels compile on first use), then `timed` steps, each group waited for. For the
+/// benchmark and conformance reports.
+pub fn time_steps(
+    trainer: &mut Trainer,
+    data: &crate::data::Dataset,
+    warm: usize,
+    timed: usize,
+) -> Result<f64> {
+    let batch = trainer.config().batch as usize;
+    let mut run = |range: std::ops::Range<usize>| -> Result<()> {
+        for s in range {
+            let (x, y) = data.batch(s * batch, batch);
+            trainer.train_step(x, y)?;
+        }
+        trainer.poll_metrics(true).map(|_| ())
+    };
+    run(0..warm)?;
+    let started = std::time::Instant::now();
+    run(warm..warm + timed)?;
+    Ok(started.elapsed().as_secs_f64() * 1e3 / timed.max(1) as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
