@@ -16,8 +16,8 @@ use clap::Parser;
 use octet::conformance::gemm_throughput;
 use octet::data::Dataset;
 use octet::nn::{ModelSpec, TensorRole};
-use octet::ops::{ConvGeometry, GemmShape};
-use octet::quant::Policy;
+use octet::ops::{ConvGeometry, GemmShape, GemmVariant};
+use octet::quant::{Policy, Ui8};
 use octet::train::{TrainConfig, Trainer, time_steps};
 use serde::Serialize;
 
@@ -50,6 +50,8 @@ struct GemmRow {
     f32_gflops: f64,
     i8_gops: f64,
     ratio: f64,
+    /// The kernel variants the autotuner picked (f32, i8).
+    variants: (GemmVariant, GemmVariant),
 }
 
 #[derive(Serialize)]
@@ -97,19 +99,19 @@ fn run(args: &Args) -> AnyResult<()> {
 
     let gemms = gemm_rows(&ctx, args.quick)?;
     println!(
-        "{:<34} {:>6} {:>6} {:>7} {:>10} {:>10} {:>7}",
+        "{:<34} {:>6} {:>6} {:>7} {:>10} {:>10} {:>7}  kernels (f32, i8)",
         "GEMM", "M", "N", "K", "f32 GF/s", "i8 GOP/s", "i8/f32"
     );
     for g in &gemms {
         println!(
-            "{:<34} {:>6} {:>6} {:>7} {:>10.2} {:>10.2} {:>6.2}x",
-            g.what, g.m, g.n, g.k, g.f32_gflops, g.i8_gops, g.ratio
+            "{:<34} {:>6} {:>6} {:>7} {:>10.2} {:>10.2} {:>6.2}x  {:?}, {:?}",
+            g.what, g.m, g.n, g.k, g.f32_gflops, g.i8_gops, g.ratio, g.variants.0, g.variants.1
         );
     }
 
     let steps = step_rows(&ctx, args)?;
     println!(
-        "\n{:<8} {:<6} {:>9} {:>8} {:>10} {:>8} {:>10} {:>10} {:>12} {:>10}",
+        "\n{:<8} {:<8} {:>9} {:>8} {:>10} {:>8} {:>10} {:>10} {:>12} {:>10}",
         "model",
         "policy",
         "ms/step",
@@ -124,7 +126,7 @@ fn run(args: &Args) -> AnyResult<()> {
     for s in &steps {
         let mb = |b: u64| format!("{:.2} MB", b as f64 / 1e6);
         println!(
-            "{:<8} {:<6} {:>9.1} {:>7.2}x {:>10} {:>8.1} {:>10} {:>10} {:>12} {:>10}",
+            "{:<8} {:<8} {:>9.1} {:>7.2}x {:>10} {:>8.1} {:>10} {:>10} {:>12} {:>10}",
             s.model,
             s.policy,
             s.ms_per_step,
@@ -138,8 +140,9 @@ fn run(args: &Args) -> AnyResult<()> {
         );
     }
     println!(
-        "\nvs fp32: the step time of FP32 divided by this policy's (above 1: faster). Saved \
-         acts: what the forward keeps for the backward. Other: activations, gradients, \
+        "\nvs fp32: the step time of FP32 divided by this policy's (above 1: faster). ui8: steps \
+         that refresh clips (UI8's first 200); ui8-kept: the steps between refreshes after that. \
+         Saved acts: what the forward keeps for the backward. Other: activations, gradients, \
          quantized copies and scratch."
     );
     if let Some(path) = &args.json {
@@ -198,6 +201,10 @@ fn gemm_rows(ctx: &octet::Context, quick: bool) -> AnyResult<Vec<GemmRow>> {
             f32_gflops: f,
             i8_gops: i,
             ratio: i / f,
+            variants: (
+                ctx.gemm_variant(&shape, false)?,
+                ctx.gemm_variant(&shape, true)?,
+            ),
         });
     }
     Ok(rows)
@@ -230,11 +237,18 @@ fn step_rows(ctx: &octet::Context, args: &Args) -> AnyResult<Vec<StepRow>> {
     let mut rows = Vec::new();
     for (name, spec) in models.iter().take(if args.quick { 2 } else { 3 }) {
         let mut fp32_ms = 0.0;
-        for policy in [
-            Policy::Fp32,
-            Policy::NaiveInt8,
-            Policy::ui8(),
-            Policy::dai8(),
+        // UI8 refreshes its clips every step for 200 steps, then every 100: "ui8" times the
+        // former, "ui8-kept" (warm-up skipped) the steady state, whose timed steps keep clips.
+        let kept = Policy::Ui8(Ui8 {
+            warmup: 0,
+            ..Ui8::default()
+        });
+        for (label, policy) in [
+            ("fp32", Policy::Fp32),
+            ("naive", Policy::NaiveInt8),
+            ("ui8", Policy::ui8()),
+            ("ui8-kept", kept),
+            ("dai8", Policy::dai8()),
         ] {
             let cfg = TrainConfig {
                 batch: batch as u32,
@@ -259,10 +273,13 @@ fn step_rows(ctx: &octet::Context, args: &Args) -> AnyResult<Vec<StepRow>> {
             let saved = trainer.model().saved_activation_bytes();
             rows.push(StepRow {
                 model: name,
-                policy: policy.name(),
+                policy: label,
                 ms_per_step: ms,
                 ratio_to_fp32: fp32_ms / ms,
-                dispatches_per_step: trainer.dispatches_per_step(),
+                dispatches_per_step: match label {
+                    "ui8-kept" => trainer.dispatches_per_kept_step(),
+                    _ => trainer.dispatches_per_step(),
+                },
                 submits_per_step: submits,
                 weight_bytes: weights,
                 optimizer_bytes: optimizer,
@@ -271,7 +288,7 @@ fn step_rows(ctx: &octet::Context, args: &Args) -> AnyResult<Vec<StepRow>> {
             });
             if args.profile && *name == "lenet5" {
                 let (x, y) = data.batch(0, batch);
-                print_profile(policy.name(), &trainer.profile_step(x, y)?);
+                print_profile(label, &trainer.profile_step(x, y)?);
             }
         }
     }

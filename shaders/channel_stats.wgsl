@@ -6,7 +6,7 @@
 @group(0) @binding(1) var<storage> input: array<f32>;
 @group(0) @binding(2) var<storage, read_write> partials: array<StatsPartial>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(64)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {
     let w = wid.x + wid.y * nwg.x;

@@ -17,7 +17,7 @@ var<workgroup> sh_clip: array<f32, MAX_CANDIDATES>;
 var<workgroup> sh_inv: array<f32, MAX_CANDIDATES>;
 var<workgroup> sh_step: array<f32, MAX_CANDIDATES>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(64)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {
     let w = wid.x + wid.y * nwg.x;

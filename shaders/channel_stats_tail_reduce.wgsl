@@ -1,5 +1,5 @@
 // channel_stats_tail_reduce: folds channel_stats_tail's per-segment slots, one workgroup per
-// channel (lane l takes segments l, l + 256, ..., then a fixed tree per slot), into the
+// channel (lane l takes segments l, l + 64, ..., then a fixed tree per slot), into the
 // channel's above_sigma and its cosine terms [channel][candidate]. CPU twin:
 // src/cpu/channel_stats_tail_reduce.rs.
 
@@ -8,7 +8,7 @@
 @group(0) @binding(2) var<storage, read_write> stats: array<ChannelStat>;
 @group(0) @binding(3) var<storage, read_write> cosine_terms: array<vec2<f32>>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(64)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {
     let ch = wid.x + wid.y * nwg.x;

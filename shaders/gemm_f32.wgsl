@@ -84,7 +84,7 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(local_invocation
             }
             for (var i = 0u; i < 4u; i++) {
                 for (var j = 0u; j < 4u; j++) {
-                    acc[i * 4u + j] += av[i] * bv[j];
+                    acc[i * 4u + j] = fma(av[i], bv[j], acc[i * 4u + j]);
                 }
             }
         }

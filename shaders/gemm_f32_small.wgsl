@@ -68,7 +68,7 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(local_invocation
         load(false, (flags & TRANS_B) != 0u, n0, params.n, k0, lid);
         workgroupBarrier();
         for (var kk = 0u; kk < BK; kk++) {
-            acc += sh_a[kk * SMALL + lid3.y] * sh_b[kk * SMALL + lid3.x];
+            acc = fma(sh_a[kk * SMALL + lid3.y], sh_b[kk * SMALL + lid3.x], acc);
         }
         workgroupBarrier();
     }

@@ -8,7 +8,7 @@
 // iterations in total) and spread a large channel over many cores. All folds run in a fixed
 // order, so the same input gives the same bits.
 
-const WG_SIZE: u32 = 256u;
+const WG_SIZE: u32 = 64u;
 const SEG_LEN: u32 = 8192u;
 const MAX_CANDIDATES: u32 = 32u;
 

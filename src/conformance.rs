@@ -23,6 +23,7 @@ use crate::cpu::{self, CpuEpilogue, CpuScale};
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::ops::channel_stats::Candidates;
+use crate::ops::gemm::{self, GemmVariant};
 use crate::ops::sgd::SgdParams;
 use crate::ops::{
     self, ChannelAxis, ChannelStat, ClipBuffers, ClipRule, ClipSummary, Epilogue, GemmBuffers,
@@ -87,16 +88,18 @@ pub fn suite_kernels(suite: &str) -> &'static [&'static str] {
         "column_sum" => &["column_sum", "gemm_reduce"],
         "nonfinite" => &["nonfinite_count"],
         "batchnorm" => &["batchnorm", "batchnorm_grad_prep", "batchnorm_backward"],
-        "gemm_i8" => &["gemm_i8", "gemm_i8_small", "gemm_reduce"],
-        "gemm_f32" => &["gemm_f32", "gemm_f32_small", "gemm_reduce"],
+        "gemm_i8" => &["gemm_i8", "gemm_i8_small", "gemm_i8_regs", "gemm_reduce"],
+        "gemm_f32" => &["gemm_f32", "gemm_f32_small", "gemm_f32_regs", "gemm_reduce"],
         // Every kernel a training step dispatches, in its real context.
         "train_step" => &[
             "im2col",
             "col2im",
             "gemm_i8",
             "gemm_i8_small",
+            "gemm_i8_regs",
             "gemm_f32",
             "gemm_f32_small",
+            "gemm_f32_regs",
             "gemm_reduce",
             "quantize",
             "channel_stats",
@@ -1509,11 +1512,12 @@ fn batchnorm_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // GEMMs
 
-/// Runs `gemm_i8` on the GPU. `scale_a`/`scale_b`: empty = none, one value = per tensor,
-/// else per index.
+/// Runs `gemm_i8` in `variant` on the GPU. `scale_a`/`scale_b`: empty = none, one value = per
+/// tensor, else per index.
 #[allow(clippy::too_many_arguments)]
 pub fn gpu_gemm_i8(
     ctx: &Context,
+    variant: GemmVariant,
     shape: &GemmShape,
     k_chunk: u32,
     a: &[u32],
@@ -1524,6 +1528,7 @@ pub fn gpu_gemm_i8(
 ) -> Result<Vec<f32>> {
     gpu_gemm(
         ctx,
+        variant,
         shape,
         Some(k_chunk),
         (bytemuck::cast_slice(a), bytemuck::cast_slice(b)),
@@ -1533,9 +1538,11 @@ pub fn gpu_gemm_i8(
     )
 }
 
-/// Runs `gemm_f32` on the GPU; scales as for [`gpu_gemm_i8`].
+/// Runs `gemm_f32` in `variant` on the GPU; scales as for [`gpu_gemm_i8`].
+#[allow(clippy::too_many_arguments)]
 pub fn gpu_gemm_f32(
     ctx: &Context,
+    variant: GemmVariant,
     shape: &GemmShape,
     a: &[f32],
     b: &[f32],
@@ -1545,6 +1552,7 @@ pub fn gpu_gemm_f32(
 ) -> Result<Vec<f32>> {
     gpu_gemm(
         ctx,
+        variant,
         shape,
         None,
         (bytemuck::cast_slice(a), bytemuck::cast_slice(b)),
@@ -1554,8 +1562,10 @@ pub fn gpu_gemm_f32(
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn gpu_gemm(
     ctx: &Context,
+    variant: GemmVariant,
     shape: &GemmShape,
     k_chunk: Option<u32>,
     (a, b): (&[u8], &[u8]),
@@ -1582,8 +1592,8 @@ fn gpu_gemm(
     let bufs = GemmBuffers::new(&ba, &bb, &out);
     let mut rec = Recording::new();
     match k_chunk {
-        Some(kc) => ops::gemm_i8(ctx, &mut rec, shape, kc, bufs, &epilogue)?,
-        None => ops::gemm_f32(ctx, &mut rec, shape, bufs, &epilogue)?,
+        Some(kc) => gemm::gemm_i8_variant(ctx, &mut rec, variant, shape, kc, bufs, &epilogue)?,
+        None => gemm::gemm_f32_variant(ctx, &mut rec, variant, shape, bufs, &epilogue)?,
     }
     ctx.run(&rec)?;
     let mut v: Vec<f32> = ctx.read_buffer(&out)?;
@@ -1631,6 +1641,7 @@ fn gemm_i8_cases(ctx: &Context, quick: bool, out: &mut Vec<CaseResult>) -> Resul
             let sa: Vec<f32> = (0..m).map(|_| g.uniform() * 0.01).collect();
             let sb: Vec<f32> = (0..n).map(|_| g.uniform() * 0.01).collect();
             let bias: Vec<f32> = g.normal_vec(n as usize, 1.0);
+            let mut firsts = std::collections::HashMap::new();
             let variants: [EpilogueCase; 4] = [
                 ("raw", &[], &[], None, MAX_K_CHUNK),
                 ("raw k_chunk=32", &[], &[], None, 32),
@@ -1649,16 +1660,22 @@ fn gemm_i8_cases(ctx: &Context, quick: bool, out: &mut Vec<CaseResult>) -> Resul
                     64,
                 ),
             ];
-            for (name, sa, sb, bias, k_chunk) in variants {
-                let gpu = gpu_gemm_i8(ctx, &shape, k_chunk, &a, &b, sa, sb, bias)?;
+            for ((name, sa, sb, bias, k_chunk), variant) in variants
+                .into_iter()
+                .flat_map(|e| GemmVariant::ALL.map(|v| (e, v)))
+            {
+                let gpu = gpu_gemm_i8(ctx, variant, &shape, k_chunk, &a, &b, sa, sb, bias)?;
                 let epi = CpuEpilogue {
                     scale_a: cpu_scale(sa),
                     scale_b: cpu_scale(sb),
                     bias,
                 };
                 let mut twin = vec![0f32; (m * n) as usize];
-                cpu::gemm_i8(&shape, k_chunk, &a, &b, &epi, &mut twin);
+                cpu::gemm_i8(variant, &shape, k_chunk, &a, &b, &epi, &mut twin);
                 let mut check = Check::new();
+                // Every variant must give the first one's bits, so autotuning changes no result.
+                let first = &*firsts.entry(name).or_insert_with(|| gpu.clone());
+                check.exact_f32("out vs the Tiled variant", &gpu, first);
                 if sa.is_empty() && bias.is_none() {
                     check.exact_f32("out", &gpu, &twin);
                 } else {
@@ -1670,7 +1687,7 @@ fn gemm_i8_cases(ctx: &Context, quick: bool, out: &mut Vec<CaseResult>) -> Resul
                         scale_b: cpu_scale(sb),
                         bias: None,
                     };
-                    cpu::gemm_i8(&shape, k_chunk, &a, &b, &raw_epi, &mut mag);
+                    cpu::gemm_i8(variant, &shape, k_chunk, &a, &b, &raw_epi, &mut mag);
                     for (i, v) in mag.iter_mut().enumerate() {
                         *v = v.abs() + abs_bias.as_ref().map_or(0.0, |b| b[i % n as usize]);
                     }
@@ -1678,7 +1695,7 @@ fn gemm_i8_cases(ctx: &Context, quick: bool, out: &mut Vec<CaseResult>) -> Resul
                 }
                 check.finish(
                     "gemm_i8",
-                    format!("{m}x{n}x{k} trans=({ta},{tb}) {name}"),
+                    format!("{m}x{n}x{k} trans=({ta},{tb}) {name} {variant:?}"),
                     out,
                 );
             }
@@ -1718,9 +1735,19 @@ fn gemm_i8_cases(ctx: &Context, quick: bool, out: &mut Vec<CaseResult>) -> Resul
                     }
                 };
                 let (a, b) = (fill(m, ta, va), fill(n, tb, vb));
-                let gpu = gpu_gemm_i8(ctx, &shape, MAX_K_CHUNK, &a, &b, &[], &[], None)?;
+                // The register-blocked variant, whose loops run longest per lane.
+                let v = GemmVariant::Regs;
+                let gpu = gpu_gemm_i8(ctx, v, &shape, MAX_K_CHUNK, &a, &b, &[], &[], None)?;
                 let mut twin = vec![0f32; (m * n) as usize];
-                cpu::gemm_i8(&shape, MAX_K_CHUNK, &a, &b, &CpuEpilogue::NONE, &mut twin);
+                cpu::gemm_i8(
+                    v,
+                    &shape,
+                    MAX_K_CHUNK,
+                    &a,
+                    &b,
+                    &CpuEpilogue::NONE,
+                    &mut twin,
+                );
                 let mut check = Check::new();
                 check.exact_f32("out", &gpu, &twin);
                 // And against exact integer arithmetic: within f32 rounding of the true sum.
@@ -1752,7 +1779,8 @@ fn gemm_f32_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
             let b = g.normal_vec((n * k) as usize, 1.0);
             let sa: Vec<f32> = (0..m).map(|_| g.uniform()).collect();
             let bias = g.normal_vec(n as usize, 1.0);
-            // gemm_f32 plans its own kernel and k_chunk (ops::gemm::f32_plan); the field is unused.
+            // gemm_f32 picks its own k_chunk (ops::gemm::f32_k_chunk); the field is unused.
+            let mut firsts = std::collections::HashMap::new();
             let variants: [EpilogueCase; 2] = [
                 ("plain", &[], &[], None, 0),
                 (
@@ -1763,15 +1791,18 @@ fn gemm_f32_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
                     0,
                 ),
             ];
-            for (name, sa, sb, bias, _) in variants {
-                let gpu = gpu_gemm_f32(ctx, &shape, &a, &b, sa, sb, bias)?;
+            for ((name, sa, sb, bias, _), variant) in variants
+                .into_iter()
+                .flat_map(|e| GemmVariant::ALL.map(|v| (e, v)))
+            {
+                let gpu = gpu_gemm_f32(ctx, variant, &shape, &a, &b, sa, sb, bias)?;
                 let epi = CpuEpilogue {
                     scale_a: cpu_scale(sa),
                     scale_b: cpu_scale(sb),
                     bias,
                 };
                 let mut twin = vec![0f32; (m * n) as usize];
-                cpu::gemm_f32(&shape, &a, &b, &epi, &mut twin);
+                cpu::gemm_f32(variant, &shape, &a, &b, &epi, &mut twin);
                 // Σ|a||b| (scaled) bounds the rounding error of any summation order.
                 let abs = |v: &[f32]| -> Vec<f32> { v.iter().map(|x| x.abs()).collect() };
                 let abs_bias = bias.map(abs);
@@ -1781,12 +1812,15 @@ fn gemm_f32_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
                     bias: abs_bias.as_deref(),
                 };
                 let mut mag = vec![0f32; twin.len()];
-                cpu::gemm_f32(&shape, &abs(&a), &abs(&b), &abs_epi, &mut mag);
+                cpu::gemm_f32(variant, &shape, &abs(&a), &abs(&b), &abs_epi, &mut mag);
                 let mut check = Check::new();
                 check.close("out", &gpu, &twin, &mag, 1e-5);
+                // Every variant must give the first one's bits, so autotuning changes no result.
+                let first = &*firsts.entry(name).or_insert_with(|| gpu.clone());
+                check.exact_f32("out vs the Tiled variant", &gpu, first);
                 check.finish(
                     "gemm_f32",
-                    format!("{m}x{n}x{k} trans=({ta},{tb}) {name}"),
+                    format!("{m}x{n}x{k} trans=({ta},{tb}) {name} {variant:?}"),
                     out,
                 );
             }

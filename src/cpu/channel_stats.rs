@@ -6,7 +6,7 @@ use crate::ops::channel_stats::{SEG_LEN, segments};
 use crate::ops::{ChannelAxis, Layout, StatsPartial};
 
 /// Lanes per workgroup.
-pub const WG_SIZE: usize = 256;
+pub const WG_SIZE: usize = 64;
 
 /// Flat index of element `i` of channel `ch`.
 pub(crate) fn element_index(layout: &Layout, ch: usize, i: usize) -> usize {
@@ -23,7 +23,7 @@ pub(crate) fn channel_shift(layout: &Layout, input: &[f32], ch: usize) -> f32 {
     if is_finite_f32(x) { x } else { 0.0 }
 }
 
-/// Folds `v[0..256]` as the shaders' trees do: `v[l] ⊕= v[l + stride]` for halving strides.
+/// Folds `v[0..WG_SIZE]` as the shaders' trees do: `v[l] ⊕= v[l + stride]` for halving strides.
 pub(crate) fn tree_reduce<T: Copy>(v: &mut [T], op: impl Fn(T, T) -> T) -> T {
     let mut stride = WG_SIZE / 2;
     while stride > 0 {

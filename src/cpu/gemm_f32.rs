@@ -3,26 +3,79 @@
 use crate::cpu::gemm_i8::{CpuEpilogue, store_result};
 use crate::cpu::gemm_reduce::split_k;
 use crate::ops::GemmShape;
-use crate::ops::gemm::{GEMM_F32_SMALL, GEMM_TILE, SMALL_TILE, f32_plan};
+use crate::ops::gemm::{GEMM_TILE, GemmVariant, REGS_BLOCK, SMALL_TILE, f32_k_chunk};
 
-/// `out[M, N]` with f32 accumulation in ascending K within each split-K chunk, then the epilogue
-/// (one chunk) or [`gemm_reduce`](crate::cpu::gemm_reduce()).
+/// `out[M, N]` as `variant` computes it: one fused multiply-add per K value in ascending K within
+/// each split-K chunk ([`f32_k_chunk`]), then the epilogue (one chunk) or
+/// [`gemm_reduce`](crate::cpu::gemm_reduce()). Every variant gives the same result; each has its
+/// own pass so that each kernel has a twin of its loop shape.
 pub fn gemm_f32(
+    variant: GemmVariant,
     shape: &GemmShape,
     a: &[f32],
     b: &[f32],
     epilogue: &CpuEpilogue<'_>,
     out: &mut [f32],
 ) {
-    let (def, _, k_chunk) = f32_plan(shape);
-    let pass = if def.name == GEMM_F32_SMALL.name {
-        gemm_f32_small_pass
-    } else {
-        gemm_f32_pass
+    let k_chunk = f32_k_chunk(shape);
+    let pass = match variant {
+        GemmVariant::Tiled => gemm_f32_pass,
+        GemmVariant::Small => gemm_f32_small_pass,
+        GemmVariant::Regs => gemm_f32_regs_pass,
     };
     split_k(shape, shape.chunks(k_chunk), epilogue, out, |raw, dst| {
         pass(shape, k_chunk, a, b, epilogue, raw, dst)
     });
+}
+
+/// One `gemm_f32_regs` dispatch: a 4×4 block per lane, K ascending.
+pub fn gemm_f32_regs_pass(
+    shape: &GemmShape,
+    k_chunk: u32,
+    a: &[f32],
+    b: &[f32],
+    epilogue: &CpuEpilogue<'_>,
+    raw: bool,
+    out: &mut [f32],
+) {
+    let (m, n, k) = (shape.m, shape.n, shape.k);
+    // Rows past the edge read the last row, as on the GPU; their cells are dropped.
+    let at = |src: &[f32], rows: u32, trans: bool, r: u32, kk: u32| -> f32 {
+        let r = r.min(rows - 1);
+        if trans {
+            src[(kk * rows + r) as usize]
+        } else {
+            src[(r * k + kk) as usize]
+        }
+    };
+    for z in 0..shape.chunks(k_chunk) {
+        let (k0, k1) = (z * k_chunk, ((z + 1) * k_chunk).min(k));
+        for m0 in (0..m).step_by(REGS_BLOCK as usize) {
+            for n0 in (0..n).step_by(REGS_BLOCK as usize) {
+                let mut acc = [0f32; 16];
+                for kk in k0..k1 {
+                    let av: [f32; 4] =
+                        std::array::from_fn(|i| at(a, m, shape.trans_a, m0 + i as u32, kk));
+                    let bv: [f32; 4] =
+                        std::array::from_fn(|j| at(b, n, shape.trans_b, n0 + j as u32, kk));
+                    for i in 0..4 {
+                        for j in 0..4 {
+                            acc[i * 4 + j] = av[i].mul_add(bv[j], acc[i * 4 + j]);
+                        }
+                    }
+                }
+                for i in 0..4 {
+                    for j in 0..4 {
+                        let (gm, gn) = (m0 + i, n0 + j);
+                        if gm < m && gn < n {
+                            let v = acc[(i * 4 + j) as usize];
+                            store_result(epilogue, raw, out, (m, n), v, (gm, gn), z);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// One `gemm_f32_small` dispatch: 16×16 tiles, one cell per lane.
@@ -55,8 +108,11 @@ pub fn gemm_f32_small_pass(
                         }
                         let mut acc = 0f32;
                         for kk in k0..k1 {
-                            acc +=
-                                at(a, m, shape.trans_a, gm, kk) * at(b, n, shape.trans_b, gn, kk);
+                            let (av, bv) = (
+                                at(a, m, shape.trans_a, gm, kk),
+                                at(b, n, shape.trans_b, gn, kk),
+                            );
+                            acc = av.mul_add(bv, acc);
                         }
                         store_result(epilogue, raw, out, (m, n), acc, (gm, gn), z);
                     }
@@ -100,8 +156,8 @@ pub fn gemm_f32_pass(
                                 }
                                 let mut acc = 0f32;
                                 for kk in k0..k1 {
-                                    acc += at(a, m, shape.trans_a, gm, kk)
-                                        * at(b, n, shape.trans_b, gn, kk);
+                                    let av = at(a, m, shape.trans_a, gm, kk);
+                                    acc = av.mul_add(at(b, n, shape.trans_b, gn, kk), acc);
                                 }
                                 store_result(epilogue, raw, out, (m, n), acc, (gm, gn), z);
                             }

@@ -2,7 +2,7 @@
 
 use crate::cpu::gemm_reduce::split_k;
 use crate::ops::GemmShape;
-use crate::ops::gemm::{GEMM_I8_SMALL, GEMM_TILE, SMALL_TILE, i8_plan};
+use crate::ops::gemm::{GEMM_TILE, GemmVariant, REGS_BLOCK, SMALL_TILE};
 
 /// K values per tile step.
 const BK: u32 = 32;
@@ -95,9 +95,12 @@ fn operand_word(src: &[u32], rows: u32, k: u32, trans: bool, row: u32, k4: u32) 
     out
 }
 
-/// `out[M, N]` as the GPU computes it: each chunk of `k_chunk` K values summed in int32 and
-/// converted to f32, then either the epilogue (one chunk) or [`gemm_reduce`](crate::cpu::gemm_reduce()) over the chunks.
+/// `out[M, N]` as the GPU computes it in `variant`: each chunk of `k_chunk` K values summed in
+/// int32 and converted to f32, then either the epilogue (one chunk) or
+/// [`gemm_reduce`](crate::cpu::gemm_reduce()) over the chunks. Every variant gives the same
+/// result; each has its own pass so that each kernel has a twin of its loop shape.
 pub fn gemm_i8(
+    variant: GemmVariant,
     shape: &GemmShape,
     k_chunk: u32,
     a: &[u32],
@@ -105,14 +108,61 @@ pub fn gemm_i8(
     epilogue: &CpuEpilogue<'_>,
     out: &mut [f32],
 ) {
-    let pass = if i8_plan(shape).0.name == GEMM_I8_SMALL.name {
-        gemm_i8_small_pass
-    } else {
-        gemm_i8_pass
+    let pass = match variant {
+        GemmVariant::Tiled => gemm_i8_pass,
+        GemmVariant::Small => gemm_i8_small_pass,
+        GemmVariant::Regs => gemm_i8_regs_pass,
     };
     split_k(shape, shape.chunks(k_chunk), epilogue, out, |raw, dst| {
         pass(shape, k_chunk, a, b, epilogue, raw, dst)
     });
+}
+
+/// One `gemm_i8_regs` dispatch: a 4×4 block per lane, one packed word of each of its rows per
+/// step.
+pub fn gemm_i8_regs_pass(
+    shape: &GemmShape,
+    k_chunk: u32,
+    a: &[u32],
+    b: &[u32],
+    epilogue: &CpuEpilogue<'_>,
+    raw: bool,
+    out: &mut [f32],
+) {
+    let (m, n) = (shape.m, shape.n);
+    let k4_total = shape.k.div_ceil(4);
+    let chunk4 = k_chunk / 4;
+    for z in 0..shape.chunks(k_chunk) {
+        let (k40, k41) = (z * chunk4, ((z + 1) * chunk4).min(k4_total));
+        for m0 in (0..m).step_by(REGS_BLOCK as usize) {
+            for n0 in (0..n).step_by(REGS_BLOCK as usize) {
+                let mut acc = [0i32; 16];
+                for k4 in k40..k41 {
+                    let av: [u32; 4] = std::array::from_fn(|i| {
+                        operand_word(a, m, shape.k, shape.trans_a, m0 + i as u32, k4)
+                    });
+                    let bv: [u32; 4] = std::array::from_fn(|j| {
+                        operand_word(b, n, shape.k, shape.trans_b, n0 + j as u32, k4)
+                    });
+                    for i in 0..4 {
+                        for j in 0..4 {
+                            acc[i * 4 + j] =
+                                acc[i * 4 + j].wrapping_add(dot4_i8_packed(av[i], bv[j]));
+                        }
+                    }
+                }
+                for i in 0..4 {
+                    for j in 0..4 {
+                        let (gm, gn) = (m0 + i, n0 + j);
+                        if gm < m && gn < n {
+                            let v = acc[(i * 4 + j) as usize] as f32;
+                            store_result(epilogue, raw, out, (m, n), v, (gm, gn), z);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// One `gemm_i8_small` dispatch: 16×16 tiles, one cell per lane.

@@ -13,7 +13,7 @@ use crate::ops::clip_select::ClipParams;
 use crate::ops::column_sum::ColumnSumParams;
 use crate::ops::conv::ConvParams;
 use crate::ops::dequantize::DequantizeParams;
-use crate::ops::gemm::GemmParams;
+use crate::ops::gemm::{GemmParams, GemmVariant};
 use crate::ops::maxpool::PoolParams;
 use crate::ops::nonfinite::NonFiniteParams;
 use crate::ops::pool::{ElementwiseParams, GapParams};
@@ -52,7 +52,7 @@ pub fn output_words(kernel: &str, binding: &str, params: &[u8]) -> Words {
         ("channel_stats_reduce" | "channel_stats_tail_reduce", "stats") => CHANNEL_STAT,
         ("clip_select", "summary") => CLIP_SUMMARY,
         // Split-K partials of the int8 GEMM are its int32 accumulators, held exactly in f32.
-        ("gemm_i8" | "gemm_i8_small", "out")
+        ("gemm_i8" | "gemm_i8_small" | "gemm_i8_regs", "out")
             if read::<GemmParams>(params).flags & RAW_PARTIALS != 0 =>
         {
             Words::Exact
@@ -245,7 +245,8 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
             );
             structs_mut(summary)[p.slot as usize] = result;
         }
-        "gemm_i8" | "gemm_i8_small" | "gemm_f32" | "gemm_f32_small" => {
+        "gemm_i8" | "gemm_i8_small" | "gemm_i8_regs" | "gemm_f32" | "gemm_f32_small"
+        | "gemm_f32_regs" => {
             let p: GemmParams = read(params);
             let [a, b, sa, sb, bias, out] = bufs else {
                 return Err(bad());
@@ -256,15 +257,25 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
             let cells = p.m as usize * p.n as usize * if raw { p.chunks as usize } else { 1 };
             let out = &mut f32s_mut(out)[..cells];
             let (a32, b32) = (f32s(a), f32s(b));
-            match kernel {
-                "gemm_i8" => cpu::gemm_i8::gemm_i8_pass(&shape, p.k_chunk, a, b, &ep, raw, out),
-                "gemm_i8_small" => {
-                    cpu::gemm_i8::gemm_i8_small_pass(&shape, p.k_chunk, a, b, &ep, raw, out)
+            use crate::cpu::{gemm_f32 as f, gemm_i8 as i};
+            let k_chunk = p.k_chunk;
+            match GemmVariant::of_kernel(kernel).ok_or_else(bad)? {
+                (GemmVariant::Tiled, true) => i::gemm_i8_pass(&shape, k_chunk, a, b, &ep, raw, out),
+                (GemmVariant::Small, true) => {
+                    i::gemm_i8_small_pass(&shape, k_chunk, a, b, &ep, raw, out)
                 }
-                "gemm_f32" => {
-                    cpu::gemm_f32::gemm_f32_pass(&shape, p.k_chunk, a32, b32, &ep, raw, out)
+                (GemmVariant::Regs, true) => {
+                    i::gemm_i8_regs_pass(&shape, k_chunk, a, b, &ep, raw, out)
                 }
-                _ => cpu::gemm_f32::gemm_f32_small_pass(&shape, p.k_chunk, a32, b32, &ep, raw, out),
+                (GemmVariant::Tiled, false) => {
+                    f::gemm_f32_pass(&shape, k_chunk, a32, b32, &ep, raw, out)
+                }
+                (GemmVariant::Small, false) => {
+                    f::gemm_f32_small_pass(&shape, k_chunk, a32, b32, &ep, raw, out)
+                }
+                (GemmVariant::Regs, false) => {
+                    f::gemm_f32_regs_pass(&shape, k_chunk, a32, b32, &ep, raw, out)
+                }
             }
         }
         "gemm_reduce" => {

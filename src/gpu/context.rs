@@ -29,6 +29,41 @@ struct Inner {
     /// Why the device was lost, and the first error no scope caught (devices octet owns).
     health: Arc<DeviceHealth>,
     dummies: [wgpu::Buffer; 2],
+    autotune: Mutex<Autotune>,
+}
+
+/// Whether octet measures which GEMM kernel variant ([`crate::ops::GemmVariant`]) is fastest
+/// for each shape on this adapter, at the shape's first use, instead of following a fixed rule.
+/// The variants compute the same bits, so this changes speed only. Set per context with
+/// [`Context::set_autotune`]; the default comes from `OCTET_AUTOTUNE` ([`Autotune::from_env`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Autotune {
+    /// No measuring: [`crate::ops::GemmVariant::heuristic`].
+    Off,
+    /// Measure at first use, remember for the life of the process.
+    Memory,
+    /// As `Memory`, and keep the choices in this JSON file, keyed by adapter, driver and octet
+    /// version, so later processes skip the measuring.
+    Cached(std::path::PathBuf),
+}
+
+impl Autotune {
+    /// `OCTET_AUTOTUNE`: `off`, `memory`, or a cache file path; unset (or `on`): a cache file
+    /// `octet/gemm-tune.json` in the user's cache directory (`$XDG_CACHE_HOME`, `~/.cache`, …),
+    /// or `Memory` where there is none.
+    pub fn from_env() -> Autotune {
+        let default = || match dirs::cache_dir() {
+            Some(dir) => Autotune::Cached(dir.join("octet").join("gemm-tune.json")),
+            None => Autotune::Memory,
+        };
+        match std::env::var("OCTET_AUTOTUNE") {
+            Ok(v) if v.eq_ignore_ascii_case("off") || v == "0" => Autotune::Off,
+            Ok(v) if v.eq_ignore_ascii_case("memory") => Autotune::Memory,
+            Ok(v) if v.is_empty() || v.eq_ignore_ascii_case("on") || v == "1" => default(),
+            Ok(path) => Autotune::Cached(path.into()),
+            Err(_) => default(),
+        }
+    }
 }
 
 /// What went wrong with a device outside any call's error scope.
@@ -267,8 +302,28 @@ impl Context {
                 oversized: Mutex::new(None),
                 health,
                 dummies,
+                autotune: Mutex::new(Autotune::from_env()),
             }),
         })
+    }
+
+    /// Chooses how GEMM kernel variants are picked from now on (shapes already chosen keep
+    /// their choice).
+    pub fn set_autotune(&self, mode: Autotune) {
+        *self
+            .inner
+            .autotune
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = mode;
+    }
+
+    /// The current [`Autotune`] mode.
+    pub fn autotune(&self) -> Autotune {
+        self.inner
+            .autotune
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The device octet records on.

@@ -20,6 +20,13 @@ use crate::ops::{Layout, check_buffer, scratch_or_new};
 /// Elements per segment (one workgroup of a pass kernel).
 pub const SEG_LEN: usize = 8192;
 
+/// Lanes per workgroup (`WG_SIZE` of the shaders, [`crate::cpu::channel_stats::WG_SIZE`] of
+/// the twins). Many channels are short — a gradient column holds one value per batch row — and
+/// a workgroup's tree folds cost a barrier per level for every lane, so 64 lanes rather than 256
+/// (on lavapipe a DAI8 LeNet-5 step's statistics took 4× less time); a full segment still gives
+/// a lane only 128 elements.
+const WG_LANES: u32 = crate::cpu::channel_stats::WG_SIZE as u32;
+
 /// Most candidate clips one tail pass evaluates.
 pub const MAX_CANDIDATES: usize = 32;
 
@@ -32,7 +39,7 @@ pub static CHANNEL_STATS: KernelDef = KernelDef {
         wgsl::STATS_FOLD,
         wgsl::CHANNEL_STATS,
     ],
-    workgroup_size: [256, 1, 1],
+    workgroup_size: [WG_LANES, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
         ("input", BindType::ReadOnly),
@@ -50,7 +57,7 @@ pub static CHANNEL_STATS_REDUCE: KernelDef = KernelDef {
         wgsl::STATS_FOLD,
         wgsl::CHANNEL_STATS_REDUCE,
     ],
-    workgroup_size: [256, 1, 1],
+    workgroup_size: [WG_LANES, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
         ("input", BindType::ReadOnly),
@@ -69,7 +76,7 @@ pub static CHANNEL_STATS_TAIL: KernelDef = KernelDef {
         wgsl::TAIL_FOLD,
         wgsl::CHANNEL_STATS_TAIL,
     ],
-    workgroup_size: [256, 1, 1],
+    workgroup_size: [WG_LANES, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
         ("input", BindType::ReadOnly),
@@ -89,7 +96,7 @@ pub static CHANNEL_STATS_TAIL_REDUCE: KernelDef = KernelDef {
         wgsl::TAIL_FOLD,
         wgsl::CHANNEL_STATS_TAIL_REDUCE,
     ],
-    workgroup_size: [256, 1, 1],
+    workgroup_size: [WG_LANES, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
         ("partials", BindType::ReadOnly),

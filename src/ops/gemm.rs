@@ -101,8 +101,107 @@ pub static GEMM_F32_SMALL: KernelDef = KernelDef {
     params_size: std::mem::size_of::<GemmParams>(),
 };
 
-/// Output tile of [`GEMM_F32_SMALL`].
+/// The kernel declaration of `shaders/gemm_i8_regs.wgsl`: `gemm_i8` with a 4×4 block per lane
+/// in registers and no workgroup memory (the same integers, another tiling).
+pub static GEMM_I8_REGS: KernelDef = KernelDef {
+    name: "gemm_i8_regs",
+    sources: &[wgsl::GEMM_COMMON, wgsl::GEMM_I8_COMMON, wgsl::GEMM_I8_REGS],
+    workgroup_size: [REGS_LANES, 1, 1],
+    bindings: GEMM_BINDINGS,
+    params_size: std::mem::size_of::<GemmParams>(),
+};
+
+/// The kernel declaration of `shaders/gemm_f32_regs.wgsl`: `gemm_f32` with a 4×4 block per
+/// lane in registers and no workgroup memory.
+pub static GEMM_F32_REGS: KernelDef = KernelDef {
+    name: "gemm_f32_regs",
+    sources: &[wgsl::GEMM_COMMON, wgsl::GEMM_F32_REGS],
+    workgroup_size: [REGS_LANES, 1, 1],
+    bindings: GEMM_BINDINGS,
+    params_size: std::mem::size_of::<GemmParams>(),
+};
+
+/// Output tile of [`GEMM_F32_SMALL`] and [`GEMM_I8_SMALL`].
 pub const SMALL_TILE: u32 = 16;
+/// Output rows and columns per lane of [`GEMM_F32_REGS`] and [`GEMM_I8_REGS`].
+pub const REGS_BLOCK: u32 = 4;
+/// Lanes per workgroup of the register-blocked kernels.
+const REGS_LANES: u32 = 64;
+
+/// One way to run a GEMM: the same product in another tiling. For `gemm_i8` every variant
+/// computes the same int32 sums; for `gemm_f32` the same fused multiply-adds per output cell in
+/// the same order (K ascending within a split-K chunk), so on one adapter the variants agree
+/// bit for bit (the conformance suites check it) and choosing one changes only the speed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GemmVariant {
+    /// 64×64 outputs per workgroup of 16×16 lanes, 4×4 per lane, operands staged through
+    /// workgroup memory: for large outputs.
+    Tiled,
+    /// 16×16 outputs per workgroup, one per lane, staged: for outputs too narrow for `Tiled`.
+    Small,
+    /// A 4×4 block per lane from registers, no workgroup memory and no barriers: for skinny
+    /// products with short K, and for drivers where barriers are expensive (CPU drivers).
+    Regs,
+}
+
+impl GemmVariant {
+    /// Every variant, in the order the autotuner tries them.
+    pub const ALL: [GemmVariant; 3] = [GemmVariant::Tiled, GemmVariant::Small, GemmVariant::Regs];
+
+    /// The kernel of this variant, for int8 or f32 operands.
+    pub fn kernel(self, int8: bool) -> &'static KernelDef {
+        match (self, int8) {
+            (GemmVariant::Tiled, true) => &GEMM_I8,
+            (GemmVariant::Small, true) => &GEMM_I8_SMALL,
+            (GemmVariant::Regs, true) => &GEMM_I8_REGS,
+            (GemmVariant::Tiled, false) => &GEMM_F32,
+            (GemmVariant::Small, false) => &GEMM_F32_SMALL,
+            (GemmVariant::Regs, false) => &GEMM_F32_REGS,
+        }
+    }
+
+    /// The variant of a kernel name (`gemm_i8_regs` → `Regs`), for replaying dispatches.
+    pub fn of_kernel(name: &str) -> Option<(GemmVariant, bool)> {
+        GemmVariant::ALL.into_iter().find_map(|v| {
+            [true, false]
+                .into_iter()
+                .find(|&int8| v.kernel(int8).name == name)
+                .map(|int8| (v, int8))
+        })
+    }
+
+    /// The choice without measuring: `Regs` when the output is at most 16 wide or tall (a
+    /// convolution's few channels, the weight gradient of one), `Small` when 64×64 tiles would
+    /// compute more than twice the cells 16×16 ones do, else `Tiled`. What [`gemm_i8`] and
+    /// [`gemm_f32`] run when autotuning is off ([`crate::gpu::Autotune::Off`]).
+    pub fn heuristic(shape: &GemmShape) -> GemmVariant {
+        let cells =
+            |t: u32| shape.m.div_ceil(t) as u64 * shape.n.div_ceil(t) as u64 * (t * t) as u64;
+        if shape.m.min(shape.n) <= SMALL_TILE {
+            GemmVariant::Regs
+        } else if cells(GEMM_TILE) > 2 * cells(SMALL_TILE) {
+            GemmVariant::Small
+        } else {
+            GemmVariant::Tiled
+        }
+    }
+
+    /// Workgroups for `shape` cut into `chunks` split-K chunks.
+    fn grid(self, shape: &GemmShape, chunks: u32) -> [u32; 3] {
+        let tiles = |t: u32| [shape.n.div_ceil(t), shape.m.div_ceil(t), chunks];
+        match self {
+            GemmVariant::Tiled => tiles(GEMM_TILE),
+            GemmVariant::Small => tiles(SMALL_TILE),
+            GemmVariant::Regs => {
+                let blocks =
+                    shape.m.div_ceil(REGS_BLOCK) as u64 * shape.n.div_ceil(REGS_BLOCK) as u64;
+                let [x, y, _] = grid_1d(blocks, REGS_LANES);
+                [x, y, chunks]
+            }
+        }
+    }
+}
 
 /// Problem shape and operand layouts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -152,13 +251,10 @@ impl GemmShape {
     /// A split-K chunk (a multiple of 32, at most `max`) that spreads a GEMM with few output
     /// tiles and a long K — the weight gradients, reducing over batch·H·W — over about 64
     /// workgroups, so it does not run on one core.
+    /// The chunk depends on the shape only, not on the [`GemmVariant`], so that every variant
+    /// sums the same partials.
     pub fn auto_k_chunk(&self, max: u32) -> u32 {
-        self.k_chunk_for_tile(GEMM_TILE, max)
-    }
-
-    /// [`GemmShape::auto_k_chunk`] for output tiles of `tile × tile`.
-    fn k_chunk_for_tile(&self, tile: u32, max: u32) -> u32 {
-        let tiles = (self.m.div_ceil(tile) * self.n.div_ceil(tile)).max(1);
+        let tiles = (self.m.div_ceil(GEMM_TILE) * self.n.div_ceil(GEMM_TILE)).max(1);
         let chunks = (64 / tiles).max(1);
         self.k
             .div_ceil(chunks)
@@ -348,7 +444,8 @@ impl<'a> GemmBuffers<'a> {
 fn record(
     ctx: &Context,
     rec: &mut Recording,
-    (def, tile): (&'static KernelDef, u32),
+    def: &'static KernelDef,
+    grid: impl FnOnce(u32) -> [u32; 3],
     shape: &GemmShape,
     k_chunk: u32,
     operand_bytes: (u64, u64),
@@ -371,11 +468,7 @@ fn record(
     };
     let params = GemmParams::new(shape, k_chunk, epilogue);
     let (scale_a, scale_b) = (epilogue.scale_a.buffer(ctx), epilogue.scale_b.buffer(ctx));
-    let grid = [
-        shape.n.div_ceil(tile),
-        shape.m.div_ceil(tile),
-        params.chunks,
-    ];
+    let grid = grid(params.chunks);
     if params.chunks == 1 {
         let bindings = [bufs.a, bufs.b, scale_a, scale_b, bias, bufs.out];
         rec.push(Dispatch::new(def, &params, &bindings, grid));
@@ -405,11 +498,27 @@ fn record(
     Ok(())
 }
 
-/// Records an int8 GEMM on packed operands. `k_chunk` (a multiple of 32, at most
-/// [`MAX_K_CHUNK`]) bounds the products per int32 partial; pass [`MAX_K_CHUNK`] unless testing.
+/// Records an int8 GEMM on packed operands in the variant [`Context::gemm_variant`] picks
+/// (autotuned for this adapter, or the heuristic). `k_chunk` (a multiple of 32, at most
+/// [`MAX_K_CHUNK`]) bounds the products per int32 partial: [`GemmShape::auto_k_chunk`], or
+/// smaller to test split-K.
 pub fn gemm_i8(
     ctx: &Context,
     rec: &mut Recording,
+    shape: &GemmShape,
+    k_chunk: u32,
+    bufs: GemmBuffers<'_>,
+    epilogue: &Epilogue<'_>,
+) -> Result<()> {
+    let variant = ctx.gemm_variant(shape, true)?;
+    gemm_i8_variant(ctx, rec, variant, shape, k_chunk, bufs, epilogue)
+}
+
+/// [`gemm_i8`] in a given variant.
+pub fn gemm_i8_variant(
+    ctx: &Context,
+    rec: &mut Recording,
+    variant: GemmVariant,
     shape: &GemmShape,
     k_chunk: u32,
     bufs: GemmBuffers<'_>,
@@ -427,49 +536,35 @@ pub fn gemm_i8(
         GemmShape::packed_words(shape.m, shape.k, shape.trans_a) * 4,
         GemmShape::packed_words(shape.n, shape.k, shape.trans_b) * 4,
     );
-    record(
-        ctx,
-        rec,
-        i8_plan(shape),
-        shape,
-        k_chunk,
-        bytes,
-        bufs,
-        epilogue,
-    )
+    let grid = |chunks| variant.grid(shape, chunks);
+    let def = variant.kernel(true);
+    record(ctx, rec, def, grid, shape, k_chunk, bytes, bufs, epilogue)
 }
 
-/// How an f32 GEMM of `shape` runs: the kernel, its output tile and the split-K chunk. 16×16
-/// tiles ([`GEMM_F32_SMALL`]) when 64×64 ones would compute more than twice the cells that
-/// are kept; the chunk spreads few tiles over about 64 workgroups.
-pub fn f32_plan(shape: &GemmShape) -> (&'static KernelDef, u32, u32) {
-    let (def, tile) = if prefers_small_tiles(shape) {
-        (&GEMM_F32_SMALL, SMALL_TILE)
-    } else {
-        (&GEMM_F32, GEMM_TILE)
-    };
-    (def, tile, shape.k_chunk_for_tile(tile, F32_K_CHUNK))
+/// The split-K chunk of an f32 GEMM: spreads few output tiles over about 64 workgroups and
+/// bounds every invocation's loops by [`F32_K_CHUNK`].
+pub fn f32_k_chunk(shape: &GemmShape) -> u32 {
+    shape.auto_k_chunk(F32_K_CHUNK)
 }
 
-/// The int8 kernel for `shape` and its output tile, by the rule of [`f32_plan`].
-pub fn i8_plan(shape: &GemmShape) -> (&'static KernelDef, u32) {
-    if prefers_small_tiles(shape) {
-        (&GEMM_I8_SMALL, SMALL_TILE)
-    } else {
-        (&GEMM_I8, GEMM_TILE)
-    }
-}
-
-/// Whether 64×64 tiles would compute more than twice the cells 16×16 ones do.
-fn prefers_small_tiles(shape: &GemmShape) -> bool {
-    let cells = |t: u32| shape.m.div_ceil(t) as u64 * shape.n.div_ceil(t) as u64 * (t * t) as u64;
-    cells(GEMM_TILE) > 2 * cells(SMALL_TILE)
-}
-
-/// Records an f32 GEMM with the same interface as [`gemm_i8`], planned by [`f32_plan`].
+/// Records an f32 GEMM with the same interface as [`gemm_i8`] (the split-K chunk is
+/// [`f32_k_chunk`]).
 pub fn gemm_f32(
     ctx: &Context,
     rec: &mut Recording,
+    shape: &GemmShape,
+    bufs: GemmBuffers<'_>,
+    epilogue: &Epilogue<'_>,
+) -> Result<()> {
+    let variant = ctx.gemm_variant(shape, false)?;
+    gemm_f32_variant(ctx, rec, variant, shape, bufs, epilogue)
+}
+
+/// [`gemm_f32`] in a given variant.
+pub fn gemm_f32_variant(
+    ctx: &Context,
+    rec: &mut Recording,
+    variant: GemmVariant,
     shape: &GemmShape,
     bufs: GemmBuffers<'_>,
     epilogue: &Epilogue<'_>,
@@ -478,6 +573,8 @@ pub fn gemm_f32(
         shape.m as u64 * shape.k as u64 * 4,
         shape.n as u64 * shape.k as u64 * 4,
     );
-    let (def, tile, k_chunk) = f32_plan(shape);
-    record(ctx, rec, (def, tile), shape, k_chunk, bytes, bufs, epilogue)
+    let grid = |chunks| variant.grid(shape, chunks);
+    let def = variant.kernel(false);
+    let k_chunk = f32_k_chunk(shape);
+    record(ctx, rec, def, grid, shape, k_chunk, bytes, bufs, epilogue)
 }

@@ -20,6 +20,7 @@ pub mod quantize;
 pub mod relu;
 pub mod sgd;
 pub mod softmax_xent;
+mod tune;
 
 pub use batchnorm::{BatchNormBuffers, BatchNormConfig, batchnorm_backward, batchnorm_forward};
 pub use channel_stats::{
@@ -28,7 +29,9 @@ pub use channel_stats::{
 pub use clip_select::{ClipBuffers, ClipRule, ClipSummary, clip_select};
 pub use conv::{ConvGeometry, col2im, im2col};
 pub use dequantize::dequantize;
-pub use gemm::{Epilogue, GemmBuffers, GemmShape, MAX_K_CHUNK, Scale, gemm_f32, gemm_i8};
+pub use gemm::{
+    Epilogue, GemmBuffers, GemmShape, GemmVariant, MAX_K_CHUNK, Scale, gemm_f32, gemm_i8,
+};
 pub use maxpool::{PoolGeometry, maxpool};
 pub use pool::{add, global_avg_pool};
 pub use quantize::{QuantizeBuffers, quantize};
@@ -48,6 +51,8 @@ pub static ALL_KERNELS: &[&KernelDef] = &[
     &gemm::GEMM_I8_SMALL,
     &gemm::GEMM_F32,
     &gemm::GEMM_F32_SMALL,
+    &gemm::GEMM_I8_REGS,
+    &gemm::GEMM_F32_REGS,
     &gemm::GEMM_REDUCE,
     &clip_select::CLIP_SELECT,
     &relu::RELU,

@@ -315,10 +315,20 @@ impl Trainer {
         &self.policy
     }
 
-    /// Dispatches in one training step (a refresh step, for UI8; between refreshes it skips
-    /// the clip search).
+    /// Dispatches in one training step (a refresh step, for UI8; see
+    /// [`Trainer::dispatches_per_kept_step`]).
     pub fn dispatches_per_step(&self) -> usize {
         self.refresh.dispatches.len()
+    }
+
+    /// Dispatches in a UI8 step between clip refreshes, which skips the statistics and clip
+    /// search; for other policies the same as [`Trainer::dispatches_per_step`].
+    pub fn dispatches_per_kept_step(&self) -> usize {
+        self.plain
+            .as_ref()
+            .unwrap_or(&self.refresh)
+            .dispatches
+            .len()
     }
 
     /// Each weighted layer's quantization state (clips, cosine distance, φ, channel classes).

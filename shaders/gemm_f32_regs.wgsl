@@ -1,0 +1,74 @@
+// gemm_f32_regs: gemm_f32 without workgroup memory or barriers. Each lane computes a 4x4 block of
+// outputs from registers, loading its four A rows and four B rows straight from storage. For the
+// skinny GEMMs of small convolutions (6 or 16 output channels, K of 25 or 150) the staging of the
+// tiled kernels costs more than it saves, above all on CPU drivers, where every barrier
+// suspends and resumes the whole workgroup. Same interface, split-K and per-cell arithmetic
+// (one f32 accumulator, K ascending within a chunk) as gemm_f32. CPU twin: src/cpu/gemm_f32.rs
+// (gemm_f32_regs_pass).
+//
+// Lanes are numbered across the grid's x and y; lane g takes block g, blocks running along N
+// first. Workgroup z is split-K chunk z.
+
+const REGS: u32 = 4u;
+
+@group(0) @binding(0) var<uniform> params: GemmParams;
+@group(0) @binding(1) var<storage> a: array<f32>;
+@group(0) @binding(2) var<storage> b: array<f32>;
+@group(0) @binding(3) var<storage> scale_a: array<f32>;
+@group(0) @binding(4) var<storage> scale_b: array<f32>;
+@group(0) @binding(5) var<storage> bias: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) groups: vec3<u32>) {
+    let blocks_n = (params.n + REGS - 1u) / REGS;
+    let blocks = ((params.m + REGS - 1u) / REGS) * blocks_n;
+    let lane = (wid.y * groups.x + wid.x) * 64u + lid;
+    if lane >= blocks {
+        return;
+    }
+    let m0 = (lane / blocks_n) * REGS;
+    let n0 = (lane % blocks_n) * REGS;
+    // Element (row, k) of a stored operand sits at row * row_stride + k * k_stride. Rows past the
+    // edge read the last row instead of branching: their cells are computed and dropped.
+    var a_stride = vec2<u32>(params.k, 1u);
+    if (params.flags & TRANS_A) != 0u {
+        a_stride = vec2<u32>(1u, params.m);
+    }
+    var b_stride = vec2<u32>(params.k, 1u);
+    if (params.flags & TRANS_B) != 0u {
+        b_stride = vec2<u32>(1u, params.n);
+    }
+    var a_row: array<u32, 4>;
+    var b_row: array<u32, 4>;
+    for (var i = 0u; i < REGS; i++) {
+        a_row[i] = min(m0 + i, params.m - 1u) * a_stride.x;
+        b_row[i] = min(n0 + i, params.n - 1u) * b_stride.x;
+    }
+    let k0 = wid.z * params.k_chunk;
+    let k1 = min(k0 + params.k_chunk, params.k);
+    var acc: array<f32, 16>;
+    for (var k = k0; k < k1; k++) {
+        var av: array<f32, 4>;
+        var bv: array<f32, 4>;
+        for (var i = 0u; i < REGS; i++) {
+            av[i] = a[a_row[i] + k * a_stride.y];
+            bv[i] = b[b_row[i] + k * b_stride.y];
+        }
+        for (var i = 0u; i < REGS; i++) {
+            for (var j = 0u; j < REGS; j++) {
+                acc[i * REGS + j] = fma(av[i], bv[j], acc[i * REGS + j]);
+            }
+        }
+    }
+    for (var i = 0u; i < REGS; i++) {
+        for (var j = 0u; j < REGS; j++) {
+            let gm = m0 + i;
+            let gn = n0 + j;
+            if gm < params.m && gn < params.n {
+                store_result(acc[i * REGS + j], gm, gn, wid.z);
+            }
+        }
+    }
+}
