@@ -17,22 +17,25 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let iy = (idx / (params.c * params.w)) % params.h;
     let ni = idx / (params.c * params.w * params.h);
     let k = taps();
+    // Only taps ky ≡ (iy + pad) mod stride read (iy, ix); their output rows count down by one
+    // per step, so the loops divide nothing.
+    let ty = iy + params.pad;
+    let tx = ix + params.pad;
+    let s = params.stride;
     var v = 0.0;
-    for (var ky = 0u; ky < params.kh; ky++) {
-        let ty = i32(iy + params.pad) - i32(ky);
-        if ty < 0 || ty % i32(params.stride) != 0 || u32(ty) / params.stride >= params.oh {
-            continue;
-        }
-        let oy = u32(ty) / params.stride;
-        for (var kx = 0u; kx < params.kw; kx++) {
-            let tx = i32(ix + params.pad) - i32(kx);
-            if tx < 0 || tx % i32(params.stride) != 0 || u32(tx) / params.stride >= params.ow {
-                continue;
+    var oy = i32(ty / s);
+    for (var ky = ty % s; ky < params.kh && oy >= 0; ky += s) {
+        if u32(oy) < params.oh {
+            var ox = i32(tx / s);
+            for (var kx = tx % s; kx < params.kw && ox >= 0; kx += s) {
+                if u32(ox) < params.ow {
+                    let row = (ni * params.oh + u32(oy)) * params.ow + u32(ox);
+                    v += dcols[row * k + (ky * params.kw + kx) * params.c + ci];
+                }
+                ox -= 1;
             }
-            let ox = u32(tx) / params.stride;
-            let row = (ni * params.oh + oy) * params.ow + ox;
-            v += dcols[row * k + (ky * params.kw + kx) * params.c + ci];
         }
+        oy -= 1;
     }
     dx[idx] = v;
 }

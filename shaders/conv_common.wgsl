@@ -16,12 +16,50 @@ struct ConvParams {
     pad: u32,
     oh: u32,
     ow: u32,
-    _pad0: u32,
-    _pad1: u32,
+    // im2col_quantize: index of the clip in `clips`; unused elsewhere.
+    clip_offset: u32,
+    _pad: u32,
 }
 
 const WG_SIZE: u32 = 256u;
 
 fn taps() -> u32 {
     return params.kh * params.kw * params.c;
+}
+
+// The window of output pixel `row` (column-matrix row): its top-left input pixel (y, x), which
+// may lie in the padding, and its image.
+fn window_of(row: u32) -> vec3<i32> {
+    let ox = row % params.ow;
+    let oy = (row / params.ow) % params.oh;
+    let ni = row / (params.ow * params.oh);
+    return vec3<i32>(i32(oy * params.stride) - i32(params.pad),
+                     i32(ox * params.stride) - i32(params.pad), i32(ni));
+}
+
+// Kernel tap `col` (column-matrix column) as (ky, kx, ci).
+fn tap_of(col: u32) -> vec3<u32> {
+    return vec3<u32>(col / (params.c * params.kw), (col / params.c) % params.kw, col % params.c);
+}
+
+// The next tap in column order, without dividing (integer division is slow on CPU drivers).
+fn next_tap(t: vec3<u32>) -> vec3<u32> {
+    var n = vec3<u32>(t.x, t.y, t.z + 1u);
+    if n.z == params.c {
+        n = vec3<u32>(n.x, n.y + 1u, 0u);
+        if n.y == params.kw {
+            n = vec3<u32>(n.x + 1u, 0u, 0u);
+        }
+    }
+    return n;
+}
+
+// The index in x that window `win` reads at tap `t`, or -1 in the padding.
+fn im2col_source(win: vec3<i32>, t: vec3<u32>) -> i32 {
+    let iy = win.x + i32(t.x);
+    let ix = win.y + i32(t.y);
+    if iy < 0 || ix < 0 || iy >= i32(params.h) || ix >= i32(params.w) {
+        return -1;
+    }
+    return ((win.z * i32(params.h) + iy) * i32(params.w) + ix) * i32(params.c) + i32(t.z);
 }

@@ -1,7 +1,9 @@
 // maxpool: k x k max pooling with stride k over NHWC activations (floor mode: trailing rows and
 // columns that do not fill a window are dropped). Forward writes the maximum (the first one on
 // ties; NaN never wins unless it comes first) and its flat input index; backward routes each
-// output gradient to that index, as a gather over the input, with zeros elsewhere.
+// output gradient to that index and zeros to the rest of the window, one invocation per window
+// (the last window of a row or column also zeros the trailing inputs no window covers), so each
+// input element is written once and no index is divided per element.
 // CPU twin: src/cpu/maxpool.rs.
 
 const WG_SIZE: u32 = 256u;
@@ -51,22 +53,22 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         out[idx] = best;
         argmax[idx] = at;
     } else {
-        if idx >= params.n * params.h * params.w * params.c {
+        if idx >= params.n * params.oh * params.ow * params.c {
             return;
         }
         let ci = idx % params.c;
-        let ix = (idx / params.c) % params.w;
-        let iy = (idx / (params.c * params.w)) % params.h;
-        let ni = idx / (params.c * params.w * params.h);
-        let oy = iy / params.k;
-        let ox = ix / params.k;
-        var g = 0.0;
-        if oy < params.oh && ox < params.ow {
-            let o = ((ni * params.oh + oy) * params.ow + ox) * params.c + ci;
-            if argmax[o] == idx {
-                g = dy[o];
+        let ox = (idx / params.c) % params.ow;
+        let oy = (idx / (params.c * params.ow)) % params.oh;
+        let ni = idx / (params.c * params.ow * params.oh);
+        let won = argmax[idx];
+        let g = dy[idx];
+        let y1 = select(oy * params.k + params.k, params.h, oy == params.oh - 1u);
+        let x1 = select(ox * params.k + params.k, params.w, ox == params.ow - 1u);
+        for (var iy = oy * params.k; iy < y1; iy++) {
+            for (var ix = ox * params.k; ix < x1; ix++) {
+                let i = ((ni * params.h + iy) * params.w + ix) * params.c + ci;
+                out[i] = select(0.0, g, i == won);
             }
         }
-        out[idx] = g;
     }
 }

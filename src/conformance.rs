@@ -82,7 +82,7 @@ pub fn suite_kernels(suite: &str) -> &'static [&'static str] {
         "relu" => &["relu"],
         "softmax_xent" => &["softmax_xent"],
         "sgd" => &["sgd"],
-        "conv" => &["im2col", "col2im"],
+        "conv" => &["im2col", "im2col_quantize", "col2im"],
         "maxpool" => &["maxpool"],
         "pool" => &["global_avg_pool", "add"],
         "column_sum" => &["column_sum", "gemm_reduce"],
@@ -93,6 +93,7 @@ pub fn suite_kernels(suite: &str) -> &'static [&'static str] {
         // Every kernel a training step dispatches, in its real context.
         "train_step" => &[
             "im2col",
+            "im2col_quantize",
             "col2im",
             "gemm_i8",
             "gemm_i8_small",
@@ -1192,6 +1193,58 @@ fn conv_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
             format!("{n}x{h}x{w}x{c} k{kh}x{kw} s{stride} p{pad}"),
             out,
         );
+        // The fused im2col + quantize: a clip below max|x| (saturation), one above, one that
+        // quantizes everything to zero, and one stored past other values (clip_offset).
+        let xq: Vec<f32> = x
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match i % 97 {
+                13 => f32::NAN,
+                29 => f32::INFINITY,
+                41 => 1e-40, // subnormal
+                _ => *v,
+            })
+            .collect();
+        let xqb = ctx.upload("test.xq", &xq);
+        for (clip, offset) in [(1.5f32, 0u32), (8.0, 3), (0.0, 1)] {
+            let mut clips = vec![7.0f32; offset as usize + 1];
+            clips[offset as usize] = clip;
+            let layout = Layout::new(geom.rows(), geom.taps(), ChannelAxis::Tensor);
+            let clip_buf = ctx.upload("test.clips", &clips);
+            let packed = ctx.storage_buffer("test.packed", layout.packed_words() as u64 * 4);
+            let scales = ctx.storage_buffer("test.scales", 4);
+            let mut rec = Recording::new();
+            ops::im2col_quantize(&mut rec, &geom, &xqb, (&clip_buf, offset), &packed, &scales)?;
+            ctx.run(&rec)?;
+            let gpu: Vec<u32> = ctx.read_buffer(&packed)?;
+            let gpu_scale: Vec<f32> = ctx.read_buffer(&scales)?;
+            let words = layout.packed_words();
+            let (mut twin, mut twin_scale) = (vec![0u32; words], [0f32]);
+            cpu::im2col_quantize(&geom, &xq, clip, &mut twin, &mut twin_scale);
+            // And the two-pass path it replaces: im2col, then quantize.
+            let mut cols = vec![0f32; cells];
+            cpu::im2col(&geom, &xq, &mut cols);
+            let (mut two_pass, mut two_pass_scale) = (vec![0u32; words], [0f32]);
+            let nearest = Rounding::Nearest;
+            cpu::quantize(
+                &layout,
+                nearest,
+                &cols,
+                &[clip],
+                &mut two_pass,
+                &mut two_pass_scale,
+            );
+            let mut check = Check::new();
+            check.exact("packed", &gpu[..words], &twin);
+            check.exact("packed vs im2col + quantize", &twin, &two_pass);
+            check.exact_f32("scale", &gpu_scale[..1], &twin_scale);
+            check.exact_f32("scale vs quantize", &twin_scale, &two_pass_scale);
+            check.finish(
+                "conv",
+                format!("im2col_quantize {n}x{h}x{w}x{c} k{kh}x{kw} s{stride} p{pad} clip {clip}"),
+                out,
+            );
+        }
     }
     Ok(())
 }

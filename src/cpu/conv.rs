@@ -1,26 +1,89 @@
-//! Twins of `shaders/im2col.wgsl` and `shaders/col2im.wgsl`.
+//! Twins of `shaders/im2col.wgsl`, `shaders/im2col_quantize.wgsl` and `shaders/col2im.wgsl`.
 
+use crate::cpu::common::{clip_is_valid, inv_step, pack4x_i8, quantize_one, step_of};
 use crate::ops::conv::ConvGeometry;
 
-/// `cols = im2col(x)`.
-pub fn im2col(g: &ConvGeometry, x: &[f32], cols: &mut [f32]) {
-    let (k, oh, ow) = (g.taps() as usize, g.oh() as usize, g.ow() as usize);
-    let (h, w, c, kw) = (g.h as usize, g.w as usize, g.c as usize, g.kw as usize);
-    for idx in 0..g.rows() as usize * k {
-        let (row, col) = (idx / k, idx % k);
-        let (ox, oy, ni) = (row % ow, (row / ow) % oh, row / (ow * oh));
-        let (ci, kx, ky) = (col % c, (col / c) % kw, col / (c * kw));
-        let iy = (oy * g.stride as usize + ky) as i64 - g.pad as i64;
-        let ix = (ox * g.stride as usize + kx) as i64 - g.pad as i64;
-        cols[idx] = if iy >= 0 && ix >= 0 && iy < h as i64 && ix < w as i64 {
-            x[((ni * h + iy as usize) * w + ix as usize) * c + ci]
-        } else {
-            0.0
-        };
+/// `window_of()` of `shaders/conv_common.wgsl`: output pixel `row`'s top-left input pixel
+/// (y, x), possibly in the padding, and its image.
+fn window_of(g: &ConvGeometry, row: usize) -> (i64, i64, usize) {
+    let (oh, ow) = (g.oh() as usize, g.ow() as usize);
+    let (ox, oy, ni) = (row % ow, (row / ow) % oh, row / (ow * oh));
+    let at = |o: usize| (o * g.stride as usize) as i64 - g.pad as i64;
+    (at(oy), at(ox), ni)
+}
+
+/// `tap_of()`: column `col` as (ky, kx, ci).
+fn tap_of(g: &ConvGeometry, col: usize) -> [usize; 3] {
+    let (c, kw) = (g.c as usize, g.kw as usize);
+    [col / (c * kw), (col / c) % kw, col % c]
+}
+
+/// `next_tap()`: the tap of the next column.
+fn next_tap(g: &ConvGeometry, [ky, kx, ci]: [usize; 3]) -> [usize; 3] {
+    match (ci + 1 == g.c as usize, kx + 1 == g.kw as usize) {
+        (false, _) => [ky, kx, ci + 1],
+        (true, false) => [ky, kx + 1, 0],
+        (true, true) => [ky + 1, 0, 0],
     }
 }
 
-/// `dx = col2im(dcols)`, summing taps in ascending (ky, kx) order.
+/// `im2col_source()`: the index in x that window `win` reads at tap `t`, or `None` in the
+/// padding.
+fn im2col_source(g: &ConvGeometry, (y, x, ni): (i64, i64, usize), t: [usize; 3]) -> Option<usize> {
+    let (h, w, c) = (g.h as usize, g.w as usize, g.c as usize);
+    let (iy, ix) = (y + t[0] as i64, x + t[1] as i64);
+    (iy >= 0 && ix >= 0 && iy < h as i64 && ix < w as i64)
+        .then(|| ((ni * h + iy as usize) * w + ix as usize) * c + t[2])
+}
+
+/// `cols = im2col(x)`.
+pub fn im2col(g: &ConvGeometry, x: &[f32], cols: &mut [f32]) {
+    let k = g.taps() as usize;
+    let k4 = k.div_ceil(4);
+    // One iteration per GPU invocation: four consecutive elements of a row.
+    for idx in 0..g.rows() as usize * k4 {
+        let (row, col0) = (idx / k4, (idx % k4) * 4);
+        let win = window_of(g, row);
+        let mut tap = tap_of(g, col0);
+        for col in col0..(col0 + 4).min(k) {
+            cols[row * k + col] = im2col_source(g, win, tap).map_or(0.0, |s| x[s]);
+            tap = next_tap(g, tap);
+        }
+    }
+}
+
+/// `packed = quantize(im2col(x))` with the one clip `clip`, rounding to nearest; writes
+/// `scales[0]`.
+pub fn im2col_quantize(
+    g: &ConvGeometry,
+    x: &[f32],
+    clip: f32,
+    packed: &mut [u32],
+    scales: &mut [f32],
+) {
+    let k = g.taps() as usize;
+    let k4 = k.div_ceil(4);
+    let valid = clip_is_valid(clip);
+    scales[0] = if valid { step_of(clip) } else { 0.0 };
+    // One iteration per GPU invocation.
+    for idx in 0..g.rows() as usize * k4 {
+        let mut q = [0i32; 4];
+        if valid {
+            let win = window_of(g, idx / k4);
+            let col0 = (idx % k4) * 4;
+            let mut tap = tap_of(g, col0);
+            for qj in q.iter_mut().take(k - col0) {
+                if let Some(s) = im2col_source(g, win, tap) {
+                    *qj = quantize_one(x[s], clip, inv_step(clip), false, 0);
+                }
+                tap = next_tap(g, tap);
+            }
+        }
+        packed[idx] = pack4x_i8(q);
+    }
+}
+
+/// `dx = col2im(dcols)`, summing the taps that read each pixel in ascending (ky, kx) order.
 pub fn col2im(g: &ConvGeometry, dcols: &[f32], dx: &mut [f32]) {
     let (k, oh, ow) = (g.taps() as usize, g.oh() as i64, g.ow() as i64);
     let (h, w, c) = (g.h as usize, g.w as usize, g.c as usize);
@@ -32,20 +95,21 @@ pub fn col2im(g: &ConvGeometry, dcols: &[f32], dx: &mut [f32]) {
             (idx / (c * w)) % h,
             idx / (c * w * h),
         );
+        let (ty, tx, s) = (iy as i64 + pad, ix as i64 + pad, stride);
         let mut v = 0f32;
-        for ky in 0..g.kh as i64 {
-            let ty = iy as i64 + pad - ky;
-            if ty < 0 || ty % stride != 0 || ty / stride >= oh {
-                continue;
-            }
-            for kx in 0..g.kw as i64 {
-                let tx = ix as i64 + pad - kx;
-                if tx < 0 || tx % stride != 0 || tx / stride >= ow {
-                    continue;
+        let (mut ky, mut oy) = (ty % s, ty / s);
+        while ky < g.kh as i64 && oy >= 0 {
+            if oy < oh {
+                let (mut kx, mut ox) = (tx % s, tx / s);
+                while kx < g.kw as i64 && ox >= 0 {
+                    if ox < ow {
+                        let row = ((ni as i64 * oh + oy) * ow + ox) as usize;
+                        v += dcols[row * k + (ky as usize * g.kw as usize + kx as usize) * c + ci];
+                    }
+                    (kx, ox) = (kx + s, ox - 1);
                 }
-                let row = ((ni as i64 * oh + ty / stride) * ow + tx / stride) as usize;
-                v += dcols[row * k + (ky as usize * g.kw as usize + kx as usize) * c + ci];
             }
+            (ky, oy) = (ky + s, oy - 1);
         }
         dx[idx] = v;
     }

@@ -28,23 +28,29 @@ pub fn maxpool_forward(g: &PoolGeometry, x: &[f32], argmax: &mut [u32], out: &mu
     }
 }
 
-/// Backward: each input element receives the gradient of the window it won, if any.
+/// Backward: each input element receives the gradient of the window it won, if any. One
+/// iteration per window, as on the GPU; the last window of a row or column also zeros the
+/// trailing inputs no window covers.
 pub fn maxpool_backward(g: &PoolGeometry, dy: &[f32], argmax: &[u32], dx: &mut [f32]) {
     let (h, w, c, k) = (g.h as usize, g.w as usize, g.c as usize, g.k as usize);
     let (oh, ow) = (g.oh() as usize, g.ow() as usize);
-    for idx in 0..g.input_len() as usize {
-        let (ci, ix, iy, ni) = (
+    for idx in 0..g.output_len() as usize {
+        let (ci, ox, oy, ni) = (
             idx % c,
-            (idx / c) % w,
-            (idx / (c * w)) % h,
-            idx / (c * w * h),
+            (idx / c) % ow,
+            (idx / (c * ow)) % oh,
+            idx / (c * ow * oh),
         );
-        let (oy, ox) = (iy / k, ix / k);
-        dx[idx] = 0.0;
-        if oy < oh && ox < ow {
-            let o = ((ni * oh + oy) * ow + ox) * c + ci;
-            if argmax[o] as usize == idx {
-                dx[idx] = dy[o];
+        let y1 = if oy == oh - 1 { h } else { oy * k + k };
+        let x1 = if ox == ow - 1 { w } else { ox * k + k };
+        for iy in oy * k..y1 {
+            for ix in ox * k..x1 {
+                let i = ((ni * h + iy) * w + ix) * c + ci;
+                dx[i] = if argmax[idx] as usize == i {
+                    dy[idx]
+                } else {
+                    0.0
+                };
             }
         }
     }

@@ -1,7 +1,8 @@
 //! Conv2d over NHWC activations: `im2col`, then the very GEMM layer a Linear is (rows = output
-//! pixels, inputs = kernel taps), then `col2im` for the input gradient. In a quantized layer the
-//! column matrix is quantized once and read by the forward and the weight-gradient GEMMs, and
-//! the input-gradient GEMM runs on int8 too; only the data movement is FP32.
+//! pixels, inputs = kernel taps), then `col2im` for the input gradient. In a quantized layer
+//! `im2col_quantize` writes the packed int8 column matrix straight from the input (no f32 column
+//! matrix exists), read by the forward and the weight-gradient GEMMs, and the input-gradient
+//! GEMM runs on int8 too; only col2im's data movement is FP32.
 
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
@@ -17,6 +18,7 @@ pub struct Conv2d {
     pub(crate) geom: ConvGeometry,
     /// The GEMM: `batch` = output pixels, `inputs` = kernel taps, `outputs` = channels.
     pub(crate) gemm: Linear,
+    /// The f32 column matrix (4 bytes where the forward is fused and needs none).
     cols: wgpu::Buffer,
     dcols: wgpu::Buffer,
 }
@@ -43,12 +45,20 @@ impl Conv2d {
             quantized,
         );
         let bytes = rows as u64 * taps as u64 * 4;
+        let cols_bytes = if Self::fused(&gemm, &geom) { 4 } else { bytes };
         Conv2d {
             geom,
             gemm,
-            cols: ctx.storage_buffer(&format!("{name}.cols"), bytes),
+            cols: ctx.storage_buffer(&format!("{name}.cols"), cols_bytes),
             dcols: ctx.storage_buffer(&format!("{name}.dcols"), bytes),
         }
+    }
+
+    /// Whether the forward quantizes straight from the input (`im2col_quantize`): a quantized
+    /// layer whose windows cover every input pixel, so that X's clip, max|x|, is the column
+    /// matrix's. Others (a strided 1×1 shortcut) take the column matrix's statistics.
+    fn fused(gemm: &Linear, geom: &ConvGeometry) -> bool {
+        gemm.int8.is_some() && geom.covers_input()
     }
 
     /// The weight `[out, kh, kw, in]` and bias.
@@ -66,6 +76,11 @@ impl Conv2d {
         y: &wgpu::Buffer,
         refresh: bool,
     ) -> Result<()> {
+        if Self::fused(&self.gemm, &self.geom) {
+            return self
+                .gemm
+                .record_forward_conv(ctx, rec, &self.geom, x, y, refresh);
+        }
         ops::im2col(rec, &self.geom, x, &self.cols)?;
         self.gemm.record_forward(ctx, rec, &self.cols, y, refresh)
     }
@@ -79,6 +94,7 @@ impl Conv2d {
         refresh: bool,
     ) -> Result<Vec<usize>> {
         let dcols = dx.map(|_| &self.dcols);
+        // A quantized layer's backward reads the packed column matrix, not `cols`.
         let seeded = self
             .gemm
             .record_backward(ctx, rec, &self.cols, dy, dcols, refresh)?;

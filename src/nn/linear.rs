@@ -4,14 +4,14 @@
 //! X and W are quantized once per step (per tensor, at max|·|, nearest) and each feeds two GEMMs;
 //! dY is quantized per the policy. The bias and its gradient stay FP32.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::{Context, Recording};
 use crate::nn::tensors::{Slice, Slot, TensorRole};
 use crate::ops::clip_select::{ClipBuffers, ClipSummary};
 use crate::ops::gemm::{Epilogue, GemmBuffers, GemmShape, MAX_K_CHUNK, Scale};
 use crate::ops::{
-    self, Candidates, ChannelAxis, ChannelStat, ClipRule, Layout, LrScale, QuantizeBuffers,
-    Rounding, SgdBuffers, SgdStep,
+    self, Candidates, ChannelAxis, ChannelStat, ClipRule, ConvGeometry, Layout, LrScale,
+    QuantizeBuffers, Rounding, SgdBuffers, SgdStep,
 };
 use crate::quant::{Dclrs, Policy};
 
@@ -272,15 +272,59 @@ impl Linear {
         };
         if refresh {
             q.x.record_max_abs(ctx, rec, x)?;
-            q.w.record_max_abs(ctx, rec, &self.weight)?;
         } else {
             q.x.record_quantize(rec, x, (&q.x.stats, 0), Rounding::Nearest)?;
+        }
+        self.record_forward_int8(ctx, rec, q, y, refresh)
+    }
+
+    /// The forward of a quantized convolution straight from its NHWC input `x`: X's clip is
+    /// max|x| (on refresh steps), and `im2col_quantize` writes the packed column matrix without
+    /// the f32 one. For geometries whose windows cover every input pixel
+    /// ([`ConvGeometry::covers_input`]), where max|x| is the column matrix's max|·|.
+    pub(crate) fn record_forward_conv(
+        &self,
+        ctx: &Context,
+        rec: &mut Recording,
+        geom: &ConvGeometry,
+        x: &wgpu::Buffer,
+        y: &wgpu::Buffer,
+        refresh: bool,
+    ) -> Result<()> {
+        let q = self.int8.as_ref().ok_or_else(|| {
+            Error::invalid(
+                "conv forward",
+                "record_forward_conv needs a quantized layer",
+            )
+        })?;
+        if refresh {
+            let pixels = Layout::new(geom.n * geom.h * geom.w, geom.c, ChannelAxis::Tensor);
+            ops::channel_stats(ctx, rec, &pixels, x, &q.x.stats, None)?;
+        }
+        // ChannelStat's first field is max|x|, so a one-channel stats buffer is also a clip buffer.
+        ops::im2col_quantize(rec, geom, x, (&q.x.stats, 0), &q.x.packed, &q.x.scales)?;
+        self.record_forward_int8(ctx, rec, q, y, refresh)
+    }
+
+    /// W's quantization and the int8 forward GEMM, after X's quantization.
+    fn record_forward_int8(
+        &self,
+        ctx: &Context,
+        rec: &mut Recording,
+        q: &Int8State,
+        y: &wgpu::Buffer,
+        refresh: bool,
+    ) -> Result<()> {
+        if refresh {
+            q.w.record_max_abs(ctx, rec, &self.weight)?;
+        } else {
             q.w.record_quantize(rec, &self.weight, (&q.w.stats, 0), Rounding::Nearest)?;
         }
+        let shape = GemmShape::new(self.batch, self.outputs, self.inputs);
         let epi = Epilogue {
             scale_a: Scale::Tensor(&q.x.scales),
             scale_b: Scale::Tensor(&q.w.scales),
-            bias: epilogue_bias,
+            bias: Some(&self.bias),
         };
         let bufs = GemmBuffers::new(&q.x.packed, &q.w.packed, y);
         ops::gemm_i8(ctx, rec, &shape, MAX_K_CHUNK, bufs, &epi)

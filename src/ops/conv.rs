@@ -20,6 +20,22 @@ pub static IM2COL: KernelDef = KernelDef {
     params_size: std::mem::size_of::<ConvParams>(),
 };
 
+/// The kernel declaration of `shaders/im2col_quantize.wgsl`: [`im2col`] fused with a per-tensor,
+/// round-to-nearest [`quantize`](super::quantize()).
+pub static IM2COL_QUANTIZE: KernelDef = KernelDef {
+    name: "im2col_quantize",
+    sources: &[wgsl::COMMON, wgsl::CONV_COMMON, wgsl::IM2COL_QUANTIZE],
+    workgroup_size: [256, 1, 1],
+    bindings: &[
+        ("params", BindType::Uniform),
+        ("x", BindType::ReadOnly),
+        ("clips", BindType::ReadOnly),
+        ("packed", BindType::ReadWrite),
+        ("scales", BindType::ReadWrite),
+    ],
+    params_size: std::mem::size_of::<ConvParams>(),
+};
+
 /// The kernel declaration of `shaders/col2im.wgsl`.
 pub static COL2IM: KernelDef = KernelDef {
     name: "col2im",
@@ -75,6 +91,18 @@ impl ConvGeometry {
         self.kh * self.kw * self.c
     }
 
+    /// Whether every input pixel lies in some window (then max|x| over the input is max|·| of
+    /// the column matrix). False for a strided 1×1 shortcut, or a stride past the kernel.
+    pub fn covers_input(&self) -> bool {
+        // The first window starts inside, no gap between windows, the last one reaches the end.
+        let covers = |size: u32, k: u32, out: u32| {
+            self.pad < k
+                && (out == 1 || self.stride <= k)
+                && (out - 1) * self.stride + k >= size + self.pad
+        };
+        covers(self.h, self.kh, self.oh()) && covers(self.w, self.kw, self.ow())
+    }
+
     /// Elements of the input.
     pub fn input_len(&self) -> u64 {
         self.n as u64 * self.h as u64 * self.w as u64 * self.c as u64
@@ -115,7 +143,7 @@ impl ConvGeometry {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct ConvParams {
-    /// n, h, w, c, kh, kw, stride, pad, oh, ow, then padding.
+    /// n, h, w, c, kh, kw, stride, pad, oh, ow, the clip's index (`im2col_quantize`), padding.
     pub v: [u32; 12],
 }
 
@@ -153,11 +181,42 @@ pub fn im2col(
     let cells = g.rows() as u64 * g.taps() as u64;
     check_buffer(OP, "x", x, g.input_len() * 4)?;
     check_buffer(OP, "cols", cols, cells * 4)?;
+    let quads = g.rows() as u64 * g.taps().div_ceil(4) as u64;
     rec.push(Dispatch::new(
         &IM2COL,
         &ConvParams::new(g),
         &[x, cols],
-        grid_1d(cells, 256),
+        grid_1d(quads, 256),
+    ));
+    Ok(())
+}
+
+/// Records `packed = quantize(im2col(x))` in one pass, never writing the f32 column matrix: one
+/// clip for the whole tensor at f32 index `clip_offset` of `clips`, rounding to nearest.
+/// `packed` holds `rows() × ceil(taps()/4)` words (the layout of
+/// [`quantize`](super::quantize()) with `Layout::new(rows, taps, Tensor)`), `scales` one f32.
+pub fn im2col_quantize(
+    rec: &mut Recording,
+    g: &ConvGeometry,
+    x: &wgpu::Buffer,
+    (clips, clip_offset): (&wgpu::Buffer, u32),
+    packed: &wgpu::Buffer,
+    scales: &wgpu::Buffer,
+) -> Result<()> {
+    const OP: &str = "im2col_quantize";
+    g.validate(OP)?;
+    let words = g.rows() as u64 * g.taps().div_ceil(4) as u64;
+    check_buffer(OP, "x", x, g.input_len() * 4)?;
+    check_buffer(OP, "clips", clips, (clip_offset as u64 + 1) * 4)?;
+    check_buffer(OP, "packed", packed, words * 4)?;
+    check_buffer(OP, "scales", scales, 4)?;
+    let mut params = ConvParams::new(g);
+    params.v[10] = clip_offset;
+    rec.push(Dispatch::new(
+        &IM2COL_QUANTIZE,
+        &params,
+        &[x, clips, packed, scales],
+        grid_1d(words, 256),
     ));
     Ok(())
 }
@@ -180,4 +239,58 @@ pub fn col2im(
         grid_1d(g.input_len(), 256),
     ));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConvGeometry;
+
+    fn geom(hw: u32, k: u32, stride: u32, pad: u32) -> ConvGeometry {
+        ConvGeometry {
+            n: 1,
+            h: hw,
+            w: hw,
+            c: 1,
+            kh: k,
+            kw: k,
+            stride,
+            pad,
+        }
+    }
+
+    /// Brute force: mark every pixel some window reads.
+    fn covered(g: &ConvGeometry) -> bool {
+        let mut seen = vec![false; (g.h * g.w) as usize];
+        for oy in 0..g.oh() as i64 {
+            for ox in 0..g.ow() as i64 {
+                for ky in 0..g.kh as i64 {
+                    for kx in 0..g.kw as i64 {
+                        let y = oy * g.stride as i64 + ky - g.pad as i64;
+                        let x = ox * g.stride as i64 + kx - g.pad as i64;
+                        if y >= 0 && x >= 0 && y < g.h as i64 && x < g.w as i64 {
+                            seen[(y * g.w as i64 + x) as usize] = true;
+                        }
+                    }
+                }
+            }
+        }
+        seen.iter().all(|&s| s)
+    }
+
+    #[test]
+    fn covers_input_agrees_with_brute_force() {
+        for hw in 1..12 {
+            for k in 1..6 {
+                for stride in 1..4 {
+                    for pad in 0..k {
+                        let g = geom(hw, k, stride, pad);
+                        if k > hw + 2 * pad {
+                            continue;
+                        }
+                        assert_eq!(g.covers_input(), covered(&g), "{g:?}");
+                    }
+                }
+            }
+        }
+    }
 }

@@ -106,7 +106,8 @@ pub fn maxpool(
         &MAXPOOL,
         &params,
         &[x, dy, argmax, out],
-        grid_1d(out_len, 256),
+        // Both directions: one invocation per window.
+        grid_1d(g.output_len(), 256),
     ));
     Ok(())
 }
