@@ -1,7 +1,9 @@
 //! Criterion benches of octet's kernels on the default adapter (`WGPU_BACKEND`,
-//! `WGPU_ADAPTER_NAME` choose another): int8 vs f32 GEMM at 256/512/1024 and quantize
-//! throughput. Each iteration records, submits and waits for one dispatch, so the figures
-//! include submission overhead, as a training step would.
+//! `WGPU_ADAPTER_NAME` choose another), for regression tracking of what `examples/bench.rs`
+//! reports: int8 vs f32 GEMM at 256/512/1024 (as autotuned, and each variant at 512), the three
+//! GEMMs of LeNet-5's second convolution, im2col vs the fused im2col + quantize, quantize
+//! throughput, and a LeNet-5 training step at batch 64 per policy. Each iteration records,
+//! submits and waits, so the figures include submission overhead, as a training step would.
 //!
 //! ```text
 //! cargo bench --bench kernels            # everything
@@ -13,10 +15,15 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use octet::Recording;
 use octet::conformance::Gen;
 use octet::cpu::common::rng_u32;
+use octet::data::Dataset;
+use octet::nn::ModelSpec;
+use octet::ops::gemm::{self, GemmVariant};
 use octet::ops::{
-    self, ChannelAxis, Epilogue, GemmBuffers, GemmShape, Layout, MAX_K_CHUNK, QuantizeBuffers,
-    Rounding,
+    self, ChannelAxis, ConvGeometry, Epilogue, GemmBuffers, GemmShape, Layout, MAX_K_CHUNK,
+    QuantizeBuffers, Rounding,
 };
+use octet::quant::Policy;
+use octet::train::{TrainConfig, Trainer};
 
 fn context() -> octet::Context {
     let ctx = octet::Context::new_default().expect("a GPU adapter (see README: prerequisites)");
@@ -29,6 +36,61 @@ fn context() -> octet::Context {
     ctx
 }
 
+/// Random packed int8 operands and normal f32 ones for `shape`.
+struct Operands {
+    a_q: wgpu::Buffer,
+    b_q: wgpu::Buffer,
+    a_f: wgpu::Buffer,
+    b_f: wgpu::Buffer,
+    out: wgpu::Buffer,
+}
+
+impl Operands {
+    fn new(ctx: &octet::Context, shape: &GemmShape) -> Self {
+        let words = |rows, trans, seed| -> Vec<u32> {
+            let n = GemmShape::packed_words(rows, shape.k, trans) as u32;
+            (0..n).map(|i| rng_u32(seed, i)).collect()
+        };
+        let mut g = Gen::new(3);
+        let floats = |g: &mut Gen, rows: u32| g.normal_vec((rows * shape.k) as usize, 1.0);
+        Operands {
+            a_q: ctx.upload("bench.a_q", &words(shape.m, shape.trans_a, 1)),
+            b_q: ctx.upload("bench.b_q", &words(shape.n, shape.trans_b, 2)),
+            a_f: ctx.upload("bench.a_f", &floats(&mut g, shape.m)),
+            b_f: ctx.upload("bench.b_f", &floats(&mut g, shape.n)),
+            out: ctx.storage_buffer("bench.out", shape.m as u64 * shape.n as u64 * 4),
+        }
+    }
+
+    /// One GEMM, recorded, submitted and waited for: in `variant`, or as autotuned.
+    fn run(
+        &self,
+        ctx: &octet::Context,
+        shape: &GemmShape,
+        int8: bool,
+        variant: Option<GemmVariant>,
+    ) {
+        let mut rec = Recording::new();
+        let k_chunk = shape.auto_k_chunk(MAX_K_CHUNK);
+        let epi = &Epilogue::NONE;
+        let (i8_bufs, f32_bufs) = (
+            GemmBuffers::new(&self.a_q, &self.b_q, &self.out),
+            GemmBuffers::new(&self.a_f, &self.b_f, &self.out),
+        );
+        match (int8, variant) {
+            (true, None) => ops::gemm_i8(ctx, &mut rec, shape, k_chunk, i8_bufs, epi),
+            (true, Some(v)) => {
+                gemm::gemm_i8_variant(ctx, &mut rec, v, shape, k_chunk, i8_bufs, epi)
+            }
+            (false, None) => ops::gemm_f32(ctx, &mut rec, shape, f32_bufs, epi),
+            (false, Some(v)) => gemm::gemm_f32_variant(ctx, &mut rec, v, shape, f32_bufs, epi),
+        }
+        .unwrap();
+        ctx.run(&rec).unwrap();
+        ctx.wait_idle().unwrap();
+    }
+}
+
 fn gemm(c: &mut Criterion) {
     let ctx = context();
     let mut group = c.benchmark_group("gemm");
@@ -36,36 +98,114 @@ fn gemm(c: &mut Criterion) {
     for size in [256u32, 512, 1024] {
         let shape = GemmShape::new(size, size, size);
         group.throughput(Throughput::Elements(2 * shape.macs()));
-        let words = GemmShape::packed_words(size, size, false) as u32;
-        let a_q = ctx.upload(
-            "bench.a_q",
-            &(0..words).map(|i| rng_u32(1, i)).collect::<Vec<_>>(),
-        );
-        let b_q = ctx.upload(
-            "bench.b_q",
-            &(0..words).map(|i| rng_u32(2, i)).collect::<Vec<_>>(),
-        );
-        let mut g = Gen::new(3);
-        let elems = (size * size) as usize;
-        let a_f = ctx.upload("bench.a_f", &g.normal_vec(elems, 1.0));
-        let b_f = ctx.upload("bench.b_f", &g.normal_vec(elems, 1.0));
-        let out = ctx.storage_buffer("bench.out", elems as u64 * 4);
-        group.bench_function(BenchmarkId::new("i8", size), |bench| {
+        let ops = Operands::new(&ctx, &shape);
+        for (name, int8) in [("i8", true), ("f32", false)] {
+            group.bench_function(BenchmarkId::new(name, size), |bench| {
+                bench.iter(|| ops.run(&ctx, &shape, int8, None))
+            });
+            if size == 512 {
+                for v in GemmVariant::ALL {
+                    group
+                        .bench_function(BenchmarkId::new(format!("{name}_{v:?}"), size), |bench| {
+                            bench.iter(|| ops.run(&ctx, &shape, int8, Some(v)))
+                        });
+                }
+            }
+        }
+    }
+    // LeNet-5's second convolution at batch 64: 6400 output pixels, 150 taps, 16 channels.
+    let (rows, taps, out) = (6400, 150, 16);
+    for (what, shape) in [
+        ("conv_fwd", GemmShape::new(rows, out, taps)),
+        (
+            "conv_dgrad",
+            GemmShape::new(rows, taps, out).with_trans(false, true),
+        ),
+        (
+            "conv_wgrad",
+            GemmShape::new(out, taps, rows).with_trans(true, true),
+        ),
+    ] {
+        group.throughput(Throughput::Elements(2 * shape.macs()));
+        let ops = Operands::new(&ctx, &shape);
+        for (name, int8) in [("i8", true), ("f32", false)] {
+            group.bench_function(
+                BenchmarkId::new(format!("{what}_{name}"), "lenet5"),
+                |bench| bench.iter(|| ops.run(&ctx, &shape, int8, None)),
+            );
+        }
+    }
+    group.finish();
+}
+
+/// im2col alone against im2col fused with quantization, on LeNet-5's second convolution.
+fn im2col(c: &mut Criterion) {
+    let ctx = context();
+    let mut group = c.benchmark_group("im2col");
+    group.sample_size(10);
+    let geom = ConvGeometry {
+        n: 64,
+        h: 14,
+        w: 14,
+        c: 6,
+        kh: 5,
+        kw: 5,
+        stride: 1,
+        pad: 0,
+    };
+    let cells = geom.rows() as u64 * geom.taps() as u64;
+    group.throughput(Throughput::Elements(cells));
+    let x = ctx.upload(
+        "bench.x",
+        &Gen::new(5).normal_vec(geom.input_len() as usize, 1.0),
+    );
+    let cols = ctx.storage_buffer("bench.cols", cells * 4);
+    let clips = ctx.upload("bench.clip", &[3.0f32]);
+    let packed = ctx.storage_buffer(
+        "bench.packed",
+        geom.rows() as u64 * geom.taps().div_ceil(4) as u64 * 4,
+    );
+    let scales = ctx.storage_buffer("bench.scales", 4);
+    let run = |fused: bool| {
+        let mut rec = Recording::new();
+        if fused {
+            ops::im2col_quantize(&mut rec, &geom, &x, (&clips, 0), &packed, &scales).unwrap();
+        } else {
+            ops::im2col(&mut rec, &geom, &x, &cols).unwrap();
+        }
+        ctx.run(&rec).unwrap();
+        ctx.wait_idle().unwrap();
+    };
+    group.bench_function("im2col_f32", |bench| bench.iter(|| run(false)));
+    group.bench_function("im2col_quantize", |bench| bench.iter(|| run(true)));
+    group.finish();
+}
+
+/// One LeNet-5 training step at batch 64 per policy (warmed up, clips refreshed every step).
+fn step(c: &mut Criterion) {
+    let ctx = context();
+    let mut group = c.benchmark_group("step");
+    group.sample_size(10);
+    let batch = 64usize;
+    let data = Dataset::synthetic_images(batch, [28, 28, 1], 10, 0.5, 1);
+    let (x, y) = data.batch(0, batch);
+    let spec = ModelSpec::lenet5(28, 28, 1, 10);
+    for policy in [
+        Policy::Fp32,
+        Policy::NaiveInt8,
+        Policy::ui8(),
+        Policy::dai8(),
+    ] {
+        let cfg = TrainConfig {
+            batch: batch as u32,
+            ..Default::default()
+        };
+        let mut trainer = Trainer::new(&ctx, &spec, policy.clone(), cfg).unwrap();
+        trainer.train_step(x, y).unwrap();
+        group.bench_function(BenchmarkId::new("lenet5", policy.name()), |bench| {
             bench.iter(|| {
-                let mut rec = Recording::new();
-                let bufs = GemmBuffers::new(&a_q, &b_q, &out);
-                ops::gemm_i8(&ctx, &mut rec, &shape, MAX_K_CHUNK, bufs, &Epilogue::NONE).unwrap();
-                ctx.run(&rec).unwrap();
-                ctx.wait_idle().unwrap();
-            })
-        });
-        group.bench_function(BenchmarkId::new("f32", size), |bench| {
-            bench.iter(|| {
-                let mut rec = Recording::new();
-                let bufs = GemmBuffers::new(&a_f, &b_f, &out);
-                ops::gemm_f32(&ctx, &mut rec, &shape, bufs, &Epilogue::NONE).unwrap();
-                ctx.run(&rec).unwrap();
-                ctx.wait_idle().unwrap();
+                trainer.train_step(x, y).unwrap();
+                trainer.poll_metrics(true).unwrap();
             })
         });
     }
@@ -117,5 +257,5 @@ fn quantize(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, gemm, quantize);
+criterion_group!(benches, gemm, im2col, quantize, step);
 criterion_main!(benches);
