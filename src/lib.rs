@@ -89,6 +89,13 @@
 //!   buffers; [`nn::Model::read_tensor_async`] and [`Context::read_async`] create one staging
 //!   buffer per request and never wait. Blocking calls (`evaluate`, `checkpoint`,
 //!   `read_tensors`, `read_buffer`) are for between frames.
+//! - **Autotuning.** The first time a GEMM shape is recorded on an adapter (in
+//!   [`train::Trainer::new`]), [`Context::gemm_variant`] times its kernel variants: a dozen
+//!   submits and waits on the host's queue, with short-lived scratch buffers, and a write to
+//!   `~/.cache/octet/gemm-tune.json`. Later processes read the choices back. To keep
+//!   construction free of that, pass [`gpu::Autotune::Off`] (a fixed rule) to
+//!   [`Context::set_autotune`], or build the trainer once at load time; the variants compute
+//!   the same bits either way.
 //! - **Capping memory.** A model's memory is fixed by its architecture and batch size:
 //!   [`Context::storage_bytes`] before and after [`train::Trainer::new`] tells what it holds
 //!   (`examples/bench.rs` reports it by category); lower the batch size to hold less.
