@@ -61,15 +61,26 @@ fn store_result(acc: f32, gm: u32, gn: u32, z: u32) {
     }
 }
 
-// Stores a lane's 4x4 block: rows m0 + ly + 16i, columns n0 + lx + 16j, inside the output only.
-fn store_block(acc: array<f32, 16>, m0: u32, n0: u32, lx: u32, ly: u32, z: u32) {
+// Stores a lane's 4x4 block: rows row0 + step * i, columns col0 + step * j, inside the output
+// only (the tiled kernels interleave lanes with step 16, the register-blocked ones use step 1).
+fn store_block(acc: array<f32, 16>, row0: u32, col0: u32, step: u32, z: u32) {
     for (var i = 0u; i < 4u; i++) {
-        let gm = m0 + ly + 16u * i;
+        let gm = row0 + step * i;
         for (var j = 0u; j < 4u; j++) {
-            let gn = n0 + lx + 16u * j;
+            let gn = col0 + step * j;
             if gm < params.m && gn < params.n {
                 store_result(acc[i * 4u + j], gm, gn, z);
             }
         }
     }
+}
+
+// The register-blocked kernels' lane -> output block: lanes are numbered across the grid's x and
+// y (64 per workgroup), lane g takes block g, blocks running along N first. Returns the block's
+// first row and column, and 0 in z for lanes past the last block.
+fn regs_block(lid: u32, wid: vec3<u32>, groups: vec3<u32>) -> vec3<u32> {
+    let blocks_n = (params.n + 3u) / 4u;
+    let blocks = ((params.m + 3u) / 4u) * blocks_n;
+    let lane = (wid.y * groups.x + wid.x) * 64u + lid;
+    return vec3<u32>((lane / blocks_n) * 4u, (lane % blocks_n) * 4u, u32(lane < blocks));
 }

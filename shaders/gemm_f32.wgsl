@@ -91,5 +91,5 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(local_invocation
         workgroupBarrier();
     }
 
-    store_block(acc, m0, n0, lx, ly, wid.z);
+    store_block(acc, m0 + ly, n0 + lx, 16u, wid.z);
 }

@@ -6,10 +6,7 @@
 // (one f32 accumulator, K ascending within a chunk) as gemm_f32. CPU twin: src/cpu/gemm_f32.rs
 // (gemm_f32_regs_pass).
 //
-// Lanes are numbered across the grid's x and y; lane g takes block g, blocks running along N
-// first. Workgroup z is split-K chunk z.
-
-const REGS: u32 = 4u;
+// Lanes map to blocks as regs_block() (gemm_common.wgsl) says; workgroup z is split-K chunk z.
 
 @group(0) @binding(0) var<uniform> params: GemmParams;
 @group(0) @binding(1) var<storage> a: array<f32>;
@@ -22,14 +19,12 @@ const REGS: u32 = 4u;
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) groups: vec3<u32>) {
-    let blocks_n = (params.n + REGS - 1u) / REGS;
-    let blocks = ((params.m + REGS - 1u) / REGS) * blocks_n;
-    let lane = (wid.y * groups.x + wid.x) * 64u + lid;
-    if lane >= blocks {
+    let block = regs_block(lid, wid, groups);
+    if block.z == 0u {
         return;
     }
-    let m0 = (lane / blocks_n) * REGS;
-    let n0 = (lane % blocks_n) * REGS;
+    let m0 = block.x;
+    let n0 = block.y;
     // Element (row, k) of a stored operand sits at row * row_stride + k * k_stride. Rows past the
     // edge read the last row instead of branching: their cells are computed and dropped.
     var a_stride = vec2<u32>(params.k, 1u);
@@ -42,7 +37,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     }
     var a_row: array<u32, 4>;
     var b_row: array<u32, 4>;
-    for (var i = 0u; i < REGS; i++) {
+    for (var i = 0u; i < 4u; i++) {
         a_row[i] = min(m0 + i, params.m - 1u) * a_stride.x;
         b_row[i] = min(n0 + i, params.n - 1u) * b_stride.x;
     }
@@ -52,22 +47,22 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     for (var k = k0; k < k1; k++) {
         var av: array<f32, 4>;
         var bv: array<f32, 4>;
-        for (var i = 0u; i < REGS; i++) {
+        for (var i = 0u; i < 4u; i++) {
             av[i] = a[a_row[i] + k * a_stride.y];
             bv[i] = b[b_row[i] + k * b_stride.y];
         }
-        for (var i = 0u; i < REGS; i++) {
-            for (var j = 0u; j < REGS; j++) {
-                acc[i * REGS + j] = fma(av[i], bv[j], acc[i * REGS + j]);
+        for (var i = 0u; i < 4u; i++) {
+            for (var j = 0u; j < 4u; j++) {
+                acc[i * 4u + j] = fma(av[i], bv[j], acc[i * 4u + j]);
             }
         }
     }
-    for (var i = 0u; i < REGS; i++) {
-        for (var j = 0u; j < REGS; j++) {
-            let gm = m0 + i;
-            let gn = n0 + j;
-            if gm < params.m && gn < params.n {
-                store_result(acc[i * REGS + j], gm, gn, wid.z);
+    // Inline rather than store_block(): passing the array costs lavapipe a third of this kernel
+    // on short-K products.
+    for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) {
+            if m0 + i < params.m && n0 + j < params.n {
+                store_result(acc[i * 4u + j], m0 + i, n0 + j, wid.z);
             }
         }
     }

@@ -134,5 +134,5 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(local_invocation
     for (var i = 0u; i < 16u; i++) {
         accf[i] = f32(acc[i]);
     }
-    store_block(accf, m0, n0, lx, ly, wid.z);
+    store_block(accf, m0 + ly, n0 + lx, 16u, wid.z);
 }

@@ -1,6 +1,6 @@
 //! Twin of `shaders/gemm_f32.wgsl`.
 
-use crate::cpu::gemm_i8::{CpuEpilogue, store_result};
+use crate::cpu::gemm_i8::{CpuEpilogue, store_block, store_result};
 use crate::cpu::gemm_reduce::split_k;
 use crate::ops::GemmShape;
 use crate::ops::gemm::{GEMM_TILE, GemmVariant, REGS_BLOCK, SMALL_TILE, f32_k_chunk};
@@ -28,6 +28,16 @@ pub fn gemm_f32(
     });
 }
 
+/// Element (row `r`, K index `kk`) of an operand with `rows` rows, stored `[rows, K]` or, with
+/// `trans`, `[K, rows]`.
+fn element(src: &[f32], (rows, k): (u32, u32), trans: bool, r: u32, kk: u32) -> f32 {
+    if trans {
+        src[(kk * rows + r) as usize]
+    } else {
+        src[(r * k + kk) as usize]
+    }
+}
+
 /// One `gemm_f32_regs` dispatch: a 4×4 block per lane, K ascending.
 pub fn gemm_f32_regs_pass(
     shape: &GemmShape,
@@ -40,14 +50,8 @@ pub fn gemm_f32_regs_pass(
 ) {
     let (m, n, k) = (shape.m, shape.n, shape.k);
     // Rows past the edge read the last row, as on the GPU; their cells are dropped.
-    let at = |src: &[f32], rows: u32, trans: bool, r: u32, kk: u32| -> f32 {
-        let r = r.min(rows - 1);
-        if trans {
-            src[(kk * rows + r) as usize]
-        } else {
-            src[(r * k + kk) as usize]
-        }
-    };
+    let at =
+        |src, rows: u32, trans, r: u32, kk| element(src, (rows, k), trans, r.min(rows - 1), kk);
     for z in 0..shape.chunks(k_chunk) {
         let (k0, k1) = (z * k_chunk, ((z + 1) * k_chunk).min(k));
         for m0 in (0..m).step_by(REGS_BLOCK as usize) {
@@ -64,15 +68,7 @@ pub fn gemm_f32_regs_pass(
                         }
                     }
                 }
-                for i in 0..4 {
-                    for j in 0..4 {
-                        let (gm, gn) = (m0 + i, n0 + j);
-                        if gm < m && gn < n {
-                            let v = acc[(i * 4 + j) as usize];
-                            store_result(epilogue, raw, out, (m, n), v, (gm, gn), z);
-                        }
-                    }
-                }
+                store_block(epilogue, raw, out, (m, n), &acc, (m0, n0), 1, z);
             }
         }
     }
@@ -89,13 +85,7 @@ pub fn gemm_f32_small_pass(
     out: &mut [f32],
 ) {
     let (m, n, k) = (shape.m, shape.n, shape.k);
-    let at = |src: &[f32], rows: u32, trans: bool, r: u32, kk: u32| -> f32 {
-        if trans {
-            src[(kk * rows + r) as usize]
-        } else {
-            src[(r * k + kk) as usize]
-        }
-    };
+    let at = |src, rows, trans, r, kk| element(src, (rows, k), trans, r, kk);
     for z in 0..shape.chunks(k_chunk) {
         let (k0, k1) = (z * k_chunk, ((z + 1) * k_chunk).min(k));
         for wy in 0..m.div_ceil(SMALL_TILE) {
@@ -133,13 +123,7 @@ pub fn gemm_f32_pass(
     out: &mut [f32],
 ) {
     let (m, n, k) = (shape.m, shape.n, shape.k);
-    let at = |src: &[f32], rows: u32, trans: bool, r: u32, kk: u32| -> f32 {
-        if trans {
-            src[(kk * rows + r) as usize]
-        } else {
-            src[(r * k + kk) as usize]
-        }
-    };
+    let at = |src, rows, trans, r, kk| element(src, (rows, k), trans, r, kk);
     let chunks = shape.chunks(k_chunk);
     for z in 0..chunks {
         let (k0, k1) = (z * k_chunk, ((z + 1) * k_chunk).min(k));

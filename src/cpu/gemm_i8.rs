@@ -151,15 +151,8 @@ pub fn gemm_i8_regs_pass(
                         }
                     }
                 }
-                for i in 0..4 {
-                    for j in 0..4 {
-                        let (gm, gn) = (m0 + i, n0 + j);
-                        if gm < m && gn < n {
-                            let v = acc[(i * 4 + j) as usize] as f32;
-                            store_result(epilogue, raw, out, (m, n), v, (gm, gn), z);
-                        }
-                    }
-                }
+                let acc = acc.map(|v| v as f32);
+                store_block(epilogue, raw, out, (m, n), &acc, (m0, n0), 1, z);
             }
         }
     }
@@ -247,18 +240,35 @@ pub fn gemm_i8_pass(
                                 }
                             }
                         }
-                        for i in 0..4 {
-                            let gm = wy * GEMM_TILE + ly + 16 * i;
-                            for j in 0..4 {
-                                let gn = wx * GEMM_TILE + lx + 16 * j;
-                                if gm < m && gn < n {
-                                    let v = acc[(i * 4 + j) as usize] as f32;
-                                    store_result(epilogue, raw, out, (m, n), v, (gm, gn), z);
-                                }
-                            }
-                        }
+                        let (row0, col0) = (wy * GEMM_TILE + ly, wx * GEMM_TILE + lx);
+                        let acc = acc.map(|v| v as f32);
+                        store_block(epilogue, raw, out, (m, n), &acc, (row0, col0), 16, z);
                     }
                 }
+            }
+        }
+    }
+}
+
+/// `store_block()` of `shaders/gemm_common.wgsl`: a 4×4 block, rows `row0 + step·i`, columns
+/// `col0 + step·j`, inside the output only.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn store_block(
+    epilogue: &CpuEpilogue<'_>,
+    raw: bool,
+    out: &mut [f32],
+    (m, n): (u32, u32),
+    acc: &[f32; 16],
+    (row0, col0): (u32, u32),
+    step: u32,
+    z: u32,
+) {
+    for i in 0..4 {
+        for j in 0..4 {
+            let (gm, gn) = (row0 + step * i, col0 + step * j);
+            if gm < m && gn < n {
+                let v = acc[(i * 4 + j) as usize];
+                store_result(epilogue, raw, out, (m, n), v, (gm, gn), z);
             }
         }
     }
