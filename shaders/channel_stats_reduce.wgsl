@@ -20,14 +20,6 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     }
     let t = fold_lanes(lid, p);
     if lid == 0u {
-        var mean = 0.0;
-        var std_dev = 0.0;
-        if t.count > 0u {
-            let nf = f32(t.count);
-            let m = t.sum / nf;
-            mean = channel_shift(ch) + m;
-            std_dev = sqrt(max(t.sum_sq_shifted / nf - m * m, 0.0));
-        }
-        stats[ch] = ChannelStat(t.max_abs, mean, std_dev, t.sum_sq, t.count, t.nonfinite, 0u, 0u);
+        stats[ch] = finalize(ch, t);
     }
 }

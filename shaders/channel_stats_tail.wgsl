@@ -3,15 +3,17 @@
 // c_r = ratio_r * max|x|, the cosine-distance terms between g and its nearest-rounded
 // quantize-dequantize copy g^: sum g*g^ and sum g^*g^ (sum g*g is pass 1's sum_sq). Writes
 // 1 + n_candidates slots per segment: (count, 0), then the bits of (sum g*g^, sum g^*g^) per
-// candidate; channel_stats_tail_reduce folds the segments. CPU twin:
-// src/cpu/channel_stats_tail.rs.
+// candidate; channel_stats_tail_reduce folds the segments. When a channel is one segment, this
+// kernel writes above_sigma and the cosine terms itself and the reduce is not dispatched.
+// CPU twin: src/cpu/channel_stats_tail.rs.
 
 @group(0) @binding(0) var<uniform> params: StatsParams;
 @group(0) @binding(1) var<storage> input: array<f32>;
 @group(0) @binding(2) var<storage> ratios: array<f32>;
-@group(0) @binding(3) var<storage> stats: array<ChannelStat>;
+@group(0) @binding(3) var<storage, read_write> stats: array<ChannelStat>;
 // Integer storage, so float bits pass through untouched (no denormal flushing of the counts).
 @group(0) @binding(4) var<storage, read_write> partials: array<vec2<u32>>;
+@group(0) @binding(5) var<storage, read_write> cosine_terms: array<vec2<f32>>;
 
 var<workgroup> sh_clip: array<f32, MAX_CANDIDATES>;
 var<workgroup> sh_inv: array<f32, MAX_CANDIDATES>;
@@ -59,14 +61,23 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         }
     }
     let base = w * (1u + nc);
+    let single = params.segments == 1u;
     let count = fold_count(lid, above);
     if lid == 0u {
-        partials[base] = vec2<u32>(count, 0u);
+        if single {
+            stats[ch].above_sigma = count;
+        } else {
+            partials[base] = vec2<u32>(count, 0u);
+        }
     }
     for (var r = 0u; r < nc; r++) {
         let pair = fold_pair(lid, vec2<f32>(dot[r], qq[r]));
         if lid == 0u {
-            partials[base + 1u + r] = bitcast<vec2<u32>>(pair);
+            if single {
+                cosine_terms[ch * nc + r] = pair;
+            } else {
+                partials[base + 1u + r] = bitcast<vec2<u32>>(pair);
+            }
         }
     }
 }

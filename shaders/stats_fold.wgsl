@@ -1,5 +1,6 @@
 // Shared by channel_stats and channel_stats_reduce (both declare `input`): the moments' shift,
-// combining StatsPartial records, and the fixed-order tree over a workgroup's lanes.
+// combining StatsPartial records, the fixed-order tree over a workgroup's lanes, and the
+// channel's final statistics from its total.
 
 var<workgroup> sh_part: array<StatsPartial, WG_SIZE>;
 
@@ -27,4 +28,18 @@ fn fold_lanes(lid: u32, p: StatsPartial) -> StatsPartial {
         }
     }
     return sh_part[0];
+}
+
+// A channel's statistics from the fold of all its elements: max|x|, mean, population std (from
+// moments about the shift), sum x^2 and counts.
+fn finalize(ch: u32, t: StatsPartial) -> ChannelStat {
+    var mean = 0.0;
+    var std_dev = 0.0;
+    if t.count > 0u {
+        let nf = f32(t.count);
+        let m = t.sum / nf;
+        mean = channel_shift(ch) + m;
+        std_dev = sqrt(max(t.sum_sq_shifted / nf - m * m, 0.0));
+    }
+    return ChannelStat(t.max_abs, mean, std_dev, t.sum_sq, t.count, t.nonfinite, 0u, 0u);
 }

@@ -635,14 +635,18 @@ pub fn twin_channel_stats(
     use crate::ops::channel_stats::segments;
     let (ch, segs) = (layout.channels(), segments(layout));
     let mut partials = vec![ops::StatsPartial::default(); ch * segs];
-    cpu::channel_stats(layout, input, &mut partials);
     let mut p1 = vec![ChannelStat::default(); ch];
-    cpu::channel_stats_reduce(layout, input, &partials, &mut p1);
+    cpu::channel_stats(layout, input, &mut partials, &mut p1);
+    if segs > 1 {
+        cpu::channel_stats_reduce(layout, input, &partials, &mut p1);
+    }
     let mut p2 = pass1.map_or_else(|| p1.clone(), <[ChannelStat]>::to_vec);
     let mut tail = vec![[0u32; 2]; ch * segs * (1 + ratios.len())];
-    cpu::channel_stats_tail(layout, input, ratios, &p2, &mut tail);
     let mut terms = vec![[0f32; 2]; ch * ratios.len()];
-    cpu::channel_stats_tail_reduce(layout, ratios.len(), &tail, &mut p2, &mut terms);
+    cpu::channel_stats_tail(layout, input, ratios, &mut p2, &mut tail, &mut terms);
+    if segs > 1 {
+        cpu::channel_stats_tail_reduce(layout, ratios.len(), &tail, &mut p2, &mut terms);
+    }
     StatsRun {
         pass1: p1,
         pass2: p2,

@@ -3,7 +3,7 @@
 
 use crate::cpu::common::is_finite_f32;
 use crate::ops::channel_stats::{SEG_LEN, segments};
-use crate::ops::{ChannelAxis, Layout, StatsPartial};
+use crate::ops::{ChannelAxis, ChannelStat, Layout, StatsPartial};
 
 /// Lanes per workgroup.
 pub const WG_SIZE: usize = 64;
@@ -48,8 +48,14 @@ pub(crate) fn combine(a: StatsPartial, b: StatsPartial) -> StatsPartial {
     }
 }
 
-/// Pass 1, per segment: `partials[ch · segments + seg]`.
-pub fn channel_stats(layout: &Layout, input: &[f32], partials: &mut [StatsPartial]) {
+/// Pass 1, per segment: `partials[ch · segments + seg]`, or with one segment per channel the
+/// channel's statistics, `stats[ch]` (then there is no reduce).
+pub fn channel_stats(
+    layout: &Layout,
+    input: &[f32],
+    partials: &mut [StatsPartial],
+    stats: &mut [ChannelStat],
+) {
     let (n, segs) = (layout.channel_len(), segments(layout));
     for w in 0..layout.channels() * segs {
         let (ch, seg) = (w / segs, w % segs);
@@ -73,6 +79,33 @@ pub fn channel_stats(layout: &Layout, input: &[f32], partials: &mut [StatsPartia
                 i += WG_SIZE;
             }
         }
-        partials[w] = tree_reduce(&mut lanes, combine);
+        let total = tree_reduce(&mut lanes, combine);
+        if segs == 1 {
+            stats[ch] = finalize(layout, input, ch, total);
+        } else {
+            partials[w] = total;
+        }
+    }
+}
+
+/// `finalize()` of `shaders/stats_fold.wgsl`: a channel's statistics from the fold of all its
+/// elements.
+pub(crate) fn finalize(layout: &Layout, input: &[f32], ch: usize, t: StatsPartial) -> ChannelStat {
+    let (mut mean, mut std_dev) = (0.0, 0.0);
+    if t.count > 0 {
+        let nf = t.count as f32;
+        let m = t.sum / nf;
+        mean = channel_shift(layout, input, ch) + m;
+        std_dev = (t.sum_sq_shifted / nf - m * m).max(0.0).sqrt();
+    }
+    ChannelStat {
+        max_abs: t.max_abs,
+        mean,
+        std_dev,
+        sum_sq: t.sum_sq,
+        count: t.count,
+        nonfinite: t.nonfinite,
+        above_sigma: 0,
+        _pad: 0,
     }
 }

@@ -1,6 +1,6 @@
 //! Twin of `shaders/channel_stats_reduce.wgsl`.
 
-use crate::cpu::channel_stats::{WG_SIZE, channel_shift, combine, tree_reduce};
+use crate::cpu::channel_stats::{WG_SIZE, combine, finalize, tree_reduce};
 use crate::ops::channel_stats::segments;
 use crate::ops::{ChannelStat, Layout, StatsPartial};
 
@@ -21,23 +21,6 @@ pub fn channel_stats_reduce(
                 seg += WG_SIZE;
             }
         }
-        let t = tree_reduce(&mut lanes, combine);
-        let (mut mean, mut std_dev) = (0.0, 0.0);
-        if t.count > 0 {
-            let nf = t.count as f32;
-            let m = t.sum / nf;
-            mean = channel_shift(layout, input, ch) + m;
-            std_dev = (t.sum_sq_shifted / nf - m * m).max(0.0).sqrt();
-        }
-        stats[ch] = ChannelStat {
-            max_abs: t.max_abs,
-            mean,
-            std_dev,
-            sum_sq: t.sum_sq,
-            count: t.count,
-            nonfinite: t.nonfinite,
-            above_sigma: 0,
-            _pad: 0,
-        };
+        stats[ch] = finalize(layout, input, ch, tree_reduce(&mut lanes, combine));
     }
 }

@@ -7,12 +7,15 @@ use crate::ops::{ChannelStat, Layout, MAX_CANDIDATES};
 
 /// Pass 2, per segment: slot 0 of `partials[(ch · segments + seg) · (1 + nc)]` holds
 /// `[count, 0]`, slots 1..=nc the bits of `[Σg·ĝ, Σĝ·ĝ]` for candidate `ratios[r] · max|x|`.
+/// With one segment per channel it writes `stats[ch].above_sigma` and `terms[ch · nc + r]`
+/// instead (then there is no reduce).
 pub fn channel_stats_tail(
     layout: &Layout,
     input: &[f32],
     ratios: &[f32],
-    stats: &[ChannelStat],
+    stats: &mut [ChannelStat],
     partials: &mut [[u32; 2]],
+    terms: &mut [[f32; 2]],
 ) {
     let (n, segs) = (layout.channel_len(), segments(layout));
     let nc = ratios.len().min(MAX_CANDIDATES);
@@ -52,11 +55,20 @@ pub fn channel_stats_tail(
             }
         }
         let base = w * (1 + nc);
-        partials[base] = [tree_reduce(&mut above, |a, b| a + b), 0];
+        let count = tree_reduce(&mut above, |a, b| a + b);
+        if segs == 1 {
+            stats[ch].above_sigma = count;
+        } else {
+            partials[base] = [count, 0];
+        }
         for r in 0..nc {
             let mut pairs: Vec<[f32; 2]> = (0..WG_SIZE).map(|l| [dot[l][r], qq[l][r]]).collect();
             let pair = tree_reduce(&mut pairs, |a, b| [a[0] + b[0], a[1] + b[1]]);
-            partials[base + 1 + r] = pair.map(f32::to_bits);
+            if segs == 1 {
+                terms[ch * nc + r] = pair;
+            } else {
+                partials[base + 1 + r] = pair.map(f32::to_bits);
+            }
         }
     }
 }

@@ -49,6 +49,7 @@ pub fn output_words(kernel: &str, binding: &str, params: &[u8]) -> Words {
         | ("softmax_xent", "correct")
         | ("nonfinite_count", _) => Words::Exact,
         ("channel_stats", "partials") => STATS_PARTIAL,
+        ("channel_stats" | "channel_stats_tail", "stats") => CHANNEL_STAT,
         ("channel_stats_reduce" | "channel_stats_tail_reduce", "stats") => CHANNEL_STAT,
         ("clip_select", "summary") => CLIP_SUMMARY,
         // Split-K partials of the int8 GEMM are its int32 accumulators, held exactly in f32.
@@ -172,13 +173,21 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
         }
         "channel_stats" => {
             let p: StatsParams = read(params);
-            let [input, partials] = bufs else {
+            let [input, partials, stats] = bufs else {
                 return Err(bad());
             };
             let layout = stats_layout(&p);
-            let n = layout.channels() * p.segments as usize;
-            let partials = &mut structs_mut::<StatsPartial>(partials)[..n];
-            cpu::channel_stats(&layout, f32s(input), partials);
+            let (ch, segs) = (layout.channels(), p.segments as usize);
+            // With one segment the partials binding is a placeholder and stats the output.
+            let (partials, stats) = if segs == 1 {
+                (&mut [][..], &mut structs_mut::<ChannelStat>(stats)[..ch])
+            } else {
+                (
+                    &mut structs_mut::<StatsPartial>(partials)[..ch * segs],
+                    &mut [][..],
+                )
+            };
+            cpu::channel_stats(&layout, f32s(input), partials, stats);
         }
         "channel_stats_reduce" => {
             let p: StatsParams = read(params);
@@ -191,18 +200,29 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
         }
         "channel_stats_tail" => {
             let p: StatsParams = read(params);
-            let [input, ratios, stats, partials] = bufs else {
+            let [input, ratios, stats, partials, terms] = bufs else {
                 return Err(bad());
             };
             let layout = stats_layout(&p);
-            let nc = p.n_candidates as usize;
-            let n = layout.channels() * p.segments as usize * (1 + nc);
+            let (ch, nc, segs) = (
+                layout.channels(),
+                p.n_candidates as usize,
+                p.segments as usize,
+            );
+            // With one segment the partials binding is a placeholder, stats and terms outputs.
+            let (partials, terms) = if segs == 1 {
+                (&mut [][..], &mut structs_mut::<[f32; 2]>(terms)[..ch * nc])
+            } else {
+                let n = ch * segs * (1 + nc);
+                (&mut structs_mut::<[u32; 2]>(partials)[..n], &mut [][..])
+            };
             cpu::channel_stats_tail(
                 &layout,
                 f32s(input),
                 &f32s(ratios)[..nc],
-                structs(stats),
-                &mut structs_mut::<[u32; 2]>(partials)[..n],
+                &mut structs_mut::<ChannelStat>(stats)[..ch],
+                partials,
+                terms,
             );
         }
         "channel_stats_tail_reduce" => {

@@ -284,7 +284,8 @@ impl Context {
         let dummies = [0, 1].map(|i| {
             device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(&format!("octet.unused_binding{i}")),
-                size: 16,
+                // Large enough for the biggest array element a kernel declares (32-byte structs).
+                size: 64,
                 // Copyable like every octet buffer, so checked steps can read all bindings.
                 usage: super::buffer::STORAGE,
                 mapped_at_creation: false,

@@ -44,6 +44,7 @@ pub static CHANNEL_STATS: KernelDef = KernelDef {
         ("params", BindType::Uniform),
         ("input", BindType::ReadOnly),
         ("partials", BindType::ReadWrite),
+        ("stats", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<StatsParams>(),
 };
@@ -81,8 +82,9 @@ pub static CHANNEL_STATS_TAIL: KernelDef = KernelDef {
         ("params", BindType::Uniform),
         ("input", BindType::ReadOnly),
         ("ratios", BindType::ReadOnly),
-        ("stats", BindType::ReadOnly),
+        ("stats", BindType::ReadWrite),
         ("partials", BindType::ReadWrite),
+        ("cosine_terms", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<StatsParams>(),
 };
@@ -227,14 +229,26 @@ pub fn channel_stats(
     layout.validate(OP)?;
     check_buffer(OP, "input", input, layout.len() as u64 * 4)?;
     check_buffer(OP, "stats", stats, stat_bytes(layout))?;
-    let mut owned = None;
-    let partials = scratch_or_new(ctx, OP, scratch, partials_bytes(layout), &mut owned)?;
     let params = StatsParams::new(layout, 0);
     let groups = (layout.channels() * segments(layout)) as u64;
+    // One segment per channel: the pass writes the statistics and needs no partials.
+    if segments(layout) == 1 {
+        let unused = ctx.unused_binding(0);
+        let grid = grid_groups(groups);
+        rec.push(Dispatch::new(
+            &CHANNEL_STATS,
+            &params,
+            &[input, unused, stats],
+            grid,
+        ));
+        return Ok(());
+    }
+    let mut owned = None;
+    let partials = scratch_or_new(ctx, OP, scratch, partials_bytes(layout), &mut owned)?;
     rec.push(Dispatch::new(
         &CHANNEL_STATS,
         &params,
-        &[input, partials],
+        &[input, partials, ctx.unused_binding(0)],
         grid_groups(groups),
     ));
     rec.push(Dispatch::new(
@@ -292,14 +306,25 @@ pub fn channel_stats_tail(
         }
         None => (0, ctx.unused_binding(0), ctx.unused_binding(1)),
     };
-    let mut owned = None;
-    let partials = scratch_or_new(ctx, OP, scratch, tail_partials_bytes(layout, n), &mut owned)?;
     let params = StatsParams::new(layout, n);
     let groups = (layout.channels() * segments(layout)) as u64;
+    // One segment per channel: the pass writes the results and needs no partials.
+    if segments(layout) == 1 {
+        let bindings = [input, ratios, stats, ctx.unused_binding(1), terms];
+        rec.push(Dispatch::new(
+            &CHANNEL_STATS_TAIL,
+            &params,
+            &bindings,
+            grid_groups(groups),
+        ));
+        return Ok(());
+    }
+    let mut owned = None;
+    let partials = scratch_or_new(ctx, OP, scratch, tail_partials_bytes(layout, n), &mut owned)?;
     rec.push(Dispatch::new(
         &CHANNEL_STATS_TAIL,
         &params,
-        &[input, ratios, stats, partials],
+        &[input, ratios, stats, partials, terms],
         grid_groups(groups),
     ));
     rec.push(Dispatch::new(
