@@ -88,7 +88,15 @@ pub fn suite_kernels(suite: &str) -> &'static [&'static str] {
         "column_sum" => &["column_sum", "gemm_reduce"],
         "nonfinite" => &["nonfinite_count"],
         "batchnorm" => &["batchnorm", "batchnorm_grad_prep", "batchnorm_backward"],
-        "gemm_i8" => &["gemm_i8", "gemm_i8_small", "gemm_i8_regs", "gemm_reduce"],
+        "gemm_i8" => &[
+            "gemm_i8",
+            "gemm_i8_small",
+            "gemm_i8_regs_nn",
+            "gemm_i8_regs_nt",
+            "gemm_i8_regs_tn",
+            "gemm_i8_regs_tt",
+            "gemm_reduce",
+        ],
         "gemm_f32" => &["gemm_f32", "gemm_f32_small", "gemm_f32_regs", "gemm_reduce"],
         // Every kernel a training step dispatches, in its real context.
         "train_step" => &[
@@ -97,7 +105,9 @@ pub fn suite_kernels(suite: &str) -> &'static [&'static str] {
             "col2im",
             "gemm_i8",
             "gemm_i8_small",
-            "gemm_i8_regs",
+            "gemm_i8_regs_nn",
+            "gemm_i8_regs_nt",
+            "gemm_i8_regs_tt",
             "gemm_f32",
             "gemm_f32_small",
             "gemm_f32_regs",

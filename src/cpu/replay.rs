@@ -53,8 +53,9 @@ pub fn output_words(kernel: &str, binding: &str, params: &[u8]) -> Words {
         ("channel_stats_reduce" | "channel_stats_tail_reduce", "stats") => CHANNEL_STAT,
         ("clip_select", "summary") => CLIP_SUMMARY,
         // Split-K partials of the int8 GEMM are its int32 accumulators, held exactly in f32.
-        ("gemm_i8" | "gemm_i8_small" | "gemm_i8_regs", "out")
-            if read::<GemmParams>(params).flags & RAW_PARTIALS != 0 =>
+        (k, "out")
+            if GemmVariant::of_kernel(k).is_some_and(|(_, int8)| int8)
+                && read::<GemmParams>(params).flags & RAW_PARTIALS != 0 =>
         {
             Words::Exact
         }
@@ -265,8 +266,7 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
             );
             structs_mut(summary)[p.slot as usize] = result;
         }
-        "gemm_i8" | "gemm_i8_small" | "gemm_i8_regs" | "gemm_f32" | "gemm_f32_small"
-        | "gemm_f32_regs" => {
+        k if GemmVariant::of_kernel(k).is_some() => {
             let p: GemmParams = read(params);
             let [a, b, sa, sb, bias, out] = bufs else {
                 return Err(bad());

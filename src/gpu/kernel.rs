@@ -24,7 +24,8 @@ pub enum BindType {
 /// One compute kernel: its WGSL and its interface, in one place.
 #[derive(Debug)]
 pub struct KernelDef {
-    /// Name, also the label suffix (`octet.<name>`) and the `.wgsl` file's stem.
+    /// Name, also the label suffix (`octet.<name>`) and the `.wgsl` file's stem (with a suffix
+    /// where one file makes several kernels with different constants).
     pub name: &'static str,
     /// WGSL pieces concatenated in order: shared helpers first, the kernel's file last.
     pub sources: &'static [&'static str],

@@ -101,15 +101,54 @@ pub static GEMM_F32_SMALL: KernelDef = KernelDef {
     params_size: std::mem::size_of::<GemmParams>(),
 };
 
-/// The kernel declaration of `shaders/gemm_i8_regs.wgsl`: `gemm_i8` with a 4×4 block per lane
-/// in registers and no workgroup memory (the same integers, another tiling).
-pub static GEMM_I8_REGS: KernelDef = KernelDef {
-    name: "gemm_i8_regs",
-    sources: &[wgsl::GEMM_COMMON, wgsl::GEMM_I8_COMMON, wgsl::GEMM_I8_REGS],
-    workgroup_size: [REGS_LANES, 1, 1],
-    bindings: GEMM_BINDINGS,
-    params_size: std::mem::size_of::<GemmParams>(),
-};
+/// A `gemm_i8_regs` kernel for one operand layout: `sources` ends with the shader's
+/// `REGS_TRANS_A/B` constants and the shader itself.
+const fn i8_regs(name: &'static str, sources: &'static [&'static str]) -> KernelDef {
+    KernelDef {
+        name,
+        sources,
+        workgroup_size: [REGS_LANES, 1, 1],
+        bindings: GEMM_BINDINGS,
+        params_size: std::mem::size_of::<GemmParams>(),
+    }
+}
+
+/// The kernel declarations of `shaders/gemm_i8_regs.wgsl`: `gemm_i8` with a 4×4 block per lane
+/// in registers and no workgroup memory (the same integers, another tiling), one kernel per
+/// operand layout, indexed by `trans_a as usize * 2 + trans_b as usize`.
+pub static GEMM_I8_REGS: [KernelDef; 4] = [
+    i8_regs("gemm_i8_regs_nn", &I8_REGS_NN),
+    i8_regs("gemm_i8_regs_nt", &I8_REGS_NT),
+    i8_regs("gemm_i8_regs_tn", &I8_REGS_TN),
+    i8_regs("gemm_i8_regs_tt", &I8_REGS_TT),
+];
+
+macro_rules! i8_regs_sources {
+    ($name:ident, $layout:literal) => {
+        static $name: [&str; 4] = [
+            wgsl::GEMM_COMMON,
+            wgsl::GEMM_I8_COMMON,
+            $layout,
+            wgsl::GEMM_I8_REGS,
+        ];
+    };
+}
+i8_regs_sources!(
+    I8_REGS_NN,
+    "const REGS_TRANS_A = false;\nconst REGS_TRANS_B = false;\n"
+);
+i8_regs_sources!(
+    I8_REGS_NT,
+    "const REGS_TRANS_A = false;\nconst REGS_TRANS_B = true;\n"
+);
+i8_regs_sources!(
+    I8_REGS_TN,
+    "const REGS_TRANS_A = true;\nconst REGS_TRANS_B = false;\n"
+);
+i8_regs_sources!(
+    I8_REGS_TT,
+    "const REGS_TRANS_A = true;\nconst REGS_TRANS_B = true;\n"
+);
 
 /// The kernel declaration of `shaders/gemm_f32_regs.wgsl`: `gemm_f32` with a 4×4 block per
 /// lane in registers and no workgroup memory.
@@ -149,26 +188,31 @@ impl GemmVariant {
     /// Every variant, in the order the autotuner tries them.
     pub const ALL: [GemmVariant; 3] = [GemmVariant::Tiled, GemmVariant::Small, GemmVariant::Regs];
 
-    /// The kernel of this variant, for int8 or f32 operands.
-    pub fn kernel(self, int8: bool) -> &'static KernelDef {
+    /// The kernel of this variant for `shape`, on int8 or f32 operands.
+    pub fn kernel(self, int8: bool, shape: &GemmShape) -> &'static KernelDef {
+        let layout = shape.trans_a as usize * 2 + shape.trans_b as usize;
         match (self, int8) {
             (GemmVariant::Tiled, true) => &GEMM_I8,
             (GemmVariant::Small, true) => &GEMM_I8_SMALL,
-            (GemmVariant::Regs, true) => &GEMM_I8_REGS,
+            (GemmVariant::Regs, true) => &GEMM_I8_REGS[layout],
             (GemmVariant::Tiled, false) => &GEMM_F32,
             (GemmVariant::Small, false) => &GEMM_F32_SMALL,
             (GemmVariant::Regs, false) => &GEMM_F32_REGS,
         }
     }
 
-    /// The variant of a kernel name (`gemm_i8_regs` → `Regs`), for replaying dispatches.
+    /// The variant of a GEMM kernel's name (`gemm_i8_regs_nt` → `(Regs, true)`), for replaying
+    /// dispatches.
     pub fn of_kernel(name: &str) -> Option<(GemmVariant, bool)> {
-        GemmVariant::ALL.into_iter().find_map(|v| {
-            [true, false]
-                .into_iter()
-                .find(|&int8| v.kernel(int8).name == name)
-                .map(|int8| (v, int8))
-        })
+        let int8 = name.starts_with("gemm_i8");
+        let variant = match name {
+            "gemm_i8" | "gemm_f32" => GemmVariant::Tiled,
+            "gemm_i8_small" | "gemm_f32_small" => GemmVariant::Small,
+            "gemm_f32_regs" => GemmVariant::Regs,
+            _ if GEMM_I8_REGS.iter().any(|k| k.name == name) => GemmVariant::Regs,
+            _ => return None,
+        };
+        Some((variant, int8))
     }
 
     /// The choice without measuring: `Regs` when the output is at most 16 wide or tall (a
@@ -537,7 +581,7 @@ pub fn gemm_i8_variant(
         GemmShape::packed_words(shape.n, shape.k, shape.trans_b) * 4,
     );
     let grid = |chunks| variant.grid(shape, chunks);
-    let def = variant.kernel(true);
+    let def = variant.kernel(true, shape);
     record(ctx, rec, def, grid, shape, k_chunk, bytes, bufs, epilogue)
 }
 
@@ -574,7 +618,7 @@ pub fn gemm_f32_variant(
         shape.n as u64 * shape.k as u64 * 4,
     );
     let grid = |chunks| variant.grid(shape, chunks);
-    let def = variant.kernel(false);
+    let def = variant.kernel(false, shape);
     let k_chunk = f32_k_chunk(shape);
     record(ctx, rec, def, grid, shape, k_chunk, bytes, bufs, epilogue)
 }
