@@ -52,6 +52,44 @@ fn epilogue(acc: f32, gm: u32, gn: u32) -> f32 {
     return v;
 }
 
+// The epilogue's factors of a register block's row i (A's scale) or column j (B's scale, bias):
+// loaded once per block instead of once per cell. Indices are clamped: cells outside the output
+// are not stored.
+fn block_scale_a(m0: u32, i: u32) -> f32 {
+    return scale_of((params.flags >> SCALE_A_SHIFT) & 3u, true, min(m0 + i, params.m - 1u));
+}
+
+fn block_scale_b(n0: u32, j: u32) -> f32 {
+    return scale_of((params.flags >> SCALE_B_SHIFT) & 3u, false, min(n0 + j, params.n - 1u));
+}
+
+fn block_bias(n0: u32, j: u32) -> f32 {
+    if (params.flags & HAS_BIAS) != 0u {
+        return bias[min(n0 + j, params.n - 1u)];
+    }
+    return 0.0;
+}
+
+// Stores cell (m0 + i, n0 + j) of a register block: chunk z's raw partial, or the epilogue with
+// the block's factors, in epilogue()'s order.
+fn store_block_cell(acc: f32, m0: u32, n0: u32, i: u32, j: u32, z: u32, sa: f32, sb: f32,
+                    b: f32) {
+    let gm = m0 + i;
+    let gn = n0 + j;
+    if gm >= params.m || gn >= params.n {
+        return;
+    }
+    if (params.flags & RAW_PARTIALS) != 0u {
+        out[(z * params.m + gm) * params.n + gn] = acc;
+        return;
+    }
+    var v = acc * sa * sb;
+    if (params.flags & HAS_BIAS) != 0u {
+        v += b;
+    }
+    out[gm * params.n + gn] = v;
+}
+
 // Writes one output cell: the finished value, or chunk z's raw partial.
 fn store_result(acc: f32, gm: u32, gn: u32, z: u32) {
     if (params.flags & RAW_PARTIALS) != 0u {

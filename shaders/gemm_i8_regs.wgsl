@@ -129,13 +129,14 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
             }
         }
     }
-    // Inline rather than store_block(): passing the array costs lavapipe a third of this kernel
-    // on short-K products.
-    for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) {
-            if m0 + i < params.m && n0 + j < params.n {
-                store_result(f32(acc[i * 4u + j]), m0 + i, n0 + j, wid.z);
-            }
+    // Cell by cell rather than store_block(): passing the array costs lavapipe a third of this
+    // kernel on short-K products; the epilogue's factors are loaded once per row and column.
+    for (var j = 0u; j < 4u; j++) {
+        let sb = block_scale_b(n0, j);
+        let b = block_bias(n0, j);
+        for (var i = 0u; i < 4u; i++) {
+            let sa = block_scale_a(m0, i);
+            store_block_cell(f32(acc[i * 4u + j]), m0, n0, i, j, wid.z, sa, sb, b);
         }
     }
 }
