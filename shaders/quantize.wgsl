@@ -31,20 +31,29 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     let r = idx / params.cols4;
     let c4 = idx % params.cols4;
+    // The channel and "first element of its channel" without branching on the axis per element.
+    let by_col = params.axis == AXIS_COLS;
+    let row_ch = select(0u, r, params.axis == AXIS_ROWS);
+    let first_row = r == 0u || params.axis == AXIS_ROWS;
     var q = vec4<i32>(0);
+    var clip = 0.0;
+    var valid = false;
+    var inv = 0.0;
     for (var j = 0u; j < 4u; j++) {
         let c = c4 * 4u + j;
         if c >= params.cols {
             break;
         }
-        let ch = channel_of(params.axis, r, c);
-        let clip = clips[params.clip_offset + ch];
-        let valid = clip_is_valid(clip);
+        let ch = select(row_ch, c, by_col);
+        // A word's four values share a clip unless channels are columns: inv_step (a long
+        // division) once per clip, not per value.
+        if j == 0u || by_col {
+            clip = clips[params.clip_offset + ch];
+            valid = clip_is_valid(clip);
+            inv = inv_step(clip);
+        }
         // Exactly one invocation writes each channel's scale: the one holding its first element.
-        let first = (params.axis == AXIS_TENSOR && r == 0u && c == 0u)
-            || (params.axis == AXIS_ROWS && c == 0u)
-            || (params.axis == AXIS_COLS && r == 0u);
-        if first {
+        if first_row && (c == 0u || by_col) {
             scales[ch] = select(0.0, step_of(clip), valid);
         }
         if valid {
@@ -53,7 +62,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             if params.rounding == ROUND_STOCHASTIC {
                 rnd = rng_u32(params.seed, e);
             }
-            q[j] = quantize_one(input[e], clip, inv_step(clip), params.rounding, rnd);
+            q[j] = quantize_one(input[e], clip, inv, params.rounding, rnd);
         }
     }
     packed[idx] = pack4xI8(q);
