@@ -1,4 +1,4 @@
-// Shared by gemm_i8.wgsl and gemm_i8_small.wgsl (prepended after gemm_common.wgsl).
+// Shared by gemm_i8.wgsl and gemm_i8_regs.wgsl (prepended after gemm_common.wgsl).
 
 // Zero the bytes of the last K word that lie past K, so garbage padding cannot leak in.
 fn k_tail_mask(k4: u32) -> u32 {

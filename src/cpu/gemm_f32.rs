@@ -3,7 +3,7 @@
 use crate::cpu::gemm_i8::{CpuEpilogue, store_block, store_result};
 use crate::cpu::gemm_reduce::split_k;
 use crate::ops::GemmShape;
-use crate::ops::gemm::{GEMM_TILE, GemmVariant, REGS_BLOCK, SMALL_TILE, f32_k_chunk};
+use crate::ops::gemm::{GEMM_TILE, GemmVariant, REGS_BLOCK, f32_k_chunk};
 
 /// `out[M, N]` as `variant` computes it: one fused multiply-add per K value in ascending K within
 /// each split-K chunk ([`f32_k_chunk`]), then the epilogue (one chunk) or
@@ -20,7 +20,6 @@ pub fn gemm_f32(
     let k_chunk = f32_k_chunk(shape);
     let pass = match variant {
         GemmVariant::Tiled => gemm_f32_pass,
-        GemmVariant::Small => gemm_f32_small_pass,
         GemmVariant::Regs => gemm_f32_regs_pass,
     };
     split_k(shape, shape.chunks(k_chunk), epilogue, out, |raw, dst| {
@@ -69,44 +68,6 @@ pub fn gemm_f32_regs_pass(
                     }
                 }
                 store_block(epilogue, raw, out, (m, n), &acc, (m0, n0), 1, z);
-            }
-        }
-    }
-}
-
-/// One `gemm_f32_small` dispatch: 16×16 tiles, one cell per lane.
-pub fn gemm_f32_small_pass(
-    shape: &GemmShape,
-    k_chunk: u32,
-    a: &[f32],
-    b: &[f32],
-    epilogue: &CpuEpilogue<'_>,
-    raw: bool,
-    out: &mut [f32],
-) {
-    let (m, n, k) = (shape.m, shape.n, shape.k);
-    let at = |src, rows, trans, r, kk| element(src, (rows, k), trans, r, kk);
-    for z in 0..shape.chunks(k_chunk) {
-        let (k0, k1) = (z * k_chunk, ((z + 1) * k_chunk).min(k));
-        for wy in 0..m.div_ceil(SMALL_TILE) {
-            for wx in 0..n.div_ceil(SMALL_TILE) {
-                for ly in 0..16 {
-                    for lx in 0..16 {
-                        let (gm, gn) = (wy * SMALL_TILE + ly, wx * SMALL_TILE + lx);
-                        if gm >= m || gn >= n {
-                            continue;
-                        }
-                        let mut acc = 0f32;
-                        for kk in k0..k1 {
-                            let (av, bv) = (
-                                at(a, m, shape.trans_a, gm, kk),
-                                at(b, n, shape.trans_b, gn, kk),
-                            );
-                            acc = av.mul_add(bv, acc);
-                        }
-                        store_result(epilogue, raw, out, (m, n), acc, (gm, gn), z);
-                    }
-                }
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use crate::cpu::gemm_reduce::split_k;
 use crate::ops::GemmShape;
-use crate::ops::gemm::{GEMM_TILE, GemmVariant, REGS_BLOCK, SMALL_TILE};
+use crate::ops::gemm::{GEMM_TILE, GemmVariant, REGS_BLOCK};
 
 /// K values per tile step.
 const BK: u32 = 32;
@@ -110,7 +110,6 @@ pub fn gemm_i8(
 ) {
     let pass = match variant {
         GemmVariant::Tiled => gemm_i8_pass,
-        GemmVariant::Small => gemm_i8_small_pass,
         GemmVariant::Regs => gemm_i8_regs_pass,
     };
     split_k(shape, shape.chunks(k_chunk), epilogue, out, |raw, dst| {
@@ -153,46 +152,6 @@ pub fn gemm_i8_regs_pass(
                 }
                 let acc = acc.map(|v| v as f32);
                 store_block(epilogue, raw, out, (m, n), &acc, (m0, n0), 1, z);
-            }
-        }
-    }
-}
-
-/// One `gemm_i8_small` dispatch: 16×16 tiles, one cell per lane.
-pub fn gemm_i8_small_pass(
-    shape: &GemmShape,
-    k_chunk: u32,
-    a: &[u32],
-    b: &[u32],
-    epilogue: &CpuEpilogue<'_>,
-    raw: bool,
-    out: &mut [f32],
-) {
-    let (m, n) = (shape.m, shape.n);
-    let steps = shape.k.div_ceil(BK);
-    let steps_per_chunk = k_chunk / BK;
-    for z in 0..shape.chunks(k_chunk) {
-        let (step0, step1) = (z * steps_per_chunk, ((z + 1) * steps_per_chunk).min(steps));
-        for wy in 0..m.div_ceil(SMALL_TILE) {
-            for wx in 0..n.div_ceil(SMALL_TILE) {
-                for ly in 0..16 {
-                    for lx in 0..16 {
-                        let (gm, gn) = (wy * SMALL_TILE + ly, wx * SMALL_TILE + lx);
-                        if gm >= m || gn >= n {
-                            continue;
-                        }
-                        let mut acc = 0i32;
-                        for step in step0..step1 {
-                            for kk in 0..BK4 {
-                                let k4 = step * BK4 + kk;
-                                let av = operand_word(a, m, shape.k, shape.trans_a, gm, k4);
-                                let bv = operand_word(b, n, shape.k, shape.trans_b, gn, k4);
-                                acc = acc.wrapping_add(dot4_i8_packed(av, bv));
-                            }
-                        }
-                        store_result(epilogue, raw, out, (m, n), acc as f32, (gm, gn), z);
-                    }
-                }
             }
         }
     }

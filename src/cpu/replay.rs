@@ -281,17 +281,11 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
             let k_chunk = p.k_chunk;
             match GemmVariant::of_kernel(kernel).ok_or_else(bad)? {
                 (GemmVariant::Tiled, true) => i::gemm_i8_pass(&shape, k_chunk, a, b, &ep, raw, out),
-                (GemmVariant::Small, true) => {
-                    i::gemm_i8_small_pass(&shape, k_chunk, a, b, &ep, raw, out)
-                }
                 (GemmVariant::Regs, true) => {
                     i::gemm_i8_regs_pass(&shape, k_chunk, a, b, &ep, raw, out)
                 }
                 (GemmVariant::Tiled, false) => {
                     f::gemm_f32_pass(&shape, k_chunk, a32, b32, &ep, raw, out)
-                }
-                (GemmVariant::Small, false) => {
-                    f::gemm_f32_small_pass(&shape, k_chunk, a32, b32, &ep, raw, out)
                 }
                 (GemmVariant::Regs, false) => {
                     f::gemm_f32_regs_pass(&shape, k_chunk, a32, b32, &ep, raw, out)

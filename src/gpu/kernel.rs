@@ -105,16 +105,12 @@ pub mod wgsl {
     pub const GEMM_I8_COMMON: &str = include_str!("../../shaders/gemm_i8_common.wgsl");
     /// `shaders/gemm_i8.wgsl`.
     pub const GEMM_I8: &str = include_str!("../../shaders/gemm_i8.wgsl");
-    /// `shaders/gemm_i8_small.wgsl`.
-    pub const GEMM_I8_SMALL: &str = include_str!("../../shaders/gemm_i8_small.wgsl");
     /// `shaders/gemm_i8_regs.wgsl`.
     pub const GEMM_I8_REGS: &str = include_str!("../../shaders/gemm_i8_regs.wgsl");
     /// `shaders/gemm_reduce.wgsl`.
     pub const GEMM_REDUCE: &str = include_str!("../../shaders/gemm_reduce.wgsl");
     /// `shaders/gemm_f32.wgsl`.
     pub const GEMM_F32: &str = include_str!("../../shaders/gemm_f32.wgsl");
-    /// `shaders/gemm_f32_small.wgsl`.
-    pub const GEMM_F32_SMALL: &str = include_str!("../../shaders/gemm_f32_small.wgsl");
     /// `shaders/gemm_f32_regs.wgsl`.
     pub const GEMM_F32_REGS: &str = include_str!("../../shaders/gemm_f32_regs.wgsl");
 }

@@ -81,26 +81,6 @@ pub static GEMM_F32: KernelDef = KernelDef {
     params_size: std::mem::size_of::<GemmParams>(),
 };
 
-/// The kernel declaration of `shaders/gemm_i8_small.wgsl`: `gemm_i8` with 16×16 tiles, for
-/// outputs too narrow or short for 64×64 ones (the same integers, another tiling).
-pub static GEMM_I8_SMALL: KernelDef = KernelDef {
-    name: "gemm_i8_small",
-    sources: &[wgsl::GEMM_COMMON, wgsl::GEMM_I8_COMMON, wgsl::GEMM_I8_SMALL],
-    workgroup_size: [16, 16, 1],
-    bindings: GEMM_BINDINGS,
-    params_size: std::mem::size_of::<GemmParams>(),
-};
-
-/// The kernel declaration of `shaders/gemm_f32_small.wgsl`: `gemm_f32` with 16×16 tiles, for
-/// outputs too narrow or short for 64×64 ones.
-pub static GEMM_F32_SMALL: KernelDef = KernelDef {
-    name: "gemm_f32_small",
-    sources: &[wgsl::GEMM_COMMON, wgsl::GEMM_F32_SMALL],
-    workgroup_size: [16, 16, 1],
-    bindings: GEMM_BINDINGS,
-    params_size: std::mem::size_of::<GemmParams>(),
-};
-
 /// A `gemm_i8_regs` kernel for one operand layout: `sources` ends with the shader's
 /// `REGS_TRANS_A/B` constants and the shader itself.
 const fn i8_regs(name: &'static str, sources: &'static [&'static str]) -> KernelDef {
@@ -160,8 +140,6 @@ pub static GEMM_F32_REGS: KernelDef = KernelDef {
     params_size: std::mem::size_of::<GemmParams>(),
 };
 
-/// Output tile of [`GEMM_F32_SMALL`] and [`GEMM_I8_SMALL`].
-pub const SMALL_TILE: u32 = 16;
 /// Output rows and columns per lane of [`GEMM_F32_REGS`] and [`GEMM_I8_REGS`].
 pub const REGS_BLOCK: u32 = 4;
 /// Lanes per workgroup of the register-blocked kernels.
@@ -177,8 +155,6 @@ pub enum GemmVariant {
     /// 64×64 outputs per workgroup of 16×16 lanes, 4×4 per lane, operands staged through
     /// workgroup memory: for large outputs.
     Tiled,
-    /// 16×16 outputs per workgroup, one per lane, staged: for outputs too narrow for `Tiled`.
-    Small,
     /// A 4×4 block per lane from registers, no workgroup memory and no barriers: for skinny
     /// products with short K, and for drivers where barriers are expensive (CPU drivers).
     Regs,
@@ -186,17 +162,15 @@ pub enum GemmVariant {
 
 impl GemmVariant {
     /// Every variant, in the order the autotuner tries them.
-    pub const ALL: [GemmVariant; 3] = [GemmVariant::Tiled, GemmVariant::Small, GemmVariant::Regs];
+    pub const ALL: [GemmVariant; 2] = [GemmVariant::Tiled, GemmVariant::Regs];
 
     /// The kernel of this variant for `shape`, on int8 or f32 operands.
     pub fn kernel(self, int8: bool, shape: &GemmShape) -> &'static KernelDef {
         let layout = shape.trans_a as usize * 2 + shape.trans_b as usize;
         match (self, int8) {
             (GemmVariant::Tiled, true) => &GEMM_I8,
-            (GemmVariant::Small, true) => &GEMM_I8_SMALL,
             (GemmVariant::Regs, true) => &GEMM_I8_REGS[layout],
             (GemmVariant::Tiled, false) => &GEMM_F32,
-            (GemmVariant::Small, false) => &GEMM_F32_SMALL,
             (GemmVariant::Regs, false) => &GEMM_F32_REGS,
         }
     }
@@ -207,7 +181,6 @@ impl GemmVariant {
         let int8 = name.starts_with("gemm_i8");
         let variant = match name {
             "gemm_i8" | "gemm_f32" => GemmVariant::Tiled,
-            "gemm_i8_small" | "gemm_f32_small" => GemmVariant::Small,
             "gemm_f32_regs" => GemmVariant::Regs,
             _ if GEMM_I8_REGS.iter().any(|k| k.name == name) => GemmVariant::Regs,
             _ => return None,
@@ -215,17 +188,15 @@ impl GemmVariant {
         Some((variant, int8))
     }
 
-    /// The choice without measuring: `Regs` when the output is at most 16 wide or tall (a
-    /// convolution's few channels, the weight gradient of one), `Small` when 64×64 tiles would
-    /// compute more than twice the cells 16×16 ones do, else `Tiled`. What [`gemm_i8`] and
-    /// [`gemm_f32`] run when autotuning is off ([`crate::gpu::Autotune::Off`]).
+    /// The choice without measuring: `Regs` when 64×64 tiles would compute more than twice the
+    /// cells that are kept (a convolution's few channels, the weight gradient of one) or the
+    /// output is at most 16 wide or tall, else `Tiled`. What [`gemm_i8`] and [`gemm_f32`] run
+    /// when autotuning is off ([`crate::gpu::Autotune::Off`]).
     pub fn heuristic(shape: &GemmShape) -> GemmVariant {
-        let cells =
-            |t: u32| shape.m.div_ceil(t) as u64 * shape.n.div_ceil(t) as u64 * (t * t) as u64;
-        if shape.m.min(shape.n) <= SMALL_TILE {
+        let tiled_cells =
+            shape.m.next_multiple_of(GEMM_TILE) as u64 * shape.n.next_multiple_of(GEMM_TILE) as u64;
+        if shape.m.min(shape.n) <= 16 || tiled_cells > 2 * shape.m as u64 * shape.n as u64 {
             GemmVariant::Regs
-        } else if cells(GEMM_TILE) > 2 * cells(SMALL_TILE) {
-            GemmVariant::Small
         } else {
             GemmVariant::Tiled
         }
@@ -236,7 +207,6 @@ impl GemmVariant {
         let tiles = |t: u32| [shape.n.div_ceil(t), shape.m.div_ceil(t), chunks];
         match self {
             GemmVariant::Tiled => tiles(GEMM_TILE),
-            GemmVariant::Small => tiles(SMALL_TILE),
             GemmVariant::Regs => {
                 let blocks =
                     shape.m.div_ceil(REGS_BLOCK) as u64 * shape.n.div_ceil(REGS_BLOCK) as u64;
