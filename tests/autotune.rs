@@ -1,0 +1,60 @@
+//! The GEMM autotuner: choices come from measuring, land in the cache file keyed by adapter and
+//! octet version, survive a corrupt file, and `Autotune::Off` is the fixed rule.
+
+mod common;
+
+use octet::gpu::Autotune;
+use octet::ops::{GemmShape, GemmVariant};
+
+fn cache_entries(path: &std::path::Path) -> serde_json::Value {
+    let bytes = std::fs::read(path).expect("the cache file was written");
+    serde_json::from_slice(&bytes).expect("the cache file is JSON")
+}
+
+#[test]
+fn choices_are_cached_per_adapter_and_off_is_the_fixed_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, adapter) in common::adapters().iter().enumerate() {
+        let ctx = octet::Context::from_adapter(adapter).unwrap();
+        let backend = format!("{:?}", adapter.get_info().backend);
+
+        // Off: the rule, nothing written. Shapes differ per adapter and test, because choices
+        // are remembered for the whole process.
+        let off_shape = GemmShape::new(40 + i as u32, 24, 72);
+        ctx.set_autotune(Autotune::Off);
+        for int8 in [true, false] {
+            let v = ctx.gemm_variant(&off_shape, int8).unwrap();
+            assert_eq!(v, GemmVariant::heuristic(&off_shape), "{backend}");
+        }
+
+        // Cached: measured, then written under this adapter with the octet version.
+        let path = dir.path().join(format!("tune-{i}.json"));
+        ctx.set_autotune(Autotune::Cached(path.clone()));
+        let shape = GemmShape::new(96 + i as u32, 20, 136).with_trans(true, true);
+        let chosen = ctx.gemm_variant(&shape, true).unwrap();
+        assert_eq!(
+            ctx.gemm_variant(&shape, true).unwrap(),
+            chosen,
+            "{backend}: stable"
+        );
+        let json = cache_entries(&path);
+        assert_eq!(json["octet"], env!("CARGO_PKG_VERSION"));
+        let adapters = json["adapters"].as_object().unwrap();
+        let (key, entries) = adapters
+            .iter()
+            .find(|(k, _)| k.contains(&backend))
+            .unwrap_or_else(|| panic!("{backend}: no entry in {json}"));
+        let shape_key = format!("i8 {}x20x136 trans=(1,1)", 96 + i);
+        let stored: GemmVariant = serde_json::from_value(entries[&shape_key].clone())
+            .unwrap_or_else(|e| panic!("{key}: {shape_key}: {e} in {entries}"));
+        assert_eq!(stored, chosen);
+
+        // A corrupt file is no error: the next shape is measured and the file rewritten whole.
+        let corrupt = dir.path().join(format!("corrupt-{i}.json"));
+        std::fs::write(&corrupt, b"{ not json").unwrap();
+        ctx.set_autotune(Autotune::Cached(corrupt.clone()));
+        let other = GemmShape::new(52 + i as u32, 28, 44);
+        ctx.gemm_variant(&other, false).unwrap();
+        assert_eq!(cache_entries(&corrupt)["octet"], env!("CARGO_PKG_VERSION"));
+    }
+}
