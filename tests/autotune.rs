@@ -24,7 +24,8 @@ fn choices_are_cached_per_adapter_and_off_is_the_fixed_rule() {
         ctx.set_autotune(Autotune::Off);
         for int8 in [true, false] {
             let v = ctx.gemm_variant(&off_shape, int8).unwrap();
-            assert_eq!(v, GemmVariant::heuristic(&off_shape), "{backend}");
+            let rule = GemmVariant::heuristic(&off_shape, adapter.get_info().device_type);
+            assert_eq!(v, rule, "{backend}");
         }
 
         // Cached: measured, then written under this adapter with the octet version.

@@ -188,14 +188,18 @@ impl GemmVariant {
         Some((variant, int8))
     }
 
-    /// The choice without measuring: `Regs` when 64×64 tiles would compute more than twice the
-    /// cells that are kept (a convolution's few channels, the weight gradient of one) or the
-    /// output is at most 16 wide or tall, else `Tiled`. What [`gemm_i8`] and [`gemm_f32`] run
-    /// when autotuning is off ([`crate::gpu::Autotune::Off`]).
-    pub fn heuristic(shape: &GemmShape) -> GemmVariant {
+    /// The choice without measuring, for an adapter of type `device`: `Regs` on a CPU adapter
+    /// (where barriers are dear, it won every shape measured), or when 64×64 tiles would compute
+    /// more than twice the cells that are kept (a convolution's few channels, the weight
+    /// gradient of one) or the output is at most 16 wide or tall; else `Tiled`. What
+    /// [`gemm_i8`] and [`gemm_f32`] run when autotuning is off ([`crate::gpu::Autotune::Off`]).
+    pub fn heuristic(shape: &GemmShape, device: wgpu::DeviceType) -> GemmVariant {
         let tiled_cells =
             shape.m.next_multiple_of(GEMM_TILE) as u64 * shape.n.next_multiple_of(GEMM_TILE) as u64;
-        if shape.m.min(shape.n) <= 16 || tiled_cells > 2 * shape.m as u64 * shape.n as u64 {
+        if device == wgpu::DeviceType::Cpu
+            || shape.m.min(shape.n) <= 16
+            || tiled_cells > 2 * shape.m as u64 * shape.n as u64
+        {
             GemmVariant::Regs
         } else {
             GemmVariant::Tiled

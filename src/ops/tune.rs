@@ -38,8 +38,9 @@ impl Context {
     /// to about a dozen runs of the GEMM).
     pub fn gemm_variant(&self, shape: &GemmShape, int8: bool) -> Result<GemmVariant> {
         let mode = self.autotune();
+        let rule = || GemmVariant::heuristic(shape, self.device().adapter_info().device_type);
         if mode == Autotune::Off {
-            return Ok(GemmVariant::heuristic(shape));
+            return Ok(rule());
         }
         let adapter = adapter_key(self);
         let key = shape_key(shape, int8);
@@ -50,7 +51,7 @@ impl Context {
             return Ok(v);
         }
         let Some(measured) = measure(self, shape, int8)? else {
-            return Ok(GemmVariant::heuristic(shape));
+            return Ok(rule());
         };
         // Another thread may have measured the same shape meanwhile: the first choice stays.
         let chosen = with_choices(|c| {
