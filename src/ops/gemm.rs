@@ -208,9 +208,12 @@ impl GemmVariant {
 
     /// Workgroups for `shape` cut into `chunks` split-K chunks.
     fn grid(self, shape: &GemmShape, chunks: u32) -> [u32; 3] {
-        let tiles = |t: u32| [shape.n.div_ceil(t), shape.m.div_ceil(t), chunks];
         match self {
-            GemmVariant::Tiled => tiles(GEMM_TILE),
+            GemmVariant::Tiled => [
+                shape.n.div_ceil(GEMM_TILE),
+                shape.m.div_ceil(GEMM_TILE),
+                chunks,
+            ],
             GemmVariant::Regs => {
                 let blocks =
                     shape.m.div_ceil(REGS_BLOCK) as u64 * shape.n.div_ceil(REGS_BLOCK) as u64;
@@ -462,14 +465,14 @@ impl<'a> GemmBuffers<'a> {
 fn record(
     ctx: &Context,
     rec: &mut Recording,
-    def: &'static KernelDef,
-    grid: impl FnOnce(u32) -> [u32; 3],
+    (variant, int8): (GemmVariant, bool),
     shape: &GemmShape,
     k_chunk: u32,
     operand_bytes: (u64, u64),
     bufs: GemmBuffers<'_>,
     epilogue: &Epilogue<'_>,
 ) -> Result<()> {
+    let def = variant.kernel(int8, shape);
     let op = def.name;
     shape.validate(op)?;
     check_buffer(op, "a", bufs.a, operand_bytes.0)?;
@@ -486,7 +489,7 @@ fn record(
     };
     let params = GemmParams::new(shape, k_chunk, epilogue);
     let (scale_a, scale_b) = (epilogue.scale_a.buffer(ctx), epilogue.scale_b.buffer(ctx));
-    let grid = grid(params.chunks);
+    let grid = variant.grid(shape, params.chunks);
     if params.chunks == 1 {
         let bindings = [bufs.a, bufs.b, scale_a, scale_b, bias, bufs.out];
         rec.push(Dispatch::new(def, &params, &bindings, grid));
@@ -554,9 +557,16 @@ pub fn gemm_i8_variant(
         GemmShape::packed_words(shape.m, shape.k, shape.trans_a) * 4,
         GemmShape::packed_words(shape.n, shape.k, shape.trans_b) * 4,
     );
-    let grid = |chunks| variant.grid(shape, chunks);
-    let def = variant.kernel(true, shape);
-    record(ctx, rec, def, grid, shape, k_chunk, bytes, bufs, epilogue)
+    record(
+        ctx,
+        rec,
+        (variant, true),
+        shape,
+        k_chunk,
+        bytes,
+        bufs,
+        epilogue,
+    )
 }
 
 /// The split-K chunk of an f32 GEMM: spreads few output tiles over about 64 workgroups and
@@ -591,8 +601,15 @@ pub fn gemm_f32_variant(
         shape.m as u64 * shape.k as u64 * 4,
         shape.n as u64 * shape.k as u64 * 4,
     );
-    let grid = |chunks| variant.grid(shape, chunks);
-    let def = variant.kernel(false, shape);
     let k_chunk = f32_k_chunk(shape);
-    record(ctx, rec, def, grid, shape, k_chunk, bytes, bufs, epilogue)
+    record(
+        ctx,
+        rec,
+        (variant, false),
+        shape,
+        k_chunk,
+        bytes,
+        bufs,
+        epilogue,
+    )
 }
