@@ -26,6 +26,15 @@ struct ChannelStat {
     _pad: u32,
 }
 
+// The rectifier: negative values (-0 and -Inf included) become +0, everything else, NaN included,
+// passes through, so a blow-up stays visible. Decided on the sign bit: written as x < 0 ? 0 : x,
+// GL compilers turn it into max(x, 0), which drops NaN. Used by relu and the GEMM epilogue.
+fn rectify(v: f32) -> f32 {
+    let bits = bitcast<u32>(v);
+    let negative = (bits >> 31u) == 1u && (bits & 0x7fffffffu) <= 0x7f800000u;
+    return select(v, 0.0, negative);
+}
+
 // Wellons' lowbias32 integer hash: a full-avalanche bijection of u32.
 fn hash_u32(x: u32) -> u32 {
     var v = x;

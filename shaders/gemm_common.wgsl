@@ -1,4 +1,4 @@
-// Shared by gemm_i8, gemm_f32 and gemm_reduce (prepended by src/gpu/kernel.rs): the parameter
+// Shared by gemm_i8, gemm_f32 and gemm_reduce (prepended by src/gpu/kernel.rs, after common.wgsl): the parameter
 // block, the flag bits, the epilogue and the store. The kernel file declares `params`, `scale_a`,
 // `scale_b`, `bias` and `out`.
 //
@@ -15,6 +15,7 @@ const SCALE_A_SHIFT: u32 = 2u;
 const SCALE_B_SHIFT: u32 = 4u;
 const HAS_BIAS: u32 = 64u;
 const RAW_PARTIALS: u32 = 128u;
+const RELU: u32 = 256u;
 const SCALE_NONE: u32 = 0u;
 const SCALE_TENSOR: u32 = 1u;
 
@@ -41,13 +42,17 @@ fn scale_of(mode: u32, is_a: bool, i: u32) -> f32 {
     return scale_b[idx];
 }
 
-// Leaves the accumulator domain exactly once: (acc * scale_a) * scale_b (+ bias), in that order.
+// Leaves the accumulator domain exactly once: (acc * scale_a) * scale_b (+ bias), in that order,
+// then the rectifier of a following ReLU layer, if fused.
 fn epilogue(acc: f32, gm: u32, gn: u32) -> f32 {
     let flags = params.flags;
     var v = acc * scale_of((flags >> SCALE_A_SHIFT) & 3u, true, gm)
         * scale_of((flags >> SCALE_B_SHIFT) & 3u, false, gn);
     if (flags & HAS_BIAS) != 0u {
         v += bias[gn];
+    }
+    if (flags & RELU) != 0u {
+        v = rectify(v);
     }
     return v;
 }
@@ -86,6 +91,9 @@ fn store_block_cell(acc: f32, m0: u32, n0: u32, i: u32, j: u32, z: u32, sa: f32,
     var v = acc * sa * sb;
     if (params.flags & HAS_BIAS) != 0u {
         v += b;
+    }
+    if (params.flags & RELU) != 0u {
+        v = rectify(v);
     }
     out[gm * params.n + gn] = v;
 }

@@ -3,10 +3,15 @@
 // ties; NaN never wins unless it comes first) and its flat input index; backward routes each
 // output gradient to that index and zeros to the rest of the window, one invocation per window
 // (the last window of a row or column also zeros the trailing inputs no window covers), so each
-// input element is written once and no index is divided per element.
+// input element is written once and no index is divided per element. After a ReLU (mode bit 1) the
+// forward gives a window whose maximum is not positive the index NO_WINNER, so the backward
+// routes it nothing: the ReLU's own backward is not needed.
 // CPU twin: src/cpu/maxpool.rs.
 
 const WG_SIZE: u32 = 256u;
+const BACKWARD: u32 = 1u;
+const AFTER_RELU: u32 = 2u;
+const NO_WINNER: u32 = 0xffffffffu;
 
 // Mirrors `PoolParams` in src/ops/maxpool.rs.
 struct PoolParams {
@@ -17,7 +22,7 @@ struct PoolParams {
     k: u32,
     oh: u32,
     ow: u32,
-    backward: u32,
+    mode: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: PoolParams;
@@ -29,7 +34,7 @@ struct PoolParams {
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let idx = gid.x + gid.y * nwg.x * WG_SIZE;
-    if params.backward == 0u {
+    if (params.mode & BACKWARD) == 0u {
         if idx >= params.n * params.oh * params.ow * params.c {
             return;
         }
@@ -51,7 +56,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             }
         }
         out[idx] = best;
-        argmax[idx] = at;
+        let routed = (params.mode & AFTER_RELU) == 0u || best > 0.0;
+        argmax[idx] = select(NO_WINNER, at, routed);
     } else {
         if idx >= params.n * params.oh * params.ow * params.c {
             return;

@@ -1,7 +1,6 @@
-// relu: forward: negative values (-0 and -Inf included) become +0, everything else, NaN
-// included, passes through, so a blow-up stays visible. Decided on the sign bit: written as
-// x < 0 ? 0 : x, GL compilers turn it into max(x, 0), which drops NaN. Backward: out = x > 0 ?
-// dy : 0 (PyTorch's convention at 0). One invocation per element.
+// relu: forward: rectify() (common.wgsl: NaN passes, -0 becomes +0). Backward: out = x > 0 ? dy : 0
+// (PyTorch's convention at 0), where x may be the forward's input or its output: both have the
+// same positive elements. One invocation per element.
 // CPU twin: src/cpu/relu.rs.
 
 const WG_SIZE: u32 = 256u;
@@ -27,9 +26,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     let v = x[i];
     if params.backward == 0u {
-        let bits = bitcast<u32>(v);
-        let negative = (bits >> 31u) == 1u && (bits & 0x7fffffffu) <= 0x7f800000u;
-        out[i] = select(v, 0.0, negative);
+        out[i] = rectify(v);
     } else {
         out[i] = select(0.0, dy[i], v > 0.0);
     }

@@ -1262,16 +1262,24 @@ fn conv_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
 
 fn maxpool_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
     let mut g = Gen::new(111);
-    for (n, h, w, c, k) in [
+    let shapes = [
         (2u32, 28u32, 28u32, 6u32, 2u32),
         (3, 10, 10, 16, 2),
         (1, 7, 5, 3, 2),
         (2, 9, 9, 1, 3),
-    ] {
+    ];
+    for ((n, h, w, c, k), after_relu) in shapes
+        .into_iter()
+        .flat_map(|s| [(s, false), (s, true)])
+    {
         let geom = ops::PoolGeometry { n, h, w, c, k };
         let mut x = g.normal_vec(geom.input_len() as usize, 1.0);
         // Ties: the first maximum wins.
         x[1] = x[0];
+        if after_relu {
+            // A ReLU's output: windows of zeros, whose gradient the ReLU would have dropped.
+            x.iter_mut().for_each(|v| *v = cpu::common::rectify(*v));
+        }
         let dy = g.normal_vec(geom.output_len() as usize, 1.0);
         let xb = ctx.upload("test.x", &x);
         let dyb = ctx.upload("test.dy", &dy);
@@ -1279,21 +1287,33 @@ fn maxpool_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
         let yb = ctx.storage_buffer("test.y", geom.output_len() * 4);
         let dxb = ctx.storage_buffer("test.dx", geom.input_len() * 4);
         let mut rec = Recording::new();
-        ops::maxpool(ctx, &mut rec, &geom, &xb, None, &ab, &yb)?;
-        ops::maxpool(ctx, &mut rec, &geom, &xb, Some(&dyb), &ab, &dxb)?;
+        let forward = ops::PoolPass::Forward { after_relu };
+        ops::maxpool(ctx, &mut rec, &geom, &xb, forward, &ab, &yb)?;
+        let backward = ops::PoolPass::Backward { dy: &dyb };
+        ops::maxpool(ctx, &mut rec, &geom, &xb, backward, &ab, &dxb)?;
         ctx.run(&rec)?;
         let (no, ni) = (geom.output_len() as usize, geom.input_len() as usize);
         let y: Vec<f32> = ctx.read_buffer(&yb)?;
         let a: Vec<u32> = ctx.read_buffer(&ab)?;
         let dx: Vec<f32> = ctx.read_buffer(&dxb)?;
         let (mut ty, mut ta, mut tdx) = (vec![0f32; no], vec![0u32; no], vec![0f32; ni]);
-        cpu::maxpool_forward(&geom, &x, &mut ta, &mut ty);
+        cpu::maxpool_forward(&geom, &x, after_relu, &mut ta, &mut ty);
         cpu::maxpool_backward(&geom, &dy, &ta, &mut tdx);
         let mut check = Check::new();
         check.exact_f32("y", &y[..no], &ty);
         check.exact("argmax", &a[..no], &ta);
         check.exact_f32("dx", &dx[..ni], &tdx);
-        check.finish("maxpool", format!("{n}x{h}x{w}x{c} k{k}"), out);
+        if after_relu {
+            // The fused backward is the plain pooling's backward followed by the ReLU's.
+            let (mut plain_a, mut plain_dx) = (vec![0u32; no], vec![0f32; ni]);
+            cpu::maxpool_forward(&geom, &x, false, &mut plain_a, &mut ty);
+            cpu::maxpool_backward(&geom, &dy, &plain_a, &mut plain_dx);
+            let mut unfused = vec![0f32; ni];
+            cpu::relu(&x, Some(&plain_dx), &mut unfused);
+            check.exact_f32("dx vs pooling then ReLU backward", &dx[..ni], &unfused);
+        }
+        let relu = if after_relu { " after relu" } else { "" };
+        check.finish("maxpool", format!("{n}x{h}x{w}x{c} k{k}{relu}"), out);
     }
     Ok(())
 }
@@ -1573,75 +1593,80 @@ fn batchnorm_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
     Ok(())
 }
 
+
 // ---------------------------------------------------------------------------------------------
 // GEMMs
 
-/// Runs `gemm_i8` in `variant` on the GPU. `scale_a`/`scale_b`: empty = none, one value = per
-/// tensor, else per index.
-#[allow(clippy::too_many_arguments)]
+/// A GEMM epilogue as host data: scales (empty = none, one value = per tensor, else per index),
+/// an optional bias, and whether the rectifier follows.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HostEpilogue<'a> {
+    /// Scale of A.
+    pub scale_a: &'a [f32],
+    /// Scale of B.
+    pub scale_b: &'a [f32],
+    /// Bias per output column.
+    pub bias: Option<&'a [f32]>,
+    /// A fused ReLU.
+    pub relu: bool,
+}
+
+impl<'a> HostEpilogue<'a> {
+    /// The same epilogue for the CPU twins.
+    pub fn cpu(&self) -> CpuEpilogue<'a> {
+        let scale = |v: &'a [f32]| match v.len() {
+            0 => CpuScale::None,
+            1 => CpuScale::Tensor(v[0]),
+            _ => CpuScale::PerIndex(v),
+        };
+        CpuEpilogue {
+            scale_a: scale(self.scale_a),
+            scale_b: scale(self.scale_b),
+            bias: self.bias,
+            relu: self.relu,
+        }
+    }
+}
+
+/// Runs `gemm_i8` in `variant` on the GPU.
 pub fn gpu_gemm_i8(
     ctx: &Context,
     variant: GemmVariant,
-    shape: &GemmShape,
-    k_chunk: u32,
+    (shape, k_chunk): (&GemmShape, u32),
     a: &[u32],
     b: &[u32],
-    scale_a: &[f32],
-    scale_b: &[f32],
-    bias: Option<&[f32]>,
+    epilogue: &HostEpilogue<'_>,
 ) -> Result<Vec<f32>> {
-    gpu_gemm(
-        ctx,
-        variant,
-        shape,
-        Some(k_chunk),
-        (bytemuck::cast_slice(a), bytemuck::cast_slice(b)),
-        scale_a,
-        scale_b,
-        bias,
-    )
+    let operands = (bytemuck::cast_slice(a), bytemuck::cast_slice(b));
+    gpu_gemm(ctx, variant, shape, Some(k_chunk), operands, epilogue)
 }
 
-/// Runs `gemm_f32` in `variant` on the GPU; scales as for [`gpu_gemm_i8`].
-#[allow(clippy::too_many_arguments)]
+/// Runs `gemm_f32` in `variant` on the GPU.
 pub fn gpu_gemm_f32(
     ctx: &Context,
     variant: GemmVariant,
     shape: &GemmShape,
     a: &[f32],
     b: &[f32],
-    scale_a: &[f32],
-    scale_b: &[f32],
-    bias: Option<&[f32]>,
+    epilogue: &HostEpilogue<'_>,
 ) -> Result<Vec<f32>> {
-    gpu_gemm(
-        ctx,
-        variant,
-        shape,
-        None,
-        (bytemuck::cast_slice(a), bytemuck::cast_slice(b)),
-        scale_a,
-        scale_b,
-        bias,
-    )
+    let operands = (bytemuck::cast_slice(a), bytemuck::cast_slice(b));
+    gpu_gemm(ctx, variant, shape, None, operands, epilogue)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn gpu_gemm(
     ctx: &Context,
     variant: GemmVariant,
     shape: &GemmShape,
     k_chunk: Option<u32>,
     (a, b): (&[u8], &[u8]),
-    scale_a: &[f32],
-    scale_b: &[f32],
-    bias: Option<&[f32]>,
+    host: &HostEpilogue<'_>,
 ) -> Result<Vec<f32>> {
     let ba = ctx.upload("test.a", a);
     let bb = ctx.upload("test.b", b);
-    let sa = ctx.upload("test.scale_a", scale_a);
-    let sb = ctx.upload("test.scale_b", scale_b);
-    let bias_buf = bias.map(|v| ctx.upload("test.bias", v));
+    let sa = ctx.upload("test.scale_a", host.scale_a);
+    let sb = ctx.upload("test.scale_b", host.scale_b);
+    let bias_buf = host.bias.map(|v| ctx.upload("test.bias", v));
     let out = ctx.storage_buffer("test.out", shape.m as u64 * shape.n as u64 * 4);
     let scale = |v: &[f32], buf| match v.len() {
         0 => Scale::None,
@@ -1649,9 +1674,10 @@ fn gpu_gemm(
         _ => Scale::PerIndex(buf),
     };
     let epilogue = Epilogue {
-        scale_a: scale(scale_a, &sa),
-        scale_b: scale(scale_b, &sb),
+        scale_a: scale(host.scale_a, &sa),
+        scale_b: scale(host.scale_b, &sb),
         bias: bias_buf.as_ref(),
+        relu: host.relu,
     };
     let bufs = GemmBuffers::new(&ba, &bb, &out);
     let mut rec = Recording::new();
@@ -1665,16 +1691,8 @@ fn gpu_gemm(
     Ok(v)
 }
 
-fn cpu_scale(v: &[f32]) -> CpuScale<'_> {
-    match v.len() {
-        0 => CpuScale::None,
-        1 => CpuScale::Tensor(v[0]),
-        _ => CpuScale::PerIndex(v),
-    }
-}
-
-/// (name, scale_a, scale_b, bias, k_chunk) of one epilogue variant.
-type EpilogueCase<'a> = (&'a str, &'a [f32], &'a [f32], Option<&'a [f32]>, u32);
+/// (name, epilogue, k_chunk) of one epilogue variant.
+type EpilogueCase<'a> = (&'a str, HostEpilogue<'a>, u32);
 
 const GEMM_SHAPES: &[(u32, u32, u32)] = &[
     (1, 1, 1),
@@ -1706,56 +1724,60 @@ fn gemm_i8_cases(ctx: &Context, quick: bool, out: &mut Vec<CaseResult>) -> Resul
             let sb: Vec<f32> = (0..n).map(|_| g.uniform() * 0.01).collect();
             let bias: Vec<f32> = g.normal_vec(n as usize, 1.0);
             let mut firsts = std::collections::HashMap::new();
-            let variants: [EpilogueCase; 4] = [
-                ("raw", &[], &[], None, MAX_K_CHUNK),
-                ("raw k_chunk=32", &[], &[], None, 32),
+            let tensor = HostEpilogue {
+                scale_a: &sa[..1],
+                scale_b: &sb[..1],
+                bias: Some(&bias),
+                relu: false,
+            };
+            let per_index = HostEpilogue {
+                scale_a: &sa,
+                scale_b: &sb,
+                bias: Some(&bias),
+                relu: false,
+            };
+            let variants: [EpilogueCase; 5] = [
+                ("raw", HostEpilogue::default(), MAX_K_CHUNK),
+                ("raw k_chunk=32", HostEpilogue::default(), 32),
+                ("tensor scales + bias", tensor, MAX_K_CHUNK),
                 (
-                    "tensor scales + bias",
-                    &sa[..1],
-                    &sb[..1],
-                    Some(&bias),
+                    "tensor scales + bias + relu",
+                    HostEpilogue {
+                        relu: true,
+                        ..tensor
+                    },
                     MAX_K_CHUNK,
                 ),
-                (
-                    "row/col scales + bias k_chunk=64",
-                    &sa,
-                    &sb,
-                    Some(&bias),
-                    64,
-                ),
+                ("row/col scales + bias k_chunk=64", per_index, 64),
             ];
-            for ((name, sa, sb, bias, k_chunk), variant) in variants
+            for ((name, host, k_chunk), variant) in variants
                 .into_iter()
                 .flat_map(|e| GemmVariant::ALL.map(|v| (e, v)))
             {
-                let gpu = gpu_gemm_i8(ctx, variant, &shape, k_chunk, &a, &b, sa, sb, bias)?;
-                let epi = CpuEpilogue {
-                    scale_a: cpu_scale(sa),
-                    scale_b: cpu_scale(sb),
-                    bias,
-                };
+                let gpu = gpu_gemm_i8(ctx, variant, (&shape, k_chunk), &a, &b, &host)?;
                 let mut twin = vec![0f32; (m * n) as usize];
-                cpu::gemm_i8(variant, &shape, k_chunk, &a, &b, &epi, &mut twin);
+                cpu::gemm_i8(variant, &shape, k_chunk, &a, &b, &host.cpu(), &mut twin);
                 let mut check = Check::new();
                 // Every variant must give the first one's bits, so autotuning changes no result.
                 let first = &*firsts.entry(name).or_insert_with(|| gpu.clone());
                 check.exact_f32("out vs the Tiled variant", &gpu, first);
-                if sa.is_empty() && bias.is_none() {
+                if host.scale_a.is_empty() && host.bias.is_none() {
                     check.exact_f32("out", &gpu, &twin);
                 } else {
                     let mut mag = vec![0f32; twin.len()];
-                    let abs_bias: Option<Vec<f32>> =
-                        bias.map(|v| v.iter().map(|x| x.abs()).collect());
-                    let raw_epi = CpuEpilogue {
-                        scale_a: cpu_scale(sa),
-                        scale_b: cpu_scale(sb),
+                    let raw_epi = HostEpilogue {
                         bias: None,
+                        relu: false,
+                        ..host
                     };
-                    cpu::gemm_i8(variant, &shape, k_chunk, &a, &b, &raw_epi, &mut mag);
+                    cpu::gemm_i8(variant, &shape, k_chunk, &a, &b, &raw_epi.cpu(), &mut mag);
                     for (i, v) in mag.iter_mut().enumerate() {
-                        *v = v.abs() + abs_bias.as_ref().map_or(0.0, |b| b[i % n as usize]);
+                        *v = v.abs() + host.bias.map_or(0.0, |b| b[i % n as usize].abs());
                     }
                     check.close("out", &gpu, &twin, &mag, 1e-6);
+                    if host.relu && gpu.iter().any(|v| v.is_sign_negative()) {
+                        check.fail("a rectified output is negative (or -0)".to_string());
+                    }
                 }
                 check.finish(
                     "gemm_i8",
@@ -1801,7 +1823,8 @@ fn gemm_i8_cases(ctx: &Context, quick: bool, out: &mut Vec<CaseResult>) -> Resul
                 let (a, b) = (fill(m, ta, va), fill(n, tb, vb));
                 // The register-blocked variant, whose loops run longest per lane.
                 let v = GemmVariant::Regs;
-                let gpu = gpu_gemm_i8(ctx, v, &shape, MAX_K_CHUNK, &a, &b, &[], &[], None)?;
+                let none = HostEpilogue::default();
+                let gpu = gpu_gemm_i8(ctx, v, (&shape, MAX_K_CHUNK), &a, &b, &none)?;
                 let mut twin = vec![0f32; (m * n) as usize];
                 cpu::gemm_i8(
                     v,
@@ -1845,40 +1868,46 @@ fn gemm_f32_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
             let bias = g.normal_vec(n as usize, 1.0);
             // gemm_f32 picks its own k_chunk (ops::gemm::f32_k_chunk); the field is unused.
             let mut firsts = std::collections::HashMap::new();
-            let variants: [EpilogueCase; 2] = [
-                ("plain", &[], &[], None, 0),
+            let scaled = HostEpilogue {
+                scale_a: &sa,
+                scale_b: &sa[..1],
+                bias: Some(&bias),
+                relu: false,
+            };
+            let variants: [EpilogueCase; 3] = [
+                ("plain", HostEpilogue::default(), 0),
+                ("row scales + tensor scale + bias", scaled, 0),
                 (
-                    "row scales + tensor scale + bias",
-                    &sa,
-                    &sa[..1],
-                    Some(&bias),
+                    "row scales + tensor scale + bias + relu",
+                    HostEpilogue {
+                        relu: true,
+                        ..scaled
+                    },
                     0,
                 ),
             ];
-            for ((name, sa, sb, bias, _), variant) in variants
+            for ((name, host, _), variant) in variants
                 .into_iter()
                 .flat_map(|e| GemmVariant::ALL.map(|v| (e, v)))
             {
-                let gpu = gpu_gemm_f32(ctx, variant, &shape, &a, &b, sa, sb, bias)?;
-                let epi = CpuEpilogue {
-                    scale_a: cpu_scale(sa),
-                    scale_b: cpu_scale(sb),
-                    bias,
-                };
+                let gpu = gpu_gemm_f32(ctx, variant, &shape, &a, &b, &host)?;
                 let mut twin = vec![0f32; (m * n) as usize];
-                cpu::gemm_f32(variant, &shape, &a, &b, &epi, &mut twin);
+                cpu::gemm_f32(variant, &shape, &a, &b, &host.cpu(), &mut twin);
                 // Σ|a||b| (scaled) bounds the rounding error of any summation order.
                 let abs = |v: &[f32]| -> Vec<f32> { v.iter().map(|x| x.abs()).collect() };
-                let abs_bias = bias.map(abs);
-                let abs_epi = CpuEpilogue {
-                    scale_a: cpu_scale(sa),
-                    scale_b: cpu_scale(sb),
+                let abs_bias = host.bias.map(abs);
+                let abs_epi = HostEpilogue {
                     bias: abs_bias.as_deref(),
+                    relu: false,
+                    ..host
                 };
                 let mut mag = vec![0f32; twin.len()];
-                cpu::gemm_f32(variant, &shape, &abs(&a), &abs(&b), &abs_epi, &mut mag);
+                cpu::gemm_f32(variant, &shape, &abs(&a), &abs(&b), &abs_epi.cpu(), &mut mag);
                 let mut check = Check::new();
                 check.close("out", &gpu, &twin, &mag, 1e-5);
+                if host.relu && gpu.iter().any(|v| v.is_sign_negative()) {
+                    check.fail("a rectified output is negative (or -0)".to_string());
+                }
                 // Every variant must give the first one's bits, so autotuning changes no result.
                 let first = &*firsts.entry(name).or_insert_with(|| gpu.clone());
                 check.exact_f32("out vs the Tiled variant", &gpu, first);
@@ -1920,6 +1949,16 @@ fn train_step_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
                 pad: 1,
             },
             LayerSpec::BatchNorm2d,
+            // A ReLU whose backward the pooling does.
+            LayerSpec::Relu,
+            LayerSpec::MaxPool2d { k: 2 },
+            // A ReLU in an int8 GEMM's epilogue, and the pooling's backward.
+            LayerSpec::Conv2d {
+                channels: 4,
+                kernel: 3,
+                stride: 1,
+                pad: 1,
+            },
             LayerSpec::Relu,
             LayerSpec::MaxPool2d { k: 2 },
             LayerSpec::BasicBlock {
@@ -1927,6 +1966,9 @@ fn train_step_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
                 stride: 2,
             },
             LayerSpec::GlobalAvgPool,
+            // A ReLU in a GEMM's epilogue, and its own backward.
+            LayerSpec::Linear { outputs: 5 },
+            LayerSpec::Relu,
             LayerSpec::Linear { outputs: 3 },
         ],
     };

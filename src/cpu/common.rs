@@ -5,6 +5,16 @@ use crate::ops::ChannelAxis;
 /// Clips below this (or non-finite) are degenerate: the channel quantizes to zeros, scale 0.
 pub const MIN_CLIP: f32 = 1e-30;
 
+/// `rectify()`: negative values (-0 and -Inf included) become +0; NaN passes through.
+pub fn rectify(v: f32) -> f32 {
+    let bits = v.to_bits();
+    if (bits >> 31) == 1 && (bits & 0x7fff_ffff) <= 0x7f80_0000 {
+        0.0
+    } else {
+        v
+    }
+}
+
 /// Wellons' lowbias32 integer hash.
 pub fn hash_u32(x: u32) -> u32 {
     let mut v = x;

@@ -45,6 +45,8 @@ pub struct CpuEpilogue<'a> {
     pub scale_b: CpuScale<'a>,
     /// Bias per output column.
     pub bias: Option<&'a [f32]>,
+    /// The rectifier after the bias.
+    pub relu: bool,
 }
 
 impl CpuEpilogue<'_> {
@@ -53,6 +55,7 @@ impl CpuEpilogue<'_> {
         scale_a: CpuScale::None,
         scale_b: CpuScale::None,
         bias: None,
+        relu: false,
     };
 
     /// `epilogue()` of `shaders/gemm_common.wgsl`.
@@ -60,6 +63,9 @@ impl CpuEpilogue<'_> {
         let mut v = acc * self.scale_a.at(gm) * self.scale_b.at(gn);
         if let Some(bias) = self.bias {
             v += bias[gn as usize];
+        }
+        if self.relu {
+            v = crate::cpu::common::rectify(v);
         }
         v
     }

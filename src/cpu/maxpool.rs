@@ -1,9 +1,16 @@
 //! Twin of `shaders/maxpool.wgsl`.
 
-use crate::ops::maxpool::PoolGeometry;
+use crate::ops::maxpool::{NO_WINNER, PoolGeometry};
 
-/// Forward: pooled values and their input indices.
-pub fn maxpool_forward(g: &PoolGeometry, x: &[f32], argmax: &mut [u32], out: &mut [f32]) {
+/// Forward: pooled values and their input indices ([`NO_WINNER`] for windows whose maximum
+/// is not positive, when `after_relu`).
+pub fn maxpool_forward(
+    g: &PoolGeometry,
+    x: &[f32],
+    after_relu: bool,
+    argmax: &mut [u32],
+    out: &mut [f32],
+) {
     let (h, w, c, k) = (g.h as usize, g.w as usize, g.c as usize, g.k as usize);
     let (oh, ow) = (g.oh() as usize, g.ow() as usize);
     for idx in 0..g.output_len() as usize {
@@ -24,7 +31,11 @@ pub fn maxpool_forward(g: &PoolGeometry, x: &[f32], argmax: &mut [u32], out: &mu
             }
         }
         out[idx] = best;
-        argmax[idx] = at as u32;
+        argmax[idx] = if !after_relu || best > 0.0 {
+            at as u32
+        } else {
+            NO_WINNER
+        };
     }
 }
 

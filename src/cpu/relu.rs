@@ -5,14 +5,7 @@ pub fn relu(x: &[f32], dy: Option<&[f32]>, out: &mut [f32]) {
     for i in 0..out.len() {
         let v = x[i];
         out[i] = match dy {
-            None => {
-                let bits = v.to_bits();
-                if (bits >> 31) == 1 && (bits & 0x7fff_ffff) <= 0x7f80_0000 {
-                    0.0
-                } else {
-                    v
-                }
-            }
+            None => crate::cpu::common::rectify(v),
             Some(d) => {
                 if v > 0.0 {
                     d[i]

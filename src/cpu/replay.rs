@@ -115,6 +115,7 @@ fn epilogue<'a>(p: &GemmParams, sa: &'a [u32], sb: &'a [u32], bias: &'a [u32]) -
         scale_a: scale((p.flags >> 2) & 3, sa),
         scale_b: scale((p.flags >> 4) & 3, sb),
         bias: (p.flags & (1 << 6) != 0).then(|| f32s(bias)),
+        relu: p.flags & (1 << 8) != 0,
     }
 }
 
@@ -381,15 +382,15 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
             let [x, dy, argmax, out] = bufs else {
                 return Err(bad());
             };
-            let [n, h, w, c, k, _, _, backward] = p.v;
+            let [n, h, w, c, k, _, _, mode] = p.v;
             let g = PoolGeometry { n, h, w, c, k };
-            if backward != 0 {
+            if mode & 1 != 0 {
                 let out = &mut f32s_mut(out)[..g.input_len() as usize];
                 cpu::maxpool_backward(&g, f32s(dy), argmax, out);
             } else {
                 let m = g.output_len() as usize;
                 let out = &mut f32s_mut(out)[..m];
-                cpu::maxpool_forward(&g, f32s(x), &mut argmax[..m], out);
+                cpu::maxpool_forward(&g, f32s(x), mode & 2 != 0, &mut argmax[..m], out);
             }
         }
         "global_avg_pool" => {

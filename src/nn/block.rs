@@ -3,7 +3,7 @@
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::nn::Conv2d;
-use crate::nn::linear::SummarySlot;
+use crate::nn::linear::{Output, SummarySlot};
 use crate::nn::tensors::{Slice, Slot, TensorRole};
 use crate::ops::{self, BatchNormBuffers, BatchNormConfig, ConvGeometry, SgdBuffers, SgdStep};
 use crate::quant::Policy;
@@ -284,17 +284,18 @@ impl BasicBlock {
         refresh: bool,
         train: bool,
     ) -> Result<()> {
-        self.conv1.record_forward(ctx, rec, x, &self.a1, refresh)?;
+        self.conv1
+            .record_forward(ctx, rec, x, Output::plain(&self.a1), refresh)?;
         self.bn1
             .record_forward(ctx, rec, &self.a1, &self.b1, train)?;
         ops::relu(ctx, rec, self.out_cells, &self.b1, None, &self.r1)?;
         self.conv2
-            .record_forward(ctx, rec, &self.r1, &self.a2, refresh)?;
+            .record_forward(ctx, rec, &self.r1, Output::plain(&self.a2), refresh)?;
         self.bn2
             .record_forward(ctx, rec, &self.a2, &self.b2, train)?;
         let short = match (&self.shortcut, &self.short_a) {
             (Some((conv, bn)), Some((a, b))) => {
-                conv.record_forward(ctx, rec, x, a, refresh)?;
+                conv.record_forward(ctx, rec, x, Output::plain(a), refresh)?;
                 bn.record_forward(ctx, rec, a, b, train)?;
                 b
             }

@@ -7,7 +7,7 @@
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::nn::Linear;
-use crate::nn::linear::SummarySlot;
+use crate::nn::linear::{Output, SummarySlot};
 use crate::nn::tensors::Slot;
 use crate::ops::{self, ConvGeometry};
 use crate::quant::Policy;
@@ -73,16 +73,16 @@ impl Conv2d {
         ctx: &Context,
         rec: &mut Recording,
         x: &wgpu::Buffer,
-        y: &wgpu::Buffer,
+        out: Output<'_>,
         refresh: bool,
     ) -> Result<()> {
         if Self::fused(&self.gemm, &self.geom) {
             return self
                 .gemm
-                .record_forward_conv(ctx, rec, &self.geom, x, y, refresh);
+                .record_forward_conv(ctx, rec, &self.geom, x, out, refresh);
         }
         ops::im2col(rec, &self.geom, x, &self.cols)?;
-        self.gemm.record_forward(ctx, rec, &self.cols, y, refresh)
+        self.gemm.record_forward(ctx, rec, &self.cols, out, refresh)
     }
 
     pub(crate) fn record_backward(

@@ -108,6 +108,21 @@ impl SummarySlot {
     }
 }
 
+/// Where a GEMM layer's forward writes, and whether the ReLU layer after it runs in the GEMM's
+/// epilogue (then `y` is that ReLU's output).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Output<'a> {
+    pub(crate) y: &'a wgpu::Buffer,
+    pub(crate) relu: bool,
+}
+
+impl<'a> Output<'a> {
+    /// The layer's own output, no ReLU.
+    pub(crate) fn plain(y: &'a wgpu::Buffer) -> Self {
+        Output { y, relu: false }
+    }
+}
+
 /// One Linear layer on the GPU.
 #[derive(Debug)]
 pub struct Linear {
@@ -257,25 +272,26 @@ impl Linear {
         ctx: &Context,
         rec: &mut Recording,
         x: &wgpu::Buffer,
-        y: &wgpu::Buffer,
+        out: Output<'_>,
         refresh: bool,
     ) -> Result<()> {
         let shape = GemmShape::new(self.batch, self.outputs, self.inputs);
-        let epilogue_bias = Some(&self.bias);
         let Some(q) = &self.int8 else {
             let epi = Epilogue {
                 scale_a: Scale::None,
                 scale_b: Scale::None,
-                bias: epilogue_bias,
+                bias: Some(&self.bias),
+                relu: out.relu,
             };
-            return ops::gemm_f32(ctx, rec, &shape, GemmBuffers::new(x, &self.weight, y), &epi);
+            let bufs = GemmBuffers::new(x, &self.weight, out.y);
+            return ops::gemm_f32(ctx, rec, &shape, bufs, &epi);
         };
         if refresh {
             q.x.record_max_abs(ctx, rec, x)?;
         } else {
             q.x.record_quantize(rec, x, (&q.x.stats, 0), Rounding::Nearest)?;
         }
-        self.record_forward_int8(ctx, rec, q, y, refresh)
+        self.record_forward_int8(ctx, rec, q, out, refresh)
     }
 
     /// The forward of a quantized convolution straight from its NHWC input `x`: X's clip is
@@ -288,7 +304,7 @@ impl Linear {
         rec: &mut Recording,
         geom: &ConvGeometry,
         x: &wgpu::Buffer,
-        y: &wgpu::Buffer,
+        out: Output<'_>,
         refresh: bool,
     ) -> Result<()> {
         let q = self.int8.as_ref().ok_or_else(|| {
@@ -303,7 +319,7 @@ impl Linear {
         }
         // ChannelStat's first field is max|x|, so a one-channel stats buffer is also a clip buffer.
         ops::im2col_quantize(rec, geom, x, (&q.x.stats, 0), &q.x.packed, &q.x.scales)?;
-        self.record_forward_int8(ctx, rec, q, y, refresh)
+        self.record_forward_int8(ctx, rec, q, out, refresh)
     }
 
     /// W's quantization and the int8 forward GEMM, after X's quantization.
@@ -312,7 +328,7 @@ impl Linear {
         ctx: &Context,
         rec: &mut Recording,
         q: &Int8State,
-        y: &wgpu::Buffer,
+        out: Output<'_>,
         refresh: bool,
     ) -> Result<()> {
         if refresh {
@@ -325,8 +341,9 @@ impl Linear {
             scale_a: Scale::Tensor(&q.x.scales),
             scale_b: Scale::Tensor(&q.w.scales),
             bias: Some(&self.bias),
+            relu: out.relu,
         };
-        let bufs = GemmBuffers::new(&q.x.packed, &q.w.packed, y);
+        let bufs = GemmBuffers::new(&q.x.packed, &q.w.packed, out.y);
         ops::gemm_i8(ctx, rec, &shape, MAX_K_CHUNK, bufs, &epi)
     }
 
@@ -418,6 +435,7 @@ impl Linear {
                 scale_a: Scale::Tensor(&q.dy.scales),
                 scale_b: Scale::Tensor(&q.w.scales),
                 bias: None,
+                relu: false,
             };
             let bufs = GemmBuffers::new(&q.dy.packed, &q.w.packed, dx);
             ops::gemm_i8(ctx, rec, &dx_shape, MAX_K_CHUNK, bufs, &epi)?;
@@ -436,6 +454,7 @@ impl Linear {
             scale_a: dw_scale,
             scale_b: Scale::Tensor(&q.x.scales),
             bias: None,
+            relu: false,
         };
         let bufs = GemmBuffers::new(dy_for_dw, &q.x.packed, &self.grad_weight);
         ops::gemm_i8(

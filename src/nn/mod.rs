@@ -13,7 +13,7 @@ mod tensors;
 pub use block::{BasicBlock, BatchNorm};
 pub use conv::Conv2d;
 pub use linear::Linear;
-use linear::SummarySlot;
+use linear::{Output, SummarySlot};
 pub use tensors::{NamedTensor, TensorRole};
 
 use crate::conformance::Gen;
@@ -507,9 +507,10 @@ impl Model {
         self.batch * self.shapes[i].iter().product::<u32>()
     }
 
-    /// Bytes of GPU memory the forward keeps for the backward: each weighted layer's input (the
-    /// column matrix for a convolution) as f32, or packed int8 plus its scale when quantized;
-    /// ReLU inputs (f32) and pooling indices (u32).
+    /// Bytes of GPU memory a training step's forward keeps for the backward: each weighted
+    /// layer's input (the column matrix for a convolution) as f32, or packed int8 plus its scale
+    /// when quantized; ReLU outputs (f32) except before a max-pooling, whose indices (u32) then
+    /// carry the ReLU's mask too.
     pub fn saved_activation_bytes(&self) -> u64 {
         self.layers
             .iter()
@@ -521,6 +522,7 @@ impl Model {
                 Layer::BatchNorm(b) => b.saved_bytes(),
                 Layer::Block(b) => b.saved_bytes(),
                 Layer::GlobalAvgPool(..) => 0,
+                Layer::Relu if self.relu_in_pool(i) => 0,
                 Layer::Relu => self.len_of(i) as u64 * 4,
                 Layer::Flatten => 0,
             })
@@ -547,8 +549,9 @@ impl Model {
             ));
         }
         let mut rec = Recording::new();
-        self.record_forward(ctx, &mut rec, true, true)?;
-        let seeded = self.record_backward(ctx, &mut rec, true)?;
+        // Unfused, so that every layer's own output is there to read.
+        self.record_forward(ctx, &mut rec, true, true, false)?;
+        let seeded = self.record_backward(ctx, &mut rec, true, false)?;
         for (n, &idx) in seeded.iter().enumerate() {
             let d = &mut rec.dispatches[idx];
             let params = ops::quantize::QuantizeParams {
@@ -665,24 +668,57 @@ impl Model {
         Ok(out)
     }
 
+    /// Whether layer `i` is a ReLU that the GEMM layer before it can apply in its epilogue.
+    fn relu_in_gemm(&self, i: usize) -> bool {
+        matches!(self.layers.get(i), Some(Layer::Relu))
+            && i > 0
+            && matches!(self.layers[i - 1], Layer::Linear(_) | Layer::Conv(_))
+    }
+
+    /// Whether layer `i` is a ReLU whose backward the max-pooling after it can do: the pool's
+    /// forward marks windows whose maximum is not positive, and its backward routes them no
+    /// gradient — exactly what the ReLU's backward would have zeroed.
+    fn relu_in_pool(&self, i: usize) -> bool {
+        matches!(self.layers.get(i), Some(Layer::Relu))
+            && matches!(self.layers.get(i + 1), Some(Layer::MaxPool(..)))
+    }
+
+    /// Records the forward. With `fuse` (training and evaluation steps) a ReLU after a GEMM
+    /// layer runs in that GEMM's epilogue, writing straight to the ReLU's output, and a ReLU
+    /// before a max-pooling leaves its backward to the pooling; without it (probes) every
+    /// layer writes its own output.
     pub(crate) fn record_forward(
         &self,
         ctx: &Context,
         rec: &mut Recording,
         refresh: bool,
         train: bool,
+        fuse: bool,
     ) -> Result<()> {
         for (i, layer) in self.layers.iter().enumerate() {
             let (x, y) = (&self.acts[i], &self.acts[i + 1]);
+            let out = if fuse && self.relu_in_gemm(i + 1) {
+                Output {
+                    y: &self.acts[i + 2],
+                    relu: true,
+                }
+            } else {
+                Output::plain(y)
+            };
             match layer {
-                Layer::Linear(l) => l.record_forward(ctx, rec, x, y, refresh)?,
-                Layer::Conv(c) => c.record_forward(ctx, rec, x, y, refresh)?,
-                Layer::MaxPool(g, argmax) => ops::maxpool(ctx, rec, g, x, None, argmax, y)?,
+                Layer::Linear(l) => l.record_forward(ctx, rec, x, out, refresh)?,
+                Layer::Conv(c) => c.record_forward(ctx, rec, x, out, refresh)?,
+                Layer::MaxPool(g, argmax) => {
+                    let after_relu = fuse && i > 0 && self.relu_in_pool(i - 1);
+                    let pass = ops::PoolPass::Forward { after_relu };
+                    ops::maxpool(ctx, rec, g, x, pass, argmax, y)?
+                }
                 Layer::BatchNorm(b) => b.record_forward(ctx, rec, x, y, train)?,
                 Layer::GlobalAvgPool(n, hw, c) => {
                     ops::global_avg_pool(ctx, rec, (*n, *hw, *c), x, None, y)?
                 }
                 Layer::Block(b) => b.record_forward(ctx, rec, x, y, refresh, train)?,
+                Layer::Relu if fuse && self.relu_in_gemm(i) => {}
                 Layer::Relu => ops::relu(ctx, rec, self.len_of(i), x, None, y)?,
                 Layer::Flatten => {}
             }
@@ -709,10 +745,17 @@ impl Model {
         ctx: &Context,
         rec: &mut Recording,
         refresh: bool,
+        fuse: bool,
     ) -> Result<Vec<usize>> {
         let mut seeded = Vec::new();
         for (i, layer) in self.layers.iter().enumerate().rev() {
-            let (x, dy) = (&self.acts[i], &self.grads[i + 1]);
+            // Past a ReLU whose backward the pooling did, the pooling's dx is this layer's dy.
+            let dy_at = if fuse && self.relu_in_pool(i + 1) {
+                i + 2
+            } else {
+                i + 1
+            };
+            let (x, dy) = (&self.acts[i], &self.grads[dy_at]);
             // The input's gradient is never needed.
             let dx = (i > 0).then_some(&self.grads[i]);
             match layer {
@@ -724,7 +767,8 @@ impl Model {
                 }
                 Layer::MaxPool(g, argmax) => {
                     if let Some(dx) = dx {
-                        ops::maxpool(ctx, rec, g, x, Some(dy), argmax, dx)?;
+                        let pass = ops::PoolPass::Backward { dy };
+                        ops::maxpool(ctx, rec, g, x, pass, argmax, dx)?;
                     }
                 }
                 Layer::BatchNorm(b) => {
@@ -741,9 +785,13 @@ impl Model {
                 Layer::Block(b) => {
                     seeded.extend(b.record_backward(ctx, rec, dy, dx, refresh)?);
                 }
+                Layer::Relu if fuse && self.relu_in_pool(i) => {}
                 Layer::Relu => {
+                    // The output has the input's positive elements, and is there also when
+                    // the ReLU ran in a GEMM's epilogue.
                     if let Some(dx) = dx {
-                        ops::relu(ctx, rec, self.len_of(i), x, Some(dy), dx)?;
+                        let y = &self.acts[i + 1];
+                        ops::relu(ctx, rec, self.len_of(i), y, Some(dy), dx)?;
                     }
                 }
                 Layer::Flatten => {}

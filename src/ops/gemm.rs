@@ -49,7 +49,7 @@ const GEMM_BINDINGS: &[(&str, BindType)] = &[
 /// The kernel declaration of `shaders/gemm_i8.wgsl`.
 pub static GEMM_I8: KernelDef = KernelDef {
     name: "gemm_i8",
-    sources: &[wgsl::GEMM_COMMON, wgsl::GEMM_I8_COMMON, wgsl::GEMM_I8],
+    sources: &[wgsl::COMMON, wgsl::GEMM_COMMON, wgsl::GEMM_I8_COMMON, wgsl::GEMM_I8],
     workgroup_size: [16, 16, 1],
     bindings: GEMM_BINDINGS,
     params_size: std::mem::size_of::<GemmParams>(),
@@ -59,7 +59,7 @@ pub static GEMM_I8: KernelDef = KernelDef {
 /// epilogue.
 pub static GEMM_REDUCE: KernelDef = KernelDef {
     name: "gemm_reduce",
-    sources: &[wgsl::GEMM_COMMON, wgsl::GEMM_REDUCE],
+    sources: &[wgsl::COMMON, wgsl::GEMM_COMMON, wgsl::GEMM_REDUCE],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
@@ -75,7 +75,7 @@ pub static GEMM_REDUCE: KernelDef = KernelDef {
 /// The kernel declaration of `shaders/gemm_f32.wgsl`.
 pub static GEMM_F32: KernelDef = KernelDef {
     name: "gemm_f32",
-    sources: &[wgsl::GEMM_COMMON, wgsl::GEMM_F32],
+    sources: &[wgsl::COMMON, wgsl::GEMM_COMMON, wgsl::GEMM_F32],
     workgroup_size: [16, 16, 1],
     bindings: GEMM_BINDINGS,
     params_size: std::mem::size_of::<GemmParams>(),
@@ -105,8 +105,8 @@ pub static GEMM_I8_REGS: [KernelDef; 4] = [
 
 macro_rules! i8_regs_sources {
     ($name:ident, $layout:literal) => {
-        static $name: [&str; 4] = [
-            wgsl::GEMM_COMMON,
+        static $name: [&str; 5] = [
+            wgsl::COMMON, wgsl::GEMM_COMMON,
             wgsl::GEMM_I8_COMMON,
             $layout,
             wgsl::GEMM_I8_REGS,
@@ -134,7 +134,7 @@ i8_regs_sources!(
 /// lane in registers and no workgroup memory.
 pub static GEMM_F32_REGS: KernelDef = KernelDef {
     name: "gemm_f32_regs",
-    sources: &[wgsl::GEMM_COMMON, wgsl::GEMM_F32_REGS],
+    sources: &[wgsl::COMMON, wgsl::GEMM_COMMON, wgsl::GEMM_F32_REGS],
     workgroup_size: [REGS_LANES, 1, 1],
     bindings: GEMM_BINDINGS,
     params_size: std::mem::size_of::<GemmParams>(),
@@ -372,7 +372,7 @@ impl<'a> Scale<'a> {
     }
 }
 
-/// The fused epilogue: `(acc · scale_a) · scale_b + bias`.
+/// The fused epilogue: `(acc · scale_a) · scale_b + bias`, then optionally the rectifier.
 #[derive(Clone, Copy, Debug)]
 pub struct Epilogue<'a> {
     /// Scale of A: per tensor or per row of the output.
@@ -381,6 +381,9 @@ pub struct Epilogue<'a> {
     pub scale_b: Scale<'a>,
     /// Optional bias, one per output column.
     pub bias: Option<&'a wgpu::Buffer>,
+    /// Apply a following ReLU layer's forward (`relu`'s rectifier, NaN kept) to every output,
+    /// so that layer needs no pass of its own.
+    pub relu: bool,
 }
 
 impl Epilogue<'_> {
@@ -389,6 +392,7 @@ impl Epilogue<'_> {
         scale_a: Scale::None,
         scale_b: Scale::None,
         bias: None,
+        relu: false,
     };
 }
 
@@ -405,7 +409,7 @@ pub struct GemmParams {
     /// Products per int32 partial (gemm_i8 only).
     pub k_chunk: u32,
     /// Bit 0 trans_a, bit 1 trans_b, bits 2–3 scale_a mode, bits 4–5 scale_b mode, bit 6 bias,
-    /// bit 7 raw partials (split-K: no epilogue, store to `out[z]`).
+    /// bit 7 raw partials (split-K: no epilogue, store to `out[z]`), bit 8 ReLU after the bias.
     pub flags: u32,
     /// Split-K chunks.
     pub chunks: u32,
@@ -422,7 +426,8 @@ impl GemmParams {
             | epilogue.scale_a.code() << 2
             | epilogue.scale_b.code() << 4
             | (epilogue.bias.is_some() as u32) << 6
-            | ((chunks > 1) as u32) << 7;
+            | ((chunks > 1) as u32) << 7
+            | (epilogue.relu as u32) << 8;
         GemmParams {
             m: shape.m,
             n: shape.n,

@@ -61,18 +61,39 @@ impl PoolGeometry {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct PoolParams {
-    /// n, h, w, c, k, oh, ow, backward.
+    /// n, h, w, c, k, oh, ow, mode (bit 0 backward, bit 1 after a ReLU).
     pub v: [u32; 8],
 }
 
-/// Records the forward (`dy` = `None`: `out` = pooled values, `argmax` = their input indices) or
-/// the backward (`out` = gradient of the input, from `dy` and the forward's `argmax`).
+/// `argmax` of a window that routes no gradient: one whose maximum is not positive, in a
+/// forward after a ReLU.
+pub const NO_WINNER: u32 = u32::MAX;
+
+/// Which direction a [`maxpool`] dispatch runs.
+#[derive(Clone, Copy, Debug)]
+pub enum PoolPass<'a> {
+    /// `out` = pooled values, `argmax` = their input indices. `after_relu`: the input is a
+    /// ReLU's output whose backward this pooling does: windows whose maximum is not positive
+    /// (0, or NaN) get [`NO_WINNER`], so the backward gives their inputs the zeros the ReLU's
+    /// backward would have.
+    Forward {
+        /// The input is the output of a ReLU layer whose backward is left to this pooling.
+        after_relu: bool,
+    },
+    /// `out` = gradient of the input, from `dy` and the forward's `argmax`.
+    Backward {
+        /// The gradient of the pooled output.
+        dy: &'a wgpu::Buffer,
+    },
+}
+
+/// Records one direction of max-pooling.
 pub fn maxpool(
     ctx: &Context,
     rec: &mut Recording,
     g: &PoolGeometry,
     x: &wgpu::Buffer,
-    dy: Option<&wgpu::Buffer>,
+    pass: PoolPass<'_>,
     argmax: &wgpu::Buffer,
     out: &wgpu::Buffer,
 ) -> Result<()> {
@@ -88,6 +109,10 @@ pub fn maxpool(
     }
     check_buffer(OP, "x", x, g.input_len() * 4)?;
     check_buffer(OP, "argmax", argmax, g.output_len() * 4)?;
+    let (dy, mode) = match pass {
+        PoolPass::Forward { after_relu } => (None, (after_relu as u32) << 1),
+        PoolPass::Backward { dy } => (Some(dy), 1),
+    };
     let backward = dy.is_some();
     if let Some(d) = dy {
         check_buffer(OP, "dy", d, g.output_len() * 4)?;
@@ -99,7 +124,7 @@ pub fn maxpool(
     };
     check_buffer(OP, "out", out, out_len * 4)?;
     let params = PoolParams {
-        v: [g.n, g.h, g.w, g.c, g.k, g.oh(), g.ow(), backward as u32],
+        v: [g.n, g.h, g.w, g.c, g.k, g.oh(), g.ow(), mode],
     };
     let dy = dy.unwrap_or(ctx.unused_binding(0));
     rec.push(Dispatch::new(

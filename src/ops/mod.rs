@@ -32,7 +32,7 @@ pub use dequantize::dequantize;
 pub use gemm::{
     Epilogue, GemmBuffers, GemmShape, GemmVariant, MAX_K_CHUNK, Scale, gemm_f32, gemm_i8,
 };
-pub use maxpool::{PoolGeometry, maxpool};
+pub use maxpool::{PoolGeometry, PoolPass, maxpool};
 pub use pool::{add, global_avg_pool};
 pub use quantize::{QuantizeBuffers, quantize};
 pub use relu::relu;

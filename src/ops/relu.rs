@@ -8,7 +8,7 @@ use crate::ops::check_buffer;
 /// The kernel declaration of `shaders/relu.wgsl`.
 pub static RELU: KernelDef = KernelDef {
     name: "relu",
-    sources: &[wgsl::RELU],
+    sources: &[wgsl::COMMON, wgsl::RELU],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),

@@ -184,11 +184,11 @@ impl PreparedStep {
         train: bool,
     ) -> Result<Self> {
         let mut rec = Recording::new();
-        model.record_forward(ctx, &mut rec, refresh, train)?;
+        model.record_forward(ctx, &mut rec, refresh, train, true)?;
         model.record_loss(&mut rec)?;
         let (mut seeded, mut updates) = (Vec::new(), Vec::new());
         if train {
-            seeded = model.record_backward(ctx, &mut rec, refresh)?;
+            seeded = model.record_backward(ctx, &mut rec, refresh, true)?;
             model.record_checks(&mut rec)?;
             updates = model.record_update(ctx, &mut rec, cfg.sgd_step(cfg.lr))?;
         }
