@@ -82,7 +82,14 @@ pub fn suite_kernels(suite: &str) -> &'static [&'static str] {
         "relu" => &["relu"],
         "softmax_xent" => &["softmax_xent"],
         "sgd" => &["sgd"],
-        "conv" => &["im2col", "im2col_quantize", "col2im"],
+        "conv" => &[
+            "im2col",
+            "im2col_quantize",
+            "col2im",
+            "conv_f32_regs_fwd",
+            "conv_f32_regs_wgrad",
+            "gemm_reduce",
+        ],
         "maxpool" => &["maxpool"],
         "pool" => &["global_avg_pool", "add"],
         "column_sum" => &["column_sum", "gemm_reduce"],
@@ -1204,6 +1211,7 @@ fn conv_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
             format!("{n}x{h}x{w}x{c} k{kh}x{kw} s{stride} p{pad}"),
             out,
         );
+        implicit_conv_cases(ctx, &geom, (&x, &xb, &cb), &mut g, out)?;
         // The fused im2col + quantize: a clip below max|x| (saturation), one above, one that
         // quantizes everything to zero, and one stored past other values (clip_offset).
         let xq: Vec<f32> = x
@@ -1256,6 +1264,98 @@ fn conv_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
                 out,
             );
         }
+    }
+    Ok(())
+}
+
+/// The FP32 implicit-GEMM convolution (`conv_f32_regs`), forward with bias and ReLU and weight
+/// gradient, against its twin and, bit for bit, against `gemm_f32_regs` on the column matrix
+/// `cols` (on the GPU) it replaces.
+fn implicit_conv_cases(
+    ctx: &Context,
+    geom: &ops::ConvGeometry,
+    (x, xb, cols): (&[f32], &wgpu::Buffer, &wgpu::Buffer),
+    g: &mut Gen,
+    out: &mut Vec<CaseResult>,
+) -> Result<()> {
+    use crate::ops::gemm::{conv_forward_shape, conv_wgrad_shape};
+    let channels = 6;
+    let (rows, taps) = (geom.rows(), geom.taps());
+    let weight = g.normal_vec((channels * taps) as usize, 1.0);
+    let bias = g.normal_vec(channels as usize, 1.0);
+    let dy = g.normal_vec((rows * channels) as usize, 1.0);
+    let (wb, bb, dyb) = (
+        ctx.upload("test.w", &weight),
+        ctx.upload("test.bias", &bias),
+        ctx.upload("test.dy", &dy),
+    );
+    let fwd = conv_forward_shape(geom, channels);
+    let wgrad = conv_wgrad_shape(geom, channels);
+    let cells = |s: &GemmShape| s.m as u64 * s.n as u64 * 4;
+    let [y, y_ref, dw, dw_ref] =
+        [&fwd, &fwd, &wgrad, &wgrad].map(|s| ctx.storage_buffer("test.out", cells(s)));
+    let epi = Epilogue {
+        scale_a: Scale::None,
+        scale_b: Scale::None,
+        bias: Some(&bb),
+        relu: true,
+    };
+    let regs = GemmVariant::Regs;
+    let mut rec = Recording::new();
+    gemm::conv_f32_forward(ctx, &mut rec, geom, (xb, &wb, &y), channels, &epi)?;
+    gemm::gemm_f32_variant(ctx, &mut rec, regs, &fwd, GemmBuffers::new(cols, &wb, &y_ref), &epi)?;
+    gemm::conv_f32_wgrad(ctx, &mut rec, geom, channels, GemmBuffers::new(&dyb, xb, &dw))?;
+    let bufs = GemmBuffers::new(&dyb, cols, &dw_ref);
+    gemm::gemm_f32_variant(ctx, &mut rec, regs, &wgrad, bufs, &Epilogue::NONE)?;
+    ctx.run(&rec)?;
+    let read = |b: &wgpu::Buffer, s: &GemmShape| -> Result<Vec<f32>> {
+        let mut v: Vec<f32> = ctx.read_buffer(b)?;
+        v.truncate((s.m * s.n) as usize);
+        Ok(v)
+    };
+    let abs = |v: &[f32]| -> Vec<f32> { v.iter().map(|x| x.abs()).collect() };
+    let (abs_x, abs_w, abs_dy, abs_bias) = (abs(x), abs(&weight), abs(&dy), abs(&bias));
+    for (name, shape, gpu, reference, (a, b, abs_a, abs_b)) in [
+        (
+            "forward + bias + relu",
+            &fwd,
+            &y,
+            &y_ref,
+            (x, &weight[..], &abs_x[..], &abs_w[..]),
+        ),
+        (
+            "weight gradient",
+            &wgrad,
+            &dw,
+            &dw_ref,
+            (&dy[..], x, &abs_dy[..], &abs_x[..]),
+        ),
+    ] {
+        let is_wgrad = std::ptr::eq(shape, &wgrad);
+        let host = HostEpilogue {
+            bias: (!is_wgrad).then_some(&bias[..]),
+            relu: !is_wgrad,
+            ..HostEpilogue::default()
+        };
+        let (gpu, reference) = (read(gpu, shape)?, read(reference, shape)?);
+        let mut twin = vec![0f32; gpu.len()];
+        cpu::conv_f32(geom, is_wgrad, shape, a, b, &host.cpu(), &mut twin);
+        let abs_host = HostEpilogue {
+            bias: (!is_wgrad).then_some(&abs_bias[..]),
+            ..HostEpilogue::default()
+        };
+        let mut mag = vec![0f32; gpu.len()];
+        cpu::conv_f32(geom, is_wgrad, shape, abs_a, abs_b, &abs_host.cpu(), &mut mag);
+        let mut check = Check::new();
+        check.close("out", &gpu, &twin, &mag, 1e-5);
+        check.exact_f32("out vs im2col + gemm_f32_regs", &gpu, &reference);
+        let ops::ConvGeometry { n, h, w, c, .. } = *geom;
+        let (k, s, p) = (geom.kh, geom.stride, geom.pad);
+        check.finish(
+            "conv",
+            format!("conv_f32_regs {name} {n}x{h}x{w}x{c} k{k} s{s} p{p}"),
+            out,
+        );
     }
     Ok(())
 }

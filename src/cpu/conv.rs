@@ -36,6 +36,11 @@ fn im2col_source(g: &ConvGeometry, (y, x, ni): (i64, i64, usize), t: [usize; 3])
         .then(|| ((ni * h + iy as usize) * w + ix as usize) * c + t[2])
 }
 
+/// Element (`row`, `col`) of the column matrix of `x`: what `im2col` writes there.
+pub fn column_element(g: &ConvGeometry, x: &[f32], row: u32, col: u32) -> f32 {
+    im2col_source(g, window_of(g, row as usize), tap_of(g, col as usize)).map_or(0.0, |s| x[s])
+}
+
 /// `cols = im2col(x)`.
 pub fn im2col(g: &ConvGeometry, x: &[f32], cols: &mut [f32]) {
     let k = g.taps() as usize;

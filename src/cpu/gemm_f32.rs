@@ -1,7 +1,10 @@
-//! Twin of `shaders/gemm_f32.wgsl`.
+//! Twins of `shaders/gemm_f32.wgsl`, `shaders/gemm_f32_regs.wgsl` and
+//! `shaders/conv_f32_regs.wgsl`.
 
 use crate::cpu::gemm_i8::{CpuEpilogue, store_block, store_result};
+use crate::cpu::conv::column_element;
 use crate::cpu::gemm_reduce::split_k;
+use crate::ops::ConvGeometry;
 use crate::ops::GemmShape;
 use crate::ops::gemm::{GEMM_TILE, GemmVariant, REGS_BLOCK, f32_k_chunk};
 
@@ -61,6 +64,72 @@ pub fn gemm_f32_regs_pass(
                         std::array::from_fn(|i| at(a, m, shape.trans_a, m0 + i as u32, kk));
                     let bv: [f32; 4] =
                         std::array::from_fn(|j| at(b, n, shape.trans_b, n0 + j as u32, kk));
+                    for i in 0..4 {
+                        for j in 0..4 {
+                            acc[i * 4 + j] = av[i].mul_add(bv[j], acc[i * 4 + j]);
+                        }
+                    }
+                }
+                store_block(epilogue, raw, out, (m, n), &acc, (m0, n0), 1, z);
+            }
+        }
+    }
+}
+
+/// An FP32 convolution's forward (`wgrad` false: `a` = x NHWC, `b` = W) or weight gradient
+/// (`wgrad`: `a` = dY `[rows, channels]`, `b` = x) as `conv_f32_regs` computes it: `shape` is
+/// [`conv_forward_shape`](crate::ops::gemm::conv_forward_shape) or
+/// [`conv_wgrad_shape`](crate::ops::gemm::conv_wgrad_shape), split-K as [`gemm_f32`].
+pub fn conv_f32(
+    g: &ConvGeometry,
+    wgrad: bool,
+    shape: &GemmShape,
+    a: &[f32],
+    b: &[f32],
+    epilogue: &CpuEpilogue<'_>,
+    out: &mut [f32],
+) {
+    let k_chunk = f32_k_chunk(shape);
+    split_k(shape, shape.chunks(k_chunk), epilogue, out, |raw, dst| {
+        conv_f32_regs_pass(g, wgrad, shape, k_chunk, a, b, epilogue, raw, dst)
+    });
+}
+
+/// One `conv_f32_regs` dispatch: [`gemm_f32_regs_pass`] with the column-matrix operand (A of
+/// the forward, B of the weight gradient) read from the input where it is needed.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_f32_regs_pass(
+    g: &ConvGeometry,
+    wgrad: bool,
+    shape: &GemmShape,
+    k_chunk: u32,
+    a: &[f32],
+    b: &[f32],
+    epilogue: &CpuEpilogue<'_>,
+    raw: bool,
+    out: &mut [f32],
+) {
+    let (m, n, k) = (shape.m, shape.n, shape.k);
+    for z in 0..shape.chunks(k_chunk) {
+        let (k0, k1) = (z * k_chunk, ((z + 1) * k_chunk).min(k));
+        for m0 in (0..m).step_by(REGS_BLOCK as usize) {
+            for n0 in (0..n).step_by(REGS_BLOCK as usize) {
+                // Rows past the edge repeat the last row; their cells are dropped.
+                let rows: [u32; 4] = std::array::from_fn(|i| (m0 + i as u32).min(m - 1));
+                let cols: [u32; 4] = std::array::from_fn(|j| (n0 + j as u32).min(n - 1));
+                let mut acc = [0f32; 16];
+                for kk in k0..k1 {
+                    let (av, bv): ([f32; 4], [f32; 4]) = if wgrad {
+                        (
+                            rows.map(|r| a[(kk * m + r) as usize]),
+                            cols.map(|c| column_element(g, b, kk, c)),
+                        )
+                    } else {
+                        (
+                            rows.map(|r| column_element(g, a, r, kk)),
+                            cols.map(|c| b[(c * k + kk) as usize]),
+                        )
+                    };
                     for i in 0..4 {
                         for j in 0..4 {
                             acc[i * 4 + j] = av[i].mul_add(bv[j], acc[i * 4 + j]);

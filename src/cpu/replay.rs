@@ -13,7 +13,7 @@ use crate::ops::clip_select::ClipParams;
 use crate::ops::column_sum::ColumnSumParams;
 use crate::ops::conv::ConvParams;
 use crate::ops::dequantize::DequantizeParams;
-use crate::ops::gemm::{GemmParams, GemmVariant};
+use crate::ops::gemm::{ConvGemmParams, GemmParams, GemmVariant};
 use crate::ops::maxpool::PoolParams;
 use crate::ops::nonfinite::NonFiniteParams;
 use crate::ops::pool::{ElementwiseParams, GapParams};
@@ -292,6 +292,21 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
                     f::gemm_f32_regs_pass(&shape, k_chunk, a32, b32, &ep, raw, out)
                 }
             }
+        }
+        "conv_f32_regs_fwd" | "conv_f32_regs_wgrad" => {
+            let p: ConvGemmParams = read(params);
+            let [a, b, sa, sb, bias, out] = bufs else {
+                return Err(bad());
+            };
+            let (shape, g) = (gemm_shape(&p.gemm), conv_geometry(&p.conv));
+            let ep = epilogue(&p.gemm, sa, sb, bias);
+            let raw = p.gemm.flags & RAW_PARTIALS != 0;
+            let cells = (p.gemm.m * p.gemm.n) as usize * if raw { p.gemm.chunks as usize } else { 1 };
+            let out = &mut f32s_mut(out)[..cells];
+            let wgrad = kernel == "conv_f32_regs_wgrad";
+            let k_chunk = p.gemm.k_chunk;
+            let (a, b) = (f32s(a), f32s(b));
+            cpu::gemm_f32::conv_f32_regs_pass(&g, wgrad, &shape, k_chunk, a, b, &ep, raw, out);
         }
         "gemm_reduce" => {
             let p: GemmParams = read(params);

@@ -113,6 +113,8 @@ pub mod wgsl {
     pub const GEMM_F32: &str = include_str!("../../shaders/gemm_f32.wgsl");
     /// `shaders/gemm_f32_regs.wgsl`.
     pub const GEMM_F32_REGS: &str = include_str!("../../shaders/gemm_f32_regs.wgsl");
+    /// `shaders/conv_f32_regs.wgsl`.
+    pub const CONV_F32_REGS: &str = include_str!("../../shaders/conv_f32_regs.wgsl");
 }
 
 /// A kernel built for one device.

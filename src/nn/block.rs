@@ -305,12 +305,12 @@ impl BasicBlock {
         ops::relu(ctx, rec, self.out_cells, &self.sum, None, y)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The backward from `dy`; `x` is the forward's input.
     pub(crate) fn record_backward(
         &self,
         ctx: &Context,
         rec: &mut Recording,
-        dy: &wgpu::Buffer,
+        (x, dy): (&wgpu::Buffer, &wgpu::Buffer),
         dx: Option<&wgpu::Buffer>,
         refresh: bool,
     ) -> Result<Vec<usize>> {
@@ -321,14 +321,14 @@ impl BasicBlock {
         self.bn2.record_backward(ctx, rec, &self.g_sum, &self.g_a)?;
         seeded.extend(
             self.conv2
-                .record_backward(ctx, rec, &self.g_a, Some(&self.g_b), refresh)?,
+                .record_backward(ctx, rec, (&self.r1, &self.g_a), Some(&self.g_b), refresh)?,
         );
         ops::relu(ctx, rec, n, &self.b1, Some(&self.g_b), &self.g_a)?;
         self.bn1.record_backward(ctx, rec, &self.g_a, &self.g_b)?;
         let main_dx = dx.map(|_| &self.dx_main);
         seeded.extend(
             self.conv1
-                .record_backward(ctx, rec, &self.g_b, main_dx, refresh)?,
+                .record_backward(ctx, rec, (x, &self.g_b), main_dx, refresh)?,
         );
         // Shortcut.
         let short_dx = match (&self.shortcut, &self.dx_short) {
@@ -337,7 +337,7 @@ impl BasicBlock {
                 seeded.extend(conv.record_backward(
                     ctx,
                     rec,
-                    &self.g_a,
+                    (x, &self.g_a),
                     dx.map(|_| dxs),
                     refresh,
                 )?);
@@ -384,7 +384,7 @@ impl BasicBlock {
         let convs: u64 = self
             .convs()
             .iter()
-            .map(|c| c.gemm.saved_input_bytes())
+            .map(|c| c.saved_input_bytes())
             .sum();
         let bns: u64 = self.batchnorms().iter().map(|b| b.saved_bytes()).sum();
         // ReLU inputs b1 and sum.

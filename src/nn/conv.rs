@@ -7,7 +7,7 @@
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::nn::Linear;
-use crate::nn::linear::{Output, SummarySlot};
+use crate::nn::linear::{Input, Output, SummarySlot};
 use crate::nn::tensors::Slot;
 use crate::ops::{self, ConvGeometry};
 use crate::quant::Policy;
@@ -18,7 +18,7 @@ pub struct Conv2d {
     pub(crate) geom: ConvGeometry,
     /// The GEMM: `batch` = output pixels, `inputs` = kernel taps, `outputs` = channels.
     pub(crate) gemm: Linear,
-    /// The f32 column matrix (4 bytes where the forward is fused and needs none).
+    /// The f32 column matrix (4 bytes where the forward is fused or implicit and needs none).
     cols: wgpu::Buffer,
     dcols: wgpu::Buffer,
 }
@@ -45,7 +45,8 @@ impl Conv2d {
             quantized,
         );
         let bytes = rows as u64 * taps as u64 * 4;
-        let cols_bytes = if Self::fused(&gemm, &geom) { 4 } else { bytes };
+        let no_cols = Self::fused(&gemm, &geom) || Self::implicit(&gemm);
+        let cols_bytes = if no_cols { 4 } else { bytes };
         Conv2d {
             geom,
             gemm,
@@ -59,6 +60,32 @@ impl Conv2d {
     /// matrix's. Others (a strided 1×1 shortcut) take the column matrix's statistics.
     fn fused(gemm: &Linear, geom: &ConvGeometry) -> bool {
         gemm.int8.is_some() && geom.covers_input()
+    }
+
+    /// Whether the FP32 GEMMs that read the column matrix (forward, weight gradient) are
+    /// implicit (`conv_f32_regs`): they compute it from the input as they go, so it is never
+    /// written, read back or kept for the backward.
+    fn implicit(gemm: &Linear) -> bool {
+        gemm.int8.is_none()
+    }
+
+    /// Bytes kept from the forward for the backward: the input (implicit GEMM), or what the
+    /// GEMM layer keeps of the column matrix.
+    pub fn saved_input_bytes(&self) -> u64 {
+        if Self::implicit(&self.gemm) {
+            self.geom.input_len() * 4
+        } else {
+            self.gemm.saved_input_bytes()
+        }
+    }
+
+    /// The GEMM layer's input: the NHWC input for an implicit GEMM, else the column matrix.
+    fn input<'a>(&'a self, x: &'a wgpu::Buffer) -> Input<'a> {
+        if Self::implicit(&self.gemm) {
+            Input::Conv(&self.geom, x)
+        } else {
+            Input::Matrix(&self.cols)
+        }
     }
 
     /// The weight `[out, kh, kw, in]` and bias.
@@ -81,15 +108,19 @@ impl Conv2d {
                 .gemm
                 .record_forward_conv(ctx, rec, &self.geom, x, out, refresh);
         }
-        ops::im2col(rec, &self.geom, x, &self.cols)?;
-        self.gemm.record_forward(ctx, rec, &self.cols, out, refresh)
+        if !Self::implicit(&self.gemm) {
+            ops::im2col(rec, &self.geom, x, &self.cols)?;
+        }
+        self.gemm
+            .record_forward(ctx, rec, self.input(x), out, refresh)
     }
 
+    /// The backward from `dy`; `x` is the forward's input.
     pub(crate) fn record_backward(
         &self,
         ctx: &Context,
         rec: &mut Recording,
-        dy: &wgpu::Buffer,
+        (x, dy): (&wgpu::Buffer, &wgpu::Buffer),
         dx: Option<&wgpu::Buffer>,
         refresh: bool,
     ) -> Result<Vec<usize>> {
@@ -97,7 +128,7 @@ impl Conv2d {
         // A quantized layer's backward reads the packed column matrix, not `cols`.
         let seeded = self
             .gemm
-            .record_backward(ctx, rec, &self.cols, dy, dcols, refresh)?;
+            .record_backward(ctx, rec, self.input(x), dy, dcols, refresh)?;
         if let Some(dx) = dx {
             ops::col2im(rec, &self.geom, &self.dcols, dx)?;
         }

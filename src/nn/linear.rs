@@ -123,6 +123,14 @@ impl<'a> Output<'a> {
     }
 }
 
+/// A GEMM layer's input as its FP32 GEMMs read it: a matrix `[batch, inputs]`, or a
+/// convolution's NHWC input, whose column matrix the implicit-GEMM kernels compute as they go.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Input<'a> {
+    Matrix(&'a wgpu::Buffer),
+    Conv(&'a ConvGeometry, &'a wgpu::Buffer),
+}
+
 /// One Linear layer on the GPU.
 #[derive(Debug)]
 pub struct Linear {
@@ -265,26 +273,43 @@ impl Linear {
         self.int8.is_some()
     }
 
-    /// Records `y = x·Wᵀ + b`. With `refresh` false (UI8 between refreshes) the forward clips of
+    /// Records `y = x·Wᵀ + b`, rectified if `out.relu`. With `refresh` false (UI8 between refreshes) the forward clips of
     /// the last refresh are kept.
     pub(crate) fn record_forward(
         &self,
         ctx: &Context,
         rec: &mut Recording,
-        x: &wgpu::Buffer,
+        input: Input<'_>,
         out: Output<'_>,
         refresh: bool,
     ) -> Result<()> {
         let shape = GemmShape::new(self.batch, self.outputs, self.inputs);
-        let Some(q) = &self.int8 else {
-            let epi = Epilogue {
-                scale_a: Scale::None,
-                scale_b: Scale::None,
-                bias: Some(&self.bias),
-                relu: out.relu,
-            };
-            let bufs = GemmBuffers::new(x, &self.weight, out.y);
-            return ops::gemm_f32(ctx, rec, &shape, bufs, &epi);
+        let (x, q) = match (input, &self.int8) {
+            (Input::Matrix(x), Some(q)) => (x, q),
+            (Input::Conv(..), Some(_)) => {
+                return Err(Error::invalid(
+                    "linear forward",
+                    "a quantized convolution quantizes its input first (record_forward_conv)",
+                ));
+            }
+            (input, None) => {
+                let epi = Epilogue {
+                    scale_a: Scale::None,
+                    scale_b: Scale::None,
+                    bias: Some(&self.bias),
+                    relu: out.relu,
+                };
+                return match input {
+                    Input::Matrix(x) => {
+                        let bufs = GemmBuffers::new(x, &self.weight, out.y);
+                        ops::gemm_f32(ctx, rec, &shape, bufs, &epi)
+                    }
+                    Input::Conv(g, x) => {
+                        let bufs = (x, &self.weight, out.y);
+                        ops::gemm::conv_f32_forward(ctx, rec, g, bufs, self.outputs, &epi)
+                    }
+                };
+            }
         };
         if refresh {
             q.x.record_max_abs(ctx, rec, x)?;
@@ -355,7 +380,7 @@ impl Linear {
         &self,
         ctx: &Context,
         rec: &mut Recording,
-        x: &wgpu::Buffer,
+        x: Input<'_>,
         dy: &wgpu::Buffer,
         dx: Option<&wgpu::Buffer>,
         refresh: bool,
@@ -375,8 +400,16 @@ impl Linear {
                     &Epilogue::NONE,
                 )?;
             }
-            let bufs = GemmBuffers::new(dy, x, &self.grad_weight);
-            ops::gemm_f32(ctx, rec, &dw_shape, bufs, &Epilogue::NONE)?;
+            match x {
+                Input::Matrix(x) => {
+                    let bufs = GemmBuffers::new(dy, x, &self.grad_weight);
+                    ops::gemm_f32(ctx, rec, &dw_shape, bufs, &Epilogue::NONE)?;
+                }
+                Input::Conv(g, x) => {
+                    let bufs = GemmBuffers::new(dy, x, &self.grad_weight);
+                    ops::gemm::conv_f32_wgrad(ctx, rec, g, self.outputs, bufs)?;
+                }
+            }
             return Ok(Vec::new());
         };
         let rule = self.policy.gradient_rule();

@@ -517,7 +517,7 @@ impl Model {
             .enumerate()
             .map(|(i, layer)| match layer {
                 Layer::Linear(l) => l.saved_input_bytes(),
-                Layer::Conv(c) => c.gemm.saved_input_bytes(),
+                Layer::Conv(c) => c.saved_input_bytes(),
                 Layer::MaxPool(g, _) => g.output_len() * 4,
                 Layer::BatchNorm(b) => b.saved_bytes(),
                 Layer::Block(b) => b.saved_bytes(),
@@ -706,7 +706,9 @@ impl Model {
                 Output::plain(y)
             };
             match layer {
-                Layer::Linear(l) => l.record_forward(ctx, rec, x, out, refresh)?,
+                Layer::Linear(l) => {
+                    l.record_forward(ctx, rec, linear::Input::Matrix(x), out, refresh)?
+                }
                 Layer::Conv(c) => c.record_forward(ctx, rec, x, out, refresh)?,
                 Layer::MaxPool(g, argmax) => {
                     let after_relu = fuse && i > 0 && self.relu_in_pool(i - 1);
@@ -760,10 +762,11 @@ impl Model {
             let dx = (i > 0).then_some(&self.grads[i]);
             match layer {
                 Layer::Linear(l) => {
+                    let x = linear::Input::Matrix(x);
                     seeded.extend(l.record_backward(ctx, rec, x, dy, dx, refresh)?);
                 }
                 Layer::Conv(c) => {
-                    seeded.extend(c.record_backward(ctx, rec, dy, dx, refresh)?);
+                    seeded.extend(c.record_backward(ctx, rec, (x, dy), dx, refresh)?);
                 }
                 Layer::MaxPool(g, argmax) => {
                     if let Some(dx) = dx {
@@ -783,7 +786,7 @@ impl Model {
                     }
                 }
                 Layer::Block(b) => {
-                    seeded.extend(b.record_backward(ctx, rec, dy, dx, refresh)?);
+                    seeded.extend(b.record_backward(ctx, rec, (x, dy), dx, refresh)?);
                 }
                 Layer::Relu if fuse && self.relu_in_pool(i) => {}
                 Layer::Relu => {

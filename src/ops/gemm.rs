@@ -25,7 +25,8 @@
 use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
-use crate::ops::{check_buffer, scratch_or_new};
+use crate::ops::conv::ConvParams;
+use crate::ops::{ConvGeometry, check_buffer, scratch_or_new};
 
 /// Largest number of products one int32 partial sum may cover: `131072 · 127² < 2³¹`.
 pub const MAX_K_CHUNK: u32 = 131_072;
@@ -139,6 +140,49 @@ pub static GEMM_F32_REGS: KernelDef = KernelDef {
     bindings: GEMM_BINDINGS,
     params_size: std::mem::size_of::<GemmParams>(),
 };
+
+/// The kernel declarations of `shaders/conv_f32_regs.wgsl`: an FP32 convolution as an implicit
+/// GEMM, `[forward, weight gradient]`. Same tiling and arithmetic as [`GEMM_F32_REGS`] on the
+/// column matrix, which they never write (see [`conv_f32_forward`], [`conv_f32_wgrad`]).
+pub static CONV_F32_REGS: [KernelDef; 2] = [
+    conv_regs("conv_f32_regs_fwd", &CONV_REGS_FWD),
+    conv_regs("conv_f32_regs_wgrad", &CONV_REGS_WGRAD),
+];
+
+const fn conv_regs(name: &'static str, sources: &'static [&'static str]) -> KernelDef {
+    KernelDef {
+        name,
+        sources,
+        workgroup_size: [REGS_LANES, 1, 1],
+        bindings: GEMM_BINDINGS,
+        params_size: std::mem::size_of::<ConvGemmParams>(),
+    }
+}
+
+static CONV_REGS_FWD: [&str; 5] = [
+    wgsl::COMMON,
+    wgsl::GEMM_COMMON,
+    wgsl::CONV_COMMON,
+    "const CONV_WGRAD = false;\n",
+    wgsl::CONV_F32_REGS,
+];
+static CONV_REGS_WGRAD: [&str; 5] = [
+    wgsl::COMMON,
+    wgsl::GEMM_COMMON,
+    wgsl::CONV_COMMON,
+    "const CONV_WGRAD = true;\n",
+    wgsl::CONV_F32_REGS,
+];
+
+/// `ConvGemmParams` of `shaders/conv_f32_regs.wgsl`: the GEMM's, then the convolution's.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct ConvGemmParams {
+    /// The GEMM over the column matrix.
+    pub gemm: GemmParams,
+    /// The convolution that defines the column matrix.
+    pub conv: ConvParams,
+}
 
 /// Output rows and columns per lane of [`GEMM_F32_REGS`] and [`GEMM_I8_REGS`].
 pub const REGS_BLOCK: u32 = 4;
@@ -477,7 +521,23 @@ fn record(
     bufs: GemmBuffers<'_>,
     epilogue: &Epilogue<'_>,
 ) -> Result<()> {
-    let def = variant.kernel(int8, shape);
+    let kernel = (variant.kernel(int8, shape), variant, None);
+    record_kernel(ctx, rec, kernel, shape, k_chunk, operand_bytes, bufs, epilogue)
+}
+
+/// Records `def` (a GEMM kernel, or with a geometry a convolution's implicit GEMM) on the grid of
+/// `variant`'s tiling and, when K takes several chunks, the `gemm_reduce` after it.
+#[allow(clippy::too_many_arguments)]
+fn record_kernel(
+    ctx: &Context,
+    rec: &mut Recording,
+    (def, variant, conv): (&'static KernelDef, GemmVariant, Option<&ConvGeometry>),
+    shape: &GemmShape,
+    k_chunk: u32,
+    operand_bytes: (u64, u64),
+    bufs: GemmBuffers<'_>,
+    epilogue: &Epilogue<'_>,
+) -> Result<()> {
     let op = def.name;
     shape.validate(op)?;
     check_buffer(op, "a", bufs.a, operand_bytes.0)?;
@@ -495,9 +555,18 @@ fn record(
     let params = GemmParams::new(shape, k_chunk, epilogue);
     let (scale_a, scale_b) = (epilogue.scale_a.buffer(ctx), epilogue.scale_b.buffer(ctx));
     let grid = variant.grid(shape, params.chunks);
+    let dispatch = |out: &wgpu::Buffer| {
+        let bindings = [bufs.a, bufs.b, scale_a, scale_b, bias, out];
+        match conv {
+            None => Dispatch::new(def, &params, &bindings, grid),
+            Some(g) => {
+                let conv = ConvParams::new(g);
+                Dispatch::new(def, &ConvGemmParams { gemm: params, conv }, &bindings, grid)
+            }
+        }
+    };
     if params.chunks == 1 {
-        let bindings = [bufs.a, bufs.b, scale_a, scale_b, bias, bufs.out];
-        rec.push(Dispatch::new(def, &params, &bindings, grid));
+        rec.push(dispatch(bufs.out));
         return Ok(());
     }
     if params.chunks > 65535 {
@@ -512,8 +581,7 @@ fn record(
     let mut owned = None;
     let needed = shape.partials_bytes(k_chunk);
     let partials = scratch_or_new(ctx, op, bufs.partials, needed, &mut owned)?;
-    let bindings = [bufs.a, bufs.b, scale_a, scale_b, bias, partials];
-    rec.push(Dispatch::new(def, &params, &bindings, grid));
+    rec.push(dispatch(partials));
     let cells = shape.m as u64 * shape.n as u64;
     rec.push(Dispatch::new(
         &GEMM_REDUCE,
@@ -617,4 +685,54 @@ pub fn gemm_f32_variant(
         bufs,
         epilogue,
     )
+}
+
+/// The forward GEMM shape of a convolution: output pixels × output channels, reducing over taps.
+pub fn conv_forward_shape(g: &ConvGeometry, channels: u32) -> GemmShape {
+    GemmShape::new(g.rows(), channels, g.taps())
+}
+
+/// The weight-gradient GEMM shape of a convolution: output channels × taps, reducing over output
+/// pixels, both operands stored pixel-major.
+pub fn conv_wgrad_shape(g: &ConvGeometry, channels: u32) -> GemmShape {
+    GemmShape::new(channels, g.taps(), g.rows()).with_trans(true, true)
+}
+
+/// Records an FP32 convolution's forward `y = cols(x)·Wᵀ` with `epilogue` (bias, ReLU) as an
+/// implicit GEMM (`conv_f32_regs_fwd`): `x` NHWC, `weight` `[channels, taps]`, `y` NHWC
+/// `[rows, channels]`. The same bits as [`gemm_f32`] in [`GemmVariant::Regs`] on the column
+/// matrix [`im2col`](super::im2col()) writes, without writing it.
+pub fn conv_f32_forward(
+    ctx: &Context,
+    rec: &mut Recording,
+    g: &ConvGeometry,
+    (x, weight, y): (&wgpu::Buffer, &wgpu::Buffer, &wgpu::Buffer),
+    channels: u32,
+    epilogue: &Epilogue<'_>,
+) -> Result<()> {
+    g.validate("conv_f32_regs_fwd")?;
+    let shape = conv_forward_shape(g, channels);
+    let bytes = (g.input_len() * 4, shape.n as u64 * shape.k as u64 * 4);
+    let kernel = (&CONV_F32_REGS[0], GemmVariant::Regs, Some(g));
+    let bufs = GemmBuffers::new(x, weight, y);
+    record_kernel(ctx, rec, kernel, &shape, f32_k_chunk(&shape), bytes, bufs, epilogue)
+}
+
+/// Records an FP32 convolution's weight gradient `dW = dYᵀ·cols(x)` as an implicit GEMM
+/// (`conv_f32_regs_wgrad`): `dy` `[rows, channels]`, `x` NHWC, `bufs.out` `[channels, taps]`.
+/// Split-K over the output pixels as [`gemm_f32`]; the same bits as it in
+/// [`GemmVariant::Regs`] on the column matrix.
+pub fn conv_f32_wgrad(
+    ctx: &Context,
+    rec: &mut Recording,
+    g: &ConvGeometry,
+    channels: u32,
+    bufs: GemmBuffers<'_>,
+) -> Result<()> {
+    g.validate("conv_f32_regs_wgrad")?;
+    let shape = conv_wgrad_shape(g, channels);
+    let bytes = (shape.k as u64 * shape.m as u64 * 4, g.input_len() * 4);
+    let kernel = (&CONV_F32_REGS[1], GemmVariant::Regs, Some(g));
+    let k_chunk = f32_k_chunk(&shape);
+    record_kernel(ctx, rec, kernel, &shape, k_chunk, bytes, bufs, &Epilogue::NONE)
 }

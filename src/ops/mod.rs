@@ -54,6 +54,8 @@ pub static ALL_KERNELS: &[&KernelDef] = &[
     &gemm::GEMM_I8_REGS[2],
     &gemm::GEMM_I8_REGS[3],
     &gemm::GEMM_F32_REGS,
+    &gemm::CONV_F32_REGS[0],
+    &gemm::CONV_F32_REGS[1],
     &gemm::GEMM_REDUCE,
     &clip_select::CLIP_SELECT,
     &relu::RELU,
