@@ -1,4 +1,5 @@
-// Shared by im2col and col2im (prepended by src/gpu/kernel.rs): the convolution geometry.
+// Shared by im2col, im2col_quantize, col2im and the implicit-GEMM convolutions (prepended by
+// src/gpu/kernel.rs): the convolution geometry.
 // Activations are NHWC, row-major: element (n, y, x, c) at ((n * h + y) * w + x) * c_in + c.
 // The column matrix has one row per output pixel (n, oy, ox) and one column per kernel tap
 // (ky, kx, c), so a convolution is the GEMM cols [M, K] x weights [c_out, K]^T with
@@ -19,6 +20,33 @@ struct ConvParams {
     // im2col_quantize: index of the clip in `clips`; unused elsewhere.
     clip_offset: u32,
     _pad: u32,
+}
+
+// The implicit-GEMM convolutions' parameters (conv_f32_regs, conv_i8_regs): the GEMM's
+// (gemm_common.wgsl reads m, n, k, k_chunk, flags) followed by the convolution's (this file's
+// functions read h, w, c, kh, kw, stride, pad, oh, ow, never n). Mirrors `ConvGemmParams` in
+// src/ops/gemm.rs.
+struct ConvGemmParams {
+    m: u32,
+    n: u32,
+    k: u32,
+    k_chunk: u32,
+    flags: u32,
+    chunks: u32,
+    _pad0: u32,
+    _pad1: u32,
+    batch: u32,
+    h: u32,
+    w: u32,
+    c: u32,
+    kh: u32,
+    kw: u32,
+    stride: u32,
+    pad: u32,
+    oh: u32,
+    ow: u32,
+    _pad2: u32,
+    _pad3: u32,
 }
 
 const WG_SIZE: u32 = 256u;
@@ -62,4 +90,23 @@ fn im2col_source(win: vec3<i32>, t: vec3<u32>) -> i32 {
         return -1;
     }
     return ((win.z * i32(params.h) + iy) * i32(params.w) + ix) * i32(params.c) + i32(t.z);
+}
+
+// The next output pixel's window, given this one's (`win`) and its output column and row (`o`),
+// without dividing. Returns the window; advances `o`.
+fn next_window(win: vec3<i32>, o: ptr<function, vec2<u32>>) -> vec3<i32> {
+    var next = vec3<i32>(win.x, win.y + i32(params.stride), win.z);
+    (*o).x++;
+    if (*o).x == params.ow {
+        (*o).x = 0u;
+        next.y = -i32(params.pad);
+        (*o).y++;
+        next.x += i32(params.stride);
+        if (*o).y == params.oh {
+            (*o).y = 0u;
+            next.x = -i32(params.pad);
+            next.z++;
+        }
+    }
+    return next;
 }

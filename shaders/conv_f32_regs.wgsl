@@ -9,32 +9,6 @@
 // column matrix im2col writes (padding reads as 0.0, like im2col's zeros), so the two agree bit for
 // bit; the conformance suite checks it. CPU twin: src/cpu/gemm_f32.rs (conv_f32_regs_pass).
 
-// The GEMM's parameters (gemm_common.wgsl reads m, n, k, k_chunk, flags) followed by the
-// convolution's (conv_common.wgsl reads h, w, c, kh, kw, stride, pad, oh, ow). Mirrors
-// `ConvGemmParams` in src/ops/gemm.rs.
-struct ConvGemmParams {
-    m: u32,
-    n: u32,
-    k: u32,
-    k_chunk: u32,
-    flags: u32,
-    chunks: u32,
-    _pad0: u32,
-    _pad1: u32,
-    batch: u32,
-    h: u32,
-    w: u32,
-    c: u32,
-    kh: u32,
-    kw: u32,
-    stride: u32,
-    pad: u32,
-    oh: u32,
-    ow: u32,
-    _pad2: u32,
-    _pad3: u32,
-}
-
 @group(0) @binding(0) var<uniform> params: ConvGemmParams;
 // Forward: x (NHWC). Weight gradient: dY [pixels, c_out].
 @group(0) @binding(1) var<storage> a: array<f32>;
@@ -78,8 +52,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
             taps[i] = tap_of(min(n0 + i, params.n - 1u));
         }
         var win = window_of(k0);
-        var ox = k0 % params.ow;
-        var oy = (k0 / params.ow) % params.oh;
+        var o = vec2<u32>(k0 % params.ow, (k0 / params.ow) % params.oh);
         for (var p = k0; p < k1; p++) {
             var av: array<f32, 4>;
             var bv: array<f32, 4>;
@@ -92,20 +65,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
                     acc[i * 4u + j] = fma(av[i], bv[j], acc[i * 4u + j]);
                 }
             }
-            // The next pixel's window, without dividing.
-            ox++;
-            win.y += i32(params.stride);
-            if ox == params.ow {
-                ox = 0u;
-                win.y = -i32(params.pad);
-                oy++;
-                win.x += i32(params.stride);
-                if oy == params.oh {
-                    oy = 0u;
-                    win.x = -i32(params.pad);
-                    win.z++;
-                }
-            }
+            win = next_window(win, &o);
         }
     } else {
         // K runs over taps: each A row is an output pixel's window.

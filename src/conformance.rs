@@ -88,6 +88,8 @@ pub fn suite_kernels(suite: &str) -> &'static [&'static str] {
             "col2im",
             "conv_f32_regs_fwd",
             "conv_f32_regs_wgrad",
+            "conv_i8_regs_fwd",
+            "conv_i8_regs_wgrad",
             "gemm_reduce",
         ],
         "maxpool" => &["maxpool"],
@@ -1212,6 +1214,7 @@ fn conv_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
             out,
         );
         implicit_conv_cases(ctx, &geom, (&x, &xb, &cb), &mut g, out)?;
+        implicit_conv_i8_cases(ctx, &geom, &mut g, out)?;
         // The fused im2col + quantize: a clip below max|x| (saturation), one above, one that
         // quantizes everything to zero, and one stored past other values (clip_offset).
         let xq: Vec<f32> = x
@@ -1354,6 +1357,123 @@ fn implicit_conv_cases(
         check.finish(
             "conv",
             format!("conv_f32_regs {name} {n}x{h}x{w}x{c} k{k} s{s} p{p}"),
+            out,
+        );
+    }
+    Ok(())
+}
+
+/// The int8 implicit-GEMM convolution (`conv_i8_regs`) on an input quantized in place, exact
+/// against its twin and, through the twins, against `gemm_i8_regs` on the packed column matrix
+/// it replaces.
+fn implicit_conv_i8_cases(
+    ctx: &Context,
+    geom: &ops::ConvGeometry,
+    g: &mut Gen,
+    out: &mut Vec<CaseResult>,
+) -> Result<()> {
+    use crate::ops::gemm::{conv_forward_shape, conv_input_q_bytes, conv_wgrad_shape};
+    let channels = 6;
+    let (rows, taps) = (geom.rows(), geom.taps());
+    let seed = g.uniform().to_bits();
+    let words = |n: u64, salt: u32| -> Vec<u32> {
+        (0..n as u32).map(|i| rng_u32(seed ^ salt, i)).collect()
+    };
+    let x_q = words(conv_input_q_bytes(geom) / 4, 1);
+    let w_q = words(GemmShape::packed_words(channels, taps, false), 2);
+    let dy_q = words(GemmShape::packed_words(channels, rows, true), 3);
+    let scales = [g.uniform() * 0.01, g.uniform() * 0.01];
+    let bias = g.normal_vec(channels as usize, 1.0);
+    // The packed column matrix im2col_quantize would write from x_q: `[rows, taps/4 words]`, the
+    // forward's A and, read transposed, the weight gradient's B.
+    let byte = |r, c| cpu::conv::column_byte(geom, &x_q, r, c);
+    let pack = |f: &dyn Fn(u32) -> u32, len: u32, w: u32| -> u32 {
+        (0..4)
+            .filter(|t| 4 * w + t < len)
+            .map(|t| f(4 * w + t) << (8 * t))
+            .sum()
+    };
+    let cols_nn: Vec<u32> = (0..rows)
+        .flat_map(|r| (0..taps.div_ceil(4)).map(move |w| (r, w)))
+        .map(|(r, w)| pack(&|c| byte(r, c), taps, w))
+        .collect();
+    let fwd = conv_forward_shape(geom, channels);
+    let wgrad = conv_wgrad_shape(geom, channels);
+    let scaled = HostEpilogue {
+        scale_a: &scales[..1],
+        scale_b: &scales[1..],
+        bias: Some(&bias),
+        relu: true,
+    };
+    let cases: [(&str, &GemmShape, u32, &[u32], &[u32], &[u32], HostEpilogue); 3] = [
+        ("forward", &fwd, MAX_K_CHUNK, &x_q, &w_q, &cols_nn, HostEpilogue::default()),
+        ("forward + scales + bias + relu", &fwd, MAX_K_CHUNK, &x_q, &w_q, &cols_nn, scaled),
+        (
+            "weight gradient",
+            &wgrad,
+            wgrad.auto_k_chunk(MAX_K_CHUNK),
+            &dy_q,
+            &x_q,
+            &cols_nn,
+            HostEpilogue::default(),
+        ),
+    ];
+    for (name, shape, k_chunk, a, b, cols, host) in cases {
+        let is_wgrad = std::ptr::eq(shape, &wgrad);
+        let (ab, bb) = (ctx.upload("test.a", a), ctx.upload("test.b", b));
+        let (sa, sb) = (
+            ctx.upload("test.scale_a", &scales[..1]),
+            ctx.upload("test.scale_b", &scales[1..]),
+        );
+        let bias_buf = ctx.upload("test.bias", &bias);
+        let y = ctx.storage_buffer("test.out", shape.m as u64 * shape.n as u64 * 4);
+        let has_scales = !host.scale_a.is_empty();
+        let epi = Epilogue {
+            scale_a: if has_scales { Scale::Tensor(&sa) } else { Scale::None },
+            scale_b: if has_scales { Scale::Tensor(&sb) } else { Scale::None },
+            bias: host.bias.map(|_| &bias_buf),
+            relu: host.relu,
+        };
+        let mut rec = Recording::new();
+        let bufs = GemmBuffers::new(&ab, &bb, &y);
+        let conv = (geom, channels);
+        if is_wgrad {
+            gemm::conv_i8_wgrad(ctx, &mut rec, conv, k_chunk, bufs, &epi)?;
+        } else {
+            gemm::conv_i8_forward(ctx, &mut rec, conv, k_chunk, bufs, &epi)?;
+        }
+        ctx.run(&rec)?;
+        let mut gpu: Vec<f32> = ctx.read_buffer(&y)?;
+        gpu.truncate((shape.m * shape.n) as usize);
+        let mut twin = vec![0f32; gpu.len()];
+        cpu::conv_i8(geom, is_wgrad, shape, k_chunk, a, b, &host.cpu(), &mut twin);
+        // The explicit GEMM on the packed column matrix.
+        let mut explicit = vec![0f32; gpu.len()];
+        let (ea, eb) = if is_wgrad { (a, cols) } else { (cols, b) };
+        let regs = GemmVariant::Regs;
+        cpu::gemm_i8(regs, shape, k_chunk, ea, eb, &host.cpu(), &mut explicit);
+        let mut check = Check::new();
+        check.exact_f32("twin vs gemm_i8_regs on the column matrix", &twin, &explicit);
+        if has_scales {
+            let mut mag = vec![0f32; gpu.len()];
+            let raw = HostEpilogue {
+                bias: None,
+                relu: false,
+                ..host
+            };
+            cpu::conv_i8(geom, is_wgrad, shape, k_chunk, a, b, &raw.cpu(), &mut mag);
+            for (i, v) in mag.iter_mut().enumerate() {
+                *v = v.abs() + bias[i % channels as usize].abs();
+            }
+            check.close("out", &gpu, &twin, &mag, 1e-6);
+        } else {
+            check.exact_f32("out", &gpu, &twin);
+        }
+        let ops::ConvGeometry { n, h, w, c, .. } = *geom;
+        let (k, s, p) = (geom.kh, geom.stride, geom.pad);
+        check.finish(
+            "conv",
+            format!("conv_i8_regs {name} {n}x{h}x{w}x{c} k{k} s{s} p{p}"),
             out,
         );
     }

@@ -41,6 +41,13 @@ pub fn column_element(g: &ConvGeometry, x: &[f32], row: u32, col: u32) -> f32 {
     im2col_source(g, window_of(g, row as usize), tap_of(g, col as usize)).map_or(0.0, |s| x[s])
 }
 
+/// Byte (`row`, `col`) of the column matrix of `x_q` (one int8 per NHWC element, four to a
+/// word): what `im2col_quantize` writes there for the clip `x_q` was quantized with.
+pub fn column_byte(g: &ConvGeometry, x_q: &[u32], row: u32, col: u32) -> u32 {
+    im2col_source(g, window_of(g, row as usize), tap_of(g, col as usize))
+        .map_or(0, |e| (x_q[e / 4] >> (8 * (e % 4))) & 0xff)
+}
+
 /// `cols = im2col(x)`.
 pub fn im2col(g: &ConvGeometry, x: &[f32], cols: &mut [f32]) {
     let k = g.taps() as usize;

@@ -1,7 +1,8 @@
 //! Twin of `shaders/gemm_i8.wgsl`.
 
+use crate::cpu::conv::column_byte;
 use crate::cpu::gemm_reduce::split_k;
-use crate::ops::GemmShape;
+use crate::ops::{ConvGeometry, GemmShape};
 use crate::ops::gemm::{GEMM_TILE, GemmVariant, REGS_BLOCK};
 
 /// K values per tile step.
@@ -121,6 +122,84 @@ pub fn gemm_i8(
     split_k(shape, shape.chunks(k_chunk), epilogue, out, |raw, dst| {
         pass(shape, k_chunk, a, b, epilogue, raw, dst)
     });
+}
+
+/// An int8 convolution's forward (`wgrad` false: `a` = x_q, one byte per NHWC element; `b` =
+/// W_q) or weight gradient (`wgrad`: `a` = dY_q packed transposed, `b` = x_q) as
+/// `conv_i8_regs` computes it; `shape` as for [`conv_f32`](crate::cpu::conv_f32).
+#[allow(clippy::too_many_arguments)]
+pub fn conv_i8(
+    g: &ConvGeometry,
+    wgrad: bool,
+    shape: &GemmShape,
+    k_chunk: u32,
+    a: &[u32],
+    b: &[u32],
+    epilogue: &CpuEpilogue<'_>,
+    out: &mut [f32],
+) {
+    split_k(shape, shape.chunks(k_chunk), epilogue, out, |raw, dst| {
+        conv_i8_regs_pass(g, wgrad, shape, k_chunk, a, b, epilogue, raw, dst)
+    });
+}
+
+/// One `conv_i8_regs` dispatch: [`gemm_i8_regs_pass`] with the column-matrix operand's words
+/// (A of the forward, B of the weight gradient) gathered from x_q where they are needed.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_i8_regs_pass(
+    g: &ConvGeometry,
+    wgrad: bool,
+    shape: &GemmShape,
+    k_chunk: u32,
+    a: &[u32],
+    b: &[u32],
+    epilogue: &CpuEpilogue<'_>,
+    raw: bool,
+    out: &mut [f32],
+) {
+    let (m, n, k) = (shape.m, shape.n, shape.k);
+    let k4_total = k.div_ceil(4);
+    let chunk4 = k_chunk / 4;
+    // The packed word of four consecutive K values, zero past K.
+    let gather = |byte: &dyn Fn(u32) -> u32, k4: u32| -> u32 {
+        (0..4)
+            .filter(|t| 4 * k4 + t < k)
+            .map(|t| byte(4 * k4 + t) << (8 * t))
+            .sum()
+    };
+    for z in 0..shape.chunks(k_chunk) {
+        let (k40, k41) = (z * chunk4, ((z + 1) * chunk4).min(k4_total));
+        for m0 in (0..m).step_by(REGS_BLOCK as usize) {
+            for n0 in (0..n).step_by(REGS_BLOCK as usize) {
+                // Rows past the edge repeat the last row; their cells are dropped.
+                let rows: [u32; 4] = std::array::from_fn(|i| (m0 + i as u32).min(m - 1));
+                let cols: [u32; 4] = std::array::from_fn(|j| (n0 + j as u32).min(n - 1));
+                let mut acc = [0i32; 16];
+                for k4 in k40..k41 {
+                    let (av, bv): ([u32; 4], [u32; 4]) = if wgrad {
+                        let dy_byte = |r: u32, p: u32| (a[(p * m.div_ceil(4) + r / 4) as usize] >> (8 * (r % 4))) & 0xff;
+                        (
+                            rows.map(|r| gather(&|p| dy_byte(r, p), k4)),
+                            cols.map(|c| gather(&|p| column_byte(g, b, p, c), k4)),
+                        )
+                    } else {
+                        (
+                            rows.map(|r| gather(&|t| column_byte(g, a, r, t), k4)),
+                            cols.map(|c| b[(c * k4_total + k4) as usize]),
+                        )
+                    };
+                    for i in 0..4 {
+                        for j in 0..4 {
+                            acc[i * 4 + j] =
+                                acc[i * 4 + j].wrapping_add(dot4_i8_packed(av[i], bv[j]));
+                        }
+                    }
+                }
+                let acc = acc.map(|v| v as f32);
+                store_block(epilogue, raw, out, (m, n), &acc, (m0, n0), 1, z);
+            }
+        }
+    }
 }
 
 /// One `gemm_i8_regs` dispatch: a 4×4 block per lane, one packed word of each of its rows per

@@ -39,6 +39,7 @@ pub use column_sum::column_sum;
 pub use conv::{col2im, im2col, im2col_quantize};
 pub use dequantize::dequantize;
 pub use gemm_f32::{conv_f32, gemm_f32};
+pub use gemm_i8::conv_i8;
 pub use gemm_i8::{CpuEpilogue, CpuScale, dot4_i8_packed, gemm_i8};
 pub use gemm_reduce::gemm_reduce;
 pub use maxpool::{maxpool_backward, maxpool_forward};

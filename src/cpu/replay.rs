@@ -54,7 +54,8 @@ pub fn output_words(kernel: &str, binding: &str, params: &[u8]) -> Words {
         ("clip_select", "summary") => CLIP_SUMMARY,
         // Split-K partials of the int8 GEMM are its int32 accumulators, held exactly in f32.
         (k, "out")
-            if GemmVariant::of_kernel(k).is_some_and(|(_, int8)| int8)
+            if (GemmVariant::of_kernel(k).is_some_and(|(_, int8)| int8)
+                || k.starts_with("conv_i8"))
                 && read::<GemmParams>(params).flags & RAW_PARTIALS != 0 =>
         {
             Words::Exact
@@ -293,7 +294,7 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
                 }
             }
         }
-        "conv_f32_regs_fwd" | "conv_f32_regs_wgrad" => {
+        "conv_f32_regs_fwd" | "conv_f32_regs_wgrad" | "conv_i8_regs_fwd" | "conv_i8_regs_wgrad" => {
             let p: ConvGemmParams = read(params);
             let [a, b, sa, sb, bias, out] = bufs else {
                 return Err(bad());
@@ -301,12 +302,16 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
             let (shape, g) = (gemm_shape(&p.gemm), conv_geometry(&p.conv));
             let ep = epilogue(&p.gemm, sa, sb, bias);
             let raw = p.gemm.flags & RAW_PARTIALS != 0;
-            let cells = (p.gemm.m * p.gemm.n) as usize * if raw { p.gemm.chunks as usize } else { 1 };
-            let out = &mut f32s_mut(out)[..cells];
-            let wgrad = kernel == "conv_f32_regs_wgrad";
+            let chunks = if raw { p.gemm.chunks as usize } else { 1 };
+            let out = &mut f32s_mut(out)[..(p.gemm.m * p.gemm.n) as usize * chunks];
+            let wgrad = kernel.ends_with("wgrad");
             let k_chunk = p.gemm.k_chunk;
-            let (a, b) = (f32s(a), f32s(b));
-            cpu::gemm_f32::conv_f32_regs_pass(&g, wgrad, &shape, k_chunk, a, b, &ep, raw, out);
+            if kernel.starts_with("conv_i8") {
+                cpu::gemm_i8::conv_i8_regs_pass(&g, wgrad, &shape, k_chunk, a, b, &ep, raw, out);
+            } else {
+                let (a, b) = (f32s(a), f32s(b));
+                cpu::gemm_f32::conv_f32_regs_pass(&g, wgrad, &shape, k_chunk, a, b, &ep, raw, out);
+            }
         }
         "gemm_reduce" => {
             let p: GemmParams = read(params);

@@ -115,6 +115,8 @@ pub mod wgsl {
     pub const GEMM_F32_REGS: &str = include_str!("../../shaders/gemm_f32_regs.wgsl");
     /// `shaders/conv_f32_regs.wgsl`.
     pub const CONV_F32_REGS: &str = include_str!("../../shaders/conv_f32_regs.wgsl");
+    /// `shaders/conv_i8_regs.wgsl`.
+    pub const CONV_I8_REGS: &str = include_str!("../../shaders/conv_i8_regs.wgsl");
 }
 
 /// A kernel built for one device.

@@ -1,8 +1,10 @@
-//! Conv2d over NHWC activations: `im2col`, then the very GEMM layer a Linear is (rows = output
-//! pixels, inputs = kernel taps), then `col2im` for the input gradient. In a quantized layer
-//! `im2col_quantize` writes the packed int8 column matrix straight from the input (no f32 column
-//! matrix exists), read by the forward and the weight-gradient GEMMs, and the input-gradient
-//! GEMM runs on int8 too; only col2im's data movement is FP32.
+//! Conv2d over NHWC activations: the very GEMM layer a Linear is over the column matrix (rows =
+//! output pixels, inputs = kernel taps), then `col2im` for the input gradient. The forward and
+//! weight-gradient GEMMs are implicit (`conv_f32_regs`, `conv_i8_regs`): they gather the column
+//! matrix from the input where they need it, so it never exists in memory; a quantized layer
+//! quantizes its input in place (one byte per element) and keeps that for the backward. The
+//! input-gradient GEMM writes the column matrix's gradient, which `col2im` folds back. Only a
+//! quantized layer whose windows skip input pixels (a strided 1×1 shortcut) takes `im2col`.
 
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
@@ -35,7 +37,7 @@ impl Conv2d {
     ) -> Self {
         let (rows, taps) = (geom.rows(), geom.taps());
         let bias = vec![0.0; channels as usize];
-        let gemm = Linear::new(
+        let mut gemm = Linear::new(
             ctx,
             name,
             (rows, taps, channels),
@@ -44,9 +46,15 @@ impl Conv2d {
             policy,
             quantized,
         );
+        if Self::implicit(&gemm, &geom) {
+            gemm.quantize_conv_input_in_place(ctx, &geom);
+        }
         let bytes = rows as u64 * taps as u64 * 4;
-        let no_cols = Self::fused(&gemm, &geom) || Self::implicit(&gemm);
-        let cols_bytes = if no_cols { 4 } else { bytes };
+        let cols_bytes = if Self::implicit(&gemm, &geom) {
+            4
+        } else {
+            bytes
+        };
         Conv2d {
             geom,
             gemm,
@@ -55,33 +63,29 @@ impl Conv2d {
         }
     }
 
-    /// Whether the forward quantizes straight from the input (`im2col_quantize`): a quantized
-    /// layer whose windows cover every input pixel, so that X's clip, max|x|, is the column
-    /// matrix's. Others (a strided 1×1 shortcut) take the column matrix's statistics.
-    fn fused(gemm: &Linear, geom: &ConvGeometry) -> bool {
-        gemm.int8.is_some() && geom.covers_input()
+    /// Whether the GEMMs that read the column matrix (forward, weight gradient) are implicit
+    /// (`conv_f32_regs`, `conv_i8_regs`): they gather it from the input as they go, so it is
+    /// never written, read back or kept for the backward; a quantized layer keeps its input
+    /// quantized in place instead. All FP32 layers; quantized ones whose windows cover every
+    /// input pixel ([`ConvGeometry::covers_input`]), so that X's clip, max|x|, is the column
+    /// matrix's. Others (a strided 1×1 shortcut) take im2col and the column matrix's statistics.
+    fn implicit(gemm: &Linear, geom: &ConvGeometry) -> bool {
+        gemm.int8.is_none() || geom.covers_input()
     }
 
-    /// Whether the FP32 GEMMs that read the column matrix (forward, weight gradient) are
-    /// implicit (`conv_f32_regs`): they compute it from the input as they go, so it is never
-    /// written, read back or kept for the backward.
-    fn implicit(gemm: &Linear) -> bool {
-        gemm.int8.is_none()
-    }
-
-    /// Bytes kept from the forward for the backward: the input (implicit GEMM), or what the
-    /// GEMM layer keeps of the column matrix.
+    /// Bytes kept from the forward for the backward: the input, f32 or quantized (implicit
+    /// GEMMs), or what the GEMM layer keeps of the column matrix.
     pub fn saved_input_bytes(&self) -> u64 {
-        if Self::implicit(&self.gemm) {
+        if self.gemm.int8.is_none() && Self::implicit(&self.gemm, &self.geom) {
             self.geom.input_len() * 4
         } else {
             self.gemm.saved_input_bytes()
         }
     }
 
-    /// The GEMM layer's input: the NHWC input for an implicit GEMM, else the column matrix.
+    /// The GEMM layer's input: the NHWC input for implicit GEMMs, else the column matrix.
     fn input<'a>(&'a self, x: &'a wgpu::Buffer) -> Input<'a> {
-        if Self::implicit(&self.gemm) {
+        if Self::implicit(&self.gemm, &self.geom) {
             Input::Conv(&self.geom, x)
         } else {
             Input::Matrix(&self.cols)
@@ -103,12 +107,7 @@ impl Conv2d {
         out: Output<'_>,
         refresh: bool,
     ) -> Result<()> {
-        if Self::fused(&self.gemm, &self.geom) {
-            return self
-                .gemm
-                .record_forward_conv(ctx, rec, &self.geom, x, out, refresh);
-        }
-        if !Self::implicit(&self.gemm) {
+        if !Self::implicit(&self.gemm, &self.geom) {
             ops::im2col(rec, &self.geom, x, &self.cols)?;
         }
         self.gemm

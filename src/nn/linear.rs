@@ -4,7 +4,7 @@
 //! X and W are quantized once per step (per tensor, at max|·|, nearest) and each feeds two GEMMs;
 //! dY is quantized per the policy. The bias and its gradient stay FP32.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::nn::tensors::{Slice, Slot, TensorRole};
 use crate::ops::clip_select::{ClipBuffers, ClipSummary};
@@ -268,12 +268,29 @@ impl Linear {
         slots
     }
 
+    /// Makes a quantized layer keep the convolution input `g` quantized in place, one byte per
+    /// element, instead of its packed column matrix (see [`Input::Conv`]).
+    pub(crate) fn quantize_conv_input_in_place(&mut self, ctx: &Context, g: &ConvGeometry) {
+        if let Some(q) = &mut self.int8 {
+            let len = g.input_len() as u32;
+            // Rows of one word each are the elements in order, byte by byte.
+            let layout = if len.is_multiple_of(4) {
+                Layout::new(len / 4, 4, ChannelAxis::Tensor)
+            } else {
+                Layout::new(1, len, ChannelAxis::Tensor)
+            };
+            q.x = QuantTensor::new(ctx, &format!("{}.x", self.name), layout);
+        }
+    }
+
     /// Whether the GEMMs run on int8.
     pub fn is_quantized(&self) -> bool {
         self.int8.is_some()
     }
 
-    /// Records `y = x·Wᵀ + b`, rectified if `out.relu`. With `refresh` false (UI8 between refreshes) the forward clips of
+    /// Records `y = x·Wᵀ + b`, rectified if `out.relu`; for a convolution's input (FP32, or
+    /// quantized in the layout [`Linear::quantize_conv_input_in_place`] sets) as an implicit
+    /// GEMM. With `refresh` false (UI8 between refreshes) the forward clips of
     /// the last refresh are kept.
     pub(crate) fn record_forward(
         &self,
@@ -284,84 +301,34 @@ impl Linear {
         refresh: bool,
     ) -> Result<()> {
         let shape = GemmShape::new(self.batch, self.outputs, self.inputs);
-        let (x, q) = match (input, &self.int8) {
-            (Input::Matrix(x), Some(q)) => (x, q),
-            (Input::Conv(..), Some(_)) => {
-                return Err(Error::invalid(
-                    "linear forward",
-                    "a quantized convolution quantizes its input first (record_forward_conv)",
-                ));
-            }
-            (input, None) => {
-                let epi = Epilogue {
-                    scale_a: Scale::None,
-                    scale_b: Scale::None,
-                    bias: Some(&self.bias),
-                    relu: out.relu,
-                };
-                return match input {
-                    Input::Matrix(x) => {
-                        let bufs = GemmBuffers::new(x, &self.weight, out.y);
-                        ops::gemm_f32(ctx, rec, &shape, bufs, &epi)
-                    }
-                    Input::Conv(g, x) => {
-                        let bufs = (x, &self.weight, out.y);
-                        ops::gemm::conv_f32_forward(ctx, rec, g, bufs, self.outputs, &epi)
-                    }
-                };
-            }
+        let Some(q) = &self.int8 else {
+            let epi = Epilogue {
+                scale_a: Scale::None,
+                scale_b: Scale::None,
+                bias: Some(&self.bias),
+                relu: out.relu,
+            };
+            return match input {
+                Input::Matrix(x) => {
+                    let bufs = GemmBuffers::new(x, &self.weight, out.y);
+                    ops::gemm_f32(ctx, rec, &shape, bufs, &epi)
+                }
+                Input::Conv(g, x) => {
+                    let bufs = (x, &self.weight, out.y);
+                    ops::gemm::conv_f32_forward(ctx, rec, g, bufs, self.outputs, &epi)
+                }
+            };
         };
+        // X as its layout says: a matrix, or a convolution's input byte for byte (the layout
+        // `Conv2d` gives it), whose column matrix the implicit GEMM gathers.
+        let (Input::Matrix(x) | Input::Conv(_, x)) = input;
         if refresh {
             q.x.record_max_abs(ctx, rec, x)?;
-        } else {
-            q.x.record_quantize(rec, x, (&q.x.stats, 0), Rounding::Nearest)?;
-        }
-        self.record_forward_int8(ctx, rec, q, out, refresh)
-    }
-
-    /// The forward of a quantized convolution straight from its NHWC input `x`: X's clip is
-    /// max|x| (on refresh steps), and `im2col_quantize` writes the packed column matrix without
-    /// the f32 one. For geometries whose windows cover every input pixel
-    /// ([`ConvGeometry::covers_input`]), where max|x| is the column matrix's max|·|.
-    pub(crate) fn record_forward_conv(
-        &self,
-        ctx: &Context,
-        rec: &mut Recording,
-        geom: &ConvGeometry,
-        x: &wgpu::Buffer,
-        out: Output<'_>,
-        refresh: bool,
-    ) -> Result<()> {
-        let q = self.int8.as_ref().ok_or_else(|| {
-            Error::invalid(
-                "conv forward",
-                "record_forward_conv needs a quantized layer",
-            )
-        })?;
-        if refresh {
-            let pixels = Layout::new(geom.n * geom.h * geom.w, geom.c, ChannelAxis::Tensor);
-            ops::channel_stats(ctx, rec, &pixels, x, &q.x.stats, None)?;
-        }
-        // ChannelStat's first field is max|x|, so a one-channel stats buffer is also a clip buffer.
-        ops::im2col_quantize(rec, geom, x, (&q.x.stats, 0), &q.x.packed, &q.x.scales)?;
-        self.record_forward_int8(ctx, rec, q, out, refresh)
-    }
-
-    /// W's quantization and the int8 forward GEMM, after X's quantization.
-    fn record_forward_int8(
-        &self,
-        ctx: &Context,
-        rec: &mut Recording,
-        q: &Int8State,
-        out: Output<'_>,
-        refresh: bool,
-    ) -> Result<()> {
-        if refresh {
             q.w.record_max_abs(ctx, rec, &self.weight)?;
         } else {
+            q.x.record_quantize(rec, x, (&q.x.stats, 0), Rounding::Nearest)?;
             q.w.record_quantize(rec, &self.weight, (&q.w.stats, 0), Rounding::Nearest)?;
         }
-        let shape = GemmShape::new(self.batch, self.outputs, self.inputs);
         let epi = Epilogue {
             scale_a: Scale::Tensor(&q.x.scales),
             scale_b: Scale::Tensor(&q.w.scales),
@@ -369,7 +336,13 @@ impl Linear {
             relu: out.relu,
         };
         let bufs = GemmBuffers::new(&q.x.packed, &q.w.packed, out.y);
-        ops::gemm_i8(ctx, rec, &shape, MAX_K_CHUNK, bufs, &epi)
+        match input {
+            Input::Matrix(_) => ops::gemm_i8(ctx, rec, &shape, MAX_K_CHUNK, bufs, &epi),
+            Input::Conv(g, _) => {
+                let conv = (g, self.outputs);
+                ops::gemm::conv_i8_forward(ctx, rec, conv, MAX_K_CHUNK, bufs, &epi)
+            }
+        }
     }
 
     /// Records the gradients from `dy`: `grad_weight`, `grad_bias` and, when `dx` is given,
@@ -490,14 +463,13 @@ impl Linear {
             relu: false,
         };
         let bufs = GemmBuffers::new(dy_for_dw, &q.x.packed, &self.grad_weight);
-        ops::gemm_i8(
-            ctx,
-            rec,
-            &dw_shape,
-            dw_shape.auto_k_chunk(MAX_K_CHUNK),
-            bufs,
-            &epi,
-        )?;
+        let k_chunk = dw_shape.auto_k_chunk(MAX_K_CHUNK);
+        match x {
+            Input::Matrix(_) => ops::gemm_i8(ctx, rec, &dw_shape, k_chunk, bufs, &epi)?,
+            Input::Conv(g, _) => {
+                ops::gemm::conv_i8_wgrad(ctx, rec, (g, self.outputs), k_chunk, bufs, &epi)?
+            }
+        }
         Ok(seeded)
     }
 

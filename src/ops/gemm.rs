@@ -174,7 +174,33 @@ static CONV_REGS_WGRAD: [&str; 5] = [
     wgsl::CONV_F32_REGS,
 ];
 
-/// `ConvGemmParams` of `shaders/conv_f32_regs.wgsl`: the GEMM's, then the convolution's.
+/// The kernel declarations of `shaders/conv_i8_regs.wgsl`: an int8 convolution as an implicit
+/// GEMM on the input quantized in place (one byte per NHWC element), `[forward, weight
+/// gradient]`. The same integers as [`GEMM_I8_REGS`] on the packed column matrix
+/// `im2col_quantize` would write (see [`conv_i8_forward`], [`conv_i8_wgrad`]).
+pub static CONV_I8_REGS: [KernelDef; 2] = [
+    conv_regs("conv_i8_regs_fwd", &CONV_I8_REGS_FWD),
+    conv_regs("conv_i8_regs_wgrad", &CONV_I8_REGS_WGRAD),
+];
+
+static CONV_I8_REGS_FWD: [&str; 6] = [
+    wgsl::COMMON,
+    wgsl::GEMM_COMMON,
+    wgsl::GEMM_I8_COMMON,
+    wgsl::CONV_COMMON,
+    "const CONV_WGRAD = false;\n",
+    wgsl::CONV_I8_REGS,
+];
+static CONV_I8_REGS_WGRAD: [&str; 6] = [
+    wgsl::COMMON,
+    wgsl::GEMM_COMMON,
+    wgsl::GEMM_I8_COMMON,
+    wgsl::CONV_COMMON,
+    "const CONV_WGRAD = true;\n",
+    wgsl::CONV_I8_REGS,
+];
+
+/// `ConvGemmParams` of `shaders/conv_common.wgsl`: the GEMM's, then the convolution's.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct ConvGemmParams {
@@ -618,14 +644,7 @@ pub fn gemm_i8_variant(
     bufs: GemmBuffers<'_>,
     epilogue: &Epilogue<'_>,
 ) -> Result<()> {
-    if k_chunk == 0 || k_chunk > MAX_K_CHUNK || !k_chunk.is_multiple_of(GEMM_I8_BK) {
-        return Err(Error::invalid(
-            "gemm_i8",
-            format!(
-                "k_chunk {k_chunk} must be a multiple of {GEMM_I8_BK} in {GEMM_I8_BK}..={MAX_K_CHUNK}"
-            ),
-        ));
-    }
+    check_i8_chunk(k_chunk)?;
     let bytes = (
         GemmShape::packed_words(shape.m, shape.k, shape.trans_a) * 4,
         GemmShape::packed_words(shape.n, shape.k, shape.trans_b) * 4,
@@ -735,4 +754,67 @@ pub fn conv_f32_wgrad(
     let kernel = (&CONV_F32_REGS[1], GemmVariant::Regs, Some(g));
     let k_chunk = f32_k_chunk(&shape);
     record_kernel(ctx, rec, kernel, &shape, k_chunk, bytes, bufs, &Epilogue::NONE)
+}
+
+/// The split-K chunk of an int8 GEMM, as [`gemm_i8_variant`] requires it.
+fn check_i8_chunk(k_chunk: u32) -> Result<()> {
+    if k_chunk == 0 || k_chunk > MAX_K_CHUNK || !k_chunk.is_multiple_of(GEMM_I8_BK) {
+        return Err(Error::invalid(
+            "gemm_i8",
+            format!(
+                "k_chunk {k_chunk} must be a multiple of {GEMM_I8_BK} in {GEMM_I8_BK}..={MAX_K_CHUNK}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Bytes of a convolution input quantized in place: one byte per element, in whole words.
+pub fn conv_input_q_bytes(g: &ConvGeometry) -> u64 {
+    g.input_len().div_ceil(4) * 4
+}
+
+/// Records an int8 convolution's forward `y = cols(x_q)·W_qᵀ` with `epilogue` (scales, bias,
+/// ReLU) as an implicit GEMM (`conv_i8_regs_fwd`): `x_q` one byte per NHWC element,
+/// `w_q` packed `[channels, taps/4 words]`. The same bits as [`gemm_i8`] in
+/// [`GemmVariant::Regs`] on the packed column matrix, without writing it.
+pub fn conv_i8_forward(
+    ctx: &Context,
+    rec: &mut Recording,
+    (g, channels): (&ConvGeometry, u32),
+    k_chunk: u32,
+    bufs: GemmBuffers<'_>,
+    epilogue: &Epilogue<'_>,
+) -> Result<()> {
+    g.validate("conv_i8_regs_fwd")?;
+    check_i8_chunk(k_chunk)?;
+    let shape = conv_forward_shape(g, channels);
+    let bytes = (
+        conv_input_q_bytes(g),
+        GemmShape::packed_words(shape.n, shape.k, false) * 4,
+    );
+    let kernel = (&CONV_I8_REGS[0], GemmVariant::Regs, Some(g));
+    record_kernel(ctx, rec, kernel, &shape, k_chunk, bytes, bufs, epilogue)
+}
+
+/// Records an int8 convolution's weight gradient `dW = dY_qᵀ·cols(x_q)` as an implicit GEMM
+/// (`conv_i8_regs_wgrad`): `dy_q` packed transposed (`[rows, channels/4 words]`), `x_q` one
+/// byte per NHWC element. Split-K over the output pixels by `k_chunk`.
+pub fn conv_i8_wgrad(
+    ctx: &Context,
+    rec: &mut Recording,
+    (g, channels): (&ConvGeometry, u32),
+    k_chunk: u32,
+    bufs: GemmBuffers<'_>,
+    epilogue: &Epilogue<'_>,
+) -> Result<()> {
+    g.validate("conv_i8_regs_wgrad")?;
+    check_i8_chunk(k_chunk)?;
+    let shape = conv_wgrad_shape(g, channels);
+    let bytes = (
+        GemmShape::packed_words(shape.m, shape.k, true) * 4,
+        conv_input_q_bytes(g),
+    );
+    let kernel = (&CONV_I8_REGS[1], GemmVariant::Regs, Some(g));
+    record_kernel(ctx, rec, kernel, &shape, k_chunk, bytes, bufs, epilogue)
 }

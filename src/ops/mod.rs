@@ -56,6 +56,8 @@ pub static ALL_KERNELS: &[&KernelDef] = &[
     &gemm::GEMM_F32_REGS,
     &gemm::CONV_F32_REGS[0],
     &gemm::CONV_F32_REGS[1],
+    &gemm::CONV_I8_REGS[0],
+    &gemm::CONV_I8_REGS[1],
     &gemm::GEMM_REDUCE,
     &clip_select::CLIP_SELECT,
     &relu::RELU,
