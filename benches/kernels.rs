@@ -1,7 +1,8 @@
 //! Criterion benches of octet's kernels on the default adapter (`WGPU_BACKEND`,
 //! `WGPU_ADAPTER_NAME` choose another), for regression tracking of what `examples/bench.rs`
 //! reports: int8 vs f32 GEMM at 256/512/1024 (as autotuned, and each variant at 512), the three
-//! GEMMs of LeNet-5's second convolution, im2col vs the fused im2col + quantize, quantize
+//! GEMMs of LeNet-5's second convolution, its forward and weight-gradient GEMMs on the column
+//! matrix vs implicit, im2col vs the fused im2col + quantize, quantize
 //! throughput, and a LeNet-5 training step at batch 64 per policy. Each iteration records,
 //! submits and waits, so the figures include submission overhead, as a training step would.
 //!
@@ -181,6 +182,115 @@ fn im2col(c: &mut Criterion) {
     group.finish();
 }
 
+/// LeNet-5's second convolution: the forward and weight-gradient GEMMs on the column matrix
+/// (`explicit`: what im2col / im2col_quantize wrote) against the implicit-GEMM kernels, which
+/// gather it from the input (FP32) or the input quantized in place (int8).
+fn conv(c: &mut Criterion) {
+    let ctx = context();
+    let mut group = c.benchmark_group("conv");
+    group.sample_size(10);
+    let geom = ConvGeometry {
+        n: 64,
+        h: 14,
+        w: 14,
+        c: 6,
+        kh: 5,
+        kw: 5,
+        stride: 1,
+        pad: 0,
+    };
+    let channels = 16;
+    let fwd = gemm::conv_forward_shape(&geom, channels);
+    let wgrad = gemm::conv_wgrad_shape(&geom, channels);
+    group.throughput(Throughput::Elements(2 * fwd.macs()));
+    let mut g = Gen::new(9);
+    let mut f32s = |n: u64| ctx.upload("bench.f32", &g.normal_vec(n as usize, 1.0));
+    let (x, cols) = (f32s(geom.input_len()), f32s(fwd.m as u64 * fwd.k as u64));
+    let (w, dy) = (
+        f32s(fwd.n as u64 * fwd.k as u64),
+        f32s(fwd.m as u64 * fwd.n as u64),
+    );
+    let words = |n: u64| -> Vec<u32> { (0..n as u32).map(|i| rng_u32(11, i)).collect() };
+    let x_q = ctx.upload(
+        "bench.x_q",
+        &words(geom.quantized_input_layout().packed_words() as u64),
+    );
+    let cols_q = ctx.upload(
+        "bench.cols_q",
+        &words(GemmShape::packed_words(fwd.m, fwd.k, false)),
+    );
+    let w_q = ctx.upload(
+        "bench.w_q",
+        &words(GemmShape::packed_words(fwd.n, fwd.k, false)),
+    );
+    let dy_q = ctx.upload(
+        "bench.dy_q",
+        &words(GemmShape::packed_words(fwd.n, fwd.m, true)),
+    );
+    let out = ctx.storage_buffer("bench.out", fwd.m as u64 * fwd.n as u64 * 4);
+    let partials = ctx.storage_buffer("bench.partials", 64 << 20);
+    let kc = wgrad.auto_k_chunk(MAX_K_CHUNK);
+    let none = Epilogue::NONE;
+    let conv = (&geom, channels);
+    let bufs = |a, b| GemmBuffers {
+        partials: Some(&partials),
+        ..GemmBuffers::new(a, b, &out)
+    };
+    type Record<'a> = Box<dyn Fn(&mut Recording) -> octet::Result<()> + 'a>;
+    let regs = GemmVariant::Regs;
+    let cases: Vec<(&str, Record)> = vec![
+        (
+            "f32_forward_explicit",
+            Box::new(|r| gemm::gemm_f32_variant(&ctx, r, regs, &fwd, bufs(&cols, &w), &none)),
+        ),
+        (
+            "f32_forward_implicit",
+            Box::new(|r| gemm::conv_f32_forward(&ctx, r, &geom, (&x, &w, &out), channels, &none)),
+        ),
+        (
+            "f32_wgrad_explicit",
+            Box::new(|r| gemm::gemm_f32_variant(&ctx, r, regs, &wgrad, bufs(&dy, &cols), &none)),
+        ),
+        (
+            "f32_wgrad_implicit",
+            Box::new(|r| gemm::conv_f32_wgrad(&ctx, r, &geom, channels, bufs(&dy, &x))),
+        ),
+        (
+            "i8_forward_explicit",
+            Box::new(|r| {
+                gemm::gemm_i8_variant(&ctx, r, regs, &fwd, MAX_K_CHUNK, bufs(&cols_q, &w_q), &none)
+            }),
+        ),
+        (
+            "i8_forward_implicit",
+            Box::new(|r| {
+                gemm::conv_i8_forward(&ctx, r, conv, MAX_K_CHUNK, bufs(&x_q, &w_q), &none)
+            }),
+        ),
+        (
+            "i8_wgrad_explicit",
+            Box::new(|r| {
+                gemm::gemm_i8_variant(&ctx, r, regs, &wgrad, kc, bufs(&dy_q, &cols_q), &none)
+            }),
+        ),
+        (
+            "i8_wgrad_implicit",
+            Box::new(|r| gemm::conv_i8_wgrad(&ctx, r, conv, kc, bufs(&dy_q, &x_q), &none)),
+        ),
+    ];
+    for (name, record) in &cases {
+        group.bench_function(*name, |bench| {
+            bench.iter(|| {
+                let mut rec = Recording::new();
+                record(&mut rec).unwrap();
+                ctx.run(&rec).unwrap();
+                ctx.wait_idle().unwrap();
+            })
+        });
+    }
+    group.finish();
+}
+
 /// One LeNet-5 training step at batch 64 per policy (warmed up, clips refreshed every step).
 fn step(c: &mut Criterion) {
     let ctx = context();
@@ -257,5 +367,5 @@ fn quantize(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, gemm, im2col, quantize, step);
+criterion_group!(benches, gemm, conv, im2col, quantize, step);
 criterion_main!(benches);

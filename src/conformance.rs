@@ -1306,8 +1306,21 @@ fn implicit_conv_cases(
     let regs = GemmVariant::Regs;
     let mut rec = Recording::new();
     gemm::conv_f32_forward(ctx, &mut rec, geom, (xb, &wb, &y), channels, &epi)?;
-    gemm::gemm_f32_variant(ctx, &mut rec, regs, &fwd, GemmBuffers::new(cols, &wb, &y_ref), &epi)?;
-    gemm::conv_f32_wgrad(ctx, &mut rec, geom, channels, GemmBuffers::new(&dyb, xb, &dw))?;
+    gemm::gemm_f32_variant(
+        ctx,
+        &mut rec,
+        regs,
+        &fwd,
+        GemmBuffers::new(cols, &wb, &y_ref),
+        &epi,
+    )?;
+    gemm::conv_f32_wgrad(
+        ctx,
+        &mut rec,
+        geom,
+        channels,
+        GemmBuffers::new(&dyb, xb, &dw),
+    )?;
     let bufs = GemmBuffers::new(&dyb, cols, &dw_ref);
     gemm::gemm_f32_variant(ctx, &mut rec, regs, &wgrad, bufs, &Epilogue::NONE)?;
     ctx.run(&rec)?;
@@ -1348,7 +1361,15 @@ fn implicit_conv_cases(
             ..HostEpilogue::default()
         };
         let mut mag = vec![0f32; gpu.len()];
-        cpu::conv_f32(geom, is_wgrad, shape, abs_a, abs_b, &abs_host.cpu(), &mut mag);
+        cpu::conv_f32(
+            geom,
+            is_wgrad,
+            shape,
+            abs_a,
+            abs_b,
+            &abs_host.cpu(),
+            &mut mag,
+        );
         let mut check = Check::new();
         check.close("out", &gpu, &twin, &mag, 1e-5);
         check.exact_f32("out vs im2col + gemm_f32_regs", &gpu, &reference);
@@ -1372,14 +1393,14 @@ fn implicit_conv_i8_cases(
     g: &mut Gen,
     out: &mut Vec<CaseResult>,
 ) -> Result<()> {
-    use crate::ops::gemm::{conv_forward_shape, conv_input_q_bytes, conv_wgrad_shape};
+    use crate::ops::gemm::{conv_forward_shape, conv_wgrad_shape};
     let channels = 6;
     let (rows, taps) = (geom.rows(), geom.taps());
     let seed = g.uniform().to_bits();
     let words = |n: u64, salt: u32| -> Vec<u32> {
         (0..n as u32).map(|i| rng_u32(seed ^ salt, i)).collect()
     };
-    let x_q = words(conv_input_q_bytes(geom) / 4, 1);
+    let x_q = words(geom.quantized_input_layout().packed_words() as u64, 1);
     let w_q = words(GemmShape::packed_words(channels, taps, false), 2);
     let dy_q = words(GemmShape::packed_words(channels, rows, true), 3);
     let scales = [g.uniform() * 0.01, g.uniform() * 0.01];
@@ -1393,7 +1414,7 @@ fn implicit_conv_i8_cases(
             .map(|t| f(4 * w + t) << (8 * t))
             .sum()
     };
-    let cols_nn: Vec<u32> = (0..rows)
+    let cols: Vec<u32> = (0..rows)
         .flat_map(|r| (0..taps.div_ceil(4)).map(move |w| (r, w)))
         .map(|(r, w)| pack(&|c| byte(r, c), taps, w))
         .collect();
@@ -1405,21 +1426,18 @@ fn implicit_conv_i8_cases(
         bias: Some(&bias),
         relu: true,
     };
-    let cases: [(&str, &GemmShape, u32, &[u32], &[u32], &[u32], HostEpilogue); 3] = [
-        ("forward", &fwd, MAX_K_CHUNK, &x_q, &w_q, &cols_nn, HostEpilogue::default()),
-        ("forward + scales + bias + relu", &fwd, MAX_K_CHUNK, &x_q, &w_q, &cols_nn, scaled),
-        (
-            "weight gradient",
-            &wgrad,
-            wgrad.auto_k_chunk(MAX_K_CHUNK),
-            &dy_q,
-            &x_q,
-            &cols_nn,
-            HostEpilogue::default(),
-        ),
+    // (name, weight gradient, epilogue)
+    let cases = [
+        ("forward", false, HostEpilogue::default()),
+        ("forward + scales + bias + relu", false, scaled),
+        ("weight gradient", true, HostEpilogue::default()),
     ];
-    for (name, shape, k_chunk, a, b, cols, host) in cases {
-        let is_wgrad = std::ptr::eq(shape, &wgrad);
+    for (name, is_wgrad, host) in cases {
+        let (shape, k_chunk, a, b) = if is_wgrad {
+            (&wgrad, wgrad.auto_k_chunk(MAX_K_CHUNK), &dy_q, &x_q)
+        } else {
+            (&fwd, MAX_K_CHUNK, &x_q, &w_q)
+        };
         let (ab, bb) = (ctx.upload("test.a", a), ctx.upload("test.b", b));
         let (sa, sb) = (
             ctx.upload("test.scale_a", &scales[..1]),
@@ -1429,8 +1447,16 @@ fn implicit_conv_i8_cases(
         let y = ctx.storage_buffer("test.out", shape.m as u64 * shape.n as u64 * 4);
         let has_scales = !host.scale_a.is_empty();
         let epi = Epilogue {
-            scale_a: if has_scales { Scale::Tensor(&sa) } else { Scale::None },
-            scale_b: if has_scales { Scale::Tensor(&sb) } else { Scale::None },
+            scale_a: if has_scales {
+                Scale::Tensor(&sa)
+            } else {
+                Scale::None
+            },
+            scale_b: if has_scales {
+                Scale::Tensor(&sb)
+            } else {
+                Scale::None
+            },
             bias: host.bias.map(|_| &bias_buf),
             relu: host.relu,
         };
@@ -1449,11 +1475,15 @@ fn implicit_conv_i8_cases(
         cpu::conv_i8(geom, is_wgrad, shape, k_chunk, a, b, &host.cpu(), &mut twin);
         // The explicit GEMM on the packed column matrix.
         let mut explicit = vec![0f32; gpu.len()];
-        let (ea, eb) = if is_wgrad { (a, cols) } else { (cols, b) };
+        let (ea, eb) = if is_wgrad { (a, &cols) } else { (&cols, b) };
         let regs = GemmVariant::Regs;
         cpu::gemm_i8(regs, shape, k_chunk, ea, eb, &host.cpu(), &mut explicit);
         let mut check = Check::new();
-        check.exact_f32("twin vs gemm_i8_regs on the column matrix", &twin, &explicit);
+        check.exact_f32(
+            "twin vs gemm_i8_regs on the column matrix",
+            &twin,
+            &explicit,
+        );
         if has_scales {
             let mut mag = vec![0f32; gpu.len()];
             let raw = HostEpilogue {
@@ -1488,10 +1518,7 @@ fn maxpool_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
         (1, 7, 5, 3, 2),
         (2, 9, 9, 1, 3),
     ];
-    for ((n, h, w, c, k), after_relu) in shapes
-        .into_iter()
-        .flat_map(|s| [(s, false), (s, true)])
-    {
+    for ((n, h, w, c, k), after_relu) in shapes.into_iter().flat_map(|s| [(s, false), (s, true)]) {
         let geom = ops::PoolGeometry { n, h, w, c, k };
         let mut x = g.normal_vec(geom.input_len() as usize, 1.0);
         // Ties: the first maximum wins.
@@ -1813,7 +1840,6 @@ fn batchnorm_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
     Ok(())
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // GEMMs
 
@@ -2122,7 +2148,14 @@ fn gemm_f32_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
                     ..host
                 };
                 let mut mag = vec![0f32; twin.len()];
-                cpu::gemm_f32(variant, &shape, &abs(&a), &abs(&b), &abs_epi.cpu(), &mut mag);
+                cpu::gemm_f32(
+                    variant,
+                    &shape,
+                    &abs(&a),
+                    &abs(&b),
+                    &abs_epi.cpu(),
+                    &mut mag,
+                );
                 let mut check = Check::new();
                 check.close("out", &gpu, &twin, &mag, 1e-5);
                 if host.relu && gpu.iter().any(|v| v.is_sign_negative()) {

@@ -1,8 +1,8 @@
 //! Twins of `shaders/gemm_f32.wgsl`, `shaders/gemm_f32_regs.wgsl` and
 //! `shaders/conv_f32_regs.wgsl`.
 
-use crate::cpu::gemm_i8::{CpuEpilogue, store_block, store_result};
 use crate::cpu::conv::column_element;
+use crate::cpu::gemm_i8::{CpuEpilogue, store_block, store_result};
 use crate::cpu::gemm_reduce::split_k;
 use crate::ops::ConvGeometry;
 use crate::ops::GemmShape;

@@ -2,8 +2,8 @@
 
 use crate::cpu::conv::column_byte;
 use crate::cpu::gemm_reduce::split_k;
-use crate::ops::{ConvGeometry, GemmShape};
 use crate::ops::gemm::{GEMM_TILE, GemmVariant, REGS_BLOCK};
+use crate::ops::{ConvGeometry, GemmShape};
 
 /// K values per tile step.
 const BK: u32 = 32;
@@ -177,7 +177,9 @@ pub fn conv_i8_regs_pass(
                 let mut acc = [0i32; 16];
                 for k4 in k40..k41 {
                     let (av, bv): ([u32; 4], [u32; 4]) = if wgrad {
-                        let dy_byte = |r: u32, p: u32| (a[(p * m.div_ceil(4) + r / 4) as usize] >> (8 * (r % 4))) & 0xff;
+                        let dy_byte = |r: u32, p: u32| {
+                            (a[(p * m.div_ceil(4) + r / 4) as usize] >> (8 * (r % 4))) & 0xff
+                        };
                         (
                             rows.map(|r| gather(&|p| dy_byte(r, p), k4)),
                             cols.map(|c| gather(&|p| column_byte(g, b, p, c), k4)),

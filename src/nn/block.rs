@@ -221,9 +221,9 @@ impl BasicBlock {
             let weights = init(g.taps(), g.taps() * channels);
             Conv2d::new(ctx, name, g, channels, &weights, policy, q)
         };
-        let conv1 = conv(&format!("{name}.conv1"), g1, quantized(), init);
-        let conv2 = conv(&format!("{name}.conv2"), g2, quantized(), init);
-        let shortcut = (stride != 1 || c_in != channels).then(|| {
+        let conv1 = conv(&format!("{name}.conv1"), g1, quantized(), init)?;
+        let conv2 = conv(&format!("{name}.conv2"), g2, quantized(), init)?;
+        let shortcut = if stride != 1 || c_in != channels {
             let gs = ConvGeometry {
                 n: batch,
                 h,
@@ -234,12 +234,12 @@ impl BasicBlock {
                 stride,
                 pad: 0,
             };
-            let c = conv(&format!("{name}.shortcut"), gs, quantized(), init);
-            (
-                c,
-                BatchNorm::new(ctx, &format!("{name}.shortcut_bn"), rows, channels),
-            )
-        });
+            let c = conv(&format!("{name}.shortcut"), gs, quantized(), init)?;
+            let bn = BatchNorm::new(ctx, &format!("{name}.shortcut_bn"), rows, channels);
+            Some((c, bn))
+        } else {
+            None
+        };
         let out_cells = rows * channels;
         let in_cells = batch * h * w * c_in;
         let buf = |what: &str, cells: u32| {
@@ -319,10 +319,13 @@ impl BasicBlock {
         ops::relu(ctx, rec, n, &self.sum, Some(dy), &self.g_sum)?;
         // Main path, back to front.
         self.bn2.record_backward(ctx, rec, &self.g_sum, &self.g_a)?;
-        seeded.extend(
-            self.conv2
-                .record_backward(ctx, rec, (&self.r1, &self.g_a), Some(&self.g_b), refresh)?,
-        );
+        seeded.extend(self.conv2.record_backward(
+            ctx,
+            rec,
+            (&self.r1, &self.g_a),
+            Some(&self.g_b),
+            refresh,
+        )?);
         ops::relu(ctx, rec, n, &self.b1, Some(&self.g_b), &self.g_a)?;
         self.bn1.record_backward(ctx, rec, &self.g_a, &self.g_b)?;
         let main_dx = dx.map(|_| &self.dx_main);
@@ -381,11 +384,7 @@ impl BasicBlock {
 
     /// Bytes kept from the forward for the backward.
     pub(crate) fn saved_bytes(&self) -> u64 {
-        let convs: u64 = self
-            .convs()
-            .iter()
-            .map(|c| c.saved_input_bytes())
-            .sum();
+        let convs: u64 = self.convs().iter().map(|c| c.saved_input_bytes()).sum();
         let bns: u64 = self.batchnorms().iter().map(|b| b.saved_bytes()).sum();
         // ReLU inputs b1 and sum.
         convs + bns + 2 * self.out_cells as u64 * 4

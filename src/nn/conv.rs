@@ -1,17 +1,18 @@
 //! Conv2d over NHWC activations: the very GEMM layer a Linear is over the column matrix (rows =
-//! output pixels, inputs = kernel taps), then `col2im` for the input gradient. The forward and
-//! weight-gradient GEMMs are implicit (`conv_f32_regs`, `conv_i8_regs`): they gather the column
-//! matrix from the input where they need it, so it never exists in memory; a quantized layer
-//! quantizes its input in place (one byte per element) and keeps that for the backward. The
-//! input-gradient GEMM writes the column matrix's gradient, which `col2im` folds back. Only a
-//! quantized layer whose windows skip input pixels (a strided 1×1 shortcut) takes `im2col`.
+//! output pixels, inputs = kernel taps), then `col2im` for the input gradient. How the forward
+//! and weight-gradient GEMMs get the column matrix is a [`ConvLowering`], autotuned per layer
+//! shape: `im2col` writes it (for a quantized layer `im2col_quantize` writes it packed, straight
+//! from the input), or the implicit-GEMM kernels (`conv_f32_regs`, `conv_i8_regs`) gather it
+//! from the input where they need it, so it never exists in memory and the layer keeps its
+//! input (quantized in place, one byte per element, when int8). The input-gradient GEMM writes
+//! the column matrix's gradient, which `col2im` folds back.
 
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::nn::Linear;
 use crate::nn::linear::{Input, Output, SummarySlot};
 use crate::nn::tensors::Slot;
-use crate::ops::{self, ConvGeometry};
+use crate::ops::{self, ConvGeometry, ConvLowering};
 use crate::quant::Policy;
 
 /// One convolution layer on the GPU.
@@ -20,7 +21,9 @@ pub struct Conv2d {
     pub(crate) geom: ConvGeometry,
     /// The GEMM: `batch` = output pixels, `inputs` = kernel taps, `outputs` = channels.
     pub(crate) gemm: Linear,
-    /// The f32 column matrix (4 bytes where the forward is fused or implicit and needs none).
+    /// How the forward and weight-gradient GEMMs get the column matrix.
+    lowering: ConvLowering,
+    /// The f32 column matrix (4 bytes where no f32 one is written).
     cols: wgpu::Buffer,
     dcols: wgpu::Buffer,
 }
@@ -34,7 +37,7 @@ impl Conv2d {
         weight: &[f32],
         policy: &Policy,
         quantized: Option<SummarySlot>,
-    ) -> Self {
+    ) -> Result<Self> {
         let (rows, taps) = (geom.rows(), geom.taps());
         let bias = vec![0.0; channels as usize];
         let mut gemm = Linear::new(
@@ -46,49 +49,47 @@ impl Conv2d {
             policy,
             quantized,
         );
-        if Self::implicit(&gemm, &geom) {
+        // A quantized layer whose windows skip input pixels (a strided 1×1 shortcut) needs the
+        // column matrix's statistics, so its f32 column matrix.
+        let int8 = gemm.is_quantized();
+        let lowering = if int8 && !geom.covers_input() {
+            ConvLowering::Columns
+        } else {
+            ctx.conv_lowering(&geom, channels, int8)?
+        };
+        if lowering == ConvLowering::Implicit {
             gemm.quantize_conv_input_in_place(ctx, &geom);
         }
         let bytes = rows as u64 * taps as u64 * 4;
-        let cols_bytes = if Self::implicit(&gemm, &geom) {
-            4
-        } else {
-            bytes
-        };
-        Conv2d {
+        let f32_cols = lowering == ConvLowering::Columns && !(int8 && geom.covers_input());
+        Ok(Conv2d {
             geom,
             gemm,
-            cols: ctx.storage_buffer(&format!("{name}.cols"), cols_bytes),
+            lowering,
+            cols: ctx.storage_buffer(&format!("{name}.cols"), if f32_cols { bytes } else { 4 }),
             dcols: ctx.storage_buffer(&format!("{name}.dcols"), bytes),
-        }
+        })
     }
 
-    /// Whether the GEMMs that read the column matrix (forward, weight gradient) are implicit
-    /// (`conv_f32_regs`, `conv_i8_regs`): they gather it from the input as they go, so it is
-    /// never written, read back or kept for the backward; a quantized layer keeps its input
-    /// quantized in place instead. All FP32 layers; quantized ones whose windows cover every
-    /// input pixel ([`ConvGeometry::covers_input`]), so that X's clip, max|x|, is the column
-    /// matrix's. Others (a strided 1×1 shortcut) take im2col and the column matrix's statistics.
-    fn implicit(gemm: &Linear, geom: &ConvGeometry) -> bool {
-        gemm.int8.is_none() || geom.covers_input()
-    }
-
-    /// Bytes kept from the forward for the backward: the input, f32 or quantized (implicit
-    /// GEMMs), or what the GEMM layer keeps of the column matrix.
+    /// Bytes kept from the forward for the backward: the f32 input (FP32, implicit), or what
+    /// the GEMM layer keeps (f32 or packed column matrix, or the input quantized in place).
     pub fn saved_input_bytes(&self) -> u64 {
-        if self.gemm.int8.is_none() && Self::implicit(&self.gemm, &self.geom) {
+        if !self.gemm.is_quantized() && self.lowering == ConvLowering::Implicit {
             self.geom.input_len() * 4
         } else {
             self.gemm.saved_input_bytes()
         }
     }
 
-    /// The GEMM layer's input: the NHWC input for implicit GEMMs, else the column matrix.
+    /// The GEMM layer's input: the NHWC input for the implicit GEMMs and `im2col_quantize`,
+    /// else the f32 column matrix.
     fn input<'a>(&'a self, x: &'a wgpu::Buffer) -> Input<'a> {
-        if Self::implicit(&self.gemm, &self.geom) {
-            Input::Conv(&self.geom, x)
-        } else {
-            Input::Matrix(&self.cols)
+        match self.lowering {
+            ConvLowering::Implicit => Input::Implicit(&self.geom, x),
+            ConvLowering::Columns if self.gemm.is_quantized() && self.geom.covers_input() => {
+                Input::Columns(&self.geom, x)
+            }
+            ConvLowering::Columns => Input::Matrix(&self.cols),
         }
     }
 
@@ -107,8 +108,8 @@ impl Conv2d {
         out: Output<'_>,
         refresh: bool,
     ) -> Result<()> {
-        if !Self::implicit(&self.gemm, &self.geom) {
-            ops::im2col(rec, &self.geom, x, &self.cols)?;
+        if let Input::Matrix(cols) = self.input(x) {
+            ops::im2col(rec, &self.geom, x, cols)?;
         }
         self.gemm
             .record_forward(ctx, rec, self.input(x), out, refresh)

@@ -123,12 +123,19 @@ impl<'a> Output<'a> {
     }
 }
 
-/// A GEMM layer's input as its FP32 GEMMs read it: a matrix `[batch, inputs]`, or a
-/// convolution's NHWC input, whose column matrix the implicit-GEMM kernels compute as they go.
+/// A GEMM layer's input, by how its GEMMs read it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Input<'a> {
+    /// A matrix `[batch, inputs]` (a convolution's column matrix, written by `im2col`).
     Matrix(&'a wgpu::Buffer),
-    Conv(&'a ConvGeometry, &'a wgpu::Buffer),
+    /// A convolution's NHWC input that a quantized layer turns into its packed column matrix
+    /// in one pass (`im2col_quantize`), X's clip being max|x| (where the windows cover every
+    /// pixel, [`ConvGeometry::covers_input`]).
+    Columns(&'a ConvGeometry, &'a wgpu::Buffer),
+    /// A convolution's NHWC input whose column matrix the implicit-GEMM kernels gather as they
+    /// go; a quantized layer quantizes it in place (the layout
+    /// [`Linear::quantize_conv_input_in_place`] sets).
+    Implicit(&'a ConvGeometry, &'a wgpu::Buffer),
 }
 
 /// One Linear layer on the GPU.
@@ -269,16 +276,10 @@ impl Linear {
     }
 
     /// Makes a quantized layer keep the convolution input `g` quantized in place, one byte per
-    /// element, instead of its packed column matrix (see [`Input::Conv`]).
+    /// element, instead of its packed column matrix (see [`Input::Implicit`]).
     pub(crate) fn quantize_conv_input_in_place(&mut self, ctx: &Context, g: &ConvGeometry) {
         if let Some(q) = &mut self.int8 {
-            let len = g.input_len() as u32;
-            // Rows of one word each are the elements in order, byte by byte.
-            let layout = if len.is_multiple_of(4) {
-                Layout::new(len / 4, 4, ChannelAxis::Tensor)
-            } else {
-                Layout::new(1, len, ChannelAxis::Tensor)
-            };
+            let layout = g.quantized_input_layout();
             q.x = QuantTensor::new(ctx, &format!("{}.x", self.name), layout);
         }
     }
@@ -288,9 +289,8 @@ impl Linear {
         self.int8.is_some()
     }
 
-    /// Records `y = x·Wᵀ + b`, rectified if `out.relu`; for a convolution's input (FP32, or
-    /// quantized in the layout [`Linear::quantize_conv_input_in_place`] sets) as an implicit
-    /// GEMM. With `refresh` false (UI8 between refreshes) the forward clips of
+    /// Records `y = x·Wᵀ + b`, rectified if `out.relu`, reading `input` as its kind says. With
+    /// `refresh` false (UI8 between refreshes) the forward clips of
     /// the last refresh are kept.
     pub(crate) fn record_forward(
         &self,
@@ -309,25 +309,37 @@ impl Linear {
                 relu: out.relu,
             };
             return match input {
-                Input::Matrix(x) => {
+                Input::Matrix(x) | Input::Columns(_, x) => {
                     let bufs = GemmBuffers::new(x, &self.weight, out.y);
                     ops::gemm_f32(ctx, rec, &shape, bufs, &epi)
                 }
-                Input::Conv(g, x) => {
+                Input::Implicit(g, x) => {
                     let bufs = (x, &self.weight, out.y);
                     ops::gemm::conv_f32_forward(ctx, rec, g, bufs, self.outputs, &epi)
                 }
             };
         };
-        // X as its layout says: a matrix, or a convolution's input byte for byte (the layout
-        // `Conv2d` gives it), whose column matrix the implicit GEMM gathers.
-        let (Input::Matrix(x) | Input::Conv(_, x)) = input;
+        let nearest = Rounding::Nearest;
+        match input {
+            Input::Matrix(x) | Input::Implicit(_, x) if refresh => {
+                q.x.record_max_abs(ctx, rec, x)?
+            }
+            Input::Matrix(x) | Input::Implicit(_, x) => {
+                q.x.record_quantize(rec, x, (&q.x.stats, 0), nearest)?
+            }
+            Input::Columns(g, x) => {
+                if refresh {
+                    let pixels = Layout::new(g.n * g.h * g.w, g.c, ChannelAxis::Tensor);
+                    ops::channel_stats(ctx, rec, &pixels, x, &q.x.stats, None)?;
+                }
+                // ChannelStat's first field is max|x|: a one-channel stats buffer is a clip.
+                ops::im2col_quantize(rec, g, x, (&q.x.stats, 0), &q.x.packed, &q.x.scales)?;
+            }
+        }
         if refresh {
-            q.x.record_max_abs(ctx, rec, x)?;
             q.w.record_max_abs(ctx, rec, &self.weight)?;
         } else {
-            q.x.record_quantize(rec, x, (&q.x.stats, 0), Rounding::Nearest)?;
-            q.w.record_quantize(rec, &self.weight, (&q.w.stats, 0), Rounding::Nearest)?;
+            q.w.record_quantize(rec, &self.weight, (&q.w.stats, 0), nearest)?;
         }
         let epi = Epilogue {
             scale_a: Scale::Tensor(&q.x.scales),
@@ -337,8 +349,10 @@ impl Linear {
         };
         let bufs = GemmBuffers::new(&q.x.packed, &q.w.packed, out.y);
         match input {
-            Input::Matrix(_) => ops::gemm_i8(ctx, rec, &shape, MAX_K_CHUNK, bufs, &epi),
-            Input::Conv(g, _) => {
+            Input::Matrix(_) | Input::Columns(..) => {
+                ops::gemm_i8(ctx, rec, &shape, MAX_K_CHUNK, bufs, &epi)
+            }
+            Input::Implicit(g, _) => {
                 let conv = (g, self.outputs);
                 ops::gemm::conv_i8_forward(ctx, rec, conv, MAX_K_CHUNK, bufs, &epi)
             }
@@ -374,11 +388,11 @@ impl Linear {
                 )?;
             }
             match x {
-                Input::Matrix(x) => {
+                Input::Matrix(x) | Input::Columns(_, x) => {
                     let bufs = GemmBuffers::new(dy, x, &self.grad_weight);
                     ops::gemm_f32(ctx, rec, &dw_shape, bufs, &Epilogue::NONE)?;
                 }
-                Input::Conv(g, x) => {
+                Input::Implicit(g, x) => {
                     let bufs = GemmBuffers::new(dy, x, &self.grad_weight);
                     ops::gemm::conv_f32_wgrad(ctx, rec, g, self.outputs, bufs)?;
                 }
@@ -465,8 +479,10 @@ impl Linear {
         let bufs = GemmBuffers::new(dy_for_dw, &q.x.packed, &self.grad_weight);
         let k_chunk = dw_shape.auto_k_chunk(MAX_K_CHUNK);
         match x {
-            Input::Matrix(_) => ops::gemm_i8(ctx, rec, &dw_shape, k_chunk, bufs, &epi)?,
-            Input::Conv(g, _) => {
+            Input::Matrix(_) | Input::Columns(..) => {
+                ops::gemm_i8(ctx, rec, &dw_shape, k_chunk, bufs, &epi)?
+            }
+            Input::Implicit(g, _) => {
                 ops::gemm::conv_i8_wgrad(ctx, rec, (g, self.outputs), k_chunk, bufs, &epi)?
             }
         }

@@ -416,7 +416,7 @@ impl Model {
                     let name = format!("layer{i}.conv");
                     Layer::Conv(Box::new(Conv2d::new(
                         ctx, &name, geom, channels, &weights, policy, q,
-                    )))
+                    )?))
                 }
                 LayerSpec::MaxPool2d { k } => {
                     let geom = ops::PoolGeometry {
@@ -510,7 +510,8 @@ impl Model {
     /// Bytes of GPU memory a training step's forward keeps for the backward: each weighted
     /// layer's input (the column matrix for a convolution) as f32, or packed int8 plus its scale
     /// when quantized; ReLU outputs (f32) except before a max-pooling, whose indices (u32) then
-    /// carry the ReLU's mask too.
+    /// carry the ReLU's mask too, or before an FP32 layer that keeps the same buffer. A buffer
+    /// is counted once.
     pub fn saved_activation_bytes(&self) -> u64 {
         self.layers
             .iter()
@@ -523,6 +524,16 @@ impl Model {
                 Layer::Block(b) => b.saved_bytes(),
                 Layer::GlobalAvgPool(..) => 0,
                 Layer::Relu if self.relu_in_pool(i) => 0,
+                // The same buffer as the next layer's FP32 input, counted there.
+                Layer::Relu
+                    if self
+                        .layers
+                        .get(i + 1)
+                        .and_then(Layer::gemm)
+                        .is_some_and(|l| !l.is_quantized()) =>
+                {
+                    0
+                }
                 Layer::Relu => self.len_of(i) as u64 * 4,
                 Layer::Flatten => 0,
             })

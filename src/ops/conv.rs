@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
-use crate::ops::check_buffer;
+use crate::ops::{ChannelAxis, Layout, check_buffer};
 
 /// The kernel declaration of `shaders/im2col.wgsl`.
 pub static IM2COL: KernelDef = KernelDef {
@@ -103,6 +103,18 @@ impl ConvGeometry {
         covers(self.h, self.kh, self.oh()) && covers(self.w, self.kw, self.ow())
     }
 
+    /// The layout of the input quantized in place for the implicit int8 GEMMs: one byte per
+    /// element in NHWC order, four to a word (rows of one word each, or one row when the length
+    /// is not a multiple of 4).
+    pub fn quantized_input_layout(&self) -> Layout {
+        let len = self.input_len() as u32;
+        if len.is_multiple_of(4) {
+            Layout::new(len / 4, 4, ChannelAxis::Tensor)
+        } else {
+            Layout::new(1, len, ChannelAxis::Tensor)
+        }
+    }
+
     /// Elements of the input.
     pub fn input_len(&self) -> u64 {
         self.n as u64 * self.h as u64 * self.w as u64 * self.c as u64
@@ -136,6 +148,38 @@ impl ConvGeometry {
             ));
         }
         Ok(())
+    }
+}
+
+/// How a convolution's forward and weight-gradient GEMMs get their column matrix. Both give the
+/// same bits (the conformance suite checks it); they differ in speed and memory, so the choice
+/// is measured per adapter ([`Context::conv_lowering`](crate::Context::conv_lowering)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConvLowering {
+    /// `im2col` (`im2col_quantize` for int8) writes the column matrix, the GEMMs read it, and the
+    /// layer keeps it for the weight gradient: `taps` times the input's size.
+    Columns,
+    /// The implicit-GEMM kernels (`conv_f32_regs`, `conv_i8_regs`) gather the column matrix from
+    /// the input (quantized in place for int8) where they need it; the layer keeps the input.
+    Implicit,
+}
+
+impl ConvLowering {
+    /// Both, in the order the autotuner tries them.
+    pub const ALL: [ConvLowering; 2] = [ConvLowering::Columns, ConvLowering::Implicit];
+
+    /// The choice without measuring, on an adapter of type `device`: implicit on GPUs (gathers
+    /// hit the cache), and on CPU adapters for inputs of fewer than 4 channels, where the column
+    /// matrix is the input repeated `kh·kw` times and writing it costs more than gathering
+    /// (measured on lavapipe: LeNet-5's 1-channel first convolution is faster implicit, its
+    /// 6-channel second one with a column matrix).
+    pub fn heuristic(g: &ConvGeometry, device: wgpu::DeviceType) -> ConvLowering {
+        if device != wgpu::DeviceType::Cpu || g.c < 4 {
+            ConvLowering::Implicit
+        } else {
+            ConvLowering::Columns
+        }
     }
 }
 

@@ -50,7 +50,12 @@ const GEMM_BINDINGS: &[(&str, BindType)] = &[
 /// The kernel declaration of `shaders/gemm_i8.wgsl`.
 pub static GEMM_I8: KernelDef = KernelDef {
     name: "gemm_i8",
-    sources: &[wgsl::COMMON, wgsl::GEMM_COMMON, wgsl::GEMM_I8_COMMON, wgsl::GEMM_I8],
+    sources: &[
+        wgsl::COMMON,
+        wgsl::GEMM_COMMON,
+        wgsl::GEMM_I8_COMMON,
+        wgsl::GEMM_I8,
+    ],
     workgroup_size: [16, 16, 1],
     bindings: GEMM_BINDINGS,
     params_size: std::mem::size_of::<GemmParams>(),
@@ -107,7 +112,8 @@ pub static GEMM_I8_REGS: [KernelDef; 4] = [
 macro_rules! i8_regs_sources {
     ($name:ident, $layout:literal) => {
         static $name: [&str; 5] = [
-            wgsl::COMMON, wgsl::GEMM_COMMON,
+            wgsl::COMMON,
+            wgsl::GEMM_COMMON,
             wgsl::GEMM_I8_COMMON,
             $layout,
             wgsl::GEMM_I8_REGS,
@@ -548,7 +554,16 @@ fn record(
     epilogue: &Epilogue<'_>,
 ) -> Result<()> {
     let kernel = (variant.kernel(int8, shape), variant, None);
-    record_kernel(ctx, rec, kernel, shape, k_chunk, operand_bytes, bufs, epilogue)
+    record_kernel(
+        ctx,
+        rec,
+        kernel,
+        shape,
+        k_chunk,
+        operand_bytes,
+        bufs,
+        epilogue,
+    )
 }
 
 /// Records `def` (a GEMM kernel, or with a geometry a convolution's implicit GEMM) on the grid of
@@ -734,7 +749,16 @@ pub fn conv_f32_forward(
     let bytes = (g.input_len() * 4, shape.n as u64 * shape.k as u64 * 4);
     let kernel = (&CONV_F32_REGS[0], GemmVariant::Regs, Some(g));
     let bufs = GemmBuffers::new(x, weight, y);
-    record_kernel(ctx, rec, kernel, &shape, f32_k_chunk(&shape), bytes, bufs, epilogue)
+    record_kernel(
+        ctx,
+        rec,
+        kernel,
+        &shape,
+        f32_k_chunk(&shape),
+        bytes,
+        bufs,
+        epilogue,
+    )
 }
 
 /// Records an FP32 convolution's weight gradient `dW = dYᵀ·cols(x)` as an implicit GEMM
@@ -753,7 +777,16 @@ pub fn conv_f32_wgrad(
     let bytes = (shape.k as u64 * shape.m as u64 * 4, g.input_len() * 4);
     let kernel = (&CONV_F32_REGS[1], GemmVariant::Regs, Some(g));
     let k_chunk = f32_k_chunk(&shape);
-    record_kernel(ctx, rec, kernel, &shape, k_chunk, bytes, bufs, &Epilogue::NONE)
+    record_kernel(
+        ctx,
+        rec,
+        kernel,
+        &shape,
+        k_chunk,
+        bytes,
+        bufs,
+        &Epilogue::NONE,
+    )
 }
 
 /// The split-K chunk of an int8 GEMM, as [`gemm_i8_variant`] requires it.
@@ -767,11 +800,6 @@ fn check_i8_chunk(k_chunk: u32) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Bytes of a convolution input quantized in place: one byte per element, in whole words.
-pub fn conv_input_q_bytes(g: &ConvGeometry) -> u64 {
-    g.input_len().div_ceil(4) * 4
 }
 
 /// Records an int8 convolution's forward `y = cols(x_q)·W_qᵀ` with `epilogue` (scales, bias,
@@ -790,7 +818,7 @@ pub fn conv_i8_forward(
     check_i8_chunk(k_chunk)?;
     let shape = conv_forward_shape(g, channels);
     let bytes = (
-        conv_input_q_bytes(g),
+        g.quantized_input_layout().packed_words() as u64 * 4,
         GemmShape::packed_words(shape.n, shape.k, false) * 4,
     );
     let kernel = (&CONV_I8_REGS[0], GemmVariant::Regs, Some(g));
@@ -813,7 +841,7 @@ pub fn conv_i8_wgrad(
     let shape = conv_wgrad_shape(g, channels);
     let bytes = (
         GemmShape::packed_words(shape.m, shape.k, true) * 4,
-        conv_input_q_bytes(g),
+        g.quantized_input_layout().packed_words() as u64 * 4,
     );
     let kernel = (&CONV_I8_REGS[1], GemmVariant::Regs, Some(g));
     record_kernel(ctx, rec, kernel, &shape, k_chunk, bytes, bufs, epilogue)

@@ -27,7 +27,7 @@ pub use channel_stats::{
     Candidates, ChannelStat, MAX_CANDIDATES, StatsPartial, channel_stats, channel_stats_tail,
 };
 pub use clip_select::{ClipBuffers, ClipRule, ClipSummary, clip_select};
-pub use conv::{ConvGeometry, col2im, im2col, im2col_quantize};
+pub use conv::{ConvGeometry, ConvLowering, col2im, im2col, im2col_quantize};
 pub use dequantize::dequantize;
 pub use gemm::{
     Epilogue, GemmBuffers, GemmShape, GemmVariant, MAX_K_CHUNK, Scale, gemm_f32, gemm_i8,

@@ -1,11 +1,13 @@
-//! GEMM autotuning: which [`GemmVariant`] runs a shape fastest on this adapter.
+//! Autotuning: which [`GemmVariant`] runs a GEMM shape fastest on this adapter, and which
+//! [`ConvLowering`] a convolution.
 //!
-//! At a shape's first use, [`Context::gemm_variant`] times every variant on scratch operands
-//! (one warm-up run that also compiles, then the best of up to three) and keeps the fastest.
-//! Choices are shared by every context on the same adapter and driver in the process and, with
-//! [`Autotune::Cached`], stored in a JSON file for later processes. Since the variants compute
-//! the same bits, a choice changes speed only; that is what makes a measured, hence
-//! machine-dependent, choice safe.
+//! At a shape's first use, [`Context::gemm_variant`] (and [`Context::conv_lowering`]) times
+//! every choice on scratch operands (one warm-up run that also compiles, then the best of up to
+//! three) and keeps the fastest. Choices are shared by every context on the same adapter and
+//! driver in the process and, with [`Autotune::Cached`], stored in a JSON file for later
+//! processes. Since the choices compute the same bits, a choice changes speed (and for a
+//! convolution, memory) only; that is what makes a measured, hence machine-dependent, choice
+//! safe.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,9 +17,11 @@ use crate::checkpoint::write_atomically;
 use crate::error::Result;
 use crate::gpu::{Autotune, Context, Recording};
 use crate::ops::gemm::{self, Epilogue, GemmBuffers, GemmShape, GemmVariant, MAX_K_CHUNK};
+use crate::ops::{ConvGeometry, ConvLowering};
 
-/// Choices per adapter key, then per shape key.
-type Choices = HashMap<String, HashMap<String, GemmVariant>>;
+/// Choices per adapter key, then per shape key (a [`GemmVariant`] or a [`ConvLowering`], by
+/// serde name).
+type Choices = HashMap<String, HashMap<String, serde_json::Value>>;
 
 /// This process's choices, and whether each adapter's cache file was read yet.
 static CHOICES: Mutex<Option<(Choices, Vec<String>)>> = Mutex::new(None);
@@ -37,34 +41,87 @@ impl Context {
     /// [`Autotune::Off`], which gives [`GemmVariant::heuristic`]. Blocks while measuring (up
     /// to about a dozen runs of the GEMM).
     pub fn gemm_variant(&self, shape: &GemmShape, int8: bool) -> Result<GemmVariant> {
-        let mode = self.autotune();
-        let rule = || GemmVariant::heuristic(shape, self.device().adapter_info().device_type);
-        if mode == Autotune::Off {
-            return Ok(rule());
-        }
-        let adapter = adapter_key(self);
-        let key = shape_key(shape, int8);
-        if let Autotune::Cached(path) = &mode {
-            load_once(path, &adapter);
-        }
-        if let Some(v) = with_choices(|c| c.get(&adapter).and_then(|m| m.get(&key)).copied()) {
-            return Ok(v);
-        }
-        let Some(measured) = measure(self, shape, int8)? else {
-            return Ok(rule());
-        };
-        // Another thread may have measured the same shape meanwhile: the first choice stays.
-        let chosen = with_choices(|c| {
-            *c.entry(adapter.clone())
-                .or_default()
-                .entry(key)
-                .or_insert(measured)
-        });
-        if let Autotune::Cached(path) = &mode {
-            store(path, &adapter);
-        }
-        Ok(chosen)
+        let device = self.device().adapter_info().device_type;
+        choose(
+            self,
+            shape_key(shape, int8),
+            || GemmVariant::heuristic(shape, device),
+            || measure(self, shape, int8),
+        )
     }
+
+    /// How a convolution of `g` into `channels` outputs (int8 or FP32) gets its column matrix:
+    /// measured at first use on this adapter (the forward and weight-gradient GEMMs each way)
+    /// unless [`Context::autotune`] is [`Autotune::Off`], which gives
+    /// [`ConvLowering::heuristic`]. Blocks while measuring.
+    pub fn conv_lowering(
+        &self,
+        g: &ConvGeometry,
+        channels: u32,
+        int8: bool,
+    ) -> Result<ConvLowering> {
+        let device = self.device().adapter_info().device_type;
+        let key = format!(
+            "conv {} {}x{}x{}x{} k{}x{} s{} p{} -> {channels}",
+            if int8 { "i8" } else { "f32" },
+            g.n,
+            g.h,
+            g.w,
+            g.c,
+            g.kh,
+            g.kw,
+            g.stride,
+            g.pad
+        );
+        choose(
+            self,
+            key,
+            || ConvLowering::heuristic(g, device),
+            || measure_conv(self, g, channels, int8),
+        )
+    }
+}
+
+/// The choice for `key` on this adapter: the process's, the cache file's, or measured now (and
+/// stored); `rule` when autotuning is off or the shape cannot be measured.
+fn choose<T>(
+    ctx: &Context,
+    key: String,
+    rule: impl FnOnce() -> T,
+    measure: impl FnOnce() -> Result<Option<T>>,
+) -> Result<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let mode = ctx.autotune();
+    if mode == Autotune::Off {
+        return Ok(rule());
+    }
+    let adapter = adapter_key(ctx);
+    if let Autotune::Cached(path) = &mode {
+        load_once(path, &adapter);
+    }
+    let known = with_choices(|c| c.get(&adapter).and_then(|m| m.get(&key)).cloned());
+    if let Some(v) = known.and_then(|v| serde_json::from_value(v).ok()) {
+        return Ok(v);
+    }
+    let Some(measured) = measure()? else {
+        return Ok(rule());
+    };
+    let value = serde_json::to_value(&measured)
+        .map_err(|e| crate::Error::invalid("autotune", e.to_string()))?;
+    // Another thread may have measured the same shape meanwhile: the first choice stays.
+    let chosen = with_choices(|c| {
+        c.entry(adapter.clone())
+            .or_default()
+            .entry(key)
+            .or_insert(value)
+            .clone()
+    });
+    if let Autotune::Cached(path) = &mode {
+        store(path, &adapter);
+    }
+    Ok(serde_json::from_value(chosen).unwrap_or(measured))
 }
 
 fn with_choices<T>(f: impl FnOnce(&mut Choices) -> T) -> T {
@@ -108,7 +165,7 @@ fn load_once(path: &std::path::Path, adapter: &str) {
     if let Some(found) = file.adapters.get(adapter) {
         let mine = choices.entry(adapter.to_string()).or_default();
         for (k, v) in found {
-            mine.entry(k.clone()).or_insert(*v);
+            mine.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
 }
@@ -141,8 +198,27 @@ fn store(path: &std::path::Path, adapter: &str) {
         write_atomically(path, &bytes)
     };
     if let Err(e) = write() {
-        log::warn!("octet: could not save GEMM autotune choices: {e}");
+        log::warn!("octet: could not save autotune choices: {e}");
     }
+}
+
+/// Uncounted scratch for measuring: dropped at once, not memory octet holds.
+fn scratch(ctx: &Context, label: &str, bytes: u64) -> wgpu::Buffer {
+    ctx.device().create_buffer(&wgpu::BufferDescriptor {
+        label: Some(&format!("octet.autotune.{label}")),
+        size: bytes.max(4).next_multiple_of(4),
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    })
+}
+
+/// Whether buffers of these sizes fit the device's limits.
+fn fits(ctx: &Context, sizes: &[u64]) -> bool {
+    let limits = ctx.device().limits();
+    let max = limits
+        .max_storage_buffer_binding_size
+        .min(limits.max_buffer_size);
+    sizes.iter().all(|&s| s <= max)
 }
 
 /// Times every variant of `shape` on zero operands; `None` when the shape cannot run (its error
@@ -162,51 +238,134 @@ fn measure(ctx: &Context, shape: &GemmShape, int8: bool) -> Result<Option<GemmVa
     };
     let out_bytes = shape.m as u64 * shape.n as u64 * 4;
     let sizes = [a_bytes, b_bytes, out_bytes, shape.partials_bytes(k_chunk)];
-    let limits = ctx.device().limits();
-    let max = limits
-        .max_storage_buffer_binding_size
-        .min(limits.max_buffer_size);
-    if sizes.iter().any(|&s| s > max) {
+    if !fits(ctx, &sizes) {
         return Ok(None);
     }
-    // Uncounted scratch: it is dropped at once and is not memory octet holds.
-    let scratch = |label: &str, bytes: u64| {
-        ctx.device().create_buffer(&wgpu::BufferDescriptor {
-            label: Some(&format!("octet.autotune.{label}")),
-            size: bytes.max(4).next_multiple_of(4),
-            usage: wgpu::BufferUsages::STORAGE,
-            mapped_at_creation: false,
-        })
-    };
-    let (a, b, out) = (
-        scratch("a", a_bytes),
-        scratch("b", b_bytes),
-        scratch("out", out_bytes),
-    );
-    let partials = scratch("partials", sizes[3]);
+    let [a, b, out, partials] = ["a", "b", "out", "partials"]
+        .into_iter()
+        .zip(sizes)
+        .map(|(label, bytes)| scratch(ctx, label, bytes))
+        .collect::<Vec<_>>()
+        .try_into()
+        .expect("four buffers");
     let bufs = GemmBuffers {
         partials: Some(&partials),
         ..GemmBuffers::new(&a, &b, &out)
     };
-    let mut best: Option<(f64, GemmVariant)> = None;
+    let mut candidates = Vec::new();
     for variant in GemmVariant::ALL {
         let mut rec = Recording::new();
         let recorded = if int8 {
-            gemm::gemm_i8_variant(
-                ctx,
-                &mut rec,
-                variant,
-                shape,
-                k_chunk,
-                bufs,
-                &Epilogue::NONE,
-            )
+            let none = &Epilogue::NONE;
+            gemm::gemm_i8_variant(ctx, &mut rec, variant, shape, k_chunk, bufs, none)
         } else {
             gemm::gemm_f32_variant(ctx, &mut rec, variant, shape, bufs, &Epilogue::NONE)
         };
         if recorded.is_err() {
             return Ok(None);
         }
+        candidates.push((variant, rec));
+    }
+    fastest(ctx, &shape_key(shape, int8), candidates)
+}
+
+/// Times a convolution's forward and weight-gradient GEMMs under each [`ConvLowering`]
+/// (int8: with X's quantization, which differs between them); `None` when they cannot run.
+fn measure_conv(
+    ctx: &Context,
+    g: &ConvGeometry,
+    channels: u32,
+    int8: bool,
+) -> Result<Option<ConvLowering>> {
+    use crate::ops::{self, QuantizeBuffers, Rounding};
+    let fwd = gemm::conv_forward_shape(g, channels);
+    let wgrad = gemm::conv_wgrad_shape(g, channels);
+    let el = if int8 { 1 } else { 4 };
+    let k_chunk = if int8 {
+        wgrad.auto_k_chunk(MAX_K_CHUNK)
+    } else {
+        gemm::f32_k_chunk(&wgrad)
+    };
+    let padded = |rows: u32, k: u32| rows as u64 * k.next_multiple_of(4) as u64 * el;
+    let sizes = [
+        g.input_len() * 4,
+        padded(fwd.m, fwd.k),
+        padded(fwd.n, fwd.k),
+        padded(fwd.m, fwd.n),
+        (fwd.m as u64 * fwd.n as u64).max(wgrad.m as u64 * wgrad.n as u64) * 4,
+        wgrad.partials_bytes(k_chunk),
+    ];
+    if !fits(ctx, &sizes) {
+        return Ok(None);
+    }
+    let [x, cols, w, dy, out, partials] = ["x", "cols", "w", "dy", "out", "partials"]
+        .into_iter()
+        .zip(sizes)
+        .map(|(label, bytes)| scratch(ctx, label, bytes))
+        .collect::<Vec<_>>()
+        .try_into()
+        .expect("six buffers");
+    let (clip, scales) = (scratch(ctx, "clip", 4), scratch(ctx, "scales", 4));
+    ctx.queue()
+        .write_buffer(&clip, 0, bytemuck::bytes_of(&1f32));
+    let bufs = |a, b| GemmBuffers {
+        partials: Some(&partials),
+        ..GemmBuffers::new(a, b, &out)
+    };
+    let none = &Epilogue::NONE;
+    let mut candidates = Vec::new();
+    for lowering in ConvLowering::ALL {
+        let mut rec = Recording::new();
+        let r = &mut rec;
+        let recorded = match (lowering, int8) {
+            (ConvLowering::Columns, false) => ops::im2col(r, g, &x, &cols)
+                .and_then(|_| gemm::gemm_f32(ctx, r, &fwd, bufs(&cols, &w), none))
+                .and_then(|_| gemm::gemm_f32(ctx, r, &wgrad, bufs(&dy, &cols), none)),
+            (ConvLowering::Implicit, false) => {
+                gemm::conv_f32_forward(ctx, r, g, (&x, &w, &out), channels, none)
+                    .and_then(|_| gemm::conv_f32_wgrad(ctx, r, g, channels, bufs(&dy, &x)))
+            }
+            (ConvLowering::Columns, true) => {
+                ops::im2col_quantize(r, g, &x, (&clip, 0), &cols, &scales)
+                    .and_then(|_| gemm::gemm_i8(ctx, r, &fwd, MAX_K_CHUNK, bufs(&cols, &w), none))
+                    .and_then(|_| gemm::gemm_i8(ctx, r, &wgrad, k_chunk, bufs(&dy, &cols), none))
+            }
+            (ConvLowering::Implicit, true) => {
+                let q = QuantizeBuffers {
+                    input: &x,
+                    clips: &clip,
+                    packed: &cols,
+                    scales: &scales,
+                };
+                let (layout, near) = (g.quantized_input_layout(), Rounding::Nearest);
+                let conv = (g, channels);
+                ops::quantize::quantize_at(r, &layout, near, q, 0)
+                    .and_then(|_| {
+                        gemm::conv_i8_forward(ctx, r, conv, MAX_K_CHUNK, bufs(&cols, &w), none)
+                    })
+                    .and_then(|_| {
+                        gemm::conv_i8_wgrad(ctx, r, conv, k_chunk, bufs(&dy, &cols), none)
+                    })
+            }
+        };
+        if recorded.is_err() {
+            return Ok(None);
+        }
+        candidates.push((lowering, rec));
+    }
+    let what = format!("conv {g:?} -> {channels} int8={int8}");
+    fastest(ctx, &what, candidates)
+}
+
+/// Runs each candidate's recording once to compile and warm up, then keeps its best of up to
+/// three runs (fewer once it is twice as slow as the best so far); returns the fastest.
+fn fastest<T: Copy + std::fmt::Debug>(
+    ctx: &Context,
+    what: &str,
+    candidates: Vec<(T, Recording)>,
+) -> Result<Option<T>> {
+    let mut best: Option<(f64, T)> = None;
+    for (choice, rec) in candidates {
         let prepared = rec
             .dispatches
             .iter()
@@ -222,23 +381,18 @@ fn measure(ctx: &Context, shape: &GemmShape, int8: bool) -> Result<Option<GemmVa
             ctx.wait_idle()?;
             Ok(t.elapsed().as_secs_f64())
         };
-        run()?; // compiles and warms up
-        let mut fastest = f64::INFINITY;
+        run()?;
+        let mut time = f64::INFINITY;
         for _ in 0..3 {
-            fastest = fastest.min(run()?);
-            // A variant already twice as slow as the best one is not worth more runs.
-            if best.is_some_and(|(t, _)| fastest > 2.0 * t) {
+            time = time.min(run()?);
+            if best.is_some_and(|(t, _)| time > 2.0 * t) {
                 break;
             }
         }
-        log::debug!(
-            "octet autotune: {} {variant:?}: {:.3} ms",
-            shape_key(shape, int8),
-            fastest * 1e3
-        );
-        if best.is_none_or(|(t, _)| fastest < t) {
-            best = Some((fastest, variant));
+        log::debug!("octet autotune: {what} {choice:?}: {:.3} ms", time * 1e3);
+        if best.is_none_or(|(t, _)| time < t) {
+            best = Some((time, choice));
         }
     }
-    Ok(best.map(|(_, v)| v))
+    Ok(best.map(|(_, c)| c))
 }
