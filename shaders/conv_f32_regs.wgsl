@@ -34,12 +34,12 @@ fn sample_b(win: vec3<i32>, t: vec3<u32>) -> f32 {
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) groups: vec3<u32>) {
     let block = regs_block(lid, wid, groups);
-    if block.z == 0u {
+    if block.w == 0u {
         return;
     }
     let m0 = block.x;
     let n0 = block.y;
-    let k0 = wid.z * params.k_chunk;
+    let k0 = block.z * params.k_chunk;
     let k1 = min(k0 + params.k_chunk, params.k);
     var acc: array<f32, 16>;
     // Rows past the edge repeat the last row, as in gemm_f32_regs; their cells are dropped.
@@ -96,7 +96,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         let bj = block_bias(n0, j);
         for (var i = 0u; i < 4u; i++) {
             let sa = block_scale_a(m0, i);
-            store_block_cell(acc[i * 4u + j], m0, n0, i, j, wid.z, sa, sb, bj);
+            store_block_cell(acc[i * 4u + j], m0, n0, i, j, block.z, sa, sb, bj);
         }
     }
 }

@@ -38,13 +38,13 @@ fn column_byte(x_in_a: bool, win: vec3<i32>, t: vec3<u32>) -> u32 {
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) groups: vec3<u32>) {
     let block = regs_block(lid, wid, groups);
-    if block.z == 0u {
+    if block.w == 0u {
         return;
     }
     let m0 = block.x;
     let n0 = block.y;
     let k4_total = (params.k + 3u) / 4u;
-    let k40 = wid.z * (params.k_chunk / 4u);
+    let k40 = block.z * (params.k_chunk / 4u);
     let k41 = min(k40 + params.k_chunk / 4u, k4_total);
     var acc: array<i32, 16>;
     // Rows past the edge repeat the last row, as in gemm_i8_regs; their cells are dropped.
@@ -113,7 +113,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         let bj = block_bias(n0, j);
         for (var i = 0u; i < 4u; i++) {
             let sa = block_scale_a(m0, i);
-            store_block_cell(f32(acc[i * 4u + j]), m0, n0, i, j, wid.z, sa, sb, bj);
+            store_block_cell(f32(acc[i * 4u + j]), m0, n0, i, j, block.z, sa, sb, bj);
         }
     }
 }

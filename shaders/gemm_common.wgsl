@@ -121,12 +121,17 @@ fn store_block(acc: array<f32, 16>, row0: u32, col0: u32, step: u32, z: u32) {
     }
 }
 
-// The register-blocked kernels' lane -> output block: lanes are numbered across the grid's x and
-// y (64 per workgroup), lane g takes block g, blocks running along N first. Returns the block's
-// first row and column, and 0 in z for lanes past the last block.
-fn regs_block(lid: u32, wid: vec3<u32>, groups: vec3<u32>) -> vec3<u32> {
+// The register-blocked kernels' lane -> (output block, split-K chunk): lanes are numbered across
+// the grid (64 per workgroup); lane g takes chunk g / blocks and in it block g % blocks, blocks
+// running along N first. Packing chunks into workgroups keeps every lane busy where an output
+// has few blocks and K many chunks (a weight gradient: 14 blocks per chunk would leave 50 of a
+// workgroup's 64 lanes idle). Returns the block's first row and column, its chunk, and in w 0 for
+// lanes past the last chunk.
+fn regs_block(lid: u32, wid: vec3<u32>, groups: vec3<u32>) -> vec4<u32> {
     let blocks_n = (params.n + 3u) / 4u;
     let blocks = ((params.m + 3u) / 4u) * blocks_n;
     let lane = (wid.y * groups.x + wid.x) * 64u + lid;
-    return vec3<u32>((lane / blocks_n) * 4u, (lane % blocks_n) * 4u, u32(lane < blocks));
+    let z = lane / blocks;
+    let b = lane % blocks;
+    return vec4<u32>((b / blocks_n) * 4u, (b % blocks_n) * 4u, z, u32(z < params.chunks));
 }

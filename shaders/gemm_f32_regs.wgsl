@@ -6,7 +6,7 @@
 // (one f32 accumulator, K ascending within a chunk) as gemm_f32. CPU twin: src/cpu/gemm_f32.rs
 // (gemm_f32_regs_pass).
 //
-// Lanes map to blocks as regs_block() (gemm_common.wgsl) says; workgroup z is split-K chunk z.
+// Lanes map to blocks and split-K chunks as regs_block() (gemm_common.wgsl) says.
 
 @group(0) @binding(0) var<uniform> params: GemmParams;
 @group(0) @binding(1) var<storage> a: array<f32>;
@@ -20,7 +20,7 @@
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) groups: vec3<u32>) {
     let block = regs_block(lid, wid, groups);
-    if block.z == 0u {
+    if block.w == 0u {
         return;
     }
     let m0 = block.x;
@@ -41,7 +41,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         a_row[i] = min(m0 + i, params.m - 1u) * a_stride.x;
         b_row[i] = min(n0 + i, params.n - 1u) * b_stride.x;
     }
-    let k0 = wid.z * params.k_chunk;
+    let k0 = block.z * params.k_chunk;
     let k1 = min(k0 + params.k_chunk, params.k);
     var acc: array<f32, 16>;
     for (var k = k0; k < k1; k++) {
@@ -64,7 +64,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         let b = block_bias(n0, j);
         for (var i = 0u; i < 4u; i++) {
             let sa = block_scale_a(m0, i);
-            store_block_cell(acc[i * 4u + j], m0, n0, i, j, wid.z, sa, sb, b);
+            store_block_cell(acc[i * 4u + j], m0, n0, i, j, block.z, sa, sb, b);
         }
     }
 }

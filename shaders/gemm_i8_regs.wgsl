@@ -6,7 +6,7 @@
 // int32 accumulation as gemm_i8, so the same exact integers. CPU twin: src/cpu/gemm_i8.rs
 // (gemm_i8_regs_pass).
 //
-// Lanes map to blocks as regs_block() (gemm_common.wgsl) says; workgroup z is split-K chunk z. A
+// Lanes map to blocks and split-K chunks as regs_block() (gemm_common.wgsl) says. A
 // block's four rows of a transposed operand are the four bytes of one stored word per K value,
 // so four words give all four rows' packed words after a 4x4 byte transpose. The operand layouts
 // are the constants REGS_TRANS_A and REGS_TRANS_B, set per kernel (src/ops/gemm.rs declares one
@@ -57,7 +57,7 @@ fn load(is_a: bool, trans: bool, rows: u32, row0: u32, k4: u32) -> array<u32, 4>
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) groups: vec3<u32>) {
     let block = regs_block(lid, wid, groups);
-    if block.z == 0u {
+    if block.w == 0u {
         return;
     }
     let m0 = block.x;
@@ -66,7 +66,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     let trans_a = REGS_TRANS_A;
     let trans_b = REGS_TRANS_B;
     let k4_total = (params.k + 3u) / 4u;
-    let k40 = wid.z * (params.k_chunk / 4u);
+    let k40 = block.z * (params.k_chunk / 4u);
     let k41 = min(k40 + params.k_chunk / 4u, k4_total);
     var acc: array<i32, 16>;
     // Words wholly inside K need no mask or clamp: for the forward's and the weight gradient's
@@ -136,7 +136,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         let b = block_bias(n0, j);
         for (var i = 0u; i < 4u; i++) {
             let sa = block_scale_a(m0, i);
-            store_block_cell(f32(acc[i * 4u + j]), m0, n0, i, j, wid.z, sa, sb, b);
+            store_block_cell(f32(acc[i * 4u + j]), m0, n0, i, j, block.z, sa, sb, b);
         }
     }
 }

@@ -290,11 +290,11 @@ impl GemmVariant {
                 shape.m.div_ceil(GEMM_TILE),
                 chunks,
             ],
+            // One lane per (block, chunk), chunks packed into workgroups (regs_block()).
             GemmVariant::Regs => {
                 let blocks =
                     shape.m.div_ceil(REGS_BLOCK) as u64 * shape.n.div_ceil(REGS_BLOCK) as u64;
-                let [x, y, _] = grid_1d(blocks, REGS_LANES);
-                [x, y, chunks]
+                grid_1d(blocks * chunks as u64, REGS_LANES)
             }
         }
     }
@@ -595,6 +595,15 @@ fn record_kernel(
     };
     let params = GemmParams::new(shape, k_chunk, epilogue);
     let (scale_a, scale_b) = (epilogue.scale_a.buffer(ctx), epilogue.scale_b.buffer(ctx));
+    let lanes = shape.m.div_ceil(REGS_BLOCK) as u64
+        * shape.n.div_ceil(REGS_BLOCK) as u64
+        * params.chunks as u64;
+    if variant == GemmVariant::Regs && lanes > u32::MAX as u64 {
+        return Err(Error::invalid(
+            op,
+            format!("{lanes} lanes (4x4 blocks times split-K chunks) exceed 2^32; split the GEMM"),
+        ));
+    }
     let grid = variant.grid(shape, params.chunks);
     let dispatch = |out: &wgpu::Buffer| {
         let bindings = [bufs.a, bufs.b, scale_a, scale_b, bias, out];

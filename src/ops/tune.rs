@@ -264,7 +264,7 @@ fn measure(ctx: &Context, shape: &GemmShape, int8: bool) -> Result<Option<GemmVa
         if recorded.is_err() {
             return Ok(None);
         }
-        candidates.push((variant, rec));
+        candidates.push((variant, rec, 1.0));
     }
     fastest(ctx, &shape_key(shape, int8), candidates)
 }
@@ -351,21 +351,28 @@ fn measure_conv(
         if recorded.is_err() {
             return Ok(None);
         }
-        candidates.push((lowering, rec));
+        // The column matrix costs memory (taps times the input, kept for the backward): it is
+        // taken only when more than 10% faster.
+        let weight = match lowering {
+            ConvLowering::Columns => 1.0 / 0.9,
+            ConvLowering::Implicit => 1.0,
+        };
+        candidates.push((lowering, rec, weight));
     }
     let what = format!("conv {g:?} -> {channels} int8={int8}");
     fastest(ctx, &what, candidates)
 }
 
 /// Runs each candidate's recording once to compile and warm up, then keeps its best of up to
-/// three runs (fewer once it is twice as slow as the best so far); returns the fastest.
+/// three runs (fewer once it is twice as slow as the best so far); returns the candidate whose
+/// time times its weight is least.
 fn fastest<T: Copy + std::fmt::Debug>(
     ctx: &Context,
     what: &str,
-    candidates: Vec<(T, Recording)>,
+    candidates: Vec<(T, Recording, f64)>,
 ) -> Result<Option<T>> {
     let mut best: Option<(f64, T)> = None;
-    for (choice, rec) in candidates {
+    for (choice, rec, weight) in candidates {
         let prepared = rec
             .dispatches
             .iter()
@@ -384,12 +391,12 @@ fn fastest<T: Copy + std::fmt::Debug>(
         run()?;
         let mut time = f64::INFINITY;
         for _ in 0..3 {
-            time = time.min(run()?);
+            time = time.min(run()? * weight);
             if best.is_some_and(|(t, _)| time > 2.0 * t) {
                 break;
             }
         }
-        log::debug!("octet autotune: {what} {choice:?}: {:.3} ms", time * 1e3);
+        log::debug!("octet autotune: {what} {choice:?}: {:.3} ms", time / weight * 1e3);
         if best.is_none_or(|(t, _)| time < t) {
             best = Some((time, choice));
         }
