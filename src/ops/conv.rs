@@ -154,7 +154,8 @@ impl ConvGeometry {
 /// How a convolution's forward and weight-gradient GEMMs get their column matrix. Both give the
 /// same bits (the conformance suite checks it); they differ in speed and memory, so the choice
 /// is measured per adapter ([`Context::conv_lowering`](crate::Context::conv_lowering)), the
-/// column matrix being taken only when more than 10% faster.
+/// column matrix being taken only when it is faster by
+/// [`ConvLowering::columns_speedup_needed`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConvLowering {
@@ -170,13 +171,21 @@ impl ConvLowering {
     /// Both, in the order the autotuner tries them.
     pub const ALL: [ConvLowering; 2] = [ConvLowering::Columns, ConvLowering::Implicit];
 
-    /// The choice without measuring, on an adapter of type `device`: implicit on GPUs (gathers
-    /// hit the cache), and on CPU adapters for inputs of fewer than 4 channels, where the column
-    /// matrix is the input repeated `kh·kw` times and writing it costs more than gathering
-    /// (measured on lavapipe: LeNet-5's 1-channel first convolution is faster implicit, its
-    /// 6-channel second one with a column matrix).
-    pub fn heuristic(g: &ConvGeometry, device: wgpu::DeviceType) -> ConvLowering {
-        if device != wgpu::DeviceType::Cpu || g.c < 4 {
+    /// How much faster than the implicit GEMMs the column matrix must be to be chosen, for its
+    /// memory: an FP32 one 10% (it is the FP32 baseline's fastest form that counts); an int8
+    /// one twice as fast, since it keeps `taps / 4` times the f32 input where the implicit
+    /// GEMM keeps a quarter of it, and being lighter than FP32 is half of INT8's purpose.
+    pub fn columns_speedup_needed(int8: bool) -> f64 {
+        if int8 { 2.0 } else { 1.1 }
+    }
+
+    /// The choice without measuring, on an adapter of type `device`: implicit for int8 layers
+    /// and on GPUs (gathers hit the cache); for FP32 layers on CPU adapters, implicit for
+    /// inputs of fewer than 4 channels, where the column matrix is the input repeated `kh·kw`
+    /// times and writing it costs more than gathering (measured on lavapipe: LeNet-5's
+    /// 1-channel first convolution is faster implicit, its 6-channel second one about even).
+    pub fn heuristic(g: &ConvGeometry, int8: bool, device: wgpu::DeviceType) -> ConvLowering {
+        if int8 || device != wgpu::DeviceType::Cpu || g.c < 4 {
             ConvLowering::Implicit
         } else {
             ConvLowering::Columns

@@ -76,7 +76,7 @@ impl Context {
         choose(
             self,
             key,
-            || ConvLowering::heuristic(g, device),
+            || ConvLowering::heuristic(g, int8, device),
             || measure_conv(self, g, channels, int8),
         )
     }
@@ -351,10 +351,8 @@ fn measure_conv(
         if recorded.is_err() {
             return Ok(None);
         }
-        // The column matrix costs memory (taps times the input, kept for the backward): it is
-        // taken only when more than 10% faster.
         let weight = match lowering {
-            ConvLowering::Columns => 1.0 / 0.9,
+            ConvLowering::Columns => ConvLowering::columns_speedup_needed(int8),
             ConvLowering::Implicit => 1.0,
         };
         candidates.push((lowering, rec, weight));
@@ -396,7 +394,10 @@ fn fastest<T: Copy + std::fmt::Debug>(
                 break;
             }
         }
-        log::debug!("octet autotune: {what} {choice:?}: {:.3} ms", time / weight * 1e3);
+        log::debug!(
+            "octet autotune: {what} {choice:?}: {:.3} ms",
+            time / weight * 1e3
+        );
         if best.is_none_or(|(t, _)| time < t) {
             best = Some((time, choice));
         }
