@@ -144,16 +144,7 @@ fn im2col(c: &mut Criterion) {
     let ctx = context();
     let mut group = c.benchmark_group("im2col");
     group.sample_size(10);
-    let geom = ConvGeometry {
-        n: 64,
-        h: 14,
-        w: 14,
-        c: 6,
-        kh: 5,
-        kw: 5,
-        stride: 1,
-        pad: 0,
-    };
+    let geom = lenet5_conv2();
     let cells = geom.rows() as u64 * geom.taps() as u64;
     group.throughput(Throughput::Elements(cells));
     let x = ctx.upload(
@@ -182,14 +173,9 @@ fn im2col(c: &mut Criterion) {
     group.finish();
 }
 
-/// LeNet-5's second convolution: the forward and weight-gradient GEMMs on the column matrix
-/// (`explicit`: what im2col / im2col_quantize wrote) against the implicit-GEMM kernels, which
-/// gather it from the input (FP32) or the input quantized in place (int8).
-fn conv(c: &mut Criterion) {
-    let ctx = context();
-    let mut group = c.benchmark_group("conv");
-    group.sample_size(10);
-    let geom = ConvGeometry {
+/// LeNet-5's second convolution at batch 64: 14×14×6 in, 5×5 kernel.
+fn lenet5_conv2() -> ConvGeometry {
+    ConvGeometry {
         n: 64,
         h: 14,
         w: 14,
@@ -198,7 +184,17 @@ fn conv(c: &mut Criterion) {
         kw: 5,
         stride: 1,
         pad: 0,
-    };
+    }
+}
+
+/// LeNet-5's second convolution: the forward and weight-gradient GEMMs on the column matrix
+/// (`explicit`: what im2col / im2col_quantize wrote) against the implicit-GEMM kernels, which
+/// gather it from the input (FP32) or the input quantized in place (int8).
+fn conv(c: &mut Criterion) {
+    let ctx = context();
+    let mut group = c.benchmark_group("conv");
+    group.sample_size(10);
+    let geom = lenet5_conv2();
     let channels = 16;
     let fwd = gemm::conv_forward_shape(&geom, channels);
     let wgrad = gemm::conv_wgrad_shape(&geom, channels);
@@ -245,7 +241,7 @@ fn conv(c: &mut Criterion) {
         ),
         (
             "f32_forward_implicit",
-            Box::new(|r| gemm::conv_f32_forward(&ctx, r, &geom, (&x, &w, &out), channels, &none)),
+            Box::new(|r| gemm::conv_f32_forward(&ctx, r, conv, bufs(&x, &w), &none)),
         ),
         (
             "f32_wgrad_explicit",
@@ -253,7 +249,7 @@ fn conv(c: &mut Criterion) {
         ),
         (
             "f32_wgrad_implicit",
-            Box::new(|r| gemm::conv_f32_wgrad(&ctx, r, &geom, channels, bufs(&dy, &x))),
+            Box::new(|r| gemm::conv_f32_wgrad(&ctx, r, conv, bufs(&dy, &x))),
         ),
         (
             "i8_forward_explicit",

@@ -1305,7 +1305,8 @@ fn implicit_conv_cases(
     };
     let regs = GemmVariant::Regs;
     let mut rec = Recording::new();
-    gemm::conv_f32_forward(ctx, &mut rec, geom, (xb, &wb, &y), channels, &epi)?;
+    let conv = (geom, channels);
+    gemm::conv_f32_forward(ctx, &mut rec, conv, GemmBuffers::new(xb, &wb, &y), &epi)?;
     gemm::gemm_f32_variant(
         ctx,
         &mut rec,
@@ -1314,13 +1315,7 @@ fn implicit_conv_cases(
         GemmBuffers::new(cols, &wb, &y_ref),
         &epi,
     )?;
-    gemm::conv_f32_wgrad(
-        ctx,
-        &mut rec,
-        geom,
-        channels,
-        GemmBuffers::new(&dyb, xb, &dw),
-    )?;
+    gemm::conv_f32_wgrad(ctx, &mut rec, conv, GemmBuffers::new(&dyb, xb, &dw))?;
     let bufs = GemmBuffers::new(&dyb, cols, &dw_ref);
     gemm::gemm_f32_variant(ctx, &mut rec, regs, &wgrad, bufs, &Epilogue::NONE)?;
     ctx.run(&rec)?;

@@ -6,7 +6,8 @@
 //! DX12 and GL. It implements UI8 (Zhu et al., CVPR 2020) and DAI8 (Zhao et al., AAAI 2021).
 //!
 //! - [`ops`]: the kernels — quantize, dequantize, channel statistics, clip selection, int8 and
-//!   f32 GEMMs, im2col/col2im, pooling, ReLU, softmax cross-entropy, SGD — each with a CPU twin
+//!   f32 GEMMs (with a fused ReLU), implicit-GEMM and im2col/col2im convolution, pooling, ReLU,
+//!   softmax cross-entropy, SGD — each with a CPU twin
 //!   in [`cpu`] and a conformance suite in [`conformance`];
 //! - [`quant`]: the policies (FP32, naive INT8, UI8, DAI8);
 //! - [`nn`]: layers and models (the zoo: MLP, LeNet-5, a small ResNet); [`train`]: the trainer.
@@ -90,12 +91,13 @@
 //!   buffer per request and never wait. Blocking calls (`evaluate`, `checkpoint`,
 //!   `read_tensors`, `read_buffer`) are for between frames.
 //! - **Autotuning.** The first time a GEMM shape is recorded on an adapter (in
-//!   [`train::Trainer::new`]), [`Context::gemm_variant`] times its kernel variants: a dozen
-//!   submits and waits on the host's queue, with short-lived scratch buffers, and a write to
-//!   `~/.cache/octet/gemm-tune.json`. Later processes read the choices back. To keep
-//!   construction free of that, pass [`gpu::Autotune::Off`] (a fixed rule) to
-//!   [`Context::set_autotune`], or build the trainer once at load time; the variants compute
-//!   the same bits either way.
+//!   [`train::Trainer::new`]), [`Context::gemm_variant`] times its kernel variants, and for
+//!   each convolution shape [`Context::conv_lowering`] times column matrix against implicit
+//!   GEMM: a dozen submits and waits on the host's queue each, with short-lived scratch
+//!   buffers, and a write to `~/.cache/octet/gemm-tune.json`. Later processes read the choices
+//!   back. To keep construction free of that, pass [`gpu::Autotune::Off`] (fixed rules) to
+//!   [`Context::set_autotune`], or build the trainer once at load time; the choices compute
+//!   the same bits either way (a convolution's lowering changes the memory it holds).
 //! - **Capping memory.** A model's memory is fixed by its architecture and batch size:
 //!   [`Context::storage_bytes`] before and after [`train::Trainer::new`] tells what it holds
 //!   (`examples/bench.rs` reports it by category); lower the batch size to hold less.

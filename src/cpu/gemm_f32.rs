@@ -51,19 +51,34 @@ pub fn gemm_f32_regs_pass(
     out: &mut [f32],
 ) {
     let (m, n, k) = (shape.m, shape.n, shape.k);
-    // Rows past the edge read the last row, as on the GPU; their cells are dropped.
-    let at =
-        |src, rows: u32, trans, r: u32, kk| element(src, (rows, k), trans, r.min(rows - 1), kk);
+    let a_at = |r, kk| element(a, (m, k), shape.trans_a, r, kk);
+    let b_at = |c, kk| element(b, (n, k), shape.trans_b, c, kk);
+    regs_pass(shape, k_chunk, (a_at, b_at), epilogue, raw, out);
+}
+
+/// The register-blocked loop of `gemm_f32_regs` and `conv_f32_regs`: a 4×4 block per lane, one
+/// fused multiply-add per K value in ascending K within each chunk; `a_at(row, k)` and
+/// `b_at(column, k)` read the operands (rows past the edge are clamped to the last, as on the
+/// GPU; their cells are dropped).
+fn regs_pass(
+    shape: &GemmShape,
+    k_chunk: u32,
+    (a_at, b_at): (impl Fn(u32, u32) -> f32, impl Fn(u32, u32) -> f32),
+    epilogue: &CpuEpilogue<'_>,
+    raw: bool,
+    out: &mut [f32],
+) {
+    let (m, n, k) = (shape.m, shape.n, shape.k);
     for z in 0..shape.chunks(k_chunk) {
         let (k0, k1) = (z * k_chunk, ((z + 1) * k_chunk).min(k));
         for m0 in (0..m).step_by(REGS_BLOCK as usize) {
             for n0 in (0..n).step_by(REGS_BLOCK as usize) {
+                let rows: [u32; 4] = std::array::from_fn(|i| (m0 + i as u32).min(m - 1));
+                let cols: [u32; 4] = std::array::from_fn(|j| (n0 + j as u32).min(n - 1));
                 let mut acc = [0f32; 16];
                 for kk in k0..k1 {
-                    let av: [f32; 4] =
-                        std::array::from_fn(|i| at(a, m, shape.trans_a, m0 + i as u32, kk));
-                    let bv: [f32; 4] =
-                        std::array::from_fn(|j| at(b, n, shape.trans_b, n0 + j as u32, kk));
+                    let av = rows.map(|r| a_at(r, kk));
+                    let bv = cols.map(|c| b_at(c, kk));
                     for i in 0..4 {
                         for j in 0..4 {
                             acc[i * 4 + j] = av[i].mul_add(bv[j], acc[i * 4 + j]);
@@ -95,8 +110,8 @@ pub fn conv_f32(
     });
 }
 
-/// One `conv_f32_regs` dispatch: [`gemm_f32_regs_pass`] with the column-matrix operand (A of
-/// the forward, B of the weight gradient) read from the input where it is needed.
+/// One `conv_f32_regs` dispatch: the loop of [`gemm_f32_regs_pass`] with the column-matrix
+/// operand (A of the forward, B of the weight gradient) read from the input where it is needed.
 #[allow(clippy::too_many_arguments)]
 pub fn conv_f32_regs_pass(
     g: &ConvGeometry,
@@ -109,36 +124,15 @@ pub fn conv_f32_regs_pass(
     raw: bool,
     out: &mut [f32],
 ) {
-    let (m, n, k) = (shape.m, shape.n, shape.k);
-    for z in 0..shape.chunks(k_chunk) {
-        let (k0, k1) = (z * k_chunk, ((z + 1) * k_chunk).min(k));
-        for m0 in (0..m).step_by(REGS_BLOCK as usize) {
-            for n0 in (0..n).step_by(REGS_BLOCK as usize) {
-                // Rows past the edge repeat the last row; their cells are dropped.
-                let rows: [u32; 4] = std::array::from_fn(|i| (m0 + i as u32).min(m - 1));
-                let cols: [u32; 4] = std::array::from_fn(|j| (n0 + j as u32).min(n - 1));
-                let mut acc = [0f32; 16];
-                for kk in k0..k1 {
-                    let (av, bv): ([f32; 4], [f32; 4]) = if wgrad {
-                        (
-                            rows.map(|r| a[(kk * m + r) as usize]),
-                            cols.map(|c| column_element(g, b, kk, c)),
-                        )
-                    } else {
-                        (
-                            rows.map(|r| column_element(g, a, r, kk)),
-                            cols.map(|c| b[(c * k + kk) as usize]),
-                        )
-                    };
-                    for i in 0..4 {
-                        for j in 0..4 {
-                            acc[i * 4 + j] = av[i].mul_add(bv[j], acc[i * 4 + j]);
-                        }
-                    }
-                }
-                store_block(epilogue, raw, out, (m, n), &acc, (m0, n0), 1, z);
-            }
-        }
+    let (m, k) = (shape.m, shape.k);
+    if wgrad {
+        let a_at = |r, p| a[(p * m + r) as usize];
+        let b_at = |c, p| column_element(g, b, p, c);
+        regs_pass(shape, k_chunk, (a_at, b_at), epilogue, raw, out);
+    } else {
+        let a_at = |r, t| column_element(g, a, r, t);
+        let b_at = |c, t| b[(c * k + t) as usize];
+        regs_pass(shape, k_chunk, (a_at, b_at), epilogue, raw, out);
     }
 }
 

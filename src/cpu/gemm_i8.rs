@@ -143,8 +143,9 @@ pub fn conv_i8(
     });
 }
 
-/// One `conv_i8_regs` dispatch: [`gemm_i8_regs_pass`] with the column-matrix operand's words
-/// (A of the forward, B of the weight gradient) gathered from x_q where they are needed.
+/// One `conv_i8_regs` dispatch: the loop of [`gemm_i8_regs_pass`] with the column-matrix
+/// operand's words (A of the forward, B of the weight gradient) gathered from x_q where they
+/// are needed.
 #[allow(clippy::too_many_arguments)]
 pub fn conv_i8_regs_pass(
     g: &ConvGeometry,
@@ -157,50 +158,25 @@ pub fn conv_i8_regs_pass(
     raw: bool,
     out: &mut [f32],
 ) {
-    let (m, n, k) = (shape.m, shape.n, shape.k);
+    let (m, k) = (shape.m, shape.k);
     let k4_total = k.div_ceil(4);
-    let chunk4 = k_chunk / 4;
-    // The packed word of four consecutive K values, zero past K.
+    // The packed word of K values 4·k4 .. 4·k4 + 3, zero past K.
     let gather = |byte: &dyn Fn(u32) -> u32, k4: u32| -> u32 {
         (0..4)
             .filter(|t| 4 * k4 + t < k)
             .map(|t| byte(4 * k4 + t) << (8 * t))
             .sum()
     };
-    for z in 0..shape.chunks(k_chunk) {
-        let (k40, k41) = (z * chunk4, ((z + 1) * chunk4).min(k4_total));
-        for m0 in (0..m).step_by(REGS_BLOCK as usize) {
-            for n0 in (0..n).step_by(REGS_BLOCK as usize) {
-                // Rows past the edge repeat the last row; their cells are dropped.
-                let rows: [u32; 4] = std::array::from_fn(|i| (m0 + i as u32).min(m - 1));
-                let cols: [u32; 4] = std::array::from_fn(|j| (n0 + j as u32).min(n - 1));
-                let mut acc = [0i32; 16];
-                for k4 in k40..k41 {
-                    let (av, bv): ([u32; 4], [u32; 4]) = if wgrad {
-                        let dy_byte = |r: u32, p: u32| {
-                            (a[(p * m.div_ceil(4) + r / 4) as usize] >> (8 * (r % 4))) & 0xff
-                        };
-                        (
-                            rows.map(|r| gather(&|p| dy_byte(r, p), k4)),
-                            cols.map(|c| gather(&|p| column_byte(g, b, p, c), k4)),
-                        )
-                    } else {
-                        (
-                            rows.map(|r| gather(&|t| column_byte(g, a, r, t), k4)),
-                            cols.map(|c| b[(c * k4_total + k4) as usize]),
-                        )
-                    };
-                    for i in 0..4 {
-                        for j in 0..4 {
-                            acc[i * 4 + j] =
-                                acc[i * 4 + j].wrapping_add(dot4_i8_packed(av[i], bv[j]));
-                        }
-                    }
-                }
-                let acc = acc.map(|v| v as f32);
-                store_block(epilogue, raw, out, (m, n), &acc, (m0, n0), 1, z);
-            }
-        }
+    if wgrad {
+        let dy_byte =
+            |r: u32, p: u32| (a[(p * m.div_ceil(4) + r / 4) as usize] >> (8 * (r % 4))) & 0xff;
+        let a_word = |r, k4| gather(&|p| dy_byte(r, p), k4);
+        let b_word = |c, k4| gather(&|p| column_byte(g, b, p, c), k4);
+        regs_pass(shape, k_chunk, (a_word, b_word), epilogue, raw, out);
+    } else {
+        let a_word = |r, k4| gather(&|t| column_byte(g, a, r, t), k4);
+        let b_word = |c, k4| b[(c * k4_total + k4) as usize];
+        regs_pass(shape, k_chunk, (a_word, b_word), epilogue, raw, out);
     }
 }
 
@@ -215,6 +191,24 @@ pub fn gemm_i8_regs_pass(
     raw: bool,
     out: &mut [f32],
 ) {
+    let (m, n, k) = (shape.m, shape.n, shape.k);
+    let a_word = |r, k4| operand_word(a, m, k, shape.trans_a, r, k4);
+    let b_word = |c, k4| operand_word(b, n, k, shape.trans_b, c, k4);
+    regs_pass(shape, k_chunk, (a_word, b_word), epilogue, raw, out);
+}
+
+/// The register-blocked loop of `gemm_i8_regs` and `conv_i8_regs`: a 4×4 block per lane, one
+/// packed word (four K values) of each row per step, int32 sums; `a_word(row, k4)` and
+/// `b_word(column, k4)` read the operands' words (rows past the edge are clamped to the last,
+/// as on the GPU; their cells are dropped).
+fn regs_pass(
+    shape: &GemmShape,
+    k_chunk: u32,
+    (a_word, b_word): (impl Fn(u32, u32) -> u32, impl Fn(u32, u32) -> u32),
+    epilogue: &CpuEpilogue<'_>,
+    raw: bool,
+    out: &mut [f32],
+) {
     let (m, n) = (shape.m, shape.n);
     let k4_total = shape.k.div_ceil(4);
     let chunk4 = k_chunk / 4;
@@ -222,14 +216,12 @@ pub fn gemm_i8_regs_pass(
         let (k40, k41) = (z * chunk4, ((z + 1) * chunk4).min(k4_total));
         for m0 in (0..m).step_by(REGS_BLOCK as usize) {
             for n0 in (0..n).step_by(REGS_BLOCK as usize) {
+                let rows: [u32; 4] = std::array::from_fn(|i| (m0 + i as u32).min(m - 1));
+                let cols: [u32; 4] = std::array::from_fn(|j| (n0 + j as u32).min(n - 1));
                 let mut acc = [0i32; 16];
                 for k4 in k40..k41 {
-                    let av: [u32; 4] = std::array::from_fn(|i| {
-                        operand_word(a, m, shape.k, shape.trans_a, m0 + i as u32, k4)
-                    });
-                    let bv: [u32; 4] = std::array::from_fn(|j| {
-                        operand_word(b, n, shape.k, shape.trans_b, n0 + j as u32, k4)
-                    });
+                    let av = rows.map(|r| a_word(r, k4));
+                    let bv = cols.map(|c| b_word(c, k4));
                     for i in 0..4 {
                         for j in 0..4 {
                             acc[i * 4 + j] =

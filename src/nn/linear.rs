@@ -314,8 +314,8 @@ impl Linear {
                     ops::gemm_f32(ctx, rec, &shape, bufs, &epi)
                 }
                 Input::Implicit(g, x) => {
-                    let bufs = (x, &self.weight, out.y);
-                    ops::gemm::conv_f32_forward(ctx, rec, g, bufs, self.outputs, &epi)
+                    let bufs = GemmBuffers::new(x, &self.weight, out.y);
+                    ops::gemm::conv_f32_forward(ctx, rec, (g, self.outputs), bufs, &epi)
                 }
             };
         };
@@ -394,7 +394,7 @@ impl Linear {
                 }
                 Input::Implicit(g, x) => {
                     let bufs = GemmBuffers::new(dy, x, &self.grad_weight);
-                    ops::gemm::conv_f32_wgrad(ctx, rec, g, self.outputs, bufs)?;
+                    ops::gemm::conv_f32_wgrad(ctx, rec, (g, self.outputs), bufs)?;
                 }
             }
             return Ok(Vec::new());

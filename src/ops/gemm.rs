@@ -744,61 +744,75 @@ pub fn conv_wgrad_shape(g: &ConvGeometry, channels: u32) -> GemmShape {
     GemmShape::new(channels, g.taps(), g.rows()).with_trans(true, true)
 }
 
+/// Records one of the implicit-GEMM kernels: a convolution's forward (`wgrad` false: A = the
+/// input, B = W) or weight gradient (A = dY transposed, B = the input), on f32 or on int8 (the
+/// input quantized in place). `k_chunk`: the int8 split-K chunk; f32 takes [`f32_k_chunk`].
+#[allow(clippy::too_many_arguments)]
+fn record_conv(
+    ctx: &Context,
+    rec: &mut Recording,
+    (int8, wgrad): (bool, bool),
+    (g, channels): (&ConvGeometry, u32),
+    k_chunk: Option<u32>,
+    bufs: GemmBuffers<'_>,
+    epilogue: &Epilogue<'_>,
+) -> Result<()> {
+    let def = &(if int8 { &CONV_I8_REGS } else { &CONV_F32_REGS })[wgrad as usize];
+    g.validate(def.name)?;
+    let shape = if wgrad {
+        conv_wgrad_shape(g, channels)
+    } else {
+        conv_forward_shape(g, channels)
+    };
+    let k_chunk = match k_chunk {
+        Some(k) => {
+            check_i8_chunk(k)?;
+            k
+        }
+        None => f32_k_chunk(&shape),
+    };
+    // The input, and the other operand: W [channels, taps] or dY [rows, channels].
+    let rows = if wgrad { shape.m } else { shape.n };
+    let (input, other) = if int8 {
+        let x_q = g.quantized_input_layout().packed_words() as u64 * 4;
+        (x_q, GemmShape::packed_words(rows, shape.k, wgrad) * 4)
+    } else {
+        (g.input_len() * 4, rows as u64 * shape.k as u64 * 4)
+    };
+    let bytes = if wgrad {
+        (other, input)
+    } else {
+        (input, other)
+    };
+    let kernel = (def, GemmVariant::Regs, Some(g));
+    record_kernel(ctx, rec, kernel, &shape, k_chunk, bytes, bufs, epilogue)
+}
+
 /// Records an FP32 convolution's forward `y = cols(x)·Wᵀ` with `epilogue` (bias, ReLU) as an
-/// implicit GEMM (`conv_f32_regs_fwd`): `x` NHWC, `weight` `[channels, taps]`, `y` NHWC
-/// `[rows, channels]`. The same bits as [`gemm_f32`] in [`GemmVariant::Regs`] on the column
-/// matrix [`im2col`](super::im2col()) writes, without writing it.
+/// implicit GEMM (`conv_f32_regs_fwd`): `bufs` = (x NHWC, W `[channels, taps]`, y NHWC). The
+/// same bits as [`gemm_f32`] in [`GemmVariant::Regs`] on the column matrix
+/// [`im2col`](super::im2col()) writes, without writing it.
 pub fn conv_f32_forward(
     ctx: &Context,
     rec: &mut Recording,
-    g: &ConvGeometry,
-    (x, weight, y): (&wgpu::Buffer, &wgpu::Buffer, &wgpu::Buffer),
-    channels: u32,
+    conv: (&ConvGeometry, u32),
+    bufs: GemmBuffers<'_>,
     epilogue: &Epilogue<'_>,
 ) -> Result<()> {
-    g.validate("conv_f32_regs_fwd")?;
-    let shape = conv_forward_shape(g, channels);
-    let bytes = (g.input_len() * 4, shape.n as u64 * shape.k as u64 * 4);
-    let kernel = (&CONV_F32_REGS[0], GemmVariant::Regs, Some(g));
-    let bufs = GemmBuffers::new(x, weight, y);
-    record_kernel(
-        ctx,
-        rec,
-        kernel,
-        &shape,
-        f32_k_chunk(&shape),
-        bytes,
-        bufs,
-        epilogue,
-    )
+    record_conv(ctx, rec, (false, false), conv, None, bufs, epilogue)
 }
 
 /// Records an FP32 convolution's weight gradient `dW = dYᵀ·cols(x)` as an implicit GEMM
-/// (`conv_f32_regs_wgrad`): `dy` `[rows, channels]`, `x` NHWC, `bufs.out` `[channels, taps]`.
+/// (`conv_f32_regs_wgrad`): `bufs` = (dY `[rows, channels]`, x NHWC, dW `[channels, taps]`).
 /// Split-K over the output pixels as [`gemm_f32`]; the same bits as it in
 /// [`GemmVariant::Regs`] on the column matrix.
 pub fn conv_f32_wgrad(
     ctx: &Context,
     rec: &mut Recording,
-    g: &ConvGeometry,
-    channels: u32,
+    conv: (&ConvGeometry, u32),
     bufs: GemmBuffers<'_>,
 ) -> Result<()> {
-    g.validate("conv_f32_regs_wgrad")?;
-    let shape = conv_wgrad_shape(g, channels);
-    let bytes = (shape.k as u64 * shape.m as u64 * 4, g.input_len() * 4);
-    let kernel = (&CONV_F32_REGS[1], GemmVariant::Regs, Some(g));
-    let k_chunk = f32_k_chunk(&shape);
-    record_kernel(
-        ctx,
-        rec,
-        kernel,
-        &shape,
-        k_chunk,
-        bytes,
-        bufs,
-        &Epilogue::NONE,
-    )
+    record_conv(ctx, rec, (false, true), conv, None, bufs, &Epilogue::NONE)
 }
 
 /// The split-K chunk of an int8 GEMM, as [`gemm_i8_variant`] requires it.
@@ -815,46 +829,31 @@ fn check_i8_chunk(k_chunk: u32) -> Result<()> {
 }
 
 /// Records an int8 convolution's forward `y = cols(x_q)·W_qᵀ` with `epilogue` (scales, bias,
-/// ReLU) as an implicit GEMM (`conv_i8_regs_fwd`): `x_q` one byte per NHWC element,
-/// `w_q` packed `[channels, taps/4 words]`. The same bits as [`gemm_i8`] in
-/// [`GemmVariant::Regs`] on the packed column matrix, without writing it.
+/// ReLU) as an implicit GEMM (`conv_i8_regs_fwd`): `bufs` = (x_q, one byte per NHWC element
+/// as [`ConvGeometry::quantized_input_layout`] packs it; W_q packed `[channels, taps/4 words]`;
+/// y). The same bits as [`gemm_i8`] in [`GemmVariant::Regs`] on the packed column matrix,
+/// without writing it.
 pub fn conv_i8_forward(
     ctx: &Context,
     rec: &mut Recording,
-    (g, channels): (&ConvGeometry, u32),
+    conv: (&ConvGeometry, u32),
     k_chunk: u32,
     bufs: GemmBuffers<'_>,
     epilogue: &Epilogue<'_>,
 ) -> Result<()> {
-    g.validate("conv_i8_regs_fwd")?;
-    check_i8_chunk(k_chunk)?;
-    let shape = conv_forward_shape(g, channels);
-    let bytes = (
-        g.quantized_input_layout().packed_words() as u64 * 4,
-        GemmShape::packed_words(shape.n, shape.k, false) * 4,
-    );
-    let kernel = (&CONV_I8_REGS[0], GemmVariant::Regs, Some(g));
-    record_kernel(ctx, rec, kernel, &shape, k_chunk, bytes, bufs, epilogue)
+    record_conv(ctx, rec, (true, false), conv, Some(k_chunk), bufs, epilogue)
 }
 
 /// Records an int8 convolution's weight gradient `dW = dY_qᵀ·cols(x_q)` as an implicit GEMM
-/// (`conv_i8_regs_wgrad`): `dy_q` packed transposed (`[rows, channels/4 words]`), `x_q` one
-/// byte per NHWC element. Split-K over the output pixels by `k_chunk`.
+/// (`conv_i8_regs_wgrad`): `bufs` = (dY_q packed transposed, `[rows, channels/4 words]`;
+/// x_q; dW). Split-K over the output pixels by `k_chunk`.
 pub fn conv_i8_wgrad(
     ctx: &Context,
     rec: &mut Recording,
-    (g, channels): (&ConvGeometry, u32),
+    conv: (&ConvGeometry, u32),
     k_chunk: u32,
     bufs: GemmBuffers<'_>,
     epilogue: &Epilogue<'_>,
 ) -> Result<()> {
-    g.validate("conv_i8_regs_wgrad")?;
-    check_i8_chunk(k_chunk)?;
-    let shape = conv_wgrad_shape(g, channels);
-    let bytes = (
-        GemmShape::packed_words(shape.m, shape.k, true) * 4,
-        g.quantized_input_layout().packed_words() as u64 * 4,
-    );
-    let kernel = (&CONV_I8_REGS[1], GemmVariant::Regs, Some(g));
-    record_kernel(ctx, rec, kernel, &shape, k_chunk, bytes, bufs, epilogue)
+    record_conv(ctx, rec, (true, true), conv, Some(k_chunk), bufs, epilogue)
 }

@@ -322,8 +322,9 @@ fn measure_conv(
                 .and_then(|_| gemm::gemm_f32(ctx, r, &fwd, bufs(&cols, &w), none))
                 .and_then(|_| gemm::gemm_f32(ctx, r, &wgrad, bufs(&dy, &cols), none)),
             (ConvLowering::Implicit, false) => {
-                gemm::conv_f32_forward(ctx, r, g, (&x, &w, &out), channels, none)
-                    .and_then(|_| gemm::conv_f32_wgrad(ctx, r, g, channels, bufs(&dy, &x)))
+                let conv = (g, channels);
+                gemm::conv_f32_forward(ctx, r, conv, bufs(&x, &w), none)
+                    .and_then(|_| gemm::conv_f32_wgrad(ctx, r, conv, bufs(&dy, &x)))
             }
             (ConvLowering::Columns, true) => {
                 ops::im2col_quantize(r, g, &x, (&clip, 0), &cols, &scales)
