@@ -1,8 +1,10 @@
 // conv_i8_regs: an int8 convolution as an implicit GEMM, the int8 twin of conv_f32_regs. The
 // input is kept quantized as it is, one byte per element in NHWC order (x_q: element e is byte
 // e % 4 of word e / 4), and each packed column-matrix word is gathered from it where it is needed,
-// so the packed column matrix (taps times larger) is never written or kept. Two kernels from this
-// file, by the prepended constant CONV_WGRAD:
+// so the packed column matrix (taps times larger) is never written or kept. Where the channels
+// come four to a word (the constant CONV_C4: c % 4 == 0), a word of four taps is one aligned word
+// of x_q; else it is gathered byte by byte (a runtime branch between the two would cost both on
+// CPU drivers). Two kernels per case from this file, by the prepended constant CONV_WGRAD:
 //   forward (false): out[pixels, c_out] = cols(x_q) [pixels, taps] x W_q [c_out, taps/4 words]^T
 //   wgrad (true):    out[c_out, taps] = dY_q [pixels, c_out/4 words]^T x cols(x_q), split-K over
 //                    pixels (int32 partials of at most 131,072 products, then gemm_reduce)
@@ -34,6 +36,20 @@ fn column_byte(x_in_a: bool, win: vec3<i32>, t: vec3<u32>) -> u32 {
     return select(0u, (word >> (8u * (e & 3u))) & 0xffu, s >= 0);
 }
 
+// With CONV_C4, four taps from a multiple of 4 are one pixel's channels c .. c + 3: one aligned
+// word of x_q, or 0 in the padding.
+fn column_word(x_in_a: bool, win: vec3<i32>, t: vec3<u32>) -> u32 {
+    let s = im2col_source(win, t);
+    let e = u32(max(s, 0));
+    var word: u32;
+    if x_in_a {
+        word = a[e >> 2u];
+    } else {
+        word = b[e >> 2u];
+    }
+    return select(0u, word, s >= 0);
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) groups: vec3<u32>) {
@@ -62,15 +78,26 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         for (var k4 = k40; k4 < k41; k4++) {
             var ta: array<u32, 4>;
             var bv: array<u32, 4>;
+            // CONV_C4: the lane's four taps are one word per pixel, transposed like dY's.
+            var tb: array<u32, 4>;
             for (var t = 0u; t < 4u; t++) {
                 let p = 4u * k4 + t;
                 let inside = p < params.k;
                 ta[t] = select(0u, a[min(p, params.k - 1u) * a_rows4 + a_col], inside);
-                for (var j = 0u; j < 4u; j++) {
-                    let v = select(0u, column_byte(false, win, taps[j]), inside);
-                    bv[j] |= v << (8u * t);
+                if CONV_C4 {
+                    tb[t] = select(0u, column_word(false, win, taps[0]), inside);
+                } else {
+                    for (var j = 0u; j < 4u; j++) {
+                        let v = select(0u, column_byte(false, win, taps[j]), inside);
+                        bv[j] |= v << (8u * t);
+                    }
                 }
                 win = next_window(win, &o);
+            }
+            if CONV_C4 {
+                for (var j = 0u; j < 4u; j++) {
+                    bv[j] = byte_column(tb[0], tb[1], tb[2], tb[3], j);
+                }
             }
             for (var i = 0u; i < 4u; i++) {
                 let ai = byte_column(ta[0], ta[1], ta[2], ta[3], i);
@@ -91,10 +118,18 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         for (var k4 = k40; k4 < k41; k4++) {
             var av: array<u32, 4>;
             var bv: array<u32, 4>;
-            for (var t = 0u; t < 4u; t++) {
-                let inside = 4u * k4 + t < params.k;
+            if CONV_C4 {
+                // K = taps is a multiple of 4: no tail.
                 for (var i = 0u; i < 4u; i++) {
-                    av[i] |= select(0u, column_byte(true, wins[i], tap), inside) << (8u * t);
+                    av[i] = column_word(true, wins[i], tap);
+                }
+            }
+            for (var t = 0u; t < 4u; t++) {
+                if !CONV_C4 {
+                    let inside = 4u * k4 + t < params.k;
+                    for (var i = 0u; i < 4u; i++) {
+                        av[i] |= select(0u, column_byte(true, wins[i], tap), inside) << (8u * t);
+                    }
                 }
                 tap = next_tap(tap);
             }

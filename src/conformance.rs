@@ -90,6 +90,8 @@ pub fn suite_kernels(suite: &str) -> &'static [&'static str] {
             "conv_f32_regs_wgrad",
             "conv_i8_regs_fwd",
             "conv_i8_regs_wgrad",
+            "conv_i8_regs_fwd_c4",
+            "conv_i8_regs_wgrad_c4",
             "gemm_reduce",
         ],
         "maxpool" => &["maxpool"],
@@ -1161,6 +1163,8 @@ fn conv_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
         (2, 9, 9, 4, 3, 3, 1, 1),
         (1, 1, 1, 1, 1, 1, 1, 0),
         (2, 8, 6, 5, 1, 1, 2, 0),
+        // Channels four to a word (conv_i8_regs_*_c4), strided and padded.
+        (2, 6, 5, 8, 3, 3, 2, 1),
     ];
     for (n, h, w, c, kh, kw, stride, pad) in shapes {
         let geom = ops::ConvGeometry {

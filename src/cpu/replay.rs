@@ -294,7 +294,7 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
                 }
             }
         }
-        "conv_f32_regs_fwd" | "conv_f32_regs_wgrad" | "conv_i8_regs_fwd" | "conv_i8_regs_wgrad" => {
+        k if k.starts_with("conv_f32_regs") || k.starts_with("conv_i8_regs") => {
             let p: ConvGemmParams = read(params);
             let [a, b, sa, sb, bias, out] = bufs else {
                 return Err(bad());
@@ -304,7 +304,7 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
             let raw = p.gemm.flags & RAW_PARTIALS != 0;
             let chunks = if raw { p.gemm.chunks as usize } else { 1 };
             let out = &mut f32s_mut(out)[..(p.gemm.m * p.gemm.n) as usize * chunks];
-            let wgrad = kernel.ends_with("wgrad");
+            let wgrad = kernel.contains("wgrad");
             let k_chunk = p.gemm.k_chunk;
             if kernel.starts_with("conv_i8") {
                 cpu::gemm_i8::conv_i8_regs_pass(&g, wgrad, &shape, k_chunk, a, b, &ep, raw, out);

@@ -182,28 +182,33 @@ static CONV_REGS_WGRAD: [&str; 5] = [
 
 /// The kernel declarations of `shaders/conv_i8_regs.wgsl`: an int8 convolution as an implicit
 /// GEMM on the input quantized in place (one byte per NHWC element), `[forward, weight
-/// gradient]`. The same integers as [`GEMM_I8_REGS`] on the packed column matrix
-/// `im2col_quantize` would write (see [`conv_i8_forward`], [`conv_i8_wgrad`]).
-pub static CONV_I8_REGS: [KernelDef; 2] = [
-    conv_regs("conv_i8_regs_fwd", &CONV_I8_REGS_FWD),
-    conv_regs("conv_i8_regs_wgrad", &CONV_I8_REGS_WGRAD),
+/// gradient]` for any channel count, then the same for channel counts that are multiples of 4
+/// (`_c4`: a word of four taps is one aligned word of the input). The same integers as
+/// [`GEMM_I8_REGS`] on the packed column matrix `im2col_quantize` would write (see
+/// [`conv_i8_forward`], [`conv_i8_wgrad`]).
+pub static CONV_I8_REGS: [KernelDef; 4] = [
+    conv_regs("conv_i8_regs_fwd", &CONV_I8_REGS_SOURCES[0]),
+    conv_regs("conv_i8_regs_wgrad", &CONV_I8_REGS_SOURCES[1]),
+    conv_regs("conv_i8_regs_fwd_c4", &CONV_I8_REGS_SOURCES[2]),
+    conv_regs("conv_i8_regs_wgrad_c4", &CONV_I8_REGS_SOURCES[3]),
 ];
 
-static CONV_I8_REGS_FWD: [&str; 6] = [
-    wgsl::COMMON,
-    wgsl::GEMM_COMMON,
-    wgsl::GEMM_I8_COMMON,
-    wgsl::CONV_COMMON,
-    "const CONV_WGRAD = false;\n",
-    wgsl::CONV_I8_REGS,
-];
-static CONV_I8_REGS_WGRAD: [&str; 6] = [
-    wgsl::COMMON,
-    wgsl::GEMM_COMMON,
-    wgsl::GEMM_I8_COMMON,
-    wgsl::CONV_COMMON,
-    "const CONV_WGRAD = true;\n",
-    wgsl::CONV_I8_REGS,
+const fn conv_i8_sources(constants: &'static str) -> [&'static str; 6] {
+    [
+        wgsl::COMMON,
+        wgsl::GEMM_COMMON,
+        wgsl::GEMM_I8_COMMON,
+        wgsl::CONV_COMMON,
+        constants,
+        wgsl::CONV_I8_REGS,
+    ]
+}
+
+static CONV_I8_REGS_SOURCES: [[&str; 6]; 4] = [
+    conv_i8_sources("const CONV_WGRAD = false;\nconst CONV_C4 = false;\n"),
+    conv_i8_sources("const CONV_WGRAD = true;\nconst CONV_C4 = false;\n"),
+    conv_i8_sources("const CONV_WGRAD = false;\nconst CONV_C4 = true;\n"),
+    conv_i8_sources("const CONV_WGRAD = true;\nconst CONV_C4 = true;\n"),
 ];
 
 /// `ConvGemmParams` of `shaders/conv_common.wgsl`: the GEMM's, then the convolution's.
@@ -757,7 +762,10 @@ fn record_conv(
     bufs: GemmBuffers<'_>,
     epilogue: &Epilogue<'_>,
 ) -> Result<()> {
-    let def = &(if int8 { &CONV_I8_REGS } else { &CONV_F32_REGS })[wgrad as usize];
+    let def = match int8 {
+        true => &CONV_I8_REGS[wgrad as usize + 2 * g.c.is_multiple_of(4) as usize],
+        false => &CONV_F32_REGS[wgrad as usize],
+    };
     g.validate(def.name)?;
     let shape = if wgrad {
         conv_wgrad_shape(g, channels)

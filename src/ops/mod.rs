@@ -58,6 +58,8 @@ pub static ALL_KERNELS: &[&KernelDef] = &[
     &gemm::CONV_F32_REGS[1],
     &gemm::CONV_I8_REGS[0],
     &gemm::CONV_I8_REGS[1],
+    &gemm::CONV_I8_REGS[2],
+    &gemm::CONV_I8_REGS[3],
     &gemm::GEMM_REDUCE,
     &clip_select::CLIP_SELECT,
     &relu::RELU,

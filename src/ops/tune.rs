@@ -362,46 +362,50 @@ fn measure_conv(
     fastest(ctx, &what, candidates)
 }
 
-/// Runs each candidate's recording once to compile and warm up, then keeps its best of up to
-/// three runs (fewer once it is twice as slow as the best so far); returns the candidate whose
-/// time times its weight is least.
+/// Runs each candidate's recording once to compile and warm up, then times them in turns
+/// (three rounds, each candidate once per round, so that a slow spell of the machine hits all
+/// alike; one already twice as slow as the best is dropped after its first round) and keeps
+/// each one's best; returns the candidate whose time times its weight is least.
 fn fastest<T: Copy + std::fmt::Debug>(
     ctx: &Context,
     what: &str,
     candidates: Vec<(T, Recording, f64)>,
 ) -> Result<Option<T>> {
-    let mut best: Option<(f64, T)> = None;
+    let run = |prepared: &[crate::gpu::Prepared]| -> Result<f64> {
+        let t = Instant::now();
+        let mut encoder = ctx.encoder("autotune");
+        for p in prepared {
+            p.encode(&mut encoder);
+        }
+        ctx.submit(encoder)?;
+        ctx.wait_idle()?;
+        Ok(t.elapsed().as_secs_f64())
+    };
+    let mut timed = Vec::new();
     for (choice, rec, weight) in candidates {
         let prepared = rec
             .dispatches
             .iter()
             .map(|d| ctx.prepare(d))
             .collect::<Result<Vec<_>>>()?;
-        let run = || -> Result<f64> {
-            let t = Instant::now();
-            let mut encoder = ctx.encoder("autotune");
-            for p in &prepared {
-                p.encode(&mut encoder);
+        run(&prepared)?;
+        timed.push((choice, prepared, weight, f64::INFINITY));
+    }
+    for round in 0..3 {
+        let best = timed.iter().map(|c| c.3).fold(f64::INFINITY, f64::min);
+        for (_, prepared, weight, time) in &mut timed {
+            if round > 0 && *time > 2.0 * best {
+                continue;
             }
-            ctx.submit(encoder)?;
-            ctx.wait_idle()?;
-            Ok(t.elapsed().as_secs_f64())
-        };
-        run()?;
-        let mut time = f64::INFINITY;
-        for _ in 0..3 {
-            time = time.min(run()? * weight);
-            if best.is_some_and(|(t, _)| time > 2.0 * t) {
-                break;
-            }
+            *time = time.min(run(prepared)? * *weight);
         }
+    }
+    for (choice, _, weight, time) in &timed {
         log::debug!(
             "octet autotune: {what} {choice:?}: {:.3} ms",
             time / weight * 1e3
         );
-        if best.is_none_or(|(t, _)| time < t) {
-            best = Some((time, choice));
-        }
     }
-    Ok(best.map(|(_, c)| c))
+    let best = timed.iter().min_by(|a, b| a.3.total_cmp(&b.3));
+    Ok(best.map(|c| c.0))
 }
