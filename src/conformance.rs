@@ -1529,7 +1529,7 @@ fn maxpool_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
         let dy = g.normal_vec(geom.output_len() as usize, 1.0);
         let xb = ctx.upload("test.x", &x);
         let dyb = ctx.upload("test.dy", &dy);
-        let ab = ctx.storage_buffer("test.argmax", geom.output_len() * 4);
+        let ab = ctx.storage_buffer("test.argmax", geom.argmax_bytes());
         let yb = ctx.storage_buffer("test.y", geom.output_len() * 4);
         let dxb = ctx.storage_buffer("test.dx", geom.input_len() * 4);
         let mut rec = Recording::new();
@@ -1542,16 +1542,17 @@ fn maxpool_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
         let y: Vec<f32> = ctx.read_buffer(&yb)?;
         let a: Vec<u32> = ctx.read_buffer(&ab)?;
         let dx: Vec<f32> = ctx.read_buffer(&dxb)?;
-        let (mut ty, mut ta, mut tdx) = (vec![0f32; no], vec![0u32; no], vec![0f32; ni]);
+        let words = no.div_ceil(4);
+        let (mut ty, mut ta, mut tdx) = (vec![0f32; no], vec![0u32; words], vec![0f32; ni]);
         cpu::maxpool_forward(&geom, &x, after_relu, &mut ta, &mut ty);
         cpu::maxpool_backward(&geom, &dy, &ta, &mut tdx);
         let mut check = Check::new();
         check.exact_f32("y", &y[..no], &ty);
-        check.exact("argmax", &a[..no], &ta);
+        check.exact("argmax", &a[..words], &ta);
         check.exact_f32("dx", &dx[..ni], &tdx);
         if after_relu {
             // The fused backward is the plain pooling's backward followed by the ReLU's.
-            let (mut plain_a, mut plain_dx) = (vec![0u32; no], vec![0f32; ni]);
+            let (mut plain_a, mut plain_dx) = (vec![0u32; words], vec![0f32; ni]);
             cpu::maxpool_forward(&geom, &x, false, &mut plain_a, &mut ty);
             cpu::maxpool_backward(&geom, &dy, &plain_a, &mut plain_dx);
             let mut unfused = vec![0f32; ni];

@@ -2,8 +2,9 @@
 
 use crate::ops::maxpool::{NO_WINNER, PoolGeometry};
 
-/// Forward: pooled values and their input indices ([`NO_WINNER`] for windows whose maximum
-/// is not positive, when `after_relu`).
+/// Forward: pooled values and where each maximum lies in its window, `ky·k + kx`, one byte per
+/// window, four to a word ([`NO_WINNER`] for windows whose maximum is not positive, when
+/// `after_relu`). One iteration per word, as on the GPU.
 pub fn maxpool_forward(
     g: &PoolGeometry,
     x: &[f32],
@@ -13,29 +14,38 @@ pub fn maxpool_forward(
 ) {
     let (h, w, c, k) = (g.h as usize, g.w as usize, g.c as usize, g.k as usize);
     let (oh, ow) = (g.oh() as usize, g.ow() as usize);
-    for idx in 0..g.output_len() as usize {
-        let (ci, ox, oy, ni) = (
-            idx % c,
-            (idx / c) % ow,
-            (idx / (c * ow)) % oh,
-            idx / (c * ow * oh),
-        );
-        let (mut best, mut at) = (0f32, 0usize);
-        for ky in 0..k {
-            for kx in 0..k {
-                let i = ((ni * h + oy * k + ky) * w + ox * k + kx) * c + ci;
-                if (ky == 0 && kx == 0) || x[i] > best {
-                    best = x[i];
-                    at = i;
+    let windows = g.output_len() as usize;
+    for (q, word) in argmax.iter_mut().enumerate().take(windows.div_ceil(4)) {
+        *word = 0;
+        for j in 0..4 {
+            let idx = 4 * q + j;
+            if idx >= windows {
+                break;
+            }
+            let (ci, ox, oy, ni) = (
+                idx % c,
+                (idx / c) % ow,
+                (idx / (c * ow)) % oh,
+                idx / (c * ow * oh),
+            );
+            let (mut best, mut at) = (0f32, 0u32);
+            for ky in 0..k {
+                for kx in 0..k {
+                    let i = ((ni * h + oy * k + ky) * w + ox * k + kx) * c + ci;
+                    if (ky == 0 && kx == 0) || x[i] > best {
+                        best = x[i];
+                        at = (ky * k + kx) as u32;
+                    }
                 }
             }
+            out[idx] = best;
+            let won = if !after_relu || best > 0.0 {
+                at
+            } else {
+                NO_WINNER
+            };
+            *word |= won << (8 * j);
         }
-        out[idx] = best;
-        argmax[idx] = if !after_relu || best > 0.0 {
-            at as u32
-        } else {
-            NO_WINNER
-        };
     }
 }
 
@@ -52,12 +62,15 @@ pub fn maxpool_backward(g: &PoolGeometry, dy: &[f32], argmax: &[u32], dx: &mut [
             (idx / (c * ow)) % oh,
             idx / (c * ow * oh),
         );
+        let won = (argmax[idx / 4] >> (8 * (idx % 4))) & 0xff;
+        let winner =
+            (won != NO_WINNER).then(|| (oy * k + won as usize / k, ox * k + won as usize % k));
         let y1 = if oy == oh - 1 { h } else { oy * k + k };
         let x1 = if ox == ow - 1 { w } else { ox * k + k };
         for iy in oy * k..y1 {
             for ix in ox * k..x1 {
                 let i = ((ni * h + iy) * w + ix) * c + ci;
-                dx[i] = if argmax[idx] as usize == i {
+                dx[i] = if winner == Some((iy, ix)) {
                     dy[idx]
                 } else {
                     0.0

@@ -410,7 +410,8 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
             } else {
                 let m = g.output_len() as usize;
                 let out = &mut f32s_mut(out)[..m];
-                cpu::maxpool_forward(&g, f32s(x), mode & 2 != 0, &mut argmax[..m], out);
+                let words = &mut argmax[..m.div_ceil(4)];
+                cpu::maxpool_forward(&g, f32s(x), mode & 2 != 0, words, out);
             }
         }
         "global_avg_pool" => {

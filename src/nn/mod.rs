@@ -427,7 +427,7 @@ impl Model {
                         k,
                     };
                     let argmax =
-                        ctx.storage_buffer(&format!("layer{i}.argmax"), geom.output_len() * 4);
+                        ctx.storage_buffer(&format!("layer{i}.argmax"), geom.argmax_bytes());
                     Layer::MaxPool(geom, argmax)
                 }
                 LayerSpec::Flatten => Layer::Flatten,
@@ -509,8 +509,8 @@ impl Model {
 
     /// Bytes of GPU memory a training step's forward keeps for the backward: each weighted
     /// layer's input (the column matrix for a convolution) as f32, or packed int8 plus its scale
-    /// when quantized; ReLU outputs (f32) except before a max-pooling, whose indices (u32) then
-    /// carry the ReLU's mask too, or before an FP32 layer that keeps the same buffer. A buffer
+    /// when quantized; ReLU outputs (f32) except before a max-pooling, whose window positions (a
+    /// byte each) then carry the ReLU's mask too, or before an FP32 layer that keeps the same buffer. A buffer
     /// is counted once.
     pub fn saved_activation_bytes(&self) -> u64 {
         self.layers
@@ -519,7 +519,7 @@ impl Model {
             .map(|(i, layer)| match layer {
                 Layer::Linear(l) => l.saved_input_bytes(),
                 Layer::Conv(c) => c.saved_input_bytes(),
-                Layer::MaxPool(g, _) => g.output_len() * 4,
+                Layer::MaxPool(g, _) => g.argmax_bytes(),
                 Layer::BatchNorm(b) => b.saved_bytes(),
                 Layer::Block(b) => b.saved_bytes(),
                 Layer::GlobalAvgPool(..) => 0,

@@ -55,6 +55,12 @@ impl PoolGeometry {
     pub fn output_len(&self) -> u64 {
         self.n as u64 * self.oh() as u64 * self.ow() as u64 * self.c as u64
     }
+
+    /// Bytes of the window positions the forward keeps for the backward: one per output element,
+    /// in whole words.
+    pub fn argmax_bytes(&self) -> u64 {
+        self.output_len().div_ceil(4) * 4
+    }
 }
 
 /// `PoolParams` of `shaders/maxpool.wgsl`.
@@ -65,17 +71,20 @@ pub struct PoolParams {
     pub v: [u32; 8],
 }
 
-/// `argmax` of a window that routes no gradient: one whose maximum is not positive, in a
-/// forward after a ReLU.
-pub const NO_WINNER: u32 = u32::MAX;
+/// The `argmax` byte of a window that routes no gradient: one whose maximum is not positive, in
+/// a forward after a ReLU.
+pub const NO_WINNER: u32 = 255;
+
+/// Largest window: its `k²` positions and [`NO_WINNER`] fit a byte.
+pub const MAX_WINDOW: u32 = 15;
 
 /// Which direction a [`maxpool`] dispatch runs.
 #[derive(Clone, Copy, Debug)]
 pub enum PoolPass<'a> {
-    /// `out` = pooled values, `argmax` = their input indices. `after_relu`: the input is a
-    /// ReLU's output whose backward this pooling does: windows whose maximum is not positive
-    /// (0, or NaN) get [`NO_WINNER`], so the backward gives their inputs the zeros the ReLU's
-    /// backward would have.
+    /// `out` = pooled values, `argmax` = where each lies in its window (`ky·k + kx`, a byte per
+    /// window). `after_relu`: the input is a ReLU's output whose backward this pooling does:
+    /// windows whose maximum is not positive (0, or NaN) get [`NO_WINNER`], so the backward
+    /// gives their inputs the zeros the ReLU's backward would have.
     Forward {
         /// The input is the output of a ReLU layer whose backward is left to this pooling.
         after_relu: bool,
@@ -101,6 +110,15 @@ pub fn maxpool(
     if [g.n, g.c, g.k].contains(&0) || g.oh() == 0 || g.ow() == 0 {
         return Err(Error::invalid(OP, format!("{g:?} has no output")));
     }
+    if g.k > MAX_WINDOW {
+        return Err(Error::invalid(
+            OP,
+            format!(
+                "a {0}x{0} window is larger than {MAX_WINDOW}x{MAX_WINDOW}",
+                g.k
+            ),
+        ));
+    }
     if g.input_len() > u32::MAX as u64 {
         return Err(Error::invalid(
             OP,
@@ -108,7 +126,7 @@ pub fn maxpool(
         ));
     }
     check_buffer(OP, "x", x, g.input_len() * 4)?;
-    check_buffer(OP, "argmax", argmax, g.output_len() * 4)?;
+    check_buffer(OP, "argmax", argmax, g.argmax_bytes())?;
     let (dy, mode) = match pass {
         PoolPass::Forward { after_relu } => (None, (after_relu as u32) << 1),
         PoolPass::Backward { dy } => (Some(dy), 1),
@@ -127,12 +145,17 @@ pub fn maxpool(
         v: [g.n, g.h, g.w, g.c, g.k, g.oh(), g.ow(), mode],
     };
     let dy = dy.unwrap_or(ctx.unused_binding(0));
+    // Forward: one invocation per four windows (a word of positions); backward: per window.
+    let lanes = if backward {
+        g.output_len()
+    } else {
+        g.output_len().div_ceil(4)
+    };
     rec.push(Dispatch::new(
         &MAXPOOL,
         &params,
         &[x, dy, argmax, out],
-        // Both directions: one invocation per window.
-        grid_1d(g.output_len(), 256),
+        grid_1d(lanes, 256),
     ));
     Ok(())
 }
