@@ -219,7 +219,7 @@ impl BasicBlock {
         let rows = batch * oh * ow;
         let conv = |name: &str, g: ConvGeometry, q, init: &mut dyn FnMut(u32, u32) -> Vec<f32>| {
             let weights = init(g.taps(), g.taps() * channels);
-            Conv2d::new(ctx, name, g, channels, &weights, policy, q)
+            Conv2d::new(ctx, name, (g, channels), &weights, policy, q, true)
         };
         let conv1 = conv(&format!("{name}.conv1"), g1, quantized(), init)?;
         let conv2 = conv(&format!("{name}.conv2"), g2, quantized(), init)?;

@@ -29,14 +29,17 @@ pub struct Conv2d {
 }
 
 impl Conv2d {
+    /// A layer of `channels` outputs; `input_grad`: whether its backward computes dx (not for
+    /// a model's first layer), which needs the column matrix's gradient.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         ctx: &Context,
         name: &str,
-        geom: ConvGeometry,
-        channels: u32,
+        (geom, channels): (ConvGeometry, u32),
         weight: &[f32],
         policy: &Policy,
         quantized: Option<SummarySlot>,
+        input_grad: bool,
     ) -> Result<Self> {
         let (rows, taps) = (geom.rows(), geom.taps());
         let bias = vec![0.0; channels as usize];
@@ -67,7 +70,7 @@ impl Conv2d {
             gemm,
             lowering,
             cols: ctx.storage_buffer(&format!("{name}.cols"), if f32_cols { bytes } else { 4 }),
-            dcols: ctx.storage_buffer(&format!("{name}.dcols"), bytes),
+            dcols: ctx.storage_buffer(&format!("{name}.dcols"), if input_grad { bytes } else { 4 }),
         })
     }
 
@@ -115,7 +118,8 @@ impl Conv2d {
             .record_forward(ctx, rec, self.input(x), out, refresh)
     }
 
-    /// The backward from `dy`; `x` is the forward's input.
+    /// The backward from `dy`; `x` is the forward's input; `dx` only for a layer made with
+    /// `input_grad`.
     pub(crate) fn record_backward(
         &self,
         ctx: &Context,

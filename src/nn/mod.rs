@@ -414,8 +414,16 @@ impl Model {
                     let q = quantized();
                     let weights = init(geom.taps(), geom.taps() * channels);
                     let name = format!("layer{i}.conv");
+                    // The first layer's input needs no gradient.
+                    let conv = (geom, channels);
                     Layer::Conv(Box::new(Conv2d::new(
-                        ctx, &name, geom, channels, &weights, policy, q,
+                        ctx,
+                        &name,
+                        conv,
+                        &weights,
+                        policy,
+                        q,
+                        i > 0,
                     )?))
                 }
                 LayerSpec::MaxPool2d { k } => {
