@@ -87,97 +87,84 @@ pub static GEMM_F32: KernelDef = KernelDef {
     params_size: std::mem::size_of::<GemmParams>(),
 };
 
-/// A `gemm_i8_regs` kernel for one operand layout: `sources` ends with the shader's
-/// `REGS_TRANS_A/B` constants and the shader itself.
-const fn i8_regs(name: &'static str, sources: &'static [&'static str]) -> KernelDef {
+/// A register-blocked kernel (64 lanes, the GEMM bindings) whose `sources` end with constants
+/// that select its case and the shader itself; `params_size`: its parameter struct's.
+const fn regs_kernel(
+    name: &'static str,
+    sources: &'static [&'static str],
+    params_size: usize,
+) -> KernelDef {
     KernelDef {
         name,
         sources,
         workgroup_size: [REGS_LANES, 1, 1],
         bindings: GEMM_BINDINGS,
-        params_size: std::mem::size_of::<GemmParams>(),
+        params_size,
     }
 }
 
 /// The kernel declarations of `shaders/gemm_i8_regs.wgsl`: `gemm_i8` with a 4×4 block per lane
 /// in registers and no workgroup memory (the same integers, another tiling), one kernel per
 /// operand layout, indexed by `trans_a as usize * 2 + trans_b as usize`.
-pub static GEMM_I8_REGS: [KernelDef; 4] = [
-    i8_regs("gemm_i8_regs_nn", &I8_REGS_NN),
-    i8_regs("gemm_i8_regs_nt", &I8_REGS_NT),
-    i8_regs("gemm_i8_regs_tn", &I8_REGS_TN),
-    i8_regs("gemm_i8_regs_tt", &I8_REGS_TT),
-];
+pub static GEMM_I8_REGS: [KernelDef; 4] = {
+    const P: usize = std::mem::size_of::<GemmParams>();
+    [
+        regs_kernel("gemm_i8_regs_nn", &I8_REGS_SOURCES[0], P),
+        regs_kernel("gemm_i8_regs_nt", &I8_REGS_SOURCES[1], P),
+        regs_kernel("gemm_i8_regs_tn", &I8_REGS_SOURCES[2], P),
+        regs_kernel("gemm_i8_regs_tt", &I8_REGS_SOURCES[3], P),
+    ]
+};
 
-macro_rules! i8_regs_sources {
-    ($name:ident, $layout:literal) => {
-        static $name: [&str; 5] = [
-            wgsl::COMMON,
-            wgsl::GEMM_COMMON,
-            wgsl::GEMM_I8_COMMON,
-            $layout,
-            wgsl::GEMM_I8_REGS,
-        ];
-    };
+const fn i8_regs_sources(layout: &'static str) -> [&'static str; 5] {
+    [
+        wgsl::COMMON,
+        wgsl::GEMM_COMMON,
+        wgsl::GEMM_I8_COMMON,
+        layout,
+        wgsl::GEMM_I8_REGS,
+    ]
 }
-i8_regs_sources!(
-    I8_REGS_NN,
-    "const REGS_TRANS_A = false;\nconst REGS_TRANS_B = false;\n"
-);
-i8_regs_sources!(
-    I8_REGS_NT,
-    "const REGS_TRANS_A = false;\nconst REGS_TRANS_B = true;\n"
-);
-i8_regs_sources!(
-    I8_REGS_TN,
-    "const REGS_TRANS_A = true;\nconst REGS_TRANS_B = false;\n"
-);
-i8_regs_sources!(
-    I8_REGS_TT,
-    "const REGS_TRANS_A = true;\nconst REGS_TRANS_B = true;\n"
-);
+
+static I8_REGS_SOURCES: [[&str; 5]; 4] = [
+    i8_regs_sources("const REGS_TRANS_A = false;\nconst REGS_TRANS_B = false;\n"),
+    i8_regs_sources("const REGS_TRANS_A = false;\nconst REGS_TRANS_B = true;\n"),
+    i8_regs_sources("const REGS_TRANS_A = true;\nconst REGS_TRANS_B = false;\n"),
+    i8_regs_sources("const REGS_TRANS_A = true;\nconst REGS_TRANS_B = true;\n"),
+];
 
 /// The kernel declaration of `shaders/gemm_f32_regs.wgsl`: `gemm_f32` with a 4×4 block per
 /// lane in registers and no workgroup memory.
-pub static GEMM_F32_REGS: KernelDef = KernelDef {
-    name: "gemm_f32_regs",
-    sources: &[wgsl::COMMON, wgsl::GEMM_COMMON, wgsl::GEMM_F32_REGS],
-    workgroup_size: [REGS_LANES, 1, 1],
-    bindings: GEMM_BINDINGS,
-    params_size: std::mem::size_of::<GemmParams>(),
-};
+pub static GEMM_F32_REGS: KernelDef = regs_kernel(
+    "gemm_f32_regs",
+    &[wgsl::COMMON, wgsl::GEMM_COMMON, wgsl::GEMM_F32_REGS],
+    std::mem::size_of::<GemmParams>(),
+);
 
 /// The kernel declarations of `shaders/conv_f32_regs.wgsl`: an FP32 convolution as an implicit
 /// GEMM, `[forward, weight gradient]`. Same tiling and arithmetic as [`GEMM_F32_REGS`] on the
 /// column matrix, which they never write (see [`conv_f32_forward`], [`conv_f32_wgrad`]).
-pub static CONV_F32_REGS: [KernelDef; 2] = [
-    conv_regs("conv_f32_regs_fwd", &CONV_REGS_FWD),
-    conv_regs("conv_f32_regs_wgrad", &CONV_REGS_WGRAD),
-];
+pub static CONV_F32_REGS: [KernelDef; 2] = {
+    const P: usize = std::mem::size_of::<ConvGemmParams>();
+    [
+        regs_kernel("conv_f32_regs_fwd", &CONV_F32_REGS_SOURCES[0], P),
+        regs_kernel("conv_f32_regs_wgrad", &CONV_F32_REGS_SOURCES[1], P),
+    ]
+};
 
-const fn conv_regs(name: &'static str, sources: &'static [&'static str]) -> KernelDef {
-    KernelDef {
-        name,
-        sources,
-        workgroup_size: [REGS_LANES, 1, 1],
-        bindings: GEMM_BINDINGS,
-        params_size: std::mem::size_of::<ConvGemmParams>(),
-    }
+const fn conv_f32_sources(constants: &'static str) -> [&'static str; 5] {
+    [
+        wgsl::COMMON,
+        wgsl::GEMM_COMMON,
+        wgsl::CONV_COMMON,
+        constants,
+        wgsl::CONV_F32_REGS,
+    ]
 }
 
-static CONV_REGS_FWD: [&str; 5] = [
-    wgsl::COMMON,
-    wgsl::GEMM_COMMON,
-    wgsl::CONV_COMMON,
-    "const CONV_WGRAD = false;\n",
-    wgsl::CONV_F32_REGS,
-];
-static CONV_REGS_WGRAD: [&str; 5] = [
-    wgsl::COMMON,
-    wgsl::GEMM_COMMON,
-    wgsl::CONV_COMMON,
-    "const CONV_WGRAD = true;\n",
-    wgsl::CONV_F32_REGS,
+static CONV_F32_REGS_SOURCES: [[&str; 5]; 2] = [
+    conv_f32_sources("const CONV_WGRAD = false;\n"),
+    conv_f32_sources("const CONV_WGRAD = true;\n"),
 ];
 
 /// The kernel declarations of `shaders/conv_i8_regs.wgsl`: an int8 convolution as an implicit
@@ -186,12 +173,15 @@ static CONV_REGS_WGRAD: [&str; 5] = [
 /// (`_c4`: a word of four taps is one aligned word of the input). The same integers as
 /// [`GEMM_I8_REGS`] on the packed column matrix `im2col_quantize` would write (see
 /// [`conv_i8_forward`], [`conv_i8_wgrad`]).
-pub static CONV_I8_REGS: [KernelDef; 4] = [
-    conv_regs("conv_i8_regs_fwd", &CONV_I8_REGS_SOURCES[0]),
-    conv_regs("conv_i8_regs_wgrad", &CONV_I8_REGS_SOURCES[1]),
-    conv_regs("conv_i8_regs_fwd_c4", &CONV_I8_REGS_SOURCES[2]),
-    conv_regs("conv_i8_regs_wgrad_c4", &CONV_I8_REGS_SOURCES[3]),
-];
+pub static CONV_I8_REGS: [KernelDef; 4] = {
+    const P: usize = std::mem::size_of::<ConvGemmParams>();
+    [
+        regs_kernel("conv_i8_regs_fwd", &CONV_I8_REGS_SOURCES[0], P),
+        regs_kernel("conv_i8_regs_wgrad", &CONV_I8_REGS_SOURCES[1], P),
+        regs_kernel("conv_i8_regs_fwd_c4", &CONV_I8_REGS_SOURCES[2], P),
+        regs_kernel("conv_i8_regs_wgrad_c4", &CONV_I8_REGS_SOURCES[3], P),
+    ]
+};
 
 const fn conv_i8_sources(constants: &'static str) -> [&'static str; 6] {
     [
