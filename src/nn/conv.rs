@@ -129,7 +129,7 @@ impl Conv2d {
         refresh: bool,
     ) -> Result<Vec<usize>> {
         let dcols = dx.map(|_| &self.dcols);
-        // A quantized layer's backward reads the packed column matrix, not `cols`.
+        // A quantized layer's backward reads what it quantized (packed column matrix or x_q).
         let seeded = self
             .gemm
             .record_backward(ctx, rec, self.input(x), dy, dcols, refresh)?;
