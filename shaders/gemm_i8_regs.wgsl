@@ -69,9 +69,10 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     let k40 = block.z * (params.k_chunk / 4u);
     let k41 = min(k40 + params.k_chunk / 4u, k4_total);
     var acc: array<i32, 16>;
-    // Words wholly inside K need no mask or clamp: for the forward's and the weight gradient's
-    // layouts a loop over them with the addressing set up once (on lavapipe the forward runs
-    // ~20% faster); the general step takes the K tail and the other layouts.
+    // Words wholly inside K need no mask or clamp: for the layouts of the forward, the input
+    // gradient and the weight gradient a loop over them with the addressing set up once and no
+    // operand array returned from a function (on lavapipe the forward runs ~20% faster); the
+    // general step takes the K tail and the remaining layout.
     let whole = min(k41, params.k / 4u);
     var k4 = k40;
     var a_row: array<u32, 4>;
@@ -96,6 +97,22 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
             for (var i = 0u; i < 4u; i++) {
                 for (var j = 0u; j < 4u; j++) {
                     acc[i * 4u + j] += dot4I8Packed(av[i], bv[j]);
+                }
+            }
+        }
+    } else if !trans_a && trans_b {
+        // Input gradient: A K-major, B transposed.
+        for (; k4 < whole; k4++) {
+            var av: array<u32, 4>;
+            var tb: array<u32, 4>;
+            for (var i = 0u; i < 4u; i++) {
+                av[i] = a[a_row[i] + k4];
+                tb[i] = b[(4u * k4 + i) * b_rows4 + b_col];
+            }
+            for (var j = 0u; j < 4u; j++) {
+                let bj = byte_column(tb[0], tb[1], tb[2], tb[3], j);
+                for (var i = 0u; i < 4u; i++) {
+                    acc[i * 4u + j] += dot4I8Packed(av[i], bj);
                 }
             }
         }
