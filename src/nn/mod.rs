@@ -516,10 +516,10 @@ impl Model {
     }
 
     /// Bytes of GPU memory a training step's forward keeps for the backward: each weighted
-    /// layer's input (the column matrix for a convolution) as f32, or packed int8 plus its scale
-    /// when quantized; ReLU outputs (f32) except before a max-pooling, whose window positions (a
-    /// byte each) then carry the ReLU's mask too, or before an FP32 layer that keeps the same buffer. A buffer
-    /// is counted once.
+    /// layer's input as f32 (for a convolution its column matrix, or its input with implicit
+    /// GEMMs), or int8 plus its scale when quantized; ReLU outputs (f32) except before a
+    /// max-pooling, whose window positions (a byte each) then carry the ReLU's mask too, or
+    /// before an FP32 layer that keeps the same buffer. A buffer is counted once.
     pub fn saved_activation_bytes(&self) -> u64 {
         self.layers
             .iter()
