@@ -64,7 +64,7 @@ impl Conv2d {
             gemm.quantize_conv_input_in_place(ctx, &geom);
         }
         let bytes = rows as u64 * taps as u64 * 4;
-        let f32_cols = lowering == ConvLowering::Columns && !(int8 && geom.covers_input());
+        let f32_cols = Self::writes_f32_columns(lowering, int8, &geom);
         Ok(Conv2d {
             geom,
             gemm,
@@ -84,15 +84,22 @@ impl Conv2d {
         }
     }
 
+    /// Whether `im2col` writes an f32 column matrix: a column-matrix lowering, except for a
+    /// quantized layer whose windows cover the input (`im2col_quantize` packs it from x).
+    fn writes_f32_columns(lowering: ConvLowering, int8: bool, geom: &ConvGeometry) -> bool {
+        lowering == ConvLowering::Columns && !(int8 && geom.covers_input())
+    }
+
     /// The GEMM layer's input: the NHWC input for the implicit GEMMs and `im2col_quantize`,
     /// else the f32 column matrix.
     fn input<'a>(&'a self, x: &'a wgpu::Buffer) -> Input<'a> {
+        let int8 = self.gemm.is_quantized();
         match self.lowering {
             ConvLowering::Implicit => Input::Implicit(&self.geom, x),
-            ConvLowering::Columns if self.gemm.is_quantized() && self.geom.covers_input() => {
-                Input::Columns(&self.geom, x)
+            _ if Self::writes_f32_columns(self.lowering, int8, &self.geom) => {
+                Input::Matrix(&self.cols)
             }
-            ConvLowering::Columns => Input::Matrix(&self.cols),
+            ConvLowering::Columns => Input::Columns(&self.geom, x),
         }
     }
 
