@@ -137,16 +137,15 @@ fn quantize_one(x: f32, c: f32, inv: f32, rounding: u32, rnd: u32) -> i32 {
         return 0;
     }
     let a = min(bitcast<f32>(mag), c);
-    // The bitcast pins the product to its rounded f32 value before any integer decision.
-    let fixed = to_fixed24(bitcast<u32>(a * inv));
-    var q = fixed >> 24u;
-    let frac = fixed & 0xffffffu;
+    var q: u32;
     if rounding == ROUND_STOCHASTIC {
-        if (rnd & 0xffffffu) < frac {
-            q = q + 1u;
-        }
-    } else if frac > 0x800000u || (frac == 0x800000u && (q & 1u) == 1u) {
-        q = q + 1u;
+        // The bitcast pins the product to its rounded f32 value before any integer decision
+        // (a float subtraction of floor() could be fused with the product).
+        let fixed = to_fixed24(bitcast<u32>(a * inv));
+        q = (fixed >> 24u) + select(0u, 1u, (rnd & 0xffffffu) < (fixed & 0xffffffu));
+    } else {
+        // round() is exact and rounds half to even, on every backend (roundEven, rint, round).
+        q = u32(round(a * inv));
     }
     q = min(q, 127u);
     return select(i32(q), -i32(q), (bits >> 31u) == 1u);

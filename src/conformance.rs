@@ -24,11 +24,12 @@ use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::ops::channel_stats::Candidates;
 use crate::ops::gemm::{self, GemmVariant};
+use crate::ops::relu::relu_mask_bytes;
 use crate::ops::sgd::SgdParams;
 use crate::ops::{
     self, ChannelAxis, ChannelStat, ClipBuffers, ClipRule, ClipSummary, Epilogue, GemmBuffers,
-    GemmShape, Layout, LrScale, MAX_K_CHUNK, QuantizeBuffers, Rounding, Scale, SgdBuffers, SgdStep,
-    XentBuffers,
+    GemmShape, Layout, LrScale, MAX_K_CHUNK, QuantizeBuffers, ReluPass, ReluSaved, Rounding, Scale,
+    SgdBuffers, SgdStep, XentBuffers,
 };
 
 /// The outcome of one case.
@@ -970,27 +971,62 @@ fn clip_select_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
 fn relu_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
     let mut g = Gen::new(71);
     for n in [1u32, 5, 1000, 70_000] {
-        let mut x = g.normal_vec(n as usize, 1.0);
+        let len = n as usize;
+        let mut x = g.normal_vec(len, 1.0);
         let specials = [0.0, -0.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY];
-        for (i, v) in specials.iter().enumerate().take(n as usize) {
-            x[i * 7 % n as usize] = *v;
+        for (i, v) in specials.iter().enumerate().take(len) {
+            x[i * 7 % len] = *v;
         }
-        let dy = g.normal_vec(n as usize, 1.0);
+        let dy = g.normal_vec(len, 1.0);
         let xb = ctx.upload("test.x", &x);
         let dyb = ctx.upload("test.dy", &dy);
-        for backward in [false, true] {
-            let ob = ctx.storage_buffer("test.out", n as u64 * 4);
-            let mut rec = Recording::new();
-            ops::relu(ctx, &mut rec, n, &xb, backward.then_some(&dyb), &ob)?;
-            ctx.run(&rec)?;
-            let gpu: Vec<f32> = ctx.read_buffer(&ob)?;
-            let mut twin = vec![0f32; n as usize];
-            cpu::relu(&x, backward.then_some(&dy[..]), &mut twin);
-            let mut check = Check::new();
-            check.exact_f32("out", &gpu[..n as usize], &twin);
-            let dir = if backward { "backward" } else { "forward" };
-            check.finish("relu", format!("n={n} {dir} with ±0, NaN, ±Inf"), out);
-        }
+        let words = len.div_ceil(32);
+        let (yb, y_plain, maskb) = (
+            ctx.storage_buffer("test.y", n as u64 * 4),
+            ctx.storage_buffer("test.y_plain", n as u64 * 4),
+            ctx.storage_buffer("test.mask", relu_mask_bytes(n)),
+        );
+        let (dx_values, dx_mask) = (
+            ctx.storage_buffer("test.dx_values", n as u64 * 4),
+            ctx.storage_buffer("test.dx_mask", n as u64 * 4),
+        );
+        let mut rec = Recording::new();
+        let forward = |mask| ReluPass::Forward { x: &xb, mask };
+        ops::relu(ctx, &mut rec, n, forward(Some(&maskb)), &yb)?;
+        ops::relu(ctx, &mut rec, n, forward(None), &y_plain)?;
+        let backward = |saved| ReluPass::Backward { dy: &dyb, saved };
+        let from_y = ReluSaved::Values(&yb);
+        ops::relu(ctx, &mut rec, n, backward(from_y), &dx_values)?;
+        ops::relu(
+            ctx,
+            &mut rec,
+            n,
+            backward(ReluSaved::Mask(&maskb)),
+            &dx_mask,
+        )?;
+        ctx.run(&rec)?;
+        let read = |b: &wgpu::Buffer| -> Result<Vec<f32>> {
+            let mut v: Vec<f32> = ctx.read_buffer(b)?;
+            v.truncate(len);
+            Ok(v)
+        };
+        let (y, dxv, dxm) = (read(&yb)?, read(&dx_values)?, read(&dx_mask)?);
+        let y_plain = read(&y_plain)?;
+        let mask: Vec<u32> = ctx.read_buffer(&maskb)?;
+        let (mut ty, mut tmask, mut tdx) = (vec![0f32; len], vec![0u32; words], vec![0f32; len]);
+        cpu::relu_forward(&x, Some(&mut tmask), &mut ty);
+        let mut check = Check::new();
+        check.exact_f32("y", &y, &ty);
+        check.exact_f32("y without a mask", &y_plain, &ty);
+        check.exact("mask", &mask[..words], &tmask);
+        cpu::relu_backward(cpu::ReluSaved::Values(&ty), &dy, &mut tdx);
+        check.exact_f32("dx from y", &dxv, &tdx);
+        // Every route to the backward gives the same bits: from the input, the output, the mask.
+        cpu::relu_backward(cpu::ReluSaved::Mask(&tmask), &dy, &mut tdx);
+        check.exact_f32("dx from the mask", &dxm, &tdx);
+        cpu::relu_backward(cpu::ReluSaved::Values(&x), &dy, &mut tdx);
+        check.exact_f32("dx from the mask vs from x", &dxm, &tdx);
+        check.finish("relu", format!("n={n} with ±0, NaN, ±Inf"), out);
     }
     Ok(())
 }
@@ -1556,7 +1592,7 @@ fn maxpool_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
             cpu::maxpool_forward(&geom, &x, false, &mut plain_a, &mut ty);
             cpu::maxpool_backward(&geom, &dy, &plain_a, &mut plain_dx);
             let mut unfused = vec![0f32; ni];
-            cpu::relu(&x, Some(&plain_dx), &mut unfused);
+            cpu::relu_backward(cpu::ReluSaved::Values(&x), &plain_dx, &mut unfused);
             check.exact_f32("dx vs pooling then ReLU backward", &dx[..ni], &unfused);
         }
         let relu = if after_relu { " after relu" } else { "" };
@@ -2219,7 +2255,8 @@ fn train_step_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
                 stride: 2,
             },
             LayerSpec::GlobalAvgPool,
-            // A ReLU in a GEMM's epilogue, and its own backward.
+            // FP32: a ReLU in a GEMM's epilogue, its backward reading the output the next Linear
+            // keeps; int8: its own pass, keeping a bit mask for its backward.
             LayerSpec::Linear { outputs: 5 },
             LayerSpec::Relu,
             LayerSpec::Linear { outputs: 3 },

@@ -114,17 +114,13 @@ pub fn quantize_one(x: f32, c: f32, inv: f32, stochastic: bool, rnd: u32) -> i32
         return 0;
     }
     let a = f32::from_bits(mag).min(c);
-    let fixed = to_fixed24((a * inv).to_bits());
-    let mut q = fixed >> 24;
-    let frac = fixed & 0xff_ffff;
-    if stochastic {
-        if (rnd & 0xff_ffff) < frac {
-            q += 1;
-        }
-    } else if frac > 0x80_0000 || (frac == 0x80_0000 && (q & 1) == 1) {
-        q += 1;
-    }
-    q = q.min(127);
+    let q = if stochastic {
+        let fixed = to_fixed24((a * inv).to_bits());
+        (fixed >> 24) + ((rnd & 0xff_ffff) < (fixed & 0xff_ffff)) as u32
+    } else {
+        (a * inv).round_ties_even() as u32
+    };
+    let q = q.min(127);
     if (bits >> 31) == 1 {
         -(q as i32)
     } else {

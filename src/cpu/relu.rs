@@ -1,18 +1,41 @@
 //! Twin of `shaders/relu.wgsl`.
 
-/// Forward (`dy` = `None`) or backward of the rectifier.
-pub fn relu(x: &[f32], dy: Option<&[f32]>, out: &mut [f32]) {
+/// What the backward reads to know which elements were positive (see
+/// [`crate::ops::relu::ReluSaved`]).
+#[derive(Clone, Copy, Debug)]
+pub enum ReluSaved<'a> {
+    /// The forward's input or output.
+    Values(&'a [f32]),
+    /// The mask the forward wrote: bit `i % 32` of word `i / 32`.
+    Mask(&'a [u32]),
+}
+
+/// Forward of the rectifier; with `mask`, also a bit per element set where `x > 0`. The
+/// kernel's workgroups write whole words, so the last word's bits past `out.len()` are 0.
+pub fn relu_forward(x: &[f32], mask: Option<&mut [u32]>, out: &mut [f32]) {
     for i in 0..out.len() {
-        let v = x[i];
-        out[i] = match dy {
-            None => crate::cpu::common::rectify(v),
-            Some(d) => {
-                if v > 0.0 {
-                    d[i]
-                } else {
-                    0.0
+        out[i] = crate::cpu::common::rectify(x[i]);
+    }
+    if let Some(mask) = mask {
+        for (w, word) in mask.iter_mut().enumerate().take(out.len().div_ceil(32)) {
+            *word = 0;
+            for b in 0..32 {
+                let i = w * 32 + b;
+                if i < out.len() && x[i] > 0.0 {
+                    *word |= 1 << b;
                 }
             }
+        }
+    }
+}
+
+/// Backward of the rectifier: `out = positive ? dy : 0`.
+pub fn relu_backward(saved: ReluSaved<'_>, dy: &[f32], out: &mut [f32]) {
+    for i in 0..out.len() {
+        let keep = match saved {
+            ReluSaved::Values(x) => x[i] > 0.0,
+            ReluSaved::Mask(m) => (m[i / 32] >> (i % 32)) & 1 != 0,
         };
+        out[i] = if keep { dy[i] } else { 0.0 };
     }
 }

@@ -18,7 +18,7 @@ use crate::ops::maxpool::PoolParams;
 use crate::ops::nonfinite::NonFiniteParams;
 use crate::ops::pool::{ElementwiseParams, GapParams};
 use crate::ops::quantize::QuantizeParams;
-use crate::ops::relu::ReluParams;
+use crate::ops::relu::{RELU_BACKWARD, RELU_MASKED, ReluParams};
 use crate::ops::sgd::SgdParams;
 use crate::ops::softmax_xent::XentParams;
 use crate::ops::{
@@ -46,6 +46,7 @@ pub fn output_words(kernel: &str, binding: &str, params: &[u8]) -> Words {
     match (kernel, binding) {
         ("quantize" | "im2col_quantize", _)
         | ("maxpool", "argmax")
+        | ("relu", "mask")
         | ("softmax_xent", "correct")
         | ("nonfinite_count", _) => Words::Exact,
         ("channel_stats", "partials") => STATS_PARTIAL,
@@ -341,11 +342,21 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
         }
         "relu" => {
             let p: ReluParams = read(params);
-            let [x, dy, out] = bufs else {
+            let [x, dy, mask, out] = bufs else {
                 return Err(bad());
             };
-            let dy = (p.backward != 0).then(|| f32s(dy));
-            cpu::relu(f32s(x), dy, &mut f32s_mut(out)[..p.n as usize]);
+            let out = &mut f32s_mut(out)[..p.n as usize];
+            let masked = p.flags & RELU_MASKED != 0;
+            if p.flags & RELU_BACKWARD != 0 {
+                let saved = if masked {
+                    cpu::ReluSaved::Mask(mask)
+                } else {
+                    cpu::ReluSaved::Values(f32s(x))
+                };
+                cpu::relu_backward(saved, f32s(dy), out);
+            } else {
+                cpu::relu_forward(f32s(x), masked.then_some(&mut mask[..]), out);
+            }
         }
         "softmax_xent" => {
             let p: XentParams = read(params);

@@ -5,7 +5,9 @@ use crate::gpu::{Context, Recording};
 use crate::nn::Conv2d;
 use crate::nn::linear::{Output, SummarySlot};
 use crate::nn::tensors::{Slice, Slot, TensorRole};
-use crate::ops::{self, BatchNormBuffers, BatchNormConfig, ConvGeometry, SgdBuffers, SgdStep};
+use crate::ops::{
+    self, BatchNormBuffers, BatchNormConfig, ConvGeometry, ReluPass, ReluSaved, SgdBuffers, SgdStep,
+};
 use crate::quant::Policy;
 
 /// BatchNorm2d over NHWC activations (`rows` = batch × pixels), FP32 in every policy.
@@ -174,6 +176,8 @@ pub struct BasicBlock {
     g_sum: wgpu::Buffer,
     g_a: wgpu::Buffer,
     g_b: wgpu::Buffer,
+    /// The two ReLUs' masks (after bn1, after the sum): all their backwards read.
+    relu_masks: [wgpu::Buffer; 2],
     dx_main: wgpu::Buffer,
     dx_short: Option<wgpu::Buffer>,
     out_cells: u32,
@@ -265,6 +269,12 @@ impl BasicBlock {
             g_a: buf("g_a", out_cells),
             g_b: buf("g_b", out_cells),
             dx_main: buf("dx_main", in_cells),
+            relu_masks: ["relu1_mask", "relu2_mask"].map(|what| {
+                ctx.storage_buffer(
+                    &format!("{name}.{what}"),
+                    ops::relu::relu_mask_bytes(out_cells),
+                )
+            }),
             out_cells,
             in_cells,
         })
@@ -288,7 +298,12 @@ impl BasicBlock {
             .record_forward(ctx, rec, x, Output::plain(&self.a1), refresh)?;
         self.bn1
             .record_forward(ctx, rec, &self.a1, &self.b1, train)?;
-        ops::relu(ctx, rec, self.out_cells, &self.b1, None, &self.r1)?;
+        let relu = |x, mask| ReluPass::Forward {
+            x,
+            mask: Some(mask),
+        };
+        let [mask1, mask2] = &self.relu_masks;
+        ops::relu(ctx, rec, self.out_cells, relu(&self.b1, mask1), &self.r1)?;
         self.conv2
             .record_forward(ctx, rec, &self.r1, Output::plain(&self.a2), refresh)?;
         self.bn2
@@ -302,7 +317,7 @@ impl BasicBlock {
             _ => x,
         };
         ops::add(rec, self.out_cells, &self.b2, short, &self.sum)?;
-        ops::relu(ctx, rec, self.out_cells, &self.sum, None, y)
+        ops::relu(ctx, rec, self.out_cells, relu(&self.sum, mask2), y)
     }
 
     /// The backward from `dy`; `x` is the forward's input.
@@ -316,7 +331,12 @@ impl BasicBlock {
     ) -> Result<Vec<usize>> {
         let mut seeded = Vec::new();
         let n = self.out_cells;
-        ops::relu(ctx, rec, n, &self.sum, Some(dy), &self.g_sum)?;
+        let relu = |dy, mask| ReluPass::Backward {
+            dy,
+            saved: ReluSaved::Mask(mask),
+        };
+        let [mask1, mask2] = &self.relu_masks;
+        ops::relu(ctx, rec, n, relu(dy, mask2), &self.g_sum)?;
         // Main path, back to front.
         self.bn2.record_backward(ctx, rec, &self.g_sum, &self.g_a)?;
         seeded.extend(self.conv2.record_backward(
@@ -326,7 +346,7 @@ impl BasicBlock {
             Some(&self.g_b),
             refresh,
         )?);
-        ops::relu(ctx, rec, n, &self.b1, Some(&self.g_b), &self.g_a)?;
+        ops::relu(ctx, rec, n, relu(&self.g_b, mask1), &self.g_a)?;
         self.bn1.record_backward(ctx, rec, &self.g_a, &self.g_b)?;
         let main_dx = dx.map(|_| &self.dx_main);
         seeded.extend(
@@ -386,7 +406,7 @@ impl BasicBlock {
     pub(crate) fn saved_bytes(&self) -> u64 {
         let convs: u64 = self.convs().iter().map(|c| c.saved_input_bytes()).sum();
         let bns: u64 = self.batchnorms().iter().map(|b| b.saved_bytes()).sum();
-        // ReLU inputs b1 and sum.
-        convs + bns + 2 * self.out_cells as u64 * 4
+        let masks: u64 = self.relu_masks.iter().map(|m| m.size()).sum();
+        convs + bns + masks
     }
 }

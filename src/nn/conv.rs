@@ -77,11 +77,16 @@ impl Conv2d {
     /// Bytes kept from the forward for the backward: the f32 input (FP32, implicit), or what
     /// the GEMM layer keeps (f32 or packed column matrix, or the input quantized in place).
     pub fn saved_input_bytes(&self) -> u64 {
-        if !self.gemm.is_quantized() && self.lowering == ConvLowering::Implicit {
+        if self.keeps_f32_input() {
             self.geom.input_len() * 4
         } else {
             self.gemm.saved_input_bytes()
         }
+    }
+
+    /// Whether the backward reads the f32 input itself (FP32 with implicit GEMMs).
+    pub(crate) fn keeps_f32_input(&self) -> bool {
+        !self.gemm.is_quantized() && self.lowering == ConvLowering::Implicit
     }
 
     /// Whether `im2col` writes an f32 column matrix: a column-matrix lowering, except for a

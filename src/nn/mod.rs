@@ -19,7 +19,8 @@ pub use tensors::{NamedTensor, TensorRole};
 use crate::conformance::Gen;
 use crate::error::{Error, Result};
 use crate::gpu::{Context, Recording};
-use crate::ops::{self, ClipSummary, SgdStep, XentBuffers};
+use crate::ops::relu::relu_mask_bytes;
+use crate::ops::{self, ClipSummary, ReluPass, ReluSaved, SgdStep, XentBuffers};
 use crate::quant::Policy;
 
 /// One layer of a [`ModelSpec`]. Activations are NHWC.
@@ -241,10 +242,25 @@ pub(crate) enum Layer {
     GlobalAvgPool(u32, u32, u32),
     Block(Box<BasicBlock>),
     Flatten,
-    Relu,
+    /// With the bit mask its backward reads, when no later layer keeps its output as f32 (see
+    /// [`Layer::needs_relu_mask`]).
+    Relu(Option<wgpu::Buffer>),
 }
 
 impl Layer {
+    /// Whether a ReLU followed by `after` keeps a bit mask for its backward: not when the next
+    /// layer is a max-pooling, which does that backward, or keeps the ReLU's output as its own
+    /// f32 input (an FP32 Linear, or FP32 convolution with implicit GEMMs), which the backward
+    /// then reads. A quantized layer keeps int8, which cannot tell small positives from 0.
+    fn needs_relu_mask(after: &[Layer]) -> bool {
+        match after.iter().find(|l| !matches!(l, Layer::Flatten)) {
+            Some(Layer::MaxPool(..)) => false,
+            Some(Layer::Linear(l)) => l.is_quantized(),
+            Some(Layer::Conv(c)) => !c.keeps_f32_input(),
+            _ => true,
+        }
+    }
+
     /// The GEMM layer, if the layer is a Linear or a convolution itself.
     fn gemm(&self) -> Option<&Linear> {
         match self {
@@ -439,7 +455,7 @@ impl Model {
                     Layer::MaxPool(geom, argmax)
                 }
                 LayerSpec::Flatten => Layer::Flatten,
-                LayerSpec::Relu => Layer::Relu,
+                LayerSpec::Relu => Layer::Relu(None),
                 LayerSpec::BatchNorm2d => {
                     let bn = BatchNorm::new(ctx, &format!("layer{i}.bn"), batch * h * w, c);
                     Layer::BatchNorm(Box::new(bn))
@@ -460,6 +476,13 @@ impl Model {
                     Layer::Block(Box::new(block))
                 }
             });
+        }
+        for i in 0..layers.len() {
+            if matches!(layers[i], Layer::Relu(_)) && Layer::needs_relu_mask(&layers[i + 1..]) {
+                let n = batch * shapes[i].iter().product::<u32>();
+                let mask = ctx.storage_buffer(&format!("layer{i}.relu_mask"), relu_mask_bytes(n));
+                layers[i] = Layer::Relu(Some(mask));
+            }
         }
         let mut acts: Vec<wgpu::Buffer> = Vec::new();
         let mut grads: Vec<wgpu::Buffer> = Vec::new();
@@ -517,32 +540,22 @@ impl Model {
 
     /// Bytes of GPU memory a training step's forward keeps for the backward: each weighted
     /// layer's input as f32 (for a convolution its column matrix, or its input with implicit
-    /// GEMMs), or int8 plus its scale when quantized; ReLU outputs (f32) except before a
+    /// GEMMs), or int8 plus its scale when quantized; a bit per ReLU output, except before a
     /// max-pooling, whose window positions (a byte each) then carry the ReLU's mask too, or
-    /// before an FP32 layer that keeps the same buffer. A buffer is counted once.
+    /// before an FP32 layer that keeps the output as its input. A buffer is counted once.
+    /// Forward temporaries no backward reads (a ReLU's f32 output that the next layer
+    /// quantizes, say) are not counted.
     pub fn saved_activation_bytes(&self) -> u64 {
         self.layers
             .iter()
-            .enumerate()
-            .map(|(i, layer)| match layer {
+            .map(|layer| match layer {
                 Layer::Linear(l) => l.saved_input_bytes(),
                 Layer::Conv(c) => c.saved_input_bytes(),
                 Layer::MaxPool(g, _) => g.argmax_bytes(),
                 Layer::BatchNorm(b) => b.saved_bytes(),
                 Layer::Block(b) => b.saved_bytes(),
                 Layer::GlobalAvgPool(..) => 0,
-                Layer::Relu if self.relu_in_pool(i) => 0,
-                // The same buffer as the next layer's FP32 input, counted there.
-                Layer::Relu
-                    if self
-                        .layers
-                        .get(i + 1)
-                        .and_then(Layer::gemm)
-                        .is_some_and(|l| !l.is_quantized()) =>
-                {
-                    0
-                }
-                Layer::Relu => self.len_of(i) as u64 * 4,
+                Layer::Relu(mask) => mask.as_ref().map_or(0, wgpu::Buffer::size),
                 Layer::Flatten => 0,
             })
             .sum()
@@ -687,9 +700,10 @@ impl Model {
         Ok(out)
     }
 
-    /// Whether layer `i` is a ReLU that the GEMM layer before it can apply in its epilogue.
+    /// Whether layer `i` is a ReLU that the GEMM layer before it can apply in its epilogue: one
+    /// without a mask to write.
     fn relu_in_gemm(&self, i: usize) -> bool {
-        matches!(self.layers.get(i), Some(Layer::Relu))
+        matches!(self.layers.get(i), Some(Layer::Relu(None)))
             && i > 0
             && matches!(self.layers[i - 1], Layer::Linear(_) | Layer::Conv(_))
     }
@@ -698,7 +712,7 @@ impl Model {
     /// forward marks windows whose maximum is not positive, and its backward routes them no
     /// gradient — exactly what the ReLU's backward would have zeroed.
     fn relu_in_pool(&self, i: usize) -> bool {
-        matches!(self.layers.get(i), Some(Layer::Relu))
+        matches!(self.layers.get(i), Some(Layer::Relu(_)))
             && matches!(self.layers.get(i + 1), Some(Layer::MaxPool(..)))
     }
 
@@ -739,8 +753,14 @@ impl Model {
                     ops::global_avg_pool(ctx, rec, (*n, *hw, *c), x, None, y)?
                 }
                 Layer::Block(b) => b.record_forward(ctx, rec, x, y, refresh, train)?,
-                Layer::Relu if fuse && self.relu_in_gemm(i) => {}
-                Layer::Relu => ops::relu(ctx, rec, self.len_of(i), x, None, y)?,
+                Layer::Relu(_) if fuse && self.relu_in_gemm(i) => {}
+                Layer::Relu(mask) => {
+                    let pass = ReluPass::Forward {
+                        x,
+                        mask: mask.as_ref(),
+                    };
+                    ops::relu(ctx, rec, self.len_of(i), pass, y)?
+                }
                 Layer::Flatten => {}
             }
         }
@@ -807,13 +827,17 @@ impl Model {
                 Layer::Block(b) => {
                     seeded.extend(b.record_backward(ctx, rec, (x, dy), dx, refresh)?);
                 }
-                Layer::Relu if fuse && self.relu_in_pool(i) => {}
-                Layer::Relu => {
-                    // The output has the input's positive elements, and is there also when
-                    // the ReLU ran in a GEMM's epilogue.
+                Layer::Relu(_) if fuse && self.relu_in_pool(i) => {}
+                Layer::Relu(mask) => {
+                    // Without a mask: the output, which has the input's positive elements and
+                    // is there also when the ReLU ran in a GEMM's epilogue.
+                    let saved = match mask {
+                        Some(m) => ReluSaved::Mask(m),
+                        None => ReluSaved::Values(&self.acts[i + 1]),
+                    };
                     if let Some(dx) = dx {
-                        let y = &self.acts[i + 1];
-                        ops::relu(ctx, rec, self.len_of(i), y, Some(dy), dx)?;
+                        let pass = ReluPass::Backward { dy, saved };
+                        ops::relu(ctx, rec, self.len_of(i), pass, dx)?;
                     }
                 }
                 Layer::Flatten => {}

@@ -35,7 +35,7 @@ pub use gemm::{
 pub use maxpool::{PoolGeometry, PoolPass, maxpool};
 pub use pool::{add, global_avg_pool};
 pub use quantize::{QuantizeBuffers, quantize};
-pub use relu::relu;
+pub use relu::{ReluPass, ReluSaved, relu};
 pub use sgd::{LrScale, SgdBuffers, SgdStep, sgd};
 pub use softmax_xent::{XentBuffers, softmax_xent};
 

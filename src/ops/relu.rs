@@ -1,4 +1,5 @@
-//! `relu`: forward and backward of the rectifier, elementwise in FP32.
+//! `relu`: forward and backward of the rectifier, elementwise in FP32; the forward can keep a
+//! bit per element instead of an f32 tensor for the backward.
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;
@@ -14,10 +15,16 @@ pub static RELU: KernelDef = KernelDef {
         ("params", BindType::Uniform),
         ("x", BindType::ReadOnly),
         ("dy", BindType::ReadOnly),
+        ("mask", BindType::ReadWrite),
         ("out", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<ReluParams>(),
 };
+
+/// `ReluParams.flags`: the backward.
+pub const RELU_BACKWARD: u32 = 1;
+/// `ReluParams.flags`: the forward writes the mask, the backward reads it instead of `x`.
+pub const RELU_MASKED: u32 = 2;
 
 /// `ReluParams` of `shaders/relu.wgsl`.
 #[repr(C)]
@@ -25,20 +32,51 @@ pub static RELU: KernelDef = KernelDef {
 pub struct ReluParams {
     /// Elements.
     pub n: u32,
-    /// 0 forward, 1 backward.
-    pub backward: u32,
+    /// [`RELU_BACKWARD`] | [`RELU_MASKED`].
+    pub flags: u32,
     /// Padding.
     pub _pad: [u32; 2],
 }
 
-/// Records `out = relu(x)` (`dy` = `None`) or the backward `out = x > 0 ? dy : 0`, over `n`
-/// f32 elements.
+/// Bytes of the mask of `n` elements: a bit each, bit `i % 32` of word `i / 32`.
+pub fn relu_mask_bytes(n: u32) -> u64 {
+    n.div_ceil(32) as u64 * 4
+}
+
+/// What a ReLU's backward reads to know which elements were positive.
+#[derive(Clone, Copy, Debug)]
+pub enum ReluSaved<'a> {
+    /// The forward's input or output (f32, `n` elements).
+    Values(&'a wgpu::Buffer),
+    /// The mask the forward wrote.
+    Mask(&'a wgpu::Buffer),
+}
+
+/// Which direction a [`relu`] dispatch runs.
+#[derive(Clone, Copy, Debug)]
+pub enum ReluPass<'a> {
+    /// `out = relu(x)`; with `mask`, also its bits (`x > 0`).
+    Forward {
+        /// The input.
+        x: &'a wgpu::Buffer,
+        /// Where to write the mask ([`relu_mask_bytes`]).
+        mask: Option<&'a wgpu::Buffer>,
+    },
+    /// `out = positive ? dy : 0`.
+    Backward {
+        /// The gradient of the output.
+        dy: &'a wgpu::Buffer,
+        /// Which elements were positive.
+        saved: ReluSaved<'a>,
+    },
+}
+
+/// Records the forward or backward of the rectifier over `n` f32 elements into `out`.
 pub fn relu(
     ctx: &Context,
     rec: &mut Recording,
     n: u32,
-    x: &wgpu::Buffer,
-    dy: Option<&wgpu::Buffer>,
+    pass: ReluPass<'_>,
     out: &wgpu::Buffer,
 ) -> Result<()> {
     const OP: &str = "relu";
@@ -46,21 +84,37 @@ pub fn relu(
         return Err(Error::invalid(OP, "no elements"));
     }
     let bytes = n as u64 * 4;
-    check_buffer(OP, "x", x, bytes)?;
     check_buffer(OP, "out", out, bytes)?;
+    let (flags, x, dy, mask) = match pass {
+        ReluPass::Forward { x, mask } => (mask.is_some() as u32 * RELU_MASKED, Some(x), None, mask),
+        ReluPass::Backward { dy, saved } => match saved {
+            ReluSaved::Values(x) => (RELU_BACKWARD, Some(x), Some(dy), None),
+            ReluSaved::Mask(m) => (RELU_BACKWARD | RELU_MASKED, None, Some(dy), Some(m)),
+        },
+    };
+    if let Some(x) = x {
+        check_buffer(OP, "x", x, bytes)?;
+    }
     if let Some(d) = dy {
         check_buffer(OP, "dy", d, bytes)?;
     }
+    if let Some(m) = mask {
+        check_buffer(OP, "mask", m, relu_mask_bytes(n))?;
+    }
     let params = ReluParams {
         n,
-        backward: dy.is_some() as u32,
+        flags,
         _pad: [0; 2],
     };
-    let dy = dy.unwrap_or(ctx.unused_binding(0));
     rec.push(Dispatch::new(
         &RELU,
         &params,
-        &[x, dy, out],
+        &[
+            x.unwrap_or(ctx.unused_binding(0)),
+            dy.unwrap_or(ctx.unused_binding(0)),
+            mask.unwrap_or(ctx.unused_binding(1)),
+            out,
+        ],
         grid_1d(n as u64, 256),
     ));
     Ok(())
