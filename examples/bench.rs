@@ -65,6 +65,8 @@ struct StepRow {
     weight_bytes: u64,
     optimizer_bytes: u64,
     saved_activation_bytes: u64,
+    /// This policy's saved activations divided by FP32's.
+    saved_ratio_to_fp32: f64,
     other_bytes: u64,
 }
 
@@ -111,7 +113,7 @@ fn run(args: &Args) -> AnyResult<()> {
 
     let steps = step_rows(&ctx, args)?;
     println!(
-        "\n{:<8} {:<8} {:>9} {:>8} {:>10} {:>8} {:>10} {:>10} {:>12} {:>10}",
+        "\n{:<8} {:<8} {:>9} {:>8} {:>10} {:>8} {:>10} {:>10} {:>12} {:>8} {:>10}",
         "model",
         "policy",
         "ms/step",
@@ -121,12 +123,13 @@ fn run(args: &Args) -> AnyResult<()> {
         "weights",
         "optimizer",
         "saved acts",
+        "vs fp32",
         "other"
     );
     for s in &steps {
         let mb = |b: u64| format!("{:.2} MB", b as f64 / 1e6);
         println!(
-            "{:<8} {:<8} {:>9.1} {:>7.2}x {:>10} {:>8.1} {:>10} {:>10} {:>12} {:>10}",
+            "{:<8} {:<8} {:>9.1} {:>7.2}x {:>10} {:>8.1} {:>10} {:>10} {:>12} {:>7.2}x {:>10}",
             s.model,
             s.policy,
             s.ms_per_step,
@@ -136,14 +139,16 @@ fn run(args: &Args) -> AnyResult<()> {
             mb(s.weight_bytes),
             mb(s.optimizer_bytes),
             mb(s.saved_activation_bytes),
+            s.saved_ratio_to_fp32,
             mb(s.other_bytes)
         );
     }
     println!(
         "\nvs fp32: the step time of FP32 divided by this policy's (above 1: faster). ui8: steps \
          that refresh clips (UI8's first 200); ui8-kept: the steps between refreshes after that. \
-         Saved acts: what the forward keeps for the backward. Other: activations, gradients, \
-         quantized copies and scratch."
+         dai8-all: DAI8 with the first and last layers on int8 too. Saved acts: what the forward \
+         keeps for the backward; its vs fp32: divided by FP32's (below 1: lighter). Other: \
+         activations, gradients, quantized copies and scratch."
     );
     if let Some(path) = &args.json {
         let json = serde_json::json!({
@@ -236,7 +241,7 @@ fn step_rows(ctx: &octet::Context, args: &Args) -> AnyResult<Vec<StepRow>> {
     let data = Dataset::synthetic_images(batch * (steps + 2), [28, 28, 1], 10, 0.5, 1);
     let mut rows = Vec::new();
     for (name, spec) in models.iter().take(if args.quick { 2 } else { 3 }) {
-        let mut fp32_ms = 0.0;
+        let (mut fp32_ms, mut fp32_saved) = (0.0, 0);
         // UI8 refreshes its clips every step for 200 steps, then every 100: "ui8" times the
         // former, "ui8-kept" (warm-up skipped) the steady state, whose timed steps keep clips.
         let kept = Policy::Ui8(Ui8 {
@@ -249,9 +254,12 @@ fn step_rows(ctx: &octet::Context, args: &Args) -> AnyResult<Vec<StepRow>> {
             ("ui8", Policy::ui8()),
             ("ui8-kept", kept),
             ("dai8", Policy::dai8()),
+            // First conv and last Linear on int8 too (TrainConfig::quantize_first_last).
+            ("dai8-all", Policy::dai8()),
         ] {
             let cfg = TrainConfig {
                 batch: batch as u32,
+                quantize_first_last: label == "dai8-all",
                 ..Default::default()
             };
             let before = ctx.storage_bytes();
@@ -261,8 +269,9 @@ fn step_rows(ctx: &octet::Context, args: &Args) -> AnyResult<Vec<StepRow>> {
             let submits = ctx.submit_count();
             let ms = time_steps(&mut trainer, &data, 2, steps)?;
             let submits = (ctx.submit_count() - submits) as f64 / (2 + steps) as f64;
+            let saved = trainer.model().saved_activation_bytes();
             if policy == Policy::Fp32 {
-                fp32_ms = ms;
+                (fp32_ms, fp32_saved) = (ms, saved);
             }
             let bytes = |role| -> AnyResult<u64> {
                 let t = trainer.model().read_tensors(ctx, role)?;
@@ -270,7 +279,6 @@ fn step_rows(ctx: &octet::Context, args: &Args) -> AnyResult<Vec<StepRow>> {
             };
             let (weights, optimizer) =
                 (bytes(TensorRole::Parameter)?, bytes(TensorRole::Velocity)?);
-            let saved = trainer.model().saved_activation_bytes();
             rows.push(StepRow {
                 model: name,
                 policy: label,
@@ -284,6 +292,7 @@ fn step_rows(ctx: &octet::Context, args: &Args) -> AnyResult<Vec<StepRow>> {
                 weight_bytes: weights,
                 optimizer_bytes: optimizer,
                 saved_activation_bytes: saved,
+                saved_ratio_to_fp32: saved as f64 / fp32_saved as f64,
                 other_bytes: held.saturating_sub(weights + optimizer + saved),
             });
             if args.profile && *name == "lenet5" {

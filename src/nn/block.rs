@@ -2,9 +2,9 @@
 
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
-use crate::nn::Conv2d;
 use crate::nn::linear::{Output, SummarySlot};
 use crate::nn::tensors::{Slice, Slot, TensorRole};
+use crate::nn::{BackwardScratch, Conv2d};
 use crate::ops::{
     self, BatchNormBuffers, BatchNormConfig, ConvGeometry, ReluPass, ReluSaved, SgdBuffers, SgdStep,
 };
@@ -25,7 +25,6 @@ pub struct BatchNorm {
     /// dγ then dβ: the same layout as `affine`, so one SGD step updates both.
     grads: wgpu::Buffer,
     velocity: wgpu::Buffer,
-    scratch: wgpu::Buffer,
 }
 
 impl BatchNorm {
@@ -48,7 +47,6 @@ impl BatchNorm {
             xhat: ctx.storage_buffer(&format!("{name}.xhat"), cells * 4),
             grads: ctx.storage_buffer(&format!("{name}.grads"), 2 * channels as u64 * 4),
             velocity: ctx.storage_buffer(&format!("{name}.velocity"), 2 * channels as u64 * 4),
-            scratch: ctx.storage_buffer(&format!("{name}.scratch"), 2 * cells * 4),
         }
     }
 
@@ -77,11 +75,10 @@ impl BatchNorm {
         &self,
         ctx: &Context,
         rec: &mut Recording,
-        dy: &wgpu::Buffer,
-        dx: &wgpu::Buffer,
+        (dy, dx): (&wgpu::Buffer, &wgpu::Buffer),
+        scratch: &BackwardScratch,
     ) -> Result<()> {
         let shape = (self.rows, self.channels);
-        let scratch = &self.scratch;
         ops::batchnorm_backward(
             ctx,
             rec,
@@ -89,9 +86,14 @@ impl BatchNorm {
             self.cfg,
             dy,
             self.bufs(),
-            scratch,
+            &scratch.batchnorm,
             (&self.grads, dx),
         )
+    }
+
+    /// Bytes of the per-element terms the backward writes to scratch.
+    pub(crate) fn scratch_bytes(&self) -> u64 {
+        ops::batchnorm_scratch_bytes(self.rows, self.channels)
     }
 
     /// Records the SGD step of γ and β; returns its index in `rec`.
@@ -328,6 +330,7 @@ impl BasicBlock {
         (x, dy): (&wgpu::Buffer, &wgpu::Buffer),
         dx: Option<&wgpu::Buffer>,
         refresh: bool,
+        scratch: &BackwardScratch,
     ) -> Result<Vec<usize>> {
         let mut seeded = Vec::new();
         let n = self.out_cells;
@@ -338,31 +341,39 @@ impl BasicBlock {
         let [mask1, mask2] = &self.relu_masks;
         ops::relu(ctx, rec, n, relu(dy, mask2), &self.g_sum)?;
         // Main path, back to front.
-        self.bn2.record_backward(ctx, rec, &self.g_sum, &self.g_a)?;
+        self.bn2
+            .record_backward(ctx, rec, (&self.g_sum, &self.g_a), scratch)?;
         seeded.extend(self.conv2.record_backward(
             ctx,
             rec,
             (&self.r1, &self.g_a),
             Some(&self.g_b),
             refresh,
+            scratch,
         )?);
         ops::relu(ctx, rec, n, relu(&self.g_b, mask1), &self.g_a)?;
-        self.bn1.record_backward(ctx, rec, &self.g_a, &self.g_b)?;
+        self.bn1
+            .record_backward(ctx, rec, (&self.g_a, &self.g_b), scratch)?;
         let main_dx = dx.map(|_| &self.dx_main);
-        seeded.extend(
-            self.conv1
-                .record_backward(ctx, rec, (x, &self.g_b), main_dx, refresh)?,
-        );
+        seeded.extend(self.conv1.record_backward(
+            ctx,
+            rec,
+            (x, &self.g_b),
+            main_dx,
+            refresh,
+            scratch,
+        )?);
         // Shortcut.
         let short_dx = match (&self.shortcut, &self.dx_short) {
             (Some((conv, bn)), Some(dxs)) => {
-                bn.record_backward(ctx, rec, &self.g_sum, &self.g_a)?;
+                bn.record_backward(ctx, rec, (&self.g_sum, &self.g_a), scratch)?;
                 seeded.extend(conv.record_backward(
                     ctx,
                     rec,
                     (x, &self.g_a),
                     dx.map(|_| dxs),
                     refresh,
+                    scratch,
                 )?);
                 dxs
             }

@@ -9,9 +9,9 @@
 
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
-use crate::nn::Linear;
 use crate::nn::linear::{Input, Output, SummarySlot};
 use crate::nn::tensors::Slot;
+use crate::nn::{BackwardScratch, Linear};
 use crate::ops::{self, ConvGeometry, ConvLowering};
 use crate::quant::Policy;
 
@@ -25,7 +25,8 @@ pub struct Conv2d {
     lowering: ConvLowering,
     /// The f32 column matrix (4 bytes where no f32 one is written).
     cols: wgpu::Buffer,
-    dcols: wgpu::Buffer,
+    /// Whether the backward computes dx (through the column matrix's gradient).
+    input_grad: bool,
 }
 
 impl Conv2d {
@@ -42,27 +43,24 @@ impl Conv2d {
         input_grad: bool,
     ) -> Result<Self> {
         let (rows, taps) = (geom.rows(), geom.taps());
-        let bias = vec![0.0; channels as usize];
-        let mut gemm = Linear::new(
-            ctx,
-            name,
-            (rows, taps, channels),
-            weight,
-            &bias,
-            policy,
-            quantized,
-        );
         // A quantized layer whose windows skip input pixels (a strided 1×1 shortcut) needs the
         // column matrix's statistics, so its f32 column matrix.
-        let int8 = gemm.is_quantized();
+        let int8 = quantized.is_some();
         let lowering = if int8 && !geom.covers_input() {
             ConvLowering::Columns
         } else {
             ctx.conv_lowering(&geom, channels, int8)?
         };
-        if lowering == ConvLowering::Implicit {
-            gemm.quantize_conv_input_in_place(ctx, &geom);
-        }
+        let gemm = Linear::new(
+            ctx,
+            name,
+            (rows, taps, channels),
+            weight,
+            &vec![0.0; channels as usize],
+            policy,
+            quantized,
+            (lowering == ConvLowering::Implicit).then_some(&geom),
+        );
         let bytes = rows as u64 * taps as u64 * 4;
         let f32_cols = Self::writes_f32_columns(lowering, int8, &geom);
         Ok(Conv2d {
@@ -70,7 +68,7 @@ impl Conv2d {
             gemm,
             lowering,
             cols: ctx.storage_buffer(&format!("{name}.cols"), if f32_cols { bytes } else { 4 }),
-            dcols: ctx.storage_buffer(&format!("{name}.dcols"), if input_grad { bytes } else { 4 }),
+            input_grad,
         })
     }
 
@@ -130,8 +128,17 @@ impl Conv2d {
             .record_forward(ctx, rec, self.input(x), out, refresh)
     }
 
+    /// Bytes of the column matrix's gradient the backward writes to scratch (0 without dx).
+    pub(crate) fn dcols_bytes(&self) -> u64 {
+        if self.input_grad {
+            self.geom.rows() as u64 * self.geom.taps() as u64 * 4
+        } else {
+            0
+        }
+    }
+
     /// The backward from `dy`; `x` is the forward's input; `dx` only for a layer made with
-    /// `input_grad`.
+    /// `input_grad`, through `scratch.dcols`.
     pub(crate) fn record_backward(
         &self,
         ctx: &Context,
@@ -139,14 +146,15 @@ impl Conv2d {
         (x, dy): (&wgpu::Buffer, &wgpu::Buffer),
         dx: Option<&wgpu::Buffer>,
         refresh: bool,
+        scratch: &BackwardScratch,
     ) -> Result<Vec<usize>> {
-        let dcols = dx.map(|_| &self.dcols);
+        let dcols = dx.map(|_| &scratch.dcols);
         // A quantized layer's backward reads what it quantized (packed column matrix or x_q).
         let seeded = self
             .gemm
             .record_backward(ctx, rec, self.input(x), dy, dcols, refresh)?;
         if let Some(dx) = dx {
-            ops::col2im(rec, &self.geom, &self.dcols, dx)?;
+            ops::col2im(rec, &self.geom, &scratch.dcols, dx)?;
         }
         Ok(seeded)
     }

@@ -158,7 +158,9 @@ pub struct Linear {
 impl Linear {
     /// Allocates the layer for `(batch, inputs, outputs)`; `weight` (`outputs × inputs`,
     /// row-major) and `bias` are the initial values. With a summary slot the GEMMs run on int8
-    /// under `policy`, else in FP32.
+    /// under `policy`, else in FP32; `conv_input`: keep a convolution's input quantized in place
+    /// (one byte per element) instead of the packed column matrix (see [`Input::Implicit`]).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         ctx: &Context,
         name: &str,
@@ -167,6 +169,7 @@ impl Linear {
         bias: &[f32],
         policy: &Policy,
         quantized: Option<SummarySlot>,
+        conv_input: Option<&ConvGeometry>,
     ) -> Self {
         let f32s = |n: u32| n as u64 * 4;
         let int8 = quantized.map(|summary| {
@@ -188,7 +191,10 @@ impl Linear {
                 x: QuantTensor::new(
                     ctx,
                     &format!("{name}.x"),
-                    Layout::new(batch, inputs, ChannelAxis::Tensor),
+                    conv_input.map_or(
+                        Layout::new(batch, inputs, ChannelAxis::Tensor),
+                        ConvGeometry::quantized_input_layout,
+                    ),
                 ),
                 w: QuantTensor::new(
                     ctx,
@@ -273,15 +279,6 @@ impl Linear {
             }
         }
         slots
-    }
-
-    /// Makes a quantized layer keep the convolution input `g` quantized in place, one byte per
-    /// element, instead of its packed column matrix (see [`Input::Implicit`]).
-    pub(crate) fn quantize_conv_input_in_place(&mut self, ctx: &Context, g: &ConvGeometry) {
-        if let Some(q) = &mut self.int8 {
-            let layout = g.quantized_input_layout();
-            q.x = QuantTensor::new(ctx, &format!("{}.x", self.name), layout);
-        }
     }
 
     /// Whether the GEMMs run on int8.

@@ -290,6 +290,15 @@ impl Layer {
     }
 
     /// Every batch norm inside.
+    /// Every convolution inside, blocks included.
+    fn convs(&self) -> Vec<&Conv2d> {
+        match self {
+            Layer::Conv(c) => vec![c],
+            Layer::Block(b) => b.convs(),
+            _ => Vec::new(),
+        }
+    }
+
     fn batchnorms(&self) -> Vec<&BatchNorm> {
         match self {
             Layer::BatchNorm(b) => vec![b],
@@ -320,6 +329,35 @@ pub struct Model {
     /// the loss, word `k` those of the gradients named `health_names[k]`.
     pub(crate) health: wgpu::Buffer,
     pub(crate) health_names: Vec<String>,
+    scratch: BackwardScratch,
+}
+
+/// Buffers a layer's backward writes and reads back before the next layer's backward starts:
+/// one of each kind per model, as large as the largest layer needs, since backwards run one
+/// after another. Counted as neither saved state nor per layer.
+#[derive(Debug)]
+pub(crate) struct BackwardScratch {
+    /// A convolution's column-matrix gradient, between its dgrad GEMM and col2im.
+    pub(crate) dcols: wgpu::Buffer,
+    /// A batch norm's per-element terms, before their column sums.
+    pub(crate) batchnorm: wgpu::Buffer,
+}
+
+impl BackwardScratch {
+    fn new(ctx: &Context, layers: &[Layer]) -> Self {
+        let dcols = layers
+            .iter()
+            .flat_map(Layer::convs)
+            .map(Conv2d::dcols_bytes);
+        let batchnorm = layers
+            .iter()
+            .flat_map(Layer::batchnorms)
+            .map(BatchNorm::scratch_bytes);
+        BackwardScratch {
+            dcols: ctx.storage_buffer("scratch.dcols", dcols.max().unwrap_or(0)),
+            batchnorm: ctx.storage_buffer("scratch.batchnorm", batchnorm.max().unwrap_or(0)),
+        }
+    }
 }
 
 impl Model {
@@ -407,7 +445,7 @@ impl Model {
                     let name = format!("layer{i}.linear");
                     let shape = (batch, fan_in, outputs);
                     Layer::Linear(Box::new(Linear::new(
-                        ctx, &name, shape, &weights, &bias, policy, q,
+                        ctx, &name, shape, &weights, &bias, policy, q, None,
                     )))
                 }
                 LayerSpec::Conv2d {
@@ -502,10 +540,12 @@ impl Model {
             health_names.extend(layer.gemms().iter().map(|l| l.name.clone()));
             health_names.extend(layer.batchnorms().iter().map(|b| b.name.clone()));
         }
+        let scratch = BackwardScratch::new(ctx, &layers);
         ctx.check_allocations()?;
         Ok(Model {
             spec: spec.clone(),
             batch,
+            scratch,
             layers,
             shapes,
             acts,
@@ -805,7 +845,8 @@ impl Model {
                     seeded.extend(l.record_backward(ctx, rec, x, dy, dx, refresh)?);
                 }
                 Layer::Conv(c) => {
-                    seeded.extend(c.record_backward(ctx, rec, (x, dy), dx, refresh)?);
+                    let scratch = &self.scratch;
+                    seeded.extend(c.record_backward(ctx, rec, (x, dy), dx, refresh, scratch)?);
                 }
                 Layer::MaxPool(g, argmax) => {
                     if let Some(dx) = dx {
@@ -816,7 +857,7 @@ impl Model {
                 Layer::BatchNorm(b) => {
                     // Never the first layer (refused in `new`), so there is a dx to write.
                     if let Some(dx) = dx {
-                        b.record_backward(ctx, rec, dy, dx)?;
+                        b.record_backward(ctx, rec, (dy, dx), &self.scratch)?;
                     }
                 }
                 Layer::GlobalAvgPool(n, hw, c) => {
@@ -825,7 +866,8 @@ impl Model {
                     }
                 }
                 Layer::Block(b) => {
-                    seeded.extend(b.record_backward(ctx, rec, (x, dy), dx, refresh)?);
+                    let scratch = &self.scratch;
+                    seeded.extend(b.record_backward(ctx, rec, (x, dy), dx, refresh, scratch)?);
                 }
                 Layer::Relu(_) if fuse && self.relu_in_pool(i) => {}
                 Layer::Relu(mask) => {

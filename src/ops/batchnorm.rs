@@ -174,9 +174,14 @@ pub fn batchnorm_forward(
     Ok(())
 }
 
+/// Bytes of the scratch [`batchnorm_backward`] needs: `rows × 2·channels` f32.
+pub fn batchnorm_scratch_bytes(rows: u32, channels: u32) -> u64 {
+    2 * rows as u64 * channels as u64 * 4
+}
+
 /// Records the backward: `sums` receives `[dγ | dβ]` (the parameter gradients, `2 × channels`
-/// f32) and `dx` the input gradient. `scratch` holds `rows × 2·channels`
-/// f32.
+/// f32) and `dx` the input gradient. `scratch`: [`batchnorm_scratch_bytes`], free again when
+/// the backward is done.
 #[allow(clippy::too_many_arguments)]
 pub fn batchnorm_backward(
     ctx: &Context,
@@ -193,7 +198,12 @@ pub fn batchnorm_backward(
     let cells = rows as u64 * channels as u64;
     check_buffer(OP, "dy", dy, cells * 4)?;
     check_buffer(OP, "dx", dx, cells * 4)?;
-    check_buffer(OP, "scratch", scratch, 2 * cells * 4)?;
+    check_buffer(
+        OP,
+        "scratch",
+        scratch,
+        batchnorm_scratch_bytes(rows, channels),
+    )?;
     let params = BatchNormParams::new(rows, channels, true, cfg);
     let grid = grid_1d(cells, 256);
     rec.push(Dispatch::new(

@@ -22,7 +22,10 @@ pub mod sgd;
 pub mod softmax_xent;
 mod tune;
 
-pub use batchnorm::{BatchNormBuffers, BatchNormConfig, batchnorm_backward, batchnorm_forward};
+pub use batchnorm::{
+    BatchNormBuffers, BatchNormConfig, batchnorm_backward, batchnorm_forward,
+    batchnorm_scratch_bytes,
+};
 pub use channel_stats::{
     Candidates, ChannelStat, MAX_CANDIDATES, StatsPartial, channel_stats, channel_stats_tail,
 };
