@@ -4,7 +4,7 @@ use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::nn::linear::{Output, SummarySlot};
 use crate::nn::tensors::{Slice, Slot, TensorRole};
-use crate::nn::{BackwardScratch, Conv2d};
+use crate::nn::{BackwardScratch, BlockGrads, Conv2d};
 use crate::ops::{
     self, BatchNormBuffers, BatchNormConfig, ConvGeometry, ReluPass, ReluSaved, SgdBuffers, SgdStep,
 };
@@ -166,8 +166,8 @@ pub struct BasicBlock {
     pub(crate) conv2: Conv2d,
     pub(crate) bn2: BatchNorm,
     pub(crate) shortcut: Option<(Conv2d, BatchNorm)>,
-    /// Intermediate activations and their gradients, all `[rows_out, channels]` except `dx_*`
-    /// which are the block input's shape.
+    /// Intermediate activations, all `[rows_out, channels]` (their gradients are in
+    /// [`BackwardScratch::block`]).
     a1: wgpu::Buffer,
     b1: wgpu::Buffer,
     r1: wgpu::Buffer,
@@ -175,15 +175,10 @@ pub struct BasicBlock {
     b2: wgpu::Buffer,
     short_a: Option<(wgpu::Buffer, wgpu::Buffer)>,
     sum: wgpu::Buffer,
-    g_sum: wgpu::Buffer,
-    g_a: wgpu::Buffer,
-    g_b: wgpu::Buffer,
     /// The two ReLUs' masks (after bn1, after the sum): all their backwards read.
     relu_masks: [wgpu::Buffer; 2],
-    dx_main: wgpu::Buffer,
-    dx_short: Option<wgpu::Buffer>,
-    out_cells: u32,
-    in_cells: u32,
+    pub(crate) out_cells: u32,
+    pub(crate) in_cells: u32,
 }
 
 impl BasicBlock {
@@ -257,7 +252,6 @@ impl BasicBlock {
             short_a: shortcut
                 .as_ref()
                 .map(|_| (buf("short_a", out_cells), buf("short_b", out_cells))),
-            dx_short: shortcut.as_ref().map(|_| buf("dx_short", in_cells)),
             conv1,
             conv2,
             shortcut,
@@ -267,10 +261,6 @@ impl BasicBlock {
             a2: buf("a2", out_cells),
             b2: buf("b2", out_cells),
             sum: buf("sum", out_cells),
-            g_sum: buf("g_sum", out_cells),
-            g_a: buf("g_a", out_cells),
-            g_b: buf("g_b", out_cells),
-            dx_main: buf("dx_main", in_cells),
             relu_masks: ["relu1_mask", "relu2_mask"].map(|what| {
                 ctx.storage_buffer(
                     &format!("{name}.{what}"),
@@ -334,53 +324,54 @@ impl BasicBlock {
     ) -> Result<Vec<usize>> {
         let mut seeded = Vec::new();
         let n = self.out_cells;
+        let BlockGrads {
+            sum: g_sum,
+            a: g_a,
+            b: g_b,
+            dx_main,
+            dx_short,
+        } = &scratch.block;
         let relu = |dy, mask| ReluPass::Backward {
             dy,
             saved: ReluSaved::Mask(mask),
         };
         let [mask1, mask2] = &self.relu_masks;
-        ops::relu(ctx, rec, n, relu(dy, mask2), &self.g_sum)?;
+        ops::relu(ctx, rec, n, relu(dy, mask2), g_sum)?;
         // Main path, back to front.
-        self.bn2
-            .record_backward(ctx, rec, (&self.g_sum, &self.g_a), scratch)?;
+        self.bn2.record_backward(ctx, rec, (g_sum, g_a), scratch)?;
         seeded.extend(self.conv2.record_backward(
             ctx,
             rec,
-            (&self.r1, &self.g_a),
-            Some(&self.g_b),
+            (&self.r1, g_a),
+            Some(g_b),
             refresh,
             scratch,
         )?);
-        ops::relu(ctx, rec, n, relu(&self.g_b, mask1), &self.g_a)?;
-        self.bn1
-            .record_backward(ctx, rec, (&self.g_a, &self.g_b), scratch)?;
-        let main_dx = dx.map(|_| &self.dx_main);
-        seeded.extend(self.conv1.record_backward(
-            ctx,
-            rec,
-            (x, &self.g_b),
-            main_dx,
-            refresh,
-            scratch,
-        )?);
+        ops::relu(ctx, rec, n, relu(g_b, mask1), g_a)?;
+        self.bn1.record_backward(ctx, rec, (g_a, g_b), scratch)?;
+        let main_dx = dx.map(|_| dx_main);
+        seeded.extend(
+            self.conv1
+                .record_backward(ctx, rec, (x, g_b), main_dx, refresh, scratch)?,
+        );
         // Shortcut.
-        let short_dx = match (&self.shortcut, &self.dx_short) {
-            (Some((conv, bn)), Some(dxs)) => {
-                bn.record_backward(ctx, rec, (&self.g_sum, &self.g_a), scratch)?;
+        let short_dx = match &self.shortcut {
+            Some((conv, bn)) => {
+                bn.record_backward(ctx, rec, (g_sum, g_a), scratch)?;
                 seeded.extend(conv.record_backward(
                     ctx,
                     rec,
-                    (x, &self.g_a),
-                    dx.map(|_| dxs),
+                    (x, g_a),
+                    dx.map(|_| dx_short),
                     refresh,
                     scratch,
                 )?);
-                dxs
+                dx_short
             }
-            _ => &self.g_sum,
+            None => g_sum,
         };
         if let Some(dx) = dx {
-            ops::add(rec, self.in_cells, &self.dx_main, short_dx, dx)?;
+            ops::add(rec, self.in_cells, dx_main, short_dx, dx)?;
         }
         Ok(seeded)
     }

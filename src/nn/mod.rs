@@ -318,7 +318,8 @@ pub struct Model {
     /// `acts[0]` is the input batch, `acts[i + 1]` the output of layer `i` (the same buffer as
     /// `acts[i]` after a Flatten).
     pub(crate) acts: Vec<wgpu::Buffer>,
-    /// `grads[i]` is the gradient of the loss with respect to `acts[i]` (`grads[0]` unused).
+    /// `grads[i]` is the gradient of the loss with respect to `acts[i]` (`grads[0]` unused),
+    /// three buffers in turn: each is dead by the time the backward writes it again.
     pub(crate) grads: Vec<wgpu::Buffer>,
     pub(crate) labels: wgpu::Buffer,
     pub(crate) row_loss: wgpu::Buffer,
@@ -341,21 +342,51 @@ pub(crate) struct BackwardScratch {
     pub(crate) dcols: wgpu::Buffer,
     /// A batch norm's per-element terms, before their column sums.
     pub(crate) batchnorm: wgpu::Buffer,
+    /// The gradients inside a basic block.
+    pub(crate) block: BlockGrads,
+}
+
+/// The gradients inside a [`BasicBlock`]'s backward.
+#[derive(Debug)]
+pub(crate) struct BlockGrads {
+    /// Of the sum before the last ReLU (the shortcut's gradient too).
+    pub(crate) sum: wgpu::Buffer,
+    /// Of a convolution's output (a batch norm's input).
+    pub(crate) a: wgpu::Buffer,
+    /// Of a batch norm's output.
+    pub(crate) b: wgpu::Buffer,
+    /// Of the block input, through the main path.
+    pub(crate) dx_main: wgpu::Buffer,
+    /// Of the block input, through the shortcut convolution.
+    pub(crate) dx_short: wgpu::Buffer,
 }
 
 impl BackwardScratch {
     fn new(ctx: &Context, layers: &[Layer]) -> Self {
-        let dcols = layers
-            .iter()
-            .flat_map(Layer::convs)
-            .map(Conv2d::dcols_bytes);
-        let batchnorm = layers
-            .iter()
-            .flat_map(Layer::batchnorms)
-            .map(BatchNorm::scratch_bytes);
+        let largest = |bytes: &mut dyn Iterator<Item = u64>| bytes.max().unwrap_or(0);
+        let convs = layers.iter().flat_map(Layer::convs);
+        let dcols = largest(&mut convs.map(Conv2d::dcols_bytes));
+        let batchnorms = layers.iter().flat_map(Layer::batchnorms);
+        let batchnorm = largest(&mut batchnorms.map(BatchNorm::scratch_bytes));
+        let blocks = || {
+            layers.iter().filter_map(|l| match l {
+                Layer::Block(b) => Some(b),
+                _ => None,
+            })
+        };
+        let out = largest(&mut blocks().map(|b| b.out_cells as u64 * 4));
+        let input = largest(&mut blocks().map(|b| b.in_cells as u64 * 4));
+        let buf = |what: &str, bytes| ctx.storage_buffer(&format!("scratch.{what}"), bytes);
         BackwardScratch {
-            dcols: ctx.storage_buffer("scratch.dcols", dcols.max().unwrap_or(0)),
-            batchnorm: ctx.storage_buffer("scratch.batchnorm", batchnorm.max().unwrap_or(0)),
+            dcols: buf("dcols", dcols),
+            batchnorm: buf("batchnorm", batchnorm),
+            block: BlockGrads {
+                sum: buf("block.g_sum", out),
+                a: buf("block.g_a", out),
+                b: buf("block.g_b", out),
+                dx_main: buf("block.dx_main", input),
+                dx_short: buf("block.dx_short", input),
+            },
         }
     }
 }
@@ -523,17 +554,25 @@ impl Model {
             }
         }
         let mut acts: Vec<wgpu::Buffer> = Vec::new();
-        let mut grads: Vec<wgpu::Buffer> = Vec::new();
+        // A gradient lives from the backward that writes it to the one that reads it, one layer
+        // on (two past a ReLU whose backward a pooling does): three buffers taken in turn
+        // hold them all. `grad_slot[i]`: the buffer of `grads[i]`.
+        let mut grad_slot = Vec::new();
+        let mut grad_bytes = [0u64; 3];
         for (i, shape) in shapes.iter().enumerate() {
             if i > 0 && matches!(layers[i - 1], Layer::Flatten) {
                 acts.push(acts[i - 1].clone());
-                grads.push(grads[i - 1].clone());
+                grad_slot.push(grad_slot[i - 1]);
                 continue;
             }
             let bytes = batch as u64 * shape.iter().map(|&d| d as u64).product::<u64>() * 4;
             acts.push(ctx.storage_buffer(&format!("act{i}.value"), bytes));
-            grads.push(ctx.storage_buffer(&format!("act{i}.grad"), bytes));
+            let slot = grad_slot.last().map_or(0, |s| (s + 1) % 3);
+            grad_bytes[slot] = grad_bytes[slot].max(bytes);
+            grad_slot.push(slot);
         }
+        let grad_bufs = grad_bytes.map(|bytes| ctx.storage_buffer("act.grad", bytes));
+        let grads = grad_slot.iter().map(|&s| grad_bufs[s].clone()).collect();
         // Slot 0: everything; 1: the loss; then one per weighted layer and batch norm.
         let mut health_names = vec!["any".to_string(), "loss".to_string()];
         for layer in &layers {
@@ -620,40 +659,46 @@ impl Model {
                 "x or dlogits does not match the batch and model",
             ));
         }
-        let mut rec = Recording::new();
-        // Unfused, so that every layer's own output is there to read.
-        self.record_forward(ctx, &mut rec, true, true, false)?;
-        let seeded = self.record_backward(ctx, &mut rec, true, false)?;
-        for (n, &idx) in seeded.iter().enumerate() {
-            let d = &mut rec.dispatches[idx];
-            let params = ops::quantize::QuantizeParams {
-                seed: seed.wrapping_add(n as u32),
-                ..bytemuck::pod_read_unaligned(&d.params)
-            };
-            d.params = bytemuck::bytes_of(&params).to_vec();
-        }
-        ctx.queue()
-            .write_buffer(&self.acts[0], 0, bytemuck::cast_slice(x));
-        ctx.queue()
-            .write_buffer(&self.grads[last], 0, bytemuck::cast_slice(dlogits));
-        ctx.run(&rec)?;
         let read = |buf: &wgpu::Buffer, n: u32| -> Result<Vec<f32>> {
             let mut v: Vec<f32> = ctx.read_buffer(buf)?;
             v.truncate(n as usize);
             Ok(v)
         };
-        (0..self.layers.len())
+        // Unfused, so that every layer's own output is there to read.
+        let mut rec = Recording::new();
+        self.record_forward(ctx, &mut rec, true, true, false)?;
+        ctx.queue()
+            .write_buffer(&self.acts[0], 0, bytemuck::cast_slice(x));
+        ctx.run(&rec)?;
+        let mut probes = (0..self.layers.len())
             .map(|i| {
                 Ok(LayerProbe {
                     output: read(&self.acts[i + 1], self.len_of(i + 1))?,
-                    grad_input: if i > 0 {
-                        Some(read(&self.grads[i], self.len_of(i))?)
-                    } else {
-                        None
-                    },
+                    grad_input: None,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        // A layer at a time: gradient buffers are reused two layers on.
+        ctx.queue()
+            .write_buffer(&self.grads[last], 0, bytemuck::cast_slice(dlogits));
+        let mut seeds = seed;
+        for i in (0..self.layers.len()).rev() {
+            let mut rec = Recording::new();
+            for idx in self.record_layer_backward(ctx, &mut rec, i, true, false)? {
+                let d = &mut rec.dispatches[idx];
+                let params = ops::quantize::QuantizeParams {
+                    seed: seeds,
+                    ..bytemuck::pod_read_unaligned(&d.params)
+                };
+                d.params = bytemuck::bytes_of(&params).to_vec();
+                seeds = seeds.wrapping_add(1);
+            }
+            ctx.run(&rec)?;
+            if i > 0 {
+                probes[i].grad_input = Some(read(&self.grads[i], self.len_of(i))?);
+            }
+        }
+        Ok(probes)
     }
 
     /// Reads back the model's tensors of one role, named as [`NamedTensor`] documents (e.g.
@@ -829,61 +874,76 @@ impl Model {
         fuse: bool,
     ) -> Result<Vec<usize>> {
         let mut seeded = Vec::new();
-        for (i, layer) in self.layers.iter().enumerate().rev() {
-            // Past a ReLU whose backward the pooling did, the pooling's dx is this layer's dy.
-            let dy_at = if fuse && self.relu_in_pool(i + 1) {
-                i + 2
-            } else {
-                i + 1
-            };
-            let (x, dy) = (&self.acts[i], &self.grads[dy_at]);
-            // The input's gradient is never needed.
-            let dx = (i > 0).then_some(&self.grads[i]);
-            match layer {
-                Layer::Linear(l) => {
-                    let x = linear::Input::Matrix(x);
-                    seeded.extend(l.record_backward(ctx, rec, x, dy, dx, refresh)?);
-                }
-                Layer::Conv(c) => {
-                    let scratch = &self.scratch;
-                    seeded.extend(c.record_backward(ctx, rec, (x, dy), dx, refresh, scratch)?);
-                }
-                Layer::MaxPool(g, argmax) => {
-                    if let Some(dx) = dx {
-                        let pass = ops::PoolPass::Backward { dy };
-                        ops::maxpool(ctx, rec, g, x, pass, argmax, dx)?;
-                    }
-                }
-                Layer::BatchNorm(b) => {
-                    // Never the first layer (refused in `new`), so there is a dx to write.
-                    if let Some(dx) = dx {
-                        b.record_backward(ctx, rec, (dy, dx), &self.scratch)?;
-                    }
-                }
-                Layer::GlobalAvgPool(n, hw, c) => {
-                    if let Some(dx) = dx {
-                        ops::global_avg_pool(ctx, rec, (*n, *hw, *c), x, Some(dy), dx)?;
-                    }
-                }
-                Layer::Block(b) => {
-                    let scratch = &self.scratch;
-                    seeded.extend(b.record_backward(ctx, rec, (x, dy), dx, refresh, scratch)?);
-                }
-                Layer::Relu(_) if fuse && self.relu_in_pool(i) => {}
-                Layer::Relu(mask) => {
-                    // Without a mask: the output, which has the input's positive elements and
-                    // is there also when the ReLU ran in a GEMM's epilogue.
-                    let saved = match mask {
-                        Some(m) => ReluSaved::Mask(m),
-                        None => ReluSaved::Values(&self.acts[i + 1]),
-                    };
-                    if let Some(dx) = dx {
-                        let pass = ReluPass::Backward { dy, saved };
-                        ops::relu(ctx, rec, self.len_of(i), pass, dx)?;
-                    }
-                }
-                Layer::Flatten => {}
+        for i in (0..self.layers.len()).rev() {
+            seeded.extend(self.record_layer_backward(ctx, rec, i, refresh, fuse)?);
+        }
+        Ok(seeded)
+    }
+
+    /// Records layer `i`'s backward; returns what [`Model::record_backward`] does.
+    fn record_layer_backward(
+        &self,
+        ctx: &Context,
+        rec: &mut Recording,
+        i: usize,
+        refresh: bool,
+        fuse: bool,
+    ) -> Result<Vec<usize>> {
+        let mut seeded = Vec::new();
+        let layer = &self.layers[i];
+        // Past a ReLU whose backward the pooling did, the pooling's dx is this layer's dy.
+        let dy_at = if fuse && self.relu_in_pool(i + 1) {
+            i + 2
+        } else {
+            i + 1
+        };
+        let (x, dy) = (&self.acts[i], &self.grads[dy_at]);
+        // The input's gradient is never needed.
+        let dx = (i > 0).then_some(&self.grads[i]);
+        match layer {
+            Layer::Linear(l) => {
+                let x = linear::Input::Matrix(x);
+                seeded.extend(l.record_backward(ctx, rec, x, dy, dx, refresh)?);
             }
+            Layer::Conv(c) => {
+                let scratch = &self.scratch;
+                seeded.extend(c.record_backward(ctx, rec, (x, dy), dx, refresh, scratch)?);
+            }
+            Layer::MaxPool(g, argmax) => {
+                if let Some(dx) = dx {
+                    let pass = ops::PoolPass::Backward { dy };
+                    ops::maxpool(ctx, rec, g, x, pass, argmax, dx)?;
+                }
+            }
+            Layer::BatchNorm(b) => {
+                // Never the first layer (refused in `new`), so there is a dx to write.
+                if let Some(dx) = dx {
+                    b.record_backward(ctx, rec, (dy, dx), &self.scratch)?;
+                }
+            }
+            Layer::GlobalAvgPool(n, hw, c) => {
+                if let Some(dx) = dx {
+                    ops::global_avg_pool(ctx, rec, (*n, *hw, *c), x, Some(dy), dx)?;
+                }
+            }
+            Layer::Block(b) => {
+                let scratch = &self.scratch;
+                seeded.extend(b.record_backward(ctx, rec, (x, dy), dx, refresh, scratch)?);
+            }
+            Layer::Relu(_) if fuse && self.relu_in_pool(i) => {}
+            Layer::Relu(mask) => {
+                // Without a mask: the output, which has the input's positive elements and
+                // is there also when the ReLU ran in a GEMM's epilogue.
+                let saved = match mask {
+                    Some(m) => ReluSaved::Mask(m),
+                    None => ReluSaved::Values(&self.acts[i + 1]),
+                };
+                if let Some(dx) = dx {
+                    let pass = ReluPass::Backward { dy, saved };
+                    ops::relu(ctx, rec, self.len_of(i), pass, dx)?;
+                }
+            }
+            Layer::Flatten => {}
         }
         Ok(seeded)
     }
