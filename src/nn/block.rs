@@ -4,7 +4,7 @@ use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::nn::linear::{Output, SummarySlot};
 use crate::nn::tensors::{Slice, Slot, TensorRole};
-use crate::nn::{BackwardScratch, BlockGrads, Conv2d};
+use crate::nn::{BlockScratch, Conv2d, Scratch};
 use crate::ops::{
     self, BatchNormBuffers, BatchNormConfig, ConvGeometry, ReluPass, ReluSaved, SgdBuffers, SgdStep,
 };
@@ -76,7 +76,7 @@ impl BatchNorm {
         ctx: &Context,
         rec: &mut Recording,
         (dy, dx): (&wgpu::Buffer, &wgpu::Buffer),
-        scratch: &BackwardScratch,
+        scratch: &Scratch,
     ) -> Result<()> {
         let shape = (self.rows, self.channels);
         ops::batchnorm_backward(
@@ -166,15 +166,9 @@ pub struct BasicBlock {
     pub(crate) conv2: Conv2d,
     pub(crate) bn2: BatchNorm,
     pub(crate) shortcut: Option<(Conv2d, BatchNorm)>,
-    /// Intermediate activations, all `[rows_out, channels]` (their gradients are in
-    /// [`BackwardScratch::block`]).
-    a1: wgpu::Buffer,
-    b1: wgpu::Buffer,
+    /// The first ReLU's output, conv2's input (an FP32 conv2 keeps it for its backward; the
+    /// block's other activations are in [`Scratch::block`]).
     r1: wgpu::Buffer,
-    a2: wgpu::Buffer,
-    b2: wgpu::Buffer,
-    short_a: Option<(wgpu::Buffer, wgpu::Buffer)>,
-    sum: wgpu::Buffer,
     /// The two ReLUs' masks (after bn1, after the sum): all their backwards read.
     relu_masks: [wgpu::Buffer; 2],
     pub(crate) out_cells: u32,
@@ -249,18 +243,10 @@ impl BasicBlock {
         Ok(BasicBlock {
             bn1: BatchNorm::new(ctx, &format!("{name}.bn1"), rows, channels),
             bn2: BatchNorm::new(ctx, &format!("{name}.bn2"), rows, channels),
-            short_a: shortcut
-                .as_ref()
-                .map(|_| (buf("short_a", out_cells), buf("short_b", out_cells))),
             conv1,
             conv2,
             shortcut,
-            a1: buf("a1", out_cells),
-            b1: buf("b1", out_cells),
             r1: buf("r1", out_cells),
-            a2: buf("a2", out_cells),
-            b2: buf("b2", out_cells),
-            sum: buf("sum", out_cells),
             relu_masks: ["relu1_mask", "relu2_mask"].map(|what| {
                 ctx.storage_buffer(
                     &format!("{name}.{what}"),
@@ -281,35 +267,41 @@ impl BasicBlock {
         &self,
         ctx: &Context,
         rec: &mut Recording,
-        x: &wgpu::Buffer,
-        y: &wgpu::Buffer,
+        (x, y): (&wgpu::Buffer, &wgpu::Buffer),
         refresh: bool,
         train: bool,
+        scratch: &Scratch,
     ) -> Result<()> {
-        self.conv1
-            .record_forward(ctx, rec, x, Output::plain(&self.a1), refresh)?;
-        self.bn1
-            .record_forward(ctx, rec, &self.a1, &self.b1, train)?;
+        let BlockScratch {
+            conv_out,
+            bn_out,
+            short_out,
+            ..
+        } = &scratch.block;
+        let conv = |c: &Conv2d, rec: &mut Recording, x| {
+            c.record_forward(ctx, rec, x, Output::plain(conv_out), refresh)
+        };
         let relu = |x, mask| ReluPass::Forward {
             x,
             mask: Some(mask),
         };
         let [mask1, mask2] = &self.relu_masks;
-        ops::relu(ctx, rec, self.out_cells, relu(&self.b1, mask1), &self.r1)?;
-        self.conv2
-            .record_forward(ctx, rec, &self.r1, Output::plain(&self.a2), refresh)?;
-        self.bn2
-            .record_forward(ctx, rec, &self.a2, &self.b2, train)?;
-        let short = match (&self.shortcut, &self.short_a) {
-            (Some((conv, bn)), Some((a, b))) => {
-                conv.record_forward(ctx, rec, x, Output::plain(a), refresh)?;
-                bn.record_forward(ctx, rec, a, b, train)?;
-                b
+        conv(&self.conv1, rec, x)?;
+        self.bn1.record_forward(ctx, rec, conv_out, bn_out, train)?;
+        ops::relu(ctx, rec, self.out_cells, relu(bn_out, mask1), &self.r1)?;
+        conv(&self.conv2, rec, &self.r1)?;
+        self.bn2.record_forward(ctx, rec, conv_out, bn_out, train)?;
+        let short = match &self.shortcut {
+            Some((c, bn)) => {
+                conv(c, rec, x)?;
+                bn.record_forward(ctx, rec, conv_out, short_out, train)?;
+                short_out
             }
-            _ => x,
+            None => x,
         };
-        ops::add(rec, self.out_cells, &self.b2, short, &self.sum)?;
-        ops::relu(ctx, rec, self.out_cells, relu(&self.sum, mask2), y)
+        let sum = conv_out;
+        ops::add(rec, self.out_cells, bn_out, short, sum)?;
+        ops::relu(ctx, rec, self.out_cells, relu(sum, mask2), y)
     }
 
     /// The backward from `dy`; `x` is the forward's input.
@@ -320,16 +312,17 @@ impl BasicBlock {
         (x, dy): (&wgpu::Buffer, &wgpu::Buffer),
         dx: Option<&wgpu::Buffer>,
         refresh: bool,
-        scratch: &BackwardScratch,
+        scratch: &Scratch,
     ) -> Result<Vec<usize>> {
         let mut seeded = Vec::new();
         let n = self.out_cells;
-        let BlockGrads {
-            sum: g_sum,
-            a: g_a,
-            b: g_b,
+        let BlockScratch {
+            g_sum,
+            g_a,
+            g_b,
             dx_main,
             dx_short,
+            ..
         } = &scratch.block;
         let relu = |dy, mask| ReluPass::Backward {
             dy,

@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::nn::linear::{Input, Output, SummarySlot};
 use crate::nn::tensors::Slot;
-use crate::nn::{BackwardScratch, Linear};
+use crate::nn::{Linear, Scratch};
 use crate::ops::{self, ConvGeometry, ConvLowering};
 use crate::quant::Policy;
 
@@ -146,7 +146,7 @@ impl Conv2d {
         (x, dy): (&wgpu::Buffer, &wgpu::Buffer),
         dx: Option<&wgpu::Buffer>,
         refresh: bool,
-        scratch: &BackwardScratch,
+        scratch: &Scratch,
     ) -> Result<Vec<usize>> {
         let dcols = dx.map(|_| &scratch.dcols);
         // A quantized layer's backward reads what it quantized (packed column matrix or x_q).

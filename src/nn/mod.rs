@@ -330,38 +330,45 @@ pub struct Model {
     /// the loss, word `k` those of the gradients named `health_names[k]`.
     pub(crate) health: wgpu::Buffer,
     pub(crate) health_names: Vec<String>,
-    scratch: BackwardScratch,
+    scratch: Scratch,
 }
 
-/// Buffers a layer's backward writes and reads back before the next layer's backward starts:
-/// one of each kind per model, as large as the largest layer needs, since backwards run one
-/// after another. Counted as neither saved state nor per layer.
+/// Buffers a layer's forward or backward writes and reads back before the next layer's starts:
+/// one of each kind per model, as large as the largest layer needs, since layers run one after
+/// another. Neither saved state nor per layer.
 #[derive(Debug)]
-pub(crate) struct BackwardScratch {
+pub(crate) struct Scratch {
     /// A convolution's column-matrix gradient, between its dgrad GEMM and col2im.
     pub(crate) dcols: wgpu::Buffer,
     /// A batch norm's per-element terms, before their column sums.
     pub(crate) batchnorm: wgpu::Buffer,
-    /// The gradients inside a basic block.
-    pub(crate) block: BlockGrads,
+    /// The activations and gradients inside a basic block.
+    pub(crate) block: BlockScratch,
 }
 
-/// The gradients inside a [`BasicBlock`]'s backward.
+/// The activations and gradients inside a [`BasicBlock`] that its backward does not read (a
+/// batch norm keeps x̂, a ReLU its mask), and the gradients inside its backward.
 #[derive(Debug)]
-pub(crate) struct BlockGrads {
-    /// Of the sum before the last ReLU (the shortcut's gradient too).
-    pub(crate) sum: wgpu::Buffer,
+pub(crate) struct BlockScratch {
+    /// A convolution's output (conv1's, then conv2's, the shortcut's), then the sum.
+    pub(crate) conv_out: wgpu::Buffer,
+    /// bn1's output, then bn2's.
+    pub(crate) bn_out: wgpu::Buffer,
+    /// The shortcut batch norm's output.
+    pub(crate) short_out: wgpu::Buffer,
+    /// The gradient of the sum before the last ReLU (the shortcut's gradient too).
+    pub(crate) g_sum: wgpu::Buffer,
     /// Of a convolution's output (a batch norm's input).
-    pub(crate) a: wgpu::Buffer,
+    pub(crate) g_a: wgpu::Buffer,
     /// Of a batch norm's output.
-    pub(crate) b: wgpu::Buffer,
+    pub(crate) g_b: wgpu::Buffer,
     /// Of the block input, through the main path.
     pub(crate) dx_main: wgpu::Buffer,
     /// Of the block input, through the shortcut convolution.
     pub(crate) dx_short: wgpu::Buffer,
 }
 
-impl BackwardScratch {
+impl Scratch {
     fn new(ctx: &Context, layers: &[Layer]) -> Self {
         let largest = |bytes: &mut dyn Iterator<Item = u64>| bytes.max().unwrap_or(0);
         let convs = layers.iter().flat_map(Layer::convs);
@@ -377,13 +384,16 @@ impl BackwardScratch {
         let out = largest(&mut blocks().map(|b| b.out_cells as u64 * 4));
         let input = largest(&mut blocks().map(|b| b.in_cells as u64 * 4));
         let buf = |what: &str, bytes| ctx.storage_buffer(&format!("scratch.{what}"), bytes);
-        BackwardScratch {
+        Scratch {
             dcols: buf("dcols", dcols),
             batchnorm: buf("batchnorm", batchnorm),
-            block: BlockGrads {
-                sum: buf("block.g_sum", out),
-                a: buf("block.g_a", out),
-                b: buf("block.g_b", out),
+            block: BlockScratch {
+                conv_out: buf("block.conv_out", out),
+                bn_out: buf("block.bn_out", out),
+                short_out: buf("block.short_out", out),
+                g_sum: buf("block.g_sum", out),
+                g_a: buf("block.g_a", out),
+                g_b: buf("block.g_b", out),
                 dx_main: buf("block.dx_main", input),
                 dx_short: buf("block.dx_short", input),
             },
@@ -579,7 +589,7 @@ impl Model {
             health_names.extend(layer.gemms().iter().map(|l| l.name.clone()));
             health_names.extend(layer.batchnorms().iter().map(|b| b.name.clone()));
         }
-        let scratch = BackwardScratch::new(ctx, &layers);
+        let scratch = Scratch::new(ctx, &layers);
         ctx.check_allocations()?;
         Ok(Model {
             spec: spec.clone(),
@@ -837,7 +847,9 @@ impl Model {
                 Layer::GlobalAvgPool(n, hw, c) => {
                     ops::global_avg_pool(ctx, rec, (*n, *hw, *c), x, None, y)?
                 }
-                Layer::Block(b) => b.record_forward(ctx, rec, x, y, refresh, train)?,
+                Layer::Block(b) => {
+                    b.record_forward(ctx, rec, (x, y), refresh, train, &self.scratch)?
+                }
                 Layer::Relu(_) if fuse && self.relu_in_gemm(i) => {}
                 Layer::Relu(mask) => {
                     let pass = ReluPass::Forward {
