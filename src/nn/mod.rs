@@ -289,7 +289,6 @@ impl Layer {
         }
     }
 
-    /// Every batch norm inside.
     /// Every convolution inside, blocks included.
     fn convs(&self) -> Vec<&Conv2d> {
         match self {
@@ -299,6 +298,7 @@ impl Layer {
         }
     }
 
+    /// Every batch norm inside.
     fn batchnorms(&self) -> Vec<&BatchNorm> {
         match self {
             Layer::BatchNorm(b) => vec![b],
