@@ -1678,6 +1678,16 @@ fn nonfinite_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
         check.exact("count", &[twin[2]], &[expected]);
         check.finish("nonfinite", format!("n={n}"), out);
     }
+    // Every value bad: every lane of every workgroup adds.
+    let x = vec![f32::NAN; 5000];
+    let health = ctx.storage_buffer("test.health", 2 * 4);
+    let mut rec = Recording::new();
+    ops::nonfinite::nonfinite_count(&mut rec, 5000, &ctx.upload("test.x", &x), (&health, 1))?;
+    ctx.run(&rec)?;
+    let gpu: Vec<u32> = ctx.read_buffer(&health)?;
+    let mut check = Check::new();
+    check.exact("health", &gpu[..2], &[5000, 5000]);
+    check.finish("nonfinite", "n=5000, all NaN".to_string(), out);
     Ok(())
 }
 

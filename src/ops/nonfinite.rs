@@ -7,7 +7,7 @@ use crate::ops::check_buffer;
 /// The kernel declaration of `shaders/nonfinite_count.wgsl`.
 pub static NONFINITE_COUNT: KernelDef = KernelDef {
     name: "nonfinite_count",
-    sources: &[wgsl::NONFINITE_COUNT],
+    sources: &[wgsl::COMMON, wgsl::NONFINITE_COUNT],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
@@ -16,6 +16,9 @@ pub static NONFINITE_COUNT: KernelDef = KernelDef {
     ],
     params_size: std::mem::size_of::<NonFiniteParams>(),
 };
+
+/// Elements each lane of `shaders/nonfinite_count.wgsl` checks.
+pub const NONFINITE_PER_LANE: u32 = 8;
 
 /// `NonFiniteParams` of `shaders/nonfinite_count.wgsl`.
 #[repr(C)]
@@ -54,7 +57,7 @@ pub fn nonfinite_count(
         &NONFINITE_COUNT,
         &params,
         &[x, health],
-        grid_1d(n as u64, 256),
+        grid_1d(n.div_ceil(NONFINITE_PER_LANE) as u64, 256),
     ));
     Ok(())
 }
