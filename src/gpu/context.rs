@@ -357,12 +357,18 @@ impl Context {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Bytes of storage buffers created through this context so far (never decreases; the
-    /// difference around `Trainer::new` is what a model holds).
+    /// Bytes of storage buffers created through this context so far, less a recording's scratch
+    /// that a larger one replaced (the difference around `Trainer::new` is what a model holds).
     pub fn storage_bytes(&self) -> u64 {
         self.inner
             .storage_bytes
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn forget_storage(&self, bytes: u64) {
+        self.inner
+            .storage_bytes
+            .fetch_sub(bytes, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub(crate) fn count_storage(&self, bytes: u64) {

@@ -260,6 +260,10 @@ impl Dispatch {
 pub struct Recording {
     /// The dispatches, in order.
     pub dispatches: Vec<Dispatch>,
+    /// Partial results one dispatch writes and the next reads (split-K partials, per-segment
+    /// sums): one buffer for the whole recording, as large as its largest need, since the
+    /// dispatches run one after another; whether this recording made it.
+    scratch: Option<(wgpu::Buffer, bool)>,
 }
 
 impl Recording {
@@ -268,13 +272,51 @@ impl Recording {
         Recording::default()
     }
 
+    /// An empty recording that starts with `other`'s scratch, for recordings that never run at
+    /// the same time (one submit each, on one queue).
+    pub fn sharing_scratch(other: &Recording) -> Self {
+        Recording {
+            dispatches: Vec::new(),
+            scratch: other.scratch.as_ref().map(|(b, _)| (b.clone(), false)),
+        }
+    }
+
     pub(crate) fn push(&mut self, d: Dispatch) {
         self.dispatches.push(d);
     }
 
-    /// Appends every dispatch of `other`.
+    /// Appends every dispatch of `other` (which keeps its own scratch).
     pub fn extend(&mut self, other: Recording) {
         self.dispatches.extend(other.dispatches);
+        if self.scratch.is_none() {
+            self.scratch = other.scratch;
+        }
+    }
+
+    /// The recording's scratch, at least `bytes` long. A larger need than any before replaces
+    /// the buffer in every dispatch recorded so far; a smaller one this recording made is freed.
+    pub(crate) fn scratch(&mut self, ctx: &Context, bytes: u64) -> wgpu::Buffer {
+        if let Some((s, _)) = &self.scratch
+            && s.size() >= bytes
+        {
+            return s.clone();
+        }
+        let new = ctx.storage_buffer("recording.scratch", bytes);
+        if let Some((old, own)) = self.scratch.replace((new.clone(), true)) {
+            for b in self
+                .dispatches
+                .iter_mut()
+                .flat_map(|d| d.buffers.iter_mut())
+            {
+                if *b == old {
+                    *b = new.clone();
+                }
+            }
+            if own {
+                ctx.forget_storage(old.size());
+            }
+        }
+        new
     }
 
     /// Records the dispatches into `encoder` (bind groups and parameter buffers are created now).

@@ -243,18 +243,17 @@ pub fn channel_stats(
         ));
         return Ok(());
     }
-    let mut owned = None;
-    let partials = scratch_or_new(ctx, OP, scratch, partials_bytes(layout), &mut owned)?;
+    let partials = scratch_or_new(ctx, rec, OP, scratch, partials_bytes(layout))?;
     rec.push(Dispatch::new(
         &CHANNEL_STATS,
         &params,
-        &[input, partials, ctx.unused_binding(0)],
+        &[input, &partials, ctx.unused_binding(0)],
         grid_groups(groups),
     ));
     rec.push(Dispatch::new(
         &CHANNEL_STATS_REDUCE,
         &params,
-        &[input, partials, stats],
+        &[input, &partials, stats],
         grid_groups(layout.channels() as u64),
     ));
     Ok(())
@@ -319,18 +318,17 @@ pub fn channel_stats_tail(
         ));
         return Ok(());
     }
-    let mut owned = None;
-    let partials = scratch_or_new(ctx, OP, scratch, tail_partials_bytes(layout, n), &mut owned)?;
+    let partials = scratch_or_new(ctx, rec, OP, scratch, tail_partials_bytes(layout, n))?;
     rec.push(Dispatch::new(
         &CHANNEL_STATS_TAIL,
         &params,
-        &[input, ratios, stats, partials, terms],
+        &[input, ratios, stats, &partials, terms],
         grid_groups(groups),
     ));
     rec.push(Dispatch::new(
         &CHANNEL_STATS_TAIL_REDUCE,
         &params,
-        &[partials, stats, terms],
+        &[&partials, stats, terms],
         grid_groups(layout.channels() as u64),
     ));
     Ok(())

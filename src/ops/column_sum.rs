@@ -80,9 +80,8 @@ pub fn column_sum(
         rec.push(Dispatch::new(&COLUMN_SUM, &params, &[x, out], grid));
         return Ok(());
     }
-    let mut owned = None;
-    let scratch = scratch_or_new(ctx, OP, partials, partials_bytes(rows, cols), &mut owned)?;
-    rec.push(Dispatch::new(&COLUMN_SUM, &params, &[x, scratch], grid));
+    let scratch = scratch_or_new(ctx, rec, OP, partials, partials_bytes(rows, cols))?;
+    rec.push(Dispatch::new(&COLUMN_SUM, &params, &[x, &scratch], grid));
     // The segments' sums are a split-K GEMM's partials of shape 1 × cols.
     let shape = GemmShape::new(1, cols, rows);
     let reduce = GemmParams {
@@ -93,7 +92,7 @@ pub fn column_sum(
     rec.push(Dispatch::new(
         &GEMM_REDUCE,
         &reduce,
-        &[scratch, none, none, none, out],
+        &[&scratch, none, none, none, out],
         grid_1d(cols as u64, 256),
     ));
     Ok(())

@@ -626,15 +626,14 @@ fn record_kernel(
             ),
         ));
     }
-    let mut owned = None;
     let needed = shape.partials_bytes(k_chunk);
-    let partials = scratch_or_new(ctx, op, bufs.partials, needed, &mut owned)?;
-    rec.push(dispatch(partials));
+    let partials = scratch_or_new(ctx, rec, op, bufs.partials, needed)?;
+    rec.push(dispatch(&partials));
     let cells = shape.m as u64 * shape.n as u64;
     rec.push(Dispatch::new(
         &GEMM_REDUCE,
         &params,
-        &[partials, scale_a, scale_b, bias, bufs.out],
+        &[&partials, scale_a, scale_b, bias, bufs.out],
         grid_1d(cells, 256),
     ));
     Ok(())

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;
-use crate::gpu::kernel::KernelDef;
+use crate::gpu::kernel::{KernelDef, Recording};
 
 pub mod batchnorm;
 pub mod channel_stats;
@@ -218,20 +218,21 @@ pub(crate) fn check_buffer(
     Ok(())
 }
 
-/// `scratch` if given (checked to hold `needed` bytes), else a new buffer kept in `owned` for
-/// the caller's scope.
-pub(crate) fn scratch_or_new<'a>(
+/// `scratch` if given (checked to hold `needed` bytes), else the recording's own scratch
+/// ([`Recording::scratch`]), which the dispatch that writes it and the next one that reads it
+/// have to themselves.
+pub(crate) fn scratch_or_new(
     ctx: &Context,
+    rec: &mut Recording,
     op: &'static str,
-    scratch: Option<&'a wgpu::Buffer>,
+    scratch: Option<&wgpu::Buffer>,
     needed: u64,
-    owned: &'a mut Option<wgpu::Buffer>,
-) -> Result<&'a wgpu::Buffer> {
+) -> Result<wgpu::Buffer> {
     match scratch {
         Some(b) => {
             check_buffer(op, "scratch", b, needed)?;
-            Ok(b)
+            Ok(b.clone())
         }
-        None => Ok(owned.insert(ctx.storage_buffer(&format!("{op}.partials"), needed))),
+        None => Ok(rec.scratch(ctx, needed)),
     }
 }

@@ -176,14 +176,16 @@ struct PreparedStep {
 }
 
 impl PreparedStep {
+    /// With `after`, the step shares its scratch (its steps never run at the same time).
     fn build(
         ctx: &Context,
         model: &Model,
         cfg: &TrainConfig,
-        refresh: bool,
-        train: bool,
+        (refresh, train): (bool, bool),
+        after: Option<&PreparedStep>,
     ) -> Result<Self> {
-        let mut rec = Recording::new();
+        let mut rec =
+            after.map_or_else(Recording::new, |p| Recording::sharing_scratch(&p.recording));
         model.record_forward(ctx, &mut rec, refresh, train, true)?;
         model.record_loss(&mut rec)?;
         let (mut seeded, mut updates) = (Vec::new(), Vec::new());
@@ -266,13 +268,23 @@ impl Trainer {
             cfg.quantize_first_last,
             cfg.seed,
         )?;
-        let refresh = PreparedStep::build(ctx, &model, &cfg, true, true)?;
+        // The refreshing step first: it has the largest partial results, which the others share.
+        let refresh = PreparedStep::build(ctx, &model, &cfg, (true, true), None)?;
         // UI8 reuses its clips between refreshes; the other policies refresh every step.
         let plain = match policy {
-            Policy::Ui8(_) => Some(PreparedStep::build(ctx, &model, &cfg, false, true)?),
+            Policy::Ui8(_) => {
+                let step = (false, true);
+                Some(PreparedStep::build(
+                    ctx,
+                    &model,
+                    &cfg,
+                    step,
+                    Some(&refresh),
+                )?)
+            }
             _ => None,
         };
-        let eval = PreparedStep::build(ctx, &model, &cfg, true, false)?;
+        let eval = PreparedStep::build(ctx, &model, &cfg, (true, false), Some(&refresh))?;
         ctx.count_created(METRIC_SLOTS as u64);
         let slots = (0..METRIC_SLOTS)
             .map(|i| MetricsSlot {
