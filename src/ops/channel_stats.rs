@@ -15,7 +15,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_groups, wgsl};
-use crate::ops::{Layout, check_buffer, scratch_or_new};
+use crate::ops::{Layout, check_buffer, partials_scratch};
 
 /// Elements per segment (one workgroup of a pass kernel).
 pub const SEG_LEN: usize = 8192;
@@ -216,7 +216,7 @@ impl ChannelStat {
 }
 
 /// Records pass 1 over `input` (`layout.len()` f32) into `stats` (`layout.channels()` entries).
-/// `scratch` holds [`partials_bytes`]; when `None`, a buffer is allocated for this call.
+/// `scratch` holds [`partials_bytes`]; when `None`, the recording's scratch.
 pub fn channel_stats(
     ctx: &Context,
     rec: &mut Recording,
@@ -243,7 +243,7 @@ pub fn channel_stats(
         ));
         return Ok(());
     }
-    let partials = scratch_or_new(ctx, rec, OP, scratch, partials_bytes(layout))?;
+    let partials = partials_scratch(ctx, rec, OP, scratch, partials_bytes(layout))?;
     rec.push(Dispatch::new(
         &CHANNEL_STATS,
         &params,
@@ -273,7 +273,7 @@ pub struct Candidates<'a> {
 
 /// Records pass 2: fills `above_sigma` of `stats` (which must hold pass 1's result) and, if
 /// `candidates` is given, the cosine-distance terms of each candidate clip. `scratch` holds
-/// [`tail_partials_bytes`]; when `None`, a buffer is allocated for this call.
+/// [`tail_partials_bytes`]; when `None`, the recording's scratch.
 pub fn channel_stats_tail(
     ctx: &Context,
     rec: &mut Recording,
@@ -318,7 +318,7 @@ pub fn channel_stats_tail(
         ));
         return Ok(());
     }
-    let partials = scratch_or_new(ctx, rec, OP, scratch, tail_partials_bytes(layout, n))?;
+    let partials = partials_scratch(ctx, rec, OP, scratch, tail_partials_bytes(layout, n))?;
     rec.push(Dispatch::new(
         &CHANNEL_STATS_TAIL,
         &params,

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
 use crate::ops::gemm::{GEMM_REDUCE, GemmParams, GemmShape};
-use crate::ops::{Epilogue, check_buffer, scratch_or_new};
+use crate::ops::{Epilogue, check_buffer, partials_scratch};
 
 /// Rows one workgroup sums (a segment): 1,024 iterations per invocation, far below llvmpipe's
 /// loop cap, and enough segments for parallelism when the rows are many.
@@ -47,7 +47,7 @@ pub fn partials_bytes(rows: u32, cols: u32) -> u64 {
 }
 
 /// Records `out[c] = Σ_r x[r, c]` over `rows × cols` f32. `partials` is scratch of
-/// [`partials_bytes`] (allocated for this call when `None` and needed).
+/// [`partials_bytes`] (the recording's scratch when `None`).
 pub fn column_sum(
     ctx: &Context,
     rec: &mut Recording,
@@ -80,7 +80,7 @@ pub fn column_sum(
         rec.push(Dispatch::new(&COLUMN_SUM, &params, &[x, out], grid));
         return Ok(());
     }
-    let scratch = scratch_or_new(ctx, rec, OP, partials, partials_bytes(rows, cols))?;
+    let scratch = partials_scratch(ctx, rec, OP, partials, partials_bytes(rows, cols))?;
     rec.push(Dispatch::new(&COLUMN_SUM, &params, &[x, &scratch], grid));
     // The segments' sums are a split-K GEMM's partials of shape 1 × cols.
     let shape = GemmShape::new(1, cols, rows);

@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
 use crate::ops::conv::ConvParams;
-use crate::ops::{ConvGeometry, check_buffer, scratch_or_new};
+use crate::ops::{ConvGeometry, check_buffer, partials_scratch};
 
 /// Largest number of products one int32 partial sum may cover: `131072 · 127² < 2³¹`.
 pub const MAX_K_CHUNK: u32 = 131_072;
@@ -524,12 +524,12 @@ pub struct GemmBuffers<'a> {
     /// Out: `M·N` f32, row-major.
     pub out: &'a wgpu::Buffer,
     /// Scratch for split-K partials ([`GemmShape::partials_bytes`]); when `None` and K needs
-    /// more than one chunk, a buffer is allocated for this call.
+    /// more than one chunk, the recording's scratch (one buffer for all its dispatches).
     pub partials: Option<&'a wgpu::Buffer>,
 }
 
 impl<'a> GemmBuffers<'a> {
-    /// Operands and output, with scratch allocated on demand.
+    /// Operands and output, split-K partials in the recording's scratch.
     pub fn new(a: &'a wgpu::Buffer, b: &'a wgpu::Buffer, out: &'a wgpu::Buffer) -> Self {
         GemmBuffers {
             a,
@@ -627,7 +627,7 @@ fn record_kernel(
         ));
     }
     let needed = shape.partials_bytes(k_chunk);
-    let partials = scratch_or_new(ctx, rec, op, bufs.partials, needed)?;
+    let partials = partials_scratch(ctx, rec, op, bufs.partials, needed)?;
     rec.push(dispatch(&partials));
     let cells = shape.m as u64 * shape.n as u64;
     rec.push(Dispatch::new(

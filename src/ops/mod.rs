@@ -221,7 +221,7 @@ pub(crate) fn check_buffer(
 /// `scratch` if given (checked to hold `needed` bytes), else the recording's own scratch
 /// ([`Recording::scratch`]), which the dispatch that writes it and the next one that reads it
 /// have to themselves.
-pub(crate) fn scratch_or_new(
+pub(crate) fn partials_scratch(
     ctx: &Context,
     rec: &mut Recording,
     op: &'static str,
