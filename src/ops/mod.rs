@@ -1,5 +1,5 @@
 //! GPU ops: one module per kernel family. Each declares its kernels ([`KernelDef`]), checks
-//! shapes and buffer sizes, and appends its dispatches to a [`Recording`](crate::Recording). The
+//! shapes and buffer sizes, and appends its dispatches to a [`Recording`]. The
 //! CPU twin of each kernel lives under [`crate::cpu`] with the same name.
 
 use crate::error::{Error, Result};
