@@ -237,16 +237,13 @@ impl BasicBlock {
         };
         let out_cells = rows * channels;
         let in_cells = batch * h * w * c_in;
-        let buf = |what: &str, cells: u32| {
-            ctx.storage_buffer(&format!("{name}.{what}"), cells as u64 * 4)
-        };
         Ok(BasicBlock {
             bn1: BatchNorm::new(ctx, &format!("{name}.bn1"), rows, channels),
             bn2: BatchNorm::new(ctx, &format!("{name}.bn2"), rows, channels),
             conv1,
             conv2,
             shortcut,
-            r1: buf("r1", out_cells),
+            r1: ctx.storage_buffer(&format!("{name}.r1"), out_cells as u64 * 4),
             relu_masks: ["relu1_mask", "relu2_mask"].map(|what| {
                 ctx.storage_buffer(
                     &format!("{name}.{what}"),
