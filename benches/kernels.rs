@@ -353,8 +353,9 @@ fn quantize(c: &mut Criterion) {
                     clips: &clips,
                     packed: &packed,
                     scales: &scales,
+                    relu_mask: None,
                 };
-                ops::quantize(&mut rec, &layout, rounding, bufs).unwrap();
+                ops::quantize(&ctx, &mut rec, &layout, rounding, bufs).unwrap();
                 ctx.run(&rec).unwrap();
                 ctx.wait_idle().unwrap();
             })

@@ -19,22 +19,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     if ch >= channel_count() {
         return;
     }
-    let shift = channel_shift(ch);
-    var p = StatsPartial(0.0, 0.0, 0.0, 0.0, 0u, 0u, 0u, 0u);
-    for (var i = range.y + lid; i < range.z; i += WG_SIZE) {
-        let x = input[element_index(ch, i)];
-        if is_finite_f32(x) {
-            let d = x - shift;
-            p.max_abs = max(p.max_abs, abs(x));
-            p.sum += d;
-            p.sum_sq_shifted += d * d;
-            p.sum_sq += x * x;
-            p.count += 1u;
-        } else {
-            p.nonfinite += 1u;
-        }
-    }
-    let total = fold_lanes(lid, p);
+    let total = fold_lanes(lid, lane_partial(lid, range));
     if lid == 0u {
         if params.segments == 1u {
             stats[ch] = finalize(ch, total);

@@ -4,8 +4,11 @@
 // quantize-dequantize copy g^: sum g*g^ and sum g^*g^ (sum g*g is pass 1's sum_sq). Writes
 // 1 + n_candidates slots per segment: (count, 0), then the bits of (sum g*g^, sum g^*g^) per
 // candidate; channel_stats_tail_reduce folds the segments. When a channel is one segment, this
-// kernel writes above_sigma and the cosine terms itself and the reduce is not dispatched.
-// CPU twin: src/cpu/channel_stats_tail.rs.
+// kernel writes above_sigma and the cosine terms itself and the reduce is not dispatched; then,
+// with WITH_PASS1, it also takes pass 1 first (channel_stats's loop and fold, the same bits), so
+// one dispatch reads the tensor for all its statistics. CPU twin: src/cpu/channel_stats_tail.rs.
+
+const WITH_PASS1: u32 = 1u;
 
 @group(0) @binding(0) var<uniform> params: StatsParams;
 @group(0) @binding(1) var<storage> input: array<f32>;
@@ -18,6 +21,8 @@
 var<workgroup> sh_clip: array<f32, MAX_CANDIDATES>;
 var<workgroup> sh_inv: array<f32, MAX_CANDIDATES>;
 var<workgroup> sh_step: array<f32, MAX_CANDIDATES>;
+// The channel's (std, max|x|) from pass 1.
+var<workgroup> sh_stat: vec2<f32>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
@@ -30,9 +35,20 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         return;
     }
     let nc = min(params.n_candidates, MAX_CANDIDATES);
-    let sigma = stats[ch].std_dev;
+    if (params.flags & WITH_PASS1) != 0u {
+        let total = fold_lanes(lid, lane_partial(lid, range));
+        if lid == 0u {
+            let s = finalize(ch, total);
+            stats[ch] = s;
+            sh_stat = vec2<f32>(s.std_dev, s.max_abs);
+        }
+    } else if lid == 0u {
+        sh_stat = vec2<f32>(stats[ch].std_dev, stats[ch].max_abs);
+    }
+    workgroupBarrier();
+    let sigma = sh_stat.x;
     if lid < nc {
-        let clip = ratios[lid] * stats[ch].max_abs;
+        let clip = ratios[lid] * sh_stat.y;
         sh_clip[lid] = clip;
         // An invalid clip (e.g. an all-zero channel) contributes g^ = 0.
         sh_inv[lid] = select(0.0, inv_step(clip), clip_is_valid(clip));

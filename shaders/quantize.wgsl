@@ -1,9 +1,13 @@
 // quantize: fused clip -> scale -> round -> pack of a row-major f32 matrix [rows, cols] into int8
 // in [-127, 127], four per u32 along cols (the GEMM reduction axis), rows padded to cols4 words
 // with zero bytes. One clip per tensor, per row or per column; the matching scales (clip / 127)
-// are written out for the GEMM epilogue. CPU twin: src/cpu/quantize.rs.
+// are written out for the GEMM epilogue. With MARK_POSITIVE the input is a ReLU's output (the
+// ReLU ran in its producer's epilogue) and the pass also writes that ReLU's bit mask, bit e set
+// where input[e] > 0, so no ReLU pass runs just to write it; it needs cols % 4 == 0, so that a
+// word's four elements are elements 4 * idx .. 4 * idx + 3. CPU twin: src/cpu/quantize.rs.
 
 const WG_SIZE: u32 = 256u;
+const MARK_POSITIVE: u32 = 1u;
 
 struct QuantizeParams {
     rows: u32,
@@ -14,7 +18,7 @@ struct QuantizeParams {
     seed: u32,
     // Index of channel 0's clip in `clips` (a layer's entry in a table of clip summaries).
     clip_offset: u32,
-    _pad: u32,
+    flags: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: QuantizeParams;
@@ -22,13 +26,39 @@ struct QuantizeParams {
 @group(0) @binding(2) var<storage> clips: array<f32>;
 @group(0) @binding(3) var<storage, read_write> packed: array<u32>;
 @group(0) @binding(4) var<storage, read_write> scales: array<f32>;
+@group(0) @binding(5) var<storage, read_write> mask: array<u32>;
+
+// A workgroup's 1024 elements: 32 mask words, gathered here and stored whole.
+var<workgroup> positive: array<atomic<u32>, 32>;
 
 @compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn main(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
     let idx = flat_index(gid, nwg, WG_SIZE);
-    if idx >= params.rows * params.cols4 {
-        return;
+    let marks = (params.flags & MARK_POSITIVE) != 0u;
+    if marks {
+        if lid < 32u {
+            atomicStore(&positive[lid], 0u);
+        }
+        workgroupBarrier();
     }
+    if idx < params.rows * params.cols4 {
+        quantize_word(idx, lid, marks);
+    }
+    if marks {
+        workgroupBarrier();
+        // The workgroup's first word is idx - lid, a multiple of 256: its mask words are whole.
+        let word = (idx - lid) / 8u + lid;
+        if lid < 32u && word < (params.rows * params.cols + 31u) / 32u {
+            mask[word] = atomicLoad(&positive[lid]);
+        }
+    }
+}
+
+fn quantize_word(idx: u32, lid: u32, marks: bool) {
     let r = idx / params.cols4;
     let c4 = idx % params.cols4;
     // The channel and "first element of its channel" without branching on the axis per element.
@@ -39,6 +69,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var clip = 0.0;
     var valid = false;
     var inv = 0.0;
+    var nibble = 0u;
     for (var j = 0u; j < 4u; j++) {
         let c = c4 * 4u + j;
         if c >= params.cols {
@@ -56,8 +87,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         if first_row && (c == 0u || by_col) {
             scales[ch] = select(0.0, step_of(clip), valid);
         }
+        let e = r * params.cols + c;
+        if marks && input[e] > 0.0 {
+            nibble |= 1u << j;
+        }
         if valid {
-            let e = r * params.cols + c;
             var rnd = 0u;
             if params.rounding == ROUND_STOCHASTIC {
                 rnd = rng_u32(params.seed, e);
@@ -66,4 +100,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         }
     }
     packed[idx] = pack4xI8(q);
+    if nibble != 0u {
+        atomicOr(&positive[lid / 8u], nibble << ((lid % 8u) * 4u));
+    }
 }

@@ -19,7 +19,8 @@ struct StatsParams {
     axis: u32,
     n_candidates: u32,
     segments: u32,
-    _pad0: u32,
+    // channel_stats_tail: WITH_PASS1 or 0.
+    flags: u32,
     _pad1: u32,
     _pad2: u32,
 }

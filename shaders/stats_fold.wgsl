@@ -1,4 +1,4 @@
-// Shared by channel_stats and channel_stats_reduce (both declare `input`): the moments' shift,
+// Shared by channel_stats, channel_stats_reduce and channel_stats_tail (all declare `input`): the moments' shift,
 // combining StatsPartial records, the fixed-order tree over a workgroup's lanes, and the
 // channel's final statistics from its total.
 
@@ -9,6 +9,28 @@ var<workgroup> sh_part: array<StatsPartial, WG_SIZE>;
 fn channel_shift(ch: u32) -> f32 {
     let x = input[element_index(ch, 0u)];
     return select(0.0, x, is_finite_f32(x));
+}
+
+// One lane's share of pass 1 over a segment (range as segment_of gives it): elements
+// range.y + lid, + WG_SIZE, ... below range.z.
+fn lane_partial(lid: u32, range: vec3<u32>) -> StatsPartial {
+    let ch = range.x;
+    let shift = channel_shift(ch);
+    var p = StatsPartial(0.0, 0.0, 0.0, 0.0, 0u, 0u, 0u, 0u);
+    for (var i = range.y + lid; i < range.z; i += WG_SIZE) {
+        let x = input[element_index(ch, i)];
+        if is_finite_f32(x) {
+            let d = x - shift;
+            p.max_abs = max(p.max_abs, abs(x));
+            p.sum += d;
+            p.sum_sq_shifted += d * d;
+            p.sum_sq += x * x;
+            p.count += 1u;
+        } else {
+            p.nonfinite += 1u;
+        }
+    }
+    return p;
 }
 
 fn combine(a: StatsPartial, b: StatsPartial) -> StatsPartial {

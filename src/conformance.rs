@@ -239,8 +239,10 @@ pub fn throughput(ctx: &Context, suite: &str, size: u32) -> Result<Option<f64>> 
                     clips: &clips,
                     packed: &packed,
                     scales: &scales,
+                    relu_mask: None,
                 };
-                ops::quantize(&mut rec, &layout, Rounding::Stochastic { seed: 1 }, bufs)?;
+                let rounding = Rounding::Stochastic { seed: 1 };
+                ops::quantize(ctx, &mut rec, &layout, rounding, bufs)?;
                 ctx.run(&rec)?;
                 ctx.wait_idle()
             };
@@ -375,32 +377,47 @@ impl Check {
 // ---------------------------------------------------------------------------------------------
 // quantize
 
-/// Runs `quantize` on the GPU and reads back `(packed, scales)`.
+/// What [`gpu_quantize`] read back: packed words, scales and, if asked for, the ReLU mask.
+pub type Quantized = (Vec<u32>, Vec<f32>, Option<Vec<u32>>);
+
+/// Runs `quantize` on the GPU — with `relu_mask`, also writing the mask of `input > 0` — and
+/// reads back what it wrote.
 pub fn gpu_quantize(
     ctx: &Context,
     layout: &Layout,
     rounding: Rounding,
-    input: &[f32],
-    clips: &[f32],
-) -> Result<(Vec<u32>, Vec<f32>)> {
+    (input, clips): (&[f32], &[f32]),
+    relu_mask: bool,
+) -> Result<Quantized> {
     let x = ctx.upload("test.x", input);
     let c = ctx.upload("test.clips", clips);
     let packed = ctx.storage_buffer("test.packed", layout.packed_words() as u64 * 4);
     let scales = ctx.storage_buffer("test.scales", layout.channels() as u64 * 4);
+    let mask_bytes = relu_mask_bytes(layout.len() as u32);
+    let mask = relu_mask.then(|| ctx.storage_buffer("test.relu_mask", mask_bytes));
     let mut rec = Recording::new();
     let bufs = QuantizeBuffers {
         input: &x,
         clips: &c,
         packed: &packed,
         scales: &scales,
+        relu_mask: mask.as_ref(),
     };
-    ops::quantize(&mut rec, layout, rounding, bufs)?;
+    ops::quantize(ctx, &mut rec, layout, rounding, bufs)?;
     ctx.run(&rec)?;
     let mut p: Vec<u32> = ctx.read_buffer(&packed)?;
     let mut s: Vec<f32> = ctx.read_buffer(&scales)?;
     p.truncate(layout.packed_words());
     s.truncate(layout.channels());
-    Ok((p, s))
+    let m = match &mask {
+        Some(m) => {
+            let mut words: Vec<u32> = ctx.read_buffer(m)?;
+            words.truncate(mask_bytes as usize / 4);
+            Some(words)
+        }
+        None => None,
+    };
+    Ok((p, s, m))
 }
 
 /// Per-channel max|x| over finite values, the usual clip.
@@ -452,7 +469,17 @@ fn quantize_inputs(rows: u32, cols: u32, g: &mut Gen) -> Vec<(&'static str, Vec<
 }
 
 fn quantize_cases(ctx: &Context, quick: bool, out: &mut Vec<CaseResult>) -> Result<()> {
-    let mut shapes = vec![(1, 1), (3, 5), (5, 17), (17, 129), (129, 3)];
+    // A ReLU mask needs a multiple of 4 columns: (3, 8), (300, 4) (two workgroups, a last word
+    // half full) and (64, 1000) also write one.
+    let mut shapes = vec![
+        (1, 1),
+        (3, 5),
+        (3, 8),
+        (5, 17),
+        (17, 129),
+        (129, 3),
+        (300, 4),
+    ];
     if !quick {
         shapes.push((64, 1000));
     }
@@ -473,13 +500,27 @@ fn quantize_cases(ctx: &Context, quick: bool, out: &mut Vec<CaseResult>) -> Resu
                 }
                 for (clip_name, clips) in clip_sets {
                     for rounding in [Rounding::Nearest, Rounding::Stochastic { seed: 0x5eed }] {
-                        let (p, s) = gpu_quantize(ctx, &layout, rounding, &input, &clips)?;
+                        let marks = cols % 4 == 0;
+                        let data = (&input[..], &clips[..]);
+                        let (p, s, m) = gpu_quantize(ctx, &layout, rounding, data, marks)?;
                         let mut tp = vec![0u32; layout.packed_words()];
                         let mut ts = vec![0f32; layout.channels()];
-                        cpu::quantize(&layout, rounding, &input, &clips, &mut tp, &mut ts);
+                        let mut tm = vec![0u32; relu_mask_bytes(layout.len() as u32) as usize / 4];
+                        let twin_mask = marks.then_some(&mut tm[..]);
+                        cpu::quantize(
+                            &layout, rounding, &input, &clips, &mut tp, &mut ts, twin_mask,
+                        );
                         let mut check = Check::new();
                         check.exact("packed", &p, &tp);
                         check.exact_f32("scales", &s, &ts);
+                        if let Some(m) = m {
+                            check.exact("relu_mask", &m, &tm);
+                            // The very bits the ReLU pass writes.
+                            let mut rm = vec![0u32; tm.len()];
+                            let mut y = vec![0f32; input.len()];
+                            cpu::relu_forward(&input, Some(&mut rm), &mut y);
+                            check.exact("relu_mask vs relu", &m, &rm);
+                        }
                         let r = if rounding == Rounding::Nearest {
                             "nearest"
                         } else {
@@ -516,10 +557,10 @@ fn stochastic_unbiased_case(ctx: &Context, seeds: u32, out: &mut Vec<CaseResult>
         let rounding = Rounding::Stochastic {
             seed: seed.wrapping_mul(0x9e37) + 1,
         };
-        let (p, s) = gpu_quantize(ctx, &layout, rounding, &input, &[clip])?;
+        let (p, s, _) = gpu_quantize(ctx, &layout, rounding, (&input, &[clip]), false)?;
         let mut tp = vec![0u32; layout.packed_words()];
         let mut ts = vec![0f32; 1];
-        cpu::quantize(&layout, rounding, &input, &[clip], &mut tp, &mut ts);
+        cpu::quantize(&layout, rounding, &input, &[clip], &mut tp, &mut ts, None);
         check.exact("packed", &p, &tp);
         let mut deq = vec![0f32; layout.len()];
         cpu::dequantize(&layout, &p, &s, &mut deq);
@@ -609,31 +650,47 @@ pub struct StatsRun {
     pub terms: Vec<[f32; 2]>,
 }
 
-/// Runs both stats passes on the GPU.
+/// Runs both stats passes on the GPU: one after the other, reading back pass 1's result, or with
+/// `both` as [`ops::channel_stats_both`] records them (then `pass1` is the result without
+/// `above_sigma`).
 pub fn gpu_channel_stats(
     ctx: &Context,
     layout: &Layout,
     input: &[f32],
     ratios: &[f32],
+    both: bool,
 ) -> Result<StatsRun> {
     let x = ctx.upload("test.x", input);
     let bytes = (layout.channels() * std::mem::size_of::<ChannelStat>()) as u64;
     let stats = ctx.storage_buffer("test.stats", bytes);
     let ratio_buf = ctx.upload("test.ratios", ratios);
     let terms = ctx.storage_buffer("test.terms", (layout.channels() * ratios.len() * 8) as u64);
-    let mut rec = Recording::new();
-    ops::channel_stats(ctx, &mut rec, layout, &x, &stats, None)?;
-    ctx.run(&rec)?;
-    let pass1: Vec<ChannelStat> = ctx.read_buffer(&stats)?;
-    let mut rec = Recording::new();
     let candidates = (!ratios.is_empty()).then_some(Candidates {
         count: ratios.len(),
         ratios: &ratio_buf,
         cosine_terms: &terms,
     });
-    ops::channel_stats_tail(ctx, &mut rec, layout, &x, &stats, candidates, None)?;
+    let mut rec = Recording::new();
+    let pass1 = if both {
+        ops::channel_stats_both(ctx, &mut rec, layout, &x, &stats, candidates, None)?;
+        None
+    } else {
+        ops::channel_stats(ctx, &mut rec, layout, &x, &stats, None)?;
+        ctx.run(&rec)?;
+        rec = Recording::new();
+        let pass1: Vec<ChannelStat> = ctx.read_buffer(&stats)?;
+        ops::channel_stats_tail(ctx, &mut rec, layout, &x, &stats, candidates, None)?;
+        Some(pass1)
+    };
     ctx.run(&rec)?;
     let pass2: Vec<ChannelStat> = ctx.read_buffer(&stats)?;
+    let pass1 = pass1.unwrap_or_else(|| {
+        let without_tail = |s: &ChannelStat| ChannelStat {
+            above_sigma: 0,
+            ..*s
+        };
+        pass2.iter().map(without_tail).collect()
+    });
     let t: Vec<[f32; 2]> = ctx.read_buffer(&terms)?;
     let ch = layout.channels();
     Ok(StatsRun {
@@ -662,7 +719,14 @@ pub fn twin_channel_stats(
     let mut p2 = pass1.map_or_else(|| p1.clone(), <[ChannelStat]>::to_vec);
     let mut tail = vec![[0u32; 2]; ch * segs * (1 + ratios.len())];
     let mut terms = vec![[0f32; 2]; ch * ratios.len()];
-    cpu::channel_stats_tail(layout, input, ratios, &mut p2, &mut tail, &mut terms);
+    cpu::channel_stats_tail(
+        layout,
+        input,
+        ratios,
+        &mut p2,
+        (&mut tail, &mut terms),
+        false,
+    );
     if segs > 1 {
         cpu::channel_stats_tail_reduce(layout, ratios.len(), &tail, &mut p2, &mut terms);
     }
@@ -725,8 +789,9 @@ fn channel_stats_cases(ctx: &Context, quick: bool, out: &mut Vec<CaseResult>) ->
                     pass1: p1,
                     pass2: p2,
                     terms,
-                } = gpu_channel_stats(ctx, &layout, input, &ratios)?;
-                let again = gpu_channel_stats(ctx, &layout, input, &ratios)?;
+                } = gpu_channel_stats(ctx, &layout, input, &ratios, false)?;
+                // Again, in one dispatch where a channel is one segment: the same bits.
+                let again = gpu_channel_stats(ctx, &layout, input, &ratios, true)?;
                 let twin = twin_channel_stats(&layout, input, &ratios, Some(&p1));
                 let (twin1, twin2, twin_terms) = (twin.pass1, twin.pass2, twin.terms);
                 let mut check = Check::new();
@@ -789,7 +854,7 @@ fn channel_stats_cases(ctx: &Context, quick: bool, out: &mut Vec<CaseResult>) ->
                     &term_scale,
                     1e-4,
                 );
-                // Determinism: the same input gives the same bits.
+                // Determinism, and one dispatch = two passes: the same input gives the same bits.
                 let bits = |v: &[ChannelStat]| -> Vec<u8> { bytemuck::cast_slice(v).to_vec() };
                 check.exact("rerun stats bits", &bits(&again.pass2), &bits(&p2));
                 check.exact("rerun pass-1 bits", &bits(&again.pass1), &bits(&p1));
@@ -857,7 +922,7 @@ fn clip_select_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
                 .collect();
             for axis in [ChannelAxis::Tensor, ChannelAxis::Cols] {
                 let layout = Layout::new(rows, cols, axis);
-                let run = gpu_channel_stats(ctx, &layout, &input, &ratios)?;
+                let run = gpu_channel_stats(ctx, &layout, &input, &ratios, true)?;
                 let ch = layout.channels();
                 // MCS state carried over from an earlier step (zeros = unset at step 0).
                 let state: Vec<f32> = (0..ch)
@@ -1295,6 +1360,7 @@ fn conv_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
                 &[clip],
                 &mut two_pass,
                 &mut two_pass_scale,
+                None,
             );
             let mut check = Check::new();
             check.exact("packed", &gpu[..words], &twin);
@@ -2266,8 +2332,9 @@ fn train_step_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
             },
             LayerSpec::GlobalAvgPool,
             // FP32: a ReLU in a GEMM's epilogue, its backward reading the output the next Linear
-            // keeps; int8: its own pass, keeping a bit mask for its backward.
-            LayerSpec::Linear { outputs: 5 },
+            // keeps; int8: also in the epilogue, its bit mask written by the next Linear's
+            // quantization (8 inputs, a multiple of 4). The block's ReLUs write theirs.
+            LayerSpec::Linear { outputs: 8 },
             LayerSpec::Relu,
             LayerSpec::Linear { outputs: 3 },
         ],

@@ -140,7 +140,7 @@ fn classifier_fraction_matches_theory() {
     ];
     let layout = Layout::new(rows, 4, ChannelAxis::Cols);
     for (label, ctx) in contexts() {
-        let stats = conformance::gpu_channel_stats(&ctx, &layout, &input, &[])
+        let stats = conformance::gpu_channel_stats(&ctx, &layout, &input, &[], false)
             .unwrap()
             .pass2;
         for (ch, (p, gaussian, tol)) in expected.iter().enumerate() {
@@ -172,7 +172,7 @@ fn cosine_terms_prefer_clipping_heavy_tails_only() {
     let layout = Layout::new(rows, 2, ChannelAxis::Cols);
     let ratios = conformance::default_ratios();
     for (label, ctx) in contexts() {
-        let run = conformance::gpu_channel_stats(&ctx, &layout, &input, &ratios).unwrap();
+        let run = conformance::gpu_channel_stats(&ctx, &layout, &input, &ratios, true).unwrap();
         let (stats, terms) = (run.pass2, run.terms);
         for ch in 0..2 {
             let d: Vec<f32> = (0..ratios.len())

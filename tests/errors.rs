@@ -65,8 +65,9 @@ fn bad_shapes_and_small_buffers_are_typed_errors() {
         clips: &big,
         packed: &big,
         scales: &big,
+        relu_mask: None,
     };
-    match ops::quantize(&mut rec, &layout, Rounding::Nearest, bufs) {
+    match ops::quantize(&ctx, &mut rec, &layout, Rounding::Nearest, bufs) {
         Err(Error::BufferTooSmall {
             op: "quantize",
             binding: "input",
@@ -81,8 +82,9 @@ fn bad_shapes_and_small_buffers_are_typed_errors() {
         clips: &big,
         packed: &big,
         scales: &big,
+        relu_mask: None,
     };
-    let err = ops::quantize(&mut rec, &empty, Rounding::Nearest, bufs).unwrap_err();
+    let err = ops::quantize(&ctx, &mut rec, &empty, Rounding::Nearest, bufs).unwrap_err();
     assert!(
         matches!(err, Error::InvalidArgument { op: "quantize", .. }),
         "{err}"

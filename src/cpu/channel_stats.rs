@@ -48,6 +48,34 @@ pub(crate) fn combine(a: StatsPartial, b: StatsPartial) -> StatsPartial {
     }
 }
 
+/// `lane_partial()` of `stats_fold.wgsl`: lane `lid`'s share of pass 1 over elements
+/// `start + lid, + WG_SIZE, … < end` of channel `ch`.
+pub(crate) fn lane_partial(
+    layout: &Layout,
+    input: &[f32],
+    lid: usize,
+    (ch, start, end): (usize, usize, usize),
+) -> StatsPartial {
+    let shift = channel_shift(layout, input, ch);
+    let mut p = StatsPartial::default();
+    let mut i = start + lid;
+    while i < end {
+        let x = input[element_index(layout, ch, i)];
+        if is_finite_f32(x) {
+            let d = x - shift;
+            p.max_abs = p.max_abs.max(x.abs());
+            p.sum += d;
+            p.sum_sq_shifted += d * d;
+            p.sum_sq += x * x;
+            p.count += 1;
+        } else {
+            p.nonfinite += 1;
+        }
+        i += WG_SIZE;
+    }
+    p
+}
+
 /// Pass 1, per segment: `partials[ch · segments + seg]`, or with one segment per channel the
 /// channel's statistics, `stats[ch]` (then there is no reduce).
 pub fn channel_stats(
@@ -60,25 +88,8 @@ pub fn channel_stats(
     for w in 0..layout.channels() * segs {
         let (ch, seg) = (w / segs, w % segs);
         let end = n.min((seg + 1) * SEG_LEN);
-        let shift = channel_shift(layout, input, ch);
-        let mut lanes = [StatsPartial::default(); WG_SIZE];
-        for (lid, p) in lanes.iter_mut().enumerate() {
-            let mut i = seg * SEG_LEN + lid;
-            while i < end {
-                let x = input[element_index(layout, ch, i)];
-                if is_finite_f32(x) {
-                    let d = x - shift;
-                    p.max_abs = p.max_abs.max(x.abs());
-                    p.sum += d;
-                    p.sum_sq_shifted += d * d;
-                    p.sum_sq += x * x;
-                    p.count += 1;
-                } else {
-                    p.nonfinite += 1;
-                }
-                i += WG_SIZE;
-            }
-        }
+        let mut lanes: [StatsPartial; WG_SIZE] =
+            std::array::from_fn(|lid| lane_partial(layout, input, lid, (ch, seg * SEG_LEN, end)));
         let total = tree_reduce(&mut lanes, combine);
         if segs == 1 {
             stats[ch] = finalize(layout, input, ch, total);

@@ -1,33 +1,42 @@
 //! Twin of `shaders/channel_stats_tail.wgsl`.
 
-use crate::cpu::channel_stats::{WG_SIZE, element_index, tree_reduce};
+use crate::cpu::channel_stats::{
+    WG_SIZE, combine, element_index, finalize, lane_partial, tree_reduce,
+};
 use crate::cpu::common::{clip_is_valid, inv_step, is_finite_f32, quantize_one, step_of};
+use crate::ops::StatsPartial;
 use crate::ops::channel_stats::{SEG_LEN, segments};
 use crate::ops::{ChannelStat, Layout, MAX_CANDIDATES};
 
 /// Pass 2, per segment: slot 0 of `partials[(ch · segments + seg) · (1 + nc)]` holds
 /// `[count, 0]`, slots 1..=nc the bits of `[Σg·ĝ, Σĝ·ĝ]` for candidate `ratios[r] · max|x|`.
 /// With one segment per channel it writes `stats[ch].above_sigma` and `terms[ch · nc + r]`
-/// instead (then there is no reduce).
+/// instead (then there is no reduce), and with `with_pass1` first the channel's pass-1
+/// statistics, as [`crate::cpu::channel_stats()`] would.
 pub fn channel_stats_tail(
     layout: &Layout,
     input: &[f32],
     ratios: &[f32],
     stats: &mut [ChannelStat],
-    partials: &mut [[u32; 2]],
-    terms: &mut [[f32; 2]],
+    (partials, terms): (&mut [[u32; 2]], &mut [[f32; 2]]),
+    with_pass1: bool,
 ) {
     let (n, segs) = (layout.channel_len(), segments(layout));
     let nc = ratios.len().min(MAX_CANDIDATES);
     for w in 0..layout.channels() * segs {
         let (ch, seg) = (w / segs, w % segs);
         let end = n.min((seg + 1) * SEG_LEN);
-        let sigma = stats[ch].std_dev;
+        if with_pass1 {
+            let mut lanes: [StatsPartial; WG_SIZE] =
+                std::array::from_fn(|lid| lane_partial(layout, input, lid, (ch, 0, end)));
+            stats[ch] = finalize(layout, input, ch, tree_reduce(&mut lanes, combine));
+        }
+        let (sigma, max_abs) = (stats[ch].std_dev, stats[ch].max_abs);
         let mut sh_clip = [0f32; MAX_CANDIDATES];
         let mut sh_inv = [0f32; MAX_CANDIDATES];
         let mut sh_step = [0f32; MAX_CANDIDATES];
         for r in 0..nc {
-            let clip = ratios[r] * stats[ch].max_abs;
+            let clip = ratios[r] * max_abs;
             let valid = clip_is_valid(clip);
             sh_clip[r] = clip;
             sh_inv[r] = if valid { inv_step(clip) } else { 0.0 };

@@ -6,7 +6,8 @@ use crate::cpu::common::{
 use crate::ops::{ChannelAxis, Layout, Rounding};
 
 /// Quantizes `input` (`layout.len()`) with `clips` (`layout.channels()`) into `packed`
-/// (`layout.packed_words()`) and `scales` (`layout.channels()`), as the GPU kernel does.
+/// (`layout.packed_words()`) and `scales` (`layout.channels()`), as the GPU kernel does; with
+/// `relu_mask` (`layout.cols` a multiple of 4) also the bits of `input > 0`, whole words.
 pub fn quantize(
     layout: &Layout,
     rounding: Rounding,
@@ -14,12 +15,16 @@ pub fn quantize(
     clips: &[f32],
     packed: &mut [u32],
     scales: &mut [f32],
+    mut relu_mask: Option<&mut [u32]>,
 ) {
     let (rows, cols, cols4) = (layout.rows, layout.cols, layout.cols4());
     let (stochastic, seed) = match rounding {
         Rounding::Nearest => (false, 0),
         Rounding::Stochastic { seed } => (true, seed),
     };
+    if let Some(mask) = relu_mask.as_deref_mut() {
+        mask[..(rows * cols).div_ceil(32) as usize].fill(0);
+    }
     // One iteration per GPU invocation.
     for idx in 0..rows * cols4 {
         let r = idx / cols4;
@@ -41,8 +46,13 @@ pub fn quantize(
             if first {
                 scales[ch] = if valid { step_of(clip) } else { 0.0 };
             }
+            let e = r * cols + c;
+            if let Some(mask) = relu_mask.as_deref_mut()
+                && input[e as usize] > 0.0
+            {
+                mask[(e / 32) as usize] |= 1 << (e % 32);
+            }
             if valid {
-                let e = r * cols + c;
                 let rnd = if stochastic { rng_u32(seed, e) } else { 0 };
                 q[j as usize] =
                     quantize_one(input[e as usize], clip, inv_step(clip), stochastic, rnd);

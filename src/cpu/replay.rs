@@ -8,7 +8,7 @@ use bytemuck::Pod;
 use crate::cpu;
 use crate::cpu::gemm_i8::{CpuEpilogue, CpuScale};
 use crate::ops::batchnorm::{BatchNormConfig, BatchNormParams};
-use crate::ops::channel_stats::{StatsParams, StatsPartial};
+use crate::ops::channel_stats::{StatsParams, StatsPartial, TAIL_WITH_PASS1};
 use crate::ops::clip_select::ClipParams;
 use crate::ops::column_sum::ColumnSumParams;
 use crate::ops::conv::ConvParams;
@@ -17,7 +17,7 @@ use crate::ops::gemm::{ConvGemmParams, GemmParams, GemmVariant};
 use crate::ops::maxpool::PoolParams;
 use crate::ops::nonfinite::NonFiniteParams;
 use crate::ops::pool::{ElementwiseParams, GapParams};
-use crate::ops::quantize::QuantizeParams;
+use crate::ops::quantize::{QUANTIZE_MARK_POSITIVE, QuantizeParams};
 use crate::ops::relu::{RELU_BACKWARD, RELU_MASKED, ReluParams};
 use crate::ops::sgd::SgdParams;
 use crate::ops::softmax_xent::XentParams;
@@ -147,10 +147,11 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
     match kernel {
         "quantize" => {
             let p: QuantizeParams = read(params);
-            let [input, clips, packed, scales] = bufs else {
+            let [input, clips, packed, scales, mask] = bufs else {
                 return Err(bad());
             };
             let layout = Layout::new(p.rows, p.cols, axis(p.axis));
+            let marks = p.flags & QUANTIZE_MARK_POSITIVE != 0;
             let rounding = match p.rounding {
                 0 => Rounding::Nearest,
                 _ => Rounding::Stochastic { seed: p.seed },
@@ -164,6 +165,7 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
                 &f32s(clips)[p.clip_offset as usize..],
                 &mut packed[..nw],
                 &mut f32s_mut(scales)[..nc],
+                marks.then_some(&mut mask[..]),
             );
         }
         "dequantize" => {
@@ -225,8 +227,8 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
                 f32s(input),
                 &f32s(ratios)[..nc],
                 &mut structs_mut::<ChannelStat>(stats)[..ch],
-                partials,
-                terms,
+                (partials, terms),
+                p.flags & TAIL_WITH_PASS1 != 0,
             );
         }
         "channel_stats_tail_reduce" => {

@@ -87,6 +87,12 @@ impl Conv2d {
         !self.gemm.is_quantized() && self.lowering == ConvLowering::Implicit
     }
 
+    /// Whether the forward can write the mask of a ReLU whose output is `x`: a quantized layer
+    /// that quantizes `x` itself (implicit GEMMs), not a column matrix of it.
+    pub(crate) fn marks_relu(&self) -> bool {
+        self.lowering == ConvLowering::Implicit && self.gemm.marks_relu()
+    }
+
     /// Whether `im2col` writes an f32 column matrix: a column-matrix lowering, except for a
     /// quantized layer whose windows cover the input (`im2col_quantize` packs it from x).
     fn writes_f32_columns(lowering: ConvLowering, int8: bool, geom: &ConvGeometry) -> bool {
@@ -113,19 +119,25 @@ impl Conv2d {
         self.gemm.slots(shape.to_vec())
     }
 
+    /// Records the forward from the NHWC input `x`; `relu_mask`: `x` is the output of a ReLU
+    /// whose mask this layer writes ([`Conv2d::marks_relu`]).
     pub(crate) fn record_forward(
         &self,
         ctx: &Context,
         rec: &mut Recording,
-        x: &wgpu::Buffer,
+        (x, relu_mask): (&wgpu::Buffer, Option<&wgpu::Buffer>),
         out: Output<'_>,
         refresh: bool,
     ) -> Result<()> {
+        if relu_mask.is_some() && !self.marks_relu() {
+            let why = format!("{} cannot write the ReLU mask of its input", self.gemm.name);
+            return Err(crate::Error::invalid("conv forward", why));
+        }
         if let Input::Matrix(cols) = self.input(x) {
             ops::im2col(rec, &self.geom, x, cols)?;
         }
-        self.gemm
-            .record_forward(ctx, rec, self.input(x), out, refresh)
+        let input = (self.input(x), relu_mask);
+        self.gemm.record_forward(ctx, rec, input, out, refresh)
     }
 
     /// Bytes of the column matrix's gradient the backward writes to scratch (0 without dx).

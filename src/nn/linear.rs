@@ -37,23 +37,28 @@ impl QuantTensor {
         }
     }
 
-    /// Max-abs per tensor, nearest rounding: the forward's rule for X and W.
+    /// Max-abs per tensor, nearest rounding: the forward's rule for X and W. With `relu_mask`
+    /// the quantization also writes the mask of the ReLU whose output `input` is.
     fn record_max_abs(
         &self,
         ctx: &Context,
         rec: &mut Recording,
         input: &wgpu::Buffer,
+        relu_mask: Option<&wgpu::Buffer>,
     ) -> Result<()> {
         ops::channel_stats(ctx, rec, &self.layout, input, &self.stats, None)?;
         // ChannelStat's first field is max|x|, so a one-channel stats buffer is also a clip buffer.
-        self.record_quantize(rec, input, (&self.stats, 0), Rounding::Nearest)
+        let clips = (&self.stats, 0);
+        self.record_quantize(ctx, rec, (input, relu_mask), clips, Rounding::Nearest)
     }
 
-    /// Quantizes `input` with the clips from f32 index `clip_offset` of `clips` on.
+    /// Quantizes `input` with the clips from f32 index `clip_offset` of `clips` on (and writes
+    /// the ReLU mask, if given).
     fn record_quantize(
         &self,
+        ctx: &Context,
         rec: &mut Recording,
-        input: &wgpu::Buffer,
+        (input, relu_mask): (&wgpu::Buffer, Option<&wgpu::Buffer>),
         (clips, clip_offset): (&wgpu::Buffer, u32),
         rounding: Rounding,
     ) -> Result<()> {
@@ -62,8 +67,9 @@ impl QuantTensor {
             clips,
             packed: &self.packed,
             scales: &self.scales,
+            relu_mask,
         };
-        ops::quantize::quantize_at(rec, &self.layout, rounding, bufs, clip_offset)
+        ops::quantize::quantize_at(ctx, rec, &self.layout, rounding, bufs, clip_offset)
     }
 }
 
@@ -133,8 +139,8 @@ pub(crate) enum Input<'a> {
     /// pixel, [`ConvGeometry::covers_input`]).
     Columns(&'a ConvGeometry, &'a wgpu::Buffer),
     /// A convolution's NHWC input whose column matrix the implicit-GEMM kernels gather as they
-    /// go; a quantized layer quantizes it in place (the layout
-    /// [`Linear::quantize_conv_input_in_place`] sets).
+    /// go; a quantized layer quantizes it in place
+    /// ([`ConvGeometry::quantized_input_layout`]).
     Implicit(&'a ConvGeometry, &'a wgpu::Buffer),
 }
 
@@ -286,17 +292,33 @@ impl Linear {
         self.int8.is_some()
     }
 
+    /// Whether the forward can write the bit mask of a ReLU whose output is its input, as it
+    /// quantizes that input (quantized, a multiple of 4 columns). A convolution adds its own
+    /// condition: that the input it quantizes is `x` itself ([`Conv2d::marks_relu`]).
+    ///
+    /// [`Conv2d::marks_relu`]: crate::nn::Conv2d::marks_relu
+    pub(crate) fn marks_relu(&self) -> bool {
+        self.int8
+            .as_ref()
+            .is_some_and(|q| q.x.layout.cols.is_multiple_of(4))
+    }
+
     /// Records `y = x·Wᵀ + b`, rectified if `out.relu`, reading `input` as its kind says. With
-    /// `refresh` false (UI8 between refreshes) the forward clips of
-    /// the last refresh are kept.
+    /// `refresh` false (UI8 between refreshes) the forward clips of the last refresh are kept.
+    /// `relu_mask`: `input` is the output of a ReLU that ran in its producer's epilogue, whose
+    /// mask this layer's quantization writes ([`Linear::marks_relu`]).
     pub(crate) fn record_forward(
         &self,
         ctx: &Context,
         rec: &mut Recording,
-        input: Input<'_>,
+        (input, relu_mask): (Input<'_>, Option<&wgpu::Buffer>),
         out: Output<'_>,
         refresh: bool,
     ) -> Result<()> {
+        if relu_mask.is_some() && (matches!(input, Input::Columns(..)) || !self.marks_relu()) {
+            let why = format!("{} cannot write the ReLU mask of its input", self.name);
+            return Err(crate::Error::invalid("linear forward", why));
+        }
         let shape = GemmShape::new(self.batch, self.outputs, self.inputs);
         let Some(q) = &self.int8 else {
             let epi = Epilogue {
@@ -319,10 +341,10 @@ impl Linear {
         let nearest = Rounding::Nearest;
         match input {
             Input::Matrix(x) | Input::Implicit(_, x) if refresh => {
-                q.x.record_max_abs(ctx, rec, x)?
+                q.x.record_max_abs(ctx, rec, x, relu_mask)?
             }
             Input::Matrix(x) | Input::Implicit(_, x) => {
-                q.x.record_quantize(rec, x, (&q.x.stats, 0), nearest)?
+                q.x.record_quantize(ctx, rec, (x, relu_mask), (&q.x.stats, 0), nearest)?
             }
             Input::Columns(g, x) => {
                 if refresh {
@@ -334,9 +356,10 @@ impl Linear {
             }
         }
         if refresh {
-            q.w.record_max_abs(ctx, rec, &self.weight)?;
+            q.w.record_max_abs(ctx, rec, &self.weight, None)?;
         } else {
-            q.w.record_quantize(rec, &self.weight, (&q.w.stats, 0), nearest)?;
+            let w = (&self.weight, None);
+            q.w.record_quantize(ctx, rec, w, (&q.w.stats, 0), nearest)?;
         }
         let epi = Epilogue {
             scale_a: Scale::Tensor(&q.x.scales),
@@ -407,22 +430,16 @@ impl Linear {
             None => q.dy.layout,
         };
         if refresh {
-            ops::channel_stats(ctx, rec, &dy_stats_layout, dy, &q.dy_stats, None)?;
             let candidates = q.candidates.as_ref().map(|(terms, ratios, n)| Candidates {
                 count: *n,
                 ratios,
                 cosine_terms: terms,
             });
-            if rule != ClipRule::Max {
-                ops::channel_stats_tail(
-                    ctx,
-                    rec,
-                    &dy_stats_layout,
-                    dy,
-                    &q.dy_stats,
-                    candidates,
-                    None,
-                )?;
+            let (layout, stats) = (&dy_stats_layout, &q.dy_stats);
+            if rule == ClipRule::Max {
+                ops::channel_stats(ctx, rec, layout, dy, stats, None)?;
+            } else {
+                ops::channel_stats_both(ctx, rec, layout, dy, stats, candidates, None)?;
             }
             let bufs = ClipBuffers {
                 stats: &q.dy_stats,
@@ -446,7 +463,7 @@ impl Linear {
             seeded.push(rec.dispatches.len());
         }
         let tensor_clip = (&q.summary.table, q.summary.word());
-        q.dy.record_quantize(rec, dy, tensor_clip, rounding)?;
+        q.dy.record_quantize(ctx, rec, (dy, None), tensor_clip, rounding)?;
         if let Some(dx) = dx {
             let epi = Epilogue {
                 scale_a: Scale::Tensor(&q.dy.scales),
@@ -462,7 +479,7 @@ impl Linear {
                 if stochastic {
                     seeded.push(rec.dispatches.len());
                 }
-                ch.record_quantize(rec, dy, (&q.clips, 0), rounding)?;
+                ch.record_quantize(ctx, rec, (dy, None), (&q.clips, 0), rounding)?;
                 (&ch.packed, Scale::PerIndex(&ch.scales))
             }
             None => (&q.dy.packed, Scale::Tensor(&q.dy.scales)),

@@ -796,11 +796,42 @@ impl Model {
     }
 
     /// Whether layer `i` is a ReLU that the GEMM layer before it can apply in its epilogue: one
-    /// without a mask to write.
+    /// without a mask to write, or whose mask the layer after it writes as it quantizes.
     fn relu_in_gemm(&self, i: usize) -> bool {
-        matches!(self.layers.get(i), Some(Layer::Relu(None)))
-            && i > 0
-            && matches!(self.layers[i - 1], Layer::Linear(_) | Layer::Conv(_))
+        let relu = match self.layers.get(i) {
+            Some(Layer::Relu(None)) => true,
+            Some(Layer::Relu(Some(_))) => self.mask_written_after(i).is_some(),
+            _ => false,
+        };
+        relu && i > 0 && matches!(self.layers[i - 1], Layer::Linear(_) | Layer::Conv(_))
+    }
+
+    /// The mask of ReLU `i`, when the next layer (past a Flatten) can write it as it quantizes
+    /// the ReLU's output ([`Linear::marks_relu`], [`Conv2d::marks_relu`]).
+    fn mask_written_after(&self, i: usize) -> Option<&wgpu::Buffer> {
+        let Some(Layer::Relu(Some(mask))) = self.layers.get(i) else {
+            return None;
+        };
+        let marks = match self.layers[i + 1..]
+            .iter()
+            .find(|l| !matches!(l, Layer::Flatten))
+        {
+            Some(Layer::Linear(l)) => l.marks_relu(),
+            Some(Layer::Conv(c)) => c.marks_relu(),
+            _ => false,
+        };
+        marks.then_some(mask)
+    }
+
+    /// The mask GEMM layer `i` writes as it quantizes its input: that of the ReLU before it
+    /// (past a Flatten) when the ReLU ran in the previous GEMM's epilogue.
+    fn mask_written_by(&self, i: usize) -> Option<&wgpu::Buffer> {
+        let r = (0..i)
+            .rev()
+            .find(|&k| !matches!(self.layers[k], Layer::Flatten))?;
+        self.relu_in_gemm(r)
+            .then(|| self.mask_written_after(r))
+            .flatten()
     }
 
     /// Whether layer `i` is a ReLU whose backward the max-pooling after it can do: the pool's
@@ -812,9 +843,10 @@ impl Model {
     }
 
     /// Records the forward. With `fuse` (training and evaluation steps) a ReLU after a GEMM
-    /// layer runs in that GEMM's epilogue, writing straight to the ReLU's output, and a ReLU
-    /// before a max-pooling leaves its backward to the pooling; without it (probes) every
-    /// layer writes its own output.
+    /// layer runs in that GEMM's epilogue, writing straight to the ReLU's output (its mask, if
+    /// it keeps one, written by the next layer's quantization), and a ReLU before a max-pooling
+    /// leaves its backward to the pooling; without it (probes) every layer writes its own
+    /// output.
     pub(crate) fn record_forward(
         &self,
         ctx: &Context,
@@ -833,11 +865,13 @@ impl Model {
             } else {
                 Output::plain(y)
             };
+            let relu_mask = if fuse { self.mask_written_by(i) } else { None };
             match layer {
                 Layer::Linear(l) => {
-                    l.record_forward(ctx, rec, linear::Input::Matrix(x), out, refresh)?
+                    let input = (linear::Input::Matrix(x), relu_mask);
+                    l.record_forward(ctx, rec, input, out, refresh)?
                 }
-                Layer::Conv(c) => c.record_forward(ctx, rec, x, out, refresh)?,
+                Layer::Conv(c) => c.record_forward(ctx, rec, (x, relu_mask), out, refresh)?,
                 Layer::MaxPool(g, argmax) => {
                     let after_relu = fuse && i > 0 && self.relu_in_pool(i - 1);
                     let pass = ops::PoolPass::Forward { after_relu };

@@ -11,6 +11,8 @@
 //! channel over many cores and keep each invocation's loops short (llvmpipe ends an invocation's
 //! loops after 65,535 iterations in total). Non-finite values are left out of every statistic and
 //! counted in `nonfinite`. Every fold runs in a fixed order, so the same input gives the same bits.
+//! Where a channel is one segment no partials are needed, and [`channel_stats_both`] runs both
+//! passes in one dispatch.
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;
@@ -74,6 +76,7 @@ pub static CHANNEL_STATS_TAIL: KernelDef = KernelDef {
     sources: &[
         wgsl::COMMON,
         wgsl::STATS_COMMON,
+        wgsl::STATS_FOLD,
         wgsl::TAIL_FOLD,
         wgsl::CHANNEL_STATS_TAIL,
     ],
@@ -122,9 +125,15 @@ pub struct StatsParams {
     pub n_candidates: u32,
     /// Segments per channel.
     pub segments: u32,
+    /// `channel_stats_tail`: [`TAIL_WITH_PASS1`] or 0.
+    pub flags: u32,
     /// Padding to 16-byte alignment.
-    pub _pad: [u32; 3],
+    pub _pad: [u32; 2],
 }
+
+/// `StatsParams.flags` of `channel_stats_tail`: take pass 1 first, in the same workgroup (one
+/// segment per channel only).
+pub const TAIL_WITH_PASS1: u32 = 1;
 
 impl StatsParams {
     /// Parameters for `layout` with `n_candidates` candidate clips.
@@ -135,7 +144,8 @@ impl StatsParams {
             axis: layout.axis.code(),
             n_candidates: n_candidates as u32,
             segments: segments(layout) as u32,
-            _pad: [0; 3],
+            flags: 0,
+            _pad: [0; 2],
         }
     }
 }
@@ -283,6 +293,46 @@ pub fn channel_stats_tail(
     candidates: Option<Candidates<'_>>,
     scratch: Option<&wgpu::Buffer>,
 ) -> Result<()> {
+    record_tail(ctx, rec, (layout, input, stats), candidates, scratch, false)
+}
+
+/// Records both passes, [`channel_stats`] then [`channel_stats_tail`]. Where every channel is one
+/// segment (a gradient's columns, a tensor of up to [`SEG_LEN`] elements) that is one dispatch:
+/// each workgroup takes pass 1 over its channel, then pass 2, so the tensor is read by a single
+/// pass for all its statistics, with the same bits as the two passes.
+pub fn channel_stats_both(
+    ctx: &Context,
+    rec: &mut Recording,
+    layout: &Layout,
+    input: &wgpu::Buffer,
+    stats: &wgpu::Buffer,
+    candidates: Option<Candidates<'_>>,
+    scratch: Option<&wgpu::Buffer>,
+) -> Result<()> {
+    layout.validate("channel_stats")?;
+    let one_pass = segments(layout) == 1;
+    if !one_pass {
+        channel_stats(ctx, rec, layout, input, stats, scratch)?;
+    }
+    record_tail(
+        ctx,
+        rec,
+        (layout, input, stats),
+        candidates,
+        scratch,
+        one_pass,
+    )
+}
+
+/// [`channel_stats_tail`], taking pass 1 first when `with_pass1` (one segment per channel).
+fn record_tail(
+    ctx: &Context,
+    rec: &mut Recording,
+    (layout, input, stats): (&Layout, &wgpu::Buffer, &wgpu::Buffer),
+    candidates: Option<Candidates<'_>>,
+    scratch: Option<&wgpu::Buffer>,
+    with_pass1: bool,
+) -> Result<()> {
     const OP: &str = "channel_stats_tail";
     layout.validate(OP)?;
     check_buffer(OP, "input", input, layout.len() as u64 * 4)?;
@@ -305,7 +355,10 @@ pub fn channel_stats_tail(
         }
         None => (0, ctx.unused_binding(0), ctx.unused_binding(1)),
     };
-    let params = StatsParams::new(layout, n);
+    let params = StatsParams {
+        flags: if with_pass1 { TAIL_WITH_PASS1 } else { 0 },
+        ..StatsParams::new(layout, n)
+    };
     let groups = (layout.channels() * segments(layout)) as u64;
     // One segment per channel: the pass writes the results and needs no partials.
     if segments(layout) == 1 {

@@ -8,9 +8,16 @@
 //! to ±127; a clip that is not finite, not positive or below 1e−30 quantizes its whole channel
 //! to 0 and writes scale 0. The GPU kernel and [`crate::cpu::quantize()`] agree bit for bit on
 //! every driver: the only float step that decides an integer is one correctly rounded multiply.
+//!
+//! When the input is a ReLU's output (the ReLU ran in its producer's epilogue), the same pass can
+//! write the ReLU's bit mask for its backward ([`QuantizeBuffers::relu_mask`]): the int8 copy a
+//! quantized layer keeps cannot tell small positives from 0, and a separate ReLU pass only to
+//! write the mask would read the whole tensor once more.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::gpu::Context;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
+use crate::ops::relu::relu_mask_bytes;
 use crate::ops::{Layout, Rounding, check_buffer};
 
 /// The kernel declaration of `shaders/quantize.wgsl`.
@@ -24,6 +31,7 @@ pub static QUANTIZE: KernelDef = KernelDef {
         ("clips", BindType::ReadOnly),
         ("packed", BindType::ReadWrite),
         ("scales", BindType::ReadWrite),
+        ("mask", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<QuantizeParams>(),
 };
@@ -46,9 +54,12 @@ pub struct QuantizeParams {
     pub seed: u32,
     /// Index of channel 0's clip in the clips buffer.
     pub clip_offset: u32,
-    /// Padding to 16-byte alignment.
-    pub _pad: u32,
+    /// [`QUANTIZE_MARK_POSITIVE`] or 0.
+    pub flags: u32,
 }
+
+/// `QuantizeParams.flags`: also write the bit mask of `input > 0`.
+pub const QUANTIZE_MARK_POSITIVE: u32 = 1;
 
 impl QuantizeParams {
     /// Parameters for `layout` and `rounding`.
@@ -62,7 +73,7 @@ impl QuantizeParams {
             rounding,
             seed,
             clip_offset: 0,
-            _pad: 0,
+            flags: 0,
         }
     }
 }
@@ -78,20 +89,26 @@ pub struct QuantizeBuffers<'a> {
     pub packed: &'a wgpu::Buffer,
     /// Out: `layout.channels()` f32 scales (`clip / 127`).
     pub scales: &'a wgpu::Buffer,
+    /// Out, optional: bit `e % 32` of word `e / 32` set where `input[e] > 0` — the mask of the
+    /// ReLU whose output `input` is, laid out as [`crate::ops::relu()`] writes it
+    /// ([`relu_mask_bytes`]`(layout.len())`). Needs `layout.cols` to be a multiple of 4.
+    pub relu_mask: Option<&'a wgpu::Buffer>,
 }
 
 /// Records the quantization of `bufs.input` with one clip per channel.
 pub fn quantize(
+    ctx: &Context,
     rec: &mut Recording,
     layout: &Layout,
     rounding: Rounding,
     bufs: QuantizeBuffers<'_>,
 ) -> Result<()> {
-    quantize_at(rec, layout, rounding, bufs, 0)
+    quantize_at(ctx, rec, layout, rounding, bufs, 0)
 }
 
 /// [`quantize`] with the clips read from f32 index `clip_offset` of `bufs.clips` on.
 pub fn quantize_at(
+    ctx: &Context,
     rec: &mut Recording,
     layout: &Layout,
     rounding: Rounding,
@@ -104,6 +121,7 @@ pub fn quantize_at(
         clips,
         packed,
         scales,
+        relu_mask,
     } = bufs;
     layout.validate(OP)?;
     let ch = layout.channels() as u64 * 4;
@@ -111,14 +129,33 @@ pub fn quantize_at(
     check_buffer(OP, "clips", clips, clip_offset as u64 * 4 + ch)?;
     check_buffer(OP, "packed", packed, layout.packed_words() as u64 * 4)?;
     check_buffer(OP, "scales", scales, ch)?;
+    if let Some(mask) = relu_mask {
+        if !layout.cols.is_multiple_of(4) {
+            return Err(Error::invalid(
+                OP,
+                format!(
+                    "a ReLU mask needs a multiple of 4 columns (got {}); write it with ops::relu",
+                    layout.cols
+                ),
+            ));
+        }
+        check_buffer(OP, "relu_mask", mask, relu_mask_bytes(layout.len() as u32))?;
+    }
     let params = QuantizeParams {
         clip_offset,
+        flags: relu_mask.map_or(0, |_| QUANTIZE_MARK_POSITIVE),
         ..QuantizeParams::new(layout, rounding)
     };
     rec.push(Dispatch::new(
         &QUANTIZE,
         &params,
-        &[input, clips, packed, scales],
+        &[
+            input,
+            clips,
+            packed,
+            scales,
+            relu_mask.unwrap_or(ctx.unused_binding(1)),
+        ],
         grid_1d(layout.packed_words() as u64, 256),
     ));
     Ok(())

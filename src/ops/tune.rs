@@ -337,10 +337,11 @@ fn measure_conv(
                     clips: &clip,
                     packed: &cols,
                     scales: &scales,
+                    relu_mask: None,
                 };
                 let (layout, near) = (g.quantized_input_layout(), Rounding::Nearest);
                 let conv = (g, channels);
-                ops::quantize::quantize_at(r, &layout, near, q, 0)
+                ops::quantize(ctx, r, &layout, near, q)
                     .and_then(|_| {
                         gemm::conv_i8_forward(ctx, r, conv, MAX_K_CHUNK, bufs(&cols, &w), none)
                     })
