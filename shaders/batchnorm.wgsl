@@ -3,7 +3,11 @@
 // channel_stats), xhat = (x - mu) / sqrt(var + eps) is saved for the backward, out = gamma * xhat
 // + beta, and the invocations of the first row update the running statistics
 // (running = (1 - momentum) * running + momentum * batch, the variance unbiased as PyTorch does).
-// Evaluation (mode 1): the running statistics replace the batch's. CPU twin: src/cpu/batchnorm.rs.
+// Evaluation (mode 1): the running statistics replace the batch's. With RECTIFY, out is passed
+// through rectify(): the ReLU after the batch norm, run here instead of in a pass of its own.
+// CPU twin: src/cpu/batchnorm.rs.
+
+const RECTIFY: u32 = 1u;
 
 @group(0) @binding(0) var<uniform> params: BatchNormParams;
 @group(0) @binding(1) var<storage> x: array<f32>;
@@ -42,5 +46,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             running[c + ci] = (1.0 - m) * running[c + ci] + m * unbiased;
         }
     }
-    out[idx] = affine[ci] * xh + affine[c + ci];
+    let y = affine[ci] * xh + affine[c + ci];
+    out[idx] = select(y, rectify(y), (params.flags & RECTIFY) != 0u);
 }

@@ -7,7 +7,8 @@ struct BatchNormParams {
     rows: u32,
     channels: u32,
     mode: u32,
-    _pad0: u32,
+    // batchnorm: RECTIFY or 0.
+    flags: u32,
     eps: f32,
     momentum: f32,
     _pad1: u32,

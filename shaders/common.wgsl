@@ -28,7 +28,8 @@ struct ChannelStat {
 
 // The rectifier: negative values (-0 and -Inf included) become +0, everything else, NaN included,
 // passes through, so a blow-up stays visible. Decided on the sign bit: written as x < 0 ? 0 : x,
-// GL compilers turn it into max(x, 0), which drops NaN. Used by relu and the GEMM epilogue.
+// GL compilers turn it into max(x, 0), which drops NaN. Used by relu, the GEMM epilogue and
+// batchnorm.
 fn rectify(v: f32) -> f32 {
     let bits = bitcast<u32>(v);
     let negative = (bits >> 31u) == 1u && (bits & 0x7fffffffu) <= 0x7f800000u;

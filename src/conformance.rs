@@ -1834,7 +1834,7 @@ fn batchnorm_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
         let sums = ctx.storage_buffer("test.sums", 2 * c as u64 * 4);
         let dxb = ctx.storage_buffer("test.dx", cells as u64 * 4);
         let mut rec = Recording::new();
-        ops::batchnorm_forward(ctx, &mut rec, (rows, c), true, cfg, &xb, bufs, &yb)?;
+        ops::batchnorm_forward(ctx, &mut rec, (rows, c), true, cfg, &xb, bufs, (&yb, false))?;
         ops::batchnorm_backward(
             ctx,
             &mut rec,
@@ -1845,7 +1845,8 @@ fn batchnorm_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
             &scratch,
             (&sums, &dxb),
         )?;
-        ops::batchnorm_forward(ctx, &mut rec, (rows, c), false, cfg, &xb, bufs, &eb)?;
+        // Evaluation, with the ReLU after it folded in.
+        ops::batchnorm_forward(ctx, &mut rec, (rows, c), false, cfg, &xb, bufs, (&eb, true))?;
         ctx.run(&rec)?;
         let gs: Vec<ChannelStat> = ctx.read_buffer(&stats)?;
         let (gy, gxh, gr): (Vec<f32>, Vec<f32>, Vec<f32>) = (
@@ -1870,7 +1871,7 @@ fn batchnorm_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
             &affine,
             &mut tr,
             &mut txh,
-            &mut ty,
+            (&mut ty, false),
         );
         let mut check = Check::new();
         let unit = vec![1f32; cells];
@@ -1944,9 +1945,13 @@ fn batchnorm_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
             &affine,
             &mut gr[..n2].to_vec(),
             &mut vec![0f32; cells],
-            &mut te,
+            (&mut te, true),
         );
         check.close("eval y", &ge[..cells], &te, &vec![100.0; cells], 1e-5);
+        let negative = ge[..cells].iter().filter(|v| v.is_sign_negative()).count();
+        if negative > 0 {
+            check.fail(format!("{negative} rectified outputs are negative"));
+        }
         check.finish("batchnorm", format!("{rows}x{c}"), out);
     }
     Ok(())

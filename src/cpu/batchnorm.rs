@@ -4,7 +4,7 @@ use crate::ops::ChannelStat;
 use crate::ops::batchnorm::BatchNormConfig;
 
 /// Forward over rows `[m, c]`: training (batch `stats`, running statistics updated, `xhat`
-/// written) or evaluation (`running` statistics).
+/// written) or evaluation (`running` statistics); with `rectify`, `out` is rectified.
 #[allow(clippy::too_many_arguments)]
 pub fn batchnorm(
     channels: usize,
@@ -15,7 +15,7 @@ pub fn batchnorm(
     affine: &[f32],
     running: &mut [f32],
     xhat: &mut [f32],
-    out: &mut [f32],
+    (out, rectify): (&mut [f32], bool),
 ) {
     let c = channels;
     let rows = x.len() / c;
@@ -37,7 +37,12 @@ pub fn batchnorm(
                 running[c + ci] = (1.0 - m) * old[c + ci] + m * unbiased;
             }
         }
-        out[idx] = affine[ci] * xh + affine[c + ci];
+        let y = affine[ci] * xh + affine[c + ci];
+        out[idx] = if rectify {
+            crate::cpu::common::rectify(y)
+        } else {
+            y
+        };
     }
 }
 

@@ -7,7 +7,7 @@ use bytemuck::Pod;
 
 use crate::cpu;
 use crate::cpu::gemm_i8::{CpuEpilogue, CpuScale};
-use crate::ops::batchnorm::{BatchNormConfig, BatchNormParams};
+use crate::ops::batchnorm::{BATCHNORM_RECTIFY, BatchNormConfig, BatchNormParams};
 use crate::ops::channel_stats::{StatsParams, StatsPartial, TAIL_WITH_PASS1};
 use crate::ops::clip_select::ClipParams;
 use crate::ops::column_sum::ColumnSumParams;
@@ -463,7 +463,7 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
                 f32s(affine),
                 &mut f32s_mut(running)[..2 * c],
                 &mut f32s_mut(xhat)[..n],
-                &mut f32s_mut(out)[..n],
+                (&mut f32s_mut(out)[..n], p.flags & BATCHNORM_RECTIFY != 0),
             );
         }
         "batchnorm_grad_prep" => {

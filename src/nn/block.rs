@@ -59,16 +59,18 @@ impl BatchNorm {
         }
     }
 
+    /// Records the forward; with `rectify` `y` is the output of the ReLU after it.
     pub(crate) fn record_forward(
         &self,
         ctx: &Context,
         rec: &mut Recording,
-        x: &wgpu::Buffer,
-        y: &wgpu::Buffer,
+        (x, y): (&wgpu::Buffer, &wgpu::Buffer),
         train: bool,
+        rectify: bool,
     ) -> Result<()> {
         let shape = (self.rows, self.channels);
-        ops::batchnorm_forward(ctx, rec, shape, train, self.cfg, x, self.bufs(), y)
+        let out = (y, rectify);
+        ops::batchnorm_forward(ctx, rec, shape, train, self.cfg, x, self.bufs(), out)
     }
 
     pub(crate) fn record_backward(
@@ -276,22 +278,32 @@ impl BasicBlock {
             ..
         } = &scratch.block;
         let conv = |c: &Conv2d, rec: &mut Recording, x| {
-            c.record_forward(ctx, rec, (x, None), Output::plain(conv_out), refresh)
+            c.record_forward(ctx, rec, x, Output::plain(conv_out), refresh)
         };
         let relu = |x, mask| ReluPass::Forward {
             x,
             mask: Some(mask),
         };
         let [mask1, mask2] = &self.relu_masks;
-        conv(&self.conv1, rec, x)?;
-        self.bn1.record_forward(ctx, rec, conv_out, bn_out, train)?;
-        ops::relu(ctx, rec, self.out_cells, relu(bn_out, mask1), &self.r1)?;
-        conv(&self.conv2, rec, &self.r1)?;
-        self.bn2.record_forward(ctx, rec, conv_out, bn_out, train)?;
+        conv(&self.conv1, rec, (x, None))?;
+        // The first ReLU runs in bn1, its mask written by conv2's quantization where conv2 can
+        // write it; else in a pass of its own.
+        if self.conv2.marks_relu() {
+            self.bn1
+                .record_forward(ctx, rec, (conv_out, &self.r1), train, true)?;
+            conv(&self.conv2, rec, (&self.r1, Some(mask1)))?;
+        } else {
+            self.bn1
+                .record_forward(ctx, rec, (conv_out, bn_out), train, false)?;
+            ops::relu(ctx, rec, self.out_cells, relu(bn_out, mask1), &self.r1)?;
+            conv(&self.conv2, rec, (&self.r1, None))?;
+        }
+        self.bn2
+            .record_forward(ctx, rec, (conv_out, bn_out), train, false)?;
         let short = match &self.shortcut {
             Some((c, bn)) => {
-                conv(c, rec, x)?;
-                bn.record_forward(ctx, rec, conv_out, short_out, train)?;
+                conv(c, rec, (x, None))?;
+                bn.record_forward(ctx, rec, (conv_out, short_out), train, false)?;
                 short_out
             }
             None => x,

@@ -795,15 +795,20 @@ impl Model {
         Ok(out)
     }
 
-    /// Whether layer `i` is a ReLU that the GEMM layer before it can apply in its epilogue: one
-    /// without a mask to write, or whose mask the layer after it writes as it quantizes.
-    fn relu_in_gemm(&self, i: usize) -> bool {
+    /// Whether layer `i` is a ReLU that the layer before it can apply to its output (a GEMM
+    /// layer in its epilogue, a batch norm): one without a mask to write, or whose mask the layer
+    /// after it writes as it quantizes.
+    fn relu_in_producer(&self, i: usize) -> bool {
         let relu = match self.layers.get(i) {
             Some(Layer::Relu(None)) => true,
             Some(Layer::Relu(Some(_))) => self.mask_written_after(i).is_some(),
             _ => false,
         };
-        relu && i > 0 && matches!(self.layers[i - 1], Layer::Linear(_) | Layer::Conv(_))
+        relu && i > 0
+            && matches!(
+                self.layers[i - 1],
+                Layer::Linear(_) | Layer::Conv(_) | Layer::BatchNorm(_)
+            )
     }
 
     /// The mask of ReLU `i`, when the next layer (past a Flatten) can write it as it quantizes
@@ -824,12 +829,12 @@ impl Model {
     }
 
     /// The mask GEMM layer `i` writes as it quantizes its input: that of the ReLU before it
-    /// (past a Flatten) when the ReLU ran in the previous GEMM's epilogue.
+    /// (past a Flatten) when the ReLU ran in the layer before that.
     fn mask_written_by(&self, i: usize) -> Option<&wgpu::Buffer> {
         let r = (0..i)
             .rev()
             .find(|&k| !matches!(self.layers[k], Layer::Flatten))?;
-        self.relu_in_gemm(r)
+        self.relu_in_producer(r)
             .then(|| self.mask_written_after(r))
             .flatten()
     }
@@ -843,10 +848,10 @@ impl Model {
     }
 
     /// Records the forward. With `fuse` (training and evaluation steps) a ReLU after a GEMM
-    /// layer runs in that GEMM's epilogue, writing straight to the ReLU's output (its mask, if
-    /// it keeps one, written by the next layer's quantization), and a ReLU before a max-pooling
-    /// leaves its backward to the pooling; without it (probes) every layer writes its own
-    /// output.
+    /// layer or a batch norm runs in that layer (a GEMM's epilogue), which writes straight to the
+    /// ReLU's output (its mask, if it keeps one, written by the next layer's quantization), and
+    /// a ReLU before a max-pooling leaves its backward to the pooling; without it (probes) every
+    /// layer writes its own output.
     pub(crate) fn record_forward(
         &self,
         ctx: &Context,
@@ -857,7 +862,7 @@ impl Model {
     ) -> Result<()> {
         for (i, layer) in self.layers.iter().enumerate() {
             let (x, y) = (&self.acts[i], &self.acts[i + 1]);
-            let out = if fuse && self.relu_in_gemm(i + 1) {
+            let out = if fuse && self.relu_in_producer(i + 1) {
                 Output {
                     y: &self.acts[i + 2],
                     relu: true,
@@ -877,14 +882,14 @@ impl Model {
                     let pass = ops::PoolPass::Forward { after_relu };
                     ops::maxpool(ctx, rec, g, x, pass, argmax, y)?
                 }
-                Layer::BatchNorm(b) => b.record_forward(ctx, rec, x, y, train)?,
+                Layer::BatchNorm(b) => b.record_forward(ctx, rec, (x, out.y), train, out.relu)?,
                 Layer::GlobalAvgPool(n, hw, c) => {
                     ops::global_avg_pool(ctx, rec, (*n, *hw, *c), x, None, y)?
                 }
                 Layer::Block(b) => {
                     b.record_forward(ctx, rec, (x, y), refresh, train, &self.scratch)?
                 }
-                Layer::Relu(_) if fuse && self.relu_in_gemm(i) => {}
+                Layer::Relu(_) if fuse && self.relu_in_producer(i) => {}
                 Layer::Relu(mask) => {
                     let pass = ReluPass::Forward {
                         x,

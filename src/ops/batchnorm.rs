@@ -75,8 +75,8 @@ pub struct BatchNormParams {
     pub channels: u32,
     /// 0 training, 1 evaluation.
     pub mode: u32,
-    /// Padding.
-    pub _pad0: u32,
+    /// `batchnorm` (the forward): [`BATCHNORM_RECTIFY`] or 0.
+    pub flags: u32,
     /// ε added to the variance.
     pub eps: f32,
     /// Running-statistics momentum (PyTorch's: the weight of the new batch).
@@ -84,6 +84,9 @@ pub struct BatchNormParams {
     /// Padding.
     pub _pad1: [u32; 2],
 }
+
+/// `BatchNormParams.flags` of the forward: rectify the output (the ReLU after the batch norm).
+pub const BATCHNORM_RECTIFY: u32 = 1;
 
 /// Settings of a BatchNorm2d.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -110,7 +113,7 @@ impl BatchNormParams {
             rows,
             channels,
             mode: (!train) as u32,
-            _pad0: 0,
+            flags: 0,
             eps: cfg.eps,
             momentum: cfg.momentum,
             _pad1: [0; 2],
@@ -147,7 +150,9 @@ fn check(op: &'static str, rows: u32, channels: u32, bufs: &BatchNormBuffers<'_>
 }
 
 /// Records the forward of `x` into `out` (`rows × channels` f32 each); in training, the batch
-/// statistics first.
+/// statistics first. With `rectify`, `out` is the output of the ReLU after the batch norm
+/// (NaN passes, −0 becomes +0, as [`crate::ops::relu()`] does), which then needs no pass of its
+/// own.
 #[allow(clippy::too_many_arguments)]
 pub fn batchnorm_forward(
     ctx: &Context,
@@ -157,7 +162,7 @@ pub fn batchnorm_forward(
     cfg: BatchNormConfig,
     x: &wgpu::Buffer,
     bufs: BatchNormBuffers<'_>,
-    out: &wgpu::Buffer,
+    (out, rectify): (&wgpu::Buffer, bool),
 ) -> Result<()> {
     const OP: &str = "batchnorm";
     check(OP, rows, channels, &bufs)?;
@@ -168,7 +173,10 @@ pub fn batchnorm_forward(
         let layout = Layout::new(rows, channels, ChannelAxis::Cols);
         super::channel_stats(ctx, rec, &layout, x, bufs.stats, None)?;
     }
-    let params = BatchNormParams::new(rows, channels, train, cfg);
+    let params = BatchNormParams {
+        flags: if rectify { BATCHNORM_RECTIFY } else { 0 },
+        ..BatchNormParams::new(rows, channels, train, cfg)
+    };
     let b = [x, bufs.stats, bufs.affine, bufs.running, bufs.xhat, out];
     rec.push(Dispatch::new(&BATCHNORM, &params, &b, grid_1d(cells, 256)));
     Ok(())
