@@ -139,7 +139,8 @@ fn gemm(c: &mut Criterion) {
     group.finish();
 }
 
-/// im2col alone against im2col fused with quantization, on LeNet-5's second convolution.
+/// The f32 column matrix against the int8 one gathered from the input quantized in place, on
+/// LeNet-5's second convolution.
 fn im2col(c: &mut Criterion) {
     let ctx = context();
     let mut group = c.benchmark_group("im2col");
@@ -152,16 +153,18 @@ fn im2col(c: &mut Criterion) {
         &Gen::new(5).normal_vec(geom.input_len() as usize, 1.0),
     );
     let cols = ctx.storage_buffer("bench.cols", cells * 4);
-    let clips = ctx.upload("bench.clip", &[3.0f32]);
+    let x_q = ctx.storage_buffer(
+        "bench.x_q",
+        geom.quantized_input_layout().packed_words() as u64 * 4,
+    );
     let packed = ctx.storage_buffer(
         "bench.packed",
         geom.rows() as u64 * geom.taps().div_ceil(4) as u64 * 4,
     );
-    let scales = ctx.storage_buffer("bench.scales", 4);
-    let run = |fused: bool| {
+    let run = |int8: bool| {
         let mut rec = Recording::new();
-        if fused {
-            ops::im2col_quantize(&mut rec, &geom, &x, (&clips, 0), &packed, &scales).unwrap();
+        if int8 {
+            ops::im2col_i8(&mut rec, &geom, &x_q, &packed).unwrap();
         } else {
             ops::im2col(&mut rec, &geom, &x, &cols).unwrap();
         }
@@ -169,7 +172,7 @@ fn im2col(c: &mut Criterion) {
         ctx.wait_idle().unwrap();
     };
     group.bench_function("im2col_f32", |bench| bench.iter(|| run(false)));
-    group.bench_function("im2col_quantize", |bench| bench.iter(|| run(true)));
+    group.bench_function("im2col_i8", |bench| bench.iter(|| run(true)));
     group.finish();
 }
 
@@ -188,7 +191,7 @@ fn lenet5_conv2() -> ConvGeometry {
 }
 
 /// LeNet-5's second convolution: the forward and weight-gradient GEMMs on the column matrix
-/// (`explicit`: what im2col / im2col_quantize wrote) against the implicit-GEMM kernels, which
+/// (`explicit`: what im2col / im2col_i8 wrote) against the implicit-GEMM kernels, which
 /// gather it from the input (FP32) or the input quantized in place (int8).
 fn conv(c: &mut Criterion) {
     let ctx = context();

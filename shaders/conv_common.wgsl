@@ -1,4 +1,4 @@
-// Shared by im2col, im2col_quantize, col2im and the implicit-GEMM convolutions (prepended by
+// Shared by im2col, im2col_i8, col2im and the implicit-GEMM convolutions (prepended by
 // src/gpu/kernel.rs): the convolution geometry.
 // Activations are NHWC, row-major: element (n, y, x, c) at ((n * h + y) * w + x) * c_in + c.
 // The column matrix has one row per output pixel (n, oy, ox) and one column per kernel tap
@@ -17,9 +17,8 @@ struct ConvParams {
     pad: u32,
     oh: u32,
     ow: u32,
-    // im2col_quantize: index of the clip in `clips`; unused elsewhere.
-    clip_offset: u32,
-    _pad: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 // The implicit-GEMM convolutions' parameters (conv_f32_regs, conv_i8_regs): the GEMM's

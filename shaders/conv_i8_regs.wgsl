@@ -8,7 +8,7 @@
 //   forward (false): out[pixels, c_out] = cols(x_q) [pixels, taps] x W_q [c_out, taps/4 words]^T
 //   wgrad (true):    out[c_out, taps] = dY_q [pixels, c_out/4 words]^T x cols(x_q), split-K over
 //                    pixels (int32 partials of at most 131,072 products, then gemm_reduce)
-// The words are those im2col_quantize writes for the same clip (padding and bytes past K are 0),
+// The words are those im2col_i8 gathers from the same x_q (padding and bytes past K are 0),
 // summed in int32 in the same order as gemm_i8_regs (nn, tt layouts), so the results are the same
 // bits; the conformance suite checks it. CPU twin: src/cpu/gemm_i8.rs (conv_i8_regs_pass).
 

@@ -85,7 +85,7 @@ pub fn suite_kernels(suite: &str) -> &'static [&'static str] {
         "sgd" => &["sgd"],
         "conv" => &[
             "im2col",
-            "im2col_quantize",
+            "im2col_i8",
             "col2im",
             "conv_f32_regs_fwd",
             "conv_f32_regs_wgrad",
@@ -112,7 +112,7 @@ pub fn suite_kernels(suite: &str) -> &'static [&'static str] {
         // Every kernel a training step dispatches, in its real context.
         "train_step" => &[
             "im2col",
-            "im2col_quantize",
+            "im2col_i8",
             "col2im",
             "gemm_i8",
             "gemm_i8_regs_nn",
@@ -1320,8 +1320,8 @@ fn conv_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
         );
         implicit_conv_cases(ctx, &geom, (&x, &xb, &cb), &mut g, out)?;
         implicit_conv_i8_cases(ctx, &geom, &mut g, out)?;
-        // The fused im2col + quantize: a clip below max|x| (saturation), one above, one that
-        // quantizes everything to zero, and one stored past other values (clip_offset).
+        // The column matrix of the input quantized in place, against quantizing im2col(x): a
+        // clip below max|x| (saturation), one above, and one that quantizes everything to zero.
         let xq: Vec<f32> = x
             .iter()
             .enumerate()
@@ -1332,23 +1332,21 @@ fn conv_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
                 _ => *v,
             })
             .collect();
-        let xqb = ctx.upload("test.xq", &xq);
-        for (clip, offset) in [(1.5f32, 0u32), (8.0, 3), (0.0, 1)] {
-            let mut clips = vec![7.0f32; offset as usize + 1];
-            clips[offset as usize] = clip;
+        for clip in [1.5f32, 8.0, 0.0] {
+            let in_place = geom.quantized_input_layout();
+            let (x_q, _, _) =
+                gpu_quantize(ctx, &in_place, Rounding::Nearest, (&xq, &[clip]), false)?;
             let layout = Layout::new(geom.rows(), geom.taps(), ChannelAxis::Tensor);
-            let clip_buf = ctx.upload("test.clips", &clips);
+            let x_qb = ctx.upload("test.x_q", &x_q);
             let packed = ctx.storage_buffer("test.packed", layout.packed_words() as u64 * 4);
-            let scales = ctx.storage_buffer("test.scales", 4);
             let mut rec = Recording::new();
-            ops::im2col_quantize(&mut rec, &geom, &xqb, (&clip_buf, offset), &packed, &scales)?;
+            ops::im2col_i8(&mut rec, &geom, &x_qb, &packed)?;
             ctx.run(&rec)?;
             let gpu: Vec<u32> = ctx.read_buffer(&packed)?;
-            let gpu_scale: Vec<f32> = ctx.read_buffer(&scales)?;
             let words = layout.packed_words();
-            let (mut twin, mut twin_scale) = (vec![0u32; words], [0f32]);
-            cpu::im2col_quantize(&geom, &xq, clip, &mut twin, &mut twin_scale);
-            // And the two-pass path it replaces: im2col, then quantize.
+            let mut twin = vec![0u32; words];
+            cpu::im2col_i8(&geom, &x_q, &mut twin);
+            // And what it stands for: im2col, then quantize.
             let mut cols = vec![0f32; cells];
             cpu::im2col(&geom, &xq, &mut cols);
             let (mut two_pass, mut two_pass_scale) = (vec![0u32; words], [0f32]);
@@ -1365,11 +1363,9 @@ fn conv_cases(ctx: &Context, out: &mut Vec<CaseResult>) -> Result<()> {
             let mut check = Check::new();
             check.exact("packed", &gpu[..words], &twin);
             check.exact("packed vs im2col + quantize", &twin, &two_pass);
-            check.exact_f32("scale", &gpu_scale[..1], &twin_scale);
-            check.exact_f32("scale vs quantize", &twin_scale, &two_pass_scale);
             check.finish(
                 "conv",
-                format!("im2col_quantize {n}x{h}x{w}x{c} k{kh}x{kw} s{stride} p{pad} clip {clip}"),
+                format!("im2col_i8 {n}x{h}x{w}x{c} k{kh}x{kw} s{stride} p{pad} clip {clip}"),
                 out,
             );
         }
@@ -1506,7 +1502,7 @@ fn implicit_conv_i8_cases(
     let dy_q = words(GemmShape::packed_words(channels, rows, true), 3);
     let scales = [g.uniform() * 0.01, g.uniform() * 0.01];
     let bias = g.normal_vec(channels as usize, 1.0);
-    // The packed column matrix im2col_quantize would write from x_q: `[rows, taps/4 words]`, the
+    // The packed column matrix im2col_i8 gathers from x_q: `[rows, taps/4 words]`, the
     // forward's A and, read transposed, the weight gradient's B.
     let byte = |r, c| cpu::conv::column_byte(geom, &x_q, r, c);
     let pack = |f: &dyn Fn(u32) -> u32, len: u32, w: u32| -> u32 {

@@ -173,3 +173,72 @@ fn a_step_is_one_submit_and_allocates_nothing() {
 fn resnet_training_reduces_the_loss_under_every_policy() {
     zoo_model_trains("resnet", ModelSpec::resnet, (4, 10, 3), 0.05);
 }
+
+/// A convolution's two lowerings — the column matrix, the implicit GEMMs — give the same bits,
+/// so forcing either trains to the very same weights: int8 layers on the column matrix keep
+/// their input quantized in place and gather the matrix (`im2col_i8`) for each GEMM, and a ReLU
+/// before a convolution has its mask written by the convolution's quantization both ways.
+#[test]
+fn both_convolution_lowerings_train_to_the_same_bits() {
+    use octet::nn::LayerSpec;
+    use octet::ops::ConvLowering;
+    let conv = |channels, stride| LayerSpec::Conv2d {
+        channels,
+        kernel: 3,
+        stride,
+        pad: 1,
+    };
+    let spec = ModelSpec {
+        input: [10, 10, 4],
+        layers: vec![
+            conv(8, 1),
+            LayerSpec::Relu,
+            conv(8, 2),
+            LayerSpec::BatchNorm2d,
+            LayerSpec::Relu,
+            LayerSpec::BasicBlock {
+                channels: 8,
+                stride: 1,
+            },
+            LayerSpec::GlobalAvgPool,
+            LayerSpec::Linear { outputs: 3 },
+        ],
+    };
+    let batch = 6;
+    let data = Dataset::synthetic_images(batch * 3, [10, 10, 4], 3, 0.5, 9);
+    for adapter in common::adapters() {
+        let ctx = octet::Context::from_adapter(&adapter).unwrap();
+        let backend = format!("{:?}", adapter.get_info().backend);
+        for policy in [Policy::Fp32, Policy::ui8(), Policy::dai8()] {
+            let run = |lowering| {
+                ctx.set_conv_lowering(Some(lowering));
+                let cfg = TrainConfig {
+                    batch: batch as u32,
+                    quantize_first_last: true,
+                    ..Default::default()
+                };
+                let mut t = Trainer::new(&ctx, &spec, policy.clone(), cfg).unwrap();
+                for step in 0..3 {
+                    let (x, y) = data.batch(step * batch, batch);
+                    t.train_step(x, y).unwrap();
+                }
+                t.checkpoint().unwrap().tensors
+            };
+            let (columns, implicit) = (run(ConvLowering::Columns), run(ConvLowering::Implicit));
+            ctx.set_conv_lowering(None);
+            assert_eq!(columns.len(), implicit.len());
+            for ((_, a), (_, b)) in columns.iter().zip(&implicit) {
+                let bits = |t: &octet::nn::NamedTensor| -> Vec<u32> {
+                    t.data.iter().map(|v| v.to_bits()).collect()
+                };
+                assert_eq!(
+                    bits(a),
+                    bits(b),
+                    "{backend} {}: {} differs between the lowerings",
+                    policy.name(),
+                    a.name
+                );
+            }
+        }
+    }
+}

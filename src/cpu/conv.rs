@@ -1,6 +1,5 @@
-//! Twins of `shaders/im2col.wgsl`, `shaders/im2col_quantize.wgsl` and `shaders/col2im.wgsl`.
+//! Twins of `shaders/im2col.wgsl`, `shaders/im2col_i8.wgsl` and `shaders/col2im.wgsl`.
 
-use crate::cpu::common::{clip_is_valid, inv_step, pack4x_i8, quantize_one, step_of};
 use crate::ops::conv::ConvGeometry;
 
 /// `window_of()` of `shaders/conv_common.wgsl`: output pixel `row`'s top-left input pixel
@@ -42,7 +41,7 @@ pub fn column_element(g: &ConvGeometry, x: &[f32], row: u32, col: u32) -> f32 {
 }
 
 /// Byte (`row`, `col`) of the column matrix of `x_q` (one int8 per NHWC element, four to a
-/// word): what `im2col_quantize` writes there for the clip `x_q` was quantized with.
+/// word): what `im2col_i8` writes there.
 pub fn column_byte(g: &ConvGeometry, x_q: &[u32], row: u32, col: u32) -> u32 {
     im2col_source(g, window_of(g, row as usize), tap_of(g, col as usize))
         .map_or(0, |e| (x_q[e / 4] >> (8 * (e % 4))) & 0xff)
@@ -64,34 +63,23 @@ pub fn im2col(g: &ConvGeometry, x: &[f32], cols: &mut [f32]) {
     }
 }
 
-/// `packed = quantize(im2col(x))` with the one clip `clip`, rounding to nearest; writes
-/// `scales[0]`.
-pub fn im2col_quantize(
-    g: &ConvGeometry,
-    x: &[f32],
-    clip: f32,
-    packed: &mut [u32],
-    scales: &mut [f32],
-) {
+/// `packed = im2col(x_q)`, `x_q` one int8 per NHWC element, four to a word.
+pub fn im2col_i8(g: &ConvGeometry, x_q: &[u32], packed: &mut [u32]) {
     let k = g.taps() as usize;
     let k4 = k.div_ceil(4);
-    let valid = clip_is_valid(clip);
-    scales[0] = if valid { step_of(clip) } else { 0.0 };
     // One iteration per GPU invocation.
     for idx in 0..g.rows() as usize * k4 {
-        let mut q = [0i32; 4];
-        if valid {
-            let win = window_of(g, idx / k4);
-            let col0 = (idx % k4) * 4;
-            let mut tap = tap_of(g, col0);
-            for qj in q.iter_mut().take(k - col0) {
-                if let Some(s) = im2col_source(g, win, tap) {
-                    *qj = quantize_one(x[s], clip, inv_step(clip), false, 0);
-                }
-                tap = next_tap(g, tap);
+        let win = window_of(g, idx / k4);
+        let col0 = (idx % k4) * 4;
+        let mut tap = tap_of(g, col0);
+        let mut word = 0u32;
+        for j in 0..(k - col0).min(4) {
+            if let Some(e) = im2col_source(g, win, tap) {
+                word |= ((x_q[e / 4] >> ((e % 4) * 8)) & 0xff) << (j * 8);
             }
+            tap = next_tap(g, tap);
         }
-        packed[idx] = pack4x_i8(q);
+        packed[idx] = word;
     }
 }
 

@@ -36,7 +36,7 @@ pub use channel_stats_tail::channel_stats_tail;
 pub use channel_stats_tail_reduce::channel_stats_tail_reduce;
 pub use clip_select::clip_select;
 pub use column_sum::column_sum;
-pub use conv::{col2im, im2col, im2col_quantize};
+pub use conv::{col2im, im2col, im2col_i8};
 pub use dequantize::dequantize;
 pub use gemm_f32::{conv_f32, gemm_f32};
 pub use gemm_i8::conv_i8;

@@ -44,7 +44,7 @@ const CLIP_SUMMARY: Words = Words::Struct(&[false, false, false, true, true, tru
 /// the dispatch's parameter bytes.
 pub fn output_words(kernel: &str, binding: &str, params: &[u8]) -> Words {
     match (kernel, binding) {
-        ("quantize" | "im2col_quantize", _)
+        ("quantize" | "im2col_i8", _)
         | ("maxpool", "argmax")
         | ("relu", "mask")
         | ("softmax_xent", "correct")
@@ -391,16 +391,13 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
             let n = g.rows() as usize * g.taps() as usize;
             cpu::im2col(&g, f32s(x), &mut f32s_mut(cols)[..n]);
         }
-        "im2col_quantize" => {
-            let p: ConvParams = read(params);
-            let g = conv_geometry(&p);
-            let [x, clips, packed, scales] = bufs else {
+        "im2col_i8" => {
+            let g = conv_geometry(&read(params));
+            let [x_q, packed] = bufs else {
                 return Err(bad());
             };
-            let clip = f32s(clips)[p.v[10] as usize];
             let words = g.rows() as usize * g.taps().div_ceil(4) as usize;
-            let packed = &mut packed[..words];
-            cpu::im2col_quantize(&g, f32s(x), clip, packed, &mut f32s_mut(scales)[..1]);
+            cpu::im2col_i8(&g, x_q, &mut packed[..words]);
         }
         "col2im" => {
             let g = conv_geometry(&read(params));

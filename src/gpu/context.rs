@@ -30,6 +30,7 @@ struct Inner {
     health: Arc<DeviceHealth>,
     dummies: [wgpu::Buffer; 2],
     autotune: Mutex<Autotune>,
+    conv_lowering: Mutex<Option<crate::ops::ConvLowering>>,
 }
 
 /// Whether octet measures which GEMM kernel variant ([`crate::ops::GemmVariant`]) is fastest
@@ -304,6 +305,7 @@ impl Context {
                 health,
                 dummies,
                 autotune: Mutex::new(Autotune::from_env()),
+                conv_lowering: Mutex::new(None),
             }),
         })
     }
@@ -316,6 +318,27 @@ impl Context {
             .autotune
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = mode;
+    }
+
+    /// Forces how convolutions built from now on get their column matrix (`None`, the
+    /// default: chosen per layer shape as [`Context::conv_lowering`] says). Both lowerings give
+    /// the same bits; they differ in speed and, for FP32 layers, in memory. A quantized layer
+    /// whose windows skip input pixels (a strided 1×1 shortcut) always takes the column matrix.
+    pub fn set_conv_lowering(&self, lowering: Option<crate::ops::ConvLowering>) {
+        *self
+            .inner
+            .conv_lowering
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = lowering;
+    }
+
+    /// The lowering [`Context::set_conv_lowering`] forces, if any.
+    pub fn forced_conv_lowering(&self) -> Option<crate::ops::ConvLowering> {
+        *self
+            .inner
+            .conv_lowering
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// The current [`Autotune`] mode.

@@ -75,8 +75,8 @@ pub mod wgsl {
     pub const CONV_COMMON: &str = include_str!("../../shaders/conv_common.wgsl");
     /// `shaders/im2col.wgsl`.
     pub const IM2COL: &str = include_str!("../../shaders/im2col.wgsl");
-    /// `shaders/im2col_quantize.wgsl`.
-    pub const IM2COL_QUANTIZE: &str = include_str!("../../shaders/im2col_quantize.wgsl");
+    /// `shaders/im2col_i8.wgsl`.
+    pub const IM2COL_I8: &str = include_str!("../../shaders/im2col_i8.wgsl");
     /// `shaders/col2im.wgsl`.
     pub const COL2IM: &str = include_str!("../../shaders/col2im.wgsl");
     /// `shaders/maxpool.wgsl`.

@@ -278,7 +278,7 @@ impl BasicBlock {
             ..
         } = &scratch.block;
         let conv = |c: &Conv2d, rec: &mut Recording, x| {
-            c.record_forward(ctx, rec, x, Output::plain(conv_out), refresh)
+            c.record_forward(ctx, rec, x, Output::plain(conv_out), refresh, scratch)
         };
         let relu = |x, mask| ReluPass::Forward {
             x,

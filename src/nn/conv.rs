@@ -1,10 +1,11 @@
 //! Conv2d over NHWC activations: the very GEMM layer a Linear is over the column matrix (rows =
 //! output pixels, inputs = kernel taps), then `col2im` for the input gradient. How the forward
 //! and weight-gradient GEMMs get the column matrix is a [`ConvLowering`], autotuned per layer
-//! shape: `im2col` writes it (for a quantized layer `im2col_quantize` writes it packed, straight
-//! from the input), or the implicit-GEMM kernels (`conv_f32_regs`, `conv_i8_regs`) gather it
-//! from the input where they need it, so it never exists in memory and the layer keeps its
-//! input (quantized in place, one byte per element, when int8). The input-gradient GEMM writes
+//! shape: `im2col` writes it (an FP32 layer keeps it; a quantized layer keeps its input
+//! quantized in place, one byte per element, and `im2col_i8` gathers the packed column matrix
+//! from it into scratch for each GEMM), or the implicit-GEMM kernels (`conv_f32_regs`,
+//! `conv_i8_regs`) gather it from the input where they need it, so it never exists in memory
+//! and the layer keeps its input (quantized in place when int8). The input-gradient GEMM writes
 //! the column matrix's gradient, which `col2im` folds back.
 
 use crate::error::Result;
@@ -59,7 +60,7 @@ impl Conv2d {
             &vec![0.0; channels as usize],
             policy,
             quantized,
-            (lowering == ConvLowering::Implicit).then_some(&geom),
+            (!Self::writes_f32_columns(lowering, int8, &geom)).then_some(&geom),
         );
         let bytes = rows as u64 * taps as u64 * 4;
         let f32_cols = Self::writes_f32_columns(lowering, int8, &geom);
@@ -88,27 +89,38 @@ impl Conv2d {
     }
 
     /// Whether the forward can write the mask of a ReLU whose output is `x`: a quantized layer
-    /// that quantizes `x` itself (implicit GEMMs), not a column matrix of it.
+    /// that quantizes `x` itself, not an f32 column matrix of it.
     pub(crate) fn marks_relu(&self) -> bool {
-        self.lowering == ConvLowering::Implicit && self.gemm.marks_relu()
+        !self.f32_columns() && self.gemm.marks_relu()
     }
 
     /// Whether `im2col` writes an f32 column matrix: a column-matrix lowering, except for a
-    /// quantized layer whose windows cover the input (`im2col_quantize` packs it from x).
+    /// quantized layer whose windows cover the input (it quantizes x in place, and `im2col_i8`
+    /// gathers the packed column matrix from that).
     fn writes_f32_columns(lowering: ConvLowering, int8: bool, geom: &ConvGeometry) -> bool {
         lowering == ConvLowering::Columns && !(int8 && geom.covers_input())
     }
 
-    /// The GEMM layer's input: the NHWC input for the implicit GEMMs and `im2col_quantize`,
-    /// else the f32 column matrix.
-    fn input<'a>(&'a self, x: &'a wgpu::Buffer) -> Input<'a> {
-        let int8 = self.gemm.is_quantized();
+    fn f32_columns(&self) -> bool {
+        Self::writes_f32_columns(self.lowering, self.gemm.is_quantized(), &self.geom)
+    }
+
+    /// Bytes of the packed column matrix `im2col_i8` gathers into scratch (0 if none).
+    pub(crate) fn packed_cols_bytes(&self) -> u64 {
+        if self.lowering == ConvLowering::Columns && !self.f32_columns() {
+            self.geom.rows() as u64 * self.geom.taps().div_ceil(4) as u64 * 4
+        } else {
+            0
+        }
+    }
+
+    /// The GEMM layer's input: the NHWC input for the implicit GEMMs and for a quantized layer
+    /// on the column matrix (gathered into `scratch.packed_cols`), else the f32 column matrix.
+    fn input<'a>(&'a self, x: &'a wgpu::Buffer, scratch: &'a Scratch) -> Input<'a> {
         match self.lowering {
             ConvLowering::Implicit => Input::Implicit(&self.geom, x),
-            _ if Self::writes_f32_columns(self.lowering, int8, &self.geom) => {
-                Input::Matrix(&self.cols)
-            }
-            ConvLowering::Columns => Input::Columns(&self.geom, x),
+            _ if self.f32_columns() => Input::Matrix(&self.cols),
+            ConvLowering::Columns => Input::Columns(&self.geom, x, &scratch.packed_cols),
         }
     }
 
@@ -128,15 +140,17 @@ impl Conv2d {
         (x, relu_mask): (&wgpu::Buffer, Option<&wgpu::Buffer>),
         out: Output<'_>,
         refresh: bool,
+        scratch: &Scratch,
     ) -> Result<()> {
         if relu_mask.is_some() && !self.marks_relu() {
             let why = format!("{} cannot write the ReLU mask of its input", self.gemm.name);
             return Err(crate::Error::invalid("conv forward", why));
         }
-        if let Input::Matrix(cols) = self.input(x) {
+        let input = self.input(x, scratch);
+        if let Input::Matrix(cols) = input {
             ops::im2col(rec, &self.geom, x, cols)?;
         }
-        let input = (self.input(x), relu_mask);
+        let input = (input, relu_mask);
         self.gemm.record_forward(ctx, rec, input, out, refresh)
     }
 
@@ -162,9 +176,9 @@ impl Conv2d {
     ) -> Result<Vec<usize>> {
         let dcols = dx.map(|_| &scratch.dcols);
         // A quantized layer's backward reads what it quantized (packed column matrix or x_q).
-        let seeded = self
-            .gemm
-            .record_backward(ctx, rec, self.input(x), dy, dcols, refresh)?;
+        let seeded =
+            self.gemm
+                .record_backward(ctx, rec, self.input(x, scratch), dy, dcols, refresh)?;
         if let Some(dx) = dx {
             ops::col2im(rec, &self.geom, &scratch.dcols, dx)?;
         }

@@ -134,14 +134,38 @@ impl<'a> Output<'a> {
 pub(crate) enum Input<'a> {
     /// A matrix `[batch, inputs]` (a convolution's column matrix, written by `im2col`).
     Matrix(&'a wgpu::Buffer),
-    /// A convolution's NHWC input that a quantized layer turns into its packed column matrix
-    /// in one pass (`im2col_quantize`), X's clip being max|x| (where the windows cover every
-    /// pixel, [`ConvGeometry::covers_input`]).
-    Columns(&'a ConvGeometry, &'a wgpu::Buffer),
+    /// A convolution's NHWC input that a quantized layer quantizes in place
+    /// ([`ConvGeometry::quantized_input_layout`]; X's clip is max|x|, so the windows must cover
+    /// every pixel, [`ConvGeometry::covers_input`]) and gathers its packed column matrix from
+    /// (`im2col_i8`) into the scratch buffer given, for each of the two GEMMs that read it.
+    Columns(&'a ConvGeometry, &'a wgpu::Buffer, &'a wgpu::Buffer),
     /// A convolution's NHWC input whose column matrix the implicit-GEMM kernels gather as they
     /// go; a quantized layer quantizes it in place
     /// ([`ConvGeometry::quantized_input_layout`]).
     Implicit(&'a ConvGeometry, &'a wgpu::Buffer),
+}
+
+impl<'a> Input<'a> {
+    /// The buffer the layer was given: the matrix, or the convolution's NHWC input.
+    fn source(&self) -> &'a wgpu::Buffer {
+        match *self {
+            Input::Matrix(x) | Input::Columns(_, x, _) | Input::Implicit(_, x) => x,
+        }
+    }
+}
+
+impl Int8State {
+    /// X as an int8 GEMM operand: the packed matrix, or, for [`Input::Columns`], the column
+    /// matrix gathered from the input quantized in place into the scratch buffer.
+    fn x_operand<'b>(&'b self, rec: &mut Recording, input: &Input<'b>) -> Result<&'b wgpu::Buffer> {
+        match *input {
+            Input::Columns(g, _, cols) => {
+                ops::im2col_i8(rec, g, &self.x.packed, cols)?;
+                Ok(cols)
+            }
+            _ => Ok(&self.x.packed),
+        }
+    }
 }
 
 /// One Linear layer on the GPU.
@@ -165,7 +189,7 @@ impl Linear {
     /// Allocates the layer for `(batch, inputs, outputs)`; `weight` (`outputs × inputs`,
     /// row-major) and `bias` are the initial values. With a summary slot the GEMMs run on int8
     /// under `policy`, else in FP32; `conv_input`: keep a convolution's input quantized in place
-    /// (one byte per element) instead of the packed column matrix (see [`Input::Implicit`]).
+    /// (one byte per element; see [`Input::Implicit`], [`Input::Columns`]).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         ctx: &Context,
@@ -294,7 +318,8 @@ impl Linear {
 
     /// Whether the forward can write the bit mask of a ReLU whose output is its input, as it
     /// quantizes that input (quantized, a multiple of 4 columns). A convolution adds its own
-    /// condition: that the input it quantizes is `x` itself ([`Conv2d::marks_relu`]).
+    /// condition: that the input it quantizes is `x` itself, not an f32 column matrix
+    /// ([`Conv2d::marks_relu`]).
     ///
     /// [`Conv2d::marks_relu`]: crate::nn::Conv2d::marks_relu
     pub(crate) fn marks_relu(&self) -> bool {
@@ -315,7 +340,7 @@ impl Linear {
         out: Output<'_>,
         refresh: bool,
     ) -> Result<()> {
-        if relu_mask.is_some() && (matches!(input, Input::Columns(..)) || !self.marks_relu()) {
+        if relu_mask.is_some() && !self.marks_relu() {
             let why = format!("{} cannot write the ReLU mask of its input", self.name);
             return Err(crate::Error::invalid("linear forward", why));
         }
@@ -328,7 +353,7 @@ impl Linear {
                 relu: out.relu,
             };
             return match input {
-                Input::Matrix(x) | Input::Columns(_, x) => {
+                Input::Matrix(x) | Input::Columns(_, x, _) => {
                     let bufs = GemmBuffers::new(x, &self.weight, out.y);
                     ops::gemm_f32(ctx, rec, &shape, bufs, &epi)
                 }
@@ -339,21 +364,11 @@ impl Linear {
             };
         };
         let nearest = Rounding::Nearest;
-        match input {
-            Input::Matrix(x) | Input::Implicit(_, x) if refresh => {
-                q.x.record_max_abs(ctx, rec, x, relu_mask)?
-            }
-            Input::Matrix(x) | Input::Implicit(_, x) => {
-                q.x.record_quantize(ctx, rec, (x, relu_mask), (&q.x.stats, 0), nearest)?
-            }
-            Input::Columns(g, x) => {
-                if refresh {
-                    let pixels = Layout::new(g.n * g.h * g.w, g.c, ChannelAxis::Tensor);
-                    ops::channel_stats(ctx, rec, &pixels, x, &q.x.stats, None)?;
-                }
-                // ChannelStat's first field is max|x|: a one-channel stats buffer is a clip.
-                ops::im2col_quantize(rec, g, x, (&q.x.stats, 0), &q.x.packed, &q.x.scales)?;
-            }
+        let x = input.source();
+        if refresh {
+            q.x.record_max_abs(ctx, rec, x, relu_mask)?;
+        } else {
+            q.x.record_quantize(ctx, rec, (x, relu_mask), (&q.x.stats, 0), nearest)?;
         }
         if refresh {
             q.w.record_max_abs(ctx, rec, &self.weight, None)?;
@@ -367,7 +382,7 @@ impl Linear {
             bias: Some(&self.bias),
             relu: out.relu,
         };
-        let bufs = GemmBuffers::new(&q.x.packed, &q.w.packed, out.y);
+        let bufs = GemmBuffers::new(q.x_operand(rec, &input)?, &q.w.packed, out.y);
         match input {
             Input::Matrix(_) | Input::Columns(..) => {
                 ops::gemm_i8(ctx, rec, &shape, MAX_K_CHUNK, bufs, &epi)
@@ -408,7 +423,7 @@ impl Linear {
                 )?;
             }
             match x {
-                Input::Matrix(x) | Input::Columns(_, x) => {
+                Input::Matrix(x) | Input::Columns(_, x, _) => {
                     let bufs = GemmBuffers::new(dy, x, &self.grad_weight);
                     ops::gemm_f32(ctx, rec, &dw_shape, bufs, &Epilogue::NONE)?;
                 }
@@ -490,7 +505,7 @@ impl Linear {
             bias: None,
             relu: false,
         };
-        let bufs = GemmBuffers::new(dy_for_dw, &q.x.packed, &self.grad_weight);
+        let bufs = GemmBuffers::new(dy_for_dw, q.x_operand(rec, &x)?, &self.grad_weight);
         let k_chunk = dw_shape.auto_k_chunk(MAX_K_CHUNK);
         match x {
             Input::Matrix(_) | Input::Columns(..) => {

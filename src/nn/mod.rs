@@ -340,6 +340,8 @@ pub struct Model {
 pub(crate) struct Scratch {
     /// A convolution's column-matrix gradient, between its dgrad GEMM and col2im.
     pub(crate) dcols: wgpu::Buffer,
+    /// A quantized convolution's packed column matrix, between `im2col_i8` and a GEMM.
+    pub(crate) packed_cols: wgpu::Buffer,
     /// A batch norm's per-element terms, before their column sums.
     pub(crate) batchnorm: wgpu::Buffer,
     /// The activations and gradients inside a basic block.
@@ -372,7 +374,8 @@ impl Scratch {
     fn new(ctx: &Context, layers: &[Layer]) -> Self {
         let largest = |bytes: &mut dyn Iterator<Item = u64>| bytes.max().unwrap_or(0);
         let convs = layers.iter().flat_map(Layer::convs);
-        let dcols = largest(&mut convs.map(Conv2d::dcols_bytes));
+        let dcols = largest(&mut convs.clone().map(Conv2d::dcols_bytes));
+        let packed_cols = largest(&mut convs.map(Conv2d::packed_cols_bytes));
         let batchnorms = layers.iter().flat_map(Layer::batchnorms);
         let batchnorm = largest(&mut batchnorms.map(BatchNorm::scratch_bytes));
         let blocks = || {
@@ -386,6 +389,7 @@ impl Scratch {
         let buf = |what: &str, bytes| ctx.storage_buffer(&format!("scratch.{what}"), bytes);
         Scratch {
             dcols: buf("dcols", dcols),
+            packed_cols: buf("packed_cols", packed_cols),
             batchnorm: buf("batchnorm", batchnorm),
             block: BlockScratch {
                 conv_out: buf("block.conv_out", out),
@@ -876,7 +880,10 @@ impl Model {
                     let input = (linear::Input::Matrix(x), relu_mask);
                     l.record_forward(ctx, rec, input, out, refresh)?
                 }
-                Layer::Conv(c) => c.record_forward(ctx, rec, (x, relu_mask), out, refresh)?,
+                Layer::Conv(c) => {
+                    let x = (x, relu_mask);
+                    c.record_forward(ctx, rec, x, out, refresh, &self.scratch)?
+                }
                 Layer::MaxPool(g, argmax) => {
                     let after_relu = fuse && i > 0 && self.relu_in_pool(i - 1);
                     let pass = ops::PoolPass::Forward { after_relu };

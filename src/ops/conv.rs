@@ -20,18 +20,15 @@ pub static IM2COL: KernelDef = KernelDef {
     params_size: std::mem::size_of::<ConvParams>(),
 };
 
-/// The kernel declaration of `shaders/im2col_quantize.wgsl`: [`im2col`] fused with a per-tensor,
-/// round-to-nearest [`quantize`](super::quantize()).
-pub static IM2COL_QUANTIZE: KernelDef = KernelDef {
-    name: "im2col_quantize",
-    sources: &[wgsl::COMMON, wgsl::CONV_COMMON, wgsl::IM2COL_QUANTIZE],
+/// The kernel declaration of `shaders/im2col_i8.wgsl`: [`im2col`] of an input quantized in place.
+pub static IM2COL_I8: KernelDef = KernelDef {
+    name: "im2col_i8",
+    sources: &[wgsl::COMMON, wgsl::CONV_COMMON, wgsl::IM2COL_I8],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
-        ("x", BindType::ReadOnly),
-        ("clips", BindType::ReadOnly),
+        ("x_q", BindType::ReadOnly),
         ("packed", BindType::ReadWrite),
-        ("scales", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<ConvParams>(),
 };
@@ -152,15 +149,17 @@ impl ConvGeometry {
 }
 
 /// How a convolution's forward and weight-gradient GEMMs get their column matrix. Both give the
-/// same bits (the conformance suite checks it); they differ in speed and memory, so the choice
-/// is measured per adapter ([`Context::conv_lowering`](crate::Context::conv_lowering)), the
-/// column matrix being taken only when it is faster by
+/// same bits (the conformance suite checks it); they differ in speed and, in FP32, memory, so
+/// the choice is measured per adapter ([`Context::conv_lowering`](crate::Context::conv_lowering)),
+/// the column matrix being taken only when it is faster by
 /// [`ConvLowering::columns_speedup_needed`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConvLowering {
-    /// `im2col` (`im2col_quantize` for int8) writes the column matrix, the GEMMs read it, and the
-    /// layer keeps it for the weight gradient: `taps` times the input's size.
+    /// `im2col` writes the column matrix, the GEMMs read it, and an FP32 layer keeps it for the
+    /// weight gradient: `taps` times the input's size. An int8 layer keeps its input quantized
+    /// in place and gathers the packed column matrix from it (`im2col_i8`) into scratch, once
+    /// for the forward GEMM and again for the weight gradient's.
     Columns,
     /// The implicit-GEMM kernels (`conv_f32_regs`, `conv_i8_regs`) gather the column matrix from
     /// the input (quantized in place for int8) where they need it; the layer keeps the input.
@@ -172,11 +171,11 @@ impl ConvLowering {
     pub const ALL: [ConvLowering; 2] = [ConvLowering::Columns, ConvLowering::Implicit];
 
     /// How much faster than the implicit GEMMs the column matrix must be to be chosen, for its
-    /// memory: an FP32 one 10% (it is the FP32 baseline's fastest form that counts); an int8
-    /// one twice as fast, since it keeps `taps / 4` times the f32 input where the implicit
-    /// GEMM keeps a quarter of it, and being lighter than FP32 is half of INT8's purpose.
-    pub fn columns_speedup_needed(int8: bool) -> f64 {
-        if int8 { 2.0 } else { 1.1 }
+    /// memory: 10%. An FP32 layer keeps it (`taps` times its input; it is the FP32 baseline's
+    /// fastest form that counts); an int8 one keeps its input quantized in place either way,
+    /// the column matrix costing one scratch buffer shared by the model's layers.
+    pub fn columns_speedup_needed() -> f64 {
+        1.1
     }
 
     /// The choice without measuring, on an adapter of type `device`: implicit for int8 layers
@@ -197,7 +196,7 @@ impl ConvLowering {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct ConvParams {
-    /// n, h, w, c, kh, kw, stride, pad, oh, ow, the clip's index (`im2col_quantize`), padding.
+    /// n, h, w, c, kh, kw, stride, pad, oh, ow, padding.
     pub v: [u32; 12],
 }
 
@@ -245,31 +244,27 @@ pub fn im2col(
     Ok(())
 }
 
-/// Records `packed = quantize(im2col(x))` in one pass, never writing the f32 column matrix: one
-/// clip for the whole tensor at f32 index `clip_offset` of `clips`, rounding to nearest.
-/// `packed` holds `rows() × ceil(taps()/4)` words (the layout of
-/// [`quantize`](super::quantize()) with `Layout::new(rows, taps, Tensor)`), `scales` one f32.
-pub fn im2col_quantize(
+/// Records `packed = im2col(x_q)` for an input quantized in place (`x_q`: one int8 per NHWC
+/// element, four to a word, [`ConvGeometry::quantized_input_layout`]): `packed` holds `rows() ×
+/// ceil(taps()/4)` words, the layout [`quantize`](super::quantize()) gives
+/// `Layout::new(rows, taps, Tensor)`, and the same bits as quantizing `im2col(x)` with `x_q`'s
+/// clip.
+pub fn im2col_i8(
     rec: &mut Recording,
     g: &ConvGeometry,
-    x: &wgpu::Buffer,
-    (clips, clip_offset): (&wgpu::Buffer, u32),
+    x_q: &wgpu::Buffer,
     packed: &wgpu::Buffer,
-    scales: &wgpu::Buffer,
 ) -> Result<()> {
-    const OP: &str = "im2col_quantize";
+    const OP: &str = "im2col_i8";
     g.validate(OP)?;
     let words = g.rows() as u64 * g.taps().div_ceil(4) as u64;
-    check_buffer(OP, "x", x, g.input_len() * 4)?;
-    check_buffer(OP, "clips", clips, (clip_offset as u64 + 1) * 4)?;
+    let x_words = g.quantized_input_layout().packed_words() as u64;
+    check_buffer(OP, "x_q", x_q, x_words * 4)?;
     check_buffer(OP, "packed", packed, words * 4)?;
-    check_buffer(OP, "scales", scales, 4)?;
-    let mut params = ConvParams::new(g);
-    params.v[10] = clip_offset;
     rec.push(Dispatch::new(
-        &IM2COL_QUANTIZE,
-        &params,
-        &[x, clips, packed, scales],
+        &IM2COL_I8,
+        &ConvParams::new(g),
+        &[x_q, packed],
         grid_1d(words, 256),
     ));
     Ok(())

@@ -171,7 +171,7 @@ static CONV_F32_REGS_SOURCES: [[&str; 5]; 2] = [
 /// GEMM on the input quantized in place (one byte per NHWC element), `[forward, weight
 /// gradient]` for any channel count, then the same for channel counts that are multiples of 4
 /// (`_c4`: a word of four taps is one aligned word of the input). The same integers as
-/// [`GEMM_I8_REGS`] on the packed column matrix `im2col_quantize` would write (see
+/// [`GEMM_I8_REGS`] on the packed column matrix `im2col_i8` gathers (see
 /// [`conv_i8_forward`], [`conv_i8_wgrad`]).
 pub static CONV_I8_REGS: [KernelDef; 4] = {
     const P: usize = std::mem::size_of::<ConvGemmParams>();

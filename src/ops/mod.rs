@@ -31,7 +31,7 @@ pub use channel_stats::{
     channel_stats_tail,
 };
 pub use clip_select::{ClipBuffers, ClipRule, ClipSummary, clip_select};
-pub use conv::{ConvGeometry, ConvLowering, col2im, im2col, im2col_quantize};
+pub use conv::{ConvGeometry, ConvLowering, col2im, im2col, im2col_i8};
 pub use dequantize::dequantize;
 pub use gemm::{
     Epilogue, GemmBuffers, GemmShape, GemmVariant, MAX_K_CHUNK, Scale, gemm_f32, gemm_i8,
@@ -72,7 +72,7 @@ pub static ALL_KERNELS: &[&KernelDef] = &[
     &softmax_xent::SOFTMAX_XENT,
     &sgd::SGD,
     &conv::IM2COL,
-    &conv::IM2COL_QUANTIZE,
+    &conv::IM2COL_I8,
     &conv::COL2IM,
     &maxpool::MAXPOOL,
     &pool::GLOBAL_AVG_POOL,

@@ -51,19 +51,24 @@ impl Context {
     }
 
     /// How a convolution of `g` into `channels` outputs (int8 or FP32) gets its column matrix:
-    /// measured at first use on this adapter (the forward and weight-gradient GEMMs each way)
-    /// unless [`Context::autotune`] is [`Autotune::Off`], which gives
-    /// [`ConvLowering::heuristic`]. Blocks while measuring.
+    /// as [`Context::set_conv_lowering`] forces, else measured at first use on this adapter
+    /// (the forward and weight-gradient GEMMs each way) unless [`Context::autotune`] is
+    /// [`Autotune::Off`], which gives [`ConvLowering::heuristic`]. Blocks while measuring.
     pub fn conv_lowering(
         &self,
         g: &ConvGeometry,
         channels: u32,
         int8: bool,
     ) -> Result<ConvLowering> {
+        if let Some(forced) = self.forced_conv_lowering() {
+            return Ok(forced);
+        }
         let device = self.device().adapter_info().device_type;
+        // "kept-x": int8 layers keep their input quantized under both lowerings (entries
+        // measured before, when an int8 layer kept its column matrix, are not reused).
         let key = format!(
             "conv {} {}x{}x{}x{} k{}x{} s{} p{} -> {channels}",
-            if int8 { "i8" } else { "f32" },
+            if int8 { "i8 kept-x" } else { "f32" },
             g.n,
             g.h,
             g.w,
@@ -289,6 +294,7 @@ fn measure_conv(
     let padded = |rows: u32, k: u32| rows as u64 * k.next_multiple_of(4) as u64 * el;
     let sizes = [
         g.input_len() * 4,
+        g.quantized_input_layout().packed_words() as u64 * 4,
         padded(fwd.m, fwd.k),
         padded(fwd.n, fwd.k),
         padded(fwd.m, fwd.n),
@@ -298,13 +304,13 @@ fn measure_conv(
     if !fits(ctx, &sizes) {
         return Ok(None);
     }
-    let [x, cols, w, dy, out, partials] = ["x", "cols", "w", "dy", "out", "partials"]
+    let [x, x_q, cols, w, dy, out, partials] = ["x", "x_q", "cols", "w", "dy", "out", "partials"]
         .into_iter()
         .zip(sizes)
         .map(|(label, bytes)| scratch(ctx, label, bytes))
         .collect::<Vec<_>>()
         .try_into()
-        .expect("six buffers");
+        .expect("seven buffers");
     let (clip, scales) = (scratch(ctx, "clip", 4), scratch(ctx, "scales", 4));
     ctx.queue()
         .write_buffer(&clip, 0, bytemuck::bytes_of(&1f32));
@@ -313,6 +319,17 @@ fn measure_conv(
         ..GemmBuffers::new(a, b, &out)
     };
     let none = &Epilogue::NONE;
+    // X quantized in place: what an int8 layer does under either lowering.
+    let quantize_x = |r: &mut Recording| {
+        let q = QuantizeBuffers {
+            input: &x,
+            clips: &clip,
+            packed: &x_q,
+            scales: &scales,
+            relu_mask: None,
+        };
+        ops::quantize(ctx, r, &g.quantized_input_layout(), Rounding::Nearest, q)
+    };
     let mut candidates = Vec::new();
     for lowering in ConvLowering::ALL {
         let mut rec = Recording::new();
@@ -326,35 +343,26 @@ fn measure_conv(
                 gemm::conv_f32_forward(ctx, r, conv, bufs(&x, &w), none)
                     .and_then(|_| gemm::conv_f32_wgrad(ctx, r, conv, bufs(&dy, &x)))
             }
-            (ConvLowering::Columns, true) => {
-                ops::im2col_quantize(r, g, &x, (&clip, 0), &cols, &scales)
-                    .and_then(|_| gemm::gemm_i8(ctx, r, &fwd, MAX_K_CHUNK, bufs(&cols, &w), none))
-                    .and_then(|_| gemm::gemm_i8(ctx, r, &wgrad, k_chunk, bufs(&dy, &cols), none))
-            }
+            // The column matrix gathered twice, as the layer does: once per GEMM.
+            (ConvLowering::Columns, true) => quantize_x(r)
+                .and_then(|_| ops::im2col_i8(r, g, &x_q, &cols))
+                .and_then(|_| gemm::gemm_i8(ctx, r, &fwd, MAX_K_CHUNK, bufs(&cols, &w), none))
+                .and_then(|_| ops::im2col_i8(r, g, &x_q, &cols))
+                .and_then(|_| gemm::gemm_i8(ctx, r, &wgrad, k_chunk, bufs(&dy, &cols), none)),
             (ConvLowering::Implicit, true) => {
-                let q = QuantizeBuffers {
-                    input: &x,
-                    clips: &clip,
-                    packed: &cols,
-                    scales: &scales,
-                    relu_mask: None,
-                };
-                let (layout, near) = (g.quantized_input_layout(), Rounding::Nearest);
                 let conv = (g, channels);
-                ops::quantize(ctx, r, &layout, near, q)
+                quantize_x(r)
                     .and_then(|_| {
-                        gemm::conv_i8_forward(ctx, r, conv, MAX_K_CHUNK, bufs(&cols, &w), none)
+                        gemm::conv_i8_forward(ctx, r, conv, MAX_K_CHUNK, bufs(&x_q, &w), none)
                     })
-                    .and_then(|_| {
-                        gemm::conv_i8_wgrad(ctx, r, conv, k_chunk, bufs(&dy, &cols), none)
-                    })
+                    .and_then(|_| gemm::conv_i8_wgrad(ctx, r, conv, k_chunk, bufs(&dy, &x_q), none))
             }
         };
         if recorded.is_err() {
             return Ok(None);
         }
         let weight = match lowering {
-            ConvLowering::Columns => ConvLowering::columns_speedup_needed(int8),
+            ConvLowering::Columns => ConvLowering::columns_speedup_needed(),
             ConvLowering::Implicit => 1.0,
         };
         candidates.push((lowering, rec, weight));
