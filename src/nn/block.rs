@@ -262,13 +262,21 @@ impl BasicBlock {
         [(h + 2 - 3) / stride + 1, (w + 2 - 3) / stride + 1, channels]
     }
 
+    /// Whether the forward can write the mask of a ReLU whose output is the block's input (its
+    /// first convolution quantizes the input itself, [`Conv2d::marks_relu`]).
+    pub(crate) fn marks_relu(&self) -> bool {
+        self.conv1.marks_relu()
+    }
+
+    /// Records the forward from `x` into `y`; `relu_mask`: `x` is the output of a ReLU whose
+    /// mask the first convolution writes ([`BasicBlock::marks_relu`]).
     pub(crate) fn record_forward(
         &self,
         ctx: &Context,
         rec: &mut Recording,
         (x, y): (&wgpu::Buffer, &wgpu::Buffer),
-        refresh: bool,
-        train: bool,
+        relu_mask: Option<&wgpu::Buffer>,
+        (refresh, train): (bool, bool),
         scratch: &Scratch,
     ) -> Result<()> {
         let BlockScratch {
@@ -285,7 +293,7 @@ impl BasicBlock {
             mask: Some(mask),
         };
         let [mask1, mask2] = &self.relu_masks;
-        conv(&self.conv1, rec, (x, None))?;
+        conv(&self.conv1, rec, (x, relu_mask))?;
         // The first ReLU runs in bn1, its mask written by conv2's quantization where conv2 can
         // write it; else in a pass of its own.
         if self.conv2.marks_relu() {

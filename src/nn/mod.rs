@@ -10,6 +10,9 @@ mod conv;
 mod linear;
 mod tensors;
 
+#[cfg(test)]
+mod fusion_tests;
+
 pub use block::{BasicBlock, BatchNorm};
 pub use conv::Conv2d;
 pub use linear::Linear;
@@ -816,7 +819,8 @@ impl Model {
     }
 
     /// The mask of ReLU `i`, when the next layer (past a Flatten) can write it as it quantizes
-    /// the ReLU's output ([`Linear::marks_relu`], [`Conv2d::marks_relu`]).
+    /// the ReLU's output ([`Linear::marks_relu`], [`Conv2d::marks_relu`],
+    /// [`BasicBlock::marks_relu`]).
     fn mask_written_after(&self, i: usize) -> Option<&wgpu::Buffer> {
         let Some(Layer::Relu(Some(mask))) = self.layers.get(i) else {
             return None;
@@ -827,13 +831,14 @@ impl Model {
         {
             Some(Layer::Linear(l)) => l.marks_relu(),
             Some(Layer::Conv(c)) => c.marks_relu(),
+            Some(Layer::Block(b)) => b.marks_relu(),
             _ => false,
         };
         marks.then_some(mask)
     }
 
-    /// The mask GEMM layer `i` writes as it quantizes its input: that of the ReLU before it
-    /// (past a Flatten) when the ReLU ran in the layer before that.
+    /// The mask layer `i` (a GEMM layer or a block) writes as it quantizes its input: that of the
+    /// ReLU before it (past a Flatten) when the ReLU ran in the layer before that.
     fn mask_written_by(&self, i: usize) -> Option<&wgpu::Buffer> {
         let r = (0..i)
             .rev()
@@ -894,7 +899,8 @@ impl Model {
                     ops::global_avg_pool(ctx, rec, (*n, *hw, *c), x, None, y)?
                 }
                 Layer::Block(b) => {
-                    b.record_forward(ctx, rec, (x, y), refresh, train, &self.scratch)?
+                    let modes = (refresh, train);
+                    b.record_forward(ctx, rec, (x, y), relu_mask, modes, &self.scratch)?
                 }
                 Layer::Relu(_) if fuse && self.relu_in_producer(i) => {}
                 Layer::Relu(mask) => {

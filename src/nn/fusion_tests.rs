@@ -1,0 +1,120 @@
+//! A training step fuses what it can — a ReLU into the GEMM epilogue or batch norm before it,
+//! its mask into the next layer's quantization, its backward into a max-pooling — while a probe
+//! runs every layer on its own. Both must compute the same bits: the logits and every parameter
+//! gradient, under every policy and convolution lowering, on every adapter.
+
+use crate::gpu::{Context, Recording};
+use crate::nn::{LayerSpec, Model, ModelSpec, TensorRole};
+use crate::ops::ConvLowering;
+use crate::quant::Policy;
+
+/// Forward and backward from `x` and `dlogits`, fused or not, with the stochastic roundings
+/// seeded in recording order from `seed`; returns the logits and the gradients' bits.
+fn step(model: &Model, ctx: &Context, (x, dlogits): (&[f32], &[f32]), fuse: bool) -> Vec<u32> {
+    let last = model.acts.len() - 1;
+    ctx.queue()
+        .write_buffer(&model.acts[0], 0, bytemuck::cast_slice(x));
+    let mut rec = Recording::new();
+    model
+        .record_forward(ctx, &mut rec, true, true, fuse)
+        .unwrap();
+    ctx.run(&rec).unwrap();
+    let mut bits: Vec<u32> = ctx.read_buffer(&model.acts[last]).unwrap();
+    bits.truncate(dlogits.len());
+    ctx.queue()
+        .write_buffer(&model.grads[last], 0, bytemuck::cast_slice(dlogits));
+    let mut seed = 7u32;
+    // Unfused, a layer at a time, as a probe does; fused, in one recording.
+    let layers: Vec<Vec<usize>> = if fuse {
+        vec![(0..model.layers.len()).collect()]
+    } else {
+        (0..model.layers.len()).rev().map(|i| vec![i]).collect()
+    };
+    for group in layers {
+        let mut rec = Recording::new();
+        let seeded = if fuse {
+            model.record_backward(ctx, &mut rec, true, true).unwrap()
+        } else {
+            model
+                .record_layer_backward(ctx, &mut rec, group[0], true, false)
+                .unwrap()
+        };
+        for idx in seeded {
+            let d = &mut rec.dispatches[idx];
+            let params = crate::ops::quantize::QuantizeParams {
+                seed,
+                ..bytemuck::pod_read_unaligned(&d.params)
+            };
+            d.params = bytemuck::bytes_of(&params).to_vec();
+            seed = seed.wrapping_add(1);
+        }
+        ctx.run(&rec).unwrap();
+    }
+    for t in model.read_tensors(ctx, TensorRole::Gradient).unwrap() {
+        bits.extend(t.data.iter().map(|v| v.to_bits()));
+    }
+    bits
+}
+
+#[test]
+fn fused_steps_compute_what_unfused_layers_do() {
+    let conv = |channels, stride| LayerSpec::Conv2d {
+        channels,
+        kernel: 3,
+        stride,
+        pad: 1,
+    };
+    let spec = ModelSpec {
+        input: [8, 8, 4],
+        layers: vec![
+            // ReLU in the epilogue, its backward in the pooling.
+            conv(8, 1),
+            LayerSpec::Relu,
+            LayerSpec::MaxPool2d { k: 2 },
+            // ReLU in the epilogue, its mask written by the next convolution.
+            conv(8, 1),
+            LayerSpec::Relu,
+            // ReLU in the batch norm, its mask written by the block's first convolution (and
+            // inside the block, by its second).
+            conv(8, 1),
+            LayerSpec::BatchNorm2d,
+            LayerSpec::Relu,
+            LayerSpec::BasicBlock {
+                channels: 8,
+                stride: 1,
+            },
+            LayerSpec::Flatten,
+            // ReLU in the epilogue, its mask written by the next Linear.
+            LayerSpec::Linear { outputs: 12 },
+            LayerSpec::Relu,
+            LayerSpec::Linear { outputs: 3 },
+        ],
+    };
+    let batch = 4;
+    let mut g = crate::conformance::Gen::new(3);
+    let x = g.normal_vec((batch * spec.input_len()) as usize, 1.0);
+    let dlogits = g.normal_vec(batch as usize * 3, 0.1);
+    let adapters = crate::gpu::adapters(wgpu::Backends::all());
+    assert!(!adapters.is_empty(), "no GPU adapter (see README)");
+    for adapter in adapters {
+        let ctx = Context::from_adapter(&adapter).unwrap();
+        let backend = format!("{:?}", adapter.get_info().backend);
+        for lowering in ConvLowering::ALL {
+            ctx.set_conv_lowering(Some(lowering));
+            for name in ["fp32", "naive", "ui8", "dai8"] {
+                let policy = Policy::from_name(name).unwrap();
+                let run = |fuse| {
+                    let model = Model::new(&ctx, &spec, batch, &policy, true, 5).unwrap();
+                    step(&model, &ctx, (&x, &dlogits), fuse)
+                };
+                let (fused, unfused) = (run(true), run(false));
+                assert_eq!(fused.len(), unfused.len());
+                let differ = fused.iter().zip(&unfused).filter(|(a, b)| a != b).count();
+                assert_eq!(
+                    differ, 0,
+                    "{backend} {lowering:?} {name}: {differ} words differ"
+                );
+            }
+        }
+    }
+}
