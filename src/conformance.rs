@@ -208,9 +208,7 @@ pub fn gemm_throughput(ctx: &Context, shape: &GemmShape, int8: bool) -> Result<f
         .collect::<Result<Vec<_>>>()?;
     let run = || -> Result<()> {
         let mut encoder = ctx.encoder("bench");
-        for p in &prepared {
-            p.encode(&mut encoder);
-        }
+        crate::gpu::Prepared::encode_all(&prepared, &mut encoder);
         ctx.submit(encoder)?;
         ctx.wait_idle()
     };

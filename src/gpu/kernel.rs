@@ -321,9 +321,12 @@ impl Recording {
 
     /// Records the dispatches into `encoder` (bind groups and parameter buffers are created now).
     pub fn encode(&self, ctx: &Context, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
-        for d in &self.dispatches {
-            ctx.prepare(d)?.encode(encoder);
-        }
+        let prepared = self
+            .dispatches
+            .iter()
+            .map(|d| ctx.prepare(d))
+            .collect::<Result<Vec<_>>>()?;
+        Prepared::encode_all(&prepared, encoder);
         Ok(())
     }
 }
@@ -340,15 +343,28 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Records the dispatch into `encoder`.
+    /// Records the dispatch into `encoder`, in a compute pass of its own.
     pub fn encode(&self, encoder: &mut wgpu::CommandEncoder) {
+        Self::encode_all(std::slice::from_ref(self), encoder);
+    }
+
+    /// Records `dispatches` into `encoder` in order, in one compute pass: a pass per dispatch
+    /// costs a begin and end each (state tracking, and on some drivers more), and wgpu already
+    /// orders a pass's dispatches, each seeing the storage writes of those before it.
+    pub fn encode_all(dispatches: &[Prepared], encoder: &mut wgpu::CommandEncoder) {
+        let label = match dispatches {
+            [one] => one.name,
+            _ => "octet.dispatches",
+        };
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some(self.name),
+            label: Some(label),
             timestamp_writes: None,
         });
-        pass.set_pipeline(&self.pipeline.pipeline);
-        pass.set_bind_group(0, &self.bind_group, &[]);
-        pass.dispatch_workgroups(self.grid[0], self.grid[1], self.grid[2]);
+        for d in dispatches {
+            pass.set_pipeline(&d.pipeline.pipeline);
+            pass.set_bind_group(0, &d.bind_group, &[]);
+            pass.dispatch_workgroups(d.grid[0], d.grid[1], d.grid[2]);
+        }
     }
 
     /// Replaces the parameters (same struct, new values) before the next submit.

@@ -383,9 +383,7 @@ fn fastest<T: Copy + std::fmt::Debug>(
     let run = |prepared: &[crate::gpu::Prepared]| -> Result<f64> {
         let t = Instant::now();
         let mut encoder = ctx.encoder("autotune");
-        for p in prepared {
-            p.encode(&mut encoder);
-        }
+        crate::gpu::Prepared::encode_all(prepared, &mut encoder);
         ctx.submit(encoder)?;
         ctx.wait_idle()?;
         Ok(t.elapsed().as_secs_f64())

@@ -386,9 +386,7 @@ impl Trainer {
         }
         let prepared = self.begin_step(x, y);
         let mut encoder = ctx.encoder("train_step");
-        for d in &prepared.dispatches {
-            d.encode(&mut encoder);
-        }
+        Prepared::encode_all(&prepared.dispatches, &mut encoder);
         let rows = self.cfg.batch as u64 * 4;
         let staging = &self.slots[slot].buffer;
         encoder.copy_buffer_to_buffer(&self.model.row_loss, 0, staging, 0, rows);
@@ -684,9 +682,7 @@ impl Trainer {
             ctx.queue()
                 .write_buffer(&self.model.labels, 0, bytemuck::cast_slice(&yb));
             let mut encoder = ctx.encoder("evaluate");
-            for d in &self.eval.dispatches {
-                d.encode(&mut encoder);
-            }
+            Prepared::encode_all(&self.eval.dispatches, &mut encoder);
             ctx.submit(encoder)?;
             let l: Vec<f32> = ctx.read_buffer(&self.model.row_loss)?;
             let c: Vec<u32> = ctx.read_buffer(&self.model.correct)?;
