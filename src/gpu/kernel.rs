@@ -353,11 +353,11 @@ impl Prepared {
     /// orders a pass's dispatches, each seeing the storage writes of those before it.
     pub fn encode_all(dispatches: &[Prepared], encoder: &mut wgpu::CommandEncoder) {
         let label = match dispatches {
-            [one] => one.name,
-            _ => "octet.dispatches",
+            [one] => format!("octet.{}", one.name),
+            _ => "octet.dispatches".to_string(),
         };
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some(label),
+            label: Some(&label),
             timestamp_writes: None,
         });
         for d in dispatches {
