@@ -33,7 +33,8 @@ struct Args {
     /// GPU backend: vulkan, metal, dx12 or gl [default: the best adapter present].
     #[arg(long)]
     backend: Option<String>,
-    /// Timed training steps per model and policy.
+    /// Timed training steps per model and policy, taken in three rounds in which the policies
+    /// take turns (rounded up to a multiple of 3; one round with --quick).
     #[arg(long, default_value_t = 5)]
     steps: usize,
     /// Also print where one LeNet-5 step's time goes, kernel by kernel.
@@ -144,7 +145,8 @@ fn run(args: &Args) -> AnyResult<()> {
         );
     }
     println!(
-        "\nvs fp32: the step time of FP32 divided by this policy's (above 1: faster). ui8: steps \
+        "\nms/step: the median of three rounds in which the policies take turns. vs fp32: the \
+         step time of FP32 divided by this policy's (above 1: faster). ui8: steps \
          that refresh clips (UI8's first 200); ui8-kept: the steps between refreshes after that. \
          dai8-all: DAI8 with the first and last layers on int8 too. Saved acts: what the forward \
          keeps for the backward; its vs fp32: divided by FP32's (below 1: lighter). Other: \
@@ -238,16 +240,22 @@ fn step_rows(ctx: &octet::Context, args: &Args) -> AnyResult<Vec<StepRow>> {
         ("resnet", ModelSpec::resnet(28, 28, 1, 10)),
     ];
     let steps = if args.quick { 2 } else { args.steps.max(1) };
-    let data = Dataset::synthetic_images(batch * (steps + 2), [28, 28, 1], 10, 0.5, 1);
+    // The policies take turns, a few steps each, and each reports its median round: a software
+    // driver on a shared machine has slow spells of a second or two, which then spoil one round
+    // of one policy instead of a whole row. Each round starts with an untimed step, which brings
+    // the trainer's buffers back into the caches (CPU drivers) after the other trainers' turns.
+    let rounds = if args.quick { 1 } else { 3 };
+    let per_round = steps.div_ceil(rounds);
+    let data = Dataset::synthetic_images(batch * (1 + per_round), [28, 28, 1], 10, 0.5, 1);
     let mut rows = Vec::new();
     for (name, spec) in models.iter().take(if args.quick { 2 } else { 3 }) {
-        let (mut fp32_ms, mut fp32_saved) = (0.0, 0);
         // UI8 refreshes its clips every step for 200 steps, then every 100: "ui8" times the
         // former, "ui8-kept" (warm-up skipped) the steady state, whose timed steps keep clips.
         let kept = Policy::Ui8(Ui8 {
             warmup: 0,
             ..Ui8::default()
         });
+        let mut runs = Vec::new();
         for (label, policy) in [
             ("fp32", Policy::Fp32),
             ("naive", Policy::NaiveInt8),
@@ -263,16 +271,30 @@ fn step_rows(ctx: &octet::Context, args: &Args) -> AnyResult<Vec<StepRow>> {
                 ..Default::default()
             };
             let before = ctx.storage_bytes();
-            let mut trainer = Trainer::new(ctx, spec, policy.clone(), cfg)?;
+            let mut trainer = Trainer::new(ctx, spec, policy, cfg)?;
             let held = ctx.storage_bytes() - before;
             // Submits counted over the warm-up and timed steps together: both are steps.
             let submits = ctx.submit_count();
-            let ms = time_steps(&mut trainer, &data, 2, steps)?;
-            let submits = (ctx.submit_count() - submits) as f64 / (2 + steps) as f64;
-            let saved = trainer.model().saved_activation_bytes();
-            if policy == Policy::Fp32 {
-                (fp32_ms, fp32_saved) = (ms, saved);
+            time_steps(&mut trainer, &data, 2, 0)?;
+            let submits = ctx.submit_count() - submits;
+            runs.push((label, trainer, held, submits, Vec::new()));
+        }
+        for _ in 0..rounds {
+            for (_, trainer, _, submits, times) in &mut runs {
+                let before = ctx.submit_count();
+                times.push(time_steps(trainer, &data, 1, per_round)?);
+                *submits += ctx.submit_count() - before;
             }
+        }
+        let median = |times: &mut Vec<f64>| {
+            times.sort_by(f64::total_cmp);
+            times[times.len() / 2]
+        };
+        let fp32_ms = median(&mut runs[0].4.clone());
+        let fp32_saved = runs[0].1.model().saved_activation_bytes();
+        for (label, trainer, held, submits, mut times) in runs {
+            let ms = median(&mut times);
+            let saved = trainer.model().saved_activation_bytes();
             let bytes = |role| -> AnyResult<u64> {
                 let t = trainer.model().read_tensors(ctx, role)?;
                 Ok(t.iter().map(|t| t.data.len() as u64 * 4).sum())
@@ -288,7 +310,7 @@ fn step_rows(ctx: &octet::Context, args: &Args) -> AnyResult<Vec<StepRow>> {
                     "ui8-kept" => trainer.dispatches_per_kept_step(),
                     _ => trainer.dispatches_per_step(),
                 },
-                submits_per_step: submits,
+                submits_per_step: submits as f64 / (2 + rounds * (1 + per_round)) as f64,
                 weight_bytes: weights,
                 optimizer_bytes: optimizer,
                 saved_activation_bytes: saved,
@@ -297,6 +319,7 @@ fn step_rows(ctx: &octet::Context, args: &Args) -> AnyResult<Vec<StepRow>> {
             });
             if args.profile && *name == "lenet5" {
                 let (x, y) = data.batch(0, batch);
+                let mut trainer = trainer;
                 print_profile(label, &trainer.profile_step(x, y)?);
             }
         }
