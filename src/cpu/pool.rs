@@ -21,9 +21,14 @@ pub fn global_avg_pool_backward((_, hw, c): (usize, usize, usize), dy: &[f32], d
     }
 }
 
-/// `out = a + b`.
-pub fn add(a: &[f32], b: &[f32], out: &mut [f32]) {
+/// `out = a + b`, rectified with `rectify`.
+pub fn add(a: &[f32], b: &[f32], (out, rectify): (&mut [f32], bool)) {
     for i in 0..out.len() {
-        out[i] = a[i] + b[i];
+        let s = a[i] + b[i];
+        out[i] = if rectify {
+            crate::cpu::common::rectify(s)
+        } else {
+            s
+        };
     }
 }

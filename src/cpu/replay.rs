@@ -16,7 +16,7 @@ use crate::ops::dequantize::DequantizeParams;
 use crate::ops::gemm::{ConvGemmParams, GemmParams, GemmVariant};
 use crate::ops::maxpool::PoolParams;
 use crate::ops::nonfinite::NonFiniteParams;
-use crate::ops::pool::{ElementwiseParams, GapParams};
+use crate::ops::pool::{ADD_RECTIFY, ElementwiseParams, GapParams};
 use crate::ops::quantize::{QUANTIZE_MARK_POSITIVE, QuantizeParams};
 use crate::ops::relu::{RELU_BACKWARD, RELU_MASKED, ReluParams};
 use crate::ops::sgd::SgdParams;
@@ -443,7 +443,12 @@ pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), 
             let [a, b, out] = bufs else {
                 return Err(bad());
             };
-            cpu::add(f32s(a), f32s(b), &mut f32s_mut(out)[..p.n as usize]);
+            let rectify = p.flags & ADD_RECTIFY != 0;
+            cpu::add(
+                f32s(a),
+                f32s(b),
+                (&mut f32s_mut(out)[..p.n as usize], rectify),
+            );
         }
         "batchnorm" => {
             let p: BatchNormParams = read(params);

@@ -268,14 +268,20 @@ impl BasicBlock {
         self.conv1.marks_relu()
     }
 
-    /// Records the forward from `x` into `y`; `relu_mask`: `x` is the output of a ReLU whose
-    /// mask the first convolution writes ([`BasicBlock::marks_relu`]).
+    /// The bit mask of the block's last ReLU (its output's).
+    pub(crate) fn out_mask(&self) -> &wgpu::Buffer {
+        &self.relu_masks[1]
+    }
+
+    /// Records the forward from `x` into `y`. `relu_mask`: `x` is the output of a ReLU whose
+    /// mask the first convolution writes ([`BasicBlock::marks_relu`]). `masked_by_next`: the
+    /// next layer writes [`BasicBlock::out_mask`], so the last ReLU runs in the residual add.
     pub(crate) fn record_forward(
         &self,
         ctx: &Context,
         rec: &mut Recording,
-        (x, y): (&wgpu::Buffer, &wgpu::Buffer),
-        relu_mask: Option<&wgpu::Buffer>,
+        (x, relu_mask): (&wgpu::Buffer, Option<&wgpu::Buffer>),
+        (y, masked_by_next): (&wgpu::Buffer, bool),
         (refresh, train): (bool, bool),
         scratch: &Scratch,
     ) -> Result<()> {
@@ -316,8 +322,11 @@ impl BasicBlock {
             }
             None => x,
         };
+        if masked_by_next {
+            return ops::add(rec, self.out_cells, bn_out, short, (y, true));
+        }
         let sum = conv_out;
-        ops::add(rec, self.out_cells, bn_out, short, sum)?;
+        ops::add(rec, self.out_cells, bn_out, short, (sum, false))?;
         ops::relu(ctx, rec, self.out_cells, relu(sum, mask2), y)
     }
 
@@ -381,7 +390,7 @@ impl BasicBlock {
             None => g_sum,
         };
         if let Some(dx) = dx {
-            ops::add(rec, self.in_cells, dx_main, short_dx, dx)?;
+            ops::add(rec, self.in_cells, dx_main, short_dx, (dx, false))?;
         }
         Ok(seeded)
     }

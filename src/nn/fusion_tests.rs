@@ -75,13 +75,18 @@ fn fused_steps_compute_what_unfused_layers_do() {
             conv(8, 1),
             LayerSpec::Relu,
             // ReLU in the batch norm, its mask written by the block's first convolution (and
-            // inside the block, by its second).
+            // inside the block, by its second); the block's last ReLU in its residual add, its
+            // mask written by the next block's first convolution.
             conv(8, 1),
             LayerSpec::BatchNorm2d,
             LayerSpec::Relu,
             LayerSpec::BasicBlock {
                 channels: 8,
                 stride: 1,
+            },
+            LayerSpec::BasicBlock {
+                channels: 8,
+                stride: 2,
             },
             LayerSpec::Flatten,
             // ReLU in the epilogue, its mask written by the next Linear.

@@ -837,15 +837,27 @@ impl Model {
         marks.then_some(mask)
     }
 
+    /// Whether block `i`'s last ReLU runs in its residual add, its mask written by the next
+    /// layer: a block that can ([`BasicBlock::marks_relu`]).
+    fn block_masked_by_next(&self, i: usize) -> bool {
+        matches!(self.layers.get(i), Some(Layer::Block(_)))
+            && matches!(self.layers.get(i + 1), Some(Layer::Block(b)) if b.marks_relu())
+    }
+
     /// The mask layer `i` (a GEMM layer or a block) writes as it quantizes its input: that of the
-    /// ReLU before it (past a Flatten) when the ReLU ran in the layer before that.
+    /// ReLU before it (past a Flatten) when the ReLU ran in the layer before that, or the last
+    /// ReLU's of the block before it.
     fn mask_written_by(&self, i: usize) -> Option<&wgpu::Buffer> {
         let r = (0..i)
             .rev()
             .find(|&k| !matches!(self.layers[k], Layer::Flatten))?;
-        self.relu_in_producer(r)
-            .then(|| self.mask_written_after(r))
-            .flatten()
+        match &self.layers[r] {
+            Layer::Block(b) => self.block_masked_by_next(r).then(|| b.out_mask()),
+            _ => self
+                .relu_in_producer(r)
+                .then(|| self.mask_written_after(r))
+                .flatten(),
+        }
     }
 
     /// Whether layer `i` is a ReLU whose backward the max-pooling after it can do: the pool's
@@ -899,8 +911,9 @@ impl Model {
                     ops::global_avg_pool(ctx, rec, (*n, *hw, *c), x, None, y)?
                 }
                 Layer::Block(b) => {
+                    let out = (y, fuse && self.block_masked_by_next(i));
                     let modes = (refresh, train);
-                    b.record_forward(ctx, rec, (x, y), relu_mask, modes, &self.scratch)?
+                    b.record_forward(ctx, rec, (x, relu_mask), out, modes, &self.scratch)?
                 }
                 Layer::Relu(_) if fuse && self.relu_in_producer(i) => {}
                 Layer::Relu(mask) => {

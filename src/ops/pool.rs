@@ -22,7 +22,7 @@ pub static GLOBAL_AVG_POOL: KernelDef = KernelDef {
 /// The kernel declaration of `shaders/add.wgsl`.
 pub static ADD: KernelDef = KernelDef {
     name: "add",
-    sources: &[wgsl::ADD],
+    sources: &[wgsl::COMMON, wgsl::ADD],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
@@ -53,9 +53,14 @@ pub struct GapParams {
 pub struct ElementwiseParams {
     /// Elements.
     pub n: u32,
+    /// [`ADD_RECTIFY`] or 0.
+    pub flags: u32,
     /// Padding.
-    pub _pad: [u32; 3],
+    pub _pad: [u32; 2],
 }
+
+/// `ElementwiseParams.flags`: rectify the sum (the ReLU after a residual add).
+pub const ADD_RECTIFY: u32 = 1;
 
 /// Records the forward (`dy` = `None`: `out[n, c]` = mean of `x[n, ·, ·, c]`) or the backward
 /// (`out[n, p, c] = dy[n, c] / hw`) of global average pooling over NHWC `[n, hw, c]`.
@@ -98,13 +103,14 @@ pub fn global_avg_pool(
     Ok(())
 }
 
-/// Records `out = a + b` over `n` f32.
+/// Records `out = a + b` over `n` f32; with `rectify`, `out = relu(a + b)` (as
+/// [`crate::ops::relu()`] computes it).
 pub fn add(
     rec: &mut Recording,
     n: u32,
     a: &wgpu::Buffer,
     b: &wgpu::Buffer,
-    out: &wgpu::Buffer,
+    (out, rectify): (&wgpu::Buffer, bool),
 ) -> Result<()> {
     const OP: &str = "add";
     if n == 0 {
@@ -113,7 +119,11 @@ pub fn add(
     for (name, buf) in [("a", a), ("b", b), ("out", out)] {
         check_buffer(OP, name, buf, n as u64 * 4)?;
     }
-    let params = ElementwiseParams { n, _pad: [0; 3] };
+    let params = ElementwiseParams {
+        n,
+        flags: if rectify { ADD_RECTIFY } else { 0 },
+        _pad: [0; 2],
+    };
     rec.push(Dispatch::new(
         &ADD,
         &params,
