@@ -1,13 +1,14 @@
 // quantize: fused clip -> scale -> round -> pack of a row-major f32 matrix [rows, cols] into int8
 // in [-127, 127], four per u32 along cols (the GEMM reduction axis), rows padded to cols4 words
 // with zero bytes. One clip per tensor, per row or per column; the matching scales (clip / 127)
-// are written out for the GEMM epilogue. With MARK_POSITIVE the input is a ReLU's output (the
-// ReLU ran in its producer's epilogue) and the pass also writes that ReLU's bit mask, bit e set
-// where input[e] > 0, so no ReLU pass runs just to write it; it needs cols % 4 == 0, so that a
-// word's four elements are elements 4 * idx .. 4 * idx + 3. CPU twin: src/cpu/quantize.rs.
+// are written out for the GEMM epilogue. In the variant compiled with MARKS (quantize_relu_mask)
+// the input is a ReLU's output (the ReLU ran in its producer's epilogue) and the pass also writes
+// that ReLU's bit mask, bit e set where input[e] > 0, so no ReLU pass runs just to write it; it
+// needs cols % 4 == 0, so that a word's four elements are elements 4 * idx .. 4 * idx + 3. A
+// constant, not a parameter: on CPU drivers a branch on a parameter costs the plain quantize 10%.
+// CPU twin: src/cpu/quantize.rs.
 
 const WG_SIZE: u32 = 256u;
-const MARK_POSITIVE: u32 = 1u;
 
 struct QuantizeParams {
     rows: u32,
@@ -18,7 +19,7 @@ struct QuantizeParams {
     seed: u32,
     // Index of channel 0's clip in `clips` (a layer's entry in a table of clip summaries).
     clip_offset: u32,
-    flags: u32,
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: QuantizeParams;
@@ -38,17 +39,16 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
     let idx = flat_index(gid, nwg, WG_SIZE);
-    let marks = (params.flags & MARK_POSITIVE) != 0u;
-    if marks {
+    if MARKS {
         if lid < 32u {
             atomicStore(&positive[lid], 0u);
         }
         workgroupBarrier();
     }
     if idx < params.rows * params.cols4 {
-        quantize_word(idx, lid, marks);
+        quantize_word(idx, lid);
     }
-    if marks {
+    if MARKS {
         workgroupBarrier();
         // The workgroup's first word is idx - lid, a multiple of 256: its mask words are whole.
         let word = (idx - lid) / 8u + lid;
@@ -58,7 +58,7 @@ fn main(
     }
 }
 
-fn quantize_word(idx: u32, lid: u32, marks: bool) {
+fn quantize_word(idx: u32, lid: u32) {
     let r = idx / params.cols4;
     let c4 = idx % params.cols4;
     // The channel and "first element of its channel" without branching on the axis per element.
@@ -88,7 +88,7 @@ fn quantize_word(idx: u32, lid: u32, marks: bool) {
             scales[ch] = select(0.0, step_of(clip), valid);
         }
         let e = r * params.cols + c;
-        if marks && input[e] > 0.0 {
+        if MARKS && input[e] > 0.0 {
             nibble |= 1u << j;
         }
         if valid {
@@ -100,7 +100,7 @@ fn quantize_word(idx: u32, lid: u32, marks: bool) {
         }
     }
     packed[idx] = pack4xI8(q);
-    if nibble != 0u {
+    if MARKS && nibble != 0u {
         atomicOr(&positive[lid / 8u], nibble << ((lid % 8u) * 4u));
     }
 }

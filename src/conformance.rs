@@ -71,7 +71,7 @@ pub const SUITES: &[&str] = &[
 /// The kernels a suite exercises (reduce kernels run inside their parent's cases).
 pub fn suite_kernels(suite: &str) -> &'static [&'static str] {
     match suite {
-        "quantize" => &["quantize"],
+        "quantize" => &["quantize", "quantize_relu_mask"],
         "dequantize" => &["dequantize"],
         "channel_stats" => &[
             "channel_stats",
@@ -122,6 +122,7 @@ pub fn suite_kernels(suite: &str) -> &'static [&'static str] {
             "gemm_f32_regs",
             "gemm_reduce",
             "quantize",
+            "quantize_relu_mask",
             "channel_stats",
             "channel_stats_reduce",
             "channel_stats_tail",

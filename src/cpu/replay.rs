@@ -17,7 +17,7 @@ use crate::ops::gemm::{ConvGemmParams, GemmParams, GemmVariant};
 use crate::ops::maxpool::PoolParams;
 use crate::ops::nonfinite::NonFiniteParams;
 use crate::ops::pool::{ADD_RECTIFY, ElementwiseParams, GapParams};
-use crate::ops::quantize::{QUANTIZE_MARK_POSITIVE, QuantizeParams};
+use crate::ops::quantize::QuantizeParams;
 use crate::ops::relu::{RELU_BACKWARD, RELU_MASKED, ReluParams};
 use crate::ops::sgd::SgdParams;
 use crate::ops::softmax_xent::XentParams;
@@ -44,7 +44,7 @@ const CLIP_SUMMARY: Words = Words::Struct(&[false, false, false, true, true, tru
 /// the dispatch's parameter bytes.
 pub fn output_words(kernel: &str, binding: &str, params: &[u8]) -> Words {
     match (kernel, binding) {
-        ("quantize" | "im2col_i8", _)
+        ("quantize" | "quantize_relu_mask" | "im2col_i8", _)
         | ("maxpool", "argmax")
         | ("relu", "mask")
         | ("softmax_xent", "correct")
@@ -145,13 +145,13 @@ fn conv_geometry(p: &ConvParams) -> ConvGeometry {
 pub fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
     let bad = || format!("replay of {kernel}: bindings do not match the kernel");
     match kernel {
-        "quantize" => {
+        "quantize" | "quantize_relu_mask" => {
             let p: QuantizeParams = read(params);
             let [input, clips, packed, scales, mask] = bufs else {
                 return Err(bad());
             };
             let layout = Layout::new(p.rows, p.cols, axis(p.axis));
-            let marks = p.flags & QUANTIZE_MARK_POSITIVE != 0;
+            let marks = kernel == "quantize_relu_mask";
             let rounding = match p.rounding {
                 0 => Rounding::Nearest,
                 _ => Rounding::Stochastic { seed: p.seed },

@@ -45,7 +45,8 @@ pub use softmax_xent::{XentBuffers, softmax_xent};
 
 /// Every kernel octet ships, for warm-up, translation tests and the conformance tool.
 pub static ALL_KERNELS: &[&KernelDef] = &[
-    &quantize::QUANTIZE,
+    &quantize::QUANTIZE[0],
+    &quantize::QUANTIZE[1],
     &dequantize::DEQUANTIZE,
     &channel_stats::CHANNEL_STATS,
     &channel_stats::CHANNEL_STATS_REDUCE,

@@ -20,21 +20,35 @@ use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl
 use crate::ops::relu::relu_mask_bytes;
 use crate::ops::{Layout, Rounding, check_buffer};
 
-/// The kernel declaration of `shaders/quantize.wgsl`.
-pub static QUANTIZE: KernelDef = KernelDef {
-    name: "quantize",
-    sources: &[wgsl::COMMON, wgsl::QUANTIZE],
-    workgroup_size: [256, 1, 1],
-    bindings: &[
-        ("params", BindType::Uniform),
-        ("input", BindType::ReadOnly),
-        ("clips", BindType::ReadOnly),
-        ("packed", BindType::ReadWrite),
-        ("scales", BindType::ReadWrite),
-        ("mask", BindType::ReadWrite),
-    ],
-    params_size: std::mem::size_of::<QuantizeParams>(),
-};
+/// The kernel declarations of `shaders/quantize.wgsl`: `quantize`, and `quantize_relu_mask`,
+/// which also writes the mask of a ReLU ([`QuantizeBuffers::relu_mask`]).
+pub static QUANTIZE: [KernelDef; 2] = [
+    quantize_kernel(
+        "quantize",
+        &[wgsl::COMMON, "const MARKS = false;\n", wgsl::QUANTIZE],
+    ),
+    quantize_kernel(
+        "quantize_relu_mask",
+        &[wgsl::COMMON, "const MARKS = true;\n", wgsl::QUANTIZE],
+    ),
+];
+
+const fn quantize_kernel(name: &'static str, sources: &'static [&'static str]) -> KernelDef {
+    KernelDef {
+        name,
+        sources,
+        workgroup_size: [256, 1, 1],
+        bindings: &[
+            ("params", BindType::Uniform),
+            ("input", BindType::ReadOnly),
+            ("clips", BindType::ReadOnly),
+            ("packed", BindType::ReadWrite),
+            ("scales", BindType::ReadWrite),
+            ("mask", BindType::ReadWrite),
+        ],
+        params_size: std::mem::size_of::<QuantizeParams>(),
+    }
+}
 
 /// `QuantizeParams` of `shaders/quantize.wgsl`.
 #[repr(C)]
@@ -54,12 +68,9 @@ pub struct QuantizeParams {
     pub seed: u32,
     /// Index of channel 0's clip in the clips buffer.
     pub clip_offset: u32,
-    /// [`QUANTIZE_MARK_POSITIVE`] or 0.
-    pub flags: u32,
+    /// Padding to 16-byte alignment.
+    pub _pad: u32,
 }
-
-/// `QuantizeParams.flags`: also write the bit mask of `input > 0`.
-pub const QUANTIZE_MARK_POSITIVE: u32 = 1;
 
 impl QuantizeParams {
     /// Parameters for `layout` and `rounding`.
@@ -73,7 +84,7 @@ impl QuantizeParams {
             rounding,
             seed,
             clip_offset: 0,
-            flags: 0,
+            _pad: 0,
         }
     }
 }
@@ -143,11 +154,10 @@ pub fn quantize_at(
     }
     let params = QuantizeParams {
         clip_offset,
-        flags: relu_mask.map_or(0, |_| QUANTIZE_MARK_POSITIVE),
         ..QuantizeParams::new(layout, rounding)
     };
     rec.push(Dispatch::new(
-        &QUANTIZE,
+        &QUANTIZE[relu_mask.is_some() as usize],
         &params,
         &[
             input,
