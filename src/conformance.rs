@@ -19,6 +19,7 @@
 use std::time::Instant;
 
 use crate::cpu::common::rng_u32;
+pub use crate::rng::Gen;
 use crate::cpu::{self, CpuEpilogue, CpuScale};
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
@@ -261,43 +262,6 @@ fn time_best(mut run: impl FnMut() -> Result<()>) -> Result<f64> {
         best = best.min(t.elapsed().as_secs_f64());
     }
     Ok(best)
-}
-
-/// Deterministic test data from the same counter-based hash the kernels use.
-#[derive(Clone, Debug)]
-pub struct Gen {
-    seed: u32,
-    i: u32,
-}
-
-impl Gen {
-    /// A stream keyed by `seed`.
-    pub fn new(seed: u32) -> Self {
-        Gen { seed, i: 0 }
-    }
-
-    /// Uniform in (0, 1).
-    pub fn uniform(&mut self) -> f32 {
-        self.i += 1;
-        ((rng_u32(self.seed, self.i) >> 8) as f32 + 0.5) / (1u32 << 24) as f32
-    }
-
-    /// Standard normal (Box–Muller).
-    pub fn normal(&mut self) -> f32 {
-        let (u, v) = (self.uniform(), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
-    }
-
-    /// Laplace with unit scale: a peaked, heavy-tailed ("inverted-T") distribution.
-    pub fn laplace(&mut self) -> f32 {
-        let u = self.uniform() - 0.5;
-        -u.signum() * (1.0 - 2.0 * u.abs()).ln()
-    }
-
-    /// `n` normal values times `scale`.
-    pub fn normal_vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
-        (0..n).map(|_| self.normal() * scale).collect()
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -116,11 +116,13 @@ pub mod conformance;
 pub mod cpu;
 pub mod data;
 mod error;
+pub mod fsio;
 pub mod fuzzing;
 pub mod gpu;
 pub mod nn;
 pub mod ops;
 pub mod quant;
+pub mod rng;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -15,21 +15,7 @@ pub fn rectify(v: f32) -> f32 {
     }
 }
 
-/// Wellons' lowbias32 integer hash.
-pub fn hash_u32(x: u32) -> u32 {
-    let mut v = x;
-    v ^= v >> 16;
-    v = v.wrapping_mul(0x7feb352d);
-    v ^= v >> 15;
-    v = v.wrapping_mul(0x846ca68b);
-    v ^= v >> 16;
-    v
-}
-
-/// Counter-based random stream keyed by `(seed, index)`.
-pub fn rng_u32(seed: u32, index: u32) -> u32 {
-    hash_u32(hash_u32(index ^ seed.wrapping_mul(0x9e3779b9)) ^ seed)
-}
+pub use crate::rng::{hash_u32, rng_u32};
 
 /// The channel of element `(r, c)`.
 pub fn channel_of(axis: ChannelAxis, r: u32, c: u32) -> u32 {
