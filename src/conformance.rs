@@ -19,7 +19,6 @@
 use std::time::Instant;
 
 use crate::cpu::common::rng_u32;
-pub use crate::rng::Gen;
 use crate::cpu::{self, CpuEpilogue, CpuScale};
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
@@ -32,6 +31,7 @@ use crate::ops::{
     GemmShape, Layout, LrScale, MAX_K_CHUNK, QuantizeBuffers, ReluPass, ReluSaved, Rounding, Scale,
     SgdBuffers, SgdStep, XentBuffers,
 };
+pub use crate::rng::Gen;
 
 /// The outcome of one case.
 #[derive(Clone, Debug)]

@@ -111,6 +111,7 @@
 //!   compiled pipelines and the queue, nothing else, and their steps interleave in submission
 //!   order.
 
+pub mod abi;
 pub mod checkpoint;
 pub mod conformance;
 pub mod cpu;
@@ -119,11 +120,13 @@ mod error;
 pub mod fsio;
 pub mod fuzzing;
 pub mod gpu;
+pub mod measure;
 pub mod nn;
 pub mod ops;
 pub mod quant;
 pub mod rng;
 pub mod train;
+pub mod tune;
 
 pub use error::{Error, Result};
 pub use gpu::{Context, Recording};

@@ -55,4 +55,3 @@ impl Gen {
         (0..n).map(|_| self.normal() * scale).collect()
     }
 }
-

@@ -1,7 +1,11 @@
 //! Twins of `shaders/batchnorm*.wgsl`.
 
-use crate::ops::ChannelStat;
-use crate::ops::batchnorm::BatchNormConfig;
+#[allow(unused_imports)]
+use crate::abi::*;
+#[allow(unused_imports)]
+use crate::cpu::{self, replay::*};
+use crate::abi::ChannelStat;
+use crate::abi::BatchNormConfig;
 
 /// Forward over rows `[m, c]`: training (batch `stats`, running statistics updated, `xhat`
 /// written) or evaluation (`running` statistics); with `rectify`, `out` is rectified.
@@ -76,4 +80,63 @@ pub fn batchnorm_backward(
         let inv = 1.0 / (sd * sd + cfg.eps).sqrt();
         dx[idx] = affine[ci] * inv * (dy[idx] - sums[c + ci] / m - xhat[idx] * sums[ci] / m);
     }
+}
+
+/// Replays dispatches of `batchnorm`, `batchnorm_grad_prep`, `batchnorm_backward` on this twin.
+pub(crate) const REPLAY: Replay = Replay {
+    kernels: &["batchnorm", "batchnorm_grad_prep", "batchnorm_backward"],
+    run: replay,
+    words: |_, _, _| Words::Float,
+};
+
+fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
+    let bad = || bad_bindings(kernel);
+    match kernel {
+        "batchnorm" => {
+            let p: BatchNormParams = read(params);
+            let [x, stats, affine, running, xhat, out] = bufs else {
+                return Err(bad());
+            };
+            let (c, n) = (p.channels as usize, (p.rows * p.channels) as usize);
+            cpu::batchnorm(
+                c,
+                p.mode == 0,
+                bn_config(&p),
+                &f32s(x)[..n],
+                structs(stats),
+                f32s(affine),
+                &mut f32s_mut(running)[..2 * c],
+                &mut f32s_mut(xhat)[..n],
+                (&mut f32s_mut(out)[..n], p.flags & BATCHNORM_RECTIFY != 0),
+            );
+        }
+        "batchnorm_grad_prep" => {
+            let p: BatchNormParams = read(params);
+            let [dy, xhat, out] = bufs else {
+                return Err(bad());
+            };
+            let n = (p.rows * p.channels) as usize;
+            let (c, out) = (p.channels as usize, &mut f32s_mut(out)[..2 * n]);
+            cpu::batchnorm_grad_prep(c, &f32s(dy)[..n], f32s(xhat), out);
+        }
+        "batchnorm_backward" => {
+            let p: BatchNormParams = read(params);
+            let [dy, xhat, stats, affine, sums, dx] = bufs else {
+                return Err(bad());
+            };
+            let n = (p.rows * p.channels) as usize;
+            cpu::batchnorm_backward(
+                p.channels as usize,
+                bn_config(&p),
+                &f32s(dy)[..n],
+                f32s(xhat),
+                structs(stats),
+                f32s(affine),
+                f32s(sums),
+                &mut f32s_mut(dx)[..n],
+            );
+        }
+        _ => return Err(no_twin(kernel)),
+    }
+    Ok(())
 }

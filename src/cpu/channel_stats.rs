@@ -1,12 +1,16 @@
 //! Twin of `shaders/channel_stats.wgsl` (and the shared helpers of `stats_common.wgsl` and
 //! `stats_fold.wgsl`).
 
+#[allow(unused_imports)]
+use crate::abi::*;
+#[allow(unused_imports)]
+use crate::cpu::{self, replay::*};
 use crate::cpu::common::is_finite_f32;
-use crate::ops::channel_stats::{SEG_LEN, segments};
-use crate::ops::{ChannelAxis, ChannelStat, Layout, StatsPartial};
+use crate::abi::{SEG_LEN, segments};
+use crate::abi::{ChannelAxis, ChannelStat, Layout, StatsPartial};
 
-/// Lanes per workgroup.
-pub const WG_SIZE: usize = 64;
+/// Lanes per workgroup of the statistics kernels.
+pub const WG_SIZE: usize = STATS_WG_SIZE;
 
 /// Flat index of element `i` of channel `ch`.
 pub(crate) fn element_index(layout: &Layout, ch: usize, i: usize) -> usize {
@@ -119,4 +123,36 @@ pub(crate) fn finalize(layout: &Layout, input: &[f32], ch: usize, t: StatsPartia
         above_sigma: 0,
         _pad: 0,
     }
+}
+
+/// Replays dispatches of `channel_stats` on this twin.
+pub(crate) const REPLAY: Replay = Replay {
+    kernels: &["channel_stats"],
+    run: replay,
+    words: |_, binding, _| match binding {
+        "partials" => STATS_PARTIAL,
+        "stats" => CHANNEL_STAT,
+        _ => Words::Float,
+    },
+};
+
+fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
+    let bad = || bad_bindings(kernel);
+        let p: StatsParams = read(params);
+        let [input, partials, stats] = bufs else {
+            return Err(bad());
+        };
+        let layout = stats_layout(&p);
+        let (ch, segs) = (layout.channels(), p.segments as usize);
+        // With one segment the partials binding is a placeholder and stats the output.
+        let (partials, stats) = if segs == 1 {
+            (&mut [][..], &mut structs_mut::<ChannelStat>(stats)[..ch])
+        } else {
+            (
+                &mut structs_mut::<StatsPartial>(partials)[..ch * segs],
+                &mut [][..],
+            )
+        };
+        cpu::channel_stats(&layout, f32s(input), partials, stats);
+    Ok(())
 }

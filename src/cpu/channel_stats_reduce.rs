@@ -1,8 +1,12 @@
 //! Twin of `shaders/channel_stats_reduce.wgsl`.
 
+#[allow(unused_imports)]
+use crate::abi::*;
+#[allow(unused_imports)]
+use crate::cpu::{self, replay::*};
 use crate::cpu::channel_stats::{WG_SIZE, combine, finalize, tree_reduce};
-use crate::ops::channel_stats::segments;
-use crate::ops::{ChannelStat, Layout, StatsPartial};
+use crate::abi::segments;
+use crate::abi::{ChannelStat, Layout, StatsPartial};
 
 /// Folds pass 1's segment partials into one [`ChannelStat`] per channel.
 pub fn channel_stats_reduce(
@@ -23,4 +27,27 @@ pub fn channel_stats_reduce(
         }
         stats[ch] = finalize(layout, input, ch, tree_reduce(&mut lanes, combine));
     }
+}
+
+/// Replays dispatches of `channel_stats_reduce` on this twin.
+pub(crate) const REPLAY: Replay = Replay {
+    kernels: &["channel_stats_reduce"],
+    run: replay,
+    words: |_, binding, _| match binding {
+        "partials" => STATS_PARTIAL,
+        "stats" => CHANNEL_STAT,
+        _ => Words::Float,
+    },
+};
+
+fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
+    let bad = || bad_bindings(kernel);
+        let p: StatsParams = read(params);
+        let [input, partials, stats] = bufs else {
+            return Err(bad());
+        };
+        let layout = stats_layout(&p);
+        let stats = &mut structs_mut::<ChannelStat>(stats)[..layout.channels()];
+        cpu::channel_stats_reduce(&layout, f32s(input), structs(partials), stats);
+    Ok(())
 }

@@ -1,8 +1,12 @@
 //! Twin of `shaders/channel_stats_tail_reduce.wgsl`.
 
+#[allow(unused_imports)]
+use crate::abi::*;
+#[allow(unused_imports)]
+use crate::cpu::{self, replay::*};
 use crate::cpu::channel_stats::{WG_SIZE, tree_reduce};
-use crate::ops::channel_stats::segments;
-use crate::ops::{ChannelStat, Layout};
+use crate::abi::segments;
+use crate::abi::{ChannelStat, Layout};
 
 /// Folds pass 2's segment slots into `stats[ch].above_sigma` and `terms[ch · nc + r]`.
 pub fn channel_stats_tail_reduce(
@@ -38,4 +42,29 @@ pub fn channel_stats_tail_reduce(
                 tree_reduce(&mut lanes, |a, b| [a[0] + b[0], a[1] + b[1]]);
         }
     }
+}
+
+/// Replays dispatches of `channel_stats_tail_reduce` on this twin.
+pub(crate) const REPLAY: Replay = Replay {
+    kernels: &["channel_stats_tail_reduce"],
+    run: replay,
+    words: |_, binding, _| match binding {
+        "partials" => STATS_PARTIAL,
+        "stats" => CHANNEL_STAT,
+        _ => Words::Float,
+    },
+};
+
+fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
+    let bad = || bad_bindings(kernel);
+        let p: StatsParams = read(params);
+        let [partials, stats, terms] = bufs else {
+            return Err(bad());
+        };
+        let layout = stats_layout(&p);
+        let nc = p.n_candidates as usize;
+        let terms = &mut structs_mut::<[f32; 2]>(terms)[..layout.channels() * nc];
+        let stats = &mut structs_mut::<ChannelStat>(stats)[..layout.channels()];
+        cpu::channel_stats_tail_reduce(&layout, nc, structs(partials), stats, terms);
+    Ok(())
 }

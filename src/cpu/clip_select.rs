@@ -1,20 +1,14 @@
 //! Twin of `shaders/clip_select.wgsl`.
 
+#[allow(unused_imports)]
+use crate::abi::*;
+#[allow(unused_imports)]
+use crate::cpu::{self, replay::*};
 use crate::cpu::channel_stats::{WG_SIZE, tree_reduce};
-use crate::ops::ChannelStat;
-use crate::ops::clip_select::{ClipRule, ClipSummary};
+use crate::abi::ChannelStat;
+use crate::abi::{ClipRule, ClipSummary};
 
-/// `cosine_distance()` of the shader: 0 for an all-zero g, 1 when ĝ vanishes.
-pub fn cosine_distance(sum_sq: f32, terms: [f32; 2]) -> f32 {
-    if sum_sq <= 0.0 {
-        return 0.0;
-    }
-    let denom = sum_sq.sqrt() * terms[1].sqrt();
-    if denom <= 0.0 {
-        return 1.0;
-    }
-    1.0 - terms[0] / denom
-}
+pub use crate::abi::cosine_distance;
 
 /// Chooses `clips` from `stats` under `rule`, updating the MCS `state`; returns the summary.
 pub fn clip_select(
@@ -91,6 +85,49 @@ pub fn clip_select(
         inverted_t: tree_reduce(&mut inv_t, |a, b| a + b),
         _pad: [0; 3],
     }
+}
+
+
+/// Replays dispatches of `clip_select` on this twin.
+pub(crate) const REPLAY: Replay = Replay {
+    kernels: &["clip_select"],
+    run: replay,
+    words: |_, binding, _| match binding {
+        "summary" => CLIP_SUMMARY,
+        _ => Words::Float,
+    },
+};
+
+fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
+    let bad = || bad_bindings(kernel);
+        let p: ClipParams = read(params);
+        let [stats, terms, ratios, state, clips, summary] = bufs else {
+            return Err(bad());
+        };
+        let rule = match p.mode {
+            0 => ClipRule::Max,
+            1 => ClipRule::Dsgc {
+                alpha: p.alpha,
+                beta: p.beta,
+            },
+            _ => ClipRule::Mcs {
+                lambda: p.lambda,
+                k: p.k,
+                a: p.a,
+                update_always: p.flags & 1 != 0,
+            },
+        };
+        let (c, nc) = (p.channels as usize, p.n_candidates as usize);
+        let result = cpu::clip_select(
+            rule,
+            &structs::<ChannelStat>(stats)[..c],
+            &structs::<[f32; 2]>(terms)[..c * nc],
+            &f32s(ratios)[..nc],
+            &mut f32s_mut(state)[..c],
+            &mut f32s_mut(clips)[..c],
+        );
+        structs_mut(summary)[p.slot as usize] = result;
+    Ok(())
 }
 
 #[cfg(test)]

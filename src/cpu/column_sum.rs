@@ -1,5 +1,9 @@
 //! Twin of `shaders/column_sum.wgsl`.
 
+#[allow(unused_imports)]
+use crate::abi::*;
+#[allow(unused_imports)]
+use crate::cpu::{self, replay::*};
 const COLS_PER_WG: usize = 64;
 const LANES: usize = 4;
 
@@ -26,4 +30,23 @@ pub fn column_sum(rows: usize, cols: usize, segment_rows: usize, x: &[f32], out:
             }
         }
     }
+}
+
+/// Replays dispatches of `column_sum` on this twin.
+pub(crate) const REPLAY: Replay = Replay {
+    kernels: &["column_sum"],
+    run: replay,
+    words: |_, _, _| Words::Float,
+};
+
+fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
+    let bad = || bad_bindings(kernel);
+        let p: ColumnSumParams = read(params);
+        let [x, out] = bufs else {
+            return Err(bad());
+        };
+        let (rows, cols) = (p.rows as usize, p.cols as usize);
+        let out = &mut f32s_mut(out)[..p.segments as usize * cols];
+        cpu::column_sum(rows, cols, p.segment_rows as usize, f32s(x), out);
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! Twins of `shaders/common.wgsl`.
 
-use crate::ops::ChannelAxis;
+use crate::abi::ChannelAxis;
 
 /// Clips below this (or non-finite) are degenerate: the channel quantizes to zeros, scale 0.
 pub const MIN_CLIP: f32 = 1e-30;

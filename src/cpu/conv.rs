@@ -1,6 +1,10 @@
 //! Twins of `shaders/im2col.wgsl`, `shaders/im2col_i8.wgsl` and `shaders/col2im.wgsl`.
 
-use crate::ops::conv::ConvGeometry;
+#[allow(unused_imports)]
+use crate::abi::*;
+#[allow(unused_imports)]
+use crate::cpu::{self, replay::*};
+use crate::abi::ConvGeometry;
 
 /// `window_of()` of `shaders/conv_common.wgsl`: output pixel `row`'s top-left input pixel
 /// (y, x), possibly in the padding, and its image.
@@ -113,4 +117,46 @@ pub fn col2im(g: &ConvGeometry, dcols: &[f32], dx: &mut [f32]) {
         }
         dx[idx] = v;
     }
+}
+
+/// Replays dispatches of `im2col`, `im2col_i8`, `col2im` on this twin.
+pub(crate) const REPLAY: Replay = Replay {
+    kernels: &["im2col", "im2col_i8", "col2im"],
+    run: replay,
+    words: |kernel, _, _| match kernel {
+        "im2col_i8" => Words::Exact,
+        _ => Words::Float,
+    },
+};
+
+fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
+    let bad = || bad_bindings(kernel);
+    match kernel {
+        "im2col" => {
+            let g = read::<ConvParams>(params).geometry();
+            let [x, cols] = bufs else {
+                return Err(bad());
+            };
+            let n = g.rows() as usize * g.taps() as usize;
+            cpu::im2col(&g, f32s(x), &mut f32s_mut(cols)[..n]);
+        }
+        "im2col_i8" => {
+            let g = read::<ConvParams>(params).geometry();
+            let [x_q, packed] = bufs else {
+                return Err(bad());
+            };
+            let words = g.rows() as usize * g.taps().div_ceil(4) as usize;
+            cpu::im2col_i8(&g, x_q, &mut packed[..words]);
+        }
+        "col2im" => {
+            let g = read::<ConvParams>(params).geometry();
+            let [dcols, dx] = bufs else {
+                return Err(bad());
+            };
+            let n = g.input_len() as usize;
+            cpu::col2im(&g, f32s(dcols), &mut f32s_mut(dx)[..n]);
+        }
+        _ => return Err(no_twin(kernel)),
+    }
+    Ok(())
 }

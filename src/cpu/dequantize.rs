@@ -1,7 +1,11 @@
 //! Twin of `shaders/dequantize.wgsl`.
 
+#[allow(unused_imports)]
+use crate::abi::*;
+#[allow(unused_imports)]
+use crate::cpu::{self, replay::*};
 use crate::cpu::common::{channel_of, unpack4x_i8};
-use crate::ops::Layout;
+use crate::abi::Layout;
 
 /// `output[r, c] = q[r, c] · scales[channel(r, c)]`.
 pub fn dequantize(layout: &Layout, packed: &[u32], scales: &[f32], output: &mut [f32]) {
@@ -19,4 +23,23 @@ pub fn dequantize(layout: &Layout, packed: &[u32], scales: &[f32], output: &mut 
             output[(r * cols + c) as usize] = q[j as usize] as f32 * s;
         }
     }
+}
+
+/// Replays dispatches of `dequantize` on this twin.
+pub(crate) const REPLAY: Replay = Replay {
+    kernels: &["dequantize"],
+    run: replay,
+    words: |_, _, _| Words::Float,
+};
+
+fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
+    let bad = || bad_bindings(kernel);
+        let p: DequantizeParams = read(params);
+        let [packed, scales, output] = bufs else {
+            return Err(bad());
+        };
+        let layout = Layout::new(p.rows, p.cols, ChannelAxis::from_code(p.axis));
+        let n = (p.rows * p.cols) as usize;
+        cpu::dequantize(&layout, packed, f32s(scales), &mut f32s_mut(output)[..n]);
+    Ok(())
 }

@@ -1,12 +1,16 @@
 //! Twins of `shaders/gemm_f32.wgsl`, `shaders/gemm_f32_regs.wgsl` and
 //! `shaders/conv_f32_regs.wgsl`.
 
+#[allow(unused_imports)]
+use crate::abi::*;
+#[allow(unused_imports)]
+use crate::cpu::{self, replay::*};
 use crate::cpu::conv::column_element;
 use crate::cpu::gemm_i8::{CpuEpilogue, store_block, store_result};
 use crate::cpu::gemm_reduce::split_k;
-use crate::ops::ConvGeometry;
-use crate::ops::GemmShape;
-use crate::ops::gemm::{GEMM_TILE, GemmVariant, REGS_BLOCK, f32_k_chunk};
+use crate::abi::ConvGeometry;
+use crate::abi::GemmShape;
+use crate::abi::{GEMM_TILE, GemmVariant, REGS_BLOCK, f32_k_chunk};
 
 /// `out[M, N]` as `variant` computes it: one fused multiply-add per K value in ascending K within
 /// each split-K chunk ([`f32_k_chunk`]), then the epilogue (one chunk) or
@@ -175,4 +179,42 @@ pub fn gemm_f32_pass(
             }
         }
     }
+}
+
+/// Replays dispatches of the f32 GEMMs and implicit f32 convolutions on their twins.
+pub(crate) const REPLAY: Replay = Replay {
+    kernels: &[
+        "gemm_f32",
+        "gemm_f32_regs",
+        "conv_f32_regs_fwd",
+        "conv_f32_regs_wgrad",
+    ],
+    run: replay,
+    words: |_, _, _| Words::Float,
+};
+
+fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
+    let [a, b, sa, sb, bias, out] = bufs else {
+        return Err(bad_bindings(kernel));
+    };
+    let (a32, b32) = (f32s(a), f32s(b));
+    if kernel.starts_with("conv_f32_regs") {
+        let p: ConvGemmParams = read(params);
+        let (shape, g) = (p.gemm.shape(), p.conv.geometry());
+        let ep = epilogue(&p.gemm, sa, sb, bias);
+        let raw = p.gemm.flags().raw_partials;
+        let out = gemm_out(&p.gemm, out);
+        let wgrad = kernel.contains("wgrad");
+        conv_f32_regs_pass(&g, wgrad, &shape, p.gemm.k_chunk, a32, b32, &ep, raw, out);
+    } else {
+        let p: GemmParams = read(params);
+        let (shape, ep) = (p.shape(), epilogue(&p, sa, sb, bias));
+        let raw = p.flags().raw_partials;
+        let out = gemm_out(&p, out);
+        match kernel {
+            "gemm_f32" => gemm_f32_pass(&shape, p.k_chunk, a32, b32, &ep, raw, out),
+            _ => gemm_f32_regs_pass(&shape, p.k_chunk, a32, b32, &ep, raw, out),
+        }
+    }
+    Ok(())
 }

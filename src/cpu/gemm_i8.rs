@@ -1,9 +1,13 @@
 //! Twin of `shaders/gemm_i8.wgsl`.
 
+#[allow(unused_imports)]
+use crate::abi::*;
+#[allow(unused_imports)]
+use crate::cpu::{self, replay::*};
 use crate::cpu::conv::column_byte;
 use crate::cpu::gemm_reduce::split_k;
-use crate::ops::gemm::{GEMM_TILE, GemmVariant, REGS_BLOCK};
-use crate::ops::{ConvGeometry, GemmShape};
+use crate::abi::{GEMM_TILE, GemmVariant, REGS_BLOCK};
+use crate::abi::{ConvGeometry, GemmShape};
 
 /// K values per tile step.
 const BK: u32 = 32;
@@ -328,4 +332,59 @@ pub(crate) fn store_result(
     } else {
         out[(gm * n + gn) as usize] = epilogue.apply(acc, gm, gn);
     }
+}
+
+/// Replays dispatches of the int8 GEMMs and implicit int8 convolutions on their twins.
+pub(crate) const REPLAY: Replay = Replay {
+    kernels: &[
+        "gemm_i8",
+        "gemm_i8_regs_nn",
+        "gemm_i8_regs_nt",
+        "gemm_i8_regs_tn",
+        "gemm_i8_regs_tt",
+        "conv_i8_regs_fwd",
+        "conv_i8_regs_wgrad",
+        "conv_i8_regs_fwd_c4",
+        "conv_i8_regs_wgrad_c4",
+    ],
+    run: replay,
+    // Split-K partials of the int8 GEMM are its int32 accumulators, held exactly in f32.
+    words: |kernel, binding, params| {
+        let p = if kernel.starts_with("conv") {
+            read::<ConvGemmParams>(params).gemm
+        } else {
+            read::<GemmParams>(params)
+        };
+        if binding == "out" && p.flags().raw_partials {
+            Words::Exact
+        } else {
+            Words::Float
+        }
+    },
+};
+
+fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
+    let bad = || bad_bindings(kernel);
+    let [a, b, sa, sb, bias, out] = bufs else {
+        return Err(bad());
+    };
+    if kernel.starts_with("conv_i8_regs") {
+        let p: ConvGemmParams = read(params);
+        let (shape, g) = (p.gemm.shape(), p.conv.geometry());
+        let ep = epilogue(&p.gemm, sa, sb, bias);
+        let raw = p.gemm.flags().raw_partials;
+        let out = gemm_out(&p.gemm, out);
+        let wgrad = kernel.contains("wgrad");
+        conv_i8_regs_pass(&g, wgrad, &shape, p.gemm.k_chunk, a, b, &ep, raw, out);
+    } else {
+        let p: GemmParams = read(params);
+        let (shape, ep) = (p.shape(), epilogue(&p, sa, sb, bias));
+        let raw = p.flags().raw_partials;
+        let out = gemm_out(&p, out);
+        match GemmVariant::of_kernel(kernel).ok_or_else(bad)?.0 {
+            GemmVariant::Tiled => gemm_i8_pass(&shape, p.k_chunk, a, b, &ep, raw, out),
+            GemmVariant::Regs => gemm_i8_regs_pass(&shape, p.k_chunk, a, b, &ep, raw, out),
+        }
+    }
+    Ok(())
 }

@@ -1,7 +1,11 @@
 //! Twin of `shaders/gemm_reduce.wgsl`.
 
+#[allow(unused_imports)]
+use crate::abi::*;
+#[allow(unused_imports)]
+use crate::cpu::{self, replay::*};
 use crate::cpu::gemm_i8::CpuEpilogue;
-use crate::ops::GemmShape;
+use crate::abi::GemmShape;
 
 /// `out[m, n] = epilogue(Σ_z partials[z][m][n])`, summed in ascending `z`.
 pub fn gemm_reduce(
@@ -38,4 +42,24 @@ pub(crate) fn split_k(
     } else {
         pass(false, out);
     }
+}
+
+/// Replays dispatches of `gemm_reduce` on this twin.
+pub(crate) const REPLAY: Replay = Replay {
+    kernels: &["gemm_reduce"],
+    run: replay,
+    words: |_, _, _| Words::Float,
+};
+
+fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
+    let bad = || bad_bindings(kernel);
+        let p: GemmParams = read(params);
+        let [partials, sa, sb, bias, out] = bufs else {
+            return Err(bad());
+        };
+        let ep = epilogue(&p, sa, sb, bias);
+        let cells = p.m as usize * p.n as usize;
+        let out = &mut f32s_mut(out)[..cells];
+        cpu::gemm_reduce(&p.shape(), p.chunks, f32s(partials), &ep, out);
+    Ok(())
 }

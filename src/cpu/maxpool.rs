@@ -1,6 +1,10 @@
 //! Twin of `shaders/maxpool.wgsl`.
 
-use crate::ops::maxpool::{NO_WINNER, PoolGeometry};
+#[allow(unused_imports)]
+use crate::abi::*;
+#[allow(unused_imports)]
+use crate::cpu::{self, replay::*};
+use crate::abi::{NO_WINNER, PoolGeometry};
 
 /// Forward: pooled values and where each maximum lies in its window, `ky·k + kx`, one byte per
 /// window, four to a word ([`NO_WINNER`] for windows whose maximum is not positive, when
@@ -78,4 +82,33 @@ pub fn maxpool_backward(g: &PoolGeometry, dy: &[f32], argmax: &[u32], dx: &mut [
             }
         }
     }
+}
+
+/// Replays dispatches of `maxpool` on this twin.
+pub(crate) const REPLAY: Replay = Replay {
+    kernels: &["maxpool"],
+    run: replay,
+    words: |_, binding, _| match binding {
+        "argmax" => Words::Exact,
+        _ => Words::Float,
+    },
+};
+
+fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
+    let bad = || bad_bindings(kernel);
+        let p: PoolParams = read(params);
+        let [x, dy, argmax, out] = bufs else {
+            return Err(bad());
+        };
+        let (g, mode) = (p.geometry(), p.mode);
+        if mode & POOL_BACKWARD != 0 {
+            let out = &mut f32s_mut(out)[..g.input_len() as usize];
+            cpu::maxpool_backward(&g, f32s(dy), argmax, out);
+        } else {
+            let m = g.output_len() as usize;
+            let out = &mut f32s_mut(out)[..m];
+            let words = &mut argmax[..m.div_ceil(4)];
+            cpu::maxpool_forward(&g, f32s(x), mode & POOL_AFTER_RELU != 0, words, out);
+        }
+    Ok(())
 }

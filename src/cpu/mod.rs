@@ -6,28 +6,41 @@
 //! purpose, so a twin reads side by side with its `.wgsl`.
 #![allow(clippy::needless_range_loop)]
 
-pub mod batchnorm;
-pub mod channel_stats;
-pub mod channel_stats_reduce;
-pub mod channel_stats_tail;
-pub mod channel_stats_tail_reduce;
-pub mod clip_select;
-pub mod column_sum;
 pub mod common;
-pub mod conv;
-pub mod dequantize;
-pub mod gemm_f32;
-pub mod gemm_i8;
-pub mod gemm_reduce;
-pub mod maxpool;
-pub mod nonfinite_count;
-pub mod pool;
-pub mod quantize;
 pub mod reference;
-pub mod relu;
 pub mod replay;
-pub mod sgd;
-pub mod softmax_xent;
+
+/// Declares each twin module and the replay table built from the `REPLAY` adapter each one
+/// declares beside its twin: adding a twin is one line here.
+macro_rules! twins {
+    ($($twin:ident),* $(,)?) => {
+        $(pub mod $twin;)*
+        /// Every twin's replay adapter.
+        pub static REPLAYS: &[&replay::Replay] = &[$(&$twin::REPLAY),*];
+    };
+}
+
+twins!(
+    batchnorm,
+    channel_stats,
+    channel_stats_reduce,
+    channel_stats_tail,
+    channel_stats_tail_reduce,
+    clip_select,
+    column_sum,
+    conv,
+    dequantize,
+    gemm_f32,
+    gemm_i8,
+    gemm_reduce,
+    maxpool,
+    nonfinite_count,
+    pool,
+    quantize,
+    relu,
+    sgd,
+    softmax_xent,
+);
 
 pub use batchnorm::{batchnorm, batchnorm_backward, batchnorm_grad_prep};
 pub use channel_stats::channel_stats;

@@ -1,6 +1,10 @@
 //! Twin of `shaders/nonfinite_count.wgsl`.
 
-use crate::ops::nonfinite::NONFINITE_PER_LANE;
+#[allow(unused_imports)]
+use crate::abi::*;
+#[allow(unused_imports)]
+use crate::cpu::{self, replay::*};
+use crate::abi::NONFINITE_PER_LANE;
 
 const WG_SIZE: usize = 256;
 
@@ -20,4 +24,21 @@ pub fn nonfinite_count(x: &[f32], slot: usize, health: &mut [u32]) {
             }
         }
     }
+}
+
+/// Replays dispatches of `nonfinite_count` on this twin.
+pub(crate) const REPLAY: Replay = Replay {
+    kernels: &["nonfinite_count"],
+    run: replay,
+    words: |_, _, _| Words::Exact,
+};
+
+fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
+    let bad = || bad_bindings(kernel);
+        let p: NonFiniteParams = read(params);
+        let [x, health] = bufs else {
+            return Err(bad());
+        };
+        cpu::nonfinite_count(&f32s(x)[..p.n as usize], p.slot as usize, health);
+    Ok(())
 }

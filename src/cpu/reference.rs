@@ -2,7 +2,7 @@
 //! checked against (and that is itself checked by finite differences). Not twins: twins mirror
 //! a kernel's arithmetic; references compute the mathematical result as exactly as f64 allows.
 
-use crate::ops::{ConvGeometry, PoolGeometry};
+use crate::abi::{ConvGeometry, PoolGeometry};
 
 /// `y[b, o] = Σ_i x[b, i]·w[o, i] + bias[o]`.
 pub fn linear_forward(inputs: usize, x: &[f64], w: &[f64], bias: &[f64]) -> Vec<f64> {
@@ -397,7 +397,7 @@ pub fn cosine_similarity(a: &[f32], b: &[f32]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conformance::Gen;
+    use crate::rng::Gen;
 
     fn normal(g: &mut Gen, n: usize) -> Vec<f64> {
         (0..n).map(|_| g.normal() as f64).collect()

@@ -1,5 +1,9 @@
 //! Twin of `shaders/relu.wgsl`.
 
+#[allow(unused_imports)]
+use crate::abi::*;
+#[allow(unused_imports)]
+use crate::cpu::{self, replay::*};
 /// What the backward reads to know which elements were positive (see
 /// [`crate::ops::relu::ReluSaved`]).
 #[derive(Clone, Copy, Debug)]
@@ -38,4 +42,35 @@ pub fn relu_backward(saved: ReluSaved<'_>, dy: &[f32], out: &mut [f32]) {
         };
         out[i] = if keep { dy[i] } else { 0.0 };
     }
+}
+
+/// Replays dispatches of `relu` on this twin.
+pub(crate) const REPLAY: Replay = Replay {
+    kernels: &["relu"],
+    run: replay,
+    words: |_, binding, _| match binding {
+        "mask" => Words::Exact,
+        _ => Words::Float,
+    },
+};
+
+fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
+    let bad = || bad_bindings(kernel);
+        let p: ReluParams = read(params);
+        let [x, dy, mask, out] = bufs else {
+            return Err(bad());
+        };
+        let out = &mut f32s_mut(out)[..p.n as usize];
+        let masked = p.flags & RELU_MASKED != 0;
+        if p.flags & RELU_BACKWARD != 0 {
+            let saved = if masked {
+                cpu::ReluSaved::Mask(mask)
+            } else {
+                cpu::ReluSaved::Values(f32s(x))
+            };
+            cpu::relu_backward(saved, f32s(dy), out);
+        } else {
+            cpu::relu_forward(f32s(x), masked.then_some(&mut mask[..]), out);
+        }
+    Ok(())
 }

@@ -1,6 +1,10 @@
 //! Twin of `shaders/sgd.wgsl`.
 
-use crate::ops::sgd::{GUARD, LrScale, SgdParams};
+#[allow(unused_imports)]
+use crate::abi::*;
+#[allow(unused_imports)]
+use crate::cpu::{self, replay::*};
+use crate::abi::{GUARD, LrScale, SgdParams};
 
 /// The learning-rate factor: `lr_factor()` of the shader.
 pub fn lr_factor(p: &SgdParams, lr_scale: &[f32]) -> f32 {
@@ -55,4 +59,22 @@ pub fn sgd(
         };
         weights[i] = w - lr * s;
     }
+}
+
+/// Replays dispatches of `sgd` on this twin.
+pub(crate) const REPLAY: Replay = Replay {
+    kernels: &["sgd"],
+    run: replay,
+    words: |_, _, _| Words::Float,
+};
+
+fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
+    let bad = || bad_bindings(kernel);
+        let p: SgdParams = read(params);
+        let [grad, lr_scale, weights, velocity, health] = bufs else {
+            return Err(bad());
+        };
+        let (w, v) = (f32s_mut(weights), f32s_mut(velocity));
+        cpu::sgd(&p, f32s(lr_scale), health, f32s(grad), w, v);
+    Ok(())
 }

@@ -1,5 +1,9 @@
 //! Twin of `shaders/softmax_xent.wgsl`.
 
+#[allow(unused_imports)]
+use crate::abi::*;
+#[allow(unused_imports)]
+use crate::cpu::{self, replay::*};
 /// Loss, gradient of the batch mean and correctness per row.
 pub fn softmax_xent(
     classes: usize,
@@ -40,4 +44,32 @@ pub fn softmax_xent(
             correct[row] = 0;
         }
     }
+}
+
+/// Replays dispatches of `softmax_xent` on this twin.
+pub(crate) const REPLAY: Replay = Replay {
+    kernels: &["softmax_xent"],
+    run: replay,
+    words: |_, binding, _| match binding {
+        "correct" => Words::Exact,
+        _ => Words::Float,
+    },
+};
+
+fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
+    let bad = || bad_bindings(kernel);
+        let p: XentParams = read(params);
+        let [logits, labels, dlogits, row_loss, correct] = bufs else {
+            return Err(bad());
+        };
+        let (b, c) = (p.batch as usize, p.classes as usize);
+        cpu::softmax_xent(
+            c,
+            &f32s(logits)[..b * c],
+            &labels[..b],
+            &mut f32s_mut(dlogits)[..b * c],
+            &mut f32s_mut(row_loss)[..b],
+            &mut correct[..b],
+        );
+    Ok(())
 }

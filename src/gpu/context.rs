@@ -30,16 +30,16 @@ struct Inner {
     health: Arc<DeviceHealth>,
     dummies: [wgpu::Buffer; 2],
     autotune: Mutex<Autotune>,
-    conv_lowering: Mutex<Option<crate::ops::ConvLowering>>,
+    conv_lowering: Mutex<Option<crate::abi::ConvLowering>>,
 }
 
-/// Whether octet measures which GEMM kernel variant ([`crate::ops::GemmVariant`]) is fastest
+/// Whether octet measures which GEMM kernel variant ([`crate::abi::GemmVariant`]) is fastest
 /// for each shape on this adapter, at the shape's first use, instead of following a fixed rule.
 /// The variants compute the same bits, so this changes speed only. Set per context with
 /// [`Context::set_autotune`]; the default comes from `OCTET_AUTOTUNE` ([`Autotune::from_env`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Autotune {
-    /// No measuring: [`crate::ops::GemmVariant::heuristic`].
+    /// No measuring: [`crate::abi::GemmVariant::heuristic`].
     Off,
     /// Measure at first use, remember for the life of the process.
     Memory,
@@ -324,7 +324,7 @@ impl Context {
     /// default: chosen per layer shape as [`Context::conv_lowering`] says). Both lowerings give
     /// the same bits; they differ in speed and, for FP32 layers, in memory. A quantized layer
     /// whose windows skip input pixels (a strided 1×1 shortcut) always takes the column matrix.
-    pub fn set_conv_lowering(&self, lowering: Option<crate::ops::ConvLowering>) {
+    pub fn set_conv_lowering(&self, lowering: Option<crate::abi::ConvLowering>) {
         *self
             .inner
             .conv_lowering
@@ -333,7 +333,7 @@ impl Context {
     }
 
     /// The lowering [`Context::set_conv_lowering`] forces, if any.
-    pub fn forced_conv_lowering(&self) -> Option<crate::ops::ConvLowering> {
+    pub fn forced_conv_lowering(&self) -> Option<crate::abi::ConvLowering> {
         *self
             .inner
             .conv_lowering
@@ -508,14 +508,5 @@ impl Context {
         );
         cache.insert(def.name, p.clone());
         Ok(p)
-    }
-
-    /// Compiles every kernel now rather than on first use (compilation can take seconds on
-    /// software drivers); returns the first failure.
-    pub fn warm_up(&self) -> Result<()> {
-        for def in crate::ops::ALL_KERNELS {
-            self.pipeline(def)?;
-        }
-        Ok(())
     }
 }

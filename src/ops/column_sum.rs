@@ -7,9 +7,7 @@ use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl
 use crate::ops::gemm::{GEMM_REDUCE, GemmParams, GemmShape};
 use crate::ops::{Epilogue, check_buffer, partials_scratch};
 
-/// Rows one workgroup sums (a segment): 1,024 iterations per invocation, far below llvmpipe's
-/// loop cap, and enough segments for parallelism when the rows are many.
-pub const SEGMENT_ROWS: u32 = 4096;
+pub use crate::abi::{ColumnSumParams, SEGMENT_ROWS};
 
 /// The kernel declaration of `shaders/column_sum.wgsl`.
 pub static COLUMN_SUM: KernelDef = KernelDef {
@@ -23,20 +21,6 @@ pub static COLUMN_SUM: KernelDef = KernelDef {
     ],
     params_size: std::mem::size_of::<ColumnSumParams>(),
 };
-
-/// `ColumnSumParams` of `shaders/column_sum.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct ColumnSumParams {
-    /// Rows.
-    pub rows: u32,
-    /// Columns.
-    pub cols: u32,
-    /// Rows per segment.
-    pub segment_rows: u32,
-    /// Segments.
-    pub segments: u32,
-}
 
 /// Bytes of the partial sums [`column_sum`] needs as scratch for `rows × cols` (0: none).
 pub fn partials_bytes(rows: u32, cols: u32) -> u64 {

@@ -3,9 +3,11 @@
 //! `dX = col2im(dY · W)`; weight gradient: `dW = dYᵀ · im2col(X)` — in a quantized layer all
 //! three GEMMs on int8, the column matrix quantized once and read by two of them.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
-use crate::ops::{ChannelAxis, Layout, check_buffer};
+use crate::ops::check_buffer;
+
+pub use crate::abi::{ConvGeometry, ConvLowering, ConvParams};
 
 /// The kernel declaration of `shaders/im2col.wgsl`.
 pub static IM2COL: KernelDef = KernelDef {
@@ -46,126 +48,6 @@ pub static COL2IM: KernelDef = KernelDef {
     params_size: std::mem::size_of::<ConvParams>(),
 };
 
-/// Geometry of a 2-D convolution over NHWC input `[n, h, w, c]` with a `kh × kw` kernel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ConvGeometry {
-    /// Batch.
-    pub n: u32,
-    /// Input height.
-    pub h: u32,
-    /// Input width.
-    pub w: u32,
-    /// Input channels.
-    pub c: u32,
-    /// Kernel height.
-    pub kh: u32,
-    /// Kernel width.
-    pub kw: u32,
-    /// Stride (both axes).
-    pub stride: u32,
-    /// Zero padding (both axes, both sides).
-    pub pad: u32,
-}
-
-impl ConvGeometry {
-    /// Output height: `(h + 2·pad − kh) / stride + 1`.
-    pub fn oh(&self) -> u32 {
-        (self.h + 2 * self.pad - self.kh) / self.stride + 1
-    }
-
-    /// Output width.
-    pub fn ow(&self) -> u32 {
-        (self.w + 2 * self.pad - self.kw) / self.stride + 1
-    }
-
-    /// Rows of the column matrix: output pixels `n·oh·ow`.
-    pub fn rows(&self) -> u32 {
-        self.n * self.oh() * self.ow()
-    }
-
-    /// Columns of the column matrix: kernel taps `kh·kw·c`.
-    pub fn taps(&self) -> u32 {
-        self.kh * self.kw * self.c
-    }
-
-    /// Whether every input pixel lies in some window (then max|x| over the input is max|·| of
-    /// the column matrix). False for a strided 1×1 shortcut, or a stride past the kernel.
-    pub fn covers_input(&self) -> bool {
-        // The first window starts inside, no gap between windows, the last one reaches the end.
-        let covers = |size: u32, k: u32, out: u32| {
-            self.pad < k
-                && (out == 1 || self.stride <= k)
-                && (out - 1) * self.stride + k >= size + self.pad
-        };
-        covers(self.h, self.kh, self.oh()) && covers(self.w, self.kw, self.ow())
-    }
-
-    /// The layout of the input quantized in place for the implicit int8 GEMMs: one byte per
-    /// element in NHWC order, four to a word (rows of one word each, or one row when the length
-    /// is not a multiple of 4).
-    pub fn quantized_input_layout(&self) -> Layout {
-        let len = self.input_len() as u32;
-        if len.is_multiple_of(4) {
-            Layout::new(len / 4, 4, ChannelAxis::Tensor)
-        } else {
-            Layout::new(1, len, ChannelAxis::Tensor)
-        }
-    }
-
-    /// Elements of the input.
-    pub fn input_len(&self) -> u64 {
-        self.n as u64 * self.h as u64 * self.w as u64 * self.c as u64
-    }
-
-    /// Checks the geometry: positive sizes, the kernel fits the padded input, sizes fit u32.
-    pub fn validate(&self, op: &'static str) -> Result<()> {
-        if [
-            self.n,
-            self.h,
-            self.w,
-            self.c,
-            self.kh,
-            self.kw,
-            self.stride,
-        ]
-        .contains(&0)
-        {
-            return Err(Error::invalid(op, format!("zero-sized geometry {self:?}")));
-        }
-        if self.kh > self.h + 2 * self.pad || self.kw > self.w + 2 * self.pad {
-            return Err(Error::invalid(
-                op,
-                format!("the kernel is larger than the padded input: {self:?}"),
-            ));
-        }
-        if self.rows() as u64 * self.taps() as u64 > u32::MAX as u64 {
-            return Err(Error::invalid(
-                op,
-                "the column matrix has more than 2^32 elements; use a smaller batch",
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// How a convolution's forward and weight-gradient GEMMs get their column matrix. Both give the
-/// same bits (the conformance suite checks it); they differ in speed and, in FP32, memory, so
-/// the choice is measured per adapter ([`Context::conv_lowering`](crate::Context::conv_lowering)),
-/// the column matrix being taken only when it is faster by
-/// [`ConvLowering::columns_speedup_needed`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ConvLowering {
-    /// `im2col` writes the column matrix, the GEMMs read it, and an FP32 layer keeps it for the
-    /// weight gradient: `taps` times the input's size. An int8 layer keeps its input quantized
-    /// in place and gathers the packed column matrix from it (`im2col_i8`) into scratch, once
-    /// for the forward GEMM and again for the weight gradient's.
-    Columns,
-    /// The implicit-GEMM kernels (`conv_f32_regs`, `conv_i8_regs`) gather the column matrix from
-    /// the input (quantized in place for int8) where they need it; the layer keeps the input.
-    Implicit,
-}
-
 impl ConvLowering {
     /// Both, in the order the autotuner tries them.
     pub const ALL: [ConvLowering; 2] = [ConvLowering::Columns, ConvLowering::Implicit];
@@ -188,36 +70,6 @@ impl ConvLowering {
             ConvLowering::Implicit
         } else {
             ConvLowering::Columns
-        }
-    }
-}
-
-/// `ConvParams` of `shaders/conv_common.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct ConvParams {
-    /// n, h, w, c, kh, kw, stride, pad, oh, ow, padding.
-    pub v: [u32; 12],
-}
-
-impl ConvParams {
-    /// Parameters of `g`.
-    pub fn new(g: &ConvGeometry) -> Self {
-        ConvParams {
-            v: [
-                g.n,
-                g.h,
-                g.w,
-                g.c,
-                g.kh,
-                g.kw,
-                g.stride,
-                g.pad,
-                g.oh(),
-                g.ow(),
-                0,
-                0,
-            ],
         }
     }
 }

@@ -5,6 +5,8 @@ use crate::error::Result;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
 use crate::ops::{Layout, check_buffer};
 
+pub use crate::abi::DequantizeParams;
+
 /// The kernel declaration of `shaders/dequantize.wgsl`.
 pub static DEQUANTIZE: KernelDef = KernelDef {
     name: "dequantize",
@@ -18,32 +20,6 @@ pub static DEQUANTIZE: KernelDef = KernelDef {
     ],
     params_size: std::mem::size_of::<DequantizeParams>(),
 };
-
-/// `DequantizeParams` of `shaders/dequantize.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct DequantizeParams {
-    /// Rows of the matrix.
-    pub rows: u32,
-    /// Columns of the matrix.
-    pub cols: u32,
-    /// Packed words per row.
-    pub cols4: u32,
-    /// [`crate::ops::ChannelAxis`] code.
-    pub axis: u32,
-}
-
-impl DequantizeParams {
-    /// Parameters for `layout`.
-    pub fn new(layout: &Layout) -> Self {
-        DequantizeParams {
-            rows: layout.rows,
-            cols: layout.cols,
-            cols4: layout.cols4(),
-            axis: layout.axis.code(),
-        }
-    }
-}
 
 /// Records `output[r, c] = q[r, c] · scales[channel(r, c)]`.
 pub fn dequantize(

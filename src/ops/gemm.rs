@@ -28,14 +28,10 @@ use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl
 use crate::ops::conv::ConvParams;
 use crate::ops::{ConvGeometry, check_buffer, partials_scratch};
 
-/// Largest number of products one int32 partial sum may cover: `131072 · 127² < 2³¹`.
-pub const MAX_K_CHUNK: u32 = 131_072;
-/// K values per tile step of `gemm_i8`; `k_chunk` must be a multiple of it.
-pub const GEMM_I8_BK: u32 = 32;
-/// Output rows and columns per workgroup of both GEMMs.
-pub const GEMM_TILE: u32 = 64;
-/// K values per split-K chunk of `gemm_f32` (bounds its loops; f32 cannot overflow).
-pub const F32_K_CHUNK: u32 = 16_384;
+pub use crate::abi::{
+    ConvGemmParams, F32_K_CHUNK, GEMM_I8_BK, GEMM_TILE, GemmFlags, GemmParams, GemmShape,
+    GemmVariant, MAX_K_CHUNK, REGS_BLOCK, ScaleMode, f32_k_chunk,
+};
 
 const GEMM_BINDINGS: &[(&str, BindType)] = &[
     ("params", BindType::Uniform),
@@ -201,35 +197,8 @@ static CONV_I8_REGS_SOURCES: [[&str; 6]; 4] = [
     conv_i8_sources("const CONV_WGRAD = true;\nconst CONV_C4 = true;\n"),
 ];
 
-/// `ConvGemmParams` of `shaders/conv_common.wgsl`: the GEMM's, then the convolution's.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct ConvGemmParams {
-    /// The GEMM over the column matrix.
-    pub gemm: GemmParams,
-    /// The convolution that defines the column matrix.
-    pub conv: ConvParams,
-}
-
-/// Output rows and columns per lane of [`GEMM_F32_REGS`] and [`GEMM_I8_REGS`].
-pub const REGS_BLOCK: u32 = 4;
 /// Lanes per workgroup of the register-blocked kernels.
 const REGS_LANES: u32 = 64;
-
-/// One way to run a GEMM: the same product in another tiling. For `gemm_i8` every variant
-/// computes the same int32 sums; for `gemm_f32` the same fused multiply-adds per output cell in
-/// the same order (K ascending within a split-K chunk), so on one adapter the variants agree
-/// bit for bit (the conformance suites check it) and choosing one changes only the speed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GemmVariant {
-    /// 64×64 outputs per workgroup of 16×16 lanes, 4×4 per lane, operands staged through
-    /// workgroup memory: for large outputs.
-    Tiled,
-    /// A 4×4 block per lane from registers, no workgroup memory and no barriers: for skinny
-    /// products with short K, and for drivers where barriers are expensive (CPU drivers).
-    Regs,
-}
 
 impl GemmVariant {
     /// Every variant, in the order the autotuner tries them.
@@ -244,19 +213,6 @@ impl GemmVariant {
             (GemmVariant::Tiled, false) => &GEMM_F32,
             (GemmVariant::Regs, false) => &GEMM_F32_REGS,
         }
-    }
-
-    /// The variant of a GEMM kernel's name (`gemm_i8_regs_nt` → `(Regs, true)`), for replaying
-    /// dispatches.
-    pub fn of_kernel(name: &str) -> Option<(GemmVariant, bool)> {
-        let int8 = name.starts_with("gemm_i8");
-        let variant = match name {
-            "gemm_i8" | "gemm_f32" => GemmVariant::Tiled,
-            "gemm_f32_regs" => GemmVariant::Regs,
-            _ if GEMM_I8_REGS.iter().any(|k| k.name == name) => GemmVariant::Regs,
-            _ => return None,
-        };
-        Some((variant, int8))
     }
 
     /// The choice without measuring, for an adapter of type `device`: `Regs` on a CPU adapter
@@ -295,121 +251,6 @@ impl GemmVariant {
     }
 }
 
-/// Problem shape and operand layouts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct GemmShape {
-    /// Rows of the output (and of A).
-    pub m: u32,
-    /// Columns of the output (rows of B).
-    pub n: u32,
-    /// Reduction length.
-    pub k: u32,
-    /// A is stored `[K, M]` instead of `[M, K]`.
-    pub trans_a: bool,
-    /// B is stored `[K, N]` instead of `[N, K]`.
-    pub trans_b: bool,
-}
-
-impl GemmShape {
-    /// A plain `[M, K] × [N, K]ᵀ` shape.
-    pub fn new(m: u32, n: u32, k: u32) -> Self {
-        GemmShape {
-            m,
-            n,
-            k,
-            trans_a: false,
-            trans_b: false,
-        }
-    }
-
-    /// The same shape with the given operand layouts.
-    pub fn with_trans(self, trans_a: bool, trans_b: bool) -> Self {
-        GemmShape {
-            trans_a,
-            trans_b,
-            ..self
-        }
-    }
-
-    /// u32 words of packed int8 operand A (B with `n`, `trans_b`).
-    pub fn packed_words(rows: u32, k: u32, trans: bool) -> u64 {
-        if trans {
-            k as u64 * rows.div_ceil(4) as u64
-        } else {
-            rows as u64 * k.div_ceil(4) as u64
-        }
-    }
-
-    /// A split-K chunk (a multiple of 32, at most `max`) that spreads a GEMM with few outputs
-    /// and a long K — the weight gradients, reducing over batch·H·W — over at least about 64
-    /// workgroups of 64×64 tiles and 8,192 lanes of 4×4 blocks, so that it neither runs on one
-    /// core nor leaves a GPU idle (a 6×25 weight gradient over 50,176 pixels in 64 chunks kept
-    /// 896 lanes of an H100 busy for 2.7 ms).
-    /// The chunk depends on the shape only, not on the [`GemmVariant`], so that every variant
-    /// sums the same partials.
-    pub fn auto_k_chunk(&self, max: u32) -> u32 {
-        let tiles = (self.m.div_ceil(GEMM_TILE) * self.n.div_ceil(GEMM_TILE)).max(1);
-        let blocks = (self.m.div_ceil(REGS_BLOCK) * self.n.div_ceil(REGS_BLOCK)).max(1);
-        let chunks = (64 / tiles).max(8192 / blocks).max(1);
-        self.k
-            .div_ceil(chunks)
-            .next_multiple_of(GEMM_I8_BK)
-            .min(max)
-    }
-
-    /// Split-K chunks for `k_chunk`: `ceil(K / k_chunk)`.
-    pub fn chunks(&self, k_chunk: u32) -> u32 {
-        self.k.div_ceil(k_chunk)
-    }
-
-    /// Bytes of the partials scratch a split GEMM needs (0 when K fits one chunk).
-    pub fn partials_bytes(&self, k_chunk: u32) -> u64 {
-        match self.chunks(k_chunk) {
-            1 => 0,
-            z => z as u64 * self.m as u64 * self.n as u64 * 4,
-        }
-    }
-
-    /// Multiply-adds of the product, `M·N·K`.
-    pub fn macs(&self) -> u64 {
-        self.m as u64 * self.n as u64 * self.k as u64
-    }
-
-    fn validate(&self, op: &'static str) -> Result<()> {
-        if self.m == 0 || self.n == 0 || self.k == 0 {
-            return Err(Error::invalid(
-                op,
-                format!(
-                    "empty GEMM {}x{}x{}: M, N and K must be >= 1",
-                    self.m, self.n, self.k
-                ),
-            ));
-        }
-        let max = 65535 * GEMM_TILE as u64;
-        if self.m as u64 > max || self.n as u64 > max {
-            return Err(Error::invalid(
-                op,
-                format!(
-                    "M = {} or N = {} exceeds {max}; split the GEMM",
-                    self.m, self.n
-                ),
-            ));
-        }
-        let cells = [
-            self.m as u64 * self.n as u64,
-            self.m as u64 * self.k.next_multiple_of(4) as u64,
-            self.n as u64 * self.k.next_multiple_of(4) as u64,
-        ];
-        if cells.iter().any(|&c| c > u32::MAX as u64) {
-            return Err(Error::invalid(
-                op,
-                "an operand or the output has more than 2^32 elements; split the GEMM",
-            ));
-        }
-        Ok(())
-    }
-}
-
 /// One side's dequantization scale in the epilogue.
 #[derive(Clone, Copy, Debug)]
 pub enum Scale<'a> {
@@ -422,11 +263,11 @@ pub enum Scale<'a> {
 }
 
 impl<'a> Scale<'a> {
-    fn code(&self) -> u32 {
+    fn mode(&self) -> ScaleMode {
         match self {
-            Scale::None => 0,
-            Scale::Tensor(_) => 1,
-            Scale::PerIndex(_) => 2,
+            Scale::None => ScaleMode::None,
+            Scale::Tensor(_) => ScaleMode::Tensor,
+            Scale::PerIndex(_) => ScaleMode::PerIndex,
         }
     }
 
@@ -461,6 +302,17 @@ pub struct Epilogue<'a> {
 }
 
 impl Epilogue<'_> {
+    /// The epilogue's bits of a GEMM's flags word.
+    pub fn flags(&self) -> GemmFlags {
+        GemmFlags {
+            scale_a: self.scale_a.mode(),
+            scale_b: self.scale_b.mode(),
+            bias: self.bias.is_some(),
+            relu: self.relu,
+            ..GemmFlags::default()
+        }
+    }
+
     /// No scaling, no bias: the raw accumulator (exact integers for `gemm_i8` while they fit f32).
     pub const NONE: Epilogue<'static> = Epilogue {
         scale_a: Scale::None,
@@ -470,47 +322,10 @@ impl Epilogue<'_> {
     };
 }
 
-/// `GemmParams` of `shaders/gemm_common.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct GemmParams {
-    /// M.
-    pub m: u32,
-    /// N.
-    pub n: u32,
-    /// K.
-    pub k: u32,
-    /// Products per int32 partial (gemm_i8 only).
-    pub k_chunk: u32,
-    /// Bit 0 trans_a, bit 1 trans_b, bits 2–3 scale_a mode, bits 4–5 scale_b mode, bit 6 bias,
-    /// bit 7 raw partials (split-K: no epilogue, store to `out[z]`), bit 8 ReLU after the bias.
-    pub flags: u32,
-    /// Split-K chunks.
-    pub chunks: u32,
-    /// Padding to 16-byte alignment.
-    pub _pad: [u32; 2],
-}
-
 impl GemmParams {
     /// Parameters for `shape`, `k_chunk` and `epilogue`.
     pub fn new(shape: &GemmShape, k_chunk: u32, epilogue: &Epilogue<'_>) -> Self {
-        let chunks = shape.chunks(k_chunk);
-        let flags = shape.trans_a as u32
-            | (shape.trans_b as u32) << 1
-            | epilogue.scale_a.code() << 2
-            | epilogue.scale_b.code() << 4
-            | (epilogue.bias.is_some() as u32) << 6
-            | ((chunks > 1) as u32) << 7
-            | (epilogue.relu as u32) << 8;
-        GemmParams {
-            m: shape.m,
-            n: shape.n,
-            k: shape.k,
-            k_chunk,
-            flags,
-            chunks,
-            _pad: [0; 2],
-        }
+        GemmParams::with_flags(shape, k_chunk, epilogue.flags())
     }
 }
 
@@ -680,12 +495,6 @@ pub fn gemm_i8_variant(
         bufs,
         epilogue,
     )
-}
-
-/// The split-K chunk of an f32 GEMM: spreads few output tiles over about 64 workgroups and
-/// bounds every invocation's loops by [`F32_K_CHUNK`].
-pub fn f32_k_chunk(shape: &GemmShape) -> u32 {
-    shape.auto_k_chunk(F32_K_CHUNK)
 }
 
 /// Records an f32 GEMM with the same interface as [`gemm_i8`] (the split-K chunk is

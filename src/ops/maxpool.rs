@@ -5,6 +5,10 @@ use crate::gpu::Context;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
 use crate::ops::check_buffer;
 
+pub use crate::abi::{
+    MAX_WINDOW, NO_WINNER, POOL_AFTER_RELU, POOL_BACKWARD, PoolGeometry, PoolParams,
+};
+
 /// The kernel declaration of `shaders/maxpool.wgsl`.
 pub static MAXPOOL: KernelDef = KernelDef {
     name: "maxpool",
@@ -19,64 +23,6 @@ pub static MAXPOOL: KernelDef = KernelDef {
     ],
     params_size: std::mem::size_of::<PoolParams>(),
 };
-
-/// Pooling geometry over NHWC input `[n, h, w, c]` with a `k × k` window and stride `k`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct PoolGeometry {
-    /// Batch.
-    pub n: u32,
-    /// Input height.
-    pub h: u32,
-    /// Input width.
-    pub w: u32,
-    /// Channels.
-    pub c: u32,
-    /// Window and stride.
-    pub k: u32,
-}
-
-impl PoolGeometry {
-    /// Output height `h / k` (floor).
-    pub fn oh(&self) -> u32 {
-        self.h / self.k
-    }
-
-    /// Output width `w / k` (floor).
-    pub fn ow(&self) -> u32 {
-        self.w / self.k
-    }
-
-    /// Elements of the input.
-    pub fn input_len(&self) -> u64 {
-        self.n as u64 * self.h as u64 * self.w as u64 * self.c as u64
-    }
-
-    /// Elements of the output.
-    pub fn output_len(&self) -> u64 {
-        self.n as u64 * self.oh() as u64 * self.ow() as u64 * self.c as u64
-    }
-
-    /// Bytes of the window positions the forward keeps for the backward: one per output element,
-    /// in whole words.
-    pub fn argmax_bytes(&self) -> u64 {
-        self.output_len().div_ceil(4) * 4
-    }
-}
-
-/// `PoolParams` of `shaders/maxpool.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct PoolParams {
-    /// n, h, w, c, k, oh, ow, mode (bit 0 backward, bit 1 after a ReLU).
-    pub v: [u32; 8],
-}
-
-/// The `argmax` byte of a window that routes no gradient: one whose maximum is not positive, in
-/// a forward after a ReLU.
-pub const NO_WINNER: u32 = 255;
-
-/// Largest window: its `k²` positions and [`NO_WINNER`] fit a byte.
-pub const MAX_WINDOW: u32 = 15;
 
 /// Which direction a [`maxpool`] dispatch runs.
 #[derive(Clone, Copy, Debug)]
@@ -128,8 +74,8 @@ pub fn maxpool(
     check_buffer(OP, "x", x, g.input_len() * 4)?;
     check_buffer(OP, "argmax", argmax, g.argmax_bytes())?;
     let (dy, mode) = match pass {
-        PoolPass::Forward { after_relu } => (None, (after_relu as u32) << 1),
-        PoolPass::Backward { dy } => (Some(dy), 1),
+        PoolPass::Forward { after_relu } => (None, if after_relu { POOL_AFTER_RELU } else { 0 }),
+        PoolPass::Backward { dy } => (Some(dy), POOL_BACKWARD),
     };
     let backward = dy.is_some();
     if let Some(d) = dy {
@@ -142,7 +88,14 @@ pub fn maxpool(
     };
     check_buffer(OP, "out", out, out_len * 4)?;
     let params = PoolParams {
-        v: [g.n, g.h, g.w, g.c, g.k, g.oh(), g.ow(), mode],
+        n: g.n,
+        h: g.h,
+        w: g.w,
+        c: g.c,
+        k: g.k,
+        oh: g.oh(),
+        ow: g.ow(),
+        mode,
     };
     let dy = dy.unwrap_or(ctx.unused_binding(0));
     // Forward: one invocation per four windows (a word of positions); backward: per window.

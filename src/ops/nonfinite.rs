@@ -4,6 +4,8 @@ use crate::error::{Error, Result};
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
 use crate::ops::check_buffer;
 
+pub use crate::abi::{NONFINITE_PER_LANE, NonFiniteParams};
+
 /// The kernel declaration of `shaders/nonfinite_count.wgsl`.
 pub static NONFINITE_COUNT: KernelDef = KernelDef {
     name: "nonfinite_count",
@@ -16,21 +18,6 @@ pub static NONFINITE_COUNT: KernelDef = KernelDef {
     ],
     params_size: std::mem::size_of::<NonFiniteParams>(),
 };
-
-/// Elements each lane of `shaders/nonfinite_count.wgsl` checks.
-pub const NONFINITE_PER_LANE: u32 = 8;
-
-/// `NonFiniteParams` of `shaders/nonfinite_count.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct NonFiniteParams {
-    /// Elements.
-    pub n: u32,
-    /// The health slot to add to (slot 0 also receives every count).
-    pub slot: u32,
-    /// Padding.
-    pub _pad: [u32; 2],
-}
 
 /// Records `health[slot] += #non-finite(x[..n])` and the same into `health[0]`.
 pub fn nonfinite_count(

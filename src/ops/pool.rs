@@ -5,6 +5,8 @@ use crate::gpu::Context;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
 use crate::ops::check_buffer;
 
+pub use crate::abi::{ADD_RECTIFY, ElementwiseParams, GapParams};
+
 /// The kernel declaration of `shaders/global_avg_pool.wgsl`.
 pub static GLOBAL_AVG_POOL: KernelDef = KernelDef {
     name: "global_avg_pool",
@@ -32,35 +34,6 @@ pub static ADD: KernelDef = KernelDef {
     ],
     params_size: std::mem::size_of::<ElementwiseParams>(),
 };
-
-/// `GapParams` of `shaders/global_avg_pool.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct GapParams {
-    /// Batch.
-    pub n: u32,
-    /// Pixels per image, h·w.
-    pub hw: u32,
-    /// Channels.
-    pub c: u32,
-    /// 0 forward, 1 backward.
-    pub backward: u32,
-}
-
-/// `ElementwiseParams` of `shaders/add.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct ElementwiseParams {
-    /// Elements.
-    pub n: u32,
-    /// [`ADD_RECTIFY`] or 0.
-    pub flags: u32,
-    /// Padding.
-    pub _pad: [u32; 2],
-}
-
-/// `ElementwiseParams.flags`: rectify the sum (the ReLU after a residual add).
-pub const ADD_RECTIFY: u32 = 1;
 
 /// Records the forward (`dy` = `None`: `out[n, c]` = mean of `x[n, ·, ·, c]`) or the backward
 /// (`out[n, p, c] = dy[n, c] / hw`) of global average pooling over NHWC `[n, hw, c]`.

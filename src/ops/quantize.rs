@@ -20,6 +20,8 @@ use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl
 use crate::ops::relu::relu_mask_bytes;
 use crate::ops::{Layout, Rounding, check_buffer};
 
+pub use crate::abi::QuantizeParams;
+
 /// The kernel declarations of `shaders/quantize.wgsl`: `quantize`, and `quantize_relu_mask`,
 /// which also writes the mask of a ReLU ([`QuantizeBuffers::relu_mask`]).
 pub static QUANTIZE: [KernelDef; 2] = [
@@ -47,45 +49,6 @@ const fn quantize_kernel(name: &'static str, sources: &'static [&'static str]) -
             ("mask", BindType::ReadWrite),
         ],
         params_size: std::mem::size_of::<QuantizeParams>(),
-    }
-}
-
-/// `QuantizeParams` of `shaders/quantize.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct QuantizeParams {
-    /// Rows of the matrix.
-    pub rows: u32,
-    /// Columns of the matrix.
-    pub cols: u32,
-    /// Packed words per row.
-    pub cols4: u32,
-    /// [`crate::ops::ChannelAxis`] code.
-    pub axis: u32,
-    /// 0 nearest, 1 stochastic.
-    pub rounding: u32,
-    /// Stochastic-rounding seed.
-    pub seed: u32,
-    /// Index of channel 0's clip in the clips buffer.
-    pub clip_offset: u32,
-    /// Padding to 16-byte alignment.
-    pub _pad: u32,
-}
-
-impl QuantizeParams {
-    /// Parameters for `layout` and `rounding`.
-    pub fn new(layout: &Layout, rounding: Rounding) -> Self {
-        let (rounding, seed) = rounding.code();
-        QuantizeParams {
-            rows: layout.rows,
-            cols: layout.cols,
-            cols4: layout.cols4(),
-            axis: layout.axis.code(),
-            rounding,
-            seed,
-            clip_offset: 0,
-            _pad: 0,
-        }
     }
 }
 

@@ -6,6 +6,8 @@ use crate::gpu::Context;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
 use crate::ops::check_buffer;
 
+pub use crate::abi::{RELU_BACKWARD, RELU_MASKED, ReluParams};
+
 /// The kernel declaration of `shaders/relu.wgsl`.
 pub static RELU: KernelDef = KernelDef {
     name: "relu",
@@ -20,23 +22,6 @@ pub static RELU: KernelDef = KernelDef {
     ],
     params_size: std::mem::size_of::<ReluParams>(),
 };
-
-/// `ReluParams.flags`: the backward.
-pub const RELU_BACKWARD: u32 = 1;
-/// `ReluParams.flags`: the forward writes the mask, the backward reads it instead of `x`.
-pub const RELU_MASKED: u32 = 2;
-
-/// `ReluParams` of `shaders/relu.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct ReluParams {
-    /// Elements.
-    pub n: u32,
-    /// [`RELU_BACKWARD`] | [`RELU_MASKED`].
-    pub flags: u32,
-    /// Padding.
-    pub _pad: [u32; 2],
-}
 
 /// Bytes of the mask of `n` elements: a bit each, bit `i % 32` of word `i / 32`.
 pub fn relu_mask_bytes(n: u32) -> u64 {

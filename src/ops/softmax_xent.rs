@@ -5,6 +5,8 @@ use crate::error::{Error, Result};
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
 use crate::ops::check_buffer;
 
+pub use crate::abi::XentParams;
+
 /// The kernel declaration of `shaders/softmax_xent.wgsl`.
 pub static SOFTMAX_XENT: KernelDef = KernelDef {
     name: "softmax_xent",
@@ -20,18 +22,6 @@ pub static SOFTMAX_XENT: KernelDef = KernelDef {
     ],
     params_size: std::mem::size_of::<XentParams>(),
 };
-
-/// `XentParams` of `shaders/softmax_xent.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct XentParams {
-    /// Rows.
-    pub batch: u32,
-    /// Classes per row.
-    pub classes: u32,
-    /// Padding.
-    pub _pad: [u32; 2],
-}
 
 /// The buffers of one [`softmax_xent`].
 #[derive(Clone, Copy, Debug)]

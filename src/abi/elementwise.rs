@@ -1,0 +1,65 @@
+//! Parameter blocks and flags of the element-wise and reduction kernels: `column_sum`,
+//! `nonfinite_count`, `relu`, `softmax_xent`.
+
+/// Rows one workgroup sums (a segment): 1,024 iterations per invocation, far below llvmpipe's
+/// loop cap, and enough segments for parallelism when the rows are many.
+pub const SEGMENT_ROWS: u32 = 4096;
+
+/// `ColumnSumParams` of `shaders/column_sum.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct ColumnSumParams {
+    /// Rows.
+    pub rows: u32,
+    /// Columns.
+    pub cols: u32,
+    /// Rows per segment.
+    pub segment_rows: u32,
+    /// Segments.
+    pub segments: u32,
+}
+
+/// Elements each lane of `shaders/nonfinite_count.wgsl` checks.
+pub const NONFINITE_PER_LANE: u32 = 8;
+
+/// `NonFiniteParams` of `shaders/nonfinite_count.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct NonFiniteParams {
+    /// Elements.
+    pub n: u32,
+    /// The health slot to add to (slot 0 also receives every count).
+    pub slot: u32,
+    /// Padding.
+    pub _pad: [u32; 2],
+}
+
+/// `ReluParams.flags`: the backward.
+pub const RELU_BACKWARD: u32 = 1;
+
+/// `ReluParams.flags`: the forward writes the mask, the backward reads it instead of `x`.
+pub const RELU_MASKED: u32 = 2;
+
+/// `ReluParams` of `shaders/relu.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct ReluParams {
+    /// Elements.
+    pub n: u32,
+    /// [`RELU_BACKWARD`] | [`RELU_MASKED`].
+    pub flags: u32,
+    /// Padding.
+    pub _pad: [u32; 2],
+}
+
+/// `XentParams` of `shaders/softmax_xent.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct XentParams {
+    /// Rows.
+    pub batch: u32,
+    /// Classes per row.
+    pub classes: u32,
+    /// Padding.
+    pub _pad: [u32; 2],
+}

@@ -1,0 +1,68 @@
+//! Parameter blocks of `quantize` and `dequantize`.
+
+use super::{Layout, Rounding};
+
+/// `QuantizeParams` of `shaders/quantize.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct QuantizeParams {
+    /// Rows of the matrix.
+    pub rows: u32,
+    /// Columns of the matrix.
+    pub cols: u32,
+    /// Packed words per row.
+    pub cols4: u32,
+    /// [`super::ChannelAxis`] code.
+    pub axis: u32,
+    /// 0 nearest, 1 stochastic.
+    pub rounding: u32,
+    /// Stochastic-rounding seed.
+    pub seed: u32,
+    /// Index of channel 0's clip in the clips buffer.
+    pub clip_offset: u32,
+    /// Padding to 16-byte alignment.
+    pub _pad: u32,
+}
+
+impl QuantizeParams {
+    /// Parameters for `layout` and `rounding`.
+    pub fn new(layout: &Layout, rounding: Rounding) -> Self {
+        let (rounding, seed) = rounding.code();
+        QuantizeParams {
+            rows: layout.rows,
+            cols: layout.cols,
+            cols4: layout.cols4(),
+            axis: layout.axis.code(),
+            rounding,
+            seed,
+            clip_offset: 0,
+            _pad: 0,
+        }
+    }
+}
+
+/// `DequantizeParams` of `shaders/dequantize.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct DequantizeParams {
+    /// Rows of the matrix.
+    pub rows: u32,
+    /// Columns of the matrix.
+    pub cols: u32,
+    /// Packed words per row.
+    pub cols4: u32,
+    /// [`super::ChannelAxis`] code.
+    pub axis: u32,
+}
+
+impl DequantizeParams {
+    /// Parameters for `layout`.
+    pub fn new(layout: &Layout) -> Self {
+        DequantizeParams {
+            rows: layout.rows,
+            cols: layout.cols,
+            cols4: layout.cols4(),
+            axis: layout.axis.code(),
+        }
+    }
+}
