@@ -44,7 +44,8 @@ impl KernelDef {
     }
 }
 
-/// The WGSL files, embedded at compile time.
+/// The shared WGSL helpers, embedded at compile time; each kernel's own file is included
+/// where the kernel is declared (`src/ops/<family>.rs`).
 pub mod wgsl {
     /// `shaders/common.wgsl`: RNG, exact division, the scalar quantizer.
     pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
@@ -56,67 +57,12 @@ pub mod wgsl {
     pub const STATS_FOLD: &str = include_str!("../../shaders/stats_fold.wgsl");
     /// `shaders/tail_fold.wgsl`: count and pair trees of pass 2.
     pub const TAIL_FOLD: &str = include_str!("../../shaders/tail_fold.wgsl");
-    /// `shaders/channel_stats_reduce.wgsl`.
-    pub const CHANNEL_STATS_REDUCE: &str = include_str!("../../shaders/channel_stats_reduce.wgsl");
-    /// `shaders/channel_stats_tail_reduce.wgsl`.
-    pub const CHANNEL_STATS_TAIL_REDUCE: &str =
-        include_str!("../../shaders/channel_stats_tail_reduce.wgsl");
-    /// `shaders/clip_select.wgsl`.
-    pub const CLIP_SELECT: &str = include_str!("../../shaders/clip_select.wgsl");
-    /// `shaders/relu.wgsl`.
-    pub const RELU: &str = include_str!("../../shaders/relu.wgsl");
-    pub const COLUMN_SUM: &str = include_str!("../../shaders/column_sum.wgsl");
-    pub const NONFINITE_COUNT: &str = include_str!("../../shaders/nonfinite_count.wgsl");
-    /// `shaders/softmax_xent.wgsl`.
-    pub const SOFTMAX_XENT: &str = include_str!("../../shaders/softmax_xent.wgsl");
-    /// `shaders/sgd.wgsl`.
-    pub const SGD: &str = include_str!("../../shaders/sgd.wgsl");
     /// `shaders/conv_common.wgsl`: convolution geometry of im2col and col2im.
     pub const CONV_COMMON: &str = include_str!("../../shaders/conv_common.wgsl");
-    /// `shaders/im2col.wgsl`.
-    pub const IM2COL: &str = include_str!("../../shaders/im2col.wgsl");
-    /// `shaders/im2col_i8.wgsl`.
-    pub const IM2COL_I8: &str = include_str!("../../shaders/im2col_i8.wgsl");
-    /// `shaders/col2im.wgsl`.
-    pub const COL2IM: &str = include_str!("../../shaders/col2im.wgsl");
-    /// `shaders/maxpool.wgsl`.
-    pub const MAXPOOL: &str = include_str!("../../shaders/maxpool.wgsl");
-    /// `shaders/global_avg_pool.wgsl`.
-    pub const GLOBAL_AVG_POOL: &str = include_str!("../../shaders/global_avg_pool.wgsl");
-    /// `shaders/add.wgsl`.
-    pub const ADD: &str = include_str!("../../shaders/add.wgsl");
     /// `shaders/batchnorm_common.wgsl`: the parameter block of the batchnorm kernels.
     pub const BATCHNORM_COMMON: &str = include_str!("../../shaders/batchnorm_common.wgsl");
-    /// `shaders/batchnorm.wgsl`.
-    pub const BATCHNORM: &str = include_str!("../../shaders/batchnorm.wgsl");
-    /// `shaders/batchnorm_grad_prep.wgsl`.
-    pub const BATCHNORM_GRAD_PREP: &str = include_str!("../../shaders/batchnorm_grad_prep.wgsl");
-    /// `shaders/batchnorm_backward.wgsl`.
-    pub const BATCHNORM_BACKWARD: &str = include_str!("../../shaders/batchnorm_backward.wgsl");
-    /// `shaders/quantize.wgsl`.
-    pub const QUANTIZE: &str = include_str!("../../shaders/quantize.wgsl");
-    /// `shaders/dequantize.wgsl`.
-    pub const DEQUANTIZE: &str = include_str!("../../shaders/dequantize.wgsl");
-    /// `shaders/channel_stats.wgsl`.
-    pub const CHANNEL_STATS: &str = include_str!("../../shaders/channel_stats.wgsl");
-    /// `shaders/channel_stats_tail.wgsl`.
-    pub const CHANNEL_STATS_TAIL: &str = include_str!("../../shaders/channel_stats_tail.wgsl");
     /// `shaders/gemm_i8_common.wgsl`: helpers shared by the int8 GEMM variants.
     pub const GEMM_I8_COMMON: &str = include_str!("../../shaders/gemm_i8_common.wgsl");
-    /// `shaders/gemm_i8.wgsl`.
-    pub const GEMM_I8: &str = include_str!("../../shaders/gemm_i8.wgsl");
-    /// `shaders/gemm_i8_regs.wgsl`.
-    pub const GEMM_I8_REGS: &str = include_str!("../../shaders/gemm_i8_regs.wgsl");
-    /// `shaders/gemm_reduce.wgsl`.
-    pub const GEMM_REDUCE: &str = include_str!("../../shaders/gemm_reduce.wgsl");
-    /// `shaders/gemm_f32.wgsl`.
-    pub const GEMM_F32: &str = include_str!("../../shaders/gemm_f32.wgsl");
-    /// `shaders/gemm_f32_regs.wgsl`.
-    pub const GEMM_F32_REGS: &str = include_str!("../../shaders/gemm_f32_regs.wgsl");
-    /// `shaders/conv_f32_regs.wgsl`.
-    pub const CONV_F32_REGS: &str = include_str!("../../shaders/conv_f32_regs.wgsl");
-    /// `shaders/conv_i8_regs.wgsl`.
-    pub const CONV_I8_REGS: &str = include_str!("../../shaders/conv_i8_regs.wgsl");
 }
 
 /// A kernel built for one device.

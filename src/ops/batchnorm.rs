@@ -9,7 +9,7 @@ use crate::ops::{ChannelAxis, ChannelStat, Layout, check_buffer};
 
 pub use crate::abi::{BATCHNORM_RECTIFY, BatchNormConfig, BatchNormParams};
 
-const SOURCES_FWD: &[&str] = &[wgsl::COMMON, wgsl::BATCHNORM_COMMON, wgsl::BATCHNORM];
+const SOURCES_FWD: &[&str] = &[wgsl::COMMON, wgsl::BATCHNORM_COMMON, include_str!("../../shaders/batchnorm.wgsl")];
 
 /// The kernel declaration of `shaders/batchnorm.wgsl`.
 pub static BATCHNORM: KernelDef = KernelDef {
@@ -34,7 +34,7 @@ pub static BATCHNORM_GRAD_PREP: KernelDef = KernelDef {
     sources: &[
         wgsl::COMMON,
         wgsl::BATCHNORM_COMMON,
-        wgsl::BATCHNORM_GRAD_PREP,
+        include_str!("../../shaders/batchnorm_grad_prep.wgsl"),
     ],
     workgroup_size: [256, 1, 1],
     bindings: &[
@@ -52,7 +52,7 @@ pub static BATCHNORM_BACKWARD: KernelDef = KernelDef {
     sources: &[
         wgsl::COMMON,
         wgsl::BATCHNORM_COMMON,
-        wgsl::BATCHNORM_BACKWARD,
+        include_str!("../../shaders/batchnorm_backward.wgsl"),
     ],
     workgroup_size: [256, 1, 1],
     bindings: &[
@@ -171,3 +171,6 @@ pub fn batchnorm_backward(
     rec.push(Dispatch::new(&BATCHNORM_BACKWARD, &params, &b, grid));
     Ok(())
 }
+
+/// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).
+pub(crate) const KERNELS: &[&KernelDef] = &[&BATCHNORM, &BATCHNORM_GRAD_PREP, &BATCHNORM_BACKWARD];

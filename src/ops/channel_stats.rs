@@ -34,7 +34,7 @@ pub static CHANNEL_STATS: KernelDef = KernelDef {
         wgsl::COMMON,
         wgsl::STATS_COMMON,
         wgsl::STATS_FOLD,
-        wgsl::CHANNEL_STATS,
+        include_str!("../../shaders/channel_stats.wgsl"),
     ],
     workgroup_size: [WG_LANES, 1, 1],
     bindings: &[
@@ -53,7 +53,7 @@ pub static CHANNEL_STATS_REDUCE: KernelDef = KernelDef {
         wgsl::COMMON,
         wgsl::STATS_COMMON,
         wgsl::STATS_FOLD,
-        wgsl::CHANNEL_STATS_REDUCE,
+        include_str!("../../shaders/channel_stats_reduce.wgsl"),
     ],
     workgroup_size: [WG_LANES, 1, 1],
     bindings: &[
@@ -73,7 +73,7 @@ pub static CHANNEL_STATS_TAIL: KernelDef = KernelDef {
         wgsl::STATS_COMMON,
         wgsl::STATS_FOLD,
         wgsl::TAIL_FOLD,
-        wgsl::CHANNEL_STATS_TAIL,
+        include_str!("../../shaders/channel_stats_tail.wgsl"),
     ],
     workgroup_size: [WG_LANES, 1, 1],
     bindings: &[
@@ -94,7 +94,7 @@ pub static CHANNEL_STATS_TAIL_REDUCE: KernelDef = KernelDef {
         wgsl::COMMON,
         wgsl::STATS_COMMON,
         wgsl::TAIL_FOLD,
-        wgsl::CHANNEL_STATS_TAIL_REDUCE,
+        include_str!("../../shaders/channel_stats_tail_reduce.wgsl"),
     ],
     workgroup_size: [WG_LANES, 1, 1],
     bindings: &[
@@ -281,3 +281,6 @@ fn record_tail(
 fn stat_bytes(layout: &Layout) -> u64 {
     (layout.channels() * std::mem::size_of::<ChannelStat>()) as u64
 }
+
+/// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).
+pub(crate) const KERNELS: &[&KernelDef] = &[&CHANNEL_STATS, &CHANNEL_STATS_REDUCE, &CHANNEL_STATS_TAIL, &CHANNEL_STATS_TAIL_REDUCE];

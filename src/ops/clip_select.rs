@@ -23,7 +23,7 @@ pub use crate::abi::{ClipParams, ClipRule, ClipSummary};
 /// The kernel declaration of `shaders/clip_select.wgsl`.
 pub static CLIP_SELECT: KernelDef = KernelDef {
     name: "clip_select",
-    sources: &[wgsl::COMMON, wgsl::CLIP_SELECT],
+    sources: &[wgsl::COMMON, include_str!("../../shaders/clip_select.wgsl")],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
@@ -114,3 +114,6 @@ pub fn clip_select(
     ));
     Ok(())
 }
+
+/// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).
+pub(crate) const KERNELS: &[&KernelDef] = &[&CLIP_SELECT];

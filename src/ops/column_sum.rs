@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;
-use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
+use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d};
 use crate::ops::gemm::{GEMM_REDUCE, GemmParams, GemmShape};
 use crate::ops::{Epilogue, check_buffer, partials_scratch};
 
@@ -12,7 +12,7 @@ pub use crate::abi::{ColumnSumParams, SEGMENT_ROWS};
 /// The kernel declaration of `shaders/column_sum.wgsl`.
 pub static COLUMN_SUM: KernelDef = KernelDef {
     name: "column_sum",
-    sources: &[wgsl::COLUMN_SUM],
+    sources: &[include_str!("../../shaders/column_sum.wgsl")],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
@@ -81,3 +81,6 @@ pub fn column_sum(
     ));
     Ok(())
 }
+
+/// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).
+pub(crate) const KERNELS: &[&KernelDef] = &[&COLUMN_SUM];

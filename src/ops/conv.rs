@@ -12,7 +12,7 @@ pub use crate::abi::{ConvGeometry, ConvLowering, ConvParams};
 /// The kernel declaration of `shaders/im2col.wgsl`.
 pub static IM2COL: KernelDef = KernelDef {
     name: "im2col",
-    sources: &[wgsl::CONV_COMMON, wgsl::IM2COL],
+    sources: &[wgsl::CONV_COMMON, include_str!("../../shaders/im2col.wgsl")],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
@@ -25,7 +25,7 @@ pub static IM2COL: KernelDef = KernelDef {
 /// The kernel declaration of `shaders/im2col_i8.wgsl`: [`im2col`] of an input quantized in place.
 pub static IM2COL_I8: KernelDef = KernelDef {
     name: "im2col_i8",
-    sources: &[wgsl::COMMON, wgsl::CONV_COMMON, wgsl::IM2COL_I8],
+    sources: &[wgsl::COMMON, wgsl::CONV_COMMON, include_str!("../../shaders/im2col_i8.wgsl")],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
@@ -38,7 +38,7 @@ pub static IM2COL_I8: KernelDef = KernelDef {
 /// The kernel declaration of `shaders/col2im.wgsl`.
 pub static COL2IM: KernelDef = KernelDef {
     name: "col2im",
-    sources: &[wgsl::CONV_COMMON, wgsl::COL2IM],
+    sources: &[wgsl::CONV_COMMON, include_str!("../../shaders/col2im.wgsl")],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
@@ -141,6 +141,10 @@ pub fn col2im(
     ));
     Ok(())
 }
+
+
+/// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).
+pub(crate) const KERNELS: &[&KernelDef] = &[&IM2COL, &IM2COL_I8, &COL2IM];
 
 #[cfg(test)]
 mod tests {

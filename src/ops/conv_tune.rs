@@ -5,6 +5,7 @@ use crate::abi::{ConvGeometry, ConvLowering, MAX_K_CHUNK, Precision};
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::measure::{fastest, fits, scratch};
+use crate::ops::conv_gemm;
 use crate::ops::gemm::{self, Epilogue, GemmBuffers};
 use crate::tune::{self, TuneKey};
 
@@ -46,8 +47,8 @@ fn measure_conv(
     int8: bool,
 ) -> Result<Option<ConvLowering>> {
     use crate::ops::{self, QuantizeBuffers, Rounding};
-    let fwd = gemm::conv_forward_shape(g, channels);
-    let wgrad = gemm::conv_wgrad_shape(g, channels);
+    let fwd = conv_gemm::conv_forward_shape(g, channels);
+    let wgrad = conv_gemm::conv_wgrad_shape(g, channels);
     let el = if int8 { 1 } else { 4 };
     let k_chunk = if int8 {
         wgrad.auto_k_chunk(MAX_K_CHUNK)
@@ -103,8 +104,8 @@ fn measure_conv(
                 .and_then(|_| gemm::gemm_f32(ctx, r, &wgrad, bufs(&dy, &cols), none)),
             (ConvLowering::Implicit, false) => {
                 let conv = (g, channels);
-                gemm::conv_f32_forward(ctx, r, conv, bufs(&x, &w), none)
-                    .and_then(|_| gemm::conv_f32_wgrad(ctx, r, conv, bufs(&dy, &x)))
+                conv_gemm::conv_f32_forward(ctx, r, conv, bufs(&x, &w), none)
+                    .and_then(|_| conv_gemm::conv_f32_wgrad(ctx, r, conv, bufs(&dy, &x)))
             }
             // The column matrix gathered twice, as the layer does: once per GEMM.
             (ConvLowering::Columns, true) => quantize_x(r)
@@ -116,9 +117,11 @@ fn measure_conv(
                 let conv = (g, channels);
                 quantize_x(r)
                     .and_then(|_| {
-                        gemm::conv_i8_forward(ctx, r, conv, MAX_K_CHUNK, bufs(&x_q, &w), none)
+                        conv_gemm::conv_i8_forward(ctx, r, conv, MAX_K_CHUNK, bufs(&x_q, &w), none)
                     })
-                    .and_then(|_| gemm::conv_i8_wgrad(ctx, r, conv, k_chunk, bufs(&dy, &x_q), none))
+                    .and_then(|_| {
+                        conv_gemm::conv_i8_wgrad(ctx, r, conv, k_chunk, bufs(&dy, &x_q), none)
+                    })
             }
         };
         if recorded.is_err() {

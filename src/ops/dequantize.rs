@@ -10,7 +10,7 @@ pub use crate::abi::DequantizeParams;
 /// The kernel declaration of `shaders/dequantize.wgsl`.
 pub static DEQUANTIZE: KernelDef = KernelDef {
     name: "dequantize",
-    sources: &[wgsl::COMMON, wgsl::DEQUANTIZE],
+    sources: &[wgsl::COMMON, include_str!("../../shaders/dequantize.wgsl")],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
@@ -42,3 +42,6 @@ pub fn dequantize(
     ));
     Ok(())
 }
+
+/// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).
+pub(crate) const KERNELS: &[&KernelDef] = &[&DEQUANTIZE];

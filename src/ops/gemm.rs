@@ -50,7 +50,7 @@ pub static GEMM_I8: KernelDef = KernelDef {
         wgsl::COMMON,
         wgsl::GEMM_COMMON,
         wgsl::GEMM_I8_COMMON,
-        wgsl::GEMM_I8,
+        include_str!("../../shaders/gemm_i8.wgsl"),
     ],
     workgroup_size: [16, 16, 1],
     bindings: GEMM_BINDINGS,
@@ -61,7 +61,7 @@ pub static GEMM_I8: KernelDef = KernelDef {
 /// epilogue.
 pub static GEMM_REDUCE: KernelDef = KernelDef {
     name: "gemm_reduce",
-    sources: &[wgsl::COMMON, wgsl::GEMM_COMMON, wgsl::GEMM_REDUCE],
+    sources: &[wgsl::COMMON, wgsl::GEMM_COMMON, include_str!("../../shaders/gemm_reduce.wgsl")],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
@@ -77,7 +77,7 @@ pub static GEMM_REDUCE: KernelDef = KernelDef {
 /// The kernel declaration of `shaders/gemm_f32.wgsl`.
 pub static GEMM_F32: KernelDef = KernelDef {
     name: "gemm_f32",
-    sources: &[wgsl::COMMON, wgsl::GEMM_COMMON, wgsl::GEMM_F32],
+    sources: &[wgsl::COMMON, wgsl::GEMM_COMMON, include_str!("../../shaders/gemm_f32.wgsl")],
     workgroup_size: [16, 16, 1],
     bindings: GEMM_BINDINGS,
     params_size: std::mem::size_of::<GemmParams>(),
@@ -85,7 +85,7 @@ pub static GEMM_F32: KernelDef = KernelDef {
 
 /// A register-blocked kernel (64 lanes, the GEMM bindings) whose `sources` end with constants
 /// that select its case and the shader itself; `params_size`: its parameter struct's.
-const fn regs_kernel(
+pub(crate) const fn regs_kernel(
     name: &'static str,
     sources: &'static [&'static str],
     params_size: usize,
@@ -118,7 +118,7 @@ const fn i8_regs_sources(layout: &'static str) -> [&'static str; 5] {
         wgsl::GEMM_COMMON,
         wgsl::GEMM_I8_COMMON,
         layout,
-        wgsl::GEMM_I8_REGS,
+        include_str!("../../shaders/gemm_i8_regs.wgsl"),
     ]
 }
 
@@ -133,69 +133,9 @@ static I8_REGS_SOURCES: [[&str; 5]; 4] = [
 /// lane in registers and no workgroup memory.
 pub static GEMM_F32_REGS: KernelDef = regs_kernel(
     "gemm_f32_regs",
-    &[wgsl::COMMON, wgsl::GEMM_COMMON, wgsl::GEMM_F32_REGS],
+    &[wgsl::COMMON, wgsl::GEMM_COMMON, include_str!("../../shaders/gemm_f32_regs.wgsl")],
     std::mem::size_of::<GemmParams>(),
 );
-
-/// The kernel declarations of `shaders/conv_f32_regs.wgsl`: an FP32 convolution as an implicit
-/// GEMM, `[forward, weight gradient]`. Same tiling and arithmetic as [`GEMM_F32_REGS`] on the
-/// column matrix, which they never write (see [`conv_f32_forward`], [`conv_f32_wgrad`]).
-pub static CONV_F32_REGS: [KernelDef; 2] = {
-    const P: usize = std::mem::size_of::<ConvGemmParams>();
-    [
-        regs_kernel("conv_f32_regs_fwd", &CONV_F32_REGS_SOURCES[0], P),
-        regs_kernel("conv_f32_regs_wgrad", &CONV_F32_REGS_SOURCES[1], P),
-    ]
-};
-
-const fn conv_f32_sources(constants: &'static str) -> [&'static str; 5] {
-    [
-        wgsl::COMMON,
-        wgsl::GEMM_COMMON,
-        wgsl::CONV_COMMON,
-        constants,
-        wgsl::CONV_F32_REGS,
-    ]
-}
-
-static CONV_F32_REGS_SOURCES: [[&str; 5]; 2] = [
-    conv_f32_sources("const CONV_WGRAD = false;\n"),
-    conv_f32_sources("const CONV_WGRAD = true;\n"),
-];
-
-/// The kernel declarations of `shaders/conv_i8_regs.wgsl`: an int8 convolution as an implicit
-/// GEMM on the input quantized in place (one byte per NHWC element), `[forward, weight
-/// gradient]` for any channel count, then the same for channel counts that are multiples of 4
-/// (`_c4`: a word of four taps is one aligned word of the input). The same integers as
-/// [`GEMM_I8_REGS`] on the packed column matrix `im2col_i8` gathers (see
-/// [`conv_i8_forward`], [`conv_i8_wgrad`]).
-pub static CONV_I8_REGS: [KernelDef; 4] = {
-    const P: usize = std::mem::size_of::<ConvGemmParams>();
-    [
-        regs_kernel("conv_i8_regs_fwd", &CONV_I8_REGS_SOURCES[0], P),
-        regs_kernel("conv_i8_regs_wgrad", &CONV_I8_REGS_SOURCES[1], P),
-        regs_kernel("conv_i8_regs_fwd_c4", &CONV_I8_REGS_SOURCES[2], P),
-        regs_kernel("conv_i8_regs_wgrad_c4", &CONV_I8_REGS_SOURCES[3], P),
-    ]
-};
-
-const fn conv_i8_sources(constants: &'static str) -> [&'static str; 6] {
-    [
-        wgsl::COMMON,
-        wgsl::GEMM_COMMON,
-        wgsl::GEMM_I8_COMMON,
-        wgsl::CONV_COMMON,
-        constants,
-        wgsl::CONV_I8_REGS,
-    ]
-}
-
-static CONV_I8_REGS_SOURCES: [[&str; 6]; 4] = [
-    conv_i8_sources("const CONV_WGRAD = false;\nconst CONV_C4 = false;\n"),
-    conv_i8_sources("const CONV_WGRAD = true;\nconst CONV_C4 = false;\n"),
-    conv_i8_sources("const CONV_WGRAD = false;\nconst CONV_C4 = true;\n"),
-    conv_i8_sources("const CONV_WGRAD = true;\nconst CONV_C4 = true;\n"),
-];
 
 /// Lanes per workgroup of the register-blocked kernels.
 const REGS_LANES: u32 = 64;
@@ -366,7 +306,11 @@ fn record(
     bufs: GemmBuffers<'_>,
     epilogue: &Epilogue<'_>,
 ) -> Result<()> {
-    let kernel = (variant.kernel(int8, shape), variant, None);
+    let kernel = GemmKernel {
+        def: variant.kernel(int8, shape),
+        variant,
+        conv: None,
+    };
     record_kernel(
         ctx,
         rec,
@@ -379,13 +323,21 @@ fn record(
     )
 }
 
+/// The kernel a GEMM dispatch runs: a GEMM kernel in its tiling, or with a geometry a
+/// convolution's implicit GEMM.
+pub(crate) struct GemmKernel<'a> {
+    pub def: &'static KernelDef,
+    pub variant: GemmVariant,
+    pub conv: Option<&'a ConvGeometry>,
+}
+
 /// Records `def` (a GEMM kernel, or with a geometry a convolution's implicit GEMM) on the grid of
 /// `variant`'s tiling and, when K takes several chunks, the `gemm_reduce` after it.
 #[allow(clippy::too_many_arguments)]
-fn record_kernel(
+pub(crate) fn record_kernel(
     ctx: &Context,
     rec: &mut Recording,
-    (def, variant, conv): (&'static KernelDef, GemmVariant, Option<&ConvGeometry>),
+    GemmKernel { def, variant, conv }: GemmKernel<'_>,
     shape: &GemmShape,
     k_chunk: u32,
     operand_bytes: (u64, u64),
@@ -536,93 +488,8 @@ pub fn gemm_f32_variant(
     )
 }
 
-/// The forward GEMM shape of a convolution: output pixels × output channels, reducing over taps.
-pub fn conv_forward_shape(g: &ConvGeometry, channels: u32) -> GemmShape {
-    GemmShape::new(g.rows(), channels, g.taps())
-}
-
-/// The weight-gradient GEMM shape of a convolution: output channels × taps, reducing over output
-/// pixels, both operands stored pixel-major.
-pub fn conv_wgrad_shape(g: &ConvGeometry, channels: u32) -> GemmShape {
-    GemmShape::new(channels, g.taps(), g.rows()).with_trans(true, true)
-}
-
-/// Records one of the implicit-GEMM kernels: a convolution's forward (`wgrad` false: A = the
-/// input, B = W) or weight gradient (A = dY transposed, B = the input), on f32 or on int8 (the
-/// input quantized in place). `k_chunk`: the int8 split-K chunk; f32 takes [`f32_k_chunk`].
-#[allow(clippy::too_many_arguments)]
-fn record_conv(
-    ctx: &Context,
-    rec: &mut Recording,
-    (int8, wgrad): (bool, bool),
-    (g, channels): (&ConvGeometry, u32),
-    k_chunk: Option<u32>,
-    bufs: GemmBuffers<'_>,
-    epilogue: &Epilogue<'_>,
-) -> Result<()> {
-    let def = match int8 {
-        true => &CONV_I8_REGS[wgrad as usize + 2 * g.c.is_multiple_of(4) as usize],
-        false => &CONV_F32_REGS[wgrad as usize],
-    };
-    g.validate(def.name)?;
-    let shape = if wgrad {
-        conv_wgrad_shape(g, channels)
-    } else {
-        conv_forward_shape(g, channels)
-    };
-    let k_chunk = match k_chunk {
-        Some(k) => {
-            check_i8_chunk(k)?;
-            k
-        }
-        None => f32_k_chunk(&shape),
-    };
-    // The input, and the other operand: W [channels, taps] or dY [rows, channels].
-    let rows = if wgrad { shape.m } else { shape.n };
-    let (input, other) = if int8 {
-        let x_q = g.quantized_input_layout().packed_words() as u64 * 4;
-        (x_q, GemmShape::packed_words(rows, shape.k, wgrad) * 4)
-    } else {
-        (g.input_len() * 4, rows as u64 * shape.k as u64 * 4)
-    };
-    let bytes = if wgrad {
-        (other, input)
-    } else {
-        (input, other)
-    };
-    let kernel = (def, GemmVariant::Regs, Some(g));
-    record_kernel(ctx, rec, kernel, &shape, k_chunk, bytes, bufs, epilogue)
-}
-
-/// Records an FP32 convolution's forward `y = cols(x)·Wᵀ` with `epilogue` (bias, ReLU) as an
-/// implicit GEMM (`conv_f32_regs_fwd`): `bufs` = (x NHWC, W `[channels, taps]`, y NHWC). The
-/// same bits as [`gemm_f32`] in [`GemmVariant::Regs`] on the column matrix
-/// [`im2col`](super::im2col()) writes, without writing it.
-pub fn conv_f32_forward(
-    ctx: &Context,
-    rec: &mut Recording,
-    conv: (&ConvGeometry, u32),
-    bufs: GemmBuffers<'_>,
-    epilogue: &Epilogue<'_>,
-) -> Result<()> {
-    record_conv(ctx, rec, (false, false), conv, None, bufs, epilogue)
-}
-
-/// Records an FP32 convolution's weight gradient `dW = dYᵀ·cols(x)` as an implicit GEMM
-/// (`conv_f32_regs_wgrad`): `bufs` = (dY `[rows, channels]`, x NHWC, dW `[channels, taps]`).
-/// Split-K over the output pixels as [`gemm_f32`]; the same bits as it in
-/// [`GemmVariant::Regs`] on the column matrix.
-pub fn conv_f32_wgrad(
-    ctx: &Context,
-    rec: &mut Recording,
-    conv: (&ConvGeometry, u32),
-    bufs: GemmBuffers<'_>,
-) -> Result<()> {
-    record_conv(ctx, rec, (false, true), conv, None, bufs, &Epilogue::NONE)
-}
-
 /// The split-K chunk of an int8 GEMM, as [`gemm_i8_variant`] requires it.
-fn check_i8_chunk(k_chunk: u32) -> Result<()> {
+pub(crate) fn check_i8_chunk(k_chunk: u32) -> Result<()> {
     if k_chunk == 0 || k_chunk > MAX_K_CHUNK || !k_chunk.is_multiple_of(GEMM_I8_BK) {
         return Err(Error::invalid(
             "gemm_i8",
@@ -634,32 +501,10 @@ fn check_i8_chunk(k_chunk: u32) -> Result<()> {
     Ok(())
 }
 
-/// Records an int8 convolution's forward `y = cols(x_q)·W_qᵀ` with `epilogue` (scales, bias,
-/// ReLU) as an implicit GEMM (`conv_i8_regs_fwd`): `bufs` = (x_q, one byte per NHWC element
-/// as [`ConvGeometry::quantized_input_layout`] packs it; W_q packed `[channels, taps/4 words]`;
-/// y). The same bits as [`gemm_i8`] in [`GemmVariant::Regs`] on the packed column matrix,
-/// without writing it.
-pub fn conv_i8_forward(
-    ctx: &Context,
-    rec: &mut Recording,
-    conv: (&ConvGeometry, u32),
-    k_chunk: u32,
-    bufs: GemmBuffers<'_>,
-    epilogue: &Epilogue<'_>,
-) -> Result<()> {
-    record_conv(ctx, rec, (true, false), conv, Some(k_chunk), bufs, epilogue)
-}
+pub use super::conv_gemm::{
+    conv_f32_forward, conv_f32_wgrad, conv_forward_shape, conv_i8_forward, conv_i8_wgrad,
+    conv_wgrad_shape,
+};
 
-/// Records an int8 convolution's weight gradient `dW = dY_qᵀ·cols(x_q)` as an implicit GEMM
-/// (`conv_i8_regs_wgrad`): `bufs` = (dY_q packed transposed, `[rows, channels/4 words]`;
-/// x_q; dW). Split-K over the output pixels by `k_chunk`.
-pub fn conv_i8_wgrad(
-    ctx: &Context,
-    rec: &mut Recording,
-    conv: (&ConvGeometry, u32),
-    k_chunk: u32,
-    bufs: GemmBuffers<'_>,
-    epilogue: &Epilogue<'_>,
-) -> Result<()> {
-    record_conv(ctx, rec, (true, true), conv, Some(k_chunk), bufs, epilogue)
-}
+/// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).
+pub(crate) const KERNELS: &[&KernelDef] = &[&GEMM_I8, &GEMM_F32, &GEMM_I8_REGS[0], &GEMM_I8_REGS[1], &GEMM_I8_REGS[2], &GEMM_I8_REGS[3], &GEMM_F32_REGS, &GEMM_REDUCE];

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;
-use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
+use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d};
 use crate::ops::check_buffer;
 
 pub use crate::abi::{
@@ -12,7 +12,7 @@ pub use crate::abi::{
 /// The kernel declaration of `shaders/maxpool.wgsl`.
 pub static MAXPOOL: KernelDef = KernelDef {
     name: "maxpool",
-    sources: &[wgsl::MAXPOOL],
+    sources: &[include_str!("../../shaders/maxpool.wgsl")],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
@@ -112,3 +112,6 @@ pub fn maxpool(
     ));
     Ok(())
 }
+
+/// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).
+pub(crate) const KERNELS: &[&KernelDef] = &[&MAXPOOL];

@@ -8,22 +8,61 @@ use crate::gpu::kernel::{KernelDef, Recording};
 
 pub use crate::abi::{ChannelAxis, Layout, Rounding};
 
-pub mod batchnorm;
-pub mod channel_stats;
-pub mod clip_select;
-pub mod column_sum;
-pub mod conv;
 mod conv_tune;
-pub mod dequantize;
-pub mod gemm;
 mod gemm_tune;
-pub mod maxpool;
-pub mod nonfinite;
-pub mod pool;
-pub mod quantize;
-pub mod relu;
-pub mod sgd;
-pub mod softmax_xent;
+
+/// Declares each kernel family's module and [`ALL_KERNELS`], gathered from the `KERNELS` list
+/// each family declares beside its kernels: a new family is one line here, a new kernel in a
+/// family none.
+macro_rules! families {
+    ($($family:ident),* $(,)?) => {
+        $(pub mod $family;)*
+        const FAMILIES: &[&[&KernelDef]] = &[$($family::KERNELS),*];
+    };
+}
+
+families!(
+    batchnorm,
+    channel_stats,
+    clip_select,
+    column_sum,
+    conv,
+    conv_gemm,
+    dequantize,
+    gemm,
+    maxpool,
+    nonfinite,
+    pool,
+    quantize,
+    relu,
+    sgd,
+    softmax_xent,
+);
+
+const KERNEL_COUNT: usize = {
+    let (mut n, mut i) = (0, 0);
+    while i < FAMILIES.len() {
+        n += FAMILIES[i].len();
+        i += 1;
+    }
+    n
+};
+
+/// Every kernel octet ships, for warm-up, translation tests and the conformance tool.
+pub static ALL_KERNELS: &[&KernelDef] = &{
+    let mut all = [FAMILIES[0][0]; KERNEL_COUNT];
+    let (mut k, mut i) = (0, 0);
+    while i < FAMILIES.len() {
+        let mut j = 0;
+        while j < FAMILIES[i].len() {
+            all[k] = FAMILIES[i][j];
+            k += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    all
+};
 
 pub use batchnorm::{
     BatchNormBuffers, BatchNormConfig, batchnorm_backward, batchnorm_forward,
@@ -45,46 +84,6 @@ pub use quantize::{QuantizeBuffers, quantize};
 pub use relu::{ReluPass, ReluSaved, relu};
 pub use sgd::{LrScale, SgdBuffers, SgdStep, sgd};
 pub use softmax_xent::{XentBuffers, softmax_xent};
-
-/// Every kernel octet ships, for warm-up, translation tests and the conformance tool.
-pub static ALL_KERNELS: &[&KernelDef] = &[
-    &quantize::QUANTIZE[0],
-    &quantize::QUANTIZE[1],
-    &dequantize::DEQUANTIZE,
-    &channel_stats::CHANNEL_STATS,
-    &channel_stats::CHANNEL_STATS_REDUCE,
-    &channel_stats::CHANNEL_STATS_TAIL,
-    &channel_stats::CHANNEL_STATS_TAIL_REDUCE,
-    &gemm::GEMM_I8,
-    &gemm::GEMM_F32,
-    &gemm::GEMM_I8_REGS[0],
-    &gemm::GEMM_I8_REGS[1],
-    &gemm::GEMM_I8_REGS[2],
-    &gemm::GEMM_I8_REGS[3],
-    &gemm::GEMM_F32_REGS,
-    &gemm::CONV_F32_REGS[0],
-    &gemm::CONV_F32_REGS[1],
-    &gemm::CONV_I8_REGS[0],
-    &gemm::CONV_I8_REGS[1],
-    &gemm::CONV_I8_REGS[2],
-    &gemm::CONV_I8_REGS[3],
-    &gemm::GEMM_REDUCE,
-    &clip_select::CLIP_SELECT,
-    &relu::RELU,
-    &column_sum::COLUMN_SUM,
-    &nonfinite::NONFINITE_COUNT,
-    &softmax_xent::SOFTMAX_XENT,
-    &sgd::SGD,
-    &conv::IM2COL,
-    &conv::IM2COL_I8,
-    &conv::COL2IM,
-    &maxpool::MAXPOOL,
-    &pool::GLOBAL_AVG_POOL,
-    &pool::ADD,
-    &batchnorm::BATCHNORM,
-    &batchnorm::BATCHNORM_GRAD_PREP,
-    &batchnorm::BATCHNORM_BACKWARD,
-];
 
 /// Fails with [`Error::BufferTooSmall`] unless `buffer` holds at least `needed` bytes.
 pub(crate) fn check_buffer(

@@ -9,7 +9,7 @@ pub use crate::abi::{NONFINITE_PER_LANE, NonFiniteParams};
 /// The kernel declaration of `shaders/nonfinite_count.wgsl`.
 pub static NONFINITE_COUNT: KernelDef = KernelDef {
     name: "nonfinite_count",
-    sources: &[wgsl::COMMON, wgsl::NONFINITE_COUNT],
+    sources: &[wgsl::COMMON, include_str!("../../shaders/nonfinite_count.wgsl")],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
@@ -48,3 +48,6 @@ pub fn nonfinite_count(
     ));
     Ok(())
 }
+
+/// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).
+pub(crate) const KERNELS: &[&KernelDef] = &[&NONFINITE_COUNT];

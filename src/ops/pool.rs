@@ -10,7 +10,7 @@ pub use crate::abi::{ADD_RECTIFY, ElementwiseParams, GapParams};
 /// The kernel declaration of `shaders/global_avg_pool.wgsl`.
 pub static GLOBAL_AVG_POOL: KernelDef = KernelDef {
     name: "global_avg_pool",
-    sources: &[wgsl::GLOBAL_AVG_POOL],
+    sources: &[include_str!("../../shaders/global_avg_pool.wgsl")],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
@@ -24,7 +24,7 @@ pub static GLOBAL_AVG_POOL: KernelDef = KernelDef {
 /// The kernel declaration of `shaders/add.wgsl`.
 pub static ADD: KernelDef = KernelDef {
     name: "add",
-    sources: &[wgsl::COMMON, wgsl::ADD],
+    sources: &[wgsl::COMMON, include_str!("../../shaders/add.wgsl")],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
@@ -105,3 +105,6 @@ pub fn add(
     ));
     Ok(())
 }
+
+/// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).
+pub(crate) const KERNELS: &[&KernelDef] = &[&GLOBAL_AVG_POOL, &ADD];

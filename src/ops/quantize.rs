@@ -27,11 +27,11 @@ pub use crate::abi::QuantizeParams;
 pub static QUANTIZE: [KernelDef; 2] = [
     quantize_kernel(
         "quantize",
-        &[wgsl::COMMON, "const MARKS = false;\n", wgsl::QUANTIZE],
+        &[wgsl::COMMON, "const MARKS = false;\n", include_str!("../../shaders/quantize.wgsl")],
     ),
     quantize_kernel(
         "quantize_relu_mask",
-        &[wgsl::COMMON, "const MARKS = true;\n", wgsl::QUANTIZE],
+        &[wgsl::COMMON, "const MARKS = true;\n", include_str!("../../shaders/quantize.wgsl")],
     ),
 ];
 
@@ -133,3 +133,6 @@ pub fn quantize_at(
     ));
     Ok(())
 }
+
+/// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).
+pub(crate) const KERNELS: &[&KernelDef] = &[&QUANTIZE[0], &QUANTIZE[1]];

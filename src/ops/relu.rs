@@ -11,7 +11,7 @@ pub use crate::abi::{RELU_BACKWARD, RELU_MASKED, ReluParams};
 /// The kernel declaration of `shaders/relu.wgsl`.
 pub static RELU: KernelDef = KernelDef {
     name: "relu",
-    sources: &[wgsl::COMMON, wgsl::RELU],
+    sources: &[wgsl::COMMON, include_str!("../../shaders/relu.wgsl")],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
@@ -104,3 +104,6 @@ pub fn relu(
     ));
     Ok(())
 }
+
+/// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).
+pub(crate) const KERNELS: &[&KernelDef] = &[&RELU];

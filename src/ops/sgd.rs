@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;
-use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
+use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d};
 use crate::ops::check_buffer;
 
 pub use crate::abi::{GUARD, LrScale, SgdParams, SgdStep};
@@ -12,7 +12,7 @@ pub use crate::abi::{GUARD, LrScale, SgdParams, SgdStep};
 /// The kernel declaration of `shaders/sgd.wgsl`.
 pub static SGD: KernelDef = KernelDef {
     name: "sgd",
-    sources: &[wgsl::SGD],
+    sources: &[include_str!("../../shaders/sgd.wgsl")],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
@@ -87,3 +87,6 @@ pub fn sgd(
     rec.push(Dispatch::new(&SGD, &params, &b, grid_1d(n as u64, 256)));
     Ok(())
 }
+
+/// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).
+pub(crate) const KERNELS: &[&KernelDef] = &[&SGD];

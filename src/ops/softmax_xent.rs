@@ -2,7 +2,7 @@
 //! FP32, per row of logits.
 
 use crate::error::{Error, Result};
-use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
+use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d};
 use crate::ops::check_buffer;
 
 pub use crate::abi::XentParams;
@@ -10,7 +10,7 @@ pub use crate::abi::XentParams;
 /// The kernel declaration of `shaders/softmax_xent.wgsl`.
 pub static SOFTMAX_XENT: KernelDef = KernelDef {
     name: "softmax_xent",
-    sources: &[wgsl::SOFTMAX_XENT],
+    sources: &[include_str!("../../shaders/softmax_xent.wgsl")],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
@@ -78,3 +78,6 @@ pub fn softmax_xent(
     ));
     Ok(())
 }
+
+/// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).
+pub(crate) const KERNELS: &[&KernelDef] = &[&SOFTMAX_XENT];
