@@ -1,0 +1,210 @@
+//! The command line, and what its choices mean to the library: a model spec, a policy and a
+//! training configuration.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+use octet::nn::ModelSpec;
+use octet::quant::Policy;
+use octet::train::{LrSchedule, NonFinitePolicy, TrainConfig};
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Model {
+    /// 784-256-256-10 perceptron (any input, flattened).
+    Mlp,
+    /// LeNet-5: two 5×5 convolutions with max-pooling, then 120-84-10.
+    Lenet5,
+    /// A small ResNet: 3 basic blocks (16, 32, 64 channels) with batch norm.
+    Resnet,
+}
+
+impl Model {
+    /// The zoo model for images of shape `[h, w, c]` in `classes` classes.
+    pub fn spec(self, [h, w, c]: [usize; 3], classes: u32) -> ModelSpec {
+        let (h, w, c) = (h as u32, w as u32, c as u32);
+        match self {
+            Model::Mlp => ModelSpec {
+                input: [h, w, c],
+                ..ModelSpec::mlp(h * w * c, &[256, 256], classes)
+            },
+            Model::Lenet5 => ModelSpec::lenet5(h, w, c, classes),
+            Model::Resnet => ModelSpec::resnet(h, w, c, classes),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Quant {
+    /// Everything in FP32: the baseline.
+    Fp32,
+    /// Max-abs per tensor, nearest rounding, no gradient clipping.
+    Naive,
+    /// Unified INT8 training (direction-sensitive clipping, DCLRS, stochastic rounding).
+    Ui8,
+    /// Distribution-adaptive INT8 (per-channel dY for dW, magnitude-aware clipping).
+    Dai8,
+}
+
+impl Quant {
+    /// Every policy, in the order `--compare` trains them.
+    pub const ALL: [Quant; 4] = [Quant::Fp32, Quant::Naive, Quant::Ui8, Quant::Dai8];
+
+    /// The name on the command line, in the report and in `Policy::from_name`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Quant::Fp32 => "fp32",
+            Quant::Naive => "naive",
+            Quant::Ui8 => "ui8",
+            Quant::Dai8 => "dai8",
+        }
+    }
+
+    /// The library's policy of that name, with its default settings.
+    pub fn policy(self) -> Policy {
+        Policy::from_name(self.name()).expect("every Quant names a policy")
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OnNonFinite {
+    /// Stop with an error.
+    Stop,
+    /// Skip the step and halve the learning rate.
+    Skip,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Schedule {
+    /// The same learning rate throughout.
+    Constant,
+    /// Multiplied by 0.1 at 50% and 75% of the steps.
+    Step,
+    /// Cosine decay to zero over the run.
+    Cosine,
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    about = "Train a network with INT8 GEMMs on wgpu (octet's example trainer)",
+    long_about = "Trains a zoo model under an FP32 or INT8 policy. With no arguments: LeNet-5 \
+                  with DAI8 on the Fashion-MNIST subset embedded in the repository (10,000 \
+                  training and 2,000 test images), two epochs."
+)]
+pub struct Args {
+    /// Model from the zoo.
+    #[arg(long, value_enum, default_value = "lenet5")]
+    pub model: Model,
+    /// Quantization policy.
+    #[arg(long, value_enum, default_value = "dai8")]
+    pub quant: Quant,
+    /// Passes over the training split.
+    #[arg(long, default_value_t = 2)]
+    pub epochs: u32,
+    /// Images per step (a last partial batch of each epoch is skipped).
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: u32,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 0.04)]
+    pub lr: f32,
+    /// SGD momentum.
+    #[arg(long, default_value_t = 0.9)]
+    pub momentum: f32,
+    /// L2 weight decay.
+    #[arg(long, default_value_t = 5e-4)]
+    pub weight_decay: f32,
+    /// Nesterov momentum.
+    #[arg(long)]
+    pub nesterov: bool,
+    /// Learning-rate schedule over the whole run.
+    #[arg(long, value_enum, default_value = "cosine")]
+    pub schedule: Schedule,
+    /// Steps of linear learning-rate warm-up.
+    #[arg(long, default_value_t = 50)]
+    pub warmup_steps: u64,
+    /// Seed of the weights, the data order and stochastic rounding.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u32,
+    /// Quantize the first and last layers too (by default they stay FP32).
+    #[arg(long)]
+    pub quantize_first_last: bool,
+    /// When a step's loss or gradients hold NaN/Inf (its update is skipped either way): stop
+    /// with an error naming the step and layer, or skip it and halve the learning rate.
+    #[arg(long, value_enum, default_value = "stop")]
+    pub on_nonfinite: OnNonFinite,
+    /// Directory with IDX files (train-images-idx3-ubyte[.gz], …) or CIFAR-10 binary batches
+    /// [default: the embedded Fashion-MNIST subset].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Hold out this many training images as a validation split, reported each epoch.
+    #[arg(long, default_value_t = 0)]
+    pub val: usize,
+    /// Use only the first N training images.
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+    /// GPU backend: vulkan, metal, dx12 or gl [default: the best adapter present].
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Write `last.safetensors` here at every epoch end and on Ctrl-C.
+    #[arg(long)]
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Continue the run saved in this checkpoint (same options as the run that wrote it).
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// Only evaluate this checkpoint on the test split.
+    #[arg(long, conflicts_with_all = ["resume", "compare"])]
+    pub eval: Option<PathBuf>,
+    /// Write a JSON report here.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Plot loss and accuracy curves here (.png or .svg).
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Train FP32, naive, UI8 and DAI8 back to back with the same seed and print one table.
+    #[arg(long, conflicts_with = "resume")]
+    pub compare: bool,
+}
+
+impl Args {
+    /// The policies this run trains, one after the other.
+    pub fn quants(&self) -> Vec<Quant> {
+        if self.compare {
+            Quant::ALL.to_vec()
+        } else {
+            vec![self.quant]
+        }
+    }
+
+    /// The training configuration for `steps_per_epoch` steps in each epoch; the schedule
+    /// spans the steps after the warm-up.
+    pub fn train_config(&self, steps_per_epoch: u64) -> TrainConfig {
+        let total = steps_per_epoch * self.epochs as u64;
+        let after_warmup = total.saturating_sub(self.warmup_steps).max(1);
+        TrainConfig {
+            batch: self.batch_size,
+            lr: self.lr,
+            momentum: self.momentum,
+            weight_decay: self.weight_decay,
+            nesterov: self.nesterov,
+            schedule: match self.schedule {
+                Schedule::Constant => LrSchedule::Constant,
+                Schedule::Step => LrSchedule::Step {
+                    every: after_warmup / 4,
+                    gamma: 0.1,
+                },
+                Schedule::Cosine => LrSchedule::Cosine {
+                    total: after_warmup,
+                },
+            },
+            warmup_steps: self.warmup_steps,
+            seed: self.seed,
+            quantize_first_last: self.quantize_first_last,
+            on_nonfinite: match self.on_nonfinite {
+                OnNonFinite::Stop => NonFinitePolicy::Stop,
+                OnNonFinite::Skip => NonFinitePolicy::SkipStep { lr_backoff: 0.5 },
+            },
+        }
+    }
+}

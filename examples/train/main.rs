@@ -1,0 +1,323 @@
+//! octet's example trainer: trains a zoo model under an FP32 or INT8 policy on IDX (MNIST,
+//! Fashion-MNIST) or CIFAR-10 data — by default LeNet-5 with DAI8 on the Fashion-MNIST subset
+//! embedded in the repository — with a progress bar, checkpoints, a JSON report and a plot.
+//!
+//! ```text
+//! cargo run --release --example train                       # LeNet-5, DAI8, embedded data
+//! cargo run --release --example train -- --compare --report r.json --plot r.png
+//! cargo run --release --example train -- --data /usr/share/datasets/fashion-mnist --epochs 5
+//! cargo run --release --example train -- --resume runs/last.safetensors
+//! cargo run --release --example train -- --eval runs/last.safetensors
+//! ```
+
+mod args;
+mod data;
+mod plot;
+mod report;
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use octet::checkpoint::Checkpoint;
+use octet::data::permutation;
+use octet::train::{StepMetrics, Trainer};
+
+use crate::args::{Args, Quant};
+use crate::data::Data;
+use crate::plot::PlotFormat;
+use crate::report::{DeviceInfo, EpochRecord, LayerReport, RunReport};
+
+type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn main() -> ExitCode {
+    env_logger::init();
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Everything but the exit code: `--eval`, or training each policy, then the outputs.
+fn run(args: &Args) -> AnyResult<()> {
+    // Check what can be checked before minutes of work.
+    for path in [&args.report, &args.plot].into_iter().flatten() {
+        check_writable(path)?;
+    }
+    if let Some(plot) = &args.plot {
+        PlotFormat::of(plot)?;
+    }
+    let ctx = match &args.backend {
+        Some(name) => octet::Context::with_backends(octet::gpu::parse_backends(name)?, None)?,
+        None => octet::Context::new_default()?,
+    };
+    let device = DeviceInfo::of(&ctx);
+    let data_dir = data::data_dir(args);
+    let data = data::load(args, &data_dir)?;
+    eprintln!(
+        "octet {} on {} ({}, {}); data {}: {} train, {} val, {} test, {}x{}x{}",
+        env!("CARGO_PKG_VERSION"),
+        device.adapter,
+        device.backend,
+        device.driver,
+        data_dir.display(),
+        data.train.len(),
+        data.val_len(),
+        data.test.len(),
+        data.train.shape[0],
+        data.train.shape[1],
+        data.train.shape[2],
+    );
+    if let Some(path) = &args.eval {
+        return evaluate_checkpoint(&ctx, path, &data);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            // A second Ctrl-C: the user really wants out.
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\ninterrupted: finishing this step and saving a checkpoint (Ctrl-C again to quit now)"
+        );
+    })?;
+    let mut reports = Vec::new();
+    for quant in args.quants() {
+        let mut report = train_one(args, &ctx, &data, quant, &stop)?;
+        // Only now: the reports inside checkpoints leave the device and data set blank.
+        report.set_origin(&device, &data_dir);
+        report::summarize(&report);
+        let interrupted = report.interrupted;
+        reports.push(report);
+        if interrupted {
+            break;
+        }
+    }
+    if args.compare {
+        report::print_table(&reports);
+    }
+    if let Some(path) = &args.report {
+        report::write_json(path, &reports)?;
+        eprintln!("report: {}", path.display());
+    }
+    if let Some(path) = &args.plot {
+        plot::plot(path, &reports)?;
+        eprintln!("plot: {}", path.display());
+    }
+    if reports.iter().any(|r| r.interrupted) {
+        return Err("interrupted; continue with --resume <checkpoint-dir>/last.safetensors".into());
+    }
+    Ok(())
+}
+
+/// Fails when `path`'s directory is missing, so a long run does not end without its output.
+fn check_writable(path: &Path) -> AnyResult<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(format!(
+            "{}: the directory {} does not exist",
+            path.display(),
+            dir.display()
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// The running sums of one epoch's step metrics.
+#[derive(Default)]
+struct EpochTally {
+    loss_sum: f64,
+    correct: u64,
+    rows: u64,
+    seen: u64,
+}
+
+impl EpochTally {
+    /// Counts `metrics` in, and keeps each step's loss for the curves.
+    fn add(&mut self, metrics: Vec<StepMetrics>, step_losses: &mut Vec<f32>) {
+        for m in metrics {
+            step_losses.push(m.loss);
+            self.loss_sum += m.loss as f64;
+            self.correct += m.correct as u64;
+            self.rows += m.rows as u64;
+            self.seen += 1;
+        }
+    }
+}
+
+/// Trains one policy for the epochs left (all of them, unless resuming), saving a checkpoint
+/// after each and on Ctrl-C.
+fn train_one(
+    args: &Args,
+    ctx: &octet::Context,
+    data: &Data,
+    quant: Quant,
+    stop: &AtomicBool,
+) -> AnyResult<RunReport> {
+    let batch = args.batch_size as usize;
+    let steps_per_epoch = (data.train.len() / batch) as u64;
+    let spec = args.model.spec(data.train.shape, data.train.classes);
+    let cfg = args.train_config(steps_per_epoch);
+    let mut trainer = Trainer::new(ctx, &spec, quant.policy(), cfg)?;
+    let mut report = RunReport::new(args, data, quant, trainer.dispatches_per_step());
+    if let Some(path) = &args.resume {
+        let ckpt = Checkpoint::load(path)?;
+        trainer.restore(&ckpt).map_err(|e| {
+            format!(
+                "{}: {e} (resume with the options of the run that wrote it)",
+                path.display()
+            )
+        })?;
+        if let Some(previous) = ckpt.extra.get("report") {
+            // Keep the curves of the epochs before the interruption.
+            if let Ok(old) = serde_json::from_str::<serde_json::Value>(previous) {
+                report.restore_history(&old);
+            }
+        }
+        eprintln!("resumed {} at step {}", path.display(), ckpt.step);
+    }
+    let started = Instant::now();
+    let mut images = 0u64;
+    let (mut xb, mut yb) = (Vec::new(), Vec::new());
+    let first_epoch = (trainer.step() / steps_per_epoch) as u32;
+    for epoch in first_epoch..args.epochs {
+        let epoch_started = Instant::now();
+        let order = permutation(data.train.len(), args.seed, epoch as u64);
+        let bar = progress_bar(steps_per_epoch, epoch, args.epochs, quant);
+        let skip = trainer.step() - epoch as u64 * steps_per_epoch;
+        bar.set_position(skip);
+        let mut tally = EpochTally::default();
+        for s in skip..steps_per_epoch {
+            if stop.load(Ordering::SeqCst) {
+                report.interrupted = true;
+                break;
+            }
+            let s = s as usize;
+            data.train
+                .gather(&order[s * batch..(s + 1) * batch], &mut xb, &mut yb);
+            trainer.train_step(&xb, &yb)?;
+            images += batch as u64;
+            tally.add(trainer.poll_metrics(false)?, &mut report.step_losses);
+            let rate = images as f64 / started.elapsed().as_secs_f64();
+            if tally.seen > 0 {
+                bar.set_message(format!(
+                    "loss {:.3}  acc {:.1}%  {rate:.0} img/s",
+                    tally.loss_sum / tally.seen as f64,
+                    100.0 * tally.correct as f64 / tally.rows.max(1) as f64
+                ));
+            }
+            bar.inc(1);
+        }
+        tally.add(trainer.poll_metrics(true)?, &mut report.step_losses);
+        bar.finish_and_clear();
+        if report.interrupted {
+            save(args, &mut trainer, &report, epoch)?;
+            break;
+        }
+        let (test_loss, test_accuracy) = trainer.evaluate(&data.test.x, &data.test.y)?;
+        let val_accuracy = match &data.val {
+            Some(v) => Some(trainer.evaluate(&v.x, &v.y)?.1),
+            None => None,
+        };
+        let record = EpochRecord {
+            epoch: epoch + 1,
+            train_loss: (tally.loss_sum / tally.seen.max(1) as f64) as f32,
+            train_accuracy: tally.correct as f32 / tally.rows.max(1) as f32,
+            test_loss,
+            test_accuracy,
+            val_accuracy,
+            seconds: epoch_started.elapsed().as_secs_f64(),
+        };
+        eprintln!(
+            "{} epoch {}/{}: train loss {:.4} acc {:.2}% | test loss {:.4} acc {:.2}%{} | {:.1} s",
+            quant.name(),
+            record.epoch,
+            args.epochs,
+            record.train_loss,
+            100.0 * record.train_accuracy,
+            record.test_loss,
+            100.0 * record.test_accuracy,
+            val_accuracy.map_or(String::new(), |v| format!(" | val acc {:.2}%", 100.0 * v)),
+            record.seconds
+        );
+        report.per_epoch.push(record);
+        save(args, &mut trainer, &report, epoch + 1)?;
+    }
+    report.wall_seconds = started.elapsed().as_secs_f64();
+    report.images_per_second = images as f64 / report.wall_seconds.max(1e-9);
+    report.final_test_accuracy = report.per_epoch.last().map_or(0.0, |e| e.test_accuracy);
+    report.quant_state = trainer
+        .quant_state()?
+        .iter()
+        .map(LayerReport::from)
+        .collect();
+    Ok(report)
+}
+
+/// Writes `last.safetensors` (with the report so far, for the curves of a resumed run).
+fn save(args: &Args, trainer: &mut Trainer, report: &RunReport, epoch: u32) -> AnyResult<()> {
+    let Some(dir) = &args.checkpoint_dir else {
+        return Ok(());
+    };
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut ckpt = trainer.checkpoint()?;
+    ckpt.extra.extend([
+        ("epoch".to_string(), epoch.to_string()),
+        ("report".to_string(), serde_json::to_string(report)?),
+    ]);
+    let path = dir.join("last.safetensors");
+    ckpt.save(&path)?;
+    eprintln!("checkpoint: {} (step {})", path.display(), ckpt.step);
+    Ok(())
+}
+
+/// `--eval`: the test loss and accuracy of a saved model, on the data set it was trained on.
+fn evaluate_checkpoint(ctx: &octet::Context, path: &Path, data: &Data) -> AnyResult<()> {
+    let ckpt = Checkpoint::load(path)?;
+    if ckpt.model.input != data.test.shape.map(|d| d as u32) {
+        return Err(format!(
+            "{}: the model takes {:?} inputs, the data set has {:?}; pass the --data it was \
+             trained on",
+            path.display(),
+            ckpt.model.input,
+            data.test.shape
+        )
+        .into());
+    }
+    let mut trainer = Trainer::new(ctx, &ckpt.model, ckpt.policy.clone(), ckpt.config.clone())?;
+    trainer.restore(&ckpt)?;
+    let (loss, accuracy) = trainer.evaluate(&data.test.x, &data.test.y)?;
+    println!(
+        "{}: step {}, test loss {loss:.4}, test accuracy {:.2}% ({} images)",
+        path.display(),
+        ckpt.step,
+        100.0 * accuracy,
+        data.test.len()
+    );
+    Ok(())
+}
+
+/// The bar of one epoch, named by its policy and epoch.
+fn progress_bar(steps: u64, epoch: u32, epochs: u32, quant: Quant) -> ProgressBar {
+    let bar = ProgressBar::new(steps);
+    let style =
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} steps  {msg}  ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(format!("{} epoch {}/{epochs}", quant.name(), epoch + 1));
+    bar
+}

@@ -1,0 +1,144 @@
+//! The loss and accuracy curves of `--plot`, as PNG or SVG.
+
+use std::path::Path;
+
+use crate::AnyResult;
+use crate::report::RunReport;
+
+/// The image formats `--plot` writes, told by the file name's extension.
+#[derive(Clone, Copy)]
+pub enum PlotFormat {
+    Png,
+    Svg,
+}
+
+impl PlotFormat {
+    /// The format `path` asks for, or an error naming the file (checked before training).
+    pub fn of(path: &Path) -> AnyResult<PlotFormat> {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+        {
+            Some(e) if e == "png" => Ok(PlotFormat::Png),
+            Some(e) if e == "svg" => Ok(PlotFormat::Svg),
+            _ => Err(format!("{}: --plot needs a .png or .svg file name", path.display()).into()),
+        }
+    }
+}
+
+/// Draws the training loss and test accuracy of every run side by side into `path`.
+pub fn plot(path: &Path, reports: &[RunReport]) -> AnyResult<()> {
+    use plotters::prelude::*;
+    let size = (1200, 480);
+    match PlotFormat::of(path)? {
+        PlotFormat::Png => {
+            plotters::style::register_font(
+                "sans-serif",
+                FontStyle::Normal,
+                include_bytes!("../assets/DejaVuSans.ttf"),
+            )
+            .map_err(|_| "the embedded font is unreadable")?;
+            let root = BitMapBackend::new(path, size).into_drawing_area();
+            draw(&root, reports)?;
+            root.present()?;
+        }
+        PlotFormat::Svg => {
+            let root = SVGBackend::new(path, size).into_drawing_area();
+            draw(&root, reports)?;
+            root.present()?;
+        }
+    }
+    Ok(())
+}
+
+fn draw<DB: plotters::prelude::DrawingBackend>(
+    root: &plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
+    reports: &[RunReport],
+) -> AnyResult<()>
+where
+    DB::ErrorType: 'static,
+{
+    use plotters::prelude::*;
+    root.fill(&WHITE)?;
+    let (left, right) = root.split_horizontally(600);
+    let colors = [BLACK, RED, BLUE, GREEN];
+    // Training loss per step, smoothed over 20 steps.
+    let steps = reports
+        .iter()
+        .map(|r| r.step_losses.len())
+        .max()
+        .unwrap_or(1)
+        .max(2);
+    let top = reports
+        .iter()
+        .flat_map(|r| r.step_losses.iter().copied())
+        .filter(|v| v.is_finite())
+        .fold(0.1f32, f32::max);
+    let mut chart = ChartBuilder::on(&left)
+        .caption("training loss (20-step mean)", ("sans-serif", 20))
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0..steps, 0f32..top)?;
+    chart
+        .configure_mesh()
+        .x_desc("step")
+        .y_desc("loss")
+        .draw()?;
+    for (r, color) in reports.iter().zip(colors.iter().cycle()) {
+        let smooth = r
+            .step_losses
+            .windows(20.min(r.step_losses.len().max(1)))
+            .enumerate()
+            .map(|(i, w)| (i + w.len(), w.iter().sum::<f32>() / w.len() as f32));
+        chart
+            .draw_series(LineSeries::new(smooth, color))?
+            .label(r.quant)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerLeft)
+        .border_style(BLACK)
+        .background_style(WHITE)
+        .draw()?;
+    // Test accuracy per epoch, zoomed to the measured range.
+    let epochs = reports
+        .iter()
+        .map(|r| r.per_epoch.len())
+        .max()
+        .unwrap_or(1)
+        .max(2) as u32;
+    let lowest = reports
+        .iter()
+        .flat_map(|r| r.per_epoch.iter().map(|e| 100.0 * e.test_accuracy))
+        .fold(100f32, f32::min);
+    let floor = ((lowest - 5.0) / 5.0).floor().max(0.0) * 5.0;
+    let mut chart = ChartBuilder::on(&right)
+        .caption("test accuracy", ("sans-serif", 20))
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(50)
+        .build_cartesian_2d(1..epochs, floor..100f32)?;
+    chart.configure_mesh().x_desc("epoch").y_desc("%").draw()?;
+    for (r, color) in reports.iter().zip(colors.iter().cycle()) {
+        let points: Vec<(u32, f32)> = r
+            .per_epoch
+            .iter()
+            .map(|e| (e.epoch, 100.0 * e.test_accuracy))
+            .collect();
+        chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+        chart
+            .draw_series(LineSeries::new(points, color.stroke_width(2)))?
+            .label(r.quant)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerLeft)
+        .border_style(BLACK)
+        .background_style(WHITE)
+        .draw()?;
+    Ok(())
+}
