@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::{Needs, for_each_adapter};
 use octet::gpu::Autotune;
 use octet::ops::{GemmShape, GemmVariant};
 
@@ -14,9 +15,10 @@ fn cache_entries(path: &std::path::Path) -> serde_json::Value {
 #[test]
 fn choices_are_cached_per_adapter_and_off_is_the_fixed_rule() {
     let dir = tempfile::tempdir().unwrap();
-    for (i, adapter) in common::adapters().iter().enumerate() {
-        let ctx = octet::Context::from_adapter(adapter).unwrap();
-        let backend = format!("{:?}", adapter.get_info().backend);
+    let test = "choices_are_cached_per_adapter_and_off_is_the_fixed_rule";
+    for_each_adapter(test, Needs::EveryAdapter, |gpu| {
+        let (i, ctx) = (gpu.index, gpu.context());
+        let backend = format!("{:?}", gpu.backend());
 
         // Off: the rule, nothing written. Shapes differ per adapter and test, because choices
         // are remembered for the whole process.
@@ -24,7 +26,7 @@ fn choices_are_cached_per_adapter_and_off_is_the_fixed_rule() {
         ctx.set_autotune(Autotune::Off);
         for int8 in [true, false] {
             let v = ctx.gemm_variant(&off_shape, int8).unwrap();
-            let rule = GemmVariant::heuristic(&off_shape, adapter.get_info().device_type);
+            let rule = GemmVariant::heuristic(&off_shape, gpu.info.device_type);
             assert_eq!(v, rule, "{backend}");
         }
 
@@ -57,5 +59,5 @@ fn choices_are_cached_per_adapter_and_off_is_the_fixed_rule() {
         let other = GemmShape::new(52 + i as u32, 28, 44);
         ctx.gemm_variant(&other, false).unwrap();
         assert_eq!(cache_entries(&corrupt)["octet"], env!("CARGO_PKG_VERSION"));
-    }
+    });
 }

@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::{Needs, for_each_adapter};
 use octet::checkpoint::Checkpoint;
 use octet::data::Dataset;
 use octet::nn::{LayerSpec, ModelSpec, TensorRole};
@@ -61,8 +62,9 @@ fn resuming_from_a_checkpoint_reaches_the_uninterrupted_weights() {
         Policy::from_name("dai8").unwrap(),
         Policy::Fp32,
     ];
-    for adapter in common::adapters() {
-        let ctx = octet::Context::from_adapter(&adapter).unwrap();
+    let test = "resuming_from_a_checkpoint_reaches_the_uninterrupted_weights";
+    for_each_adapter(test, Needs::EveryAdapter, |gpu| {
+        let ctx = gpu.context();
         for policy in &policies {
             let mut whole = Trainer::new(&ctx, &spec(), policy.clone(), config()).unwrap();
             run(&mut whole, &data, 0..8);
@@ -93,62 +95,64 @@ fn resuming_from_a_checkpoint_reaches_the_uninterrupted_weights() {
                 let (a, b) = (expected.tensors_of(role), got.tensors_of(role));
                 assert!(!a.is_empty() || role == TensorRole::QuantState);
                 for (a, b) in a.iter().zip(&b) {
-                    let bits = |t: &[f32]| t.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
                     assert_eq!(
-                        bits(&a.data),
-                        bits(&b.data),
+                        common::bits(&a.data),
+                        common::bits(&b.data),
                         "{:?} {policy:?}: {role:?} {} differs after resuming",
-                        adapter.get_info().backend,
+                        gpu.backend(),
                         a.name
                     );
                 }
             }
         }
-    }
+    });
 }
 
 #[test]
 fn damaged_and_foreign_checkpoints_are_refused() {
-    let ctx = octet::Context::from_adapter(&common::first_adapter()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut trainer =
-        Trainer::new(&ctx, &spec(), Policy::from_name("dai8").unwrap(), config()).unwrap();
-    let ckpt = trainer.checkpoint().unwrap();
-    let bytes = ckpt.to_bytes().unwrap();
-    let path = dir.path().join("c.safetensors");
-    for (what, damaged) in [
-        ("truncated", bytes[..bytes.len() / 2].to_vec()),
-        ("empty", Vec::new()),
-        ("not safetensors", b"hello world, not a checkpoint".to_vec()),
-    ] {
-        std::fs::write(&path, &damaged).unwrap();
-        match Checkpoint::load(&path) {
-            Err(octet::Error::Checkpoint { file, problem }) => {
-                assert_eq!(file, path, "{what}");
-                eprintln!("{what}: {problem}");
+    let test = "damaged_and_foreign_checkpoints_are_refused";
+    for_each_adapter(test, Needs::PreferredAdapter, |gpu| {
+        let ctx = gpu.context();
+        let dir = tempfile::tempdir().unwrap();
+        let mut trainer =
+            Trainer::new(&ctx, &spec(), Policy::from_name("dai8").unwrap(), config()).unwrap();
+        let ckpt = trainer.checkpoint().unwrap();
+        let bytes = ckpt.to_bytes().unwrap();
+        let path = dir.path().join("c.safetensors");
+        for (what, damaged) in [
+            ("truncated", bytes[..bytes.len() / 2].to_vec()),
+            ("empty", Vec::new()),
+            ("not safetensors", b"hello world, not a checkpoint".to_vec()),
+        ] {
+            std::fs::write(&path, &damaged).unwrap();
+            match Checkpoint::load(&path) {
+                Err(octet::Error::Checkpoint { file, problem }) => {
+                    assert_eq!(file, path, "{what}");
+                    eprintln!("{what}: {problem}");
+                }
+                other => panic!("{what}: {other:?}"),
             }
-            other => panic!("{what}: {other:?}"),
         }
-    }
-    match Checkpoint::load(&dir.path().join("missing.safetensors")) {
-        Err(octet::Error::Io { .. }) => {}
-        other => panic!("missing file: {other:?}"),
-    }
-    // A checkpoint of another policy or model is refused, naming what differs.
-    let mut fp32 = Trainer::new(&ctx, &spec(), Policy::Fp32, config()).unwrap();
-    let err = fp32.restore(&ckpt).unwrap_err().to_string();
-    assert!(err.contains("policy"), "{err}");
-    let mut other = ckpt.clone();
-    other.model.layers.pop();
-    other.model.layers.push(LayerSpec::Linear { outputs: 4 });
-    let err = trainer.restore(&other).unwrap_err().to_string();
-    assert!(err.contains("model"), "{err}");
-    // A tensor with the wrong shape is refused before anything is written.
-    let mut bad = ckpt.clone();
-    bad.tensors[0].1.shape = vec![1];
-    bad.tensors[0].1.data = vec![0.0];
-    let err = trainer.restore(&bad).unwrap_err().to_string();
-    assert!(err.contains("shape"), "{err}");
+        match Checkpoint::load(&dir.path().join("missing.safetensors")) {
+            Err(octet::Error::Io { .. }) => {}
+            other => panic!("missing file: {other:?}"),
+        }
+        // A checkpoint of another policy or model is refused, naming what differs.
+        let mut fp32 = Trainer::new(&ctx, &spec(), Policy::Fp32, config()).unwrap();
+        let err = fp32.restore(&ckpt).unwrap_err().to_string();
+        assert!(err.contains("policy"), "{err}");
+        let mut other = ckpt.clone();
+        other.model.layers.pop();
+        other.model.layers.push(LayerSpec::Linear { outputs: 4 });
+        let err = trainer.restore(&other).unwrap_err().to_string();
+        assert!(err.contains("model"), "{err}");
+        // A tensor with the wrong shape is refused before anything is written.
+        let mut bad = ckpt.clone();
+        bad.tensors[0].1.shape = vec![1];
+        bad.tensors[0].1.data = vec![0.0];
+        let err = trainer.restore(&bad).unwrap_err().to_string();
+        assert!(err.contains("shape"), "{err}");
+    });
 }
 
 #[test]

@@ -1,8 +1,12 @@
 //! The trainer handed bad input: it exits non-zero with a message naming the file and the
 //! problem, and never panics. (`cargo test` builds the examples; this drives the real binary.)
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use common::idx;
 
 fn trainer() -> PathBuf {
     // target/<profile>/deps/cli-… → target/<profile>/examples/train
@@ -35,15 +39,6 @@ fn run(args: &[&str]) -> (i32, String) {
         "the trainer panicked: {stderr}"
     );
     (out.status.code().unwrap_or(-1), stderr)
-}
-
-fn idx(dims: &[u32], payload: &[u8]) -> Vec<u8> {
-    let mut v = vec![0, 0, 0x08, dims.len() as u8];
-    for d in dims {
-        v.extend(d.to_be_bytes());
-    }
-    v.extend(payload);
-    v
 }
 
 fn data_dir(dir: &Path, images: Vec<u8>, labels: Vec<u8>) {

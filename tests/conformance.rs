@@ -5,24 +5,14 @@
 
 mod common;
 
+use common::{Needs, for_each_adapter};
 use octet::conformance::{self, Gen};
 use octet::ops::{ChannelAxis, Layout};
 
-fn contexts() -> Vec<(String, octet::Context)> {
-    let adapters = common::adapters();
-    adapters
-        .iter()
-        .map(|a| {
-            let info = a.get_info();
-            let label = format!("{} ({:?}, {})", info.name, info.backend, info.driver_info);
-            (label, octet::Context::from_adapter(a).expect("device"))
-        })
-        .collect()
-}
-
 fn run_suite(suite: &str) {
     let mut failures = Vec::new();
-    for (label, ctx) in contexts() {
+    for_each_adapter(suite, Needs::EveryAdapter, |gpu| {
+        let (label, ctx) = (gpu.label(), gpu.context());
         let cases = conformance::run_suite(&ctx, suite, false).expect("suite ran");
         assert!(!cases.is_empty(), "{suite} has no cases");
         let failed: Vec<_> = cases.iter().filter(|c| !c.passed).collect();
@@ -36,7 +26,7 @@ fn run_suite(suite: &str) {
                 .iter()
                 .map(|c| format!("{label}: {}: {}", c.case, c.detail)),
         );
-    }
+    });
     assert!(
         failures.is_empty(),
         "{} failures:\n{}",
@@ -139,7 +129,9 @@ fn classifier_fraction_matches_theory() {
         (0.1817, false, 0.03),
     ];
     let layout = Layout::new(rows, 4, ChannelAxis::Cols);
-    for (label, ctx) in contexts() {
+    let test = "classifier_fraction_matches_theory";
+    for_each_adapter(test, Needs::EveryAdapter, |gpu| {
+        let (label, ctx) = (gpu.label(), gpu.context());
         let stats = conformance::gpu_channel_stats(&ctx, &layout, &input, &[], false)
             .unwrap()
             .pass2;
@@ -155,7 +147,7 @@ fn classifier_fraction_matches_theory() {
                 "{label}: channel {ch} misclassified ({f})"
             );
         }
-    }
+    });
 }
 
 /// UI8's clip search ingredients: on heavy-tailed data the best candidate clip is below max|g|,
@@ -171,7 +163,9 @@ fn cosine_terms_prefer_clipping_heavy_tails_only() {
     }
     let layout = Layout::new(rows, 2, ChannelAxis::Cols);
     let ratios = conformance::default_ratios();
-    for (label, ctx) in contexts() {
+    let test = "cosine_terms_prefer_clipping_heavy_tails_only";
+    for_each_adapter(test, Needs::EveryAdapter, |gpu| {
+        let (label, ctx) = (gpu.label(), gpu.context());
         let run = conformance::gpu_channel_stats(&ctx, &layout, &input, &ratios, true).unwrap();
         let (stats, terms) = (run.pass2, run.terms);
         for ch in 0..2 {
@@ -192,16 +186,17 @@ fn cosine_terms_prefer_clipping_heavy_tails_only() {
                 );
             }
         }
-    }
+    });
 }
 
 /// The lowering column: GL always expands `dot4I8Packed`; Vulkan reports from the driver's
 /// integer-dot-product feature (lavapipe: Vulkan 1.3, native `OpSDot`, not accelerated).
 #[test]
 fn dot4_lowering_is_read_from_the_driver() {
-    for adapter in common::adapters() {
-        let info = adapter.get_info();
-        let lowering = octet::gpu::dot4_lowering(&adapter);
+    let test = "dot4_lowering_is_read_from_the_driver";
+    for_each_adapter(test, Needs::EveryAdapter, |gpu| {
+        let info = &gpu.info;
+        let lowering = octet::gpu::dot4_lowering(gpu.adapter);
         eprintln!("{} {:?}: {lowering}", info.name, info.backend);
         match info.backend {
             wgpu::Backend::Gl => assert_eq!(lowering.kind, "polyfill"),
@@ -220,5 +215,5 @@ fn dot4_lowering_is_read_from_the_driver() {
             }
             _ => {}
         }
-    }
+    });
 }

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{Needs, for_each_adapter};
 use octet::checkpoint::Checkpoint;
 use octet::conformance::Gen;
 use octet::data::Dataset;
@@ -38,22 +39,25 @@ fn crash_child() {
         return;
     };
     let path = Path::new(&dir).join("last.safetensors");
-    let ctx = octet::Context::from_adapter(&common::first_adapter()).unwrap();
-    let cfg = TrainConfig {
-        batch: 8,
-        lr: 0.05,
-        ..Default::default()
-    };
-    let mut trainer = Trainer::new(&ctx, &spec(), Policy::ui8(), cfg).unwrap();
-    if path.exists() {
-        trainer.restore(&Checkpoint::load(&path).unwrap()).unwrap();
-    }
-    let data = Dataset::synthetic_images(8 * STEPS as usize, [12, 12, 1], 4, 0.5, 6);
-    while trainer.step() < STEPS {
-        let (x, y) = data.batch(trainer.step() as usize * 8, 8);
-        trainer.train_step(x, y).unwrap();
-        trainer.checkpoint().unwrap().save(&path).unwrap();
-    }
+    let test = "crash_child";
+    for_each_adapter(test, Needs::PreferredAdapter, |gpu| {
+        let ctx = gpu.context();
+        let cfg = TrainConfig {
+            batch: 8,
+            lr: 0.05,
+            ..Default::default()
+        };
+        let mut trainer = Trainer::new(&ctx, &spec(), Policy::ui8(), cfg).unwrap();
+        if path.exists() {
+            trainer.restore(&Checkpoint::load(&path).unwrap()).unwrap();
+        }
+        let data = Dataset::synthetic_images(8 * STEPS as usize, [12, 12, 1], 4, 0.5, 6);
+        while trainer.step() < STEPS {
+            let (x, y) = data.batch(trainer.step() as usize * 8, 8);
+            trainer.train_step(x, y).unwrap();
+            trainer.checkpoint().unwrap().save(&path).unwrap();
+        }
+    });
 }
 
 fn child(dir: &Path) -> Command {
@@ -68,10 +72,7 @@ fn child(dir: &Path) -> Command {
 fn weights(dir: &Path) -> Vec<Vec<u32>> {
     let ckpt = Checkpoint::load(&dir.join("last.safetensors")).unwrap();
     assert_eq!(ckpt.step, STEPS);
-    ckpt.tensors_of(TensorRole::Parameter)
-        .iter()
-        .map(|t| t.data.iter().map(|v| v.to_bits()).collect())
-        .collect()
+    common::tensor_bits(&ckpt.tensors_of(TensorRole::Parameter))
 }
 
 /// Temporary files of interrupted (or ongoing) checkpoint writes in `dir`.

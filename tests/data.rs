@@ -1,19 +1,13 @@
 //! The IDX and CIFAR-10 loaders on files the tests write, good and bad: every problem is an
 //! `Error::Data` that names the file and says what is wrong.
 
+mod common;
+
 use std::io::Write;
 use std::path::Path;
 
+use common::idx;
 use octet::data::{load_cifar10, load_dir, load_idx, read_idx};
-
-fn idx(dims: &[u32], payload: &[u8]) -> Vec<u8> {
-    let mut v = vec![0, 0, 0x08, dims.len() as u8];
-    for d in dims {
-        v.extend(d.to_be_bytes());
-    }
-    v.extend(payload);
-    v
-}
 
 fn gz(bytes: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

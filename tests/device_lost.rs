@@ -2,6 +2,7 @@
 
 mod common;
 
+use common::{Needs, for_each_adapter};
 use octet::data::Dataset;
 use octet::nn::ModelSpec;
 use octet::quant::Policy;
@@ -15,9 +16,9 @@ fn a_lost_device_gives_typed_errors() {
         batch: 8,
         ..Default::default()
     };
-    for adapter in common::adapters() {
-        let backend = adapter.get_info().backend;
-        let ctx = octet::Context::from_adapter(&adapter).unwrap();
+    let test = "a_lost_device_gives_typed_errors";
+    for_each_adapter(test, Needs::EveryAdapter, |gpu| {
+        let (backend, ctx) = (gpu.backend(), gpu.context());
         let mut trainer = Trainer::new(&ctx, &spec, Policy::dai8(), cfg.clone()).unwrap();
         let (x, y) = data.batch(0, 8);
         trainer.train_step(x, y).unwrap();
@@ -25,7 +26,9 @@ fn a_lost_device_gives_typed_errors() {
         // What a driver reset does to a device, on purpose.
         ctx.device().destroy();
         let lost = |r: octet::Result<()>, what: &str| match r {
-            Err(octet::Error::DeviceLost { reason }) => eprintln!("{backend:?} {what}: {reason}"),
+            Err(octet::Error::DeviceLost { reason }) => {
+                eprintln!("{backend:?} {what}: {reason}")
+            }
             other => panic!("{backend:?} {what}: expected DeviceLost, got {other:?}"),
         };
         lost(trainer.train_step(x, y), "train_step");
@@ -35,5 +38,5 @@ fn a_lost_device_gives_typed_errors() {
             Trainer::new(&ctx, &spec, Policy::dai8(), cfg.clone()).map(|_| ()),
             "Trainer::new",
         );
-    }
+    });
 }

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::{Needs, for_each_adapter};
+
 #[path = "../examples/embed/host.rs"]
 #[allow(dead_code)]
 mod host;
@@ -13,9 +15,10 @@ use octet::data::Dataset;
 #[test]
 fn training_runs_inside_a_hosts_frame_loop() {
     let data = Dataset::synthetic_images(64, [28, 28, 1], 10, 0.5, 4);
-    for adapter in common::adapters() {
-        let backend = adapter.get_info().backend;
-        let host = host::Host::new(&adapter).unwrap();
+    let test = "training_runs_inside_a_hosts_frame_loop";
+    for_each_adapter(test, Needs::EveryAdapter, |gpu| {
+        let backend = gpu.backend();
+        let host = host::Host::new(gpu.adapter).unwrap();
         let settings = host::Settings {
             frames_without: 2,
             frames_with: 6,
@@ -37,5 +40,5 @@ fn training_runs_inside_a_hosts_frame_loop() {
         let pixels = out.last_frame.chunks(4);
         let coloured = pixels.filter(|p| p[0].abs_diff(p[2]) > 20).count();
         assert!(coloured > 1000, "{backend:?}: {coloured} coloured pixels");
-    }
+    });
 }

@@ -2,6 +2,7 @@
 
 mod common;
 
+use common::{Needs, for_each_adapter};
 use octet::ops::{
     self, ChannelAxis, Epilogue, GemmBuffers, GemmShape, Layout, QuantizeBuffers, Rounding,
 };
@@ -9,101 +10,110 @@ use octet::{Error, Recording};
 
 #[test]
 fn a_device_below_octets_limits_is_refused_with_the_limit_named() {
-    let adapter = common::first_adapter();
-    let limits = wgpu::Limits {
-        max_storage_buffers_per_shader_stage: 4,
-        ..wgpu::Limits::downlevel_defaults()
-    };
-    let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-        required_limits: limits,
-        ..Default::default()
-    }))
-    .unwrap();
-    match octet::Context::new(&device, &queue) {
-        Err(Error::MissingLimit {
-            name,
-            required,
-            available,
-        }) => {
-            assert_eq!(name, "max_storage_buffers_per_shader_stage");
-            assert_eq!((required, available), (6, 4));
+    let test = "a_device_below_octets_limits_is_refused_with_the_limit_named";
+    for_each_adapter(test, Needs::PreferredAdapter, |gpu| {
+        let adapter = gpu.adapter;
+        let limits = wgpu::Limits {
+            max_storage_buffers_per_shader_stage: 4,
+            ..wgpu::Limits::downlevel_defaults()
+        };
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            required_limits: limits,
+            ..Default::default()
+        }))
+        .unwrap();
+        match octet::Context::new(&device, &queue) {
+            Err(Error::MissingLimit {
+                name,
+                required,
+                available,
+            }) => {
+                assert_eq!(name, "max_storage_buffers_per_shader_stage");
+                assert_eq!((required, available), (6, 4));
+            }
+            other => panic!("expected MissingLimit, got {other:?}"),
         }
-        other => panic!("expected MissingLimit, got {other:?}"),
-    }
+    });
 }
 
 #[test]
 fn a_host_device_with_enough_limits_is_borrowed() {
-    let adapter = common::first_adapter();
-    let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-        required_limits: octet::gpu::required_limits(),
-        ..Default::default()
-    }))
-    .unwrap();
-    let ctx = octet::Context::new(&device, &queue).unwrap();
-    ctx.warm_up().unwrap();
-    // The host keeps using its own device afterwards.
-    drop(ctx);
-    let _ = device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("host"),
-        size: 4,
-        usage: wgpu::BufferUsages::STORAGE,
-        mapped_at_creation: false,
+    let test = "a_host_device_with_enough_limits_is_borrowed";
+    for_each_adapter(test, Needs::PreferredAdapter, |gpu| {
+        let adapter = gpu.adapter;
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            required_limits: octet::gpu::required_limits(),
+            ..Default::default()
+        }))
+        .unwrap();
+        let ctx = octet::Context::new(&device, &queue).unwrap();
+        ctx.warm_up().unwrap();
+        // The host keeps using its own device afterwards.
+        drop(ctx);
+        let _ = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("host"),
+            size: 4,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        });
     });
 }
 
 #[test]
 fn bad_shapes_and_small_buffers_are_typed_errors() {
-    let ctx = octet::Context::from_adapter(&common::first_adapter()).unwrap();
-    let small = ctx.storage_buffer("small", 4);
-    let big = ctx.storage_buffer("big", 1 << 16);
-    let mut rec = Recording::new();
+    let test = "bad_shapes_and_small_buffers_are_typed_errors";
+    for_each_adapter(test, Needs::PreferredAdapter, |gpu| {
+        let ctx = gpu.context();
+        let small = ctx.storage_buffer("small", 4);
+        let big = ctx.storage_buffer("big", 1 << 16);
+        let mut rec = Recording::new();
 
-    let layout = Layout::new(16, 16, ChannelAxis::Rows);
-    let bufs = QuantizeBuffers {
-        input: &small,
-        clips: &big,
-        packed: &big,
-        scales: &big,
-        relu_mask: None,
-    };
-    match ops::quantize(&ctx, &mut rec, &layout, Rounding::Nearest, bufs) {
-        Err(Error::BufferTooSmall {
-            op: "quantize",
-            binding: "input",
-            needed: 1024,
-            actual: 4,
-        }) => {}
-        other => panic!("expected BufferTooSmall, got {other:?}"),
-    }
-    let empty = Layout::new(0, 16, ChannelAxis::Tensor);
-    let bufs = QuantizeBuffers {
-        input: &big,
-        clips: &big,
-        packed: &big,
-        scales: &big,
-        relu_mask: None,
-    };
-    let err = ops::quantize(&ctx, &mut rec, &empty, Rounding::Nearest, bufs).unwrap_err();
-    assert!(
-        matches!(err, Error::InvalidArgument { op: "quantize", .. }),
-        "{err}"
-    );
-    assert!(err.to_string().contains("empty"), "{err}");
+        let layout = Layout::new(16, 16, ChannelAxis::Rows);
+        let bufs = QuantizeBuffers {
+            input: &small,
+            clips: &big,
+            packed: &big,
+            scales: &big,
+            relu_mask: None,
+        };
+        match ops::quantize(&ctx, &mut rec, &layout, Rounding::Nearest, bufs) {
+            Err(Error::BufferTooSmall {
+                op: "quantize",
+                binding: "input",
+                needed: 1024,
+                actual: 4,
+            }) => {}
+            other => panic!("expected BufferTooSmall, got {other:?}"),
+        }
+        let empty = Layout::new(0, 16, ChannelAxis::Tensor);
+        let bufs = QuantizeBuffers {
+            input: &big,
+            clips: &big,
+            packed: &big,
+            scales: &big,
+            relu_mask: None,
+        };
+        let err = ops::quantize(&ctx, &mut rec, &empty, Rounding::Nearest, bufs).unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidArgument { op: "quantize", .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("empty"), "{err}");
 
-    let shape = GemmShape::new(8, 8, 64);
-    let gb = GemmBuffers::new(&big, &big, &big);
-    let err = ops::gemm_i8(&ctx, &mut rec, &shape, 100, gb, &Epilogue::NONE).unwrap_err();
-    assert!(err.to_string().contains("k_chunk 100"), "{err}");
-    let err = ops::gemm_i8(&ctx, &mut rec, &shape, 262_144, gb, &Epilogue::NONE).unwrap_err();
-    assert!(err.to_string().contains("131072"), "{err}");
-    let gb = GemmBuffers::new(&big, &big, &small);
-    match ops::gemm_f32(&ctx, &mut rec, &shape, gb, &Epilogue::NONE) {
-        Err(Error::BufferTooSmall { binding: "out", .. }) => {}
-        other => panic!("expected BufferTooSmall for out, got {other:?}"),
-    }
-    // Nothing invalid was recorded, so the encoder still submits.
-    ctx.run(&rec).unwrap();
+        let shape = GemmShape::new(8, 8, 64);
+        let gb = GemmBuffers::new(&big, &big, &big);
+        let err = ops::gemm_i8(&ctx, &mut rec, &shape, 100, gb, &Epilogue::NONE).unwrap_err();
+        assert!(err.to_string().contains("k_chunk 100"), "{err}");
+        let err = ops::gemm_i8(&ctx, &mut rec, &shape, 262_144, gb, &Epilogue::NONE).unwrap_err();
+        assert!(err.to_string().contains("131072"), "{err}");
+        let gb = GemmBuffers::new(&big, &big, &small);
+        match ops::gemm_f32(&ctx, &mut rec, &shape, gb, &Epilogue::NONE) {
+            Err(Error::BufferTooSmall { binding: "out", .. }) => {}
+            other => panic!("expected BufferTooSmall for out, got {other:?}"),
+        }
+        // Nothing invalid was recorded, so the encoder still submits.
+        ctx.run(&rec).unwrap();
+    });
 }
 
 #[test]

@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::{Needs, for_each_adapter};
 use octet::conformance::Gen;
 use octet::cpu::reference as r;
 use octet::nn::{LayerSpec, Model, ModelSpec, NamedTensor, TensorRole};
@@ -60,8 +61,9 @@ fn tensor(tensors: &[NamedTensor], name: &str) -> Vec<f64> {
     f64s(&t.unwrap_or_else(|| panic!("no tensor {name}")).data)
 }
 
-/// Runs `spec` under each policy on every adapter and checks each layer against its reference.
-fn check_layers(spec: &ModelSpec, batch: u32) {
+/// Runs `spec` under each policy on every adapter and checks each layer against its reference;
+/// `test` names the test in what is printed.
+fn check_layers(test: &str, spec: &ModelSpec, batch: u32) {
     let shapes = spec.shapes().unwrap();
     let last = spec.layers.len() - 1;
     let mut g = Gen::new(17);
@@ -70,9 +72,9 @@ fn check_layers(spec: &ModelSpec, batch: u32) {
     let dlogits = g.normal_vec(logits, 0.1);
     let eps = BatchNormConfig::default().eps as f64;
     let momentum = BatchNormConfig::default().momentum as f64;
-    for adapter in common::adapters() {
-        let backend = format!("{:?}", adapter.get_info().backend);
-        let ctx = octet::Context::from_adapter(&adapter).unwrap();
+    for_each_adapter(test, Needs::EveryAdapter, |gpu| {
+        let backend = format!("{:?}", gpu.backend());
+        let ctx = gpu.context();
         for name in ["fp32", "naive", "ui8", "dai8"] {
             let policy = Policy::from_name(name).unwrap();
             let q = policy.is_int8();
@@ -227,7 +229,7 @@ fn check_layers(spec: &ModelSpec, batch: u32) {
                 }
             }
         }
-    }
+    });
 }
 
 #[test]
@@ -241,7 +243,11 @@ fn linear_layers_match_the_reference_under_every_policy() {
             LayerSpec::Linear { outputs: 13 },
         ],
     };
-    check_layers(&spec, 9);
+    check_layers(
+        "linear_layers_match_the_reference_under_every_policy",
+        &spec,
+        9,
+    );
 }
 
 #[test]
@@ -278,7 +284,11 @@ fn convolutional_layers_match_the_reference_under_every_policy() {
             LayerSpec::Linear { outputs: 5 },
         ],
     };
-    check_layers(&spec, 3);
+    check_layers(
+        "convolutional_layers_match_the_reference_under_every_policy",
+        &spec,
+        3,
+    );
 }
 
 #[test]
@@ -297,5 +307,5 @@ fn pooled_head_matches_the_reference() {
             LayerSpec::Linear { outputs: 3 },
         ],
     };
-    check_layers(&spec, 4);
+    check_layers("pooled_head_matches_the_reference", &spec, 4);
 }

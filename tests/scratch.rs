@@ -4,14 +4,16 @@
 
 mod common;
 
+use common::{Needs, for_each_adapter};
+use octet::Recording;
 use octet::ops::gemm::{f32_k_chunk, gemm_f32_variant};
 use octet::ops::{Epilogue, GemmBuffers, GemmShape, GemmVariant};
-use octet::{Context, Recording};
 
 #[test]
 fn split_gemms_share_one_scratch_grown_to_the_largest_need() {
-    for adapter in common::adapters() {
-        let ctx = Context::from_adapter(&adapter).unwrap();
+    let test = "split_gemms_share_one_scratch_grown_to_the_largest_need";
+    for_each_adapter(test, Needs::EveryAdapter, |gpu| {
+        let ctx = gpu.context();
         // Long K splits both; the second product has 16 times the outputs, so more partials.
         let shapes = [GemmShape::new(4, 4, 4096), GemmShape::new(16, 16, 4096)];
         let operands: Vec<_> = shapes
@@ -63,5 +65,5 @@ fn split_gemms_share_one_scratch_grown_to_the_largest_need() {
                 );
             }
         }
-    }
+    });
 }

@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::{Needs, for_each_adapter};
 use octet::data::Dataset;
 use octet::nn::{ModelSpec, NamedTensor, TensorRole};
 use octet::quant::Policy;
@@ -40,9 +41,9 @@ fn two_models_on_two_threads_match_their_solo_runs() {
         ..ModelSpec::mlp(144, &[32], 4)
     };
     let lenet = ModelSpec::lenet5(12, 12, 1, 4);
-    for adapter in common::adapters() {
-        let backend = adapter.get_info().backend;
-        let ctx = octet::Context::from_adapter(&adapter).unwrap();
+    let test = "two_models_on_two_threads_match_their_solo_runs";
+    for_each_adapter(test, Needs::EveryAdapter, |gpu| {
+        let (backend, ctx) = (gpu.backend(), gpu.context());
         let alone_a = train(&ctx, &mlp, Policy::dai8(), &data);
         let alone_b = train(&ctx, &lenet, Policy::ui8(), &data);
         let (together_a, together_b) = std::thread::scope(|s| {
@@ -53,13 +54,12 @@ fn two_models_on_two_threads_match_their_solo_runs() {
         for (alone, together) in [(&alone_a, &together_a), (&alone_b, &together_b)] {
             assert_eq!(alone.len(), together.len());
             for (x, y) in alone.iter().zip(together) {
-                let bits = |t: &NamedTensor| t.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
                 assert!(
-                    bits(x) == bits(y),
+                    common::bits(&x.data) == common::bits(&y.data),
                     "{backend:?}: {} differs when shared",
                     x.name
                 );
             }
         }
-    }
+    });
 }

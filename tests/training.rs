@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::{Needs, for_each_adapter};
 use octet::data::Dataset;
 use octet::nn::ModelSpec;
 use octet::quant::Policy;
@@ -11,15 +12,14 @@ use octet::train::{TrainConfig, Trainer};
 
 #[test]
 fn mlp_training_reduces_the_loss_under_every_policy() {
-    let adapters = common::adapters();
     // Overlapping clusters, so the task is not solved in a handful of steps.
     let data = Dataset::synthetic(3072, 48, 6, 2.5, 11);
     // 2048 rows to train on, the last 1024 to test on.
     let train = 2048usize;
     let spec = ModelSpec::mlp(48, &[32, 32], 6);
-    for adapter in &adapters {
-        let backend = adapter.get_info().backend;
-        let ctx = octet::Context::from_adapter(adapter).unwrap();
+    let test = "mlp_training_reduces_the_loss_under_every_policy";
+    for_each_adapter(test, Needs::EveryAdapter, |gpu| {
+        let (backend, ctx) = (gpu.backend(), gpu.context());
         for name in ["fp32", "naive", "ui8", "dai8"] {
             for quantize_first_last in [false, true] {
                 let cfg = TrainConfig {
@@ -64,7 +64,7 @@ fn mlp_training_reduces_the_loss_under_every_policy() {
                 assert!(accuracy > 0.7, "{backend:?} {name}: accuracy {accuracy}");
             }
         }
-    }
+    });
 }
 
 /// Trains `steps` consecutive batches; returns the mean loss of the first and of the last
@@ -98,14 +98,13 @@ fn zoo_model_trains(
     (batch, steps, window): (usize, usize, usize),
     lr: f32,
 ) {
-    let adapters = common::adapters();
     for [h, w, c] in [[28u32, 28, 1], [32, 32, 3]] {
         let shape = [h as usize, w as usize, c as usize];
         let data = Dataset::synthetic_images(batch * steps, shape, 4, 0.3, 3);
         let spec = make(h, w, c, 4);
-        for adapter in &adapters {
-            let backend = adapter.get_info().backend;
-            let ctx = octet::Context::from_adapter(adapter).unwrap();
+        let test = format!("{label} {h}x{w}x{c}");
+        for_each_adapter(&test, Needs::EveryAdapter, |gpu| {
+            let (backend, ctx) = (gpu.backend(), gpu.context());
             for name in ["fp32", "naive", "ui8", "dai8"] {
                 let cfg = TrainConfig {
                     batch: batch as u32,
@@ -125,7 +124,7 @@ fn zoo_model_trains(
                     "{backend:?} {label} {h}x{w}x{c} {name}: loss {first} -> {last}"
                 );
             }
-        }
+        });
     }
 }
 
@@ -137,36 +136,39 @@ fn lenet5_training_reduces_the_loss_under_every_policy() {
 /// A step submits once and, after the first, creates no GPU buffer or bind group.
 #[test]
 fn a_step_is_one_submit_and_allocates_nothing() {
-    let adapter = common::first_adapter();
-    let ctx = octet::Context::from_adapter(&adapter).unwrap();
-    let data = Dataset::synthetic_images(64, [28, 28, 1], 10, 0.5, 3);
-    let spec = ModelSpec::lenet5(28, 28, 1, 10);
-    for name in ["fp32", "ui8", "dai8"] {
-        let cfg = TrainConfig {
-            batch: 16,
-            quantize_first_last: true,
-            ..Default::default()
-        };
-        let mut trainer = Trainer::new(&ctx, &spec, Policy::from_name(name).unwrap(), cfg).unwrap();
-        let (x, y) = data.batch(0, 16);
-        trainer.train_step(x, y).unwrap();
-        let (objects, submits) = (ctx.objects_created(), ctx.submit_count());
-        for step in 1..4 {
-            let (x, y) = data.batch(step * 16, 16);
+    let test = "a_step_is_one_submit_and_allocates_nothing";
+    for_each_adapter(test, Needs::PreferredAdapter, |gpu| {
+        let ctx = gpu.context();
+        let data = Dataset::synthetic_images(64, [28, 28, 1], 10, 0.5, 3);
+        let spec = ModelSpec::lenet5(28, 28, 1, 10);
+        for name in ["fp32", "ui8", "dai8"] {
+            let cfg = TrainConfig {
+                batch: 16,
+                quantize_first_last: true,
+                ..Default::default()
+            };
+            let mut trainer =
+                Trainer::new(&ctx, &spec, Policy::from_name(name).unwrap(), cfg).unwrap();
+            let (x, y) = data.batch(0, 16);
             trainer.train_step(x, y).unwrap();
+            let (objects, submits) = (ctx.objects_created(), ctx.submit_count());
+            for step in 1..4 {
+                let (x, y) = data.batch(step * 16, 16);
+                trainer.train_step(x, y).unwrap();
+            }
+            trainer.poll_metrics(true).unwrap();
+            assert_eq!(
+                ctx.objects_created(),
+                objects,
+                "{name}: GPU objects created in the step loop"
+            );
+            assert_eq!(
+                ctx.submit_count() - submits,
+                3,
+                "{name}: submits for 3 steps"
+            );
         }
-        trainer.poll_metrics(true).unwrap();
-        assert_eq!(
-            ctx.objects_created(),
-            objects,
-            "{name}: GPU objects created in the step loop"
-        );
-        assert_eq!(
-            ctx.submit_count() - submits,
-            3,
-            "{name}: submits for 3 steps"
-        );
-    }
+    });
 }
 
 #[test]
@@ -206,9 +208,10 @@ fn both_convolution_lowerings_train_to_the_same_bits() {
     };
     let batch = 6;
     let data = Dataset::synthetic_images(batch * 3, [10, 10, 4], 3, 0.5, 9);
-    for adapter in common::adapters() {
-        let ctx = octet::Context::from_adapter(&adapter).unwrap();
-        let backend = format!("{:?}", adapter.get_info().backend);
+    let test = "both_convolution_lowerings_train_to_the_same_bits";
+    for_each_adapter(test, Needs::EveryAdapter, |gpu| {
+        let ctx = gpu.context();
+        let backend = format!("{:?}", gpu.backend());
         for policy in [Policy::Fp32, Policy::ui8(), Policy::dai8()] {
             let run = |lowering| {
                 ctx.set_conv_lowering(Some(lowering));
@@ -228,17 +231,14 @@ fn both_convolution_lowerings_train_to_the_same_bits() {
             ctx.set_conv_lowering(None);
             assert_eq!(columns.len(), implicit.len());
             for ((_, a), (_, b)) in columns.iter().zip(&implicit) {
-                let bits = |t: &octet::nn::NamedTensor| -> Vec<u32> {
-                    t.data.iter().map(|v| v.to_bits()).collect()
-                };
                 assert_eq!(
-                    bits(a),
-                    bits(b),
+                    common::bits(&a.data),
+                    common::bits(&b.data),
                     "{backend} {}: {} differs between the lowerings",
                     policy.name(),
                     a.name
                 );
             }
         }
-    }
+    });
 }
