@@ -111,7 +111,6 @@
 //!   compiled pipelines and the queue, nothing else, and their steps interleave in submission
 //!   order.
 
-pub mod checkpoint;
 pub mod conformance;
 pub mod cpu;
 pub mod data;
@@ -127,3 +126,5 @@ pub mod train;
 
 pub use error::{Error, Result};
 pub use gpu::{Context, Recording};
+/// Checkpoints belong to the training layer; this path is kept for users of `octet::checkpoint`.
+pub use train::checkpoint;
