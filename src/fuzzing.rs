@@ -4,11 +4,11 @@
 
 use std::path::Path;
 
-use crate::checkpoint::Checkpoint;
 use crate::data::{Dataset, append_cifar10, parse_idx};
 use crate::nn::ModelSpec;
 use crate::quant::Policy;
 use crate::train::TrainConfig;
+use crate::train::checkpoint::Checkpoint;
 
 /// IDX parsing, raw or gzip.
 pub fn idx(data: &[u8]) {

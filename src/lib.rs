@@ -112,7 +112,6 @@
 //!   order.
 
 pub mod abi;
-pub mod checkpoint;
 pub mod conformance;
 pub mod cpu;
 pub mod data;
@@ -130,3 +129,5 @@ pub mod tune;
 
 pub use error::{Error, Result};
 pub use gpu::{Context, Recording};
+/// Checkpoints belong to the training layer; this path is kept for users of `octet::checkpoint`.
+pub use train::checkpoint;

@@ -122,7 +122,12 @@ fn every_import_points_down_a_layer() {
     let mut modules_seen = 0;
     for file in &files {
         let rel = file.strip_prefix(&src).unwrap();
-        let top = rel.components().next().unwrap().as_os_str().to_string_lossy();
+        let top = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy();
         let top = top.trim_end_matches(".rs").to_string();
         if top == "lib" || rel.to_string_lossy().ends_with("tests.rs") {
             continue;
@@ -153,7 +158,9 @@ fn every_import_points_down_a_layer() {
                 violations
                     .entry(rel.display().to_string())
                     .or_insert_with(Vec::new)
-                    .push(format!("{top} (layer {own}) imports {target} (layer {theirs})"));
+                    .push(format!(
+                        "{top} (layer {own}) imports {target} (layer {theirs})"
+                    ));
             }
         }
     }

@@ -12,7 +12,7 @@ pub use files::{
     Idx, Splits, append_cifar10, load_cifar10, load_dir, load_idx, parse_idx, read_idx,
 };
 
-use crate::conformance::Gen;
+use crate::rng::{Gen, hash_u32, rng_u32};
 
 /// A labelled data set in memory: `rows × features` f32 values, row-major, and `rows` labels.
 #[derive(Clone, Debug, PartialEq)]
@@ -113,7 +113,7 @@ impl Dataset {
         let mut x = Vec::with_capacity(rows * features);
         let mut y = Vec::with_capacity(rows);
         for r in 0..rows {
-            let c = (crate::cpu::common::rng_u32(seed ^ 0xa5a5, r as u32) % classes) as usize;
+            let c = (rng_u32(seed ^ 0xa5a5, r as u32) % classes) as usize;
             y.push(c as u32);
             let scale = (1.0 + noise * noise).sqrt().recip();
             x.extend(
@@ -153,7 +153,7 @@ impl Dataset {
         let mut x = Vec::with_capacity(rows * h * w * c);
         let mut y = Vec::with_capacity(rows);
         for r in 0..rows {
-            let class = (crate::cpu::common::rng_u32(seed ^ 0x5a5a, r as u32) % classes) as usize;
+            let class = (rng_u32(seed ^ 0x5a5a, r as u32) % classes) as usize;
             y.push(class as u32);
             let (dy, dx) = (
                 (g.uniform() * 3.0).floor() - 1.0,
@@ -190,9 +190,9 @@ impl Dataset {
 /// reproducible from the seed alone: a resumed run sees the batches an uninterrupted one does.
 pub fn permutation(n: usize, seed: u32, epoch: u64) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
-    let stream = seed ^ crate::cpu::common::hash_u32(epoch as u32 ^ 0x0c7e_7000);
+    let stream = seed ^ hash_u32(epoch as u32 ^ 0x0c7e_7000);
     for i in (1..n).rev() {
-        let j = crate::cpu::common::rng_u32(stream, i as u32) as usize % (i + 1);
+        let j = rng_u32(stream, i as u32) as usize % (i + 1);
         order.swap(i, j);
     }
     order

@@ -1,0 +1,243 @@
+//! Step metrics: each step copies its per-row losses, correct counts and health record (NaN and
+//! Inf counts) into one of a ring of staging buffers and maps it; [`Trainer::poll_metrics`]
+//! collects the finished ones, so the CPU never waits for the GPU in the training loop. A step
+//! that found NaN or Inf is handled here, when its metrics arrive, as the configuration's
+//! [`NonFinitePolicy`] says.
+
+use std::sync::mpsc;
+
+use crate::error::{Error, Result};
+use crate::gpu::Context;
+
+use super::Trainer;
+use super::config::NonFinitePolicy;
+
+/// Loss and accuracy of one training step, read back asynchronously.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepMetrics {
+    /// Step number (0-based).
+    pub step: u64,
+    /// Mean loss over the batch.
+    pub loss: f32,
+    /// Rows whose prediction was right.
+    pub correct: u32,
+    /// The first tensor in which the step found NaN or Inf (`"loss"` or a layer name), whose
+    /// update was therefore skipped; `None` for a healthy step.
+    pub nonfinite: Option<String>,
+    /// Rows in the batch.
+    pub rows: u32,
+}
+
+/// Staging buffers in the ring: steps that may be in flight before a step waits for one.
+const METRIC_SLOTS: usize = 4;
+
+/// Whether collecting a slot waits for its map to complete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Readback {
+    /// Block until the step has finished and its metrics are mapped.
+    Wait,
+    /// Take the metrics only if they are mapped already.
+    IfReady,
+}
+
+/// A submitted step whose metrics are being mapped.
+struct InFlight {
+    step: u64,
+    rows: u32,
+    /// Completion of the buffer's map.
+    mapped: mpsc::Receiver<std::result::Result<(), wgpu::BufferAsyncError>>,
+}
+
+struct MetricsSlot {
+    buffer: wgpu::Buffer,
+    pending: Option<InFlight>,
+}
+
+/// The first tensor in which a step found NaN or Inf, and how many values were.
+struct NonFiniteFound {
+    tensor: String,
+    count: u32,
+}
+
+/// The ring of staging buffers the steps' metrics come back through.
+pub(super) struct MetricsRing {
+    slots: Vec<MetricsSlot>,
+    /// The slot the next step copies its metrics into (the oldest one).
+    next: usize,
+    /// Metrics collected while making room in the ring, not yet handed out.
+    pub(super) ready: Vec<StepMetrics>,
+}
+
+impl MetricsRing {
+    /// Allocates the staging buffers for steps of `batch` rows and `health_tensors` health
+    /// counters.
+    pub(super) fn new(ctx: &Context, batch: u32, health_tensors: usize) -> Self {
+        ctx.count_created(METRIC_SLOTS as u64);
+        let slots = (0..METRIC_SLOTS)
+            .map(|i| MetricsSlot {
+                buffer: ctx.device().create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(&format!("octet.metrics{i}")),
+                    size: batch as u64 * 8 + health_tensors as u64 * 4,
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                }),
+                pending: None,
+            })
+            .collect();
+        MetricsRing {
+            slots,
+            next: 0,
+            ready: Vec::new(),
+        }
+    }
+
+    /// The slot the next step's metrics go to.
+    pub(super) fn next_slot(&self) -> usize {
+        self.next
+    }
+
+    /// The staging buffer of `slot`: per-row losses, then per-row correct counts, then the
+    /// health record.
+    pub(super) fn staging(&self, slot: usize) -> &wgpu::Buffer {
+        &self.slots[slot].buffer
+    }
+
+    /// Maps `slot` once the submitted `step` (of `rows` rows) has copied its metrics there,
+    /// and moves on to the next slot.
+    pub(super) fn start_readback(&mut self, slot: usize, step: u64, rows: u32) {
+        let (tx, rx) = mpsc::channel();
+        self.slots[slot]
+            .buffer
+            .slice(..)
+            .map_async(wgpu::MapMode::Read, move |r| {
+                let _ = tx.send(r);
+            });
+        self.slots[slot].pending = Some(InFlight {
+            step,
+            rows,
+            mapped: rx,
+        });
+        self.next = (slot + 1) % METRIC_SLOTS;
+    }
+
+    /// Reads `slot` if its map has completed (or, with [`Readback::Wait`], after waiting for
+    /// it); `health_names` names the health record's counters.
+    fn collect(
+        &mut self,
+        ctx: &Context,
+        slot: usize,
+        readback: Readback,
+        health_names: &[String],
+    ) -> Result<Option<(StepMetrics, Option<NonFiniteFound>)>> {
+        let Some(InFlight { step, rows, mapped }) = &self.slots[slot].pending else {
+            return Ok(None);
+        };
+        let result = match readback {
+            Readback::Wait => {
+                ctx.device().poll(wgpu::PollType::wait_indefinitely())?;
+                mapped.recv().map_err(|_| Error::Gpu {
+                    during: "metrics readback",
+                    message: "the map callback was dropped (device lost?)".into(),
+                })?
+            }
+            Readback::IfReady => match mapped.try_recv() {
+                Ok(r) => r,
+                Err(_) => return Ok(None),
+            },
+        };
+        result?;
+        let (step, rows) = (*step, *rows);
+        let buffer = &self.slots[slot].buffer;
+        let collected = {
+            let view = buffer
+                .slice(..)
+                .get_mapped_range()
+                .map_err(|e| Error::Gpu {
+                    during: "metrics readback",
+                    message: e.to_string(),
+                })?;
+            let words: Vec<u32> = bytemuck::pod_collect_to_vec(&view[..]);
+            let n = rows as usize;
+            let loss: f32 =
+                words[..n].iter().map(|w| f32::from_bits(*w)).sum::<f32>() / rows as f32;
+            let correct = words[n..2 * n].iter().sum();
+            let health = &words[2 * n..];
+            let bad = (health[0] > 0).then(|| {
+                let k = (1..health.len()).find(|&k| health[k] > 0).unwrap_or(0);
+                NonFiniteFound {
+                    tensor: health_names[k].clone(),
+                    count: health[k],
+                }
+            });
+            (
+                StepMetrics {
+                    step,
+                    loss,
+                    correct,
+                    nonfinite: bad.as_ref().map(|b| b.tensor.clone()),
+                    rows,
+                },
+                bad,
+            )
+        };
+        buffer.unmap();
+        self.slots[slot].pending = None;
+        Ok(Some(collected))
+    }
+}
+
+impl Trainer {
+    /// Metrics of finished steps, oldest first. With `wait`, blocks until every submitted step
+    /// has finished.
+    pub fn poll_metrics(&mut self, wait: bool) -> Result<Vec<StepMetrics>> {
+        self.ctx.check_device()?;
+        let (poll, readback) = if wait {
+            (wgpu::PollType::wait_indefinitely(), Readback::Wait)
+        } else {
+            (wgpu::PollType::Poll, Readback::IfReady)
+        };
+        self.ctx.device().poll(poll)?;
+        let mut out = std::mem::take(&mut self.metrics.ready);
+        for k in 0..METRIC_SLOTS {
+            let slot = (self.metrics.next + k) % METRIC_SLOTS;
+            if let Some(m) = self.collect_slot(slot, readback)? {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads slot `slot` (see [`MetricsRing::collect`]) and applies the configuration's
+    /// [`NonFinitePolicy`] to a step that found NaN or Inf.
+    pub(super) fn collect_slot(
+        &mut self,
+        slot: usize,
+        readback: Readback,
+    ) -> Result<Option<StepMetrics>> {
+        let collected =
+            self.metrics
+                .collect(&self.ctx, slot, readback, &self.model.health_names)?;
+        let Some((metrics, bad)) = collected else {
+            return Ok(None);
+        };
+        if let Some(NonFiniteFound { tensor, count }) = bad {
+            match self.cfg.on_nonfinite {
+                NonFinitePolicy::Stop => {
+                    let place = if tensor == "loss" {
+                        "the loss".to_string()
+                    } else {
+                        format!("the gradients of {tensor}")
+                    };
+                    return Err(Error::NonFinite {
+                        step: metrics.step,
+                        tensor,
+                        place,
+                        count,
+                    });
+                }
+                NonFinitePolicy::SkipStep { lr_backoff } => self.lr_backoff *= lr_backoff,
+            }
+        }
+        Ok(Some(metrics))
+    }
+}

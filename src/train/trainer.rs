@@ -1,0 +1,422 @@
+//! The trainer: a model, its prepared steps, and what changes from one step to the next (the
+//! batch, the learning rate, the stochastic-rounding seeds).
+
+use crate::error::{Error, Result};
+use crate::gpu::{Context, Prepared, Recording};
+use crate::nn::{Model, ModelSpec, TensorRole};
+use crate::ops::quantize::QuantizeParams;
+use crate::ops::sgd::SgdParams;
+use crate::quant::Policy;
+use crate::rng::hash_u32;
+use crate::train::checkpoint::{self, Checkpoint};
+
+use super::checked::{self, DispatchCheck};
+use super::config::TrainConfig;
+use super::metrics::{MetricsRing, Readback};
+
+/// The tensor roles a checkpoint holds (gradients are recomputed every step).
+const CHECKPOINTED: [TensorRole; 4] = [
+    TensorRole::Parameter,
+    TensorRole::Velocity,
+    TensorRole::RunningStat,
+    TensorRole::QuantState,
+];
+
+/// Which of a trainer's prepared steps: they differ in whether the clips are refreshed and
+/// whether the step trains at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StepKind {
+    /// A training step that refreshes the clips: every step, except UI8's steps in between.
+    Refreshing,
+    /// A UI8 training step between refreshes, reusing the clips (no statistics or search).
+    KeptClips,
+    /// Evaluation: forward and loss with fresh clips, no backward pass or update.
+    Evaluation,
+}
+
+impl StepKind {
+    fn refreshes(self) -> bool {
+        self != StepKind::KeptClips
+    }
+
+    fn trains(self) -> bool {
+        self != StepKind::Evaluation
+    }
+}
+
+/// One prepared step: its dispatches and the ones whose parameters change per step.
+pub(super) struct PreparedStep {
+    /// What `dispatches` were prepared from, with the same parameters (for checked steps).
+    pub(super) recording: Recording,
+    pub(super) dispatches: Vec<Prepared>,
+    /// The dispatches that round stochastically, whose seed changes per step.
+    seeded: Vec<usize>,
+    /// The optimizer's dispatches, whose learning rate changes per step.
+    updates: Vec<usize>,
+}
+
+impl PreparedStep {
+    /// With `after`, the step shares its scratch (its steps never run at the same time).
+    fn build(
+        ctx: &Context,
+        model: &Model,
+        cfg: &TrainConfig,
+        kind: StepKind,
+        after: Option<&PreparedStep>,
+    ) -> Result<Self> {
+        let (refresh, train) = (kind.refreshes(), kind.trains());
+        let mut rec =
+            after.map_or_else(Recording::new, |p| Recording::sharing_scratch(&p.recording));
+        model.record_forward(ctx, &mut rec, refresh, train, true)?;
+        model.record_loss(&mut rec)?;
+        let (mut seeded, mut updates) = (Vec::new(), Vec::new());
+        if train {
+            seeded = model.record_backward(ctx, &mut rec, refresh, true)?;
+            model.record_checks(&mut rec)?;
+            updates = model.record_update(ctx, &mut rec, cfg.sgd_step(cfg.lr))?;
+        }
+        let dispatches = rec
+            .dispatches
+            .iter()
+            .map(|d| ctx.prepare(d))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(PreparedStep {
+            recording: rec,
+            dispatches,
+            seeded,
+            updates,
+        })
+    }
+
+    fn set_params<P: bytemuck::Pod>(&mut self, queue: &wgpu::Queue, index: usize, params: &P) {
+        self.dispatches[index].set_params(queue, params);
+        self.recording.dispatches[index].params = bytemuck::bytes_of(params).to_vec();
+    }
+}
+
+/// Trains a [`Model`] under a [`Policy`].
+pub struct Trainer {
+    pub(super) ctx: Context,
+    pub(super) model: Model,
+    policy: Policy,
+    pub(super) cfg: TrainConfig,
+    step: u64,
+    refresh: PreparedStep,
+    plain: Option<PreparedStep>,
+    eval: PreparedStep,
+    /// Where the steps' metrics come back.
+    pub(super) metrics: MetricsRing,
+    /// Learning-rate factor from skipped steps
+    /// ([`NonFinitePolicy::SkipStep`](super::NonFinitePolicy::SkipStep)).
+    pub(super) lr_backoff: f32,
+    /// Zeros for a fresh health record each step.
+    zeros: Vec<u8>,
+}
+
+impl std::fmt::Debug for Trainer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trainer")
+            .field("policy", &self.policy)
+            .field("step", &self.step)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Trainer {
+    /// Builds the model and prepares its step once (compiling kernels on first use).
+    pub fn new(ctx: &Context, spec: &ModelSpec, policy: Policy, cfg: TrainConfig) -> Result<Self> {
+        ctx.check_device()?;
+        let model = Model::new(
+            ctx,
+            spec,
+            cfg.batch,
+            &policy,
+            cfg.quantize_first_last,
+            cfg.seed,
+        )?;
+        // The refreshing step first: it has the largest partial results, which the others share.
+        let refresh = PreparedStep::build(ctx, &model, &cfg, StepKind::Refreshing, None)?;
+        // UI8 reuses its clips between refreshes; the other policies refresh every step.
+        let plain = match policy {
+            Policy::Ui8(_) => Some(PreparedStep::build(
+                ctx,
+                &model,
+                &cfg,
+                StepKind::KeptClips,
+                Some(&refresh),
+            )?),
+            _ => None,
+        };
+        let eval = PreparedStep::build(ctx, &model, &cfg, StepKind::Evaluation, Some(&refresh))?;
+        let metrics = MetricsRing::new(ctx, cfg.batch, model.health_names.len());
+        // Split-K scratch is allocated while the steps are prepared.
+        ctx.check_allocations()?;
+        let model_health_bytes = model.health_names.len() * 4;
+        Ok(Trainer {
+            ctx: ctx.clone(),
+            model,
+            policy,
+            cfg,
+            step: 0,
+            refresh,
+            plain,
+            eval,
+            metrics,
+            lr_backoff: 1.0,
+            zeros: vec![0; model_health_bytes],
+        })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The training configuration.
+    pub fn config(&self) -> &TrainConfig {
+        &self.cfg
+    }
+
+    /// Dispatches in one training step (a refresh step, for UI8; see
+    /// [`Trainer::dispatches_per_kept_step`]).
+    pub fn dispatches_per_step(&self) -> usize {
+        self.refresh.dispatches.len()
+    }
+
+    /// Dispatches in a UI8 step between clip refreshes, which skips the statistics and clip
+    /// search; for other policies the same as [`Trainer::dispatches_per_step`].
+    pub fn dispatches_per_kept_step(&self) -> usize {
+        self.plain
+            .as_ref()
+            .unwrap_or(&self.refresh)
+            .dispatches
+            .len()
+    }
+
+    /// Each weighted layer's quantization state (clips, cosine distance, φ, channel classes).
+    /// Waits for the submitted steps; call it between epochs.
+    pub fn quant_state(&self) -> Result<Vec<crate::nn::LayerQuantState>> {
+        self.model.quant_state(&self.ctx)
+    }
+
+    /// Steps taken so far.
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+
+    pub(super) fn check_batch(&self, x: &[f32], y: &[u32]) -> Result<()> {
+        let (b, f) = (
+            self.cfg.batch as usize,
+            self.model.spec().input_len() as usize,
+        );
+        if x.len() != b * f || y.len() != b {
+            return Err(Error::invalid(
+                "train_step",
+                format!(
+                    "expected {b} rows of {f} features and {b} labels, got {} values and {} labels",
+                    x.len(),
+                    y.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Runs one training step on a full batch (`batch × inputs` features, `batch` labels):
+    /// one submit; its metrics arrive through [`Trainer::poll_metrics`].
+    pub fn train_step(&mut self, x: &[f32], y: &[u32]) -> Result<()> {
+        self.ctx.check_device()?;
+        self.check_batch(x, y)?;
+        let ctx = self.ctx.clone();
+        let t = self.step;
+        // Make room in the metrics ring first: its oldest slot may still be in flight.
+        let slot = self.metrics.next_slot();
+        if let Some(m) = self.collect_slot(slot, Readback::Wait)? {
+            self.metrics.ready.push(m);
+        }
+        let prepared = self.begin_step(x, y);
+        let mut encoder = ctx.encoder("train_step");
+        Prepared::encode_all(&prepared.dispatches, &mut encoder);
+        let rows = self.cfg.batch as u64 * 4;
+        let staging = self.metrics.staging(slot);
+        encoder.copy_buffer_to_buffer(&self.model.row_loss, 0, staging, 0, rows);
+        encoder.copy_buffer_to_buffer(&self.model.correct, 0, staging, rows, rows);
+        let health = self.model.health_names.len() as u64 * 4;
+        encoder.copy_buffer_to_buffer(&self.model.health, 0, staging, 2 * rows, health);
+        ctx.submit(encoder)?;
+        self.metrics.start_readback(slot, t, self.cfg.batch);
+        self.step += 1;
+        Ok(())
+    }
+
+    /// The same step as [`Trainer::train_step`], but one submit per dispatch, each replayed on
+    /// its CPU twin from the GPU's state just before it (see [`DispatchCheck`]). Slow: for
+    /// tests and conformance runs. The step counts like any other; its metrics are not
+    /// reported through [`Trainer::poll_metrics`].
+    pub fn train_step_checked(&mut self, x: &[f32], y: &[u32]) -> Result<Vec<DispatchCheck>> {
+        self.check_batch(x, y)?;
+        self.poll_metrics(true)
+            .map(|m| self.metrics.ready.extend(m))?;
+        let ctx = self.ctx.clone();
+        let prepared = self.begin_step(x, y);
+        let checks = checked::run(&ctx, &prepared.recording, &prepared.dispatches)?;
+        self.step += 1;
+        Ok(checks)
+    }
+
+    /// Uploads the batch and sets the step's learning rates and stochastic-rounding seeds;
+    /// returns the step to encode. The caller counts the step once it is submitted.
+    pub(super) fn begin_step(&mut self, x: &[f32], y: &[u32]) -> &PreparedStep {
+        let queue = self.ctx.queue();
+        queue.write_buffer(&self.model.acts[0], 0, bytemuck::cast_slice(x));
+        queue.write_buffer(&self.model.labels, 0, bytemuck::cast_slice(y));
+        let t = self.step;
+        let prepared = match &mut self.plain {
+            Some(plain) if !self.policy.refreshes_at(t) => plain,
+            _ => &mut self.refresh,
+        };
+        for n in 0..prepared.seeded.len() {
+            let idx = prepared.seeded[n];
+            let params = QuantizeParams {
+                seed: hash_u32(self.cfg.seed ^ hash_u32(t as u32 ^ hash_u32(n as u32))),
+                ..bytemuck::pod_read_unaligned(&prepared.recording.dispatches[idx].params)
+            };
+            prepared.set_params(queue, idx, &params);
+        }
+        let lr = self.cfg.lr_at(t) * self.lr_backoff;
+        for n in 0..prepared.updates.len() {
+            let idx = prepared.updates[n];
+            let params = SgdParams {
+                lr,
+                ..bytemuck::pod_read_unaligned(&prepared.recording.dispatches[idx].params)
+            };
+            prepared.set_params(queue, idx, &params);
+        }
+        // A fresh health record for the step.
+        queue.write_buffer(&self.model.health, 0, &self.zeros);
+        prepared
+    }
+
+    /// Counts a step taken outside [`Trainer::train_step`] (checked or profiled).
+    pub(super) fn end_step(&mut self) {
+        self.step += 1;
+    }
+
+    /// The trainer's whole state, for [`Checkpoint::save`]: waits for submitted steps (their
+    /// metrics stay queued for [`Trainer::poll_metrics`]) and reads every tensor back.
+    pub fn checkpoint(&mut self) -> Result<Checkpoint> {
+        let done = self.poll_metrics(true)?;
+        self.metrics.ready.extend(done);
+        let mut tensors = Vec::new();
+        for role in CHECKPOINTED {
+            let read = self.model.read_tensors(&self.ctx, role)?;
+            tensors.extend(read.into_iter().map(|t| (role, t)));
+        }
+        checkpoint::sort(&mut tensors);
+        Ok(Checkpoint {
+            model: self.model.spec().clone(),
+            policy: self.policy.clone(),
+            config: self.cfg.clone(),
+            step: self.step,
+            // The learning-rate factor left by skipped steps, so a resumed run keeps it.
+            extra: [("lr_backoff".to_string(), self.lr_backoff.to_string())].into(),
+            tensors,
+        })
+    }
+
+    /// Continues from `checkpoint`, which must come from the same model, policy and
+    /// configuration: the next step is the one the checkpointed run would have taken, with
+    /// the same result on the same backend.
+    pub fn restore(&mut self, checkpoint: &Checkpoint) -> Result<()> {
+        let mismatch = |what: &str, theirs: String, ours: String| {
+            Err(Error::invalid(
+                "restore",
+                format!("the checkpoint's {what} is {theirs}, this trainer's is {ours}"),
+            ))
+        };
+        if checkpoint.model != *self.model.spec() {
+            return mismatch(
+                "model",
+                format!("{:?}", checkpoint.model),
+                format!("{:?}", self.model.spec()),
+            );
+        }
+        if checkpoint.policy != self.policy {
+            return mismatch(
+                "policy",
+                format!("{:?}", checkpoint.policy),
+                format!("{:?}", self.policy),
+            );
+        }
+        if checkpoint.config != self.cfg {
+            return mismatch(
+                "training configuration",
+                format!("{:?}", checkpoint.config),
+                format!("{:?}", self.cfg),
+            );
+        }
+        self.poll_metrics(true)?;
+        for role in CHECKPOINTED {
+            let tensors = checkpoint.tensors_of(role);
+            self.model.write_tensors(&self.ctx, role, &tensors)?;
+        }
+        self.step = checkpoint.step;
+        self.lr_backoff = match checkpoint.extra.get("lr_backoff") {
+            Some(v) => v.parse().map_err(|_| {
+                Error::invalid("restore", format!("lr_backoff {v:?} is not a number"))
+            })?,
+            None => 1.0,
+        };
+        Ok(())
+    }
+
+    /// Mean loss and accuracy over `x` (`n × inputs`) and `y` (`n` labels), in batches; the
+    /// last partial batch is padded with rows that count for nothing. Blocks until done.
+    pub fn evaluate(&mut self, x: &[f32], y: &[u32]) -> Result<(f32, f32)> {
+        let (b, f) = (
+            self.cfg.batch as usize,
+            self.model.spec().input_len() as usize,
+        );
+        if x.len() != y.len() * f || y.is_empty() {
+            return Err(Error::invalid(
+                "evaluate",
+                format!(
+                    "{} labels need {} feature values, got {}",
+                    y.len(),
+                    y.len() * f,
+                    x.len()
+                ),
+            ));
+        }
+        let (mut loss, mut correct) = (0f64, 0u64);
+        let ctx = self.ctx.clone();
+        for start in (0..y.len()).step_by(b) {
+            let n = b.min(y.len() - start);
+            let mut xb = x[start * f..(start + n) * f].to_vec();
+            xb.resize(b * f, 0.0);
+            let mut yb = y[start..start + n].to_vec();
+            // Labels past the classes contribute nothing (see softmax_xent).
+            yb.resize(b, u32::MAX);
+            ctx.queue()
+                .write_buffer(&self.model.acts[0], 0, bytemuck::cast_slice(&xb));
+            ctx.queue()
+                .write_buffer(&self.model.labels, 0, bytemuck::cast_slice(&yb));
+            let mut encoder = ctx.encoder("evaluate");
+            Prepared::encode_all(&self.eval.dispatches, &mut encoder);
+            ctx.submit(encoder)?;
+            let l: Vec<f32> = ctx.read_buffer(&self.model.row_loss)?;
+            let c: Vec<u32> = ctx.read_buffer(&self.model.correct)?;
+            loss += l[..n].iter().map(|v| *v as f64).sum::<f64>();
+            correct += c[..n].iter().map(|v| *v as u64).sum::<u64>();
+        }
+        Ok((
+            (loss / y.len() as f64) as f32,
+            correct as f32 / y.len() as f32,
+        ))
+    }
+}
