@@ -132,3 +132,36 @@ impl Context {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ALL_KERNELS;
+    use crate::cpu::REPLAYS;
+
+    /// The replay table and the kernel registry derive from different places (each twin's
+    /// `REPLAY`, each family's `KERNELS`); they must name the same kernels, each once.
+    #[test]
+    fn every_kernel_has_one_replay_adapter() {
+        for def in ALL_KERNELS {
+            let adapters = REPLAYS
+                .iter()
+                .filter(|r| r.kernels.contains(&def.name))
+                .count();
+            assert_eq!(
+                adapters, 1,
+                "kernel {} has {adapters} replay adapters",
+                def.name
+            );
+        }
+        for replay in REPLAYS {
+            for name in replay.kernels {
+                assert!(
+                    ALL_KERNELS.iter().any(|d| d.name == *name),
+                    "replay adapter for {name}, which is no kernel"
+                );
+            }
+        }
+        let names: std::collections::HashSet<_> = ALL_KERNELS.iter().map(|d| d.name).collect();
+        assert_eq!(names.len(), ALL_KERNELS.len(), "two kernels share a name");
+    }
+}
