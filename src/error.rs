@@ -165,6 +165,7 @@ pub enum Error {
         problem: String,
     },
 
+    /// Mapping a buffer for reading failed.
     #[error("reading a buffer back failed: {0}")]
     Map(#[from] wgpu::BufferAsyncError),
 

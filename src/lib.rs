@@ -111,6 +111,8 @@
 //!   compiled pipelines and the queue, nothing else, and their steps interleave in submission
 //!   order.
 
+#![warn(missing_docs)]
+
 pub mod abi;
 pub mod conformance;
 pub mod cpu;
