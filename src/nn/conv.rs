@@ -10,11 +10,22 @@
 
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
-use crate::nn::linear::{Input, Output, SummarySlot};
+use crate::nn::Linear;
+use crate::nn::int8::SummarySlot;
+use crate::nn::linear::{Gradients, Input, LinearShape, Output};
+use crate::nn::pass::{Clips, Precision};
+use crate::nn::scratch::Scratch;
 use crate::nn::tensors::Slot;
-use crate::nn::{Linear, Scratch};
 use crate::ops::{self, ConvGeometry, ConvLowering};
 use crate::quant::Policy;
+
+/// A layer's NHWC input `x` and, when `x` is the output of a ReLU whose bit mask the layer
+/// writes as it quantizes `x` ([`Conv2d::marks_relu`]), that mask.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MaskedInput<'a> {
+    pub(crate) x: &'a wgpu::Buffer,
+    pub(crate) relu_mask: Option<&'a wgpu::Buffer>,
+}
 
 /// One convolution layer on the GPU.
 #[derive(Debug)]
@@ -37,7 +48,8 @@ impl Conv2d {
     pub(crate) fn new(
         ctx: &Context,
         name: &str,
-        (geom, channels): (ConvGeometry, u32),
+        geom: ConvGeometry,
+        channels: u32,
         weight: &[f32],
         policy: &Policy,
         quantized: Option<SummarySlot>,
@@ -46,24 +58,33 @@ impl Conv2d {
         let (rows, taps) = (geom.rows(), geom.taps());
         // A quantized layer whose windows skip input pixels (a strided 1×1 shortcut) needs the
         // column matrix's statistics, so its f32 column matrix.
-        let int8 = quantized.is_some();
-        let lowering = if int8 && !geom.covers_input() {
+        let precision = if quantized.is_some() {
+            Precision::Int8
+        } else {
+            Precision::Fp32
+        };
+        let lowering = if precision.is_int8() && !geom.covers_input() {
             ConvLowering::Columns
         } else {
-            ctx.conv_lowering(&geom, channels, int8)?
+            ctx.conv_lowering(&geom, channels, precision.is_int8())?
         };
+        let shape = LinearShape {
+            batch: rows,
+            inputs: taps,
+            outputs: channels,
+        };
+        let f32_cols = Self::writes_f32_columns(lowering, precision, &geom);
         let gemm = Linear::new(
             ctx,
             name,
-            (rows, taps, channels),
+            shape,
             weight,
             &vec![0.0; channels as usize],
             policy,
             quantized,
-            (!Self::writes_f32_columns(lowering, int8, &geom)).then_some(&geom),
+            (!f32_cols).then_some(&geom),
         );
         let bytes = rows as u64 * taps as u64 * 4;
-        let f32_cols = Self::writes_f32_columns(lowering, int8, &geom);
         Ok(Conv2d {
             geom,
             gemm,
@@ -97,12 +118,17 @@ impl Conv2d {
     /// Whether `im2col` writes an f32 column matrix: a column-matrix lowering, except for a
     /// quantized layer whose windows cover the input (it quantizes x in place, and `im2col_i8`
     /// gathers the packed column matrix from that).
-    fn writes_f32_columns(lowering: ConvLowering, int8: bool, geom: &ConvGeometry) -> bool {
-        lowering == ConvLowering::Columns && !(int8 && geom.covers_input())
+    fn writes_f32_columns(
+        lowering: ConvLowering,
+        precision: Precision,
+        geom: &ConvGeometry,
+    ) -> bool {
+        lowering == ConvLowering::Columns && !(precision.is_int8() && geom.covers_input())
     }
 
+    /// Whether `im2col` writes an f32 column matrix for this layer.
     fn f32_columns(&self) -> bool {
-        Self::writes_f32_columns(self.lowering, self.gemm.is_quantized(), &self.geom)
+        Self::writes_f32_columns(self.lowering, self.gemm.precision(), &self.geom)
     }
 
     /// Bytes of the packed column matrix `im2col_i8` gathers into scratch (0 if none).
@@ -131,15 +157,15 @@ impl Conv2d {
         self.gemm.slots(shape.to_vec())
     }
 
-    /// Records the forward from the NHWC input `x`; `relu_mask`: `x` is the output of a ReLU
-    /// whose mask this layer writes ([`Conv2d::marks_relu`]).
+    /// Records the forward from the NHWC input `x` (and the mask of the ReLU whose output `x`
+    /// is, if given).
     pub(crate) fn record_forward(
         &self,
         ctx: &Context,
         rec: &mut Recording,
-        (x, relu_mask): (&wgpu::Buffer, Option<&wgpu::Buffer>),
+        MaskedInput { x, relu_mask }: MaskedInput<'_>,
         out: Output<'_>,
-        refresh: bool,
+        clips: Clips,
         scratch: &Scratch,
     ) -> Result<()> {
         if relu_mask.is_some() && !self.marks_relu() {
@@ -150,8 +176,8 @@ impl Conv2d {
         if let Input::Matrix(cols) = input {
             ops::im2col(rec, &self.geom, x, cols)?;
         }
-        let input = (input, relu_mask);
-        self.gemm.record_forward(ctx, rec, input, out, refresh)
+        self.gemm
+            .record_forward(ctx, rec, input, relu_mask, out, clips)
     }
 
     /// Bytes of the column matrix's gradient the backward writes to scratch (0 without dx).
@@ -169,16 +195,19 @@ impl Conv2d {
         &self,
         ctx: &Context,
         rec: &mut Recording,
-        (x, dy): (&wgpu::Buffer, &wgpu::Buffer),
-        dx: Option<&wgpu::Buffer>,
-        refresh: bool,
+        x: &wgpu::Buffer,
+        Gradients { dy, dx }: Gradients<'_>,
+        clips: Clips,
         scratch: &Scratch,
     ) -> Result<Vec<usize>> {
-        let dcols = dx.map(|_| &scratch.dcols);
+        let grads = Gradients {
+            dy,
+            dx: dx.map(|_| &scratch.dcols),
+        };
         // A quantized layer's backward reads what it quantized (packed column matrix or x_q).
-        let seeded =
-            self.gemm
-                .record_backward(ctx, rec, self.input(x, scratch), dy, dcols, refresh)?;
+        let seeded = self
+            .gemm
+            .record_backward(ctx, rec, self.input(x, scratch), grads, clips)?;
         if let Some(dx) = dx {
             ops::col2im(rec, &self.geom, &scratch.dcols, dx)?;
         }

@@ -4,19 +4,20 @@
 //! gradient, under every policy and convolution lowering, on every adapter.
 
 use crate::gpu::{Context, Recording};
-use crate::nn::{LayerSpec, Model, ModelSpec, TensorRole};
+use crate::nn::pass::{Clips, Fusion, Pass};
+use crate::nn::{Model, ModelSpec, TensorRole};
 use crate::ops::ConvLowering;
 use crate::quant::Policy;
 
 /// Forward and backward from `x` and `dlogits`, fused or not, with the stochastic roundings
 /// seeded in recording order from `seed`; returns the logits and the gradients' bits.
-fn step(model: &Model, ctx: &Context, (x, dlogits): (&[f32], &[f32]), fuse: bool) -> Vec<u32> {
+fn step(model: &Model, ctx: &Context, x: &[f32], dlogits: &[f32], fusion: Fusion) -> Vec<u32> {
     let last = model.acts.len() - 1;
     ctx.queue()
         .write_buffer(&model.acts[0], 0, bytemuck::cast_slice(x));
     let mut rec = Recording::new();
     model
-        .record_forward(ctx, &mut rec, true, true, fuse)
+        .record_forward_pass(ctx, &mut rec, Pass::TRAIN, fusion)
         .unwrap();
     ctx.run(&rec).unwrap();
     let mut bits: Vec<u32> = ctx.read_buffer(&model.acts[last]).unwrap();
@@ -25,20 +26,20 @@ fn step(model: &Model, ctx: &Context, (x, dlogits): (&[f32], &[f32]), fuse: bool
         .write_buffer(&model.grads[last], 0, bytemuck::cast_slice(dlogits));
     let mut seed = 7u32;
     // Unfused, a layer at a time, as a probe does; fused, in one recording.
-    let layers: Vec<Vec<usize>> = if fuse {
+    let layers: Vec<Vec<usize>> = if fusion == Fusion::Fused {
         vec![(0..model.layers.len()).collect()]
     } else {
         (0..model.layers.len()).rev().map(|i| vec![i]).collect()
     };
     for group in layers {
         let mut rec = Recording::new();
-        let seeded = if fuse {
-            model.record_backward(ctx, &mut rec, true, true).unwrap()
-        } else {
-            model
-                .record_layer_backward(ctx, &mut rec, group[0], true, false)
-                .unwrap()
-        };
+        let seeded = match fusion {
+            Fusion::Fused => model.record_backward_pass(ctx, &mut rec, Clips::Refresh, fusion),
+            Fusion::Unfused => {
+                model.record_layer_backward(ctx, &mut rec, group[0], Clips::Refresh, fusion)
+            }
+        }
+        .unwrap();
         for idx in seeded {
             let d = &mut rec.dispatches[idx];
             let params = crate::ops::quantize::QuantizeParams {
@@ -58,45 +59,30 @@ fn step(model: &Model, ctx: &Context, (x, dlogits): (&[f32], &[f32]), fuse: bool
 
 #[test]
 fn fused_steps_compute_what_unfused_layers_do() {
-    let conv = |channels, stride| LayerSpec::Conv2d {
-        channels,
-        kernel: 3,
-        stride,
-        pad: 1,
-    };
-    let spec = ModelSpec {
-        input: [8, 8, 4],
-        layers: vec![
-            // ReLU in the epilogue, its backward in the pooling.
-            conv(8, 1),
-            LayerSpec::Relu,
-            LayerSpec::MaxPool2d { k: 2 },
-            // ReLU in the epilogue, its mask written by the next convolution.
-            conv(8, 1),
-            LayerSpec::Relu,
-            // ReLU in the batch norm, its mask written by the block's first convolution (and
-            // inside the block, by its second); the block's last ReLU in its residual add, its
-            // mask written by the next block's first convolution.
-            conv(8, 1),
-            LayerSpec::BatchNorm2d,
-            LayerSpec::Relu,
-            LayerSpec::BasicBlock {
-                channels: 8,
-                stride: 1,
-            },
-            LayerSpec::BasicBlock {
-                channels: 8,
-                stride: 2,
-            },
-            LayerSpec::Flatten,
-            // ReLU in the epilogue, its mask written by the next Linear.
-            LayerSpec::Linear { outputs: 12 },
-            LayerSpec::Relu,
-            LayerSpec::Linear { outputs: 3 },
-        ],
-    };
+    let spec = ModelSpec::builder(8, 8, 4)
+        // ReLU in the epilogue, its backward in the pooling.
+        .conv2d(8, 3, 1, 1)
+        .relu()
+        .maxpool(2)
+        // ReLU in the epilogue, its mask written by the next convolution.
+        .conv2d(8, 3, 1, 1)
+        .relu()
+        // ReLU in the batch norm, its mask written by the block's first convolution (and
+        // inside the block, by its second); the block's last ReLU in its residual add, its
+        // mask written by the next block's first convolution.
+        .conv2d(8, 3, 1, 1)
+        .batchnorm()
+        .relu()
+        .basic_block(8, 1)
+        .basic_block(8, 2)
+        .flatten()
+        // ReLU in the epilogue, its mask written by the next Linear.
+        .linear(12)
+        .relu()
+        .linear(3)
+        .build();
     let batch = 4;
-    let mut g = crate::conformance::Gen::new(3);
+    let mut g = crate::rng::Gen::new(3);
     let x = g.normal_vec((batch * spec.input_len()) as usize, 1.0);
     let dlogits = g.normal_vec(batch as usize * 3, 0.1);
     let adapters = crate::gpu::adapters(wgpu::Backends::all());
@@ -108,11 +94,11 @@ fn fused_steps_compute_what_unfused_layers_do() {
             ctx.set_conv_lowering(Some(lowering));
             for name in ["fp32", "naive", "ui8", "dai8"] {
                 let policy = Policy::from_name(name).unwrap();
-                let run = |fuse| {
+                let run = |fusion| {
                     let model = Model::new(&ctx, &spec, batch, &policy, true, 5).unwrap();
-                    step(&model, &ctx, (&x, &dlogits), fuse)
+                    step(&model, &ctx, &x, &dlogits, fusion)
                 };
-                let (fused, unfused) = (run(true), run(false));
+                let (fused, unfused) = (run(Fusion::Fused), run(Fusion::Unfused));
                 assert_eq!(fused.len(), unfused.len());
                 let differ = fused.iter().zip(&unfused).filter(|(a, b)| a != b).count();
                 assert_eq!(

@@ -6,112 +6,31 @@
 
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
+use crate::nn::int8::{ClipsAt, Int8State, SummarySlot};
+use crate::nn::pass::{Clips, Precision};
 use crate::nn::tensors::{Slice, Slot, TensorRole};
-use crate::ops::clip_select::{ClipBuffers, ClipSummary};
+use crate::ops::clip_select::ClipBuffers;
 use crate::ops::gemm::{Epilogue, GemmBuffers, GemmShape, MAX_K_CHUNK, Scale};
 use crate::ops::{
-    self, Candidates, ChannelAxis, ChannelStat, ClipRule, ConvGeometry, Layout, LrScale,
-    QuantizeBuffers, Rounding, SgdBuffers, SgdStep,
+    self, Candidates, ChannelStat, ClipRule, ConvGeometry, LrScale, Rounding, SgdBuffers, SgdStep,
 };
 use crate::quant::{Dclrs, Policy};
 
-/// Buffers of one int8 tensor: its statistics, packed values and scales.
-#[derive(Debug)]
-pub(crate) struct QuantTensor {
-    pub layout: Layout,
-    pub stats: wgpu::Buffer,
-    pub packed: wgpu::Buffer,
-    pub scales: wgpu::Buffer,
+/// A GEMM layer's sizes: `batch` rows of `inputs` features to `outputs` (for a convolution,
+/// output pixels, kernel taps and channels).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LinearShape {
+    pub(crate) batch: u32,
+    pub(crate) inputs: u32,
+    pub(crate) outputs: u32,
 }
 
-impl QuantTensor {
-    fn new(ctx: &Context, name: &str, layout: Layout) -> Self {
-        QuantTensor {
-            layout,
-            stats: ctx.storage_buffer(
-                &format!("{name}.stats"),
-                (layout.channels() * size_of::<ChannelStat>()) as u64,
-            ),
-            packed: ctx.storage_buffer(&format!("{name}.q"), layout.packed_words() as u64 * 4),
-            scales: ctx.storage_buffer(&format!("{name}.scales"), layout.channels() as u64 * 4),
-        }
-    }
-
-    /// Max-abs per tensor, nearest rounding: the forward's rule for X and W. With `relu_mask`
-    /// the quantization also writes the mask of the ReLU whose output `input` is.
-    fn record_max_abs(
-        &self,
-        ctx: &Context,
-        rec: &mut Recording,
-        input: &wgpu::Buffer,
-        relu_mask: Option<&wgpu::Buffer>,
-    ) -> Result<()> {
-        ops::channel_stats(ctx, rec, &self.layout, input, &self.stats, None)?;
-        // ChannelStat's first field is max|x|, so a one-channel stats buffer is also a clip buffer.
-        let clips = (&self.stats, 0);
-        self.record_quantize(ctx, rec, (input, relu_mask), clips, Rounding::Nearest)
-    }
-
-    /// Quantizes `input` with the clips from f32 index `clip_offset` of `clips` on (and writes
-    /// the ReLU mask, if given).
-    fn record_quantize(
-        &self,
-        ctx: &Context,
-        rec: &mut Recording,
-        (input, relu_mask): (&wgpu::Buffer, Option<&wgpu::Buffer>),
-        (clips, clip_offset): (&wgpu::Buffer, u32),
-        rounding: Rounding,
-    ) -> Result<()> {
-        let bufs = QuantizeBuffers {
-            input,
-            clips,
-            packed: &self.packed,
-            scales: &self.scales,
-            relu_mask,
-        };
-        ops::quantize::quantize_at(ctx, rec, &self.layout, rounding, bufs, clip_offset)
-    }
-}
-
-/// The int8 state of a quantized Linear.
-#[derive(Debug)]
-pub(crate) struct Int8State {
-    pub x: QuantTensor,
-    pub w: QuantTensor,
-    /// dY quantized per tensor (the dX GEMM's, and for UI8 and naive also the dW GEMM's).
-    pub dy: QuantTensor,
-    /// DAI8: dY quantized per output channel for the dW GEMM.
-    pub dy_channels: Option<QuantTensor>,
-    /// Cosine terms and candidate ratios (UI8).
-    pub candidates: Option<(wgpu::Buffer, wgpu::Buffer, usize)>,
-    /// Statistics of dY: one channel, or one per output channel for DAI8.
-    pub dy_stats: wgpu::Buffer,
-    /// MCS state (DAI8).
-    pub mcs_state: wgpu::Buffer,
-    /// The clips of dY per channel of `dy_stats_layout`.
-    pub clips: wgpu::Buffer,
-    /// Where the layer's [`ClipSummary`] of dY goes: tensor clip (word 0), distance, φ (word 2),
-    /// classes.
-    pub summary: SummarySlot,
-}
-
-/// A quantized layer's entry in its model's table of dY clip summaries: one table, so that
-/// UI8's global learning-rate factor can read every layer's distance in one place.
-#[derive(Clone, Debug)]
-pub(crate) struct SummarySlot {
-    /// The table: `count` [`ClipSummary`].
-    pub table: wgpu::Buffer,
-    /// This layer's entry.
-    pub index: u32,
-    /// Entries in the table (the model's quantized GEMM layers).
-    pub count: u32,
-}
-
-impl SummarySlot {
-    /// f32 index of the entry's first word.
-    fn word(&self) -> u32 {
-        self.index * (size_of::<ClipSummary>() / 4) as u32
-    }
+/// The gradient a layer's backward reads, `dy`, and the one it writes, `dx` (none for a
+/// model's first layer, whose input gradient is never needed).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Gradients<'a> {
+    pub(crate) dy: &'a wgpu::Buffer,
+    pub(crate) dx: Option<&'a wgpu::Buffer>,
 }
 
 /// Where a GEMM layer's forward writes, and whether the ReLU layer after it runs in the GEMM's
@@ -147,23 +66,9 @@ pub(crate) enum Input<'a> {
 
 impl<'a> Input<'a> {
     /// The buffer the layer was given: the matrix, or the convolution's NHWC input.
-    fn source(&self) -> &'a wgpu::Buffer {
+    pub(crate) fn source(&self) -> &'a wgpu::Buffer {
         match *self {
             Input::Matrix(x) | Input::Columns(_, x, _) | Input::Implicit(_, x) => x,
-        }
-    }
-}
-
-impl Int8State {
-    /// X as an int8 GEMM operand: the packed matrix, or, for [`Input::Columns`], the column
-    /// matrix gathered from the input quantized in place into the scratch buffer.
-    fn x_operand<'b>(&'b self, rec: &mut Recording, input: &Input<'b>) -> Result<&'b wgpu::Buffer> {
-        match *input {
-            Input::Columns(g, _, cols) => {
-                ops::im2col_i8(rec, g, &self.x.packed, cols)?;
-                Ok(cols)
-            }
-            _ => Ok(&self.x.packed),
         }
     }
 }
@@ -186,69 +91,29 @@ pub struct Linear {
 }
 
 impl Linear {
-    /// Allocates the layer for `(batch, inputs, outputs)`; `weight` (`outputs × inputs`,
-    /// row-major) and `bias` are the initial values. With a summary slot the GEMMs run on int8
-    /// under `policy`, else in FP32; `conv_input`: keep a convolution's input quantized in place
-    /// (one byte per element; see [`Input::Implicit`], [`Input::Columns`]).
+    /// Allocates the layer for `shape`; `weight` (`outputs × inputs`, row-major) and `bias`
+    /// are the initial values. With a summary slot the GEMMs run on int8 under `policy`, else in
+    /// FP32; `conv_input`: keep a convolution's input quantized in place (one byte per element;
+    /// see [`Input::Implicit`], [`Input::Columns`]).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         ctx: &Context,
         name: &str,
-        (batch, inputs, outputs): (u32, u32, u32),
+        shape: LinearShape,
         weight: &[f32],
         bias: &[f32],
         policy: &Policy,
         quantized: Option<SummarySlot>,
         conv_input: Option<&ConvGeometry>,
     ) -> Self {
+        let LinearShape {
+            batch,
+            inputs,
+            outputs,
+        } = shape;
         let f32s = |n: u32| n as u64 * 4;
-        let int8 = quantized.map(|summary| {
-            let dy_tensor = Layout::new(batch, outputs, ChannelAxis::Tensor);
-            let dai8 = matches!(policy, Policy::Dai8(_));
-            let stat_channels = if dai8 { outputs } else { 1 };
-            let candidates = match policy {
-                Policy::Ui8(u) => {
-                    let n = u.ratios.len();
-                    Some((
-                        ctx.storage_buffer(&format!("{name}.dy.cosine_terms"), (n * 8) as u64),
-                        ctx.upload(&format!("{name}.dy.ratios"), &u.ratios),
-                        n,
-                    ))
-                }
-                _ => None,
-            };
-            Int8State {
-                x: QuantTensor::new(
-                    ctx,
-                    &format!("{name}.x"),
-                    conv_input.map_or(
-                        Layout::new(batch, inputs, ChannelAxis::Tensor),
-                        ConvGeometry::quantized_input_layout,
-                    ),
-                ),
-                w: QuantTensor::new(
-                    ctx,
-                    &format!("{name}.w"),
-                    Layout::new(outputs, inputs, ChannelAxis::Tensor),
-                ),
-                dy: QuantTensor::new(ctx, &format!("{name}.dy"), dy_tensor),
-                dy_channels: dai8.then(|| {
-                    QuantTensor::new(
-                        ctx,
-                        &format!("{name}.dy_ch"),
-                        Layout::new(batch, outputs, ChannelAxis::Cols),
-                    )
-                }),
-                candidates,
-                dy_stats: ctx.storage_buffer(
-                    &format!("{name}.dy.channel_stats"),
-                    stat_channels as u64 * size_of::<ChannelStat>() as u64,
-                ),
-                mcs_state: ctx.storage_buffer(&format!("{name}.dy.mcs_state"), f32s(stat_channels)),
-                clips: ctx.storage_buffer(&format!("{name}.dy.clips"), f32s(stat_channels)),
-                summary,
-            }
-        });
+        let int8 =
+            quantized.map(|summary| Int8State::new(ctx, name, shape, policy, summary, conv_input));
         Linear {
             name: name.to_string(),
             inputs,
@@ -316,6 +181,15 @@ impl Linear {
         self.int8.is_some()
     }
 
+    /// The GEMMs' arithmetic.
+    pub fn precision(&self) -> Precision {
+        if self.is_quantized() {
+            Precision::Int8
+        } else {
+            Precision::Fp32
+        }
+    }
+
     /// Whether the forward can write the bit mask of a ReLU whose output is its input, as it
     /// quantizes that input (quantized, a multiple of 4 columns). A convolution adds its own
     /// condition: that the input it quantizes is `x` itself, not an f32 column matrix
@@ -329,16 +203,17 @@ impl Linear {
     }
 
     /// Records `y = x·Wᵀ + b`, rectified if `out.relu`, reading `input` as its kind says. With
-    /// `refresh` false (UI8 between refreshes) the forward clips of the last refresh are kept.
+    /// [`Clips::Reuse`] (UI8 between refreshes) the forward clips of the last refresh are kept.
     /// `relu_mask`: `input` is the output of a ReLU that ran in its producer's epilogue, whose
     /// mask this layer's quantization writes ([`Linear::marks_relu`]).
     pub(crate) fn record_forward(
         &self,
         ctx: &Context,
         rec: &mut Recording,
-        (input, relu_mask): (Input<'_>, Option<&wgpu::Buffer>),
+        input: Input<'_>,
+        relu_mask: Option<&wgpu::Buffer>,
         out: Output<'_>,
-        refresh: bool,
+        clips: Clips,
     ) -> Result<()> {
         if relu_mask.is_some() && !self.marks_relu() {
             let why = format!("{} cannot write the ReLU mask of its input", self.name);
@@ -365,16 +240,17 @@ impl Linear {
         };
         let nearest = Rounding::Nearest;
         let x = input.source();
+        let refresh = clips == Clips::Refresh;
         if refresh {
             q.x.record_max_abs(ctx, rec, x, relu_mask)?;
         } else {
-            q.x.record_quantize(ctx, rec, (x, relu_mask), (&q.x.stats, 0), nearest)?;
+            q.x.record_quantize(ctx, rec, x, relu_mask, q.x.own_clip(), nearest)?;
         }
         if refresh {
             q.w.record_max_abs(ctx, rec, &self.weight, None)?;
         } else {
-            let w = (&self.weight, None);
-            q.w.record_quantize(ctx, rec, w, (&q.w.stats, 0), nearest)?;
+            let w = &self.weight;
+            q.w.record_quantize(ctx, rec, w, None, q.w.own_clip(), nearest)?;
         }
         let epi = Epilogue {
             scale_a: Scale::Tensor(&q.x.scales),
@@ -397,15 +273,13 @@ impl Linear {
     /// Records the gradients from `dy`: `grad_weight`, `grad_bias` and, when `dx` is given,
     /// `dx = dy·W`. `x` is the forward's input. Returns the indices in
     /// `rec` of the dY quantizations whose stochastic-rounding seeds change every step.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn record_backward(
         &self,
         ctx: &Context,
         rec: &mut Recording,
         x: Input<'_>,
-        dy: &wgpu::Buffer,
-        dx: Option<&wgpu::Buffer>,
-        refresh: bool,
+        Gradients { dy, dx }: Gradients<'_>,
+        clips: Clips,
     ) -> Result<Vec<usize>> {
         let (b, i, o) = (self.batch, self.inputs, self.outputs);
         // db = 1ᵀ·dY, FP32 in every policy.
@@ -444,11 +318,11 @@ impl Linear {
             Some(ch) => ch.layout,
             None => q.dy.layout,
         };
-        if refresh {
-            let candidates = q.candidates.as_ref().map(|(terms, ratios, n)| Candidates {
-                count: *n,
-                ratios,
-                cosine_terms: terms,
+        if clips == Clips::Refresh {
+            let candidates = q.candidates.as_ref().map(|c| Candidates {
+                count: c.count,
+                ratios: &c.ratios,
+                cosine_terms: &c.cosine_terms,
             });
             let (layout, stats) = (&dy_stats_layout, &q.dy_stats);
             if rule == ClipRule::Max {
@@ -458,12 +332,12 @@ impl Linear {
             }
             let bufs = ClipBuffers {
                 stats: &q.dy_stats,
-                candidates: q.candidates.as_ref().map(|(t, r, _)| (t, r)),
+                candidates: q.candidates.as_ref().map(|c| (&c.cosine_terms, &c.ratios)),
                 state: Some(&q.mcs_state),
                 clips: &q.clips,
                 summary: (&q.summary.table, q.summary.index),
             };
-            let n = q.candidates.as_ref().map_or(0, |c| c.2);
+            let n = q.candidates.as_ref().map_or(0, |c| c.count);
             ops::clip_select(ctx, rec, dy_stats_layout.channels() as u32, n, rule, bufs)?;
         }
         let rounding = if stochastic {
@@ -477,8 +351,11 @@ impl Linear {
         if stochastic {
             seeded.push(rec.dispatches.len());
         }
-        let tensor_clip = (&q.summary.table, q.summary.word());
-        q.dy.record_quantize(ctx, rec, (dy, None), tensor_clip, rounding)?;
+        let tensor_clip = ClipsAt {
+            buffer: &q.summary.table,
+            offset: q.summary.word(),
+        };
+        q.dy.record_quantize(ctx, rec, dy, None, tensor_clip, rounding)?;
         if let Some(dx) = dx {
             let epi = Epilogue {
                 scale_a: Scale::Tensor(&q.dy.scales),
@@ -494,7 +371,11 @@ impl Linear {
                 if stochastic {
                     seeded.push(rec.dispatches.len());
                 }
-                ch.record_quantize(ctx, rec, (dy, None), (&q.clips, 0), rounding)?;
+                let channel_clips = ClipsAt {
+                    buffer: &q.clips,
+                    offset: 0,
+                };
+                ch.record_quantize(ctx, rec, dy, None, channel_clips, rounding)?;
                 (&ch.packed, Scale::PerIndex(&ch.scales))
             }
             None => (&q.dy.packed, Scale::Tensor(&q.dy.scales)),

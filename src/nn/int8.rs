@@ -1,0 +1,219 @@
+//! The int8 state of a quantized GEMM layer: its quantized tensors, dY's statistics and clips,
+//! and its entry in the model's table of dY clip summaries.
+
+use crate::error::Result;
+use crate::gpu::{Context, Recording};
+use crate::nn::linear::{Input, LinearShape};
+use crate::ops::clip_select::ClipSummary;
+use crate::ops::{self, ChannelAxis, ChannelStat, ConvGeometry, Layout, QuantizeBuffers, Rounding};
+use crate::quant::Policy;
+
+/// Buffers of one int8 tensor: its statistics, packed values and scales.
+#[derive(Debug)]
+pub(crate) struct QuantTensor {
+    pub layout: Layout,
+    pub stats: wgpu::Buffer,
+    pub packed: wgpu::Buffer,
+    pub scales: wgpu::Buffer,
+}
+
+impl QuantTensor {
+    pub(crate) fn new(ctx: &Context, name: &str, layout: Layout) -> Self {
+        QuantTensor {
+            layout,
+            stats: ctx.storage_buffer(
+                &format!("{name}.stats"),
+                (layout.channels() * size_of::<ChannelStat>()) as u64,
+            ),
+            packed: ctx.storage_buffer(&format!("{name}.q"), layout.packed_words() as u64 * 4),
+            scales: ctx.storage_buffer(&format!("{name}.scales"), layout.channels() as u64 * 4),
+        }
+    }
+
+    /// Max-abs per tensor, nearest rounding: the forward's rule for X and W. With `relu_mask`
+    /// the quantization also writes the mask of the ReLU whose output `input` is.
+    pub(crate) fn record_max_abs(
+        &self,
+        ctx: &Context,
+        rec: &mut Recording,
+        input: &wgpu::Buffer,
+        relu_mask: Option<&wgpu::Buffer>,
+    ) -> Result<()> {
+        ops::channel_stats(ctx, rec, &self.layout, input, &self.stats, None)?;
+        self.record_quantize(
+            ctx,
+            rec,
+            input,
+            relu_mask,
+            self.own_clip(),
+            Rounding::Nearest,
+        )
+    }
+
+    /// The clip in the tensor's own statistics: ChannelStat's first field is max|x|, so a
+    /// one-channel stats buffer is also a clip buffer.
+    pub(crate) fn own_clip(&self) -> ClipsAt<'_> {
+        ClipsAt {
+            buffer: &self.stats,
+            offset: 0,
+        }
+    }
+
+    /// Quantizes `input` with the clips at `clips` (and writes the ReLU mask, if given).
+    pub(crate) fn record_quantize(
+        &self,
+        ctx: &Context,
+        rec: &mut Recording,
+        input: &wgpu::Buffer,
+        relu_mask: Option<&wgpu::Buffer>,
+        clips: ClipsAt<'_>,
+        rounding: Rounding,
+    ) -> Result<()> {
+        let bufs = QuantizeBuffers {
+            input,
+            clips: clips.buffer,
+            packed: &self.packed,
+            scales: &self.scales,
+            relu_mask,
+        };
+        ops::quantize::quantize_at(ctx, rec, &self.layout, rounding, bufs, clips.offset)
+    }
+}
+
+/// Where a quantization reads its clips: f32 index `offset` of `buffer` on, one per channel.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ClipsAt<'a> {
+    pub buffer: &'a wgpu::Buffer,
+    pub offset: u32,
+}
+
+/// UI8's candidate clips for dY: `count` ratios of max|dY| and the cosine terms measured for
+/// each.
+#[derive(Debug)]
+pub(crate) struct DyCandidates {
+    pub cosine_terms: wgpu::Buffer,
+    pub ratios: wgpu::Buffer,
+    pub count: usize,
+}
+
+/// The int8 state of a quantized Linear.
+#[derive(Debug)]
+pub(crate) struct Int8State {
+    pub x: QuantTensor,
+    pub w: QuantTensor,
+    /// dY quantized per tensor (the dX GEMM's, and for UI8 and naive also the dW GEMM's).
+    pub dy: QuantTensor,
+    /// DAI8: dY quantized per output channel for the dW GEMM.
+    pub dy_channels: Option<QuantTensor>,
+    /// UI8's candidate clips.
+    pub candidates: Option<DyCandidates>,
+    /// Statistics of dY: one channel, or one per output channel for DAI8.
+    pub dy_stats: wgpu::Buffer,
+    /// MCS state (DAI8).
+    pub mcs_state: wgpu::Buffer,
+    /// The clips of dY per channel of `dy_stats_layout`.
+    pub clips: wgpu::Buffer,
+    /// Where the layer's [`ClipSummary`] of dY goes: tensor clip (word 0), distance, φ (word 2),
+    /// classes.
+    pub summary: SummarySlot,
+}
+
+/// A quantized layer's entry in its model's table of dY clip summaries: one table, so that
+/// UI8's global learning-rate factor can read every layer's distance in one place.
+#[derive(Clone, Debug)]
+pub(crate) struct SummarySlot {
+    /// The table: `count` [`ClipSummary`].
+    pub table: wgpu::Buffer,
+    /// This layer's entry.
+    pub index: u32,
+    /// Entries in the table (the model's quantized GEMM layers).
+    pub count: u32,
+}
+
+impl SummarySlot {
+    /// f32 index of the entry's first word.
+    pub(crate) fn word(&self) -> u32 {
+        self.index * (size_of::<ClipSummary>() / 4) as u32
+    }
+}
+
+impl Int8State {
+    /// The state of a layer of `shape` under `policy`, named after `name`; `conv_input`: X is
+    /// a convolution's input quantized in place.
+    pub(crate) fn new(
+        ctx: &Context,
+        name: &str,
+        LinearShape {
+            batch,
+            inputs,
+            outputs,
+        }: LinearShape,
+        policy: &Policy,
+        summary: SummarySlot,
+        conv_input: Option<&ConvGeometry>,
+    ) -> Self {
+        let f32s = |n: u32| n as u64 * 4;
+        let dy_tensor = Layout::new(batch, outputs, ChannelAxis::Tensor);
+        let dai8 = matches!(policy, Policy::Dai8(_));
+        let stat_channels = if dai8 { outputs } else { 1 };
+        let candidates = match policy {
+            Policy::Ui8(u) => {
+                let n = u.ratios.len();
+                Some(DyCandidates {
+                    cosine_terms: ctx
+                        .storage_buffer(&format!("{name}.dy.cosine_terms"), (n * 8) as u64),
+                    ratios: ctx.upload(&format!("{name}.dy.ratios"), &u.ratios),
+                    count: n,
+                })
+            }
+            _ => None,
+        };
+        Int8State {
+            x: QuantTensor::new(
+                ctx,
+                &format!("{name}.x"),
+                conv_input.map_or(
+                    Layout::new(batch, inputs, ChannelAxis::Tensor),
+                    ConvGeometry::quantized_input_layout,
+                ),
+            ),
+            w: QuantTensor::new(
+                ctx,
+                &format!("{name}.w"),
+                Layout::new(outputs, inputs, ChannelAxis::Tensor),
+            ),
+            dy: QuantTensor::new(ctx, &format!("{name}.dy"), dy_tensor),
+            dy_channels: dai8.then(|| {
+                QuantTensor::new(
+                    ctx,
+                    &format!("{name}.dy_ch"),
+                    Layout::new(batch, outputs, ChannelAxis::Cols),
+                )
+            }),
+            candidates,
+            dy_stats: ctx.storage_buffer(
+                &format!("{name}.dy.channel_stats"),
+                stat_channels as u64 * size_of::<ChannelStat>() as u64,
+            ),
+            mcs_state: ctx.storage_buffer(&format!("{name}.dy.mcs_state"), f32s(stat_channels)),
+            clips: ctx.storage_buffer(&format!("{name}.dy.clips"), f32s(stat_channels)),
+            summary,
+        }
+    }
+
+    /// X as an int8 GEMM operand: the packed matrix, or, for [`Input::Columns`], the column
+    /// matrix gathered from the input quantized in place into the scratch buffer.
+    pub(crate) fn x_operand<'b>(
+        &'b self,
+        rec: &mut Recording,
+        input: &Input<'b>,
+    ) -> Result<&'b wgpu::Buffer> {
+        match *input {
+            Input::Columns(g, _, cols) => {
+                ops::im2col_i8(rec, g, &self.x.packed, cols)?;
+                Ok(cols)
+            }
+            _ => Ok(&self.x.packed),
+        }
+    }
+}

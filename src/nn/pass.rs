@@ -1,0 +1,93 @@
+//! The named choices a recording is made under, in place of bare flags: which arithmetic a GEMM
+//! layer runs, whether a step selects new clips, trains or evaluates, and fuses layers.
+
+/// The arithmetic of a GEMM layer's three GEMMs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Precision {
+    /// FP32 throughout.
+    Fp32,
+    /// Int8 operands (quantized per the layer's [`Policy`](crate::quant::Policy)), FP32
+    /// accumulation, bias and update.
+    Int8,
+}
+
+impl Precision {
+    /// Whether the GEMMs run on int8.
+    pub fn is_int8(self) -> bool {
+        self == Precision::Int8
+    }
+}
+
+/// Whether a step's quantized layers select their clips (X and W at max|·|, dY per the
+/// policy) from this step's tensors, or quantize with the clips of the last refresh (UI8
+/// between refreshes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Clips {
+    /// Measure and select the clips anew.
+    Refresh,
+    /// Keep the last refresh's clips.
+    Reuse,
+}
+
+impl Clips {
+    /// `Refresh` for true.
+    pub(crate) fn refresh_if(refresh: bool) -> Self {
+        if refresh {
+            Clips::Refresh
+        } else {
+            Clips::Reuse
+        }
+    }
+}
+
+/// Whether batch norms normalize with the batch's statistics (advancing the running ones) or
+/// with the running statistics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// A training step.
+    Train,
+    /// An evaluation step.
+    Eval,
+}
+
+impl Phase {
+    /// Whether this is a training step.
+    pub(crate) fn is_train(self) -> bool {
+        self == Phase::Train
+    }
+}
+
+/// What a forward is recorded for: a step's [`Clips`] and [`Phase`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Pass {
+    /// Whether quantized layers select new clips.
+    pub(crate) clips: Clips,
+    /// Training or evaluation.
+    pub(crate) phase: Phase,
+}
+
+impl Pass {
+    /// A training step that refreshes its clips (every policy's step but UI8's in between).
+    pub(crate) const TRAIN: Pass = Pass {
+        clips: Clips::Refresh,
+        phase: Phase::Train,
+    };
+}
+
+/// Whether a recording fuses layers as the model's [`LayerPlan`](crate::nn::plan::LayerPlan)s
+/// say (training and evaluation steps), or records every layer on its own, each writing its own
+/// output (probes, which read every layer's output).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fusion {
+    /// As planned.
+    Fused,
+    /// Every layer on its own.
+    Unfused,
+}
+
+impl Fusion {
+    /// `Fused` for true.
+    pub(crate) fn fused_if(fuse: bool) -> Self {
+        if fuse { Fusion::Fused } else { Fusion::Unfused }
+    }
+}

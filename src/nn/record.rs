@@ -1,0 +1,254 @@
+//! The passes of a step, recorded into a [`Recording`] that the trainer prepares once and
+//! replays: forward, loss, backward, health checks and update. A fused step follows the
+//! model's [`LayerPlan`]s; an unfused one records every layer on its own.
+
+use crate::error::Result;
+use crate::gpu::{Context, Recording};
+use crate::nn::Model;
+use crate::nn::block::BlockOutput;
+use crate::nn::conv::MaskedInput;
+use crate::nn::layer::Layer;
+use crate::nn::linear::{self, Output};
+use crate::nn::pass::{Clips, Fusion, Pass, Phase};
+use crate::nn::plan::{LayerPlan, ReluBackward, ReluForward};
+use crate::ops::{self, ReluPass, ReluSaved, SgdStep, XentBuffers};
+
+impl Model {
+    /// How layer `i` is recorded under `fusion` (unfused past the last layer).
+    fn plan_of(&self, i: usize, fusion: Fusion) -> LayerPlan {
+        match fusion {
+            Fusion::Fused => self.plan.get(i).copied().unwrap_or(LayerPlan::UNFUSED),
+            Fusion::Unfused => LayerPlan::UNFUSED,
+        }
+    }
+
+    /// [`Model::record_forward_pass`] with flags: `refresh` ([`Clips::Refresh`]), `train`
+    /// ([`Phase::Train`]), `fuse` ([`Fusion::Fused`]). The form `train::Trainer` calls.
+    pub(crate) fn record_forward(
+        &self,
+        ctx: &Context,
+        rec: &mut Recording,
+        refresh: bool,
+        train: bool,
+        fuse: bool,
+    ) -> Result<()> {
+        let phase = if train { Phase::Train } else { Phase::Eval };
+        let pass = Pass {
+            clips: Clips::refresh_if(refresh),
+            phase,
+        };
+        self.record_forward_pass(ctx, rec, pass, Fusion::fused_if(fuse))
+    }
+
+    /// Records the forward. Fused (training and evaluation steps), a ReLU after a GEMM layer or
+    /// a batch norm runs in that layer (a GEMM's epilogue), which writes straight to the ReLU's
+    /// output (its mask, if it keeps one, written by the next layer's quantization), and a ReLU
+    /// before a max-pooling leaves its backward to the pooling; unfused (probes) every layer
+    /// writes its own output.
+    pub(crate) fn record_forward_pass(
+        &self,
+        ctx: &Context,
+        rec: &mut Recording,
+        pass: Pass,
+        fusion: Fusion,
+    ) -> Result<()> {
+        for (i, layer) in self.layers.iter().enumerate() {
+            let plan = self.plan_of(i, fusion);
+            let (x, y) = (&self.acts[i], &self.acts[i + 1]);
+            let out = if plan.runs_next_relu {
+                Output {
+                    y: &self.acts[i + 2],
+                    relu: true,
+                }
+            } else {
+                Output::plain(y)
+            };
+            let relu_mask = plan.writes_mask_of.and_then(|k| self.relu_mask_of(k));
+            match layer {
+                Layer::Linear(l) => {
+                    let input = linear::Input::Matrix(x);
+                    l.record_forward(ctx, rec, input, relu_mask, out, pass.clips)?
+                }
+                Layer::Conv(c) => {
+                    let x = MaskedInput { x, relu_mask };
+                    c.record_forward(ctx, rec, x, out, pass.clips, &self.scratch)?
+                }
+                Layer::MaxPool(g, argmax) => {
+                    let after_relu = plan.pool_after_relu;
+                    let op = ops::PoolPass::Forward { after_relu };
+                    ops::maxpool(ctx, rec, g, x, op, argmax, y)?
+                }
+                Layer::BatchNorm(b) => b.record_forward(ctx, rec, x, out, pass.phase)?,
+                Layer::GlobalAvgPool(shape) => {
+                    ops::global_avg_pool(ctx, rec, shape.dims(), x, None, y)?
+                }
+                Layer::Block(b) => {
+                    let out = BlockOutput {
+                        y,
+                        relu_in_add: plan.block_relu_in_add,
+                    };
+                    let x = MaskedInput { x, relu_mask };
+                    b.record_forward(ctx, rec, x, out, pass, &self.scratch)?
+                }
+                Layer::Relu(_) if plan.relu_forward == ReluForward::InProducer => {}
+                Layer::Relu(mask) => {
+                    let op = ReluPass::Forward {
+                        x,
+                        mask: mask.as_ref(),
+                    };
+                    ops::relu(ctx, rec, self.len_of(i), op, y)?
+                }
+                Layer::Flatten => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the loss: softmax cross-entropy of the logits against the labels, with the
+    /// logits' gradient, each row's loss and whether it was classified correctly.
+    pub(crate) fn record_loss(&self, rec: &mut Recording) -> Result<()> {
+        let last = self.acts.len() - 1;
+        let bufs = XentBuffers {
+            logits: &self.acts[last],
+            labels: &self.labels,
+            dlogits: &self.grads[last],
+            row_loss: &self.row_loss,
+            correct: &self.correct,
+        };
+        ops::softmax_xent(rec, self.batch, self.spec.classes(), bufs)
+    }
+
+    /// [`Model::record_backward_pass`] with flags: `refresh` ([`Clips::Refresh`]), `fuse`
+    /// ([`Fusion::Fused`]). The form `train::Trainer` calls.
+    pub(crate) fn record_backward(
+        &self,
+        ctx: &Context,
+        rec: &mut Recording,
+        refresh: bool,
+        fuse: bool,
+    ) -> Result<Vec<usize>> {
+        self.record_backward_pass(ctx, rec, Clips::refresh_if(refresh), Fusion::fused_if(fuse))
+    }
+
+    /// Records the backward pass; returns the dispatch indices of the stochastic quantizations
+    /// whose seeds change every step.
+    pub(crate) fn record_backward_pass(
+        &self,
+        ctx: &Context,
+        rec: &mut Recording,
+        clips: Clips,
+        fusion: Fusion,
+    ) -> Result<Vec<usize>> {
+        let mut seeded = Vec::new();
+        for i in (0..self.layers.len()).rev() {
+            seeded.extend(self.record_layer_backward(ctx, rec, i, clips, fusion)?);
+        }
+        Ok(seeded)
+    }
+
+    /// Records layer `i`'s backward; returns what [`Model::record_backward_pass`] does.
+    pub(crate) fn record_layer_backward(
+        &self,
+        ctx: &Context,
+        rec: &mut Recording,
+        i: usize,
+        clips: Clips,
+        fusion: Fusion,
+    ) -> Result<Vec<usize>> {
+        let mut seeded = Vec::new();
+        let plan = self.plan_of(i, fusion);
+        let layer = &self.layers[i];
+        // Past a ReLU whose backward the pooling did, the pooling's dx is this layer's dy.
+        let dy_at = if plan.grad_past_relu { i + 2 } else { i + 1 };
+        let (x, dy) = (&self.acts[i], &self.grads[dy_at]);
+        // The input's gradient is never needed.
+        let dx = (i > 0).then_some(&self.grads[i]);
+        let grads = linear::Gradients { dy, dx };
+        match layer {
+            Layer::Linear(l) => {
+                let x = linear::Input::Matrix(x);
+                seeded.extend(l.record_backward(ctx, rec, x, grads, clips)?);
+            }
+            Layer::Conv(c) => {
+                seeded.extend(c.record_backward(ctx, rec, x, grads, clips, &self.scratch)?);
+            }
+            Layer::MaxPool(g, argmax) => {
+                if let Some(dx) = dx {
+                    let op = ops::PoolPass::Backward { dy };
+                    ops::maxpool(ctx, rec, g, x, op, argmax, dx)?;
+                }
+            }
+            Layer::BatchNorm(b) => {
+                // Never the first layer (refused in `new`), so there is a dx to write.
+                if let Some(dx) = dx {
+                    b.record_backward(ctx, rec, dy, dx, &self.scratch)?;
+                }
+            }
+            Layer::GlobalAvgPool(shape) => {
+                if let Some(dx) = dx {
+                    ops::global_avg_pool(ctx, rec, shape.dims(), x, Some(dy), dx)?;
+                }
+            }
+            Layer::Block(b) => {
+                seeded.extend(b.record_backward(ctx, rec, x, grads, clips, &self.scratch)?);
+            }
+            Layer::Relu(_) if plan.relu_backward == ReluBackward::InPool => {}
+            Layer::Relu(mask) => {
+                // Without a mask: the output, which has the input's positive elements and
+                // is there also when the ReLU ran in a GEMM's epilogue.
+                let saved = match mask {
+                    Some(m) => ReluSaved::Mask(m),
+                    None => ReluSaved::Values(&self.acts[i + 1]),
+                };
+                if let Some(dx) = dx {
+                    let op = ReluPass::Backward { dy, saved };
+                    ops::relu(ctx, rec, self.len_of(i), op, dx)?;
+                }
+            }
+            Layer::Flatten => {}
+        }
+        Ok(seeded)
+    }
+
+    /// Records the step's health checks — non-finite values in the loss and in every parameter
+    /// gradient, counted on the GPU before the optimizer runs — in the slot order of
+    /// `health_names`.
+    pub(crate) fn record_checks(&self, rec: &mut Recording) -> Result<()> {
+        let mut slot = 1;
+        let check = |rec: &mut Recording, buf: &wgpu::Buffer, n: u32, slot: u32| {
+            ops::nonfinite::nonfinite_count(rec, n, buf, (&self.health, slot))
+        };
+        check(rec, &self.row_loss, self.batch, slot)?;
+        for layer in &self.layers {
+            for l in layer.gemms() {
+                slot += 1;
+                check(rec, &l.grad_weight, l.inputs * l.outputs, slot)?;
+                check(rec, &l.grad_bias, l.outputs, slot)?;
+            }
+            for b in layer.batchnorms() {
+                slot += 1;
+                let (grads, n) = b.grads();
+                check(rec, grads, n, slot)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the optimizer step, guarded by the health record; returns the dispatch index of
+    /// each update, whose learning rate the trainer sets every step.
+    pub(crate) fn record_update(
+        &self,
+        ctx: &Context,
+        rec: &mut Recording,
+        step: SgdStep,
+    ) -> Result<Vec<usize>> {
+        let mut updates = Vec::new();
+        for l in self.gemm_layers() {
+            updates.extend(l.record_update(ctx, rec, step, &self.health)?);
+        }
+        for bn in self.layers.iter().flat_map(Layer::batchnorms) {
+            updates.push(bn.record_update(ctx, rec, step, &self.health)?);
+        }
+        Ok(updates)
+    }
+}
