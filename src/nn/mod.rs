@@ -40,6 +40,7 @@ pub use io::LayerQuantState;
 pub use linear::Linear;
 pub use model::Model;
 pub use pass::Precision;
+pub(crate) use pass::{Clips, Fusion, Pass, Phase};
 pub use probe::LayerProbe;
 pub use spec::{LayerSpec, ModelSpec, ModelSpecBuilder};
 pub use tensors::{NamedTensor, TensorRole};

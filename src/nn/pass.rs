@@ -1,22 +1,7 @@
 //! The named choices a recording is made under, in place of bare flags: which arithmetic a GEMM
 //! layer runs, whether a step selects new clips, trains or evaluates, and fuses layers.
 
-/// The arithmetic of a GEMM layer's three GEMMs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Precision {
-    /// FP32 throughout.
-    Fp32,
-    /// Int8 operands (quantized per the layer's [`Policy`](crate::quant::Policy)), FP32
-    /// accumulation, bias and update.
-    Int8,
-}
-
-impl Precision {
-    /// Whether the GEMMs run on int8.
-    pub fn is_int8(self) -> bool {
-        self == Precision::Int8
-    }
-}
+pub use crate::abi::Precision;
 
 /// Whether a step's quantized layers select their clips (X and W at max|·|, dY per the
 /// policy) from this step's tensors, or quantize with the clips of the last refresh (UI8
@@ -27,17 +12,6 @@ pub(crate) enum Clips {
     Refresh,
     /// Keep the last refresh's clips.
     Reuse,
-}
-
-impl Clips {
-    /// `Refresh` for true.
-    pub(crate) fn refresh_if(refresh: bool) -> Self {
-        if refresh {
-            Clips::Refresh
-        } else {
-            Clips::Reuse
-        }
-    }
 }
 
 /// Whether batch norms normalize with the batch's statistics (advancing the running ones) or
@@ -83,11 +57,4 @@ pub(crate) enum Fusion {
     Fused,
     /// Every layer on its own.
     Unfused,
-}
-
-impl Fusion {
-    /// `Fused` for true.
-    pub(crate) fn fused_if(fuse: bool) -> Self {
-        if fuse { Fusion::Fused } else { Fusion::Unfused }
-    }
 }

@@ -9,7 +9,7 @@ use crate::nn::block::BlockOutput;
 use crate::nn::conv::MaskedInput;
 use crate::nn::layer::Layer;
 use crate::nn::linear::{self, Output};
-use crate::nn::pass::{Clips, Fusion, Pass, Phase};
+use crate::nn::pass::{Clips, Fusion, Pass};
 use crate::nn::plan::{LayerPlan, ReluBackward, ReluForward};
 use crate::ops::{self, ReluPass, ReluSaved, SgdStep, XentBuffers};
 
@@ -21,25 +21,6 @@ impl Model {
             Fusion::Unfused => LayerPlan::UNFUSED,
         }
     }
-
-    /// [`Model::record_forward_pass`] with flags: `refresh` ([`Clips::Refresh`]), `train`
-    /// ([`Phase::Train`]), `fuse` ([`Fusion::Fused`]). The form `train::Trainer` calls.
-    pub(crate) fn record_forward(
-        &self,
-        ctx: &Context,
-        rec: &mut Recording,
-        refresh: bool,
-        train: bool,
-        fuse: bool,
-    ) -> Result<()> {
-        let phase = if train { Phase::Train } else { Phase::Eval };
-        let pass = Pass {
-            clips: Clips::refresh_if(refresh),
-            phase,
-        };
-        self.record_forward_pass(ctx, rec, pass, Fusion::fused_if(fuse))
-    }
-
     /// Records the forward. Fused (training and evaluation steps), a ReLU after a GEMM layer or
     /// a batch norm runs in that layer (a GEMM's epilogue), which writes straight to the ReLU's
     /// output (its mask, if it keeps one, written by the next layer's quantization), and a ReLU
@@ -117,19 +98,6 @@ impl Model {
         };
         ops::softmax_xent(rec, self.batch, self.spec.classes(), bufs)
     }
-
-    /// [`Model::record_backward_pass`] with flags: `refresh` ([`Clips::Refresh`]), `fuse`
-    /// ([`Fusion::Fused`]). The form `train::Trainer` calls.
-    pub(crate) fn record_backward(
-        &self,
-        ctx: &Context,
-        rec: &mut Recording,
-        refresh: bool,
-        fuse: bool,
-    ) -> Result<Vec<usize>> {
-        self.record_backward_pass(ctx, rec, Clips::refresh_if(refresh), Fusion::fused_if(fuse))
-    }
-
     /// Records the backward pass; returns the dispatch indices of the stochastic quantizations
     /// whose seeds change every step.
     pub(crate) fn record_backward_pass(

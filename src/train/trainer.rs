@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::{Context, Prepared, Recording};
-use crate::nn::{Model, ModelSpec, TensorRole};
+use crate::nn::{Clips, Fusion, Model, ModelSpec, Pass, Phase, TensorRole};
 use crate::ops::quantize::QuantizeParams;
 use crate::ops::sgd::SgdParams;
 use crate::quant::Policy;
@@ -35,12 +35,18 @@ enum StepKind {
 }
 
 impl StepKind {
-    fn refreshes(self) -> bool {
-        self != StepKind::KeptClips
-    }
-
-    fn trains(self) -> bool {
-        self != StepKind::Evaluation
+    /// What the model records for this kind of step.
+    fn pass(self) -> Pass {
+        Pass {
+            clips: match self {
+                StepKind::KeptClips => Clips::Reuse,
+                _ => Clips::Refresh,
+            },
+            phase: match self {
+                StepKind::Evaluation => Phase::Eval,
+                _ => Phase::Train,
+            },
+        }
     }
 }
 
@@ -64,14 +70,14 @@ impl PreparedStep {
         kind: StepKind,
         after: Option<&PreparedStep>,
     ) -> Result<Self> {
-        let (refresh, train) = (kind.refreshes(), kind.trains());
+        let pass = kind.pass();
         let mut rec =
             after.map_or_else(Recording::new, |p| Recording::sharing_scratch(&p.recording));
-        model.record_forward(ctx, &mut rec, refresh, train, true)?;
+        model.record_forward_pass(ctx, &mut rec, pass, Fusion::Fused)?;
         model.record_loss(&mut rec)?;
         let (mut seeded, mut updates) = (Vec::new(), Vec::new());
-        if train {
-            seeded = model.record_backward(ctx, &mut rec, refresh, true)?;
+        if pass.phase == Phase::Train {
+            seeded = model.record_backward_pass(ctx, &mut rec, pass.clips, Fusion::Fused)?;
             model.record_checks(&mut rec)?;
             updates = model.record_update(ctx, &mut rec, cfg.sgd_step(cfg.lr))?;
         }
