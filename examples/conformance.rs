@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use octet::conformance::{self, CaseResult, SUITES};
+use octet::conformance::{self, CaseResult, Extent, SUITES, Suite};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -66,14 +66,14 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         .into());
     }
     for name in &args.only {
-        if !SUITES.contains(&name.as_str()) {
-            return Err(format!("unknown suite {name:?} in --only; suites: {SUITES:?}").into());
+        if conformance::suite(name).is_none() {
+            let names = conformance::suite_names();
+            return Err(format!("unknown suite {name:?} in --only; suites: {names:?}").into());
         }
     }
-    let suites: Vec<&str> = SUITES
+    let suites: Vec<&Suite> = SUITES
         .iter()
-        .copied()
-        .filter(|s| args.only.is_empty() || args.only.iter().any(|o| o == s))
+        .filter(|s| args.only.is_empty() || args.only.iter().any(|o| o == s.name))
         .collect();
 
     let mut all_ok = true;
@@ -101,14 +101,18 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         let mut adapter_ok = true;
         for suite in &suites {
             let started = Instant::now();
-            let cases = conformance::run_suite(&ctx, suite, args.quick)?;
-            let gops = conformance::throughput(&ctx, suite, if args.quick { 128 } else { 256 })?;
+            let cases = suite.cases(&ctx, Extent::quick_if(args.quick))?;
+            let gops = match suite.throughput {
+                Some(probe) => Some(probe(&ctx, if args.quick { 128 } else { 256 })?),
+                None => None,
+            };
             let passed = cases.iter().filter(|c| c.passed).count();
             let max_err = cases.iter().map(|c| c.max_error).fold(0.0, f64::max);
             all_ok &= passed == cases.len();
             adapter_ok &= passed == cases.len();
             md += &format!(
-                "| {suite} | {} | {passed} | {max_err:.3e} | {} |\n",
+                "| {} | {} | {passed} | {max_err:.3e} | {} |\n",
+                suite.name,
                 cases.len(),
                 gops.map_or("–".into(), |g| format!("{g:.2}"))
             );
@@ -117,7 +121,7 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
                 truncate(&info.name, 28),
                 format!("{:?}", info.backend),
                 truncate(&driver, 28),
-                suite,
+                suite.name,
                 cases.len(),
                 passed,
                 max_err,
@@ -137,8 +141,8 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
                 "dot4_lowering": lowering,
                 "driver": info.driver,
                 "driver_info": info.driver_info,
-                "kernel": suite,
-                "kernels_exercised": conformance::suite_kernels(suite),
+                "kernel": suite.name,
+                "kernels_exercised": suite.kernels,
                 "cases": cases.len(),
                 "passed": passed,
                 "max_error": max_err,

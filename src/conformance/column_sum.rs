@@ -1,0 +1,52 @@
+//! `column_sum`, with `gemm_reduce` when a column spans several segments.
+
+use super::check::Check;
+use super::{CaseResult, Extent, Gen};
+use crate::cpu::{self, CpuEpilogue};
+use crate::error::Result;
+use crate::gpu::{Context, Recording};
+use crate::ops::{self, GemmShape};
+
+/// The kernels the suite exercises.
+pub(super) const KERNELS: &[&str] = &["column_sum", "gemm_reduce"];
+
+/// Column sums, in one segment and in several (then through `gemm_reduce`): the same sums in
+/// the same order as the twin, so bit-exact unless a driver reassociates f32 additions.
+pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
+    use crate::ops::column_sum::SEGMENT_ROWS;
+    let mut g = Gen::new(131);
+    for (rows, cols) in [(1u32, 1u32), (3, 6), (4097, 65), (9000, 130), (25_088, 6)] {
+        let x = g.normal_vec((rows * cols) as usize, 1.0);
+        let xb = ctx.upload("test.x", &x);
+        let sums = ctx.storage_buffer("test.sums", cols as u64 * 4);
+        let mut rec = Recording::new();
+        ops::column_sum::column_sum(ctx, &mut rec, (rows, cols), &xb, &sums, None)?;
+        ctx.run(&rec)?;
+        let gpu: Vec<f32> = ctx.read_buffer(&sums)?;
+        let segments = rows.div_ceil(SEGMENT_ROWS) as usize;
+        let mut partials = vec![0f32; segments * cols as usize];
+        let (r, c) = (rows as usize, cols as usize);
+        cpu::column_sum(r, c, SEGMENT_ROWS as usize, &x, &mut partials);
+        let twin = if segments > 1 {
+            let mut t = vec![0f32; c];
+            let shape = GemmShape::new(1, cols, rows);
+            cpu::gemm_reduce(
+                &shape,
+                segments as u32,
+                &partials,
+                &CpuEpilogue::NONE,
+                &mut t,
+            );
+            t
+        } else {
+            partials
+        };
+        let mut check = Check::new();
+        let scale: Vec<f32> = (0..c)
+            .map(|j| (0..r).map(|i| x[i * c + j].abs()).sum::<f32>().max(1.0))
+            .collect();
+        check.close("sums", &gpu[..c], &twin, &scale, 1e-6);
+        check.finish("column_sum", format!("{rows}x{cols}"), out);
+    }
+    Ok(())
+}

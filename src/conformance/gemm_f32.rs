@@ -1,0 +1,86 @@
+//! `gemm_f32` in every variant, transpose and epilogue, within Σ|a||b| of the twin.
+
+use super::check::Check;
+use super::grids::{GEMM_SHAPES, TRANSPOSES};
+use super::harness::{HostEpilogue, gpu_gemm_f32};
+use super::{CaseResult, Extent, Gen};
+use crate::cpu;
+use crate::error::Result;
+use crate::gpu::Context;
+use crate::ops::GemmShape;
+use crate::ops::gemm::GemmVariant;
+
+/// The kernels the suite exercises.
+pub(super) const KERNELS: &[&str] = &["gemm_f32", "gemm_f32_regs", "gemm_reduce"];
+
+/// Every shape × transpose × epilogue × variant; all variants give the same bits.
+pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
+    let mut g = Gen::new(51);
+    for &(m, n, k) in GEMM_SHAPES {
+        for (ta, tb) in TRANSPOSES {
+            let shape = GemmShape::new(m, n, k).with_trans(ta, tb);
+            let a = g.normal_vec((m * k) as usize, 1.0);
+            let b = g.normal_vec((n * k) as usize, 1.0);
+            let sa: Vec<f32> = (0..m).map(|_| g.uniform()).collect();
+            let bias = g.normal_vec(n as usize, 1.0);
+            // gemm_f32 picks its own k_chunk (ops::gemm::f32_k_chunk).
+            let mut firsts = std::collections::HashMap::new();
+            let scaled = HostEpilogue {
+                scale_a: &sa,
+                scale_b: &sa[..1],
+                bias: Some(&bias),
+                relu: false,
+            };
+            let variants: [(&str, HostEpilogue); 3] = [
+                ("plain", HostEpilogue::default()),
+                ("row scales + tensor scale + bias", scaled),
+                (
+                    "row scales + tensor scale + bias + relu",
+                    HostEpilogue {
+                        relu: true,
+                        ..scaled
+                    },
+                ),
+            ];
+            for ((name, host), variant) in variants
+                .into_iter()
+                .flat_map(|e| GemmVariant::ALL.map(|v| (e, v)))
+            {
+                let gpu = gpu_gemm_f32(ctx, variant, &shape, &a, &b, &host)?;
+                let mut twin = vec![0f32; (m * n) as usize];
+                cpu::gemm_f32(variant, &shape, &a, &b, &host.cpu(), &mut twin);
+                // Σ|a||b| (scaled) bounds the rounding error of any summation order.
+                let abs = |v: &[f32]| -> Vec<f32> { v.iter().map(|x| x.abs()).collect() };
+                let abs_bias = host.bias.map(abs);
+                let abs_epi = HostEpilogue {
+                    bias: abs_bias.as_deref(),
+                    relu: false,
+                    ..host
+                };
+                let mut mag = vec![0f32; twin.len()];
+                cpu::gemm_f32(
+                    variant,
+                    &shape,
+                    &abs(&a),
+                    &abs(&b),
+                    &abs_epi.cpu(),
+                    &mut mag,
+                );
+                let mut check = Check::new();
+                check.close("out", &gpu, &twin, &mag, 1e-5);
+                if host.relu && gpu.iter().any(|v| v.is_sign_negative()) {
+                    check.fail("a rectified output is negative (or -0)".to_string());
+                }
+                // Every variant must give the first one's bits, so autotuning changes no result.
+                let first = &*firsts.entry(name).or_insert_with(|| gpu.clone());
+                check.exact_f32("out vs the Tiled variant", &gpu, first);
+                check.finish(
+                    "gemm_f32",
+                    format!("{m}x{n}x{k} trans=({ta},{tb}) {name} {variant:?}"),
+                    out,
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! `relu` forward (with and without its bit mask) and backward from each saved form.
+
+use super::check::Check;
+use super::{CaseResult, Extent, Gen};
+use crate::cpu;
+use crate::error::Result;
+use crate::gpu::{Context, Recording};
+use crate::ops::relu::relu_mask_bytes;
+use crate::ops::{self, ReluPass, ReluSaved};
+
+/// The kernels the suite exercises.
+pub(super) const KERNELS: &[&str] = &["relu"];
+
+/// Signed zeros, NaN and infinities among normal values; every backward route, bit for bit.
+pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
+    let mut g = Gen::new(71);
+    for n in [1u32, 5, 1000, 70_000] {
+        let len = n as usize;
+        let mut x = g.normal_vec(len, 1.0);
+        let specials = [0.0, -0.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY];
+        for (i, v) in specials.iter().enumerate().take(len) {
+            x[i * 7 % len] = *v;
+        }
+        let dy = g.normal_vec(len, 1.0);
+        let xb = ctx.upload("test.x", &x);
+        let dyb = ctx.upload("test.dy", &dy);
+        let words = len.div_ceil(32);
+        let (yb, y_plain, maskb) = (
+            ctx.storage_buffer("test.y", n as u64 * 4),
+            ctx.storage_buffer("test.y_plain", n as u64 * 4),
+            ctx.storage_buffer("test.mask", relu_mask_bytes(n)),
+        );
+        let (dx_values, dx_mask) = (
+            ctx.storage_buffer("test.dx_values", n as u64 * 4),
+            ctx.storage_buffer("test.dx_mask", n as u64 * 4),
+        );
+        let mut rec = Recording::new();
+        let forward = |mask| ReluPass::Forward { x: &xb, mask };
+        ops::relu(ctx, &mut rec, n, forward(Some(&maskb)), &yb)?;
+        ops::relu(ctx, &mut rec, n, forward(None), &y_plain)?;
+        let backward = |saved| ReluPass::Backward { dy: &dyb, saved };
+        let from_y = ReluSaved::Values(&yb);
+        ops::relu(ctx, &mut rec, n, backward(from_y), &dx_values)?;
+        ops::relu(
+            ctx,
+            &mut rec,
+            n,
+            backward(ReluSaved::Mask(&maskb)),
+            &dx_mask,
+        )?;
+        ctx.run(&rec)?;
+        let read = |b: &wgpu::Buffer| -> Result<Vec<f32>> {
+            let mut v: Vec<f32> = ctx.read_buffer(b)?;
+            v.truncate(len);
+            Ok(v)
+        };
+        let (y, dxv, dxm) = (read(&yb)?, read(&dx_values)?, read(&dx_mask)?);
+        let y_plain = read(&y_plain)?;
+        let mask: Vec<u32> = ctx.read_buffer(&maskb)?;
+        let (mut ty, mut tmask, mut tdx) = (vec![0f32; len], vec![0u32; words], vec![0f32; len]);
+        cpu::relu_forward(&x, Some(&mut tmask), &mut ty);
+        let mut check = Check::new();
+        check.exact_f32("y", &y, &ty);
+        check.exact_f32("y without a mask", &y_plain, &ty);
+        check.exact("mask", &mask[..words], &tmask);
+        cpu::relu_backward(cpu::ReluSaved::Values(&ty), &dy, &mut tdx);
+        check.exact_f32("dx from y", &dxv, &tdx);
+        // Every route to the backward gives the same bits: from the input, the output, the mask.
+        cpu::relu_backward(cpu::ReluSaved::Mask(&tmask), &dy, &mut tdx);
+        check.exact_f32("dx from the mask", &dxm, &tdx);
+        cpu::relu_backward(cpu::ReluSaved::Values(&x), &dy, &mut tdx);
+        check.exact_f32("dx from the mask vs from x", &dxm, &tdx);
+        check.finish("relu", format!("n={n} with ±0, NaN, ±Inf"), out);
+    }
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! Throughput probes: the GEMMs and quantize timed on a fixed problem, best of a few runs after
+//! a warm-up, each run one submit and wait.
+
+use std::time::Instant;
+
+use super::Gen;
+use crate::error::Result;
+use crate::gpu::{Context, Recording};
+use crate::ops::{
+    self, ChannelAxis, Epilogue, GemmBuffers, GemmShape, Layout, MAX_K_CHUNK, QuantizeBuffers,
+    Rounding,
+};
+use crate::rng::rng_u32;
+
+/// Throughput of one GEMM of `shape` (int8 on packed operands, or f32) in G operations per
+/// second (2·M·N·K per product), as the best of a few timed runs after a warm-up, each one
+/// submit and wait.
+pub fn gemm_throughput(ctx: &Context, shape: &GemmShape, int8: bool) -> Result<f64> {
+    let words = |rows, trans| GemmShape::packed_words(rows, shape.k, trans) as usize;
+    let (a, b) = if int8 {
+        let gen_words =
+            |seed, n: usize| (0..n as u32).map(|i| rng_u32(seed, i)).collect::<Vec<_>>();
+        (
+            ctx.upload("bench.a", &gen_words(1, words(shape.m, shape.trans_a))),
+            ctx.upload("bench.b", &gen_words(2, words(shape.n, shape.trans_b))),
+        )
+    } else {
+        let mut g = Gen::new(3);
+        (
+            ctx.upload("bench.a", &g.normal_vec((shape.m * shape.k) as usize, 1.0)),
+            ctx.upload("bench.b", &g.normal_vec((shape.n * shape.k) as usize, 1.0)),
+        )
+    };
+    let out = ctx.storage_buffer("bench.out", shape.m as u64 * shape.n as u64 * 4);
+    let bufs = GemmBuffers::new(&a, &b, &out);
+    let mut rec = Recording::new();
+    if int8 {
+        let k_chunk = shape.auto_k_chunk(MAX_K_CHUNK);
+        ops::gemm_i8(ctx, &mut rec, shape, k_chunk, bufs, &Epilogue::NONE)?;
+    } else {
+        ops::gemm_f32(ctx, &mut rec, shape, bufs, &Epilogue::NONE)?;
+    }
+    let prepared = rec
+        .dispatches
+        .iter()
+        .map(|d| ctx.prepare(d))
+        .collect::<Result<Vec<_>>>()?;
+    let run = || -> Result<()> {
+        let mut encoder = ctx.encoder("bench");
+        crate::gpu::Prepared::encode_all(&prepared, &mut encoder);
+        ctx.submit(encoder)?;
+        ctx.wait_idle()
+    };
+    run()?; // compile and warm up
+    Ok(2.0 * shape.macs() as f64 / time_best(run)? / 1e9)
+}
+
+/// [`gemm_throughput`] of the int8 GEMM on square `size`³ operands.
+pub(super) fn gemm_i8_square(ctx: &Context, size: u32) -> Result<f64> {
+    gemm_throughput(ctx, &GemmShape::new(size, size, size), true)
+}
+
+/// [`gemm_throughput`] of the f32 GEMM on square `size`³ operands.
+pub(super) fn gemm_f32_square(ctx: &Context, size: u32) -> Result<f64> {
+    gemm_throughput(ctx, &GemmShape::new(size, size, size), false)
+}
+
+/// Stochastic quantization of a `size`² tensor against one clip, in G elements per second.
+pub(super) fn quantize(ctx: &Context, size: u32) -> Result<f64> {
+    let layout = Layout::new(size, size, ChannelAxis::Tensor);
+    let x = ctx.upload("bench.x", &Gen::new(4).normal_vec(layout.len(), 1.0));
+    let clips = ctx.upload("bench.clip", &[3.0f32]);
+    let packed = ctx.storage_buffer("bench.q", layout.packed_words() as u64 * 4);
+    let scales = ctx.storage_buffer("bench.s", 4);
+    let run = || -> Result<()> {
+        let mut rec = Recording::new();
+        let bufs = QuantizeBuffers {
+            input: &x,
+            clips: &clips,
+            packed: &packed,
+            scales: &scales,
+            relu_mask: None,
+        };
+        let rounding = Rounding::Stochastic { seed: 1 };
+        ops::quantize(ctx, &mut rec, &layout, rounding, bufs)?;
+        ctx.run(&rec)?;
+        ctx.wait_idle()
+    };
+    run()?;
+    Ok(layout.len() as f64 / time_best(run)? / 1e9)
+}
+
+/// Seconds of the fastest of three runs.
+fn time_best(mut run: impl FnMut() -> Result<()>) -> Result<f64> {
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let t = Instant::now();
+        run()?;
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    Ok(best)
+}
