@@ -14,16 +14,17 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use octet::Recording;
-use octet::conformance::Gen;
 use octet::cpu::common::rng_u32;
 use octet::data::Dataset;
 use octet::nn::ModelSpec;
+use octet::ops::conv_gemm;
 use octet::ops::gemm::{self, GemmVariant};
 use octet::ops::{
     self, ChannelAxis, ConvGeometry, Epilogue, GemmBuffers, GemmShape, Layout, MAX_K_CHUNK,
     QuantizeBuffers, Rounding,
 };
 use octet::quant::Policy;
+use octet::rng::Gen;
 use octet::train::{TrainConfig, Trainer};
 
 fn context() -> octet::Context {
@@ -199,8 +200,8 @@ fn conv(c: &mut Criterion) {
     group.sample_size(10);
     let geom = lenet5_conv2();
     let channels = 16;
-    let fwd = gemm::conv_forward_shape(&geom, channels);
-    let wgrad = gemm::conv_wgrad_shape(&geom, channels);
+    let fwd = conv_gemm::conv_forward_shape(&geom, channels);
+    let wgrad = conv_gemm::conv_wgrad_shape(&geom, channels);
     group.throughput(Throughput::Elements(2 * fwd.macs()));
     let mut g = Gen::new(9);
     let mut f32s = |n: u64| ctx.upload("bench.f32", &g.normal_vec(n as usize, 1.0));
@@ -244,7 +245,7 @@ fn conv(c: &mut Criterion) {
         ),
         (
             "f32_forward_implicit",
-            Box::new(|r| gemm::conv_f32_forward(&ctx, r, conv, bufs(&x, &w), &none)),
+            Box::new(|r| conv_gemm::conv_f32_forward(&ctx, r, conv, bufs(&x, &w), &none)),
         ),
         (
             "f32_wgrad_explicit",
@@ -252,7 +253,7 @@ fn conv(c: &mut Criterion) {
         ),
         (
             "f32_wgrad_implicit",
-            Box::new(|r| gemm::conv_f32_wgrad(&ctx, r, conv, bufs(&dy, &x))),
+            Box::new(|r| conv_gemm::conv_f32_wgrad(&ctx, r, conv, bufs(&dy, &x))),
         ),
         (
             "i8_forward_explicit",
@@ -263,7 +264,7 @@ fn conv(c: &mut Criterion) {
         (
             "i8_forward_implicit",
             Box::new(|r| {
-                gemm::conv_i8_forward(&ctx, r, conv, MAX_K_CHUNK, bufs(&x_q, &w_q), &none)
+                conv_gemm::conv_i8_forward(&ctx, r, conv, MAX_K_CHUNK, bufs(&x_q, &w_q), &none)
             }),
         ),
         (
@@ -274,7 +275,7 @@ fn conv(c: &mut Criterion) {
         ),
         (
             "i8_wgrad_implicit",
-            Box::new(|r| gemm::conv_i8_wgrad(&ctx, r, conv, kc, bufs(&dy_q, &x_q), &none)),
+            Box::new(|r| conv_gemm::conv_i8_wgrad(&ctx, r, conv, kc, bufs(&dy_q, &x_q), &none)),
         ),
     ];
     for (name, record) in &cases {

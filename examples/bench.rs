@@ -16,7 +16,7 @@ use clap::Parser;
 use octet::conformance::gemm_throughput;
 use octet::data::Dataset;
 use octet::nn::{ModelSpec, TensorRole};
-use octet::ops::{ConvGeometry, GemmShape, GemmVariant};
+use octet::ops::{ConvGeometry, GemmShape, GemmVariant, Precision};
 use octet::quant::{Policy, Ui8};
 use octet::train::{TrainConfig, Trainer, time_steps};
 use serde::Serialize;
@@ -198,8 +198,8 @@ fn gemm_rows(ctx: &octet::Context, quick: bool) -> AnyResult<Vec<GemmRow>> {
     }
     let mut rows = Vec::new();
     for (what, shape) in shapes {
-        let f = gemm_throughput(ctx, &shape, false)?;
-        let i = gemm_throughput(ctx, &shape, true)?;
+        let f = gemm_throughput(ctx, &shape, Precision::Fp32)?;
+        let i = gemm_throughput(ctx, &shape, Precision::Int8)?;
         rows.push(GemmRow {
             what,
             m: shape.m,
@@ -209,8 +209,8 @@ fn gemm_rows(ctx: &octet::Context, quick: bool) -> AnyResult<Vec<GemmRow>> {
             i8_gops: i,
             ratio: i / f,
             variants: (
-                ctx.gemm_variant(&shape, false)?,
-                ctx.gemm_variant(&shape, true)?,
+                ctx.gemm_variant(&shape, Precision::Fp32)?,
+                ctx.gemm_variant(&shape, Precision::Int8)?,
             ),
         });
     }

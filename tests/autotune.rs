@@ -5,7 +5,7 @@ mod common;
 
 use common::{Needs, for_each_adapter};
 use octet::gpu::Autotune;
-use octet::ops::{GemmShape, GemmVariant};
+use octet::ops::{GemmShape, GemmVariant, Precision};
 
 fn cache_entries(path: &std::path::Path) -> serde_json::Value {
     let bytes = std::fs::read(path).expect("the cache file was written");
@@ -25,7 +25,9 @@ fn choices_are_cached_per_adapter_and_off_is_the_fixed_rule() {
         let off_shape = GemmShape::new(40 + i as u32, 24, 72);
         ctx.set_autotune(Autotune::Off);
         for int8 in [true, false] {
-            let v = ctx.gemm_variant(&off_shape, int8).unwrap();
+            let v = ctx
+                .gemm_variant(&off_shape, Precision::from_int8(int8))
+                .unwrap();
             let rule = GemmVariant::heuristic(&off_shape, gpu.info.device_type);
             assert_eq!(v, rule, "{backend}");
         }
@@ -34,9 +36,9 @@ fn choices_are_cached_per_adapter_and_off_is_the_fixed_rule() {
         let path = dir.path().join(format!("tune-{i}.json"));
         ctx.set_autotune(Autotune::Cached(path.clone()));
         let shape = GemmShape::new(96 + i as u32, 20, 136).with_trans(true, true);
-        let chosen = ctx.gemm_variant(&shape, true).unwrap();
+        let chosen = ctx.gemm_variant(&shape, Precision::Int8).unwrap();
         assert_eq!(
-            ctx.gemm_variant(&shape, true).unwrap(),
+            ctx.gemm_variant(&shape, Precision::Int8).unwrap(),
             chosen,
             "{backend}: stable"
         );
@@ -57,7 +59,7 @@ fn choices_are_cached_per_adapter_and_off_is_the_fixed_rule() {
         std::fs::write(&corrupt, b"{ not json").unwrap();
         ctx.set_autotune(Autotune::Cached(corrupt.clone()));
         let other = GemmShape::new(52 + i as u32, 28, 44);
-        ctx.gemm_variant(&other, false).unwrap();
+        ctx.gemm_variant(&other, Precision::Fp32).unwrap();
         assert_eq!(cache_entries(&corrupt)["octet"], env!("CARGO_PKG_VERSION"));
     });
 }

@@ -159,8 +159,8 @@ fn damaged_and_foreign_checkpoints_are_refused() {
 fn writes_are_atomic_replacements() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("f");
-    octet::checkpoint::write_atomically(&path, b"first").unwrap();
-    octet::checkpoint::write_atomically(&path, b"second").unwrap();
+    octet::fsio::write_atomically(&path, b"first").unwrap();
+    octet::fsio::write_atomically(&path, b"second").unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), b"second");
     // No temporary file is left behind.
     let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();

@@ -6,8 +6,9 @@
 mod common;
 
 use common::{Needs, for_each_adapter};
-use octet::conformance::{self, Gen};
+use octet::conformance;
 use octet::ops::{ChannelAxis, Layout};
+use octet::rng::Gen;
 
 fn run_suite(suite: &str) {
     let mut failures = Vec::new();

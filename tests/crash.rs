@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 
 use common::{Needs, for_each_adapter};
 use octet::checkpoint::Checkpoint;
-use octet::conformance::Gen;
 use octet::data::Dataset;
 use octet::nn::{ModelSpec, TensorRole};
 use octet::quant::Policy;
+use octet::rng::Gen;
 use octet::train::{TrainConfig, Trainer};
 
 const STEPS: u64 = 150;

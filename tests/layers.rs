@@ -7,11 +7,11 @@
 mod common;
 
 use common::{Needs, for_each_adapter};
-use octet::conformance::Gen;
 use octet::cpu::reference as r;
 use octet::nn::{LayerSpec, Model, ModelSpec, NamedTensor, TensorRole};
 use octet::ops::{BatchNormConfig, ConvGeometry, PoolGeometry};
 use octet::quant::Policy;
+use octet::rng::Gen;
 
 /// Smallest cosine similarity to the exact result that the INT8 policies must reach on Gaussian
 /// data (measured on lavapipe and llvmpipe: see the per-tensor values the test prints).

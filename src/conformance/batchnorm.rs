@@ -2,11 +2,12 @@
 //! the evaluation forward with a ReLU folded in.
 
 use super::check::Check;
-use super::{CaseResult, Extent, Gen};
+use super::{CaseResult, Extent};
 use crate::cpu;
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::ops::{self, ChannelStat};
+use crate::rng::Gen;
 
 /// The kernels the suite exercises.
 pub(super) const KERNELS: &[&str] = &["batchnorm", "batchnorm_grad_prep", "batchnorm_backward"];

@@ -4,10 +4,11 @@
 use super::check::Check;
 use super::grids::AXES;
 use super::harness::{StatsRun, default_ratios, gpu_channel_stats, twin_channel_stats};
-use super::{CaseResult, Extent, Gen};
+use super::{CaseResult, Extent};
 use crate::error::Result;
 use crate::gpu::Context;
 use crate::ops::{ChannelStat, Layout};
+use crate::rng::Gen;
 
 /// The kernels the suite exercises.
 pub(super) const KERNELS: &[&str] = &[

@@ -2,11 +2,12 @@
 
 use super::check::Check;
 use super::harness::{ClipSelection, default_ratios, gpu_channel_stats, gpu_clip_select};
-use super::{CaseResult, Extent, Gen};
+use super::{CaseResult, Extent};
 use crate::cpu;
 use crate::error::Result;
 use crate::gpu::Context;
 use crate::ops::{ChannelAxis, ClipRule, Layout};
+use crate::rng::Gen;
 
 /// The kernels the suite exercises.
 pub(super) const KERNELS: &[&str] = &["clip_select"];

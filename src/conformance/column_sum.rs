@@ -1,11 +1,12 @@
 //! `column_sum`, with `gemm_reduce` when a column spans several segments.
 
 use super::check::Check;
-use super::{CaseResult, Extent, Gen};
+use super::{CaseResult, Extent};
 use crate::cpu::{self, CpuEpilogue};
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::ops::{self, GemmShape};
+use crate::rng::Gen;
 
 /// The kernels the suite exercises.
 pub(super) const KERNELS: &[&str] = &["column_sum", "gemm_reduce"];

@@ -4,11 +4,12 @@
 use super::check::Check;
 use super::conv_implicit::{self, ColumnInput};
 use super::harness::{Quantized, ReluMaskOutput, gpu_quantize};
-use super::{CaseResult, Extent, Gen};
+use super::{CaseResult, Extent};
 use crate::cpu;
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::ops::{self, ChannelAxis, Layout, Rounding};
+use crate::rng::Gen;
 
 /// The kernels the suite exercises.
 pub(super) const KERNELS: &[&str] = &[

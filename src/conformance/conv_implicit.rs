@@ -1,14 +1,16 @@
 //! The implicit-GEMM convolutions, FP32 and int8, against their twins and against the explicit
 //! GEMM on the column matrix they replace. Part of the `conv` suite.
 
+use super::CaseResult;
 use super::check::Check;
 use super::harness::HostEpilogue;
-use super::{CaseResult, Gen};
 use crate::cpu;
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
+use crate::ops::conv_gemm;
 use crate::ops::gemm::{self, GemmVariant};
 use crate::ops::{self, Epilogue, GemmBuffers, GemmShape, MAX_K_CHUNK, Scale};
+use crate::rng::Gen;
 use crate::rng::rng_u32;
 
 /// Which product of a convolution a case computes.
@@ -42,7 +44,7 @@ pub(super) fn f32_cases(
     out: &mut Vec<CaseResult>,
 ) -> Result<()> {
     let ColumnInput { x, x_buf: xb, cols } = input;
-    use crate::ops::gemm::{conv_forward_shape, conv_wgrad_shape};
+    use crate::ops::conv_gemm::{conv_forward_shape, conv_wgrad_shape};
     let channels = 6;
     let (rows, taps) = (geom.rows(), geom.taps());
     let weight = g.normal_vec((channels * taps) as usize, 1.0);
@@ -67,7 +69,7 @@ pub(super) fn f32_cases(
     let regs = GemmVariant::Regs;
     let mut rec = Recording::new();
     let conv = (geom, channels);
-    gemm::conv_f32_forward(ctx, &mut rec, conv, GemmBuffers::new(xb, &wb, &y), &epi)?;
+    conv_gemm::conv_f32_forward(ctx, &mut rec, conv, GemmBuffers::new(xb, &wb, &y), &epi)?;
     gemm::gemm_f32_variant(
         ctx,
         &mut rec,
@@ -76,7 +78,7 @@ pub(super) fn f32_cases(
         GemmBuffers::new(cols, &wb, &y_ref),
         &epi,
     )?;
-    gemm::conv_f32_wgrad(ctx, &mut rec, conv, GemmBuffers::new(&dyb, xb, &dw))?;
+    conv_gemm::conv_f32_wgrad(ctx, &mut rec, conv, GemmBuffers::new(&dyb, xb, &dw))?;
     let bufs = GemmBuffers::new(&dyb, cols, &dw_ref);
     gemm::gemm_f32_variant(ctx, &mut rec, regs, &wgrad, bufs, &Epilogue::NONE)?;
     ctx.run(&rec)?;
@@ -149,7 +151,7 @@ pub(super) fn i8_cases(
     g: &mut Gen,
     out: &mut Vec<CaseResult>,
 ) -> Result<()> {
-    use crate::ops::gemm::{conv_forward_shape, conv_wgrad_shape};
+    use crate::ops::conv_gemm::{conv_forward_shape, conv_wgrad_shape};
     let channels = 6;
     let (rows, taps) = (geom.rows(), geom.taps());
     let seed = g.uniform().to_bits();
@@ -224,9 +226,9 @@ pub(super) fn i8_cases(
         let bufs = GemmBuffers::new(&ab, &bb, &y);
         let conv = (geom, channels);
         if is_wgrad {
-            gemm::conv_i8_wgrad(ctx, &mut rec, conv, k_chunk, bufs, &epi)?;
+            conv_gemm::conv_i8_wgrad(ctx, &mut rec, conv, k_chunk, bufs, &epi)?;
         } else {
-            gemm::conv_i8_forward(ctx, &mut rec, conv, k_chunk, bufs, &epi)?;
+            conv_gemm::conv_i8_forward(ctx, &mut rec, conv, k_chunk, bufs, &epi)?;
         }
         ctx.run(&rec)?;
         let mut gpu: Vec<f32> = ctx.read_buffer(&y)?;

@@ -2,11 +2,12 @@
 
 use super::check::Check;
 use super::grids::AXES;
-use super::{CaseResult, Extent, Gen};
+use super::{CaseResult, Extent};
 use crate::cpu;
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::ops::{self, Layout};
+use crate::rng::Gen;
 use crate::rng::rng_u32;
 
 /// The kernels the suite exercises.

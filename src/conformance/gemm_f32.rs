@@ -3,12 +3,13 @@
 use super::check::Check;
 use super::grids::{GEMM_SHAPES, TRANSPOSES};
 use super::harness::{HostEpilogue, gpu_gemm_f32};
-use super::{CaseResult, Extent, Gen};
+use super::{CaseResult, Extent};
 use crate::cpu;
 use crate::error::Result;
 use crate::gpu::Context;
 use crate::ops::GemmShape;
 use crate::ops::gemm::GemmVariant;
+use crate::rng::Gen;
 
 /// The kernels the suite exercises.
 pub(super) const KERNELS: &[&str] = &["gemm_f32", "gemm_f32_regs", "gemm_reduce"];

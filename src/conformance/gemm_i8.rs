@@ -4,12 +4,13 @@
 use super::check::Check;
 use super::grids::{GEMM_SHAPES, TRANSPOSES};
 use super::harness::{HostEpilogue, gpu_gemm_i8};
-use super::{CaseResult, Extent, Gen};
+use super::{CaseResult, Extent};
 use crate::cpu::{self, CpuEpilogue};
 use crate::error::Result;
 use crate::gpu::Context;
 use crate::ops::gemm::GemmVariant;
 use crate::ops::{GemmShape, MAX_K_CHUNK};
+use crate::rng::Gen;
 use crate::rng::rng_u32;
 
 /// The kernels the suite exercises.

@@ -44,7 +44,6 @@ mod softmax_xent;
 mod throughput;
 mod train_step;
 
-pub use crate::rng::Gen;
 pub use harness::{
     ClipSelection, HostEpilogue, Quantized, ReluMaskOutput, StatsRun, default_ratios,
     gpu_channel_stats, gpu_clip_select, gpu_gemm_f32, gpu_gemm_i8, gpu_quantize, max_abs_clips,

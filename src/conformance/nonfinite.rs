@@ -1,11 +1,12 @@
 //! `nonfinite_count`: the health record's NaN and infinity counts.
 
 use super::check::Check;
-use super::{CaseResult, Extent, Gen};
+use super::{CaseResult, Extent};
 use crate::cpu;
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::ops;
+use crate::rng::Gen;
 
 /// The kernels the suite exercises.
 pub(super) const KERNELS: &[&str] = &["nonfinite_count"];

@@ -2,11 +2,12 @@
 //! other kernels.
 
 use super::check::Check;
-use super::{CaseResult, Extent, Gen};
+use super::{CaseResult, Extent};
 use crate::cpu;
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::ops;
+use crate::rng::Gen;
 
 /// The kernels the suite exercises.
 pub(super) const KERNELS: &[&str] = &["global_avg_pool", "add"];

@@ -3,12 +3,13 @@
 use super::check::Check;
 use super::grids::AXES;
 use super::harness::{Quantized, ReluMaskOutput, gpu_quantize, max_abs_clips};
-use super::{CaseResult, Extent, Gen};
+use super::{CaseResult, Extent};
 use crate::cpu;
 use crate::error::Result;
 use crate::gpu::Context;
 use crate::ops::relu::relu_mask_bytes;
 use crate::ops::{ChannelAxis, Layout, Rounding};
+use crate::rng::Gen;
 
 /// The kernels the suite exercises.
 pub(super) const KERNELS: &[&str] = &["quantize", "quantize_relu_mask"];

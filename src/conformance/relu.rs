@@ -1,12 +1,13 @@
 //! `relu` forward (with and without its bit mask) and backward from each saved form.
 
 use super::check::Check;
-use super::{CaseResult, Extent, Gen};
+use super::{CaseResult, Extent};
 use crate::cpu;
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::ops::relu::relu_mask_bytes;
 use crate::ops::{self, ReluPass, ReluSaved};
+use crate::rng::Gen;
 
 /// The kernels the suite exercises.
 pub(super) const KERNELS: &[&str] = &["relu"];

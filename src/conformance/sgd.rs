@@ -1,12 +1,13 @@
 //! `sgd`: three steps of each update rule, the learning-rate factors read on the GPU included.
 
 use super::check::Check;
-use super::{CaseResult, Extent, Gen};
+use super::{CaseResult, Extent};
 use crate::cpu;
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::ops::sgd::SgdParams;
 use crate::ops::{self, LrScale, SgdBuffers, SgdStep};
+use crate::rng::Gen;
 
 /// The kernels the suite exercises.
 pub(super) const KERNELS: &[&str] = &["sgd"];

@@ -1,11 +1,12 @@
 //! `softmax_xent`: loss, gradient and the correct count, out-of-range labels included.
 
 use super::check::Check;
-use super::{CaseResult, Extent, Gen};
+use super::{CaseResult, Extent};
 use crate::cpu;
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::ops::{self, XentBuffers};
+use crate::rng::Gen;
 use crate::rng::rng_u32;
 
 /// The kernels the suite exercises.

@@ -3,19 +3,21 @@
 
 use std::time::Instant;
 
-use super::Gen;
+use crate::abi::Precision;
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::ops::{
     self, ChannelAxis, Epilogue, GemmBuffers, GemmShape, Layout, MAX_K_CHUNK, QuantizeBuffers,
     Rounding,
 };
+use crate::rng::Gen;
 use crate::rng::rng_u32;
 
 /// Throughput of one GEMM of `shape` (int8 on packed operands, or f32) in G operations per
 /// second (2·M·N·K per product), as the best of a few timed runs after a warm-up, each one
 /// submit and wait.
-pub fn gemm_throughput(ctx: &Context, shape: &GemmShape, int8: bool) -> Result<f64> {
+pub fn gemm_throughput(ctx: &Context, shape: &GemmShape, precision: Precision) -> Result<f64> {
+    let int8 = precision.is_int8();
     let words = |rows, trans| GemmShape::packed_words(rows, shape.k, trans) as usize;
     let (a, b) = if int8 {
         let gen_words =
@@ -57,12 +59,12 @@ pub fn gemm_throughput(ctx: &Context, shape: &GemmShape, int8: bool) -> Result<f
 
 /// [`gemm_throughput`] of the int8 GEMM on square `size`³ operands.
 pub(super) fn gemm_i8_square(ctx: &Context, size: u32) -> Result<f64> {
-    gemm_throughput(ctx, &GemmShape::new(size, size, size), true)
+    gemm_throughput(ctx, &GemmShape::new(size, size, size), Precision::Int8)
 }
 
 /// [`gemm_throughput`] of the f32 GEMM on square `size`³ operands.
 pub(super) fn gemm_f32_square(ctx: &Context, size: u32) -> Result<f64> {
-    gemm_throughput(ctx, &GemmShape::new(size, size, size), false)
+    gemm_throughput(ctx, &GemmShape::new(size, size, size), Precision::Fp32)
 }
 
 /// Stochastic quantization of a `size`² tensor against one clip, in G elements per second.

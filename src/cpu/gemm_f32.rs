@@ -97,8 +97,8 @@ fn regs_pass(
 
 /// An FP32 convolution's forward (`wgrad` false: `a` = x NHWC, `b` = W) or weight gradient
 /// (`wgrad`: `a` = dY `[rows, channels]`, `b` = x) as `conv_f32_regs` computes it: `shape` is
-/// [`conv_forward_shape`](crate::ops::gemm::conv_forward_shape) or
-/// [`conv_wgrad_shape`](crate::ops::gemm::conv_wgrad_shape), split-K as [`gemm_f32`].
+/// [`conv_forward_shape`](crate::ops::conv_gemm::conv_forward_shape) or
+/// [`conv_wgrad_shape`](crate::ops::conv_gemm::conv_wgrad_shape), split-K as [`gemm_f32`].
 pub fn conv_f32(
     g: &ConvGeometry,
     wgrad: bool,

@@ -66,7 +66,7 @@ impl Conv2d {
         let lowering = if precision.is_int8() && !geom.covers_input() {
             ConvLowering::Columns
         } else {
-            ctx.conv_lowering(&geom, channels, precision.is_int8())?
+            ctx.conv_lowering(&geom, channels, precision)?
         };
         let shape = LinearShape {
             batch: rows,

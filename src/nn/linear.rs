@@ -234,7 +234,7 @@ impl Linear {
                 }
                 Input::Implicit(g, x) => {
                     let bufs = GemmBuffers::new(x, &self.weight, out.y);
-                    ops::gemm::conv_f32_forward(ctx, rec, (g, self.outputs), bufs, &epi)
+                    ops::conv_gemm::conv_f32_forward(ctx, rec, (g, self.outputs), bufs, &epi)
                 }
             };
         };
@@ -265,7 +265,7 @@ impl Linear {
             }
             Input::Implicit(g, _) => {
                 let conv = (g, self.outputs);
-                ops::gemm::conv_i8_forward(ctx, rec, conv, MAX_K_CHUNK, bufs, &epi)
+                ops::conv_gemm::conv_i8_forward(ctx, rec, conv, MAX_K_CHUNK, bufs, &epi)
             }
         }
     }
@@ -303,7 +303,7 @@ impl Linear {
                 }
                 Input::Implicit(g, x) => {
                     let bufs = GemmBuffers::new(dy, x, &self.grad_weight);
-                    ops::gemm::conv_f32_wgrad(ctx, rec, (g, self.outputs), bufs)?;
+                    ops::conv_gemm::conv_f32_wgrad(ctx, rec, (g, self.outputs), bufs)?;
                 }
             }
             return Ok(Vec::new());
@@ -393,7 +393,7 @@ impl Linear {
                 ops::gemm_i8(ctx, rec, &dw_shape, k_chunk, bufs, &epi)?
             }
             Input::Implicit(g, _) => {
-                ops::gemm::conv_i8_wgrad(ctx, rec, (g, self.outputs), k_chunk, bufs, &epi)?
+                ops::conv_gemm::conv_i8_wgrad(ctx, rec, (g, self.outputs), k_chunk, bufs, &epi)?
             }
         }
         Ok(seeded)

@@ -5,6 +5,7 @@
 
 use crate::error::Result;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
+use crate::abi::Precision;
 use crate::ops::check_buffer;
 
 pub use crate::abi::{ConvGeometry, ConvLowering, ConvParams};
@@ -65,8 +66,12 @@ impl ConvLowering {
     /// inputs of fewer than 4 channels, where the column matrix is the input repeated `kh·kw`
     /// times and writing it costs more than gathering (measured on lavapipe: LeNet-5's
     /// 1-channel first convolution is faster implicit, its 6-channel second one about even).
-    pub fn heuristic(g: &ConvGeometry, int8: bool, device: wgpu::DeviceType) -> ConvLowering {
-        if int8 || device != wgpu::DeviceType::Cpu || g.c < 4 {
+    pub fn heuristic(
+        g: &ConvGeometry,
+        precision: Precision,
+        device: wgpu::DeviceType,
+    ) -> ConvLowering {
+        if precision.is_int8() || device != wgpu::DeviceType::Cpu || g.c < 4 {
             ConvLowering::Implicit
         } else {
             ConvLowering::Columns

@@ -18,7 +18,7 @@ impl Context {
         &self,
         g: &ConvGeometry,
         channels: u32,
-        int8: bool,
+        precision: Precision,
     ) -> Result<ConvLowering> {
         if let Some(forced) = self.forced_conv_lowering() {
             return Ok(forced);
@@ -27,13 +27,13 @@ impl Context {
         let key = TuneKey::Conv {
             geometry: *g,
             channels,
-            precision: Precision::from_int8(int8),
+            precision,
         };
         tune::choose(
             self,
             &key,
-            || ConvLowering::heuristic(g, int8, device),
-            || measure_conv(self, g, channels, int8),
+            || ConvLowering::heuristic(g, precision, device),
+            || measure_conv(self, g, channels, precision),
         )
     }
 }
@@ -44,8 +44,9 @@ fn measure_conv(
     ctx: &Context,
     g: &ConvGeometry,
     channels: u32,
-    int8: bool,
+    precision: Precision,
 ) -> Result<Option<ConvLowering>> {
+    let int8 = precision.is_int8();
     use crate::ops::{self, QuantizeBuffers, Rounding};
     let fwd = conv_gemm::conv_forward_shape(g, channels);
     let wgrad = conv_gemm::conv_wgrad_shape(g, channels);

@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
 use crate::ops::conv::ConvParams;
+use crate::abi::Precision;
 use crate::ops::{ConvGeometry, check_buffer, partials_scratch};
 
 pub use crate::abi::{
@@ -145,13 +146,13 @@ impl GemmVariant {
     pub const ALL: [GemmVariant; 2] = [GemmVariant::Tiled, GemmVariant::Regs];
 
     /// The kernel of this variant for `shape`, on int8 or f32 operands.
-    pub fn kernel(self, int8: bool, shape: &GemmShape) -> &'static KernelDef {
+    pub fn kernel(self, precision: Precision, shape: &GemmShape) -> &'static KernelDef {
         let layout = shape.trans_a as usize * 2 + shape.trans_b as usize;
-        match (self, int8) {
-            (GemmVariant::Tiled, true) => &GEMM_I8,
-            (GemmVariant::Regs, true) => &GEMM_I8_REGS[layout],
-            (GemmVariant::Tiled, false) => &GEMM_F32,
-            (GemmVariant::Regs, false) => &GEMM_F32_REGS,
+        match (self, precision) {
+            (GemmVariant::Tiled, Precision::Int8) => &GEMM_I8,
+            (GemmVariant::Regs, Precision::Int8) => &GEMM_I8_REGS[layout],
+            (GemmVariant::Tiled, Precision::Fp32) => &GEMM_F32,
+            (GemmVariant::Regs, Precision::Fp32) => &GEMM_F32_REGS,
         }
     }
 
@@ -299,7 +300,7 @@ impl<'a> GemmBuffers<'a> {
 fn record(
     ctx: &Context,
     rec: &mut Recording,
-    (variant, int8): (GemmVariant, bool),
+    (variant, precision): (GemmVariant, Precision),
     shape: &GemmShape,
     k_chunk: u32,
     operand_bytes: (u64, u64),
@@ -307,7 +308,7 @@ fn record(
     epilogue: &Epilogue<'_>,
 ) -> Result<()> {
     let kernel = GemmKernel {
-        def: variant.kernel(int8, shape),
+        def: variant.kernel(precision, shape),
         variant,
         conv: None,
     };
@@ -418,7 +419,7 @@ pub fn gemm_i8(
     bufs: GemmBuffers<'_>,
     epilogue: &Epilogue<'_>,
 ) -> Result<()> {
-    let variant = ctx.gemm_variant(shape, true)?;
+    let variant = ctx.gemm_variant(shape, Precision::Int8)?;
     gemm_i8_variant(ctx, rec, variant, shape, k_chunk, bufs, epilogue)
 }
 
@@ -440,7 +441,7 @@ pub fn gemm_i8_variant(
     record(
         ctx,
         rec,
-        (variant, true),
+        (variant, Precision::Int8),
         shape,
         k_chunk,
         bytes,
@@ -458,7 +459,7 @@ pub fn gemm_f32(
     bufs: GemmBuffers<'_>,
     epilogue: &Epilogue<'_>,
 ) -> Result<()> {
-    let variant = ctx.gemm_variant(shape, false)?;
+    let variant = ctx.gemm_variant(shape, Precision::Fp32)?;
     gemm_f32_variant(ctx, rec, variant, shape, bufs, epilogue)
 }
 
@@ -479,7 +480,7 @@ pub fn gemm_f32_variant(
     record(
         ctx,
         rec,
-        (variant, false),
+        (variant, Precision::Fp32),
         shape,
         k_chunk,
         bytes,
@@ -500,11 +501,6 @@ pub(crate) fn check_i8_chunk(k_chunk: u32) -> Result<()> {
     }
     Ok(())
 }
-
-pub use super::conv_gemm::{
-    conv_f32_forward, conv_f32_wgrad, conv_forward_shape, conv_i8_forward, conv_i8_wgrad,
-    conv_wgrad_shape,
-};
 
 /// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).
 pub(crate) const KERNELS: &[&KernelDef] = &[&GEMM_I8, &GEMM_F32, &GEMM_I8_REGS[0], &GEMM_I8_REGS[1], &GEMM_I8_REGS[2], &GEMM_I8_REGS[3], &GEMM_F32_REGS, &GEMM_REDUCE];

@@ -8,28 +8,29 @@ use crate::ops::gemm::{self, Epilogue, GemmBuffers};
 use crate::tune::{self, TuneKey};
 
 impl Context {
-    /// The kernel variant [`gemm::gemm_i8`] (`int8`) or [`gemm::gemm_f32`] runs for `shape`:
+    /// The kernel variant [`gemm::gemm_i8`] (`Precision::Int8`) or [`gemm::gemm_f32`] runs for `shape`:
     /// measured at first use on this adapter unless [`Context::autotune`] is
     /// [`Autotune::Off`], which gives [`GemmVariant::heuristic`]. Blocks while measuring (up
     /// to about a dozen runs of the GEMM).
-    pub fn gemm_variant(&self, shape: &GemmShape, int8: bool) -> Result<GemmVariant> {
+    pub fn gemm_variant(&self, shape: &GemmShape, precision: Precision) -> Result<GemmVariant> {
         let device = self.device().adapter_info().device_type;
         let key = TuneKey::Gemm {
             shape: *shape,
-            precision: Precision::from_int8(int8),
+            precision,
         };
         tune::choose(
             self,
             &key,
             || GemmVariant::heuristic(shape, device),
-            || measure(self, shape, int8),
+            || measure(self, shape, precision),
         )
     }
 }
 
 /// Times every variant of `shape` on zero operands; `None` when the shape cannot run (its error
 /// then comes from the GEMM call itself) or fits no buffer.
-fn measure(ctx: &Context, shape: &GemmShape, int8: bool) -> Result<Option<GemmVariant>> {
+fn measure(ctx: &Context, shape: &GemmShape, precision: Precision) -> Result<Option<GemmVariant>> {
+    let int8 = precision.is_int8();
     let (a_bytes, b_bytes, k_chunk) = if int8 {
         let words = |rows, trans| GemmShape::packed_words(rows, shape.k, trans) * 4;
         let k_chunk = shape.auto_k_chunk(MAX_K_CHUNK);

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::gpu::kernel::{KernelDef, Recording};
 
-pub use crate::abi::{ChannelAxis, Layout, Rounding};
+pub use crate::abi::{ChannelAxis, Layout, Precision, Rounding};
 
 mod conv_tune;
 mod gemm_tune;

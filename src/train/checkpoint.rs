@@ -20,6 +20,7 @@ use std::path::Path;
 use safetensors::tensor::{Dtype, TensorView};
 
 use crate::error::{Error, Result};
+use crate::fsio::write_atomically;
 use crate::nn::{ModelSpec, NamedTensor, TensorRole};
 use crate::quant::Policy;
 use crate::train::TrainConfig;
@@ -224,8 +225,6 @@ impl Checkpoint {
         Self::from_bytes(path, &bytes)
     }
 }
-
-pub use crate::fsio::write_atomically;
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| Error::invalid("checkpoint", e.to_string()))
