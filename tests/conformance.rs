@@ -101,6 +101,34 @@ fn gemm_f32_matches_twin() {
     run_suite("gemm_f32");
 }
 
+#[test]
+fn column_sum_matches_twin() {
+    run_suite("column_sum");
+}
+
+#[test]
+fn nonfinite_count_matches_twin() {
+    run_suite("nonfinite");
+}
+
+/// Whole training steps under every policy, replayed dispatch by dispatch on the twins.
+#[test]
+fn training_steps_match_twins_in_lockstep() {
+    run_suite("train_step");
+}
+
+/// Every suite of the conformance table runs in a test of this file.
+#[test]
+fn every_suite_has_a_test() {
+    let source = include_str!("conformance.rs");
+    for name in conformance::suite_names() {
+        assert!(
+            source.contains(&format!("run_suite(\"{name}\")")),
+            "no test runs conformance suite {name}"
+        );
+    }
+}
+
 /// DAI8's classifier statistic P(|g| > σ) on the GPU matches the theoretical values of
 /// ALGORITHMS.md §3.3, channel by channel.
 #[test]
