@@ -17,6 +17,17 @@ pub fn time_prepared(ctx: &Context, prepared: &[Prepared]) -> Result<f64> {
     Ok(t.elapsed().as_secs_f64())
 }
 
+/// Seconds of the fastest of `runs` calls of `run`.
+pub fn best_of(runs: usize, mut run: impl FnMut() -> Result<()>) -> Result<f64> {
+    let mut best = f64::INFINITY;
+    for _ in 0..runs {
+        let t = Instant::now();
+        run()?;
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    Ok(best)
+}
+
 /// Prepares every dispatch of `rec` (bind groups and parameter buffers built once).
 pub fn prepare(ctx: &Context, rec: &Recording) -> Result<Vec<Prepared>> {
     rec.dispatches.iter().map(|d| ctx.prepare(d)).collect()

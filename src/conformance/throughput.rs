@@ -1,11 +1,10 @@
 //! Throughput probes: the GEMMs and quantize timed on a fixed problem, best of a few runs after
 //! a warm-up, each run one submit and wait.
 
-use std::time::Instant;
-
 use crate::abi::Precision;
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
+use crate::measure;
 use crate::ops::{
     self, ChannelAxis, Epilogue, GemmBuffers, GemmShape, Layout, MAX_K_CHUNK, QuantizeBuffers,
     Rounding,
@@ -42,19 +41,10 @@ pub fn gemm_throughput(ctx: &Context, shape: &GemmShape, precision: Precision) -
     } else {
         ops::gemm_f32(ctx, &mut rec, shape, bufs, &Epilogue::NONE)?;
     }
-    let prepared = rec
-        .dispatches
-        .iter()
-        .map(|d| ctx.prepare(d))
-        .collect::<Result<Vec<_>>>()?;
-    let run = || -> Result<()> {
-        let mut encoder = ctx.encoder("bench");
-        crate::gpu::Prepared::encode_all(&prepared, &mut encoder);
-        ctx.submit(encoder)?;
-        ctx.wait_idle()
-    };
+    let prepared = measure::prepare(ctx, &rec)?;
+    let run = || measure::time_prepared(ctx, &prepared).map(|_| ());
     run()?; // compile and warm up
-    Ok(2.0 * shape.macs() as f64 / time_best(run)? / 1e9)
+    Ok(2.0 * shape.macs() as f64 / measure::best_of(3, run)? / 1e9)
 }
 
 /// [`gemm_throughput`] of the int8 GEMM on square `size`³ operands.
@@ -89,16 +79,5 @@ pub(super) fn quantize(ctx: &Context, size: u32) -> Result<f64> {
         ctx.wait_idle()
     };
     run()?;
-    Ok(layout.len() as f64 / time_best(run)? / 1e9)
-}
-
-/// Seconds of the fastest of three runs.
-fn time_best(mut run: impl FnMut() -> Result<()>) -> Result<f64> {
-    let mut best = f64::INFINITY;
-    for _ in 0..3 {
-        let t = Instant::now();
-        run()?;
-        best = best.min(t.elapsed().as_secs_f64());
-    }
-    Ok(best)
+    Ok(layout.len() as f64 / measure::best_of(3, run)? / 1e9)
 }

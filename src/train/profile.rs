@@ -3,6 +3,7 @@
 
 use crate::data::Dataset;
 use crate::error::Result;
+use crate::measure;
 
 use super::Trainer;
 
@@ -35,15 +36,10 @@ impl Trainer {
             .iter()
             .zip(&prepared.dispatches)
         {
-            let started = std::time::Instant::now();
-            let mut encoder = ctx.encoder("profile_step");
-            p.encode(&mut encoder);
-            ctx.submit(encoder)?;
-            ctx.wait_idle()?;
             timings.push(DispatchTiming {
                 kernel: d.def.name,
                 grid: d.grid,
-                seconds: started.elapsed().as_secs_f64(),
+                seconds: measure::time_prepared(&ctx, std::slice::from_ref(p))?,
             });
         }
         self.end_step();
