@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 
-use super::ConvParams;
+use super::{ConvParams, Precision};
 
 /// Largest number of products one int32 partial sum may cover: `131072 · 127² < 2³¹`.
 pub const MAX_K_CHUNK: u32 = 131_072;
@@ -42,6 +42,82 @@ pub enum GemmVariant {
     /// A 4×4 block per lane from registers, no workgroup memory and no barriers: for skinny
     /// products with short K, and for drivers where barriers are expensive (CPU drivers).
     Regs,
+    /// Large workgroup tiles staged through workgroup memory, each lane computing a large block
+    /// of contiguous outputs from registers (up to 16×8): the class of kernel fast GEMMs use,
+    /// for large products. Offered only where the device's limits fit the tile.
+    Wide(WideTile),
+}
+
+/// A tile shape of [`GemmVariant::Wide`]: `tm × tn` outputs per workgroup of
+/// `(tm / rm) × (tn / rn)` lanes, each computing `rm × rn` contiguous outputs, K staged `bk`
+/// values at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WideTile {
+    /// 128×64 outputs, 64 lanes of 16×8: the shape CPU drivers run fastest (8 KiB of
+    /// workgroup memory for int8, 12 KiB for f32).
+    T128x64,
+    /// 64×64 outputs, 64 lanes of 8×8: fits octet's required 8 KiB of workgroup memory in f32.
+    T64x64,
+    /// 128×128 outputs, 256 lanes of 8×8: for GPUs (16 KiB in f32, 8 KiB in int8).
+    T128x128,
+}
+
+impl WideTile {
+    /// Every tile shape.
+    pub const ALL: [WideTile; 3] = [WideTile::T128x64, WideTile::T64x64, WideTile::T128x128];
+
+    /// `[tm, tn, rm, rn]`: outputs per workgroup, outputs per lane.
+    pub const fn dims(self) -> [u32; 4] {
+        match self {
+            WideTile::T128x64 => [128, 64, 16, 8],
+            WideTile::T64x64 => [64, 64, 8, 8],
+            WideTile::T128x128 => [128, 128, 8, 8],
+        }
+    }
+
+    /// Lanes per workgroup.
+    pub const fn lanes(self) -> u32 {
+        let [tm, tn, rm, rn] = self.dims();
+        (tm / rm) * (tn / rn)
+    }
+
+    /// K values staged per step: 16 for f32, 32 (eight packed words) for int8.
+    pub const fn bk(self, precision: Precision) -> u32 {
+        match precision {
+            Precision::Fp32 => 16,
+            Precision::Int8 => 32,
+        }
+    }
+
+    /// Bytes of workgroup memory the kernel declares.
+    pub const fn workgroup_bytes(self, precision: Precision) -> u32 {
+        let [tm, tn, _, _] = self.dims();
+        match precision {
+            Precision::Fp32 => (tm + tn) * self.bk(precision) * 4,
+            Precision::Int8 => (tm + tn) * self.bk(precision),
+        }
+    }
+
+    /// The longest split-K chunk the kernel may take: llvmpipe ends an invocation's loops after
+    /// 65,535 iterations in total, and the 128×64 int8 kernel's staging and block loops are not
+    /// all unrolled there (measured: about 55 iterations per 32 K values, so at most 1,024
+    /// steps); the others unroll to under 16 and take any chunk.
+    pub const fn max_k_chunk(self, precision: Precision) -> u32 {
+        match (self, precision) {
+            (WideTile::T128x64, Precision::Int8) => 32_768,
+            _ => u32::MAX,
+        }
+    }
+
+    /// The kernel name's suffix, e.g. `128x64`.
+    pub const fn suffix(self) -> &'static str {
+        match self {
+            WideTile::T128x64 => "128x64",
+            WideTile::T64x64 => "64x64",
+            WideTile::T128x128 => "128x128",
+        }
+    }
 }
 
 /// Problem shape and operand layouts.
@@ -298,6 +374,14 @@ impl GemmParams {
 }
 
 impl GemmVariant {
+    /// Whether this variant runs a split-K chunk of `k_chunk` K values.
+    pub fn accepts_k_chunk(self, k_chunk: u32, precision: Precision) -> bool {
+        match self {
+            GemmVariant::Wide(tile) => k_chunk <= tile.max_k_chunk(precision),
+            _ => true,
+        }
+    }
+
     /// The variant of a GEMM kernel's name (`gemm_i8_regs_nt` → `(Regs, true)`; the int8
     /// register-blocked kernels are one per operand layout), for replaying dispatches.
     pub fn of_kernel(name: &str) -> Option<(GemmVariant, bool)> {
@@ -306,7 +390,13 @@ impl GemmVariant {
             "gemm_i8" | "gemm_f32" => GemmVariant::Tiled,
             "gemm_f32_regs" | "gemm_i8_regs_nn" | "gemm_i8_regs_nt" | "gemm_i8_regs_tn"
             | "gemm_i8_regs_tt" => GemmVariant::Regs,
-            _ => return None,
+            _ => {
+                let suffix = name
+                    .strip_prefix("gemm_i8_wide_")
+                    .or_else(|| name.strip_prefix("gemm_f32_wide_"))?;
+                let tile = WideTile::ALL.into_iter().find(|t| t.suffix() == suffix)?;
+                GemmVariant::Wide(tile)
+            }
         };
         Some((variant, int8))
     }

@@ -4,6 +4,7 @@ use super::check::Check;
 use super::grids::{GEMM_SHAPES, TRANSPOSES};
 use super::harness::{HostEpilogue, gpu_gemm_f32};
 use super::{CaseResult, Extent};
+use crate::abi::Precision;
 use crate::cpu;
 use crate::error::Result;
 use crate::gpu::Context;
@@ -12,7 +13,14 @@ use crate::ops::gemm::GemmVariant;
 use crate::rng::Gen;
 
 /// The kernels the suite exercises.
-pub(super) const KERNELS: &[&str] = &["gemm_f32", "gemm_f32_regs", "gemm_reduce"];
+pub(super) const KERNELS: &[&str] = &[
+    "gemm_f32",
+    "gemm_f32_regs",
+    "gemm_f32_wide_128x64",
+    "gemm_f32_wide_64x64",
+    "gemm_f32_wide_128x128",
+    "gemm_reduce",
+];
 
 /// Every shape × transpose × epilogue × variant; all variants give the same bits.
 pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
@@ -43,10 +51,11 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
                     },
                 ),
             ];
-            for ((name, host), variant) in variants
-                .into_iter()
-                .flat_map(|e| GemmVariant::ALL.map(|v| (e, v)))
-            {
+            for ((name, host), variant) in variants.into_iter().flat_map(|e| {
+                GemmVariant::available(Precision::Fp32, &ctx.device().limits())
+                    .into_iter()
+                    .map(move |v| (e, v))
+            }) {
                 let gpu = gpu_gemm_f32(ctx, variant, &shape, &a, &b, &host)?;
                 let mut twin = vec![0f32; (m * n) as usize];
                 cpu::gemm_f32(variant, &shape, &a, &b, &host.cpu(), &mut twin);

@@ -5,6 +5,7 @@ use super::check::Check;
 use super::grids::{GEMM_SHAPES, TRANSPOSES};
 use super::harness::{HostEpilogue, gpu_gemm_i8};
 use super::{CaseResult, Extent};
+use crate::abi::Precision;
 use crate::cpu::{self, CpuEpilogue};
 use crate::error::Result;
 use crate::gpu::Context;
@@ -20,6 +21,9 @@ pub(super) const KERNELS: &[&str] = &[
     "gemm_i8_regs_nt",
     "gemm_i8_regs_tn",
     "gemm_i8_regs_tt",
+    "gemm_i8_wide_128x64",
+    "gemm_i8_wide_64x64",
+    "gemm_i8_wide_128x128",
     "gemm_reduce",
 ];
 
@@ -87,15 +91,19 @@ pub(super) fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResult>) ->
                 ),
                 EpilogueCase::new("row/col scales + bias k_chunk=64", per_index, 64),
             ];
-            for (case, variant) in variants
-                .into_iter()
-                .flat_map(|e| GemmVariant::ALL.map(|v| (e, v)))
-            {
+            for (case, variant) in variants.into_iter().flat_map(|e| {
+                GemmVariant::available(Precision::Int8, &ctx.device().limits())
+                    .into_iter()
+                    .map(move |v| (e, v))
+            }) {
                 let EpilogueCase {
                     name,
                     epilogue: host,
                     k_chunk,
                 } = case;
+                if !variant.accepts_k_chunk(k_chunk, Precision::Int8) {
+                    continue;
+                }
                 let gpu = gpu_gemm_i8(ctx, variant, &shape, k_chunk, &a, &b, &host)?;
                 let mut twin = vec![0f32; (m * n) as usize];
                 cpu::gemm_i8(variant, &shape, k_chunk, &a, &b, &host.cpu(), &mut twin);

@@ -15,6 +15,10 @@ pub(super) const GEMM_SHAPES: &[(u32, u32, u32)] = &[
     (129, 65, 5),
     (64, 64, 64),
     (65, 63, 257),
+    // Whole wide tiles (every slice inside the matrix: no edge checks) and several workgroups
+    // with partial ones.
+    (128, 64, 64),
+    (130, 136, 100),
     // Past gemm_f32's split-K chunk (16384): partials and gemm_reduce on both GEMMs.
     (3, 5, 40_000),
 ];

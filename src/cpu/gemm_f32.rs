@@ -25,12 +25,12 @@ pub fn gemm_f32(
     out: &mut [f32],
 ) {
     let k_chunk = f32_k_chunk(shape);
-    let pass = match variant {
-        GemmVariant::Tiled => gemm_f32_pass,
-        GemmVariant::Regs => gemm_f32_regs_pass,
-    };
-    split_k(shape, shape.chunks(k_chunk), epilogue, out, |raw, dst| {
-        pass(shape, k_chunk, a, b, epilogue, raw, dst)
+    split_k(shape, shape.chunks(k_chunk), epilogue, out, |raw, dst| match variant {
+        GemmVariant::Tiled => gemm_f32_pass(shape, k_chunk, a, b, epilogue, raw, dst),
+        GemmVariant::Regs => gemm_f32_regs_pass(shape, k_chunk, a, b, epilogue, raw, dst),
+        GemmVariant::Wide(tile) => {
+            cpu::gemm_f32_wide::gemm_f32_wide_pass(shape, k_chunk, tile, a, b, epilogue, raw, dst)
+        }
     });
 }
 

@@ -79,7 +79,7 @@ impl CpuEpilogue<'_> {
 /// The packed word holding K values `4·k4 .. 4·k4+3` of operand row `row`, as the shader's tile
 /// loaders produce it (zero outside the matrix; K tail bytes masked; transposed storage gathered
 /// by a 4×4 byte transpose).
-fn operand_word(src: &[u32], rows: u32, k: u32, trans: bool, row: u32, k4: u32) -> u32 {
+pub(crate) fn operand_word(src: &[u32], rows: u32, k: u32, trans: bool, row: u32, k4: u32) -> u32 {
     let k4_total = k.div_ceil(4);
     if !trans {
         if row >= rows || k4 >= k4_total {
@@ -119,12 +119,12 @@ pub fn gemm_i8(
     epilogue: &CpuEpilogue<'_>,
     out: &mut [f32],
 ) {
-    let pass = match variant {
-        GemmVariant::Tiled => gemm_i8_pass,
-        GemmVariant::Regs => gemm_i8_regs_pass,
-    };
-    split_k(shape, shape.chunks(k_chunk), epilogue, out, |raw, dst| {
-        pass(shape, k_chunk, a, b, epilogue, raw, dst)
+    split_k(shape, shape.chunks(k_chunk), epilogue, out, |raw, dst| match variant {
+        GemmVariant::Tiled => gemm_i8_pass(shape, k_chunk, a, b, epilogue, raw, dst),
+        GemmVariant::Regs => gemm_i8_regs_pass(shape, k_chunk, a, b, epilogue, raw, dst),
+        GemmVariant::Wide(tile) => {
+            cpu::gemm_i8_wide::gemm_i8_wide_pass(shape, k_chunk, tile, a, b, epilogue, raw, dst)
+        }
     });
 }
 
@@ -384,6 +384,7 @@ fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), Stri
         match GemmVariant::of_kernel(kernel).ok_or_else(bad)?.0 {
             GemmVariant::Tiled => gemm_i8_pass(&shape, p.k_chunk, a, b, &ep, raw, out),
             GemmVariant::Regs => gemm_i8_regs_pass(&shape, p.k_chunk, a, b, &ep, raw, out),
+            GemmVariant::Wide(_) => return Err(no_twin(kernel)),
         }
     }
     Ok(())

@@ -26,7 +26,8 @@ use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
 use crate::ops::conv::ConvParams;
-use crate::abi::Precision;
+use crate::abi::{Precision, WideTile};
+use crate::ops::gemm_wide;
 use crate::ops::{ConvGeometry, check_buffer, partials_scratch};
 
 pub use crate::abi::{
@@ -34,7 +35,8 @@ pub use crate::abi::{
     GemmVariant, MAX_K_CHUNK, REGS_BLOCK, ScaleMode, f32_k_chunk,
 };
 
-const GEMM_BINDINGS: &[(&str, BindType)] = &[
+/// The bindings every GEMM kernel declares, in binding order.
+pub(crate) const GEMM_BINDINGS: &[(&str, BindType)] = &[
     ("params", BindType::Uniform),
     ("a", BindType::ReadOnly),
     ("b", BindType::ReadOnly),
@@ -143,7 +145,49 @@ const REGS_LANES: u32 = 64;
 
 impl GemmVariant {
     /// Every variant, in the order the autotuner tries them.
-    pub const ALL: [GemmVariant; 2] = [GemmVariant::Tiled, GemmVariant::Regs];
+    pub const ALL: [GemmVariant; 5] = [
+        GemmVariant::Tiled,
+        GemmVariant::Regs,
+        GemmVariant::Wide(WideTile::T128x64),
+        GemmVariant::Wide(WideTile::T64x64),
+        GemmVariant::Wide(WideTile::T128x128),
+    ];
+
+    /// The variants that run on a device with `limits` (a wide tile needs the lanes and the
+    /// workgroup memory it declares; the others fit octet's required limits).
+    pub fn available(precision: Precision, limits: &wgpu::Limits) -> Vec<GemmVariant> {
+        GemmVariant::ALL
+            .into_iter()
+            .filter(|v| match v {
+                GemmVariant::Wide(tile) => gemm_wide::fits(*tile, precision, limits),
+                _ => true,
+            })
+            .collect()
+    }
+
+    /// The variants worth timing for `shape` at split-K chunk `k_chunk`: a wide tile only where
+    /// it takes the chunk and computes at most twice the cells that are kept (a shape smaller
+    /// than the tile wastes the rest).
+    pub fn candidates(
+        shape: &GemmShape,
+        k_chunk: u32,
+        precision: Precision,
+        limits: &wgpu::Limits,
+    ) -> Vec<GemmVariant> {
+        GemmVariant::available(precision, limits)
+            .into_iter()
+            .filter(|v| v.accepts_k_chunk(k_chunk, precision))
+            .filter(|v| match v {
+                GemmVariant::Wide(tile) => {
+                    let [tm, tn, _, _] = tile.dims();
+                    let cells =
+                        shape.m.next_multiple_of(tm) as u64 * shape.n.next_multiple_of(tn) as u64;
+                    cells <= 2 * shape.m as u64 * shape.n as u64
+                }
+                _ => true,
+            })
+            .collect()
+    }
 
     /// The kernel of this variant for `shape`, on int8 or f32 operands.
     pub fn kernel(self, precision: Precision, shape: &GemmShape) -> &'static KernelDef {
@@ -153,6 +197,7 @@ impl GemmVariant {
             (GemmVariant::Regs, Precision::Int8) => &GEMM_I8_REGS[layout],
             (GemmVariant::Tiled, Precision::Fp32) => &GEMM_F32,
             (GemmVariant::Regs, Precision::Fp32) => &GEMM_F32_REGS,
+            (GemmVariant::Wide(tile), precision) => gemm_wide::kernel(tile, precision),
         }
     }
 
@@ -182,6 +227,10 @@ impl GemmVariant {
                 shape.m.div_ceil(GEMM_TILE),
                 chunks,
             ],
+            GemmVariant::Wide(tile) => {
+                let [tm, tn, _, _] = tile.dims();
+                [shape.n.div_ceil(tn), shape.m.div_ceil(tm), chunks]
+            }
             // One lane per (block, chunk), chunks packed into workgroups (regs_block()).
             GemmVariant::Regs => {
                 let blocks =
@@ -419,7 +468,12 @@ pub fn gemm_i8(
     bufs: GemmBuffers<'_>,
     epilogue: &Epilogue<'_>,
 ) -> Result<()> {
-    let variant = ctx.gemm_variant(shape, Precision::Int8)?;
+    let mut variant = ctx.gemm_variant(shape, Precision::Int8)?;
+    // Tuned at the shape's own chunk; a caller's longer chunk falls back to a variant that
+    // takes it (every variant computes the same bits).
+    if !variant.accepts_k_chunk(k_chunk, Precision::Int8) {
+        variant = GemmVariant::Regs;
+    }
     gemm_i8_variant(ctx, rec, variant, shape, k_chunk, bufs, epilogue)
 }
 
@@ -434,6 +488,12 @@ pub fn gemm_i8_variant(
     epilogue: &Epilogue<'_>,
 ) -> Result<()> {
     check_i8_chunk(k_chunk)?;
+    if !variant.accepts_k_chunk(k_chunk, Precision::Int8) {
+        return Err(Error::invalid(
+            "gemm_i8",
+            format!("{variant:?} cannot take split-K chunks of {k_chunk} K values; use another variant"),
+        ));
+    }
     let bytes = (
         GemmShape::packed_words(shape.m, shape.k, shape.trans_a) * 4,
         GemmShape::packed_words(shape.n, shape.k, shape.trans_b) * 4,

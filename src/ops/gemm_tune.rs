@@ -60,7 +60,8 @@ fn measure(ctx: &Context, shape: &GemmShape, precision: Precision) -> Result<Opt
         ..GemmBuffers::new(&a, &b, &out)
     };
     let mut candidates = Vec::new();
-    for variant in GemmVariant::ALL {
+    let limits = ctx.device().limits();
+    for variant in GemmVariant::candidates(shape, k_chunk, precision, &limits) {
         let mut rec = Recording::new();
         let recorded = if int8 {
             let none = &Epilogue::NONE;

@@ -30,6 +30,7 @@ families!(
     conv_gemm,
     dequantize,
     gemm,
+    gemm_wide,
     maxpool,
     nonfinite,
     pool,
