@@ -31,6 +31,23 @@ struct Inner {
     dummies: [wgpu::Buffer; 2],
     autotune: Mutex<Autotune>,
     conv_lowering: Mutex<Option<crate::abi::ConvLowering>>,
+    checks: Mutex<KernelChecks>,
+}
+
+/// Whether octet's kernels are compiled with wgpu's runtime checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelChecks {
+    /// wgpu's defaults: every storage and workgroup-memory index is clamped to its buffer
+    /// (bounds checks injected where the driver does not do it), workgroup memory is zeroed at
+    /// the start of every workgroup. What a borrowed device gets: an out-of-bounds write can
+    /// then never touch the host's own buffers.
+    Checked,
+    /// `Device::create_shader_module_trusted` without runtime checks and workgroup memory left
+    /// uninitialised. Every kernel's indexing is exercised at every edge by the conformance
+    /// suite, and every kernel writes its workgroup memory before reading it; on lavapipe the
+    /// checks cost the register-blocked GEMMs 30–40%. What a device octet created gets, unless
+    /// `OCTET_KERNEL_CHECKS=on`.
+    Trusted,
 }
 
 /// Whether octet measures which GEMM kernel variant ([`crate::abi::GemmVariant`]) is fastest
@@ -265,6 +282,13 @@ impl Context {
         adapter_info: Option<wgpu::AdapterInfo>,
     ) -> Result<Self> {
         check_limits(&device.limits())?;
+        let checks = match (
+            &adapter_info,
+            std::env::var("OCTET_KERNEL_CHECKS").as_deref(),
+        ) {
+            (Some(_), Ok("on")) | (None, _) => KernelChecks::Checked,
+            (Some(_), _) => KernelChecks::Trusted,
+        };
         let health = Arc::new(DeviceHealth::default());
         // On a device octet created itself, errors that escape octet's error scopes and the
         // loss of the device are recorded and returned by the next call, instead of wgpu's
@@ -306,8 +330,33 @@ impl Context {
                 dummies,
                 autotune: Mutex::new(Autotune::from_env()),
                 conv_lowering: Mutex::new(None),
+                checks: Mutex::new(checks),
             }),
         })
+    }
+
+    /// Whether this context's kernels run with wgpu's runtime checks ([`KernelChecks`]).
+    pub fn kernel_checks(&self) -> KernelChecks {
+        *self.inner.checks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Compiles the kernels built from now on with or without runtime checks (the pipelines
+    /// already built are dropped from the cache; recordings prepared before keep theirs). A
+    /// host lets octet's kernels run unchecked on its own device with this.
+    ///
+    /// # Safety
+    ///
+    /// With [`KernelChecks::Trusted`] a kernel indexing out of bounds — a bug in octet, or a
+    /// buffer smaller than octet checked it to be — reads or writes whatever the driver maps
+    /// there, possibly the host's own buffers; the caller accepts that octet's kernels stay in
+    /// bounds (the conformance suite tests them at every edge on the adapters it runs on).
+    pub unsafe fn set_kernel_checks(&self, checks: KernelChecks) {
+        *self.inner.checks.lock().unwrap_or_else(|p| p.into_inner()) = checks;
+        self.inner
+            .pipelines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     /// Chooses how GEMM kernel variants are picked from now on (shapes already chosen keep
@@ -500,7 +549,7 @@ impl Context {
             return Ok(p.clone());
         }
         let started = std::time::Instant::now();
-        let p = Pipeline::build(&self.inner.device, def)?;
+        let p = Pipeline::build(&self.inner.device, def, self.kernel_checks())?;
         log::debug!(
             "octet: built kernel {} in {:?}",
             def.name,

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::gpu::Context;
+use crate::gpu::{Context, KernelChecks};
 
 /// How a kernel uses one of its bindings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,7 +74,11 @@ pub(crate) struct Pipeline {
 
 impl Pipeline {
     /// Compiles `def` on `device`; compile and validation errors come back as [`Error::Shader`].
-    pub(crate) fn build(device: &wgpu::Device, def: &'static KernelDef) -> Result<Arc<Self>> {
+    pub(crate) fn build(
+        device: &wgpu::Device,
+        def: &'static KernelDef,
+        checks: KernelChecks,
+    ) -> Result<Arc<Self>> {
         let label = format!("octet.{}", def.name);
         let entries: Vec<wgpu::BindGroupLayoutEntry> = def
             .bindings
@@ -98,10 +102,21 @@ impl Pipeline {
             })
             .collect();
         let built = with_error_scope(device, || {
-            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            let desc = wgpu::ShaderModuleDescriptor {
                 label: Some(&label),
                 source: wgpu::ShaderSource::Wgsl(def.source().into()),
-            });
+            };
+            let module = match checks {
+                KernelChecks::Checked => device.create_shader_module(desc),
+                // SAFETY: the context's owner chose Trusted (a device octet created, or a host's
+                // `unsafe set_kernel_checks`): octet's kernels index within the buffers their
+                // ops checked, at every edge the conformance suite exercises, their loops are
+                // finite, and they divide only by non-zero parameters the ops validated.
+                KernelChecks::Trusted => unsafe {
+                    device
+                        .create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked())
+                },
+            };
             let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                 label: Some(&label),
                 entries: &entries,
@@ -116,7 +131,11 @@ impl Pipeline {
                 layout: Some(&pipeline_layout),
                 module: &module,
                 entry_point: Some("main"),
-                compilation_options: Default::default(),
+                // Every kernel writes its workgroup memory before reading it.
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    zero_initialize_workgroup_memory: checks == KernelChecks::Checked,
+                    ..Default::default()
+                },
                 cache: None,
             });
             Pipeline { pipeline, layout }

@@ -6,7 +6,7 @@ pub mod kernel;
 mod lowering;
 mod readback;
 
-pub use context::{Autotune, Context, adapters, parse_backends, required_limits};
+pub use context::{Autotune, Context, KernelChecks, adapters, parse_backends, required_limits};
 pub use kernel::{Dispatch, Prepared, Recording};
 pub use lowering::{Dot4Lowering, dot4_lowering};
 pub use readback::Readback;
