@@ -1,0 +1,258 @@
+//! Training-step times under one protocol, the same as the Burn peer's: each step synchronised
+//! (its metrics waited for) and timed alone, 5 warm-up steps, then at least 20 timed steps per
+//! policy taken in rounds in which the policies take turns (a slow spell of a shared machine
+//! then hits one round of every policy, not all of one), the median reported. SGD with
+//! momentum, no weight decay.
+
+use std::time::Instant;
+
+use octet::data::Dataset;
+use octet::nn::{ModelSpec, TensorRole};
+use octet::quant::{Policy, Ui8};
+use octet::train::{TrainConfig, Trainer};
+use serde::Serialize;
+
+use crate::AnyResult;
+
+/// One model, policy and batch size.
+#[derive(Serialize)]
+pub struct StepRow {
+    pub model: &'static str,
+    pub policy: &'static str,
+    pub batch: u32,
+    /// Steps recorded into one submit.
+    pub steps_per_submit: u32,
+    /// Median of the timed steps.
+    pub ms_per_step: f64,
+    /// FP32's median divided by this one's (above 1: faster).
+    pub ratio_to_fp32: f64,
+    pub dispatches_per_step: usize,
+    pub submits_per_step: f64,
+    pub weight_bytes: u64,
+    pub optimizer_bytes: u64,
+    pub saved_activation_bytes: u64,
+    /// This policy's saved activations divided by FP32's.
+    pub saved_ratio_to_fp32: f64,
+    pub other_bytes: u64,
+}
+
+/// What to time.
+pub struct Plan<'a> {
+    pub models: &'a [String],
+    pub policies: &'a [String],
+    pub batches: &'a [u32],
+    pub warm: usize,
+    pub timed: usize,
+    pub rounds: usize,
+    pub profile: bool,
+}
+
+/// The models the bench knows, by name.
+pub fn model(name: &str) -> AnyResult<(&'static str, ModelSpec)> {
+    Ok(match name {
+        "mlp" => ("mlp", ModelSpec::mlp(784, &[256, 256], 10)),
+        "lenet5" => ("lenet5", ModelSpec::lenet5(28, 28, 1, 10)),
+        "resnet" => ("resnet", ModelSpec::resnet(28, 28, 1, 10)),
+        other => return Err(format!("unknown model {other}: mlp, lenet5 or resnet").into()),
+    })
+}
+
+/// The policies the bench knows, by name, with whether the first and last layers are int8 too.
+/// "ui8" times steps that refresh clips (UI8's first 200), "ui8-kept" the steps between
+/// refreshes after that; "dai8-all" quantizes the first and last layers as well.
+pub fn policy(name: &str) -> AnyResult<(&'static str, Policy, bool)> {
+    Ok(match name {
+        "fp32" => ("fp32", Policy::Fp32, false),
+        "naive" => ("naive", Policy::NaiveInt8, false),
+        "ui8" => ("ui8", Policy::ui8(), false),
+        "ui8-kept" => {
+            let kept = Ui8 {
+                warmup: 0,
+                ..Ui8::default()
+            };
+            ("ui8-kept", Policy::Ui8(kept), false)
+        }
+        "dai8" => ("dai8", Policy::dai8(), false),
+        "dai8-all" => ("dai8-all", Policy::dai8(), true),
+        other => {
+            return Err(format!(
+                "unknown policy {other}: fp32, naive, ui8, ui8-kept, dai8 or dai8-all"
+            )
+            .into());
+        }
+    })
+}
+
+struct Run {
+    label: &'static str,
+    trainer: Trainer,
+    held: u64,
+    times: Vec<f64>,
+    submits: u64,
+}
+
+pub fn rows(ctx: &octet::Context, plan: &Plan<'_>) -> AnyResult<Vec<StepRow>> {
+    let mut rows = Vec::new();
+    for model_name in plan.models {
+        let (name, spec) = model(model_name)?;
+        for &batch in plan.batches {
+            let data = Dataset::synthetic_images(batch as usize * 4, [28, 28, 1], 10, 0.5, 1);
+            let mut runs = Vec::new();
+            for p in plan.policies {
+                let (label, policy, first_last) = policy(p)?;
+                let cfg = TrainConfig {
+                    batch,
+                    weight_decay: 0.0,
+                    quantize_first_last: first_last,
+                    ..Default::default()
+                };
+                let before = ctx.storage_bytes();
+                let trainer = Trainer::new(ctx, &spec, policy, cfg)?;
+                let held = ctx.storage_bytes() - before;
+                let mut run = Run {
+                    label,
+                    trainer,
+                    held,
+                    times: Vec::new(),
+                    submits: 0,
+                };
+                for s in 0..plan.warm {
+                    step(&mut run, &data, batch, s)?;
+                }
+                run.times.clear();
+                runs.push(run);
+            }
+            let per_round = plan.timed.div_ceil(plan.rounds);
+            for round in 0..plan.rounds {
+                for run in &mut runs {
+                    let submits = ctx.submit_count();
+                    for s in 0..per_round {
+                        step(run, &data, batch, round * per_round + s)?;
+                    }
+                    run.submits += ctx.submit_count() - submits;
+                }
+            }
+            let fp32 = runs.iter().find(|r| r.label == "fp32");
+            let fp32_ms = fp32.map(|r| median(&r.times));
+            let fp32_saved = fp32.map(|r| r.trainer.model().saved_activation_bytes());
+            for run in &mut runs {
+                let ms = median(&run.times);
+                let saved = run.trainer.model().saved_activation_bytes();
+                let bytes = |role| -> AnyResult<u64> {
+                    let t = run.trainer.model().read_tensors(ctx, role)?;
+                    Ok(t.iter().map(|t| t.data.len() as u64 * 4).sum())
+                };
+                let (weights, optimizer) =
+                    (bytes(TensorRole::Parameter)?, bytes(TensorRole::Velocity)?);
+                rows.push(StepRow {
+                    model: name,
+                    policy: run.label,
+                    batch,
+                    steps_per_submit: 1,
+                    ms_per_step: ms,
+                    ratio_to_fp32: fp32_ms.map_or(f64::NAN, |f| f / ms),
+                    dispatches_per_step: match run.label {
+                        "ui8-kept" => run.trainer.dispatches_per_kept_step(),
+                        _ => run.trainer.dispatches_per_step(),
+                    },
+                    submits_per_step: run.submits as f64 / run.times.len() as f64,
+                    weight_bytes: weights,
+                    optimizer_bytes: optimizer,
+                    saved_activation_bytes: saved,
+                    saved_ratio_to_fp32: fp32_saved.map_or(f64::NAN, |f| saved as f64 / f as f64),
+                    other_bytes: run.held.saturating_sub(weights + optimizer + saved),
+                });
+                if plan.profile && name == "lenet5" {
+                    let (x, y) = data.batch(0, batch as usize);
+                    print_profile(run.label, &run.trainer.profile_step(x, y)?);
+                }
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// One step, waited for, its time recorded.
+fn step(run: &mut Run, data: &Dataset, batch: u32, s: usize) -> AnyResult<()> {
+    let (x, y) = data.batch((s % 4) * batch as usize, batch as usize);
+    let started = Instant::now();
+    run.trainer.train_step(x, y)?;
+    run.trainer.poll_metrics(true)?;
+    run.times.push(started.elapsed().as_secs_f64() * 1e3);
+    Ok(())
+}
+
+fn median(times: &[f64]) -> f64 {
+    let mut t = times.to_vec();
+    t.sort_by(f64::total_cmp);
+    t.get(t.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+pub fn print(rows: &[StepRow]) {
+    println!(
+        "\n{:<8} {:<8} {:>5} {:>9} {:>8} {:>10} {:>8} {:>10} {:>10} {:>12} {:>8} {:>10}",
+        "model",
+        "policy",
+        "batch",
+        "ms/step",
+        "vs fp32",
+        "dispatches",
+        "submits",
+        "weights",
+        "optimizer",
+        "saved acts",
+        "vs fp32",
+        "other"
+    );
+    for s in rows {
+        let mb = |b: u64| format!("{:.2} MB", b as f64 / 1e6);
+        println!(
+            "{:<8} {:<8} {:>5} {:>9.2} {:>7.2}x {:>10} {:>8.1} {:>10} {:>10} {:>12} {:>7.2}x {:>10}",
+            s.model,
+            s.policy,
+            s.batch,
+            s.ms_per_step,
+            s.ratio_to_fp32,
+            s.dispatches_per_step,
+            s.submits_per_step,
+            mb(s.weight_bytes),
+            mb(s.optimizer_bytes),
+            mb(s.saved_activation_bytes),
+            s.saved_ratio_to_fp32,
+            mb(s.other_bytes)
+        );
+    }
+    println!(
+        "\nms/step: the median of the timed steps, each waited for alone. vs fp32: FP32's step \
+         time divided by this policy's (above 1: faster). Saved acts: what the forward keeps for \
+         the backward; its vs fp32: divided by FP32's (below 1: lighter). Other: activations, \
+         gradients, quantized copies and scratch."
+    );
+}
+
+fn print_profile(policy: &str, timings: &[octet::train::DispatchTiming]) {
+    let total: f64 = timings.iter().map(|t| t.seconds).sum();
+    let mut by_kernel: Vec<(&str, f64, usize)> = Vec::new();
+    for t in timings {
+        match by_kernel.iter_mut().find(|(k, _, _)| *k == t.kernel) {
+            Some(e) => {
+                e.1 += t.seconds;
+                e.2 += 1;
+            }
+            None => by_kernel.push((t.kernel, t.seconds, 1)),
+        }
+    }
+    by_kernel.sort_by(|a, b| b.1.total_cmp(&a.1));
+    println!(
+        "\nlenet5 {policy}: {:.1} ms in {} dispatches, one submit each",
+        total * 1e3,
+        timings.len()
+    );
+    for (kernel, secs, n) in by_kernel {
+        println!(
+            "  {kernel:<26} {:>8.2} ms {:>5.1}%  ({n} dispatches)",
+            secs * 1e3,
+            100.0 * secs / total
+        );
+    }
+}
