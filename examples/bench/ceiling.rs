@@ -23,8 +23,10 @@ pub fn measure(ctx: &octet::Context) -> Result<Ceiling, Box<dyn std::error::Erro
         label: Some("bench.ceiling"),
         source: wgpu::ShaderSource::Wgsl(include_str!("ceiling.wgsl").into()),
     });
+    // 64 floats about 0.5 for the fma chains, then 64 words of int8 operands.
     let words: Vec<u32> = (0..64u32)
-        .map(|i| (1.0f32 + i as f32 * 1e-3).to_bits() ^ (i * 0x0102_0304))
+        .map(|i| (0.5f32 + i as f32 * 1e-3).to_bits())
+        .chain((0..64u32).map(|i| i.wrapping_mul(0x9e37_79b9)))
         .collect();
     let src = ctx.upload("bench.ceiling.src", &words);
     let dst = ctx.storage_buffer("bench.ceiling.dst", LANES as u64 * 4);
