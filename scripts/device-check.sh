@@ -9,7 +9,7 @@
 #
 #   --quick       the same on a CPU driver (lavapipe) in a few minutes: GEMM 512/1024, MLP and
 #                 LeNet-5 at batch 64
-#   --peer FILE   the Burn peer's output (its RESULT lines, from ../shared/peers/burn-bench's
+#   --peer FILE   the Burn peer's output (its RESULT lines, from the burn-bench peer program's
 #                 scripts/run.sh run beforehand on the same machine) beside octet's figures
 #   --build-only  build stripped binaries into target/device-check/ (and copy the Vulkan
 #                 loader), for a machine without Rust: carry that folder and run --run-only there

@@ -1,5 +1,5 @@
 //! The Markdown summary of a bench run, with the Burn peer's figures beside octet's when its
-//! `RESULT` lines are given (`../shared/peers/burn-bench`, `scripts/run.sh`, run beforehand on
+//! `RESULT` lines are given (the `burn-bench` peer program's `scripts/run.sh`, run beforehand on
 //! the same machine).
 
 use std::fmt::Write;
