@@ -36,7 +36,7 @@ pub fn gemm_f32(
 
 /// Element (row `r`, K index `kk`) of an operand with `rows` rows, stored `[rows, K]` or, with
 /// `trans`, `[K, rows]`.
-fn element(src: &[f32], (rows, k): (u32, u32), trans: bool, r: u32, kk: u32) -> f32 {
+pub(crate) fn element(src: &[f32], (rows, k): (u32, u32), trans: bool, r: u32, kk: u32) -> f32 {
     if trans {
         src[(kk * rows + r) as usize]
     } else {

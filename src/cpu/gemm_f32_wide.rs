@@ -1,18 +1,9 @@
 //! Twin of `shaders/gemm_f32_wide.wgsl`.
 
 use crate::abi::{GemmParams, GemmShape, WideTile};
+use crate::cpu::gemm_f32::element;
 use crate::cpu::gemm_i8::{CpuEpilogue, store_result};
 use crate::cpu::replay::{Replay, Words, bad_bindings, epilogue, f32s, gemm_out, read};
-
-/// Element (row `r`, K index `kk`) of an operand with `rows` rows, stored `[rows, K]` or, with
-/// `trans`, `[K, rows]`.
-fn element(src: &[f32], (rows, k): (u32, u32), trans: bool, r: u32, kk: u32) -> f32 {
-    if trans {
-        src[(kk * rows + r) as usize]
-    } else {
-        src[(r * k + kk) as usize]
-    }
-}
 
 /// One `gemm_f32_wide_<tile>` dispatch: workgroups of `tm × tn` outputs, lane `(ly, lx)` the
 /// contiguous block rows `ly·rm ..`, columns `lx·rn ..`, one fused multiply-add per K value in
