@@ -164,7 +164,9 @@ pub fn rows(ctx: &octet::Context, plan: &Plan<'_>) -> AnyResult<Vec<StepRow>> {
                 });
                 if plan.profile && name == "lenet5" {
                     let (x, y) = data.batch(0, batch as usize);
-                    print_profile(run.label, &run.trainer.profile_step(x, y)?);
+                    let timing = wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
+                    let gpu = ctx.device().features().contains(timing);
+                    print_profile(run.label, gpu, &run.trainer.profile_step(x, y)?);
                 }
             }
         }
@@ -230,7 +232,7 @@ pub fn print(rows: &[StepRow]) {
     );
 }
 
-fn print_profile(policy: &str, timings: &[octet::train::DispatchTiming]) {
+fn print_profile(policy: &str, gpu_timestamps: bool, timings: &[octet::train::DispatchTiming]) {
     let total: f64 = timings.iter().map(|t| t.seconds).sum();
     let mut by_kernel: Vec<(&str, f64, usize)> = Vec::new();
     for t in timings {
@@ -243,8 +245,13 @@ fn print_profile(policy: &str, timings: &[octet::train::DispatchTiming]) {
         }
     }
     by_kernel.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let how = if gpu_timestamps {
+        "GPU timestamps around each dispatch of one pass"
+    } else {
+        "one submit each, timed on the CPU"
+    };
     println!(
-        "\nlenet5 {policy}: {:.1} ms in {} dispatches, one submit each",
+        "\nlenet5 {policy}: {:.1} ms in {} dispatches ({how})",
         total * 1e3,
         timings.len()
     );

@@ -236,10 +236,13 @@ impl Context {
         }
         let limits = adapter.limits();
         check_limits(&limits)?;
+        // Optional: GPU timestamps between a pass's dispatches, for profiling only.
+        let timing =
+            wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
         let (device, queue) =
             pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
                 label: Some("octet.device"),
-                required_features: wgpu::Features::empty(),
+                required_features: adapter.features() & timing,
                 required_limits: limits,
                 ..Default::default()
             }))?;

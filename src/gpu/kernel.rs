@@ -332,6 +332,27 @@ impl Prepared {
         }
     }
 
+    /// Records `dispatches` as [`Prepared::encode_all`] does, with a timestamp written into
+    /// `queries` before each and after the last (`dispatches.len() + 1` queries): the GPU time
+    /// of each dispatch inside one pass. Needs `Features::TIMESTAMP_QUERY_INSIDE_PASSES`.
+    pub fn encode_timed(
+        dispatches: &[Prepared],
+        encoder: &mut wgpu::CommandEncoder,
+        queries: &wgpu::QuerySet,
+    ) {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("octet.timed"),
+            timestamp_writes: None,
+        });
+        for (i, d) in dispatches.iter().enumerate() {
+            pass.write_timestamp(queries, i as u32);
+            pass.set_pipeline(&d.pipeline.pipeline);
+            pass.set_bind_group(0, &d.bind_group, &[]);
+            pass.dispatch_workgroups(d.grid[0], d.grid[1], d.grid[2]);
+        }
+        pass.write_timestamp(queries, dispatches.len() as u32);
+    }
+
     /// Replaces the parameters (same struct, new values) before the next submit.
     pub fn set_params<P: bytemuck::Pod>(&self, queue: &wgpu::Queue, params: &P) {
         queue.write_buffer(&self.params, 0, bytemuck::bytes_of(params));
