@@ -246,3 +246,34 @@ fn dot4_lowering_is_read_from_the_driver() {
         }
     });
 }
+
+/// On a device with only the six storage bindings octet requires, parameter blocks stay in
+/// uniform buffers (elsewhere they move to storage buffers): the GEMMs and the quantizer compute
+/// what their twins do there too.
+#[test]
+fn uniform_parameter_blocks_match_twins() {
+    let test = "uniform_parameter_blocks_match_twins";
+    for_each_adapter(test, Needs::EveryAdapter, |gpu| {
+        let limits = wgpu::Limits {
+            max_storage_buffers_per_shader_stage: 6,
+            ..gpu.adapter.limits()
+        };
+        let (device, queue) =
+            pollster::block_on(gpu.adapter.request_device(&wgpu::DeviceDescriptor {
+                required_limits: limits,
+                ..Default::default()
+            }))
+            .unwrap();
+        let ctx = octet::Context::new(&device, &queue).unwrap();
+        assert!(!ctx.params_in_storage());
+        for suite in ["quantize", "gemm_i8", "gemm_f32"] {
+            let cases = conformance::run_suite(&ctx, suite, true).unwrap();
+            let failed: Vec<_> = cases.iter().filter(|c| !c.passed).collect();
+            assert!(
+                failed.is_empty(),
+                "{suite} on {} with uniform parameters: {failed:?}",
+                gpu.label()
+            );
+        }
+    });
+}

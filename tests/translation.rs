@@ -268,3 +268,28 @@ fn every_kernel_is_exercised_by_a_conformance_suite() {
         );
     }
 }
+
+/// Every kernel declares its parameter block as `PARAMS_DECLARATION` once, and the module with
+/// the block moved to a storage buffer (what devices with a spare storage binding compile)
+/// parses and validates too.
+#[test]
+fn parameter_blocks_move_to_storage() {
+    use octet::gpu::kernel::PARAMS_DECLARATION;
+    for def in ALL_KERNELS {
+        assert_eq!(
+            def.source().matches(PARAMS_DECLARATION).count(),
+            1,
+            "{}: the parameter block must be declared as `{PARAMS_DECLARATION}`",
+            def.name
+        );
+        let source = def.source_for(true);
+        let module = naga::front::wgsl::parse_str(&source)
+            .unwrap_or_else(|e| panic!("{}: {}", def.name, e.emit_to_string(&source)));
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::all(),
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{}: {e:?}", def.name));
+    }
+}

@@ -93,6 +93,7 @@ fn run(args: &Args) -> AnyResult<()> {
             "driver": i.driver,
             "driver_info": i.driver_info,
             "kernel_checks": format!("{:?}", ctx.kernel_checks()),
+            "params_in_storage": ctx.params_in_storage(),
         }),
         None => serde_json::json!({ "name": "host device" }),
     };

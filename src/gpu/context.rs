@@ -32,6 +32,7 @@ struct Inner {
     autotune: Mutex<Autotune>,
     conv_lowering: Mutex<Option<crate::abi::ConvLowering>>,
     checks: Mutex<KernelChecks>,
+    params_in_storage: bool,
 }
 
 /// Whether octet's kernels are compiled with wgpu's runtime checks.
@@ -292,6 +293,14 @@ impl Context {
             (Some(_), Ok("on")) | (None, _) => KernelChecks::Checked,
             (Some(_), _) => KernelChecks::Trusted,
         };
+        // Parameter blocks go in a read-only storage buffer where the device has a storage
+        // binding to spare beyond the six octet requires: lavapipe (Mesa 22.3) specialises a
+        // shader on the uniform values that steer its control flow and recompiles it at every
+        // dispatch (from its disk cache at best: 40 ms for a wide GEMM at every step), which a
+        // storage binding does not trigger. `OCTET_PARAMS=uniform` keeps uniforms.
+        let params_in_storage = device.limits().max_storage_buffers_per_shader_stage
+            > required_limits().max_storage_buffers_per_shader_stage
+            && std::env::var("OCTET_PARAMS").as_deref() != Ok("uniform");
         let health = Arc::new(DeviceHealth::default());
         // On a device octet created itself, errors that escape octet's error scopes and the
         // loss of the device are recorded and returned by the next call, instead of wgpu's
@@ -334,8 +343,15 @@ impl Context {
                 autotune: Mutex::new(Autotune::from_env()),
                 conv_lowering: Mutex::new(None),
                 checks: Mutex::new(checks),
+                params_in_storage,
             }),
         })
+    }
+
+    /// Whether kernels read their parameter block from a read-only storage buffer (where the
+    /// device has a seventh storage binding per stage) rather than a uniform buffer.
+    pub fn params_in_storage(&self) -> bool {
+        self.inner.params_in_storage
     }
 
     /// Whether this context's kernels run with wgpu's runtime checks ([`KernelChecks`]).
@@ -552,7 +568,12 @@ impl Context {
             return Ok(p.clone());
         }
         let started = std::time::Instant::now();
-        let p = Pipeline::build(&self.inner.device, def, self.kernel_checks())?;
+        let p = Pipeline::build(
+            &self.inner.device,
+            def,
+            self.kernel_checks(),
+            self.inner.params_in_storage,
+        )?;
         log::debug!(
             "octet: built kernel {} in {:?}",
             def.name,

@@ -37,10 +37,27 @@ pub struct KernelDef {
     pub params_size: usize,
 }
 
+/// How every kernel declares its parameter block (binding 0; `tests/translation.rs` checks it).
+pub const PARAMS_DECLARATION: &str = "@group(0) @binding(0) var<uniform> params";
+
 impl KernelDef {
     /// The complete WGSL module handed to the driver.
     pub fn source(&self) -> String {
         self.sources.concat()
+    }
+
+    /// [`KernelDef::source`], with the parameter block in a read-only storage buffer instead of
+    /// a uniform one when `params_in_storage` (see [`crate::Context::params_in_storage`]).
+    pub fn source_for(&self, params_in_storage: bool) -> String {
+        let source = self.source();
+        if params_in_storage {
+            source.replace(
+                PARAMS_DECLARATION,
+                "@group(0) @binding(0) var<storage> params",
+            )
+        } else {
+            source
+        }
     }
 }
 
@@ -78,6 +95,7 @@ impl Pipeline {
         device: &wgpu::Device,
         def: &'static KernelDef,
         checks: KernelChecks,
+        params_in_storage: bool,
     ) -> Result<Arc<Self>> {
         let label = format!("octet.{}", def.name);
         let entries: Vec<wgpu::BindGroupLayoutEntry> = def
@@ -89,6 +107,9 @@ impl Pipeline {
                 visibility: wgpu::ShaderStages::COMPUTE,
                 ty: wgpu::BindingType::Buffer {
                     ty: match ty {
+                        BindType::Uniform if params_in_storage => {
+                            wgpu::BufferBindingType::Storage { read_only: true }
+                        }
                         BindType::Uniform => wgpu::BufferBindingType::Uniform,
                         BindType::ReadOnly => wgpu::BufferBindingType::Storage { read_only: true },
                         BindType::ReadWrite => {
@@ -104,7 +125,7 @@ impl Pipeline {
         let built = with_error_scope(device, || {
             let desc = wgpu::ShaderModuleDescriptor {
                 label: Some(&label),
-                source: wgpu::ShaderSource::Wgsl(def.source().into()),
+                source: wgpu::ShaderSource::Wgsl(def.source_for(params_in_storage).into()),
             };
             let module = match checks {
                 KernelChecks::Checked => device.create_shader_module(desc),
@@ -371,7 +392,9 @@ impl Context {
             let params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(&format!("octet.{}.params", d.def.name)),
                 contents: &d.params,
-                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                usage: wgpu::BufferUsages::UNIFORM
+                    | wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_DST,
             });
             let mut entries = vec![wgpu::BindGroupEntry {
                 binding: 0,
