@@ -293,11 +293,12 @@ impl Context {
             (Some(_), Ok("on")) | (None, _) => KernelChecks::Checked,
             (Some(_), _) => KernelChecks::Trusted,
         };
-        // Parameter blocks go in a read-only storage buffer where the device has a storage
-        // binding to spare beyond the six octet requires: lavapipe (Mesa 22.3) specialises a
-        // shader on the uniform values that steer its control flow and recompiles it at every
-        // dispatch (from its disk cache at best: 40 ms for a wide GEMM at every step), which a
-        // storage binding does not trigger. `OCTET_PARAMS=uniform` keeps uniforms.
+        // Kernels that ask for it ([`KernelDef::uniform_params`] false) read their parameter
+        // block from a read-only storage buffer where the device has a storage binding to spare
+        // beyond the six octet requires: lavapipe (Mesa 22.3) specialises a shader on the
+        // uniform values that steer its control flow and recompiles it at every dispatch (from
+        // its disk cache at best: 40 ms for a wide GEMM), which a storage binding does not
+        // trigger. `OCTET_PARAMS=uniform` keeps uniforms everywhere.
         let params_in_storage = device.limits().max_storage_buffers_per_shader_stage
             > required_limits().max_storage_buffers_per_shader_stage
             && std::env::var("OCTET_PARAMS").as_deref() != Ok("uniform");
@@ -348,8 +349,9 @@ impl Context {
         })
     }
 
-    /// Whether kernels read their parameter block from a read-only storage buffer (where the
-    /// device has a seventh storage binding per stage) rather than a uniform buffer.
+    /// Whether kernels that ask for it ([`KernelDef::uniform_params`] false) read their
+    /// parameter block from a read-only storage buffer (where the device has a seventh storage
+    /// binding per stage) rather than a uniform buffer.
     pub fn params_in_storage(&self) -> bool {
         self.inner.params_in_storage
     }

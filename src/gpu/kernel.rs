@@ -35,6 +35,12 @@ pub struct KernelDef {
     pub bindings: &'static [(&'static str, BindType)],
     /// Size of the Rust mirror of binding 0's parameter struct.
     pub params_size: usize,
+    /// Whether the parameter block stays a uniform buffer even where the device has a storage
+    /// binding to spare. Drivers may specialise a shader on its uniform values at each dispatch
+    /// (lavapipe inlines those that steer control flow and recompiles, through its disk cache):
+    /// worth it for small kernels, whose loops then unroll (a LeNet-5 step is 25% faster there),
+    /// not for the wide GEMMs, which take seconds to compile and ~40 ms to load from the cache.
+    pub uniform_params: bool,
 }
 
 /// How every kernel declares its parameter block (binding 0; `tests/translation.rs` checks it).
@@ -107,7 +113,7 @@ impl Pipeline {
                 visibility: wgpu::ShaderStages::COMPUTE,
                 ty: wgpu::BindingType::Buffer {
                     ty: match ty {
-                        BindType::Uniform if params_in_storage => {
+                        BindType::Uniform if params_in_storage && !def.uniform_params => {
                             wgpu::BufferBindingType::Storage { read_only: true }
                         }
                         BindType::Uniform => wgpu::BufferBindingType::Uniform,
@@ -125,7 +131,10 @@ impl Pipeline {
         let built = with_error_scope(device, || {
             let desc = wgpu::ShaderModuleDescriptor {
                 label: Some(&label),
-                source: wgpu::ShaderSource::Wgsl(def.source_for(params_in_storage).into()),
+                source: wgpu::ShaderSource::Wgsl(
+                    def.source_for(params_in_storage && !def.uniform_params)
+                        .into(),
+                ),
             };
             let module = match checks {
                 KernelChecks::Checked => device.create_shader_module(desc),

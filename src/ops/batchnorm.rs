@@ -26,6 +26,7 @@ pub static BATCHNORM: KernelDef = KernelDef {
         ("out", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<BatchNormParams>(),
+    uniform_params: true,
 };
 
 /// The kernel declaration of `shaders/batchnorm_grad_prep.wgsl`.
@@ -44,6 +45,7 @@ pub static BATCHNORM_GRAD_PREP: KernelDef = KernelDef {
         ("out", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<BatchNormParams>(),
+    uniform_params: true,
 };
 
 /// The kernel declaration of `shaders/batchnorm_backward.wgsl`.
@@ -65,6 +67,7 @@ pub static BATCHNORM_BACKWARD: KernelDef = KernelDef {
         ("dx", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<BatchNormParams>(),
+    uniform_params: true,
 };
 
 /// The buffers of a BatchNorm2d layer.

@@ -44,6 +44,7 @@ pub static CHANNEL_STATS: KernelDef = KernelDef {
         ("stats", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<StatsParams>(),
+    uniform_params: true,
 };
 
 /// The kernel declaration of `shaders/channel_stats_reduce.wgsl` (pass 1, per channel).
@@ -63,6 +64,7 @@ pub static CHANNEL_STATS_REDUCE: KernelDef = KernelDef {
         ("stats", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<StatsParams>(),
+    uniform_params: true,
 };
 
 /// The kernel declaration of `shaders/channel_stats_tail.wgsl` (pass 2, per segment).
@@ -85,6 +87,7 @@ pub static CHANNEL_STATS_TAIL: KernelDef = KernelDef {
         ("cosine_terms", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<StatsParams>(),
+    uniform_params: true,
 };
 
 /// The kernel declaration of `shaders/channel_stats_tail_reduce.wgsl` (pass 2, per channel).
@@ -104,6 +107,7 @@ pub static CHANNEL_STATS_TAIL_REDUCE: KernelDef = KernelDef {
         ("cosine_terms", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<StatsParams>(),
+    uniform_params: true,
 };
 
 /// Scratch bytes for pass 1's partials.

@@ -35,6 +35,7 @@ pub static CLIP_SELECT: KernelDef = KernelDef {
         ("summary", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<ClipParams>(),
+    uniform_params: true,
 };
 
 /// The buffers of one [`clip_select`].

@@ -20,6 +20,7 @@ pub static COLUMN_SUM: KernelDef = KernelDef {
         ("out", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<ColumnSumParams>(),
+    uniform_params: true,
 };
 
 /// Bytes of the partial sums [`column_sum`] needs as scratch for `rows × cols` (0: none).

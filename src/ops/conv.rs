@@ -21,6 +21,7 @@ pub static IM2COL: KernelDef = KernelDef {
         ("cols", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<ConvParams>(),
+    uniform_params: true,
 };
 
 /// The kernel declaration of `shaders/im2col_i8.wgsl`: [`im2col`] of an input quantized in place.
@@ -34,6 +35,7 @@ pub static IM2COL_I8: KernelDef = KernelDef {
         ("packed", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<ConvParams>(),
+    uniform_params: true,
 };
 
 /// The kernel declaration of `shaders/col2im.wgsl`.
@@ -47,6 +49,7 @@ pub static COL2IM: KernelDef = KernelDef {
         ("dx", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<ConvParams>(),
+    uniform_params: true,
 };
 
 impl ConvLowering {

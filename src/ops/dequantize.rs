@@ -19,6 +19,7 @@ pub static DEQUANTIZE: KernelDef = KernelDef {
         ("output", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<DequantizeParams>(),
+    uniform_params: true,
 };
 
 /// Records `output[r, c] = q[r, c] · scales[channel(r, c)]`.

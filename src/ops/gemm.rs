@@ -58,6 +58,7 @@ pub static GEMM_I8: KernelDef = KernelDef {
     workgroup_size: [16, 16, 1],
     bindings: GEMM_BINDINGS,
     params_size: std::mem::size_of::<GemmParams>(),
+    uniform_params: true,
 };
 
 /// The kernel declaration of `shaders/gemm_reduce.wgsl`: sums split-K partials, then the
@@ -75,6 +76,7 @@ pub static GEMM_REDUCE: KernelDef = KernelDef {
         ("out", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<GemmParams>(),
+    uniform_params: true,
 };
 
 /// The kernel declaration of `shaders/gemm_f32.wgsl`.
@@ -84,6 +86,7 @@ pub static GEMM_F32: KernelDef = KernelDef {
     workgroup_size: [16, 16, 1],
     bindings: GEMM_BINDINGS,
     params_size: std::mem::size_of::<GemmParams>(),
+    uniform_params: true,
 };
 
 /// A register-blocked kernel (64 lanes, the GEMM bindings) whose `sources` end with constants
@@ -99,6 +102,7 @@ pub(crate) const fn regs_kernel(
         workgroup_size: [REGS_LANES, 1, 1],
         bindings: GEMM_BINDINGS,
         params_size,
+        uniform_params: true,
     }
 }
 

@@ -23,13 +23,22 @@ const fn constants(tile: WideTile) -> &'static str {
     }
 }
 
-const fn wide_kernel(name: &'static str, tile: WideTile, sources: &'static [&'static str]) -> KernelDef {
+/// A wide kernel's declaration. `uniform_params`: see [`KernelDef::uniform_params`]; the int8
+/// kernels take their parameters from storage, since lavapipe reloading one at every dispatch
+/// (to specialise it on its uniforms) cost 40 ms of a 10 ms product; the f32 ones reload fast.
+const fn wide_kernel(
+    name: &'static str,
+    tile: WideTile,
+    sources: &'static [&'static str],
+    uniform_params: bool,
+) -> KernelDef {
     KernelDef {
         name,
         sources,
         workgroup_size: [tile.lanes(), 1, 1],
         bindings: GEMM_BINDINGS,
         params_size: std::mem::size_of::<GemmParams>(),
+        uniform_params,
     }
 }
 
@@ -42,16 +51,19 @@ pub static GEMM_F32_WIDE: [KernelDef; 3] = [
         "gemm_f32_wide_128x64",
         WideTile::T128x64,
         &[wgsl::COMMON, wgsl::GEMM_COMMON, constants(WideTile::T128x64), F32],
+        true,
     ),
     wide_kernel(
         "gemm_f32_wide_64x64",
         WideTile::T64x64,
         &[wgsl::COMMON, wgsl::GEMM_COMMON, constants(WideTile::T64x64), F32],
+        true,
     ),
     wide_kernel(
         "gemm_f32_wide_128x128",
         WideTile::T128x128,
         &[wgsl::COMMON, wgsl::GEMM_COMMON, constants(WideTile::T128x128), F32],
+        true,
     ),
 ];
 
@@ -61,16 +73,19 @@ pub static GEMM_I8_WIDE: [KernelDef; 3] = [
         "gemm_i8_wide_128x64",
         WideTile::T128x64,
         &[wgsl::COMMON, wgsl::GEMM_COMMON, wgsl::GEMM_I8_COMMON, constants(WideTile::T128x64), I8],
+        false,
     ),
     wide_kernel(
         "gemm_i8_wide_64x64",
         WideTile::T64x64,
         &[wgsl::COMMON, wgsl::GEMM_COMMON, wgsl::GEMM_I8_COMMON, constants(WideTile::T64x64), I8],
+        false,
     ),
     wide_kernel(
         "gemm_i8_wide_128x128",
         WideTile::T128x128,
         &[wgsl::COMMON, wgsl::GEMM_COMMON, wgsl::GEMM_I8_COMMON, constants(WideTile::T128x128), I8],
+        false,
     ),
 ];
 

@@ -22,6 +22,7 @@ pub static MAXPOOL: KernelDef = KernelDef {
         ("out", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<PoolParams>(),
+    uniform_params: true,
 };
 
 /// Which direction a [`maxpool`] dispatch runs.

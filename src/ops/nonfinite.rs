@@ -17,6 +17,7 @@ pub static NONFINITE_COUNT: KernelDef = KernelDef {
         ("health", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<NonFiniteParams>(),
+    uniform_params: true,
 };
 
 /// Records `health[slot] += #non-finite(x[..n])` and the same into `health[0]`.

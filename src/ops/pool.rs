@@ -19,6 +19,7 @@ pub static GLOBAL_AVG_POOL: KernelDef = KernelDef {
         ("out", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<GapParams>(),
+    uniform_params: true,
 };
 
 /// The kernel declaration of `shaders/add.wgsl`.
@@ -33,6 +34,7 @@ pub static ADD: KernelDef = KernelDef {
         ("out", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<ElementwiseParams>(),
+    uniform_params: true,
 };
 
 /// Records the forward (`dy` = `None`: `out[n, c]` = mean of `x[n, ·, ·, c]`) or the backward

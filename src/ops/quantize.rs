@@ -49,6 +49,7 @@ const fn quantize_kernel(name: &'static str, sources: &'static [&'static str]) -
             ("mask", BindType::ReadWrite),
         ],
         params_size: std::mem::size_of::<QuantizeParams>(),
+        uniform_params: true,
     }
 }
 

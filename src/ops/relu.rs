@@ -21,6 +21,7 @@ pub static RELU: KernelDef = KernelDef {
         ("out", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<ReluParams>(),
+    uniform_params: true,
 };
 
 /// Bytes of the mask of `n` elements: a bit each, bit `i % 32` of word `i / 32`.

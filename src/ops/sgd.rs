@@ -23,6 +23,7 @@ pub static SGD: KernelDef = KernelDef {
         ("health", BindType::ReadOnly),
     ],
     params_size: std::mem::size_of::<SgdParams>(),
+    uniform_params: true,
 };
 
 /// The buffers of one [`sgd`] step.

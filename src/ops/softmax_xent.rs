@@ -21,6 +21,7 @@ pub static SOFTMAX_XENT: KernelDef = KernelDef {
         ("correct", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<XentParams>(),
+    uniform_params: true,
 };
 
 /// The buffers of one [`softmax_xent`].
