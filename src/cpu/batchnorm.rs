@@ -1,9 +1,7 @@
 //! Twins of `shaders/batchnorm*.wgsl`.
 
-#[allow(unused_imports)]
-use crate::abi::*;
-#[allow(unused_imports)]
-use crate::cpu::{self, replay::*};
+use crate::abi::{BATCHNORM_RECTIFY, BatchNormParams};
+use crate::cpu::{self, replay::{Replay, Words, bad_bindings, bn_config, f32s, f32s_mut, no_twin, read, structs}};
 use crate::abi::ChannelStat;
 use crate::abi::BatchNormConfig;
 

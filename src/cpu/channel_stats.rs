@@ -1,10 +1,8 @@
 //! Twin of `shaders/channel_stats.wgsl` (and the shared helpers of `stats_common.wgsl` and
 //! `stats_fold.wgsl`).
 
-#[allow(unused_imports)]
-use crate::abi::*;
-#[allow(unused_imports)]
-use crate::cpu::{self, replay::*};
+use crate::abi::{STATS_WG_SIZE, StatsParams};
+use crate::cpu::{self, replay::{CHANNEL_STAT, Replay, STATS_PARTIAL, Words, bad_bindings, f32s, read, stats_layout, structs_mut}};
 use crate::cpu::common::is_finite_f32;
 use crate::abi::{SEG_LEN, segments};
 use crate::abi::{ChannelAxis, ChannelStat, Layout, StatsPartial};

@@ -1,9 +1,7 @@
 //! Twin of `shaders/channel_stats_tail.wgsl`.
 
-#[allow(unused_imports)]
-use crate::abi::*;
-#[allow(unused_imports)]
-use crate::cpu::{self, replay::*};
+use crate::abi::{StatsParams, TAIL_WITH_PASS1};
+use crate::cpu::{self, replay::{CHANNEL_STAT, Replay, STATS_PARTIAL, Words, bad_bindings, f32s, read, stats_layout, structs_mut}};
 use crate::cpu::channel_stats::{
     WG_SIZE, combine, element_index, finalize, lane_partial, tree_reduce,
 };

@@ -1,9 +1,7 @@
 //! Twin of `shaders/channel_stats_tail_reduce.wgsl`.
 
-#[allow(unused_imports)]
-use crate::abi::*;
-#[allow(unused_imports)]
-use crate::cpu::{self, replay::*};
+use crate::abi::StatsParams;
+use crate::cpu::{self, replay::{CHANNEL_STAT, Replay, STATS_PARTIAL, Words, bad_bindings, read, stats_layout, structs, structs_mut}};
 use crate::cpu::channel_stats::{WG_SIZE, tree_reduce};
 use crate::abi::segments;
 use crate::abi::{ChannelStat, Layout};

@@ -1,9 +1,7 @@
 //! Twin of `shaders/clip_select.wgsl`.
 
-#[allow(unused_imports)]
-use crate::abi::*;
-#[allow(unused_imports)]
-use crate::cpu::{self, replay::*};
+use crate::abi::ClipParams;
+use crate::cpu::{self, replay::{CLIP_SUMMARY, Replay, Words, bad_bindings, f32s, f32s_mut, read, structs, structs_mut}};
 use crate::cpu::channel_stats::{WG_SIZE, tree_reduce};
 use crate::abi::ChannelStat;
 use crate::abi::{ClipRule, ClipSummary};

@@ -1,9 +1,7 @@
 //! Twin of `shaders/column_sum.wgsl`.
 
-#[allow(unused_imports)]
-use crate::abi::*;
-#[allow(unused_imports)]
-use crate::cpu::{self, replay::*};
+use crate::abi::ColumnSumParams;
+use crate::cpu::{self, replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read}};
 const COLS_PER_WG: usize = 64;
 const LANES: usize = 4;
 

@@ -1,9 +1,7 @@
 //! Twin of `shaders/dequantize.wgsl`.
 
-#[allow(unused_imports)]
-use crate::abi::*;
-#[allow(unused_imports)]
-use crate::cpu::{self, replay::*};
+use crate::abi::{ChannelAxis, DequantizeParams};
+use crate::cpu::{self, replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read}};
 use crate::cpu::common::{channel_of, unpack4x_i8};
 use crate::abi::Layout;
 

@@ -1,10 +1,8 @@
 //! Twins of `shaders/gemm_f32.wgsl`, `shaders/gemm_f32_regs.wgsl` and
 //! `shaders/conv_f32_regs.wgsl`.
 
-#[allow(unused_imports)]
-use crate::abi::*;
-#[allow(unused_imports)]
-use crate::cpu::{self, replay::*};
+use crate::abi::{ConvGemmParams, GemmParams};
+use crate::cpu::{self, replay::{Replay, Words, bad_bindings, epilogue, f32s, gemm_out, read}};
 use crate::cpu::conv::column_element;
 use crate::cpu::gemm_i8::{CpuEpilogue, store_block, store_result};
 use crate::cpu::gemm_reduce::split_k;

@@ -1,9 +1,7 @@
 //! Twin of `shaders/gemm_i8.wgsl`.
 
-#[allow(unused_imports)]
-use crate::abi::*;
-#[allow(unused_imports)]
-use crate::cpu::{self, replay::*};
+use crate::abi::{ConvGemmParams, GemmParams};
+use crate::cpu::{self, replay::{Replay, Words, bad_bindings, epilogue, gemm_out, no_twin, read}};
 use crate::cpu::conv::column_byte;
 use crate::cpu::gemm_reduce::split_k;
 use crate::abi::{GEMM_TILE, GemmVariant, REGS_BLOCK};

@@ -1,9 +1,7 @@
 //! Twin of `shaders/gemm_reduce.wgsl`.
 
-#[allow(unused_imports)]
-use crate::abi::*;
-#[allow(unused_imports)]
-use crate::cpu::{self, replay::*};
+use crate::abi::GemmParams;
+use crate::cpu::{self, replay::{Replay, Words, bad_bindings, epilogue, f32s, f32s_mut, read}};
 use crate::cpu::gemm_i8::CpuEpilogue;
 use crate::abi::GemmShape;
 

@@ -1,9 +1,7 @@
 //! Twin of `shaders/maxpool.wgsl`.
 
-#[allow(unused_imports)]
-use crate::abi::*;
-#[allow(unused_imports)]
-use crate::cpu::{self, replay::*};
+use crate::abi::{POOL_AFTER_RELU, POOL_BACKWARD, PoolParams};
+use crate::cpu::{self, replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read}};
 use crate::abi::{NO_WINNER, PoolGeometry};
 
 /// Forward: pooled values and where each maximum lies in its window, `ky·k + kx`, one byte per

@@ -1,9 +1,7 @@
 //! Twin of `shaders/nonfinite_count.wgsl`.
 
-#[allow(unused_imports)]
-use crate::abi::*;
-#[allow(unused_imports)]
-use crate::cpu::{self, replay::*};
+use crate::abi::NonFiniteParams;
+use crate::cpu::{self, replay::{Replay, Words, bad_bindings, f32s, read}};
 use crate::abi::NONFINITE_PER_LANE;
 
 const WG_SIZE: usize = 256;

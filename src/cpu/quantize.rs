@@ -1,9 +1,7 @@
 //! Twin of `shaders/quantize.wgsl`.
 
-#[allow(unused_imports)]
-use crate::abi::*;
-#[allow(unused_imports)]
-use crate::cpu::{self, replay::*};
+use crate::abi::QuantizeParams;
+use crate::cpu::{self, replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read}};
 use crate::cpu::common::{
     channel_of, clip_is_valid, inv_step, pack4x_i8, quantize_one, rng_u32, step_of,
 };

@@ -1,9 +1,7 @@
 //! Twin of `shaders/relu.wgsl`.
 
-#[allow(unused_imports)]
-use crate::abi::*;
-#[allow(unused_imports)]
-use crate::cpu::{self, replay::*};
+use crate::abi::{RELU_BACKWARD, RELU_MASKED, ReluParams};
+use crate::cpu::{self, replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read}};
 /// What the backward reads to know which elements were positive (see
 /// [`crate::ops::relu::ReluSaved`]).
 #[derive(Clone, Copy, Debug)]

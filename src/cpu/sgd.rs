@@ -1,9 +1,6 @@
 //! Twin of `shaders/sgd.wgsl`.
 
-#[allow(unused_imports)]
-use crate::abi::*;
-#[allow(unused_imports)]
-use crate::cpu::{self, replay::*};
+use crate::cpu::{self, replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read}};
 use crate::abi::{GUARD, LrScale, SgdParams};
 
 /// The learning-rate factor: `lr_factor()` of the shader.

@@ -1,9 +1,7 @@
 //! Twin of `shaders/softmax_xent.wgsl`.
 
-#[allow(unused_imports)]
-use crate::abi::*;
-#[allow(unused_imports)]
-use crate::cpu::{self, replay::*};
+use crate::abi::XentParams;
+use crate::cpu::{self, replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read}};
 /// Loss, gradient of the batch mean and correctness per row.
 pub fn softmax_xent(
     classes: usize,
