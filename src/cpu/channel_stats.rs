@@ -1,11 +1,9 @@
 //! Twin of `shaders/channel_stats.wgsl` (and the shared helpers of `stats_common.wgsl` and
 //! `stats_fold.wgsl`).
 
-use crate::abi::{STATS_WG_SIZE, StatsParams};
+use crate::abi::{ChannelAxis, ChannelStat, Layout, SEG_LEN, STATS_WG_SIZE, StatsParams, StatsPartial, segments};
 use crate::cpu::{self, replay::{CHANNEL_STAT, Replay, STATS_PARTIAL, Words, bad_bindings, f32s, read, stats_layout, structs_mut}};
 use crate::cpu::common::is_finite_f32;
-use crate::abi::{SEG_LEN, segments};
-use crate::abi::{ChannelAxis, ChannelStat, Layout, StatsPartial};
 
 /// Lanes per workgroup of the statistics kernels.
 pub const WG_SIZE: usize = STATS_WG_SIZE;

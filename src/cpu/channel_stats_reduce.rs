@@ -1,10 +1,8 @@
 //! Twin of `shaders/channel_stats_reduce.wgsl`.
 
-use crate::abi::StatsParams;
+use crate::abi::{ChannelStat, Layout, StatsParams, StatsPartial, segments};
 use crate::cpu::{self, replay::{CHANNEL_STAT, Replay, STATS_PARTIAL, Words, bad_bindings, f32s, read, stats_layout, structs, structs_mut}};
 use crate::cpu::channel_stats::{WG_SIZE, combine, finalize, tree_reduce};
-use crate::abi::segments;
-use crate::abi::{ChannelStat, Layout, StatsPartial};
 
 /// Folds pass 1's segment partials into one [`ChannelStat`] per channel.
 pub fn channel_stats_reduce(

@@ -1,14 +1,11 @@
 //! Twin of `shaders/channel_stats_tail.wgsl`.
 
-use crate::abi::{StatsParams, TAIL_WITH_PASS1};
+use crate::abi::{ChannelStat, Layout, MAX_CANDIDATES, SEG_LEN, StatsParams, StatsPartial, TAIL_WITH_PASS1, segments};
 use crate::cpu::{self, replay::{CHANNEL_STAT, Replay, STATS_PARTIAL, Words, bad_bindings, f32s, read, stats_layout, structs_mut}};
 use crate::cpu::channel_stats::{
     WG_SIZE, combine, element_index, finalize, lane_partial, tree_reduce,
 };
 use crate::cpu::common::{clip_is_valid, inv_step, is_finite_f32, quantize_one, step_of};
-use crate::abi::StatsPartial;
-use crate::abi::{SEG_LEN, segments};
-use crate::abi::{ChannelStat, Layout, MAX_CANDIDATES};
 
 /// Pass 2, per segment: slot 0 of `partials[(ch · segments + seg) · (1 + nc)]` holds
 /// `[count, 0]`, slots 1..=nc the bits of `[Σg·ĝ, Σĝ·ĝ]` for candidate `ratios[r] · max|x|`.

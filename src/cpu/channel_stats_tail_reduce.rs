@@ -1,10 +1,8 @@
 //! Twin of `shaders/channel_stats_tail_reduce.wgsl`.
 
-use crate::abi::StatsParams;
+use crate::abi::{ChannelStat, Layout, StatsParams, segments};
 use crate::cpu::{self, replay::{CHANNEL_STAT, Replay, STATS_PARTIAL, Words, bad_bindings, read, stats_layout, structs, structs_mut}};
 use crate::cpu::channel_stats::{WG_SIZE, tree_reduce};
-use crate::abi::segments;
-use crate::abi::{ChannelStat, Layout};
 
 /// Folds pass 2's segment slots into `stats[ch].above_sigma` and `terms[ch · nc + r]`.
 pub fn channel_stats_tail_reduce(

@@ -1,10 +1,8 @@
 //! Twin of `shaders/clip_select.wgsl`.
 
-use crate::abi::ClipParams;
+use crate::abi::{ChannelStat, ClipParams, ClipRule, ClipSummary};
 use crate::cpu::{self, replay::{CLIP_SUMMARY, Replay, Words, bad_bindings, f32s, f32s_mut, read, structs, structs_mut}};
 use crate::cpu::channel_stats::{WG_SIZE, tree_reduce};
-use crate::abi::ChannelStat;
-use crate::abi::{ClipRule, ClipSummary};
 
 pub use crate::abi::cosine_distance;
 

@@ -1,9 +1,8 @@
 //! Twin of `shaders/dequantize.wgsl`.
 
-use crate::abi::{ChannelAxis, DequantizeParams};
+use crate::abi::{ChannelAxis, DequantizeParams, Layout};
 use crate::cpu::{self, replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read}};
 use crate::cpu::common::{channel_of, unpack4x_i8};
-use crate::abi::Layout;
 
 /// `output[r, c] = q[r, c] · scales[channel(r, c)]`.
 pub fn dequantize(layout: &Layout, packed: &[u32], scales: &[f32], output: &mut [f32]) {

@@ -1,14 +1,11 @@
 //! Twins of `shaders/gemm_f32.wgsl`, `shaders/gemm_f32_regs.wgsl` and
 //! `shaders/conv_f32_regs.wgsl`.
 
-use crate::abi::{ConvGemmParams, GemmParams};
+use crate::abi::{ConvGemmParams, ConvGeometry, GEMM_TILE, GemmParams, GemmShape, GemmVariant, REGS_BLOCK, f32_k_chunk};
 use crate::cpu::{self, replay::{Replay, Words, bad_bindings, epilogue, f32s, gemm_out, read}};
 use crate::cpu::conv::column_element;
 use crate::cpu::gemm_i8::{CpuEpilogue, store_block, store_result};
 use crate::cpu::gemm_reduce::split_k;
-use crate::abi::ConvGeometry;
-use crate::abi::GemmShape;
-use crate::abi::{GEMM_TILE, GemmVariant, REGS_BLOCK, f32_k_chunk};
 
 /// `out[M, N]` as `variant` computes it: one fused multiply-add per K value in ascending K within
 /// each split-K chunk ([`f32_k_chunk`]), then the epilogue (one chunk) or

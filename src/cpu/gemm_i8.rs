@@ -1,11 +1,9 @@
 //! Twin of `shaders/gemm_i8.wgsl`.
 
-use crate::abi::{ConvGemmParams, GemmParams};
+use crate::abi::{ConvGemmParams, ConvGeometry, GEMM_TILE, GemmParams, GemmShape, GemmVariant, REGS_BLOCK};
 use crate::cpu::{self, replay::{Replay, Words, bad_bindings, epilogue, gemm_out, no_twin, read}};
 use crate::cpu::conv::column_byte;
 use crate::cpu::gemm_reduce::split_k;
-use crate::abi::{GEMM_TILE, GemmVariant, REGS_BLOCK};
-use crate::abi::{ConvGeometry, GemmShape};
 
 /// K values per tile step.
 const BK: u32 = 32;

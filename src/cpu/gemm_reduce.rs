@@ -1,9 +1,8 @@
 //! Twin of `shaders/gemm_reduce.wgsl`.
 
-use crate::abi::GemmParams;
+use crate::abi::{GemmParams, GemmShape};
 use crate::cpu::{self, replay::{Replay, Words, bad_bindings, epilogue, f32s, f32s_mut, read}};
 use crate::cpu::gemm_i8::CpuEpilogue;
-use crate::abi::GemmShape;
 
 /// `out[m, n] = epilogue(Σ_z partials[z][m][n])`, summed in ascending `z`.
 pub fn gemm_reduce(

@@ -1,8 +1,7 @@
 //! Twin of `shaders/maxpool.wgsl`.
 
-use crate::abi::{POOL_AFTER_RELU, POOL_BACKWARD, PoolParams};
+use crate::abi::{NO_WINNER, POOL_AFTER_RELU, POOL_BACKWARD, PoolGeometry, PoolParams};
 use crate::cpu::{self, replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read}};
-use crate::abi::{NO_WINNER, PoolGeometry};
 
 /// Forward: pooled values and where each maximum lies in its window, `ky·k + kx`, one byte per
 /// window, four to a word ([`NO_WINNER`] for windows whose maximum is not positive, when

@@ -1,8 +1,7 @@
 //! Twin of `shaders/nonfinite_count.wgsl`.
 
-use crate::abi::NonFiniteParams;
+use crate::abi::{NONFINITE_PER_LANE, NonFiniteParams};
 use crate::cpu::{self, replay::{Replay, Words, bad_bindings, f32s, read}};
-use crate::abi::NONFINITE_PER_LANE;
 
 const WG_SIZE: usize = 256;
 

@@ -1,11 +1,10 @@
 //! Twin of `shaders/quantize.wgsl`.
 
-use crate::abi::QuantizeParams;
+use crate::abi::{ChannelAxis, Layout, QuantizeParams, Rounding};
 use crate::cpu::{self, replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read}};
 use crate::cpu::common::{
     channel_of, clip_is_valid, inv_step, pack4x_i8, quantize_one, rng_u32, step_of,
 };
-use crate::abi::{ChannelAxis, Layout, Rounding};
 
 /// Quantizes `input` (`layout.len()`) with `clips` (`layout.channels()`) into `packed`
 /// (`layout.packed_words()`) and `scales` (`layout.channels()`), as the GPU kernel does; with
