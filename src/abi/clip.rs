@@ -104,7 +104,7 @@ impl ClipParams {
     }
 }
 
-/// What [`clip_select`] reports about a tensor (32 bytes, `ClipSummary` in WGSL).
+/// What [`clip_select`](crate::ops::clip_select()) reports about a tensor (32 bytes, `ClipSummary` in WGSL).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct ClipSummary {

@@ -26,7 +26,9 @@ pub struct ConvGemmParams {
     pub conv: ConvParams,
 }
 
-/// Output rows and columns per lane of [`GEMM_F32_REGS`] and [`GEMM_I8_REGS`].
+/// Output rows and columns per lane of the register-blocked GEMMs
+/// ([`GEMM_F32_REGS`](crate::ops::gemm::GEMM_F32_REGS),
+/// [`GEMM_I8_REGS`](crate::ops::gemm::GEMM_I8_REGS)).
 pub const REGS_BLOCK: u32 = 4;
 
 /// One way to run a GEMM: the same product in another tiling. For `gemm_i8` every variant

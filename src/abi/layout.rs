@@ -22,7 +22,7 @@ impl ChannelAxis {
         }
     }
 
-    /// The axis of a code written by [`ChannelAxis::code`].
+    /// The axis of a code as the kernels read it (0 tensor, 1 rows, 2 columns).
     pub fn from_code(code: u32) -> Self {
         match code {
             0 => ChannelAxis::Tensor,
@@ -53,7 +53,7 @@ impl Rounding {
         }
     }
 
-    /// The rounding of a `(code, seed)` pair written by [`Rounding::code`].
+    /// The rounding of a `(code, seed)` pair as the kernels read it (0 nearest, 1 stochastic).
     pub fn from_code(code: u32, seed: u32) -> Self {
         match code {
             0 => Rounding::Nearest,

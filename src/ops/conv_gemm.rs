@@ -22,7 +22,7 @@ enum ConvGemm {
 }
 
 /// The kernel declarations of `shaders/conv_f32_regs.wgsl`: an FP32 convolution as an implicit
-/// GEMM, `[forward, weight gradient]`. Same tiling and arithmetic as [`GEMM_F32_REGS`] on the
+/// GEMM, `[forward, weight gradient]`. Same tiling and arithmetic as [`GEMM_F32_REGS`](super::gemm::GEMM_F32_REGS) on the
 /// column matrix, which they never write (see [`conv_f32_forward`], [`conv_f32_wgrad`]).
 pub static CONV_F32_REGS: [KernelDef; 2] = {
     const P: usize = std::mem::size_of::<ConvGemmParams>();
@@ -51,7 +51,7 @@ static CONV_F32_REGS_SOURCES: [[&str; 5]; 2] = [
 /// GEMM on the input quantized in place (one byte per NHWC element), `[forward, weight
 /// gradient]` for any channel count, then the same for channel counts that are multiples of 4
 /// (`_c4`: a word of four taps is one aligned word of the input). The same integers as
-/// [`GEMM_I8_REGS`] on the packed column matrix `im2col_i8` gathers (see
+/// [`GEMM_I8_REGS`](super::gemm::GEMM_I8_REGS) on the packed column matrix `im2col_i8` gathers (see
 /// [`conv_i8_forward`], [`conv_i8_wgrad`]).
 pub static CONV_I8_REGS: [KernelDef; 4] = {
     const P: usize = std::mem::size_of::<ConvGemmParams>();
@@ -146,7 +146,7 @@ fn record_conv(
 
 /// Records an FP32 convolution's forward `y = cols(x)·Wᵀ` with `epilogue` (bias, ReLU) as an
 /// implicit GEMM (`conv_f32_regs_fwd`): `bufs` = (x NHWC, W `[channels, taps]`, y NHWC). The
-/// same bits as [`gemm_f32`] in [`GemmVariant::Regs`] on the column matrix
+/// same bits as [`gemm_f32`](super::gemm_f32()) in [`GemmVariant::Regs`] on the column matrix
 /// [`im2col`](super::im2col()) writes, without writing it.
 pub fn conv_f32_forward(
     ctx: &Context,
@@ -160,7 +160,7 @@ pub fn conv_f32_forward(
 
 /// Records an FP32 convolution's weight gradient `dW = dYᵀ·cols(x)` as an implicit GEMM
 /// (`conv_f32_regs_wgrad`): `bufs` = (dY `[rows, channels]`, x NHWC, dW `[channels, taps]`).
-/// Split-K over the output pixels as [`gemm_f32`]; the same bits as it in
+/// Split-K over the output pixels as [`gemm_f32`](super::gemm_f32()); the same bits as it in
 /// [`GemmVariant::Regs`] on the column matrix.
 pub fn conv_f32_wgrad(
     ctx: &Context,
@@ -174,7 +174,7 @@ pub fn conv_f32_wgrad(
 /// Records an int8 convolution's forward `y = cols(x_q)·W_qᵀ` with `epilogue` (scales, bias,
 /// ReLU) as an implicit GEMM (`conv_i8_regs_fwd`): `bufs` = (x_q, one byte per NHWC element
 /// as [`ConvGeometry::quantized_input_layout`] packs it; W_q packed `[channels, taps/4 words]`;
-/// y). The same bits as [`gemm_i8`] in [`GemmVariant::Regs`] on the packed column matrix,
+/// y). The same bits as [`gemm_i8`](super::gemm_i8()) in [`GemmVariant::Regs`] on the packed column matrix,
 /// without writing it.
 pub fn conv_i8_forward(
     ctx: &Context,

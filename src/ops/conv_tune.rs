@@ -13,7 +13,7 @@ impl Context {
     /// How a convolution of `g` into `channels` outputs (int8 or FP32) gets its column matrix:
     /// as [`Context::set_conv_lowering`] forces, else measured at first use on this adapter
     /// (the forward and weight-gradient GEMMs each way) unless [`Context::autotune`] is
-    /// [`Autotune::Off`], which gives [`ConvLowering::heuristic`]. Blocks while measuring.
+    /// [`Autotune::Off`](crate::gpu::Autotune::Off), which gives [`ConvLowering::heuristic`]. Blocks while measuring.
     pub fn conv_lowering(
         &self,
         g: &ConvGeometry,

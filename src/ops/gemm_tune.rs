@@ -10,7 +10,7 @@ use crate::tune::{self, TuneKey};
 impl Context {
     /// The kernel variant [`gemm::gemm_i8`] (`Precision::Int8`) or [`gemm::gemm_f32`] runs for `shape`:
     /// measured at first use on this adapter unless [`Context::autotune`] is
-    /// [`Autotune::Off`], which gives [`GemmVariant::heuristic`]. Blocks while measuring (up
+    /// [`Autotune::Off`](crate::gpu::Autotune::Off), which gives [`GemmVariant::heuristic`]. Blocks while measuring (up
     /// to about a dozen runs of the GEMM).
     pub fn gemm_variant(&self, shape: &GemmShape, precision: Precision) -> Result<GemmVariant> {
         let device = self.device().adapter_info().device_type;

@@ -1,6 +1,7 @@
-//! Autotuning: choices that change speed but never a result — which [`GemmVariant`]
-//! (crate::abi::GemmVariant) runs a GEMM shape, which [`ConvLowering`](crate::abi::ConvLowering)
-//! a convolution — measured at a shape's first use on an adapter and remembered.
+//! Autotuning: choices that change speed but never a result — which
+//! [`GemmVariant`](crate::abi::GemmVariant) runs a GEMM shape, which
+//! [`ConvLowering`](crate::abi::ConvLowering) a convolution — measured at a shape's first use on
+//! an adapter and remembered.
 //!
 //! This module keeps the choices: typed keys ([`TuneKey`]), the process-wide table shared by
 //! every context on the same adapter and driver, and with [`Autotune::Cached`] a JSON file for
