@@ -1,7 +1,10 @@
 //! Twins of `shaders/batchnorm*.wgsl`.
 
 use crate::abi::{BATCHNORM_RECTIFY, BatchNormConfig, BatchNormParams, ChannelStat};
-use crate::cpu::{self, replay::{Replay, Words, bad_bindings, bn_config, f32s, f32s_mut, no_twin, read, structs}};
+use crate::cpu::{
+    self,
+    replay::{Replay, Words, bad_bindings, bn_config, f32s, f32s_mut, no_twin, read, structs},
+};
 
 /// Forward over rows `[m, c]`: training (batch `stats`, running statistics updated, `xhat`
 /// written) or evaluation (`running` statistics); with `rectify`, `out` is rectified.

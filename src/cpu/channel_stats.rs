@@ -1,9 +1,14 @@
 //! Twin of `shaders/channel_stats.wgsl` (and the shared helpers of `stats_common.wgsl` and
 //! `stats_fold.wgsl`).
 
-use crate::abi::{ChannelAxis, ChannelStat, Layout, SEG_LEN, STATS_WG_SIZE, StatsParams, StatsPartial, segments};
-use crate::cpu::{self, replay::{CHANNEL_STAT, Replay, STATS_PARTIAL, Words, bad_bindings, f32s, read, stats_layout, structs_mut}};
+use crate::abi::{
+    ChannelAxis, ChannelStat, Layout, SEG_LEN, STATS_WG_SIZE, StatsParams, StatsPartial, segments,
+};
 use crate::cpu::common::is_finite_f32;
+use crate::cpu::{
+    self,
+    replay::{Replay, bad_bindings, f32s, read, stats_layout, stats_words, structs_mut},
+};
 
 /// Lanes per workgroup of the statistics kernels.
 pub const WG_SIZE: usize = STATS_WG_SIZE;
@@ -125,30 +130,26 @@ pub(crate) fn finalize(layout: &Layout, input: &[f32], ch: usize, t: StatsPartia
 pub(crate) const REPLAY: Replay = Replay {
     kernels: &["channel_stats"],
     run: replay,
-    words: |_, binding, _| match binding {
-        "partials" => STATS_PARTIAL,
-        "stats" => CHANNEL_STAT,
-        _ => Words::Float,
-    },
+    words: stats_words,
 };
 
 fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
     let bad = || bad_bindings(kernel);
-        let p: StatsParams = read(params);
-        let [input, partials, stats] = bufs else {
-            return Err(bad());
-        };
-        let layout = stats_layout(&p);
-        let (ch, segs) = (layout.channels(), p.segments as usize);
-        // With one segment the partials binding is a placeholder and stats the output.
-        let (partials, stats) = if segs == 1 {
-            (&mut [][..], &mut structs_mut::<ChannelStat>(stats)[..ch])
-        } else {
-            (
-                &mut structs_mut::<StatsPartial>(partials)[..ch * segs],
-                &mut [][..],
-            )
-        };
-        cpu::channel_stats(&layout, f32s(input), partials, stats);
+    let p: StatsParams = read(params);
+    let [input, partials, stats] = bufs else {
+        return Err(bad());
+    };
+    let layout = stats_layout(&p);
+    let (ch, segs) = (layout.channels(), p.segments as usize);
+    // With one segment the partials binding is a placeholder and stats the output.
+    let (partials, stats) = if segs == 1 {
+        (&mut [][..], &mut structs_mut::<ChannelStat>(stats)[..ch])
+    } else {
+        (
+            &mut structs_mut::<StatsPartial>(partials)[..ch * segs],
+            &mut [][..],
+        )
+    };
+    cpu::channel_stats(&layout, f32s(input), partials, stats);
     Ok(())
 }

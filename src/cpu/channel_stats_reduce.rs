@@ -1,8 +1,11 @@
 //! Twin of `shaders/channel_stats_reduce.wgsl`.
 
 use crate::abi::{ChannelStat, Layout, StatsParams, StatsPartial, segments};
-use crate::cpu::{self, replay::{CHANNEL_STAT, Replay, STATS_PARTIAL, Words, bad_bindings, f32s, read, stats_layout, structs, structs_mut}};
 use crate::cpu::channel_stats::{WG_SIZE, combine, finalize, tree_reduce};
+use crate::cpu::{
+    self,
+    replay::{Replay, bad_bindings, f32s, read, stats_layout, stats_words, structs, structs_mut},
+};
 
 /// Folds pass 1's segment partials into one [`ChannelStat`] per channel.
 pub fn channel_stats_reduce(
@@ -29,21 +32,17 @@ pub fn channel_stats_reduce(
 pub(crate) const REPLAY: Replay = Replay {
     kernels: &["channel_stats_reduce"],
     run: replay,
-    words: |_, binding, _| match binding {
-        "partials" => STATS_PARTIAL,
-        "stats" => CHANNEL_STAT,
-        _ => Words::Float,
-    },
+    words: stats_words,
 };
 
 fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
     let bad = || bad_bindings(kernel);
-        let p: StatsParams = read(params);
-        let [input, partials, stats] = bufs else {
-            return Err(bad());
-        };
-        let layout = stats_layout(&p);
-        let stats = &mut structs_mut::<ChannelStat>(stats)[..layout.channels()];
-        cpu::channel_stats_reduce(&layout, f32s(input), structs(partials), stats);
+    let p: StatsParams = read(params);
+    let [input, partials, stats] = bufs else {
+        return Err(bad());
+    };
+    let layout = stats_layout(&p);
+    let stats = &mut structs_mut::<ChannelStat>(stats)[..layout.channels()];
+    cpu::channel_stats_reduce(&layout, f32s(input), structs(partials), stats);
     Ok(())
 }

@@ -1,11 +1,17 @@
 //! Twin of `shaders/channel_stats_tail.wgsl`.
 
-use crate::abi::{ChannelStat, Layout, MAX_CANDIDATES, SEG_LEN, StatsParams, StatsPartial, TAIL_WITH_PASS1, segments};
-use crate::cpu::{self, replay::{CHANNEL_STAT, Replay, STATS_PARTIAL, Words, bad_bindings, f32s, read, stats_layout, structs_mut}};
+use crate::abi::{
+    ChannelStat, Layout, MAX_CANDIDATES, SEG_LEN, StatsParams, StatsPartial, TAIL_WITH_PASS1,
+    segments,
+};
 use crate::cpu::channel_stats::{
     WG_SIZE, combine, element_index, finalize, lane_partial, tree_reduce,
 };
 use crate::cpu::common::{clip_is_valid, inv_step, is_finite_f32, quantize_one, step_of};
+use crate::cpu::{
+    self,
+    replay::{Replay, bad_bindings, f32s, read, stats_layout, stats_words, structs_mut},
+};
 
 /// Pass 2, per segment: slot 0 of `partials[(ch · segments + seg) · (1 + nc)]` holds
 /// `[count, 0]`, slots 1..=nc the bits of `[Σg·ĝ, Σĝ·ĝ]` for candidate `ratios[r] · max|x|`.
@@ -85,39 +91,35 @@ pub fn channel_stats_tail(
 pub(crate) const REPLAY: Replay = Replay {
     kernels: &["channel_stats_tail"],
     run: replay,
-    words: |_, binding, _| match binding {
-        "partials" => STATS_PARTIAL,
-        "stats" => CHANNEL_STAT,
-        _ => Words::Float,
-    },
+    words: stats_words,
 };
 
 fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
     let bad = || bad_bindings(kernel);
-        let p: StatsParams = read(params);
-        let [input, ratios, stats, partials, terms] = bufs else {
-            return Err(bad());
-        };
-        let layout = stats_layout(&p);
-        let (ch, nc, segs) = (
-            layout.channels(),
-            p.n_candidates as usize,
-            p.segments as usize,
-        );
-        // With one segment the partials binding is a placeholder, stats and terms outputs.
-        let (partials, terms) = if segs == 1 {
-            (&mut [][..], &mut structs_mut::<[f32; 2]>(terms)[..ch * nc])
-        } else {
-            let n = ch * segs * (1 + nc);
-            (&mut structs_mut::<[u32; 2]>(partials)[..n], &mut [][..])
-        };
-        cpu::channel_stats_tail(
-            &layout,
-            f32s(input),
-            &f32s(ratios)[..nc],
-            &mut structs_mut::<ChannelStat>(stats)[..ch],
-            (partials, terms),
-            p.flags & TAIL_WITH_PASS1 != 0,
-        );
+    let p: StatsParams = read(params);
+    let [input, ratios, stats, partials, terms] = bufs else {
+        return Err(bad());
+    };
+    let layout = stats_layout(&p);
+    let (ch, nc, segs) = (
+        layout.channels(),
+        p.n_candidates as usize,
+        p.segments as usize,
+    );
+    // With one segment the partials binding is a placeholder, stats and terms outputs.
+    let (partials, terms) = if segs == 1 {
+        (&mut [][..], &mut structs_mut::<[f32; 2]>(terms)[..ch * nc])
+    } else {
+        let n = ch * segs * (1 + nc);
+        (&mut structs_mut::<[u32; 2]>(partials)[..n], &mut [][..])
+    };
+    cpu::channel_stats_tail(
+        &layout,
+        f32s(input),
+        &f32s(ratios)[..nc],
+        &mut structs_mut::<ChannelStat>(stats)[..ch],
+        (partials, terms),
+        p.flags & TAIL_WITH_PASS1 != 0,
+    );
     Ok(())
 }

@@ -1,8 +1,11 @@
 //! Twin of `shaders/channel_stats_tail_reduce.wgsl`.
 
 use crate::abi::{ChannelStat, Layout, StatsParams, segments};
-use crate::cpu::{self, replay::{CHANNEL_STAT, Replay, STATS_PARTIAL, Words, bad_bindings, read, stats_layout, structs, structs_mut}};
 use crate::cpu::channel_stats::{WG_SIZE, tree_reduce};
+use crate::cpu::{
+    self,
+    replay::{Replay, bad_bindings, read, stats_layout, stats_words, structs, structs_mut},
+};
 
 /// Folds pass 2's segment slots into `stats[ch].above_sigma` and `terms[ch · nc + r]`.
 pub fn channel_stats_tail_reduce(
@@ -44,23 +47,19 @@ pub fn channel_stats_tail_reduce(
 pub(crate) const REPLAY: Replay = Replay {
     kernels: &["channel_stats_tail_reduce"],
     run: replay,
-    words: |_, binding, _| match binding {
-        "partials" => STATS_PARTIAL,
-        "stats" => CHANNEL_STAT,
-        _ => Words::Float,
-    },
+    words: stats_words,
 };
 
 fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
     let bad = || bad_bindings(kernel);
-        let p: StatsParams = read(params);
-        let [partials, stats, terms] = bufs else {
-            return Err(bad());
-        };
-        let layout = stats_layout(&p);
-        let nc = p.n_candidates as usize;
-        let terms = &mut structs_mut::<[f32; 2]>(terms)[..layout.channels() * nc];
-        let stats = &mut structs_mut::<ChannelStat>(stats)[..layout.channels()];
-        cpu::channel_stats_tail_reduce(&layout, nc, structs(partials), stats, terms);
+    let p: StatsParams = read(params);
+    let [partials, stats, terms] = bufs else {
+        return Err(bad());
+    };
+    let layout = stats_layout(&p);
+    let nc = p.n_candidates as usize;
+    let terms = &mut structs_mut::<[f32; 2]>(terms)[..layout.channels() * nc];
+    let stats = &mut structs_mut::<ChannelStat>(stats)[..layout.channels()];
+    cpu::channel_stats_tail_reduce(&layout, nc, structs(partials), stats, terms);
     Ok(())
 }

@@ -1,8 +1,13 @@
 //! Twin of `shaders/clip_select.wgsl`.
 
 use crate::abi::{ChannelStat, ClipParams, ClipRule, ClipSummary};
-use crate::cpu::{self, replay::{CLIP_SUMMARY, Replay, Words, bad_bindings, f32s, f32s_mut, read, structs, structs_mut}};
 use crate::cpu::channel_stats::{WG_SIZE, tree_reduce};
+use crate::cpu::{
+    self,
+    replay::{
+        CLIP_SUMMARY, Replay, Words, bad_bindings, f32s, f32s_mut, read, structs, structs_mut,
+    },
+};
 
 pub use crate::abi::cosine_distance;
 
@@ -83,7 +88,6 @@ pub fn clip_select(
     }
 }
 
-
 /// Replays dispatches of `clip_select` on this twin.
 pub(crate) const REPLAY: Replay = Replay {
     kernels: &["clip_select"],
@@ -96,33 +100,33 @@ pub(crate) const REPLAY: Replay = Replay {
 
 fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
     let bad = || bad_bindings(kernel);
-        let p: ClipParams = read(params);
-        let [stats, terms, ratios, state, clips, summary] = bufs else {
-            return Err(bad());
-        };
-        let rule = match p.mode {
-            0 => ClipRule::Max,
-            1 => ClipRule::Dsgc {
-                alpha: p.alpha,
-                beta: p.beta,
-            },
-            _ => ClipRule::Mcs {
-                lambda: p.lambda,
-                k: p.k,
-                a: p.a,
-                update_always: p.flags & 1 != 0,
-            },
-        };
-        let (c, nc) = (p.channels as usize, p.n_candidates as usize);
-        let result = cpu::clip_select(
-            rule,
-            &structs::<ChannelStat>(stats)[..c],
-            &structs::<[f32; 2]>(terms)[..c * nc],
-            &f32s(ratios)[..nc],
-            &mut f32s_mut(state)[..c],
-            &mut f32s_mut(clips)[..c],
-        );
-        structs_mut(summary)[p.slot as usize] = result;
+    let p: ClipParams = read(params);
+    let [stats, terms, ratios, state, clips, summary] = bufs else {
+        return Err(bad());
+    };
+    let rule = match p.mode {
+        0 => ClipRule::Max,
+        1 => ClipRule::Dsgc {
+            alpha: p.alpha,
+            beta: p.beta,
+        },
+        _ => ClipRule::Mcs {
+            lambda: p.lambda,
+            k: p.k,
+            a: p.a,
+            update_always: p.flags & 1 != 0,
+        },
+    };
+    let (c, nc) = (p.channels as usize, p.n_candidates as usize);
+    let result = cpu::clip_select(
+        rule,
+        &structs::<ChannelStat>(stats)[..c],
+        &structs::<[f32; 2]>(terms)[..c * nc],
+        &f32s(ratios)[..nc],
+        &mut f32s_mut(state)[..c],
+        &mut f32s_mut(clips)[..c],
+    );
+    structs_mut(summary)[p.slot as usize] = result;
     Ok(())
 }
 

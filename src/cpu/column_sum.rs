@@ -1,7 +1,10 @@
 //! Twin of `shaders/column_sum.wgsl`.
 
 use crate::abi::ColumnSumParams;
-use crate::cpu::{self, replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read}};
+use crate::cpu::{
+    self,
+    replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read},
+};
 const COLS_PER_WG: usize = 64;
 const LANES: usize = 4;
 
@@ -39,12 +42,12 @@ pub(crate) const REPLAY: Replay = Replay {
 
 fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
     let bad = || bad_bindings(kernel);
-        let p: ColumnSumParams = read(params);
-        let [x, out] = bufs else {
-            return Err(bad());
-        };
-        let (rows, cols) = (p.rows as usize, p.cols as usize);
-        let out = &mut f32s_mut(out)[..p.segments as usize * cols];
-        cpu::column_sum(rows, cols, p.segment_rows as usize, f32s(x), out);
+    let p: ColumnSumParams = read(params);
+    let [x, out] = bufs else {
+        return Err(bad());
+    };
+    let (rows, cols) = (p.rows as usize, p.cols as usize);
+    let out = &mut f32s_mut(out)[..p.segments as usize * cols];
+    cpu::column_sum(rows, cols, p.segment_rows as usize, f32s(x), out);
     Ok(())
 }

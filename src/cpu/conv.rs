@@ -1,7 +1,10 @@
 //! Twins of `shaders/im2col.wgsl`, `shaders/im2col_i8.wgsl` and `shaders/col2im.wgsl`.
 
 use crate::abi::{ConvGeometry, ConvParams};
-use crate::cpu::{self, replay::{Replay, Words, bad_bindings, f32s, f32s_mut, no_twin, read}};
+use crate::cpu::{
+    self,
+    replay::{Replay, Words, bad_bindings, f32s, f32s_mut, no_twin, read},
+};
 
 /// `window_of()` of `shaders/conv_common.wgsl`: output pixel `row`'s top-left input pixel
 /// (y, x), possibly in the padding, and its image.

@@ -1,8 +1,11 @@
 //! Twin of `shaders/dequantize.wgsl`.
 
 use crate::abi::{ChannelAxis, DequantizeParams, Layout};
-use crate::cpu::{self, replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read}};
 use crate::cpu::common::{channel_of, unpack4x_i8};
+use crate::cpu::{
+    self,
+    replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read},
+};
 
 /// `output[r, c] = q[r, c] · scales[channel(r, c)]`.
 pub fn dequantize(layout: &Layout, packed: &[u32], scales: &[f32], output: &mut [f32]) {
@@ -31,12 +34,12 @@ pub(crate) const REPLAY: Replay = Replay {
 
 fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
     let bad = || bad_bindings(kernel);
-        let p: DequantizeParams = read(params);
-        let [packed, scales, output] = bufs else {
-            return Err(bad());
-        };
-        let layout = Layout::new(p.rows, p.cols, ChannelAxis::from_code(p.axis));
-        let n = (p.rows * p.cols) as usize;
-        cpu::dequantize(&layout, packed, f32s(scales), &mut f32s_mut(output)[..n]);
+    let p: DequantizeParams = read(params);
+    let [packed, scales, output] = bufs else {
+        return Err(bad());
+    };
+    let layout = Layout::new(p.rows, p.cols, ChannelAxis::from_code(p.axis));
+    let n = (p.rows * p.cols) as usize;
+    cpu::dequantize(&layout, packed, f32s(scales), &mut f32s_mut(output)[..n]);
     Ok(())
 }

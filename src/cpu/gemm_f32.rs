@@ -1,11 +1,17 @@
 //! Twins of `shaders/gemm_f32.wgsl`, `shaders/gemm_f32_regs.wgsl` and
 //! `shaders/conv_f32_regs.wgsl`.
 
-use crate::abi::{ConvGemmParams, ConvGeometry, GEMM_TILE, GemmParams, GemmShape, GemmVariant, REGS_BLOCK, f32_k_chunk};
-use crate::cpu::{self, replay::{Replay, Words, bad_bindings, epilogue, f32s, gemm_out, read}};
+use crate::abi::{
+    ConvGemmParams, ConvGeometry, GEMM_TILE, GemmParams, GemmShape, GemmVariant, REGS_BLOCK,
+    f32_k_chunk,
+};
 use crate::cpu::conv::column_element;
 use crate::cpu::gemm_i8::{CpuEpilogue, store_block, store_result};
 use crate::cpu::gemm_reduce::split_k;
+use crate::cpu::{
+    self,
+    replay::{Replay, Words, bad_bindings, epilogue, f32s, gemm_out, read},
+};
 
 /// `out[M, N]` as `variant` computes it: one fused multiply-add per K value in ascending K within
 /// each split-K chunk ([`f32_k_chunk`]), then the epilogue (one chunk) or
@@ -20,13 +26,19 @@ pub fn gemm_f32(
     out: &mut [f32],
 ) {
     let k_chunk = f32_k_chunk(shape);
-    split_k(shape, shape.chunks(k_chunk), epilogue, out, |raw, dst| match variant {
-        GemmVariant::Tiled => gemm_f32_pass(shape, k_chunk, a, b, epilogue, raw, dst),
-        GemmVariant::Regs => gemm_f32_regs_pass(shape, k_chunk, a, b, epilogue, raw, dst),
-        GemmVariant::Wide(tile) => {
-            cpu::gemm_f32_wide::gemm_f32_wide_pass(shape, k_chunk, tile, a, b, epilogue, raw, dst)
-        }
-    });
+    split_k(
+        shape,
+        shape.chunks(k_chunk),
+        epilogue,
+        out,
+        |raw, dst| match variant {
+            GemmVariant::Tiled => gemm_f32_pass(shape, k_chunk, a, b, epilogue, raw, dst),
+            GemmVariant::Regs => gemm_f32_regs_pass(shape, k_chunk, a, b, epilogue, raw, dst),
+            GemmVariant::Wide(tile) => cpu::gemm_f32_wide::gemm_f32_wide_pass(
+                shape, k_chunk, tile, a, b, epilogue, raw, dst,
+            ),
+        },
+    );
 }
 
 /// Element (row `r`, K index `kk`) of an operand with `rows` rows, stored `[rows, K]` or, with

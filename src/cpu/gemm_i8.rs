@@ -1,9 +1,14 @@
 //! Twin of `shaders/gemm_i8.wgsl`.
 
-use crate::abi::{ConvGemmParams, ConvGeometry, GEMM_TILE, GemmParams, GemmShape, GemmVariant, REGS_BLOCK};
-use crate::cpu::{self, replay::{Replay, Words, bad_bindings, epilogue, gemm_out, no_twin, read}};
+use crate::abi::{
+    ConvGemmParams, ConvGeometry, GEMM_TILE, GemmParams, GemmShape, GemmVariant, REGS_BLOCK,
+};
 use crate::cpu::conv::column_byte;
 use crate::cpu::gemm_reduce::split_k;
+use crate::cpu::{
+    self,
+    replay::{Replay, Words, bad_bindings, epilogue, gemm_out, no_twin, read},
+};
 
 /// K values per tile step.
 const BK: u32 = 32;
@@ -115,13 +120,19 @@ pub fn gemm_i8(
     epilogue: &CpuEpilogue<'_>,
     out: &mut [f32],
 ) {
-    split_k(shape, shape.chunks(k_chunk), epilogue, out, |raw, dst| match variant {
-        GemmVariant::Tiled => gemm_i8_pass(shape, k_chunk, a, b, epilogue, raw, dst),
-        GemmVariant::Regs => gemm_i8_regs_pass(shape, k_chunk, a, b, epilogue, raw, dst),
-        GemmVariant::Wide(tile) => {
-            cpu::gemm_i8_wide::gemm_i8_wide_pass(shape, k_chunk, tile, a, b, epilogue, raw, dst)
-        }
-    });
+    split_k(
+        shape,
+        shape.chunks(k_chunk),
+        epilogue,
+        out,
+        |raw, dst| match variant {
+            GemmVariant::Tiled => gemm_i8_pass(shape, k_chunk, a, b, epilogue, raw, dst),
+            GemmVariant::Regs => gemm_i8_regs_pass(shape, k_chunk, a, b, epilogue, raw, dst),
+            GemmVariant::Wide(tile) => {
+                cpu::gemm_i8_wide::gemm_i8_wide_pass(shape, k_chunk, tile, a, b, epilogue, raw, dst)
+            }
+        },
+    );
 }
 
 /// An int8 convolution's forward (`wgrad` false: `a` = x_q, one byte per NHWC element; `b` =

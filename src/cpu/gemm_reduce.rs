@@ -1,8 +1,11 @@
 //! Twin of `shaders/gemm_reduce.wgsl`.
 
 use crate::abi::{GemmParams, GemmShape};
-use crate::cpu::{self, replay::{Replay, Words, bad_bindings, epilogue, f32s, f32s_mut, read}};
 use crate::cpu::gemm_i8::CpuEpilogue;
+use crate::cpu::{
+    self,
+    replay::{Replay, Words, bad_bindings, epilogue, f32s, f32s_mut, read},
+};
 
 /// `out[m, n] = epilogue(Σ_z partials[z][m][n])`, summed in ascending `z`.
 pub fn gemm_reduce(
@@ -50,13 +53,13 @@ pub(crate) const REPLAY: Replay = Replay {
 
 fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
     let bad = || bad_bindings(kernel);
-        let p: GemmParams = read(params);
-        let [partials, sa, sb, bias, out] = bufs else {
-            return Err(bad());
-        };
-        let ep = epilogue(&p, sa, sb, bias);
-        let cells = p.m as usize * p.n as usize;
-        let out = &mut f32s_mut(out)[..cells];
-        cpu::gemm_reduce(&p.shape(), p.chunks, f32s(partials), &ep, out);
+    let p: GemmParams = read(params);
+    let [partials, sa, sb, bias, out] = bufs else {
+        return Err(bad());
+    };
+    let ep = epilogue(&p, sa, sb, bias);
+    let cells = p.m as usize * p.n as usize;
+    let out = &mut f32s_mut(out)[..cells];
+    cpu::gemm_reduce(&p.shape(), p.chunks, f32s(partials), &ep, out);
     Ok(())
 }

@@ -1,7 +1,10 @@
 //! Twin of `shaders/maxpool.wgsl`.
 
 use crate::abi::{NO_WINNER, POOL_AFTER_RELU, POOL_BACKWARD, PoolGeometry, PoolParams};
-use crate::cpu::{self, replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read}};
+use crate::cpu::{
+    self,
+    replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read},
+};
 
 /// Forward: pooled values and where each maximum lies in its window, `ky·k + kx`, one byte per
 /// window, four to a word ([`NO_WINNER`] for windows whose maximum is not positive, when
@@ -93,19 +96,19 @@ pub(crate) const REPLAY: Replay = Replay {
 
 fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
     let bad = || bad_bindings(kernel);
-        let p: PoolParams = read(params);
-        let [x, dy, argmax, out] = bufs else {
-            return Err(bad());
-        };
-        let (g, mode) = (p.geometry(), p.mode);
-        if mode & POOL_BACKWARD != 0 {
-            let out = &mut f32s_mut(out)[..g.input_len() as usize];
-            cpu::maxpool_backward(&g, f32s(dy), argmax, out);
-        } else {
-            let m = g.output_len() as usize;
-            let out = &mut f32s_mut(out)[..m];
-            let words = &mut argmax[..m.div_ceil(4)];
-            cpu::maxpool_forward(&g, f32s(x), mode & POOL_AFTER_RELU != 0, words, out);
-        }
+    let p: PoolParams = read(params);
+    let [x, dy, argmax, out] = bufs else {
+        return Err(bad());
+    };
+    let (g, mode) = (p.geometry(), p.mode);
+    if mode & POOL_BACKWARD != 0 {
+        let out = &mut f32s_mut(out)[..g.input_len() as usize];
+        cpu::maxpool_backward(&g, f32s(dy), argmax, out);
+    } else {
+        let m = g.output_len() as usize;
+        let out = &mut f32s_mut(out)[..m];
+        let words = &mut argmax[..m.div_ceil(4)];
+        cpu::maxpool_forward(&g, f32s(x), mode & POOL_AFTER_RELU != 0, words, out);
+    }
     Ok(())
 }

@@ -10,39 +10,52 @@ pub mod common;
 pub mod reference;
 pub mod replay;
 
-/// Declares each twin module and the replay table built from the `REPLAY` adapter each one
-/// declares beside its twin: adding a twin is one line here.
-macro_rules! twins {
-    ($($twin:ident),* $(,)?) => {
-        $(pub mod $twin;)*
-        /// Every twin's replay adapter.
-        pub static REPLAYS: &[&replay::Replay] = &[$(&$twin::REPLAY),*];
-    };
-}
+pub mod batchnorm;
+pub mod channel_stats;
+pub mod channel_stats_reduce;
+pub mod channel_stats_tail;
+pub mod channel_stats_tail_reduce;
+pub mod clip_select;
+pub mod column_sum;
+pub mod conv;
+pub mod dequantize;
+pub mod gemm_f32;
+pub mod gemm_f32_wide;
+pub mod gemm_i8;
+pub mod gemm_i8_wide;
+pub mod gemm_reduce;
+pub mod maxpool;
+pub mod nonfinite_count;
+pub mod pool;
+pub mod quantize;
+pub mod relu;
+pub mod sgd;
+pub mod softmax_xent;
 
-twins!(
-    batchnorm,
-    channel_stats,
-    channel_stats_reduce,
-    channel_stats_tail,
-    channel_stats_tail_reduce,
-    clip_select,
-    column_sum,
-    conv,
-    dequantize,
-    gemm_f32,
-    gemm_f32_wide,
-    gemm_i8,
-    gemm_i8_wide,
-    gemm_reduce,
-    maxpool,
-    nonfinite_count,
-    pool,
-    quantize,
-    relu,
-    sgd,
-    softmax_xent,
-);
+/// Every twin's replay adapter (a test checks that each kernel has exactly one).
+pub static REPLAYS: &[&replay::Replay] = &[
+    &batchnorm::REPLAY,
+    &channel_stats::REPLAY,
+    &channel_stats_reduce::REPLAY,
+    &channel_stats_tail::REPLAY,
+    &channel_stats_tail_reduce::REPLAY,
+    &clip_select::REPLAY,
+    &column_sum::REPLAY,
+    &conv::REPLAY,
+    &dequantize::REPLAY,
+    &gemm_f32::REPLAY,
+    &gemm_f32_wide::REPLAY,
+    &gemm_i8::REPLAY,
+    &gemm_i8_wide::REPLAY,
+    &gemm_reduce::REPLAY,
+    &maxpool::REPLAY,
+    &nonfinite_count::REPLAY,
+    &pool::REPLAY,
+    &quantize::REPLAY,
+    &relu::REPLAY,
+    &sgd::REPLAY,
+    &softmax_xent::REPLAY,
+];
 
 pub use batchnorm::{batchnorm, batchnorm_backward, batchnorm_grad_prep};
 pub use channel_stats::channel_stats;

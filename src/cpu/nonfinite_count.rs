@@ -1,7 +1,10 @@
 //! Twin of `shaders/nonfinite_count.wgsl`.
 
 use crate::abi::{NONFINITE_PER_LANE, NonFiniteParams};
-use crate::cpu::{self, replay::{Replay, Words, bad_bindings, f32s, read}};
+use crate::cpu::{
+    self,
+    replay::{Replay, Words, bad_bindings, f32s, read},
+};
 
 const WG_SIZE: usize = 256;
 
@@ -32,10 +35,10 @@ pub(crate) const REPLAY: Replay = Replay {
 
 fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
     let bad = || bad_bindings(kernel);
-        let p: NonFiniteParams = read(params);
-        let [x, health] = bufs else {
-            return Err(bad());
-        };
-        cpu::nonfinite_count(&f32s(x)[..p.n as usize], p.slot as usize, health);
+    let p: NonFiniteParams = read(params);
+    let [x, health] = bufs else {
+        return Err(bad());
+    };
+    cpu::nonfinite_count(&f32s(x)[..p.n as usize], p.slot as usize, health);
     Ok(())
 }

@@ -1,7 +1,10 @@
 //! Twins of `shaders/global_avg_pool.wgsl` and `shaders/add.wgsl`.
 
 use crate::abi::{ADD_RECTIFY, ElementwiseParams, GapParams};
-use crate::cpu::{self, replay::{Replay, Words, bad_bindings, f32s, f32s_mut, no_twin, read}};
+use crate::cpu::{
+    self,
+    replay::{Replay, Words, bad_bindings, f32s, f32s_mut, no_twin, read},
+};
 /// Forward: `out[n, c]` = mean over the `hw` pixels, summed in ascending pixel order.
 pub fn global_avg_pool_forward((n, hw, c): (usize, usize, usize), x: &[f32], out: &mut [f32]) {
     let inv = 1.0 / hw as f32;

@@ -1,9 +1,12 @@
 //! Twin of `shaders/quantize.wgsl`.
 
 use crate::abi::{ChannelAxis, Layout, QuantizeParams, Rounding};
-use crate::cpu::{self, replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read}};
 use crate::cpu::common::{
     channel_of, clip_is_valid, inv_step, pack4x_i8, quantize_one, rng_u32, step_of,
+};
+use crate::cpu::{
+    self,
+    replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read},
 };
 
 /// Quantizes `input` (`layout.len()`) with `clips` (`layout.channels()`) into `packed`
@@ -72,26 +75,26 @@ pub(crate) const REPLAY: Replay = Replay {
 
 fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
     let bad = || bad_bindings(kernel);
-        let p: QuantizeParams = read(params);
-        let [input, clips, packed, scales, mask] = bufs else {
-            return Err(bad());
-        };
-        let layout = Layout::new(p.rows, p.cols, ChannelAxis::from_code(p.axis));
-        let marks = kernel == "quantize_relu_mask";
-        let rounding = match p.rounding {
-            0 => Rounding::Nearest,
-            _ => Rounding::Stochastic { seed: p.seed },
-        };
-        let n = (p.rows * p.cols) as usize;
-        let (nw, nc) = (layout.packed_words(), layout.channels());
-        cpu::quantize(
-            &layout,
-            rounding,
-            &f32s(input)[..n],
-            &f32s(clips)[p.clip_offset as usize..],
-            &mut packed[..nw],
-            &mut f32s_mut(scales)[..nc],
-            marks.then_some(&mut mask[..]),
-        );
+    let p: QuantizeParams = read(params);
+    let [input, clips, packed, scales, mask] = bufs else {
+        return Err(bad());
+    };
+    let layout = Layout::new(p.rows, p.cols, ChannelAxis::from_code(p.axis));
+    let marks = kernel == "quantize_relu_mask";
+    let rounding = match p.rounding {
+        0 => Rounding::Nearest,
+        _ => Rounding::Stochastic { seed: p.seed },
+    };
+    let n = (p.rows * p.cols) as usize;
+    let (nw, nc) = (layout.packed_words(), layout.channels());
+    cpu::quantize(
+        &layout,
+        rounding,
+        &f32s(input)[..n],
+        &f32s(clips)[p.clip_offset as usize..],
+        &mut packed[..nw],
+        &mut f32s_mut(scales)[..nc],
+        marks.then_some(&mut mask[..]),
+    );
     Ok(())
 }

@@ -1,7 +1,10 @@
 //! Twin of `shaders/relu.wgsl`.
 
 use crate::abi::{RELU_BACKWARD, RELU_MASKED, ReluParams};
-use crate::cpu::{self, replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read}};
+use crate::cpu::{
+    self,
+    replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read},
+};
 /// What the backward reads to know which elements were positive (see
 /// [`crate::ops::relu::ReluSaved`]).
 #[derive(Clone, Copy, Debug)]
@@ -54,21 +57,21 @@ pub(crate) const REPLAY: Replay = Replay {
 
 fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
     let bad = || bad_bindings(kernel);
-        let p: ReluParams = read(params);
-        let [x, dy, mask, out] = bufs else {
-            return Err(bad());
-        };
-        let out = &mut f32s_mut(out)[..p.n as usize];
-        let masked = p.flags & RELU_MASKED != 0;
-        if p.flags & RELU_BACKWARD != 0 {
-            let saved = if masked {
-                cpu::ReluSaved::Mask(mask)
-            } else {
-                cpu::ReluSaved::Values(f32s(x))
-            };
-            cpu::relu_backward(saved, f32s(dy), out);
+    let p: ReluParams = read(params);
+    let [x, dy, mask, out] = bufs else {
+        return Err(bad());
+    };
+    let out = &mut f32s_mut(out)[..p.n as usize];
+    let masked = p.flags & RELU_MASKED != 0;
+    if p.flags & RELU_BACKWARD != 0 {
+        let saved = if masked {
+            cpu::ReluSaved::Mask(mask)
         } else {
-            cpu::relu_forward(f32s(x), masked.then_some(&mut mask[..]), out);
-        }
+            cpu::ReluSaved::Values(f32s(x))
+        };
+        cpu::relu_backward(saved, f32s(dy), out);
+    } else {
+        cpu::relu_forward(f32s(x), masked.then_some(&mut mask[..]), out);
+    }
     Ok(())
 }

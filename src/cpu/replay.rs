@@ -33,6 +33,15 @@ pub(crate) const CLIP_SUMMARY: Words =
 /// Runs one dispatch on a twin: kernel name, parameter bytes, bindings 1.. as words.
 pub type ReplayFn = fn(&str, &[u8], &mut [Vec<u32>]) -> Result<(), String>;
 
+/// How the statistics kernels' outputs compare: their partial and final records.
+pub(crate) fn stats_words(_kernel: &str, binding: &str, _params: &[u8]) -> Words {
+    match binding {
+        "partials" => STATS_PARTIAL,
+        "stats" => CHANNEL_STAT,
+        _ => Words::Float,
+    }
+}
+
 /// One twin's replay adapter.
 pub struct Replay {
     /// The kernels (`KernelDef::name`) it replays.

@@ -1,7 +1,10 @@
 //! Twin of `shaders/sgd.wgsl`.
 
-use crate::cpu::{self, replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read}};
 use crate::abi::{GUARD, LrScale, SgdParams};
+use crate::cpu::{
+    self,
+    replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read},
+};
 
 /// The learning-rate factor: `lr_factor()` of the shader.
 pub fn lr_factor(p: &SgdParams, lr_scale: &[f32]) -> f32 {
@@ -67,11 +70,11 @@ pub(crate) const REPLAY: Replay = Replay {
 
 fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
     let bad = || bad_bindings(kernel);
-        let p: SgdParams = read(params);
-        let [grad, lr_scale, weights, velocity, health] = bufs else {
-            return Err(bad());
-        };
-        let (w, v) = (f32s_mut(weights), f32s_mut(velocity));
-        cpu::sgd(&p, f32s(lr_scale), health, f32s(grad), w, v);
+    let p: SgdParams = read(params);
+    let [grad, lr_scale, weights, velocity, health] = bufs else {
+        return Err(bad());
+    };
+    let (w, v) = (f32s_mut(weights), f32s_mut(velocity));
+    cpu::sgd(&p, f32s(lr_scale), health, f32s(grad), w, v);
     Ok(())
 }

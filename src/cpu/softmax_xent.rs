@@ -1,7 +1,10 @@
 //! Twin of `shaders/softmax_xent.wgsl`.
 
 use crate::abi::XentParams;
-use crate::cpu::{self, replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read}};
+use crate::cpu::{
+    self,
+    replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read},
+};
 /// Loss, gradient of the batch mean and correctness per row.
 pub fn softmax_xent(
     classes: usize,
@@ -56,18 +59,18 @@ pub(crate) const REPLAY: Replay = Replay {
 
 fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
     let bad = || bad_bindings(kernel);
-        let p: XentParams = read(params);
-        let [logits, labels, dlogits, row_loss, correct] = bufs else {
-            return Err(bad());
-        };
-        let (b, c) = (p.batch as usize, p.classes as usize);
-        cpu::softmax_xent(
-            c,
-            &f32s(logits)[..b * c],
-            &labels[..b],
-            &mut f32s_mut(dlogits)[..b * c],
-            &mut f32s_mut(row_loss)[..b],
-            &mut correct[..b],
-        );
+    let p: XentParams = read(params);
+    let [logits, labels, dlogits, row_loss, correct] = bufs else {
+        return Err(bad());
+    };
+    let (b, c) = (p.batch as usize, p.classes as usize);
+    cpu::softmax_xent(
+        c,
+        &f32s(logits)[..b * c],
+        &labels[..b],
+        &mut f32s_mut(dlogits)[..b * c],
+        &mut f32s_mut(row_loss)[..b],
+        &mut correct[..b],
+    );
     Ok(())
 }

@@ -9,7 +9,11 @@ use crate::ops::{ChannelAxis, ChannelStat, Layout, check_buffer};
 
 pub use crate::abi::{BATCHNORM_RECTIFY, BatchNormConfig, BatchNormParams};
 
-const SOURCES_FWD: &[&str] = &[wgsl::COMMON, wgsl::BATCHNORM_COMMON, include_str!("../../shaders/batchnorm.wgsl")];
+const SOURCES_FWD: &[&str] = &[
+    wgsl::COMMON,
+    wgsl::BATCHNORM_COMMON,
+    include_str!("../../shaders/batchnorm.wgsl"),
+];
 
 /// The kernel declaration of `shaders/batchnorm.wgsl`.
 pub static BATCHNORM: KernelDef = KernelDef {

@@ -287,4 +287,9 @@ fn stat_bytes(layout: &Layout) -> u64 {
 }
 
 /// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).
-pub(crate) const KERNELS: &[&KernelDef] = &[&CHANNEL_STATS, &CHANNEL_STATS_REDUCE, &CHANNEL_STATS_TAIL, &CHANNEL_STATS_TAIL_REDUCE];
+pub(crate) const KERNELS: &[&KernelDef] = &[
+    &CHANNEL_STATS,
+    &CHANNEL_STATS_REDUCE,
+    &CHANNEL_STATS_TAIL,
+    &CHANNEL_STATS_TAIL_REDUCE,
+];

@@ -3,9 +3,9 @@
 //! `dX = col2im(dY · W)`; weight gradient: `dW = dYᵀ · im2col(X)` — in a quantized layer all
 //! three GEMMs on int8, the column matrix quantized once and read by two of them.
 
+use crate::abi::Precision;
 use crate::error::Result;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
-use crate::abi::Precision;
 use crate::ops::check_buffer;
 
 pub use crate::abi::{ConvGeometry, ConvLowering, ConvParams};
@@ -27,7 +27,11 @@ pub static IM2COL: KernelDef = KernelDef {
 /// The kernel declaration of `shaders/im2col_i8.wgsl`: [`im2col`] of an input quantized in place.
 pub static IM2COL_I8: KernelDef = KernelDef {
     name: "im2col_i8",
-    sources: &[wgsl::COMMON, wgsl::CONV_COMMON, include_str!("../../shaders/im2col_i8.wgsl")],
+    sources: &[
+        wgsl::COMMON,
+        wgsl::CONV_COMMON,
+        include_str!("../../shaders/im2col_i8.wgsl"),
+    ],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
@@ -149,7 +153,6 @@ pub fn col2im(
     ));
     Ok(())
 }
-
 
 /// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).
 pub(crate) const KERNELS: &[&KernelDef] = &[&IM2COL, &IM2COL_I8, &COL2IM];

@@ -4,10 +4,10 @@
 //! matrix is written or kept. The same bits as [`im2col`](super::im2col()) (or
 //! [`im2col_i8`](super::im2col_i8())) followed by the GEMM in [`GemmVariant::Regs`].
 
-use crate::abi::{ConvGeometry, ConvGemmParams, GemmShape, GemmVariant, Precision, f32_k_chunk};
+use crate::abi::{ConvGemmParams, ConvGeometry, GemmShape, GemmVariant, Precision, f32_k_chunk};
 use crate::error::Result;
-use crate::gpu::kernel::{KernelDef, Recording, wgsl};
 use crate::gpu::Context;
+use crate::gpu::kernel::{KernelDef, Recording, wgsl};
 use crate::ops::gemm::{
     Epilogue, GemmBuffers, GemmKernel, check_i8_chunk, record_kernel, regs_kernel,
 };
@@ -155,7 +155,15 @@ pub fn conv_f32_forward(
     bufs: GemmBuffers<'_>,
     epilogue: &Epilogue<'_>,
 ) -> Result<()> {
-    record_conv(ctx, rec, (Precision::Fp32, ConvGemm::Forward), conv, None, bufs, epilogue)
+    record_conv(
+        ctx,
+        rec,
+        (Precision::Fp32, ConvGemm::Forward),
+        conv,
+        None,
+        bufs,
+        epilogue,
+    )
 }
 
 /// Records an FP32 convolution's weight gradient `dW = dYᵀ·cols(x)` as an implicit GEMM
@@ -168,7 +176,15 @@ pub fn conv_f32_wgrad(
     conv: (&ConvGeometry, u32),
     bufs: GemmBuffers<'_>,
 ) -> Result<()> {
-    record_conv(ctx, rec, (Precision::Fp32, ConvGemm::WeightGrad), conv, None, bufs, &Epilogue::NONE)
+    record_conv(
+        ctx,
+        rec,
+        (Precision::Fp32, ConvGemm::WeightGrad),
+        conv,
+        None,
+        bufs,
+        &Epilogue::NONE,
+    )
 }
 
 /// Records an int8 convolution's forward `y = cols(x_q)·W_qᵀ` with `epilogue` (scales, bias,
@@ -184,7 +200,15 @@ pub fn conv_i8_forward(
     bufs: GemmBuffers<'_>,
     epilogue: &Epilogue<'_>,
 ) -> Result<()> {
-    record_conv(ctx, rec, (Precision::Int8, ConvGemm::Forward), conv, Some(k_chunk), bufs, epilogue)
+    record_conv(
+        ctx,
+        rec,
+        (Precision::Int8, ConvGemm::Forward),
+        conv,
+        Some(k_chunk),
+        bufs,
+        epilogue,
+    )
 }
 
 /// Records an int8 convolution's weight gradient `dW = dY_qᵀ·cols(x_q)` as an implicit GEMM
@@ -198,8 +222,23 @@ pub fn conv_i8_wgrad(
     bufs: GemmBuffers<'_>,
     epilogue: &Epilogue<'_>,
 ) -> Result<()> {
-    record_conv(ctx, rec, (Precision::Int8, ConvGemm::WeightGrad), conv, Some(k_chunk), bufs, epilogue)
+    record_conv(
+        ctx,
+        rec,
+        (Precision::Int8, ConvGemm::WeightGrad),
+        conv,
+        Some(k_chunk),
+        bufs,
+        epilogue,
+    )
 }
 
 /// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).
-pub(crate) const KERNELS: &[&KernelDef] = &[&CONV_F32_REGS[0], &CONV_F32_REGS[1], &CONV_I8_REGS[0], &CONV_I8_REGS[1], &CONV_I8_REGS[2], &CONV_I8_REGS[3]];
+pub(crate) const KERNELS: &[&KernelDef] = &[
+    &CONV_F32_REGS[0],
+    &CONV_F32_REGS[1],
+    &CONV_I8_REGS[0],
+    &CONV_I8_REGS[1],
+    &CONV_I8_REGS[2],
+    &CONV_I8_REGS[3],
+];

@@ -22,11 +22,11 @@
 //! epilogue. The chunking also bounds every invocation's loop trip count, which matters on
 //! llvmpipe: it silently ends an invocation's loops after 65,535 iterations in total.
 
+use crate::abi::{Precision, WideTile};
 use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
 use crate::ops::conv::ConvParams;
-use crate::abi::{Precision, WideTile};
 use crate::ops::gemm_wide;
 use crate::ops::{ConvGeometry, check_buffer, partials_scratch};
 
@@ -65,7 +65,11 @@ pub static GEMM_I8: KernelDef = KernelDef {
 /// epilogue.
 pub static GEMM_REDUCE: KernelDef = KernelDef {
     name: "gemm_reduce",
-    sources: &[wgsl::COMMON, wgsl::GEMM_COMMON, include_str!("../../shaders/gemm_reduce.wgsl")],
+    sources: &[
+        wgsl::COMMON,
+        wgsl::GEMM_COMMON,
+        include_str!("../../shaders/gemm_reduce.wgsl"),
+    ],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
@@ -82,7 +86,11 @@ pub static GEMM_REDUCE: KernelDef = KernelDef {
 /// The kernel declaration of `shaders/gemm_f32.wgsl`.
 pub static GEMM_F32: KernelDef = KernelDef {
     name: "gemm_f32",
-    sources: &[wgsl::COMMON, wgsl::GEMM_COMMON, include_str!("../../shaders/gemm_f32.wgsl")],
+    sources: &[
+        wgsl::COMMON,
+        wgsl::GEMM_COMMON,
+        include_str!("../../shaders/gemm_f32.wgsl"),
+    ],
     workgroup_size: [16, 16, 1],
     bindings: GEMM_BINDINGS,
     params_size: std::mem::size_of::<GemmParams>(),
@@ -140,7 +148,11 @@ static I8_REGS_SOURCES: [[&str; 5]; 4] = [
 /// lane in registers and no workgroup memory.
 pub static GEMM_F32_REGS: KernelDef = regs_kernel(
     "gemm_f32_regs",
-    &[wgsl::COMMON, wgsl::GEMM_COMMON, include_str!("../../shaders/gemm_f32_regs.wgsl")],
+    &[
+        wgsl::COMMON,
+        wgsl::GEMM_COMMON,
+        include_str!("../../shaders/gemm_f32_regs.wgsl"),
+    ],
     std::mem::size_of::<GemmParams>(),
 );
 
@@ -495,7 +507,9 @@ pub fn gemm_i8_variant(
     if !variant.accepts_k_chunk(k_chunk, Precision::Int8) {
         return Err(Error::invalid(
             "gemm_i8",
-            format!("{variant:?} cannot take split-K chunks of {k_chunk} K values; use another variant"),
+            format!(
+                "{variant:?} cannot take split-K chunks of {k_chunk} K values; use another variant"
+            ),
         ));
     }
     let bytes = (
@@ -567,4 +581,13 @@ pub(crate) fn check_i8_chunk(k_chunk: u32) -> Result<()> {
 }
 
 /// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).
-pub(crate) const KERNELS: &[&KernelDef] = &[&GEMM_I8, &GEMM_F32, &GEMM_I8_REGS[0], &GEMM_I8_REGS[1], &GEMM_I8_REGS[2], &GEMM_I8_REGS[3], &GEMM_F32_REGS, &GEMM_REDUCE];
+pub(crate) const KERNELS: &[&KernelDef] = &[
+    &GEMM_I8,
+    &GEMM_F32,
+    &GEMM_I8_REGS[0],
+    &GEMM_I8_REGS[1],
+    &GEMM_I8_REGS[2],
+    &GEMM_I8_REGS[3],
+    &GEMM_F32_REGS,
+    &GEMM_REDUCE,
+];

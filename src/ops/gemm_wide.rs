@@ -50,19 +50,34 @@ pub static GEMM_F32_WIDE: [KernelDef; 3] = [
     wide_kernel(
         "gemm_f32_wide_128x64",
         WideTile::T128x64,
-        &[wgsl::COMMON, wgsl::GEMM_COMMON, constants(WideTile::T128x64), F32],
+        &[
+            wgsl::COMMON,
+            wgsl::GEMM_COMMON,
+            constants(WideTile::T128x64),
+            F32,
+        ],
         true,
     ),
     wide_kernel(
         "gemm_f32_wide_64x64",
         WideTile::T64x64,
-        &[wgsl::COMMON, wgsl::GEMM_COMMON, constants(WideTile::T64x64), F32],
+        &[
+            wgsl::COMMON,
+            wgsl::GEMM_COMMON,
+            constants(WideTile::T64x64),
+            F32,
+        ],
         true,
     ),
     wide_kernel(
         "gemm_f32_wide_128x128",
         WideTile::T128x128,
-        &[wgsl::COMMON, wgsl::GEMM_COMMON, constants(WideTile::T128x128), F32],
+        &[
+            wgsl::COMMON,
+            wgsl::GEMM_COMMON,
+            constants(WideTile::T128x128),
+            F32,
+        ],
         true,
     ),
 ];
@@ -72,19 +87,37 @@ pub static GEMM_I8_WIDE: [KernelDef; 3] = [
     wide_kernel(
         "gemm_i8_wide_128x64",
         WideTile::T128x64,
-        &[wgsl::COMMON, wgsl::GEMM_COMMON, wgsl::GEMM_I8_COMMON, constants(WideTile::T128x64), I8],
+        &[
+            wgsl::COMMON,
+            wgsl::GEMM_COMMON,
+            wgsl::GEMM_I8_COMMON,
+            constants(WideTile::T128x64),
+            I8,
+        ],
         false,
     ),
     wide_kernel(
         "gemm_i8_wide_64x64",
         WideTile::T64x64,
-        &[wgsl::COMMON, wgsl::GEMM_COMMON, wgsl::GEMM_I8_COMMON, constants(WideTile::T64x64), I8],
+        &[
+            wgsl::COMMON,
+            wgsl::GEMM_COMMON,
+            wgsl::GEMM_I8_COMMON,
+            constants(WideTile::T64x64),
+            I8,
+        ],
         false,
     ),
     wide_kernel(
         "gemm_i8_wide_128x128",
         WideTile::T128x128,
-        &[wgsl::COMMON, wgsl::GEMM_COMMON, wgsl::GEMM_I8_COMMON, constants(WideTile::T128x128), I8],
+        &[
+            wgsl::COMMON,
+            wgsl::GEMM_COMMON,
+            wgsl::GEMM_I8_COMMON,
+            constants(WideTile::T128x128),
+            I8,
+        ],
         false,
     ),
 ];
@@ -122,12 +155,18 @@ mod tests {
     #[test]
     fn names_and_tiles_agree() {
         for (i, tile) in WideTile::ALL.into_iter().enumerate() {
-            for (defs, precision) in [(&GEMM_F32_WIDE, Precision::Fp32), (&GEMM_I8_WIDE, Precision::Int8)] {
+            for (defs, precision) in [
+                (&GEMM_F32_WIDE, Precision::Fp32),
+                (&GEMM_I8_WIDE, Precision::Int8),
+            ] {
                 let def = &defs[i];
                 assert!(def.name.ends_with(tile.suffix()));
                 assert!(std::ptr::eq(kernel(tile, precision), def));
                 let parsed = crate::abi::GemmVariant::of_kernel(def.name);
-                assert_eq!(parsed, Some((crate::abi::GemmVariant::Wide(tile), precision.is_int8())));
+                assert_eq!(
+                    parsed,
+                    Some((crate::abi::GemmVariant::Wide(tile), precision.is_int8()))
+                );
             }
         }
     }

@@ -11,34 +11,42 @@ pub use crate::abi::{ChannelAxis, Layout, Precision, Rounding};
 mod conv_tune;
 mod gemm_tune;
 
-/// Declares each kernel family's module and [`ALL_KERNELS`], gathered from the `KERNELS` list
-/// each family declares beside its kernels: a new family is one line here, a new kernel in a
-/// family none.
-macro_rules! families {
-    ($($family:ident),* $(,)?) => {
-        $(pub mod $family;)*
-        const FAMILIES: &[&[&KernelDef]] = &[$($family::KERNELS),*];
-    };
-}
+pub mod batchnorm;
+pub mod channel_stats;
+pub mod clip_select;
+pub mod column_sum;
+pub mod conv;
+pub mod conv_gemm;
+pub mod dequantize;
+pub mod gemm;
+pub mod gemm_wide;
+pub mod maxpool;
+pub mod nonfinite;
+pub mod pool;
+pub mod quantize;
+pub mod relu;
+pub mod sgd;
+pub mod softmax_xent;
 
-families!(
-    batchnorm,
-    channel_stats,
-    clip_select,
-    column_sum,
-    conv,
-    conv_gemm,
-    dequantize,
-    gemm,
-    gemm_wide,
-    maxpool,
-    nonfinite,
-    pool,
-    quantize,
-    relu,
-    sgd,
-    softmax_xent,
-);
+/// Every family's `KERNELS`, gathered into [`ALL_KERNELS`].
+const FAMILIES: &[&[&KernelDef]] = &[
+    batchnorm::KERNELS,
+    channel_stats::KERNELS,
+    clip_select::KERNELS,
+    column_sum::KERNELS,
+    conv::KERNELS,
+    conv_gemm::KERNELS,
+    dequantize::KERNELS,
+    gemm::KERNELS,
+    gemm_wide::KERNELS,
+    maxpool::KERNELS,
+    nonfinite::KERNELS,
+    pool::KERNELS,
+    quantize::KERNELS,
+    relu::KERNELS,
+    sgd::KERNELS,
+    softmax_xent::KERNELS,
+];
 
 const KERNEL_COUNT: usize = {
     let (mut n, mut i) = (0, 0);

@@ -9,7 +9,10 @@ pub use crate::abi::{NONFINITE_PER_LANE, NonFiniteParams};
 /// The kernel declaration of `shaders/nonfinite_count.wgsl`.
 pub static NONFINITE_COUNT: KernelDef = KernelDef {
     name: "nonfinite_count",
-    sources: &[wgsl::COMMON, include_str!("../../shaders/nonfinite_count.wgsl")],
+    sources: &[
+        wgsl::COMMON,
+        include_str!("../../shaders/nonfinite_count.wgsl"),
+    ],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),

@@ -27,11 +27,19 @@ pub use crate::abi::QuantizeParams;
 pub static QUANTIZE: [KernelDef; 2] = [
     quantize_kernel(
         "quantize",
-        &[wgsl::COMMON, "const MARKS = false;\n", include_str!("../../shaders/quantize.wgsl")],
+        &[
+            wgsl::COMMON,
+            "const MARKS = false;\n",
+            include_str!("../../shaders/quantize.wgsl"),
+        ],
     ),
     quantize_kernel(
         "quantize_relu_mask",
-        &[wgsl::COMMON, "const MARKS = true;\n", include_str!("../../shaders/quantize.wgsl")],
+        &[
+            wgsl::COMMON,
+            "const MARKS = true;\n",
+            include_str!("../../shaders/quantize.wgsl"),
+        ],
     ),
 ];
 
