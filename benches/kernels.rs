@@ -73,7 +73,7 @@ impl Operands {
         variant: Option<GemmVariant>,
     ) {
         let mut rec = Recording::new();
-        let k_chunk = shape.auto_k_chunk(MAX_K_CHUNK);
+        let k_chunk = shape.auto_k_chunk(MAX_K_CHUNK, ctx.spread());
         let epi = &Epilogue::NONE;
         let (i8_bufs, f32_bufs) = (
             GemmBuffers::new(&self.a_q, &self.b_q, &self.out),
@@ -229,7 +229,7 @@ fn conv(c: &mut Criterion) {
     );
     let out = ctx.storage_buffer("bench.out", fwd.m as u64 * fwd.n as u64 * 4);
     let partials = ctx.storage_buffer("bench.partials", 64 << 20);
-    let kc = wgrad.auto_k_chunk(MAX_K_CHUNK);
+    let kc = wgrad.auto_k_chunk(MAX_K_CHUNK, ctx.spread());
     let none = Epilogue::NONE;
     let conv = (&geom, channels);
     let bufs = |a, b| GemmBuffers {

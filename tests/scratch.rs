@@ -43,7 +43,7 @@ fn split_gemms_share_one_scratch_grown_to_the_largest_need() {
             .filter(|d| d.def.name == "gemm_reduce")
             .map(|d| &d.buffers[0])
             .collect();
-        let needs = shapes.map(|s| s.partials_bytes(f32_k_chunk(&s)));
+        let needs = shapes.map(|s| s.partials_bytes(f32_k_chunk(&s, ctx.spread())));
         assert!(
             needs[0] > 0 && needs[1] > needs[0],
             "{needs:?}: the second needs more"

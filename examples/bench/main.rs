@@ -11,7 +11,7 @@
 //! convolution layers of LeNet-5 and the ResNet (forward, dgrad, wgrad), and ms per training
 //! step under each policy (one protocol, see `steps.rs`), with dispatches and submits per step
 //! and the GPU memory each model holds. `--profile` adds the per-kernel time breakdown of one
-//! LeNet-5 step per policy.
+//! step per model and policy.
 
 mod ceiling;
 mod gemm;
@@ -56,7 +56,7 @@ struct Args {
     /// Also measure the adapter's f32 fma and int8 dot4I8Packed ceilings.
     #[arg(long)]
     ceiling: bool,
-    /// Also print where one LeNet-5 step's time goes, kernel by kernel.
+    /// Also print where one step's time goes, kernel by kernel, per model and policy.
     #[arg(long)]
     profile: bool,
     /// Write a Markdown summary to this file.

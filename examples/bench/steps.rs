@@ -162,11 +162,11 @@ pub fn rows(ctx: &octet::Context, plan: &Plan<'_>) -> AnyResult<Vec<StepRow>> {
                     saved_ratio_to_fp32: fp32_saved.map_or(f64::NAN, |f| saved as f64 / f as f64),
                     other_bytes: run.held.saturating_sub(weights + optimizer + saved),
                 });
-                if plan.profile && name == "lenet5" {
+                if plan.profile {
                     let (x, y) = data.batch(0, batch as usize);
                     let timing = wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
                     let gpu = ctx.device().features().contains(timing);
-                    print_profile(run.label, gpu, &run.trainer.profile_step(x, y)?);
+                    print_profile(name, run.label, gpu, &run.trainer.profile_step(x, y)?);
                 }
             }
         }
@@ -232,7 +232,12 @@ pub fn print(rows: &[StepRow]) {
     );
 }
 
-fn print_profile(policy: &str, gpu_timestamps: bool, timings: &[octet::train::DispatchTiming]) {
+fn print_profile(
+    model: &str,
+    policy: &str,
+    gpu_timestamps: bool,
+    timings: &[octet::train::DispatchTiming],
+) {
     let total: f64 = timings.iter().map(|t| t.seconds).sum();
     let mut by_kernel: Vec<(&str, f64, usize)> = Vec::new();
     for t in timings {
@@ -251,7 +256,7 @@ fn print_profile(policy: &str, gpu_timestamps: bool, timings: &[octet::train::Di
         "one submit each, timed on the CPU"
     };
     println!(
-        "\nlenet5 {policy}: {:.1} ms in {} dispatches ({how})",
+        "\n{model} {policy}: {:.1} ms in {} dispatches ({how})",
         total * 1e3,
         timings.len()
     );

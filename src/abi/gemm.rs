@@ -26,6 +26,23 @@ pub struct ConvGemmParams {
     pub conv: ConvParams,
 }
 
+/// How far [`GemmShape::auto_k_chunk`] splits a GEMM's K to keep the device busy. The chunk
+/// decides the order of the f32 sums, so a GEMM gives the same bits on two devices of the same
+/// spread, and on every variant of one device.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Spread {
+    /// A GPU: at least about 64 workgroups of 64×64 tiles and 8,192 lanes of 4×4 blocks (a 6×25
+    /// weight gradient over 50,176 pixels in 64 chunks kept 896 lanes of an H100 busy for
+    /// 2.7 ms).
+    #[default]
+    Gpu,
+    /// A CPU driver (lavapipe, llvmpipe, SwiftShader), whose workgroups run on a few cores: at
+    /// most 16 workgroups, and chunks of at least 1,024 K values, since every further chunk only
+    /// adds partials to write and sum (one split into 13 chunks cost an MLP step on lavapipe a
+    /// quarter of its time).
+    Cpu,
+}
+
 /// Output rows and columns per lane of the register-blocked GEMMs
 /// ([`GEMM_F32_REGS`](crate::ops::gemm::GEMM_F32_REGS),
 /// [`GEMM_I8_REGS`](crate::ops::gemm::GEMM_I8_REGS)).
@@ -168,16 +185,18 @@ impl GemmShape {
     }
 
     /// A split-K chunk (a multiple of 32, at most `max`) that spreads a GEMM with few outputs
-    /// and a long K — the weight gradients, reducing over batch·H·W — over at least about 64
-    /// workgroups of 64×64 tiles and 8,192 lanes of 4×4 blocks, so that it neither runs on one
-    /// core nor leaves a GPU idle (a 6×25 weight gradient over 50,176 pixels in 64 chunks kept
-    /// 896 lanes of an H100 busy for 2.7 ms).
-    /// The chunk depends on the shape only, not on the [`GemmVariant`], so that every variant
-    /// sums the same partials.
-    pub fn auto_k_chunk(&self, max: u32) -> u32 {
+    /// and a long K — the weight gradients, reducing over batch·H·W — over the workgroups
+    /// `spread` asks for, so that it neither runs on one core nor leaves a GPU idle.
+    /// The chunk depends on the shape and the spread only, not on the [`GemmVariant`], so that
+    /// every variant sums the same partials.
+    pub fn auto_k_chunk(&self, max: u32, spread: Spread) -> u32 {
         let tiles = (self.m.div_ceil(GEMM_TILE) * self.n.div_ceil(GEMM_TILE)).max(1);
         let blocks = (self.m.div_ceil(REGS_BLOCK) * self.n.div_ceil(REGS_BLOCK)).max(1);
-        let chunks = (64 / tiles).max(8192 / blocks).max(1);
+        let chunks = match spread {
+            Spread::Gpu => (64 / tiles).max(8192 / blocks),
+            Spread::Cpu => (16 / tiles).min(self.k / 1024),
+        }
+        .max(1);
         self.k
             .div_ceil(chunks)
             .next_multiple_of(GEMM_I8_BK)
@@ -258,10 +277,10 @@ pub struct GemmParams {
     pub _pad: [u32; 2],
 }
 
-/// The split-K chunk of an f32 GEMM: spreads few output tiles over about 64 workgroups and
-/// bounds every invocation's loops by [`F32_K_CHUNK`].
-pub fn f32_k_chunk(shape: &GemmShape) -> u32 {
-    shape.auto_k_chunk(F32_K_CHUNK)
+/// The split-K chunk of an f32 GEMM: spreads few output tiles as `spread` asks and bounds every
+/// invocation's loops by [`F32_K_CHUNK`].
+pub fn f32_k_chunk(shape: &GemmShape, spread: Spread) -> u32 {
+    shape.auto_k_chunk(F32_K_CHUNK, spread)
 }
 
 /// How the epilogue scales one side of the product (`GemmParams::flags` bits 2–3 for A, 4–5

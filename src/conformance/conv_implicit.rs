@@ -8,7 +8,7 @@ use crate::cpu;
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::ops::conv_gemm;
-use crate::ops::gemm::{self, GemmVariant};
+use crate::ops::gemm::{self, GemmVariant, f32_k_chunk};
 use crate::ops::{self, Epilogue, GemmBuffers, GemmShape, MAX_K_CHUNK, Scale};
 use crate::rng::Gen;
 use crate::rng::rng_u32;
@@ -113,7 +113,8 @@ pub(super) fn f32_cases(
         };
         let (gpu, reference) = (read(gpu, shape)?, read(reference, shape)?);
         let mut twin = vec![0f32; gpu.len()];
-        cpu::conv_f32(geom, is_wgrad, shape, a, b, &host.cpu(), &mut twin);
+        let k_chunk = f32_k_chunk(shape, ctx.spread());
+        cpu::conv_f32(geom, is_wgrad, shape, k_chunk, a, b, &host.cpu(), &mut twin);
         let abs_host = HostEpilogue {
             bias: (!is_wgrad).then_some(&abs_bias[..]),
             ..HostEpilogue::default()
@@ -123,6 +124,7 @@ pub(super) fn f32_cases(
             geom,
             is_wgrad,
             shape,
+            k_chunk,
             abs_a,
             abs_b,
             &abs_host.cpu(),
@@ -196,7 +198,12 @@ pub(super) fn i8_cases(
     for (name, pass, host) in cases {
         let is_wgrad = pass == Pass::WeightGradient;
         let (shape, k_chunk, a, b) = if is_wgrad {
-            (&wgrad, wgrad.auto_k_chunk(MAX_K_CHUNK), &dy_q, &x_q)
+            (
+                &wgrad,
+                wgrad.auto_k_chunk(MAX_K_CHUNK, ctx.spread()),
+                &dy_q,
+                &x_q,
+            )
         } else {
             (&fwd, MAX_K_CHUNK, &x_q, &w_q)
         };

@@ -4,7 +4,7 @@ use super::check::Check;
 use super::grids::{GEMM_SHAPES, TRANSPOSES};
 use super::harness::{HostEpilogue, gpu_gemm_f32};
 use super::{CaseResult, Extent};
-use crate::abi::Precision;
+use crate::abi::{Precision, f32_k_chunk};
 use crate::cpu;
 use crate::error::Result;
 use crate::gpu::Context;
@@ -32,7 +32,8 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
             let b = g.normal_vec((n * k) as usize, 1.0);
             let sa: Vec<f32> = (0..m).map(|_| g.uniform()).collect();
             let bias = g.normal_vec(n as usize, 1.0);
-            // gemm_f32 picks its own k_chunk (ops::gemm::f32_k_chunk).
+            // gemm_f32 picks its own k_chunk for the device's spread.
+            let k_chunk = f32_k_chunk(&shape, ctx.spread());
             let mut firsts = std::collections::HashMap::new();
             let scaled = HostEpilogue {
                 scale_a: &sa,
@@ -58,7 +59,7 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
             }) {
                 let gpu = gpu_gemm_f32(ctx, variant, &shape, &a, &b, &host)?;
                 let mut twin = vec![0f32; (m * n) as usize];
-                cpu::gemm_f32(variant, &shape, &a, &b, &host.cpu(), &mut twin);
+                cpu::gemm_f32(variant, &shape, k_chunk, &a, &b, &host.cpu(), &mut twin);
                 // Σ|a||b| (scaled) bounds the rounding error of any summation order.
                 let abs = |v: &[f32]| -> Vec<f32> { v.iter().map(|x| x.abs()).collect() };
                 let abs_bias = host.bias.map(abs);
@@ -71,6 +72,7 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
                 cpu::gemm_f32(
                     variant,
                     &shape,
+                    k_chunk,
                     &abs(&a),
                     &abs(&b),
                     &abs_epi.cpu(),

@@ -36,7 +36,7 @@ pub fn gemm_throughput(ctx: &Context, shape: &GemmShape, precision: Precision) -
     let bufs = GemmBuffers::new(&a, &b, &out);
     let mut rec = Recording::new();
     if int8 {
-        let k_chunk = shape.auto_k_chunk(MAX_K_CHUNK);
+        let k_chunk = shape.auto_k_chunk(MAX_K_CHUNK, ctx.spread());
         ops::gemm_i8(ctx, &mut rec, shape, k_chunk, bufs, &Epilogue::NONE)?;
     } else {
         ops::gemm_f32(ctx, &mut rec, shape, bufs, &Epilogue::NONE)?;

@@ -71,19 +71,20 @@ pub fn im2col(g: &ConvGeometry, x: &[f32], cols: &mut [f32]) {
 pub fn im2col_i8(g: &ConvGeometry, x_q: &[u32], packed: &mut [u32]) {
     let k = g.taps() as usize;
     let k4 = k.div_ceil(4);
-    // One iteration per GPU invocation.
-    for idx in 0..g.rows() as usize * k4 {
-        let win = window_of(g, idx / k4);
-        let col0 = (idx % k4) * 4;
-        let mut tap = tap_of(g, col0);
-        let mut word = 0u32;
-        for j in 0..(k - col0).min(4) {
-            if let Some(e) = im2col_source(g, win, tap) {
-                word |= ((x_q[e / 4] >> ((e % 4) * 8)) & 0xff) << (j * 8);
+    // One iteration per GPU invocation: a row.
+    for row in 0..g.rows() as usize {
+        let win = window_of(g, row);
+        let mut tap = [0, 0, 0];
+        for w in 0..k4 {
+            let mut word = 0u32;
+            for j in 0..(k - w * 4).min(4) {
+                if let Some(e) = im2col_source(g, win, tap) {
+                    word |= ((x_q[e / 4] >> ((e % 4) * 8)) & 0xff) << (j * 8);
+                }
+                tap = next_tap(g, tap);
             }
-            tap = next_tap(g, tap);
+            packed[row * k4 + w] = word;
         }
-        packed[idx] = word;
     }
 }
 

@@ -3,7 +3,6 @@
 
 use crate::abi::{
     ConvGemmParams, ConvGeometry, GEMM_TILE, GemmParams, GemmShape, GemmVariant, REGS_BLOCK,
-    f32_k_chunk,
 };
 use crate::cpu::conv::column_element;
 use crate::cpu::gemm_i8::{CpuEpilogue, store_block, store_result};
@@ -14,18 +13,18 @@ use crate::cpu::{
 };
 
 /// `out[M, N]` as `variant` computes it: one fused multiply-add per K value in ascending K within
-/// each split-K chunk ([`f32_k_chunk`]), then the epilogue (one chunk) or
+/// each split-K chunk of `k_chunk` K values ([`f32_k_chunk`](crate::abi::f32_k_chunk) for the device's spread), then the epilogue (one chunk) or
 /// [`gemm_reduce`](crate::cpu::gemm_reduce()). Every variant gives the same result; each has its
 /// own pass so that each kernel has a twin of its loop shape.
 pub fn gemm_f32(
     variant: GemmVariant,
     shape: &GemmShape,
+    k_chunk: u32,
     a: &[f32],
     b: &[f32],
     epilogue: &CpuEpilogue<'_>,
     out: &mut [f32],
 ) {
-    let k_chunk = f32_k_chunk(shape);
     split_k(
         shape,
         shape.chunks(k_chunk),
@@ -106,16 +105,17 @@ fn regs_pass(
 /// (`wgrad`: `a` = dY `[rows, channels]`, `b` = x) as `conv_f32_regs` computes it: `shape` is
 /// [`conv_forward_shape`](crate::ops::conv_gemm::conv_forward_shape) or
 /// [`conv_wgrad_shape`](crate::ops::conv_gemm::conv_wgrad_shape), split-K as [`gemm_f32`].
+#[allow(clippy::too_many_arguments)]
 pub fn conv_f32(
     g: &ConvGeometry,
     wgrad: bool,
     shape: &GemmShape,
+    k_chunk: u32,
     a: &[f32],
     b: &[f32],
     epilogue: &CpuEpilogue<'_>,
     out: &mut [f32],
 ) {
-    let k_chunk = f32_k_chunk(shape);
     split_k(shape, shape.chunks(k_chunk), epilogue, out, |raw, dst| {
         conv_f32_regs_pass(g, wgrad, shape, k_chunk, a, b, epilogue, raw, dst)
     });

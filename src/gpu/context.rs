@@ -425,6 +425,15 @@ impl Context {
         &self.inner.device
     }
 
+    /// How far GEMMs split K on this device: [`Spread::Cpu`](crate::abi::Spread::Cpu) on a CPU
+    /// driver, [`Spread::Gpu`](crate::abi::Spread::Gpu) on everything else.
+    pub fn spread(&self) -> crate::abi::Spread {
+        match self.device().adapter_info().device_type {
+            wgpu::DeviceType::Cpu => crate::abi::Spread::Cpu,
+            _ => crate::abi::Spread::Gpu,
+        }
+    }
+
     /// The queue octet submits to.
     pub fn queue(&self) -> &wgpu::Queue {
         &self.inner.queue

@@ -387,7 +387,7 @@ impl Linear {
             relu: false,
         };
         let bufs = GemmBuffers::new(dy_for_dw, q.x_operand(rec, &x)?, &self.grad_weight);
-        let k_chunk = dw_shape.auto_k_chunk(MAX_K_CHUNK);
+        let k_chunk = dw_shape.auto_k_chunk(MAX_K_CHUNK, ctx.spread());
         match x {
             Input::Matrix(_) | Input::Columns(..) => {
                 ops::gemm_i8(ctx, rec, &dw_shape, k_chunk, bufs, &epi)?

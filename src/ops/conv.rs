@@ -32,7 +32,7 @@ pub static IM2COL_I8: KernelDef = KernelDef {
         wgsl::CONV_COMMON,
         include_str!("../../shaders/im2col_i8.wgsl"),
     ],
-    workgroup_size: [256, 1, 1],
+    workgroup_size: [64, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
         ("x_q", BindType::ReadOnly),
@@ -129,7 +129,7 @@ pub fn im2col_i8(
         &IM2COL_I8,
         &ConvParams::new(g),
         &[x_q, packed],
-        grid_1d(words, 256),
+        grid_1d(g.rows() as u64, 64),
     ));
     Ok(())
 }

@@ -121,7 +121,7 @@ fn record_conv(
             check_i8_chunk(k)?;
             k
         }
-        None => f32_k_chunk(&shape),
+        None => f32_k_chunk(&shape, ctx.spread()),
     };
     // The input, and the other operand: W [channels, taps] or dY [rows, channels].
     let rows = if wgrad { shape.m } else { shape.n };

@@ -52,9 +52,9 @@ fn measure_conv(
     let wgrad = conv_gemm::conv_wgrad_shape(g, channels);
     let el = if int8 { 1 } else { 4 };
     let k_chunk = if int8 {
-        wgrad.auto_k_chunk(MAX_K_CHUNK)
+        wgrad.auto_k_chunk(MAX_K_CHUNK, ctx.spread())
     } else {
-        gemm::f32_k_chunk(&wgrad)
+        gemm::f32_k_chunk(&wgrad, ctx.spread())
     };
     let padded = |rows: u32, k: u32| rows as u64 * k.next_multiple_of(4) as u64 * el;
     let sizes = [

@@ -32,7 +32,7 @@ use crate::ops::{ConvGeometry, check_buffer, partials_scratch};
 
 pub use crate::abi::{
     ConvGemmParams, F32_K_CHUNK, GEMM_I8_BK, GEMM_TILE, GemmFlags, GemmParams, GemmShape,
-    GemmVariant, MAX_K_CHUNK, REGS_BLOCK, ScaleMode, f32_k_chunk,
+    GemmVariant, MAX_K_CHUNK, REGS_BLOCK, ScaleMode, Spread, f32_k_chunk,
 };
 
 /// The bindings every GEMM kernel declares, in binding order.
@@ -529,7 +529,7 @@ pub fn gemm_i8_variant(
 }
 
 /// Records an f32 GEMM with the same interface as [`gemm_i8`] (the split-K chunk is
-/// [`f32_k_chunk`]).
+/// [`f32_k_chunk`] for this device's [`Context::spread`]).
 pub fn gemm_f32(
     ctx: &Context,
     rec: &mut Recording,
@@ -554,7 +554,7 @@ pub fn gemm_f32_variant(
         shape.m as u64 * shape.k as u64 * 4,
         shape.n as u64 * shape.k as u64 * 4,
     );
-    let k_chunk = f32_k_chunk(shape);
+    let k_chunk = f32_k_chunk(shape, ctx.spread());
     record(
         ctx,
         rec,

@@ -33,7 +33,7 @@ fn measure(ctx: &Context, shape: &GemmShape, precision: Precision) -> Result<Opt
     let int8 = precision.is_int8();
     let (a_bytes, b_bytes, k_chunk) = if int8 {
         let words = |rows, trans| GemmShape::packed_words(rows, shape.k, trans) * 4;
-        let k_chunk = shape.auto_k_chunk(MAX_K_CHUNK);
+        let k_chunk = shape.auto_k_chunk(MAX_K_CHUNK, ctx.spread());
         (
             words(shape.m, shape.trans_a),
             words(shape.n, shape.trans_b),
@@ -41,7 +41,11 @@ fn measure(ctx: &Context, shape: &GemmShape, precision: Precision) -> Result<Opt
         )
     } else {
         let bytes = |rows: u32| rows as u64 * shape.k as u64 * 4;
-        (bytes(shape.m), bytes(shape.n), gemm::f32_k_chunk(shape))
+        (
+            bytes(shape.m),
+            bytes(shape.n),
+            gemm::f32_k_chunk(shape, ctx.spread()),
+        )
     };
     let out_bytes = shape.m as u64 * shape.n as u64 * 4;
     let sizes = [a_bytes, b_bytes, out_bytes, shape.partials_bytes(k_chunk)];
