@@ -5,10 +5,14 @@
 // written by clip_select) or global over a model's table of clip summaries (phi of the mean
 // cosine distance, or the smallest phi). With GUARD the update is skipped when the step's health
 // record counts any non-finite gradient or loss (health[0] > 0, see nonfinite_count.wgsl), so a
-// bad step never reaches the weights.
+// bad step never reaches the weights. PER_LANE elements per lane, WG_SIZE apart so that a
+// workgroup's loads are contiguous: on CPU drivers a workgroup's start costs as much as a few
+// thousand updates, and the factor and the guard are read once per lane.
 // CPU twin: src/cpu/sgd.rs.
 
 const WG_SIZE: u32 = 256u;
+// Mirrors `SGD_PER_LANE` in src/ops/sgd.rs.
+const PER_LANE: u32 = 8u;
 const NESTEROV: u32 = 1u;
 // Bits 1-2 of flags: where the factor comes from.
 const SCALE_WORD: u32 = 1u;
@@ -65,22 +69,33 @@ fn lr_factor() -> f32 {
 }
 
 @compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * WG_SIZE;
-    if i >= params.n {
+fn main(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let workgroup = (flat_index(gid, nwg, WG_SIZE) - lid) / WG_SIZE;
+    let first = workgroup * WG_SIZE * PER_LANE + lid;
+    if first >= params.n {
         return;
     }
     if (params.flags & GUARD) != 0u && health[0] != 0u {
         return;
     }
     let lr = params.lr * lr_factor();
-    let w = weights[i];
-    let g = grad[i] + params.weight_decay * w;
-    let v = params.momentum * velocity[i] + g;
-    velocity[i] = v;
-    var step = v;
-    if (params.flags & NESTEROV) != 0u {
-        step = g + params.momentum * v;
+    for (var k = 0u; k < PER_LANE; k++) {
+        let i = first + k * WG_SIZE;
+        if i >= params.n {
+            return;
+        }
+        let w = weights[i];
+        let g = grad[i] + params.weight_decay * w;
+        let v = params.momentum * velocity[i] + g;
+        velocity[i] = v;
+        var step = v;
+        if (params.flags & NESTEROV) != 0u {
+            step = g + params.momentum * v;
+        }
+        weights[i] = w - lr * step;
     }
-    weights[i] = w - lr * step;
 }

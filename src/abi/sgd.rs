@@ -23,6 +23,9 @@ pub enum LrScale {
     },
 }
 
+/// Parameters each lane of `shaders/sgd.wgsl` updates.
+pub const SGD_PER_LANE: u32 = 8;
+
 /// `SgdParams` of `shaders/sgd.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]

@@ -1,6 +1,6 @@
 //! Twin of `shaders/sgd.wgsl`.
 
-use crate::abi::{GUARD, LrScale, SgdParams};
+use crate::abi::{GUARD, LrScale, SGD_PER_LANE, SgdParams};
 use crate::cpu::{
     self,
     replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read},
@@ -47,19 +47,43 @@ pub fn sgd(
         return;
     }
     let lr = p.lr * lr_factor(p, lr_scale);
-    for i in 0..p.n as usize {
-        let w = weights[i];
-        let g = grad[i] + p.weight_decay * w;
-        let v = p.momentum * velocity[i] + g;
-        velocity[i] = v;
-        let s = if p.flags & 1 != 0 {
-            g + p.momentum * v
-        } else {
-            v
-        };
-        weights[i] = w - lr * s;
+    // One iteration of the outer two loops per GPU invocation.
+    let (lanes, per_lane) = (WG_SIZE as usize, SGD_PER_LANE as usize);
+    for block in (0..p.n as usize).step_by(lanes * per_lane) {
+        for lane in 0..lanes {
+            for k in 0..per_lane {
+                let i = block + lane + k * lanes;
+                if i < p.n as usize {
+                    update(p, lr, i, grad, weights, velocity);
+                }
+            }
+        }
     }
 }
+
+/// `main`'s loop body for parameter `i`.
+fn update(
+    p: &SgdParams,
+    lr: f32,
+    i: usize,
+    grad: &[f32],
+    weights: &mut [f32],
+    velocity: &mut [f32],
+) {
+    let w = weights[i];
+    let g = grad[i] + p.weight_decay * w;
+    let v = p.momentum * velocity[i] + g;
+    velocity[i] = v;
+    let s = if p.flags & 1 != 0 {
+        g + p.momentum * v
+    } else {
+        v
+    };
+    weights[i] = w - lr * s;
+}
+
+/// Lanes per workgroup of `shaders/sgd.wgsl`.
+const WG_SIZE: u32 = 256;
 
 /// Replays dispatches of `sgd` on this twin.
 pub(crate) const REPLAY: Replay = Replay {

@@ -4,15 +4,15 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;
-use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d};
+use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
 use crate::ops::check_buffer;
 
-pub use crate::abi::{GUARD, LrScale, SgdParams, SgdStep};
+pub use crate::abi::{GUARD, LrScale, SGD_PER_LANE, SgdParams, SgdStep};
 
 /// The kernel declaration of `shaders/sgd.wgsl`.
 pub static SGD: KernelDef = KernelDef {
     name: "sgd",
-    sources: &[include_str!("../../shaders/sgd.wgsl")],
+    sources: &[wgsl::COMMON, include_str!("../../shaders/sgd.wgsl")],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
@@ -85,7 +85,12 @@ pub fn sgd(
         None => ctx.unused_binding(0),
     };
     let b = [bufs.grad, buffer, bufs.weights, bufs.velocity, health];
-    rec.push(Dispatch::new(&SGD, &params, &b, grid_1d(n as u64, 256)));
+    rec.push(Dispatch::new(
+        &SGD,
+        &params,
+        &b,
+        grid_1d(n.div_ceil(SGD_PER_LANE) as u64, 256),
+    ));
     Ok(())
 }
 
