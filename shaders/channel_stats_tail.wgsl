@@ -21,8 +21,6 @@ const WITH_PASS1: u32 = 1u;
 var<workgroup> sh_clip: array<f32, MAX_CANDIDATES>;
 var<workgroup> sh_inv: array<f32, MAX_CANDIDATES>;
 var<workgroup> sh_step: array<f32, MAX_CANDIDATES>;
-// The channel's (std, max|x|) from pass 1.
-var<workgroup> sh_stat: vec2<f32>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
@@ -35,26 +33,30 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         return;
     }
     let nc = min(params.n_candidates, MAX_CANDIDATES);
+    // The channel's (std, max|x|) from pass 1, in every lane (the fold's total is).
+    var stat: vec2<f32>;
     if (params.flags & WITH_PASS1) != 0u {
-        let total = fold_lanes(lid, lane_partial(lid, range));
+        let s = finalize(ch, fold_lanes(lid, lane_partial(lid, range)));
         if lid == 0u {
-            let s = finalize(ch, total);
             stats[ch] = s;
-            sh_stat = vec2<f32>(s.std_dev, s.max_abs);
         }
-    } else if lid == 0u {
-        sh_stat = vec2<f32>(stats[ch].std_dev, stats[ch].max_abs);
+        stat = vec2<f32>(s.std_dev, s.max_abs);
+    } else {
+        stat = vec2<f32>(stats[ch].std_dev, stats[ch].max_abs);
     }
-    workgroupBarrier();
-    let sigma = sh_stat.x;
-    if lid < nc {
-        let clip = ratios[lid] * sh_stat.y;
-        sh_clip[lid] = clip;
-        // An invalid clip (e.g. an all-zero channel) contributes g^ = 0.
-        sh_inv[lid] = select(0.0, inv_step(clip), clip_is_valid(clip));
-        sh_step[lid] = select(0.0, step_of(clip), clip_is_valid(clip));
+    let sigma = stat.x;
+    // DAI8 has no candidates: no barrier for them (barriers are what this kernel costs CPU
+    // drivers).
+    if nc > 0u {
+        if lid < nc {
+            let clip = ratios[lid] * stat.y;
+            sh_clip[lid] = clip;
+            // An invalid clip (e.g. an all-zero channel) contributes g^ = 0.
+            sh_inv[lid] = select(0.0, inv_step(clip), clip_is_valid(clip));
+            sh_step[lid] = select(0.0, step_of(clip), clip_is_valid(clip));
+        }
+        workgroupBarrier();
     }
-    workgroupBarrier();
     var dot: array<f32, MAX_CANDIDATES>;
     var qq: array<f32, MAX_CANDIDATES>;
     for (var r = 0u; r < MAX_CANDIDATES; r++) {

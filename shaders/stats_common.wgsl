@@ -9,6 +9,8 @@
 // order, so the same input gives the same bits.
 
 const WG_SIZE: u32 = 64u;
+// Groups of 8 lanes per workgroup (fold_shared.wgsl).
+const GROUPS: u32 = WG_SIZE / 8u;
 const SEG_LEN: u32 = 8192u;
 const MAX_CANDIDATES: u32 = 32u;
 
@@ -36,6 +38,12 @@ struct StatsPartial {
     nonfinite: u32,
     _pad0: u32,
     _pad1: u32,
+}
+
+fn combine(a: StatsPartial, b: StatsPartial) -> StatsPartial {
+    return StatsPartial(max(a.max_abs, b.max_abs), a.sum + b.sum,
+        a.sum_sq_shifted + b.sum_sq_shifted, a.sum_sq + b.sum_sq, a.count + b.count,
+        a.nonfinite + b.nonfinite, 0u, 0u);
 }
 
 fn channel_len() -> u32 {

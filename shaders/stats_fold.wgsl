@@ -1,8 +1,8 @@
-// Shared by channel_stats, channel_stats_reduce and channel_stats_tail (all declare `input`): the moments' shift,
-// combining StatsPartial records, the fixed-order tree over a workgroup's lanes, and the
+// Shared by channel_stats, channel_stats_reduce and channel_stats_tail (all declare `input`): the
+// moments' shift, the fixed-order fold of StatsPartial records over a workgroup's lanes, and the
 // channel's final statistics from its total.
 
-var<workgroup> sh_part: array<StatsPartial, WG_SIZE>;
+var<workgroup> sh_group_part: array<StatsPartial, GROUPS>;
 
 // The shift of a channel's moments: its first element, or 0 if that is not finite. Keeps
 // sum (x - k)^2 - (sum (x - k))^2 / n from cancelling when |mean| >> std.
@@ -33,23 +33,19 @@ fn lane_partial(lid: u32, range: vec3<u32>) -> StatsPartial {
     return p;
 }
 
-fn combine(a: StatsPartial, b: StatsPartial) -> StatsPartial {
-    return StatsPartial(max(a.max_abs, b.max_abs), a.sum + b.sum,
-        a.sum_sq_shifted + b.sum_sq_shifted, a.sum_sq + b.sum_sq, a.count + b.count,
-        a.nonfinite + b.nonfinite, 0u, 0u);
-}
 
-// Folds every lane's record into lane 0's: sh[l] = combine(sh[l], sh[l + stride]) for halving
-// strides. The result is valid in lane 0 only.
+// Folds every lane's record in the fixed order of fold_shared.wgsl. Valid in every lane.
 fn fold_lanes(lid: u32, p: StatsPartial) -> StatsPartial {
-    sh_part[lid] = p;
-    for (var stride = WG_SIZE / 2u; stride > 0u; stride = stride / 2u) {
-        workgroupBarrier();
-        if lid < stride {
-            sh_part[lid] = combine(sh_part[lid], sh_part[lid + stride]);
-        }
+    let g = fold8_partial(lid, p);
+    if lid % 8u == 0u {
+        sh_group_part[lid / 8u] = g;
     }
-    return sh_part[0];
+    workgroupBarrier();
+    var t = sh_group_part[0];
+    for (var i = 1u; i < GROUPS; i++) {
+        t = combine(t, sh_group_part[i]);
+    }
+    return t;
 }
 
 // A channel's statistics from the fold of all its elements: max|x|, mean, population std (from

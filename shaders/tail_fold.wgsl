@@ -1,30 +1,33 @@
-// Shared by channel_stats_tail and channel_stats_tail_reduce: fixed-order trees over a
-// workgroup's lanes for a count and for a (sum g*g^, sum g^*g^) pair. Results are valid in lane 0.
+// Shared by channel_stats_tail and channel_stats_tail_reduce: the fixed-order folds of
+// fold_shared.wgsl for a count and for a (sum g*g^, sum g^*g^) pair. Results are valid in every lane.
 
-var<workgroup> sh_red: array<vec2<f32>, WG_SIZE>;
-var<workgroup> sh_cnt: array<u32, WG_SIZE>;
+var<workgroup> sh_group_count: array<u32, GROUPS>;
+var<workgroup> sh_group_pair: array<vec2<f32>, GROUPS>;
 
 fn fold_count(lid: u32, v: u32) -> u32 {
-    workgroupBarrier();
-    sh_cnt[lid] = v;
-    for (var stride = WG_SIZE / 2u; stride > 0u; stride = stride / 2u) {
-        workgroupBarrier();
-        if lid < stride {
-            sh_cnt[lid] = sh_cnt[lid] + sh_cnt[lid + stride];
-        }
+    let g = fold8_count(lid, v);
+    if lid % 8u == 0u {
+        sh_group_count[lid / 8u] = g;
     }
-    return sh_cnt[0];
+    workgroupBarrier();
+    var t = sh_group_count[0];
+    for (var i = 1u; i < GROUPS; i++) {
+        t += sh_group_count[i];
+    }
+    return t;
 }
 
 fn fold_pair(lid: u32, v: vec2<f32>) -> vec2<f32> {
-    // The leading barrier lets a caller fold several values in a row through the same array.
+    // The leading barrier lets a caller fold several values in a row through the same arrays.
     workgroupBarrier();
-    sh_red[lid] = v;
-    for (var stride = WG_SIZE / 2u; stride > 0u; stride = stride / 2u) {
-        workgroupBarrier();
-        if lid < stride {
-            sh_red[lid] = sh_red[lid] + sh_red[lid + stride];
-        }
+    let g = fold8_pair(lid, v);
+    if lid % 8u == 0u {
+        sh_group_pair[lid / 8u] = g;
     }
-    return sh_red[0];
+    workgroupBarrier();
+    var t = sh_group_pair[0];
+    for (var i = 1u; i < GROUPS; i++) {
+        t += sh_group_pair[i];
+    }
+    return t;
 }

@@ -4,7 +4,7 @@
 
 use naga::back::{glsl, hlsl, msl, spv};
 use naga::valid::{Capabilities, ValidationFlags, Validator};
-use octet::gpu::kernel::{BindType, KernelDef};
+use octet::gpu::kernel::{BindType, Build, KernelDef};
 use octet::ops::ALL_KERNELS;
 
 fn parse(def: &KernelDef) -> (naga::Module, naga::valid::ModuleInfo) {
@@ -68,10 +68,16 @@ fn every_shader_file_is_part_of_a_declared_kernel() {
     for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders")).unwrap() {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
+        // A file is one of a kernel's sources, or what a device swaps in for one.
+        let subgroups = Build {
+            subgroups: true,
+            ..Build::default()
+        };
         assert!(
             ALL_KERNELS
                 .iter()
-                .any(|k| k.sources.contains(&text.as_str())),
+                .any(|k| k.sources.contains(&text.as_str())
+                    || k.source_for(subgroups).contains(text.as_str())),
             "{} is not part of any kernel",
             path.display()
         );
@@ -282,7 +288,10 @@ fn parameter_blocks_move_to_storage() {
             "{}: the parameter block must be declared as `{PARAMS_DECLARATION}`",
             def.name
         );
-        let source = def.source_for(true);
+        let source = def.source_for(Build {
+            params_in_storage: true,
+            ..Build::default()
+        });
         let module = naga::front::wgsl::parse_str(&source)
             .unwrap_or_else(|e| panic!("{}: {}", def.name, e.emit_to_string(&source)));
         naga::valid::Validator::new(
@@ -292,4 +301,79 @@ fn parameter_blocks_move_to_storage() {
         .validate(&module)
         .unwrap_or_else(|e| panic!("{}: {e:?}", def.name));
     }
+}
+
+/// The statistics kernels as a device with subgroups of 8 lanes or more compiles them (the folds
+/// on subgroup shuffles) validate and translate to SPIR-V, MSL, HLSL and GLSL, each with its
+/// shuffle.
+#[test]
+fn subgroup_folds_translate() {
+    let build = Build {
+        subgroups: true,
+        ..Build::default()
+    };
+    let mut folded = 0;
+    for def in ALL_KERNELS {
+        let source = def.source_for(build);
+        if source == def.source() {
+            continue;
+        }
+        folded += 1;
+        let module = naga::front::wgsl::parse_str(&source)
+            .unwrap_or_else(|e| panic!("{}: {}", def.name, e.emit_to_string(&source)));
+        let info = Validator::new(ValidationFlags::all(), Capabilities::all())
+            .validate(&module)
+            .unwrap_or_else(|e| panic!("{}: {}", def.name, e.emit_to_string(&source)));
+        spirv(&module, &info, None);
+        assert!(
+            hlsl(&module, &info, hlsl::ShaderModel::V6_0).contains("WaveReadLaneAt"),
+            "{}: HLSL shuffle",
+            def.name
+        );
+        let options = msl::Options {
+            lang_version: (2, 1),
+            fake_missing_bindings: true,
+            ..Default::default()
+        };
+        let pipeline = msl::PipelineOptions {
+            entry_point: Some((naga::ShaderStage::Compute, "main".into())),
+            ..Default::default()
+        };
+        let (src, _) = msl::write_string(&module, &info, &options, &pipeline)
+            .unwrap_or_else(|e| panic!("{} MSL: {e}", def.name));
+        assert!(
+            src.contains("simd_shuffle_xor"),
+            "{}: MSL shuffle",
+            def.name
+        );
+        let options = glsl::Options {
+            version: glsl::Version::Desktop(430),
+            ..Default::default()
+        };
+        let pipeline = glsl::PipelineOptions {
+            shader_stage: naga::ShaderStage::Compute,
+            entry_point: "main".into(),
+            multiview: None,
+        };
+        let mut out = String::new();
+        glsl::Writer::new(
+            &mut out,
+            &module,
+            &info,
+            &options,
+            &pipeline,
+            Default::default(),
+        )
+        .and_then(|mut w| w.write())
+        .unwrap_or_else(|e| panic!("{} GLSL: {e}", def.name));
+        assert!(
+            out.contains("subgroupShuffleXor"),
+            "{}: GLSL shuffle",
+            def.name
+        );
+    }
+    assert_eq!(
+        folded, 4,
+        "the four channel-statistics kernels fold with subgroups"
+    );
 }

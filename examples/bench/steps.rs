@@ -239,6 +239,11 @@ fn print_profile(
     timings: &[octet::train::DispatchTiming],
 ) {
     let total: f64 = timings.iter().map(|t| t.seconds).sum();
+    if std::env::var_os("DUMP").is_some() {
+        for t in timings {
+            eprintln!("{:<28} {:?} {:.3}", t.kernel, t.grid, t.seconds * 1e3);
+        }
+    }
     let mut by_kernel: Vec<(&str, f64, usize)> = Vec::new();
     for t in timings {
         match by_kernel.iter_mut().find(|(k, _, _)| *k == t.kernel) {

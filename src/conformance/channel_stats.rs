@@ -1,5 +1,6 @@
 //! Both statistics passes (`channel_stats`, `channel_stats_tail` and their reductions) against
-//! their twins, and one dispatch for both passes against two.
+//! their twins, one dispatch for both passes against two, and the folds on subgroup shuffles
+//! against those through workgroup memory.
 
 use super::check::Check;
 use super::grids::AXES;
@@ -63,6 +64,8 @@ pub(super) fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResult>) ->
             ("tiny 1e-18", g.normal_vec(n, 1e-18)),
             ("nan/inf", nonfinite),
         ];
+        // Every case's one-dispatch run, to compare with the workgroup-memory folds below.
+        let mut folded = Vec::new();
         for (data_name, input) in &datasets {
             for axis in AXES {
                 let layout = Layout::new(rows, cols, axis);
@@ -165,6 +168,34 @@ pub(super) fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResult>) ->
                 check.finish(
                     "channel_stats",
                     format!("{rows}x{cols} {axis:?} {data_name}"),
+                    out,
+                );
+                folded.push((format!("{axis:?} {data_name}"), layout, input, again));
+            }
+        }
+        // Where the folds ran on subgroup shuffles, the workgroup-memory folds give the same bits.
+        if ctx.subgroup_folds() {
+            ctx.set_subgroup_folds(false);
+            let shared: Result<Vec<StatsRun>> = folded
+                .iter()
+                .map(|(_, layout, input, _)| gpu_channel_stats(ctx, layout, input, &ratios, true))
+                .collect();
+            ctx.set_subgroup_folds(true);
+            for ((name, _, _, sub), shared) in folded.iter().zip(shared?) {
+                let bits = |v: &[ChannelStat]| -> Vec<u8> { bytemuck::cast_slice(v).to_vec() };
+                let terms = |t: &[[f32; 2]]| -> Vec<u32> {
+                    t.iter().flatten().map(|x| x.to_bits()).collect()
+                };
+                let mut check = Check::new();
+                check.exact("stats bits", &bits(&shared.pass2), &bits(&sub.pass2));
+                check.exact(
+                    "cosine term bits",
+                    &terms(&shared.terms),
+                    &terms(&sub.terms),
+                );
+                check.finish(
+                    "channel_stats",
+                    format!("{rows}x{cols} {name}: subgroup folds = workgroup-memory folds"),
                     out,
                 );
             }

@@ -28,19 +28,24 @@ pub(crate) fn channel_shift(layout: &Layout, input: &[f32], ch: usize) -> f32 {
     if is_finite_f32(x) { x } else { 0.0 }
 }
 
-/// Folds `v[0..WG_SIZE]` as the shaders' trees do: `v[l] ⊕= v[l + stride]` for halving strides.
-pub(crate) fn tree_reduce<T: Copy>(v: &mut [T], op: impl Fn(T, T) -> T) -> T {
-    let mut stride = WG_SIZE / 2;
-    while stride > 0 {
-        for l in 0..stride {
-            v[l] = op(v[l], v[l + stride]);
-        }
-        stride /= 2;
-    }
-    v[0]
+/// Folds `v[0..WG_SIZE]` in the shaders' fixed order (`shaders/fold_shared.wgsl`): each group
+/// of 8 lanes as `((v0 ⊕ v4) ⊕ (v2 ⊕ v6)) ⊕ ((v1 ⊕ v5) ⊕ (v3 ⊕ v7))`, then the groups' totals
+/// in group order.
+pub(crate) fn fold_lanes<T: Copy>(v: &[T], op: impl Fn(T, T) -> T) -> T {
+    let group = |g: &[T]| {
+        op(
+            op(op(g[0], g[4]), op(g[2], g[6])),
+            op(op(g[1], g[5]), op(g[3], g[7])),
+        )
+    };
+    v[..WG_SIZE]
+        .chunks(8)
+        .map(group)
+        .reduce(&op)
+        .expect("a workgroup has lanes")
 }
 
-/// `combine()` of `stats_fold.wgsl`.
+/// `combine()` of `stats_common.wgsl`.
 pub(crate) fn combine(a: StatsPartial, b: StatsPartial) -> StatsPartial {
     StatsPartial {
         max_abs: a.max_abs.max(b.max_abs),
@@ -93,9 +98,9 @@ pub fn channel_stats(
     for w in 0..layout.channels() * segs {
         let (ch, seg) = (w / segs, w % segs);
         let end = n.min((seg + 1) * SEG_LEN);
-        let mut lanes: [StatsPartial; WG_SIZE] =
+        let lanes: [StatsPartial; WG_SIZE] =
             std::array::from_fn(|lid| lane_partial(layout, input, lid, (ch, seg * SEG_LEN, end)));
-        let total = tree_reduce(&mut lanes, combine);
+        let total = fold_lanes(&lanes, combine);
         if segs == 1 {
             stats[ch] = finalize(layout, input, ch, total);
         } else {

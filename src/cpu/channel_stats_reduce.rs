@@ -1,7 +1,7 @@
 //! Twin of `shaders/channel_stats_reduce.wgsl`.
 
 use crate::abi::{ChannelStat, Layout, StatsParams, StatsPartial, segments};
-use crate::cpu::channel_stats::{WG_SIZE, combine, finalize, tree_reduce};
+use crate::cpu::channel_stats::{WG_SIZE, combine, finalize, fold_lanes};
 use crate::cpu::{
     self,
     replay::{Replay, bad_bindings, f32s, read, stats_layout, stats_words, structs, structs_mut},
@@ -24,7 +24,7 @@ pub fn channel_stats_reduce(
                 seg += WG_SIZE;
             }
         }
-        stats[ch] = finalize(layout, input, ch, tree_reduce(&mut lanes, combine));
+        stats[ch] = finalize(layout, input, ch, fold_lanes(&lanes, combine));
     }
 }
 

@@ -5,7 +5,7 @@ use crate::abi::{
     segments,
 };
 use crate::cpu::channel_stats::{
-    WG_SIZE, combine, element_index, finalize, lane_partial, tree_reduce,
+    WG_SIZE, combine, element_index, finalize, fold_lanes, lane_partial,
 };
 use crate::cpu::common::{clip_is_valid, inv_step, is_finite_f32, quantize_one, step_of};
 use crate::cpu::{
@@ -32,9 +32,9 @@ pub fn channel_stats_tail(
         let (ch, seg) = (w / segs, w % segs);
         let end = n.min((seg + 1) * SEG_LEN);
         if with_pass1 {
-            let mut lanes: [StatsPartial; WG_SIZE] =
+            let lanes: [StatsPartial; WG_SIZE] =
                 std::array::from_fn(|lid| lane_partial(layout, input, lid, (ch, 0, end)));
-            stats[ch] = finalize(layout, input, ch, tree_reduce(&mut lanes, combine));
+            stats[ch] = finalize(layout, input, ch, fold_lanes(&lanes, combine));
         }
         let (sigma, max_abs) = (stats[ch].std_dev, stats[ch].max_abs);
         let mut sh_clip = [0f32; MAX_CANDIDATES];
@@ -69,15 +69,15 @@ pub fn channel_stats_tail(
             }
         }
         let base = w * (1 + nc);
-        let count = tree_reduce(&mut above, |a, b| a + b);
+        let count = fold_lanes(&above, |a, b| a + b);
         if segs == 1 {
             stats[ch].above_sigma = count;
         } else {
             partials[base] = [count, 0];
         }
         for r in 0..nc {
-            let mut pairs: Vec<[f32; 2]> = (0..WG_SIZE).map(|l| [dot[l][r], qq[l][r]]).collect();
-            let pair = tree_reduce(&mut pairs, |a, b| [a[0] + b[0], a[1] + b[1]]);
+            let pairs: Vec<[f32; 2]> = (0..WG_SIZE).map(|l| [dot[l][r], qq[l][r]]).collect();
+            let pair = fold_lanes(&pairs, |a, b| [a[0] + b[0], a[1] + b[1]]);
             if segs == 1 {
                 terms[ch * nc + r] = pair;
             } else {

@@ -1,7 +1,7 @@
 //! Twin of `shaders/channel_stats_tail_reduce.wgsl`.
 
 use crate::abi::{ChannelStat, Layout, StatsParams, segments};
-use crate::cpu::channel_stats::{WG_SIZE, tree_reduce};
+use crate::cpu::channel_stats::{WG_SIZE, fold_lanes};
 use crate::cpu::{
     self,
     replay::{Replay, bad_bindings, read, stats_layout, stats_words, structs, structs_mut},
@@ -26,7 +26,7 @@ pub fn channel_stats_tail_reduce(
                 seg += WG_SIZE;
             }
         }
-        stats[ch].above_sigma = tree_reduce(&mut cnt, |a, b| a + b);
+        stats[ch].above_sigma = fold_lanes(&cnt, |a, b| a + b);
         for r in 0..n_candidates {
             let mut lanes = [[0f32; 2]; WG_SIZE];
             for (lid, t) in lanes.iter_mut().enumerate() {
@@ -37,8 +37,7 @@ pub fn channel_stats_tail_reduce(
                     seg += WG_SIZE;
                 }
             }
-            terms[ch * n_candidates + r] =
-                tree_reduce(&mut lanes, |a, b| [a[0] + b[0], a[1] + b[1]]);
+            terms[ch * n_candidates + r] = fold_lanes(&lanes, |a, b| [a[0] + b[0], a[1] + b[1]]);
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Twin of `shaders/clip_select.wgsl`.
 
 use crate::abi::{ChannelStat, ClipParams, ClipRule, ClipSummary};
-use crate::cpu::channel_stats::{WG_SIZE, tree_reduce};
+use crate::cpu::channel_stats::{WG_SIZE, fold_lanes};
 use crate::cpu::{
     self,
     replay::{
@@ -73,17 +73,17 @@ pub fn clip_select(
             ch += WG_SIZE;
         }
     }
-    let distance = tree_reduce(&mut worst, f32::max);
+    let distance = fold_lanes(&worst, f32::max);
     let phi = match rule {
         ClipRule::Dsgc { alpha, beta } => (-alpha * distance).exp().max(beta),
         _ => 1.0,
     };
     ClipSummary {
-        tensor_clip: tree_reduce(&mut top, f32::max),
+        tensor_clip: fold_lanes(&top, f32::max),
         distance,
         phi,
-        gaussian: tree_reduce(&mut gauss, |a, b| a + b),
-        inverted_t: tree_reduce(&mut inv_t, |a, b| a + b),
+        gaussian: fold_lanes(&gauss, |a, b| a + b),
+        inverted_t: fold_lanes(&inv_t, |a, b| a + b),
         _pad: [0; 3],
     }
 }

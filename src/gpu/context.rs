@@ -2,7 +2,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
-use crate::gpu::kernel::{KernelDef, Pipeline};
+use crate::gpu::kernel::{Build, KernelDef, Pipeline};
 
 /// octet's handle on a GPU: a host's `wgpu::Device` and `Queue` (cheap clones of them) plus the
 /// kernels compiled for that device, each once.
@@ -32,7 +32,9 @@ struct Inner {
     autotune: Mutex<Autotune>,
     conv_lowering: Mutex<Option<crate::abi::ConvLowering>>,
     checks: Mutex<KernelChecks>,
-    params_in_storage: bool,
+    build: Mutex<Build>,
+    /// Whether the device can fold with subgroups at all (`Context::set_subgroup_folds`).
+    subgroups_possible: bool,
 }
 
 /// Whether octet's kernels are compiled with wgpu's runtime checks.
@@ -238,12 +240,14 @@ impl Context {
         let limits = adapter.limits();
         check_limits(&limits)?;
         // Optional: GPU timestamps between a pass's dispatches, for profiling only.
+        // Optional too: subgroups, for the statistics folds (`Context::subgroup_folds`).
         let timing =
             wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
+        let optional = timing | wgpu::Features::SUBGROUP;
         let (device, queue) =
             pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
                 label: Some("octet.device"),
-                required_features: adapter.features() & timing,
+                required_features: adapter.features() & optional,
                 required_limits: limits,
                 ..Default::default()
             }))?;
@@ -302,6 +306,13 @@ impl Context {
         let params_in_storage = device.limits().max_storage_buffers_per_shader_stage
             > required_limits().max_storage_buffers_per_shader_stage
             && std::env::var("OCTET_PARAMS").as_deref() != Ok("uniform");
+        // The statistics folds shuffle within groups of 8 lanes, which must lie in one subgroup.
+        // Barriers are what those kernels cost CPU drivers (lavapipe: subgroups of 8);
+        // `OCTET_SUBGROUPS=off` keeps the workgroup-memory folds (the same bits).
+        let subgroups_possible = device.features().contains(wgpu::Features::SUBGROUP)
+            && device.adapter_info().subgroup_min_size >= 8;
+        let subgroups =
+            subgroups_possible && std::env::var("OCTET_SUBGROUPS").as_deref() != Ok("off");
         let health = Arc::new(DeviceHealth::default());
         // On a device octet created itself, errors that escape octet's error scopes and the
         // loss of the device are recorded and returned by the next call, instead of wgpu's
@@ -344,7 +355,11 @@ impl Context {
                 autotune: Mutex::new(Autotune::from_env()),
                 conv_lowering: Mutex::new(None),
                 checks: Mutex::new(checks),
-                params_in_storage,
+                build: Mutex::new(Build {
+                    params_in_storage,
+                    subgroups,
+                }),
+                subgroups_possible,
             }),
         })
     }
@@ -353,7 +368,36 @@ impl Context {
     /// parameter block from a read-only storage buffer (where the device has a seventh storage
     /// binding per stage) rather than a uniform buffer.
     pub fn params_in_storage(&self) -> bool {
-        self.inner.params_in_storage
+        self.kernel_build().params_in_storage
+    }
+
+    fn kernel_build(&self) -> Build {
+        *self.inner.build.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the channel-statistics kernels fold with subgroup shuffles (the device offers
+    /// `Features::SUBGROUP` with subgroups of at least 8 lanes) rather than through workgroup
+    /// memory. Either gives the same bits; the shuffles need fewer barriers.
+    pub fn subgroup_folds(&self) -> bool {
+        self.kernel_build().subgroups
+    }
+
+    /// Folds with subgroup shuffles in the kernels built from now on where the device allows
+    /// (`on`), or through workgroup memory (the pipelines already built are dropped from the
+    /// cache). Returns whether the shuffles are in use. The results are the same bits either way.
+    pub fn set_subgroup_folds(&self, on: bool) -> bool {
+        let on = on && self.inner.subgroups_possible;
+        self.inner
+            .build
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .subgroups = on;
+        self.inner
+            .pipelines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        on
     }
 
     /// Whether this context's kernels run with wgpu's runtime checks ([`KernelChecks`]).
@@ -583,7 +627,7 @@ impl Context {
             &self.inner.device,
             def,
             self.kernel_checks(),
-            self.inner.params_in_storage,
+            self.kernel_build(),
         )?;
         log::debug!(
             "octet: built kernel {} in {:?}",

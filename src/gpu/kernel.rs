@@ -52,19 +52,37 @@ impl KernelDef {
         self.sources.concat()
     }
 
-    /// [`KernelDef::source`], with the parameter block in a read-only storage buffer instead of
-    /// a uniform one when `params_in_storage` (see [`crate::Context::params_in_storage`]).
-    pub fn source_for(&self, params_in_storage: bool) -> String {
-        let source = self.source();
-        if params_in_storage {
-            source.replace(
+    /// [`KernelDef::source`] as a device of `build` compiles it: the parameter block in a
+    /// read-only storage buffer instead of a uniform one when `build.params_in_storage` and the
+    /// kernel does not ask for uniforms, and the statistics folds on subgroup shuffles when
+    /// `build.subgroups`.
+    pub fn source_for(&self, build: Build) -> String {
+        let mut source = self.source();
+        if build.params_in_storage && !self.uniform_params {
+            source = source.replace(
                 PARAMS_DECLARATION,
                 "@group(0) @binding(0) var<storage> params",
-            )
-        } else {
-            source
+            );
         }
+        if build.subgroups && source.contains(wgsl::FOLD_SHARED) {
+            // naga 30 takes subgroup builtins without `enable subgroups;` (and rejects it).
+            source = source.replace(wgsl::FOLD_SHARED, wgsl::FOLD_SUBGROUP);
+        }
+        source
     }
+}
+
+/// How one device compiles octet's kernels, decided once per [`crate::Context`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Build {
+    /// Kernels whose [`KernelDef::uniform_params`] is false read their parameters from storage
+    /// ([`crate::Context::params_in_storage`]).
+    pub params_in_storage: bool,
+    /// The statistics kernels fold groups of 8 lanes with subgroup shuffles
+    /// (`shaders/fold_subgroup.wgsl`) instead of through workgroup memory
+    /// (`shaders/fold_shared.wgsl`), the same bits with fewer barriers
+    /// ([`crate::Context::subgroup_folds`]).
+    pub subgroups: bool,
 }
 
 /// The shared WGSL helpers, embedded at compile time; each kernel's own file is included
@@ -78,8 +96,14 @@ pub mod wgsl {
     pub const STATS_COMMON: &str = include_str!("../../shaders/stats_common.wgsl");
     /// `shaders/stats_fold.wgsl`: combining pass-1 records across lanes.
     pub const STATS_FOLD: &str = include_str!("../../shaders/stats_fold.wgsl");
-    /// `shaders/tail_fold.wgsl`: count and pair trees of pass 2.
+    /// `shaders/tail_fold.wgsl`: count and pair folds of pass 2.
     pub const TAIL_FOLD: &str = include_str!("../../shaders/tail_fold.wgsl");
+    /// `shaders/fold_shared.wgsl`: the statistics folds' groups of 8 lanes, through workgroup
+    /// memory (what every kernel declares; [`super::KernelDef::source_for`] swaps in
+    /// [`FOLD_SUBGROUP`] where the device allows).
+    pub const FOLD_SHARED: &str = include_str!("../../shaders/fold_shared.wgsl");
+    /// `shaders/fold_subgroup.wgsl`: the same folds with subgroup shuffles.
+    pub const FOLD_SUBGROUP: &str = include_str!("../../shaders/fold_subgroup.wgsl");
     /// `shaders/conv_common.wgsl`: convolution geometry of im2col and col2im.
     pub const CONV_COMMON: &str = include_str!("../../shaders/conv_common.wgsl");
     /// `shaders/batchnorm_common.wgsl`: the parameter block of the batchnorm kernels.
@@ -101,7 +125,7 @@ impl Pipeline {
         device: &wgpu::Device,
         def: &'static KernelDef,
         checks: KernelChecks,
-        params_in_storage: bool,
+        build: Build,
     ) -> Result<Arc<Self>> {
         let label = format!("octet.{}", def.name);
         let entries: Vec<wgpu::BindGroupLayoutEntry> = def
@@ -113,7 +137,7 @@ impl Pipeline {
                 visibility: wgpu::ShaderStages::COMPUTE,
                 ty: wgpu::BindingType::Buffer {
                     ty: match ty {
-                        BindType::Uniform if params_in_storage && !def.uniform_params => {
+                        BindType::Uniform if build.params_in_storage && !def.uniform_params => {
                             wgpu::BufferBindingType::Storage { read_only: true }
                         }
                         BindType::Uniform => wgpu::BufferBindingType::Uniform,
@@ -131,10 +155,7 @@ impl Pipeline {
         let built = with_error_scope(device, || {
             let desc = wgpu::ShaderModuleDescriptor {
                 label: Some(&label),
-                source: wgpu::ShaderSource::Wgsl(
-                    def.source_for(params_in_storage && !def.uniform_params)
-                        .into(),
-                ),
+                source: wgpu::ShaderSource::Wgsl(def.source_for(build).into()),
             };
             let module = match checks {
                 KernelChecks::Checked => device.create_shader_module(desc),

@@ -33,6 +33,7 @@ pub static CHANNEL_STATS: KernelDef = KernelDef {
     sources: &[
         wgsl::COMMON,
         wgsl::STATS_COMMON,
+        wgsl::FOLD_SHARED,
         wgsl::STATS_FOLD,
         include_str!("../../shaders/channel_stats.wgsl"),
     ],
@@ -53,6 +54,7 @@ pub static CHANNEL_STATS_REDUCE: KernelDef = KernelDef {
     sources: &[
         wgsl::COMMON,
         wgsl::STATS_COMMON,
+        wgsl::FOLD_SHARED,
         wgsl::STATS_FOLD,
         include_str!("../../shaders/channel_stats_reduce.wgsl"),
     ],
@@ -73,6 +75,7 @@ pub static CHANNEL_STATS_TAIL: KernelDef = KernelDef {
     sources: &[
         wgsl::COMMON,
         wgsl::STATS_COMMON,
+        wgsl::FOLD_SHARED,
         wgsl::STATS_FOLD,
         wgsl::TAIL_FOLD,
         include_str!("../../shaders/channel_stats_tail.wgsl"),
@@ -96,6 +99,7 @@ pub static CHANNEL_STATS_TAIL_REDUCE: KernelDef = KernelDef {
     sources: &[
         wgsl::COMMON,
         wgsl::STATS_COMMON,
+        wgsl::FOLD_SHARED,
         wgsl::TAIL_FOLD,
         include_str!("../../shaders/channel_stats_tail_reduce.wgsl"),
     ],
