@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release --example bench -- [--json FILE] [--quick] [--backend vulkan|gl|…]
 //!     [--sizes 256,512,1024] [--models mlp,lenet5,resnet] [--policies fp32,dai8,…]
-//!     [--batches 64] [--ceiling] [--profile]
+//!     [--batches 64] [--ceiling] [--profile] [--dispatches]
 //! ```
 //!
 //! Prints tables and optionally writes JSON (`adapter`, `ceiling`, `gemm`, `steps`): the
@@ -59,6 +59,9 @@ struct Args {
     /// Also print where one step's time goes, kernel by kernel, per model and policy.
     #[arg(long)]
     profile: bool,
+    /// Profile as --profile does and also list every dispatch of the step in order.
+    #[arg(long)]
+    dispatches: bool,
     /// Write a Markdown summary to this file.
     #[arg(long)]
     markdown: Option<std::path::PathBuf>,
@@ -154,7 +157,8 @@ fn run(args: &Args) -> AnyResult<()> {
         warm: 5,
         timed: args.steps.max(20),
         rounds: 3,
-        profile: args.profile,
+        profile: args.profile || args.dispatches,
+        dispatches: args.dispatches,
     };
     let step_rows = steps::rows(&ctx, &plan)?;
     steps::print(&step_rows);

@@ -45,6 +45,8 @@ pub struct Plan<'a> {
     pub timed: usize,
     pub rounds: usize,
     pub profile: bool,
+    /// With `profile`, also list every dispatch in order.
+    pub dispatches: bool,
 }
 
 /// The models the bench knows, by name.
@@ -166,7 +168,8 @@ pub fn rows(ctx: &octet::Context, plan: &Plan<'_>) -> AnyResult<Vec<StepRow>> {
                     let (x, y) = data.batch(0, batch as usize);
                     let timing = wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
                     let gpu = ctx.device().features().contains(timing);
-                    print_profile(name, run.label, gpu, &run.trainer.profile_step(x, y)?);
+                    let timings = run.trainer.profile_step(x, y)?;
+                    print_profile(name, run.label, gpu, &timings, plan.dispatches);
                 }
             }
         }
@@ -237,11 +240,13 @@ fn print_profile(
     policy: &str,
     gpu_timestamps: bool,
     timings: &[octet::train::DispatchTiming],
+    dispatches: bool,
 ) {
     let total: f64 = timings.iter().map(|t| t.seconds).sum();
-    if std::env::var_os("DUMP").is_some() {
+    if dispatches {
+        println!("\n{model} {policy}, dispatch by dispatch (kernel, workgroups, ms):");
         for t in timings {
-            eprintln!("{:<28} {:?} {:.3}", t.kernel, t.grid, t.seconds * 1e3);
+            println!("  {:<28} {:?} {:>8.3}", t.kernel, t.grid, t.seconds * 1e3);
         }
     }
     let mut by_kernel: Vec<(&str, f64, usize)> = Vec::new();
