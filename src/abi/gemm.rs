@@ -36,10 +36,10 @@ pub enum Spread {
     /// 2.7 ms).
     #[default]
     Gpu,
-    /// A CPU driver (lavapipe, llvmpipe, SwiftShader), whose workgroups run on a few cores: at
-    /// most 16 workgroups, and chunks of at least 1,024 K values, since every further chunk only
-    /// adds partials to write and sum (one split into 13 chunks cost an MLP step on lavapipe a
-    /// quarter of its time).
+    /// A CPU driver (lavapipe, llvmpipe, SwiftShader), whose workgroups run on a few cores:
+    /// about 64 tiles' worth, but chunks of at least 1,024 K values, since a shorter chunk only
+    /// adds partials to write and sum (splitting a 784-long K into 13 chunks cost an MLP step
+    /// on lavapipe a quarter of its time).
     Cpu,
 }
 
@@ -194,7 +194,7 @@ impl GemmShape {
         let blocks = (self.m.div_ceil(REGS_BLOCK) * self.n.div_ceil(REGS_BLOCK)).max(1);
         let chunks = match spread {
             Spread::Gpu => (64 / tiles).max(8192 / blocks),
-            Spread::Cpu => (16 / tiles).min(self.k / 1024),
+            Spread::Cpu => (64 / tiles).min(self.k / 1024),
         }
         .max(1);
         self.k
