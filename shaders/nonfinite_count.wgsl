@@ -1,27 +1,48 @@
-// nonfinite_count: counts the NaN and infinite values of an f32 tensor into a step's health
-// record: health[slot] += count and health[0] += count, so a training step knows on the GPU —
-// before its optimizer runs — whether any gradient or the loss went bad, and which. A value is
-// non-finite when its exponent bits are all ones (decided on the bits: drivers may fold
-// isnan/isinf away). PER_LANE elements per lane, WG_SIZE apart so that a workgroup's loads are
-// contiguous; a lane that found any adds its count atomically. No barrier and no workgroup
-// reduction: healthy tensors, the common case, cost one read of each element.
+// nonfinite_count: counts the NaN and infinite values of up to four f32 tensors into a step's
+// health record: health[slot[t]] += count of tensor t and health[0] += every count, so a training
+// step knows on the GPU — before its optimizer runs — whether any gradient or the loss went bad,
+// and which. Four tensors per dispatch, because a step checks a dozen and on a GPU every
+// dependent dispatch costs its launch. A value is non-finite when its exponent bits are all ones
+// (decided on the bits: drivers may fold isnan/isinf away). PER_LANE elements of each tensor per
+// lane, WG_SIZE apart so that a workgroup's loads are contiguous; a lane that found any in a
+// tensor adds its count atomically. No barrier and no workgroup reduction: healthy tensors, the
+// common case, cost one read of each element.
 // CPU twin: src/cpu/nonfinite_count.rs.
 
 const WG_SIZE: u32 = 256u;
-// Mirrors `NONFINITE_PER_LANE` in src/ops/nonfinite.rs.
+// Mirrors `NONFINITE_PER_LANE` in src/abi/elementwise.rs.
 const PER_LANE: u32 = 8u;
 
-// Mirrors `NonFiniteParams` in src/ops/nonfinite.rs.
+// Mirrors `NonFiniteParams` in src/abi/elementwise.rs.
 struct NonFiniteParams {
-    n: u32,
-    slot: u32,
-    _pad0: u32,
-    _pad1: u32,
+    n: vec4<u32>,
+    slot: vec4<u32>,
 }
 
 @group(0) @binding(0) var<uniform> params: NonFiniteParams;
-@group(0) @binding(1) var<storage> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> health: array<atomic<u32>>;
+@group(0) @binding(1) var<storage> x0: array<f32>;
+@group(0) @binding(2) var<storage> x1: array<f32>;
+@group(0) @binding(3) var<storage> x2: array<f32>;
+@group(0) @binding(4) var<storage> x3: array<f32>;
+@group(0) @binding(5) var<storage, read_write> health: array<atomic<u32>>;
+
+// The bits of element i of tensor t.
+fn bits_of(t: u32, i: u32) -> u32 {
+    switch t {
+        case 0u: {
+            return bitcast<u32>(x0[i]);
+        }
+        case 1u: {
+            return bitcast<u32>(x1[i]);
+        }
+        case 2u: {
+            return bitcast<u32>(x2[i]);
+        }
+        default: {
+            return bitcast<u32>(x3[i]);
+        }
+    }
+}
 
 @compute @workgroup_size(256)
 fn main(
@@ -31,15 +52,17 @@ fn main(
 ) {
     let workgroup = (flat_index(gid, nwg, WG_SIZE) - lid) / WG_SIZE;
     let first = workgroup * WG_SIZE * PER_LANE + lid;
-    var bad = 0u;
-    for (var k = 0u; k < PER_LANE; k++) {
-        let i = first + k * WG_SIZE;
-        if i < params.n && (bitcast<u32>(x[i]) & 0x7f800000u) == 0x7f800000u {
-            bad += 1u;
+    for (var t = 0u; t < 4u; t++) {
+        var bad = 0u;
+        for (var k = 0u; k < PER_LANE; k++) {
+            let i = first + k * WG_SIZE;
+            if i < params.n[t] && (bits_of(t, i) & 0x7f800000u) == 0x7f800000u {
+                bad += 1u;
+            }
         }
-    }
-    if bad > 0u {
-        atomicAdd(&health[params.slot], bad);
-        atomicAdd(&health[0], bad);
+        if bad > 0u {
+            atomicAdd(&health[params.slot[t]], bad);
+            atomicAdd(&health[0], bad);
+        }
     }
 }

@@ -22,16 +22,17 @@ pub struct ColumnSumParams {
 /// Elements each lane of `shaders/nonfinite_count.wgsl` checks.
 pub const NONFINITE_PER_LANE: u32 = 8;
 
+/// Tensors one dispatch of `shaders/nonfinite_count.wgsl` checks.
+pub const NONFINITE_TENSORS: usize = 4;
+
 /// `NonFiniteParams` of `shaders/nonfinite_count.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct NonFiniteParams {
-    /// Elements.
-    pub n: u32,
-    /// The health slot to add to (slot 0 also receives every count).
-    pub slot: u32,
-    /// Padding.
-    pub _pad: [u32; 2],
+    /// Elements of each tensor (0: the binding is a placeholder).
+    pub n: [u32; NONFINITE_TENSORS],
+    /// The health slot each tensor's count is added to (slot 0 also receives every count).
+    pub slot: [u32; NONFINITE_TENSORS],
 }
 
 /// `ReluParams.flags`: the backward.

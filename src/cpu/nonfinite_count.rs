@@ -8,19 +8,23 @@ use crate::cpu::{
 
 const WG_SIZE: usize = 256;
 
-/// Adds the number of NaN and infinite values of `x` to `health[slot]` and `health[0]`.
-pub fn nonfinite_count(x: &[f32], slot: usize, health: &mut [u32]) {
+/// Adds the number of NaN and infinite values of each tensor `x` to `health[slot]` and
+/// `health[0]`, as one dispatch checks up to four.
+pub fn nonfinite_count(tensors: &[(&[f32], usize)], health: &mut [u32]) {
     let per_lane = NONFINITE_PER_LANE as usize;
-    for workgroup in 0..x.len().div_ceil(WG_SIZE * per_lane) {
+    let most = tensors.iter().map(|(x, _)| x.len()).max().unwrap_or(0);
+    for workgroup in 0..most.div_ceil(WG_SIZE * per_lane) {
         for lid in 0..WG_SIZE {
             let first = workgroup * WG_SIZE * per_lane + lid;
-            let bad = (0..per_lane)
-                .map(|k| first + k * WG_SIZE)
-                .filter(|&i| i < x.len() && x[i].to_bits() & 0x7f80_0000 == 0x7f80_0000)
-                .count() as u32;
-            if bad > 0 {
-                health[slot] = health[slot].wrapping_add(bad);
-                health[0] = health[0].wrapping_add(bad);
+            for &(x, slot) in tensors {
+                let bad = (0..per_lane)
+                    .map(|k| first + k * WG_SIZE)
+                    .filter(|&i| i < x.len() && x[i].to_bits() & 0x7f80_0000 == 0x7f80_0000)
+                    .count() as u32;
+                if bad > 0 {
+                    health[slot] = health[slot].wrapping_add(bad);
+                    health[0] = health[0].wrapping_add(bad);
+                }
             }
         }
     }
@@ -36,9 +40,15 @@ pub(crate) const REPLAY: Replay = Replay {
 fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
     let bad = || bad_bindings(kernel);
     let p: NonFiniteParams = read(params);
-    let [x, health] = bufs else {
+    let [x0, x1, x2, x3, health] = bufs else {
         return Err(bad());
     };
-    cpu::nonfinite_count(&f32s(x)[..p.n as usize], p.slot as usize, health);
+    let tensors: Vec<(&[f32], usize)> = [&*x0, &*x1, &*x2, &*x3]
+        .into_iter()
+        .zip(p.n.iter().zip(p.slot))
+        .filter(|(_, (n, _))| **n > 0)
+        .map(|(x, (&n, slot))| (&f32s(x)[..n as usize], slot as usize))
+        .collect();
+    cpu::nonfinite_count(&tensors, health);
     Ok(())
 }

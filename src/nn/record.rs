@@ -11,6 +11,7 @@ use crate::nn::layer::Layer;
 use crate::nn::linear::{self, Output};
 use crate::nn::pass::{Clips, Fusion, Pass};
 use crate::nn::plan::{LayerPlan, ReluBackward, ReluForward};
+use crate::ops::nonfinite::Checked;
 use crate::ops::{self, ReluPass, ReluSaved, SgdStep, XentBuffers};
 
 impl Model {
@@ -181,25 +182,34 @@ impl Model {
     /// Records the step's health checks — non-finite values in the loss and in every parameter
     /// gradient, counted on the GPU before the optimizer runs — in the slot order of
     /// `health_names`.
-    pub(crate) fn record_checks(&self, rec: &mut Recording) -> Result<()> {
+    pub(crate) fn record_checks(&self, ctx: &Context, rec: &mut Recording) -> Result<()> {
         let mut slot = 1;
-        let check = |rec: &mut Recording, buf: &wgpu::Buffer, n: u32, slot: u32| {
-            ops::nonfinite::nonfinite_count(rec, n, buf, (&self.health, slot))
-        };
-        check(rec, &self.row_loss, self.batch, slot)?;
+        let mut tensors = vec![Checked {
+            x: &self.row_loss,
+            n: self.batch,
+            slot,
+        }];
         for layer in &self.layers {
             for l in layer.gemms() {
                 slot += 1;
-                check(rec, &l.grad_weight, l.inputs * l.outputs, slot)?;
-                check(rec, &l.grad_bias, l.outputs, slot)?;
+                tensors.push(Checked {
+                    x: &l.grad_weight,
+                    n: l.inputs * l.outputs,
+                    slot,
+                });
+                tensors.push(Checked {
+                    x: &l.grad_bias,
+                    n: l.outputs,
+                    slot,
+                });
             }
             for b in layer.batchnorms() {
                 slot += 1;
-                let (grads, n) = b.grads();
-                check(rec, grads, n, slot)?;
+                let (x, n) = b.grads();
+                tensors.push(Checked { x, n, slot });
             }
         }
-        Ok(())
+        ops::nonfinite::nonfinite_count(ctx, rec, &tensors, &self.health)
     }
 
     /// Records the optimizer step, guarded by the health record; returns the dispatch index of

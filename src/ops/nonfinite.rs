@@ -1,10 +1,11 @@
 //! `nonfinite_count`: NaN/Inf detection on the GPU, inside the step that produced them.
 
 use crate::error::{Error, Result};
+use crate::gpu::Context;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
 use crate::ops::check_buffer;
 
-pub use crate::abi::{NONFINITE_PER_LANE, NonFiniteParams};
+pub use crate::abi::{NONFINITE_PER_LANE, NONFINITE_TENSORS, NonFiniteParams};
 
 /// The kernel declaration of `shaders/nonfinite_count.wgsl`.
 pub static NONFINITE_COUNT: KernelDef = KernelDef {
@@ -16,40 +17,64 @@ pub static NONFINITE_COUNT: KernelDef = KernelDef {
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
-        ("x", BindType::ReadOnly),
+        ("x0", BindType::ReadOnly),
+        ("x1", BindType::ReadOnly),
+        ("x2", BindType::ReadOnly),
+        ("x3", BindType::ReadOnly),
         ("health", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<NonFiniteParams>(),
     uniform_params: true,
 };
 
-/// Records `health[slot] += #non-finite(x[..n])` and the same into `health[0]`.
+/// One tensor [`nonfinite_count`] checks: its first `n` values, counted into health slot `slot`.
+#[derive(Clone, Copy, Debug)]
+pub struct Checked<'a> {
+    /// The f32 tensor.
+    pub x: &'a wgpu::Buffer,
+    /// Values to check.
+    pub n: u32,
+    /// Its slot in the health record (above 0: slot 0 is the total).
+    pub slot: u32,
+}
+
+/// Records `health[t.slot] += #non-finite(t.x[..t.n])` for each of `tensors` and the same
+/// into `health[0]`, up to [`NONFINITE_TENSORS`] per dispatch.
 pub fn nonfinite_count(
+    ctx: &Context,
     rec: &mut Recording,
-    n: u32,
-    x: &wgpu::Buffer,
-    (health, slot): (&wgpu::Buffer, u32),
+    tensors: &[Checked<'_>],
+    health: &wgpu::Buffer,
 ) -> Result<()> {
     const OP: &str = "nonfinite_count";
-    if n == 0 || slot == 0 {
-        return Err(Error::invalid(
-            OP,
-            "needs elements and a slot above 0 (0 is the total)",
+    for group in tensors.chunks(NONFINITE_TENSORS) {
+        let mut params = NonFiniteParams {
+            n: [0; NONFINITE_TENSORS],
+            slot: [0; NONFINITE_TENSORS],
+        };
+        let mut bufs = [ctx.unused_binding(0); NONFINITE_TENSORS];
+        for (i, t) in group.iter().enumerate() {
+            if t.n == 0 || t.slot == 0 {
+                return Err(Error::invalid(
+                    OP,
+                    "needs elements and a slot above 0 (0 is the total)",
+                ));
+            }
+            check_buffer(OP, "x", t.x, t.n as u64 * 4)?;
+            check_buffer(OP, "health", health, (t.slot as u64 + 1) * 4)?;
+            (params.n[i], params.slot[i], bufs[i]) = (t.n, t.slot, t.x);
+        }
+        let most = params.n.iter().max().copied().unwrap_or(0);
+        rec.push(Dispatch::new(
+            &NONFINITE_COUNT,
+            &params,
+            &[bufs[0], bufs[1], bufs[2], bufs[3], health],
+            grid_1d(most.div_ceil(NONFINITE_PER_LANE) as u64, 256),
         ));
     }
-    check_buffer(OP, "x", x, n as u64 * 4)?;
-    check_buffer(OP, "health", health, (slot as u64 + 1) * 4)?;
-    let params = NonFiniteParams {
-        n,
-        slot,
-        _pad: [0; 2],
-    };
-    rec.push(Dispatch::new(
-        &NONFINITE_COUNT,
-        &params,
-        &[x, health],
-        grid_1d(n.div_ceil(NONFINITE_PER_LANE) as u64, 256),
-    ));
+    if tensors.is_empty() {
+        return Err(Error::invalid(OP, "no tensor to check"));
+    }
     Ok(())
 }
 

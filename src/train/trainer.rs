@@ -78,7 +78,7 @@ impl PreparedStep {
         let (mut seeded, mut updates) = (Vec::new(), Vec::new());
         if pass.phase == Phase::Train {
             seeded = model.record_backward_pass(ctx, &mut rec, pass.clips, Fusion::Fused)?;
-            model.record_checks(&mut rec)?;
+            model.record_checks(ctx, &mut rec)?;
             updates = model.record_update(ctx, &mut rec, cfg.sgd_step(cfg.lr))?;
         }
         let dispatches = rec
