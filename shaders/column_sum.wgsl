@@ -3,7 +3,8 @@
 // would compute 64 rows for the one that is kept. A workgroup sums 64 columns over one segment of
 // `segment_rows` rows, 4 row lanes per column (lane l takes rows l, l+4, ...), then adds the
 // lanes as (l0 + l2) + (l1 + l3). With several segments each writes its partial to
-// out[segment * cols + c] and gemm_reduce adds them in segment order.
+// out[segment * cols + c] and gemm_reduce adds them in segment order. With one segment the sums
+// go to out[out_offset + c].
 // CPU twin: src/cpu/column_sum.rs.
 
 const WG_SIZE: u32 = 256u;
@@ -16,6 +17,10 @@ struct ColumnSumParams {
     cols: u32,
     segment_rows: u32,
     segments: u32,
+    out_offset: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: ColumnSumParams;
@@ -47,6 +52,6 @@ fn main(
     }
     workgroupBarrier();
     if lid < COLS_PER_WG && c < params.cols {
-        out[seg * params.cols + c] = sh[lid] + sh[lid + COLS_PER_WG];
+        out[params.out_offset + seg * params.cols + c] = sh[lid] + sh[lid + COLS_PER_WG];
     }
 }

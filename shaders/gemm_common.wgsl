@@ -27,8 +27,8 @@ struct GemmParams {
     k_chunk: u32,
     flags: u32,
     chunks: u32,
-    _pad0: u32,
-    _pad1: u32,
+    bias_offset: u32,
+    out_offset: u32,
 }
 
 fn scale_of(mode: u32, is_a: bool, i: u32) -> f32 {
@@ -49,7 +49,7 @@ fn epilogue(acc: f32, gm: u32, gn: u32) -> f32 {
     var v = acc * scale_of((flags >> SCALE_A_SHIFT) & 3u, true, gm)
         * scale_of((flags >> SCALE_B_SHIFT) & 3u, false, gn);
     if (flags & HAS_BIAS) != 0u {
-        v += bias[gn];
+        v += bias[params.bias_offset + gn];
     }
     if (flags & RELU) != 0u {
         v = rectify(v);
@@ -70,7 +70,7 @@ fn block_scale_b(n0: u32, j: u32) -> f32 {
 
 fn block_bias(n0: u32, j: u32) -> f32 {
     if (params.flags & HAS_BIAS) != 0u {
-        return bias[min(n0 + j, params.n - 1u)];
+        return bias[params.bias_offset + min(n0 + j, params.n - 1u)];
     }
     return 0.0;
 }

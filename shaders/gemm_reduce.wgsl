@@ -1,5 +1,5 @@
 // gemm_reduce: finishes a split-K GEMM. out[m, n] = epilogue(sum over z = 0.. of partials[z][m][n]),
-// summed in ascending z. CPU twin: src/cpu/gemm_reduce.rs.
+// summed in ascending z, stored from out[out_offset] on. CPU twin: src/cpu/gemm_reduce.rs.
 
 const WG_SIZE: u32 = 256u;
 
@@ -21,5 +21,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     for (var z = 0u; z < params.chunks; z++) {
         v += partials[z * cells + idx];
     }
-    out[idx] = epilogue(v, idx / params.n, idx % params.n);
+    out[params.out_offset + idx] = epilogue(v, idx / params.n, idx % params.n);
 }

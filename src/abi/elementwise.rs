@@ -17,6 +17,11 @@ pub struct ColumnSumParams {
     pub segment_rows: u32,
     /// Segments.
     pub segments: u32,
+    /// Index in `out` of column 0's sum (a layer's bias gradient sits behind its weight
+    /// gradient); 0 when the segments' partials go to scratch.
+    pub out_offset: u32,
+    /// Padding to 16-byte alignment.
+    pub _pad: [u32; 3],
 }
 
 /// Elements each lane of `shaders/nonfinite_count.wgsl` checks.

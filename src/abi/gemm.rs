@@ -273,8 +273,12 @@ pub struct GemmParams {
     pub flags: u32,
     /// Split-K chunks.
     pub chunks: u32,
-    /// Padding to 16-byte alignment.
-    pub _pad: [u32; 2],
+    /// Index of the bias of column 0 in the bias binding (a layer keeps its bias after its
+    /// weights, in one buffer).
+    pub bias_offset: u32,
+    /// Index of output cell (0, 0) in `gemm_reduce`'s output (the GEMM kernels themselves write
+    /// from 0).
+    pub out_offset: u32,
 }
 
 /// The split-K chunk of an f32 GEMM: spreads few output tiles as `spread` asks and bounds every
@@ -378,7 +382,8 @@ impl GemmParams {
             k_chunk,
             flags: flags.encode(),
             chunks,
-            _pad: [0; 2],
+            bias_offset: 0,
+            out_offset: 0,
         }
     }
 

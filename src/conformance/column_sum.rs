@@ -19,11 +19,16 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
     for (rows, cols) in [(1u32, 1u32), (3, 6), (4097, 65), (9000, 130), (25_088, 6)] {
         let x = g.normal_vec((rows * cols) as usize, 1.0);
         let xb = ctx.upload("test.x", &x);
-        let sums = ctx.storage_buffer("test.sums", cols as u64 * 4);
+        // The sums land behind three NaNs, as a bias gradient behind its weight gradient, which
+        // must stay untouched.
+        const AT: usize = 3;
+        let sums = ctx.upload("test.sums", &vec![f32::NAN; AT + cols as usize]);
         let mut rec = Recording::new();
-        ops::column_sum::column_sum(ctx, &mut rec, (rows, cols), &xb, &sums, None)?;
+        let out_at = (&sums, AT as u32);
+        ops::column_sum::column_sum(ctx, &mut rec, (rows, cols), &xb, out_at, None)?;
         ctx.run(&rec)?;
-        let gpu: Vec<f32> = ctx.read_buffer(&sums)?;
+        let all: Vec<f32> = ctx.read_buffer(&sums)?;
+        let (before, gpu) = all.split_at(AT);
         let segments = rows.div_ceil(SEGMENT_ROWS) as usize;
         let mut partials = vec![0f32; segments * cols as usize];
         let (r, c) = (rows as usize, cols as usize);
@@ -47,6 +52,8 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
             .map(|j| (0..r).map(|i| x[i * c + j].abs()).sum::<f32>().max(1.0))
             .collect();
         check.close("sums", &gpu[..c], &twin, &scale, 1e-6);
+        let untouched = before.iter().filter(|v| v.is_nan()).count();
+        check.exact("values before the offset", &[untouched], &[AT]);
         check.finish("column_sum", format!("{rows}x{cols}"), out);
     }
     Ok(())

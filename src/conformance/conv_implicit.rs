@@ -64,6 +64,7 @@ pub(super) fn f32_cases(
         scale_a: Scale::None,
         scale_b: Scale::None,
         bias: Some(&bb),
+        bias_offset: 0,
         relu: true,
     };
     let regs = GemmVariant::Regs;
@@ -227,6 +228,7 @@ pub(super) fn i8_cases(
                 Scale::None
             },
             bias: host.bias.map(|_| &bias_buf),
+            bias_offset: 0,
             relu: host.relu,
         };
         let mut rec = Recording::new();

@@ -334,7 +334,15 @@ fn gpu_gemm(
     let bb = ctx.upload("test.b", b);
     let sa = ctx.upload("test.scale_a", host.scale_a);
     let sb = ctx.upload("test.scale_b", host.scale_b);
-    let bias_buf = host.bias.map(|v| ctx.upload("test.bias", v));
+    // Every bias sits behind a few NaNs, as a layer's bias sits behind its weights: a kernel that
+    // ignored the offset would read them.
+    const BIAS_OFFSET: usize = 5;
+    let bias_buf = host.bias.map(|v| {
+        let padded: Vec<f32> = std::iter::repeat_n(f32::NAN, BIAS_OFFSET)
+            .chain(v.iter().copied())
+            .collect();
+        ctx.upload("test.bias", &padded)
+    });
     let out = ctx.storage_buffer("test.out", shape.m as u64 * shape.n as u64 * 4);
     let scale = |v: &[f32], buf| match v.len() {
         0 => Scale::None,
@@ -345,6 +353,7 @@ fn gpu_gemm(
         scale_a: scale(host.scale_a, &sa),
         scale_b: scale(host.scale_b, &sb),
         bias: bias_buf.as_ref(),
+        bias_offset: BIAS_OFFSET as u32,
         relu: host.relu,
     };
     let bufs = GemmBuffers::new(&ba, &bb, &out);

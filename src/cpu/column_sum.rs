@@ -8,7 +8,8 @@ use crate::cpu::{
 const COLS_PER_WG: usize = 64;
 const LANES: usize = 4;
 
-/// Each segment's column sums of `x` (`rows × cols`) into `out[segment · cols + c]`.
+/// Each segment's column sums of `x` (`rows × cols`) into `out[segment · cols + c]` (`out`
+/// starting at the kernel's `out_offset`).
 pub fn column_sum(rows: usize, cols: usize, segment_rows: usize, x: &[f32], out: &mut [f32]) {
     let segments = rows.div_ceil(segment_rows);
     for seg in 0..segments {
@@ -46,8 +47,8 @@ fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), Stri
     let [x, out] = bufs else {
         return Err(bad());
     };
-    let (rows, cols) = (p.rows as usize, p.cols as usize);
-    let out = &mut f32s_mut(out)[..p.segments as usize * cols];
+    let (rows, cols, at) = (p.rows as usize, p.cols as usize, p.out_offset as usize);
+    let out = &mut f32s_mut(out)[at..at + p.segments as usize * cols];
     cpu::column_sum(rows, cols, p.segment_rows as usize, f32s(x), out);
     Ok(())
 }

@@ -58,8 +58,8 @@ fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), Stri
         return Err(bad());
     };
     let ep = epilogue(&p, sa, sb, bias);
-    let cells = p.m as usize * p.n as usize;
-    let out = &mut f32s_mut(out)[..cells];
+    let (cells, at) = (p.m as usize * p.n as usize, p.out_offset as usize);
+    let out = &mut f32s_mut(out)[at..at + cells];
     cpu::gemm_reduce(&p.shape(), p.chunks, f32s(partials), &ep, out);
     Ok(())
 }

@@ -124,7 +124,7 @@ pub(crate) fn epilogue<'a>(
     CpuEpilogue {
         scale_a: scale(f.scale_a, sa),
         scale_b: scale(f.scale_b, sb),
-        bias: f.bias.then(|| f32s(bias)),
+        bias: f.bias.then(|| &f32s(bias)[p.bias_offset as usize..]),
         relu: f.relu,
     }
 }

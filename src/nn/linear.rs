@@ -80,12 +80,13 @@ pub struct Linear {
     pub(crate) inputs: u32,
     pub(crate) outputs: u32,
     pub(crate) batch: u32,
-    pub(crate) weight: wgpu::Buffer,
-    pub(crate) bias: wgpu::Buffer,
-    pub(crate) grad_weight: wgpu::Buffer,
-    pub(crate) grad_bias: wgpu::Buffer,
-    pub(crate) velocity_weight: wgpu::Buffer,
-    pub(crate) velocity_bias: wgpu::Buffer,
+    /// The weight (`outputs × inputs`, row-major) and then the bias, in one buffer, so that one
+    /// SGD dispatch and one health check cover both: the bias starts at [`Linear::bias_at`].
+    pub(crate) params: wgpu::Buffer,
+    /// The gradients of `params`, laid out alike.
+    pub(crate) grads: wgpu::Buffer,
+    /// SGD's momentum for `params`, laid out alike.
+    pub(crate) velocity: wgpu::Buffer,
     pub(crate) int8: Option<Int8State>,
     pub(crate) policy: Policy,
 }
@@ -111,7 +112,7 @@ impl Linear {
             inputs,
             outputs,
         } = shape;
-        let f32s = |n: u32| n as u64 * 4;
+        let bytes = (outputs * inputs + outputs) as u64 * 4;
         let int8 =
             quantized.map(|summary| Int8State::new(ctx, name, shape, policy, summary, conv_input));
         Linear {
@@ -119,13 +120,9 @@ impl Linear {
             inputs,
             outputs,
             batch,
-            weight: ctx.upload(&format!("{name}.weight"), weight),
-            bias: ctx.upload(&format!("{name}.bias"), bias),
-            grad_weight: ctx.storage_buffer(&format!("{name}.grad_weight"), f32s(outputs * inputs)),
-            grad_bias: ctx.storage_buffer(&format!("{name}.grad_bias"), f32s(outputs)),
-            velocity_weight: ctx
-                .storage_buffer(&format!("{name}.velocity_weight"), f32s(outputs * inputs)),
-            velocity_bias: ctx.storage_buffer(&format!("{name}.velocity_bias"), f32s(outputs)),
+            params: ctx.upload(&format!("{name}.params"), &[weight, bias].concat()),
+            grads: ctx.storage_buffer(&format!("{name}.grads"), bytes),
+            velocity: ctx.storage_buffer(&format!("{name}.velocity"), bytes),
             int8,
             policy: policy.clone(),
         }
@@ -140,21 +137,35 @@ impl Linear {
         }
     }
 
+    /// Index of the bias in `params` (and of its gradient in `grads`): after the weight.
+    pub(crate) fn bias_at(&self) -> u32 {
+        self.inputs * self.outputs
+    }
+
+    /// Values in `params`: weight and bias.
+    pub(crate) fn param_count(&self) -> u32 {
+        self.bias_at() + self.outputs
+    }
+
     /// The weight and bias, named `{name}.weight` (shaped `weight_shape`) and `{name}.bias`,
     /// then the quantization state kept between steps.
     pub(crate) fn slots(&self, weight_shape: Vec<usize>) -> Vec<Slot<'_>> {
-        let (n, o) = (self.inputs * self.outputs, self.outputs);
+        let (n, o) = (self.bias_at(), self.outputs);
+        let roles = [&self.params, &self.grads, &self.velocity];
         let mut slots = vec![
             Slot::trainable(
                 format!("{}.weight", self.name),
                 weight_shape,
-                [&self.weight, &self.grad_weight, &self.velocity_weight]
-                    .map(|b| Slice::whole(b, n)),
+                roles.map(|b| Slice::whole(b, n)),
             ),
             Slot::trainable(
                 format!("{}.bias", self.name),
                 vec![o as usize],
-                [&self.bias, &self.grad_bias, &self.velocity_bias].map(|b| Slice::whole(b, o)),
+                roles.map(|buffer| Slice {
+                    buffer,
+                    offset: n,
+                    len: o,
+                }),
             ),
         ];
         if let Some(q) = &self.int8 {
@@ -224,16 +235,17 @@ impl Linear {
             let epi = Epilogue {
                 scale_a: Scale::None,
                 scale_b: Scale::None,
-                bias: Some(&self.bias),
+                bias: Some(&self.params),
+                bias_offset: self.bias_at(),
                 relu: out.relu,
             };
             return match input {
                 Input::Matrix(x) | Input::Columns(_, x, _) => {
-                    let bufs = GemmBuffers::new(x, &self.weight, out.y);
+                    let bufs = GemmBuffers::new(x, &self.params, out.y);
                     ops::gemm_f32(ctx, rec, &shape, bufs, &epi)
                 }
                 Input::Implicit(g, x) => {
-                    let bufs = GemmBuffers::new(x, &self.weight, out.y);
+                    let bufs = GemmBuffers::new(x, &self.params, out.y);
                     ops::conv_gemm::conv_f32_forward(ctx, rec, (g, self.outputs), bufs, &epi)
                 }
             };
@@ -247,15 +259,16 @@ impl Linear {
             q.x.record_quantize(ctx, rec, x, relu_mask, q.x.own_clip(), nearest)?;
         }
         if refresh {
-            q.w.record_max_abs(ctx, rec, &self.weight, None)?;
+            q.w.record_max_abs(ctx, rec, &self.params, None)?;
         } else {
-            let w = &self.weight;
+            let w = &self.params;
             q.w.record_quantize(ctx, rec, w, None, q.w.own_clip(), nearest)?;
         }
         let epi = Epilogue {
             scale_a: Scale::Tensor(&q.x.scales),
             scale_b: Scale::Tensor(&q.w.scales),
-            bias: Some(&self.bias),
+            bias: Some(&self.params),
+            bias_offset: self.bias_at(),
             relu: out.relu,
         };
         let bufs = GemmBuffers::new(q.x_operand(rec, &input)?, &q.w.packed, out.y);
@@ -270,7 +283,7 @@ impl Linear {
         }
     }
 
-    /// Records the gradients from `dy`: `grad_weight`, `grad_bias` and, when `dx` is given,
+    /// Records the gradients from `dy`: the weight's and the bias's in `grads` and, when `dx` is given,
     /// `dx = dy·W`. `x` is the forward's input. Returns the indices in
     /// `rec` of the dY quantizations whose stochastic-rounding seeds change every step.
     pub(crate) fn record_backward(
@@ -283,7 +296,8 @@ impl Linear {
     ) -> Result<Vec<usize>> {
         let (b, i, o) = (self.batch, self.inputs, self.outputs);
         // db = 1ᵀ·dY, FP32 in every policy.
-        ops::column_sum::column_sum(ctx, rec, (b, o), dy, &self.grad_bias, None)?;
+        let bias_grad = (&self.grads, self.bias_at());
+        ops::column_sum::column_sum(ctx, rec, (b, o), dy, bias_grad, None)?;
         let dx_shape = GemmShape::new(b, i, o).with_trans(false, true);
         let dw_shape = GemmShape::new(o, i, b).with_trans(true, true);
         let Some(q) = &self.int8 else {
@@ -292,17 +306,17 @@ impl Linear {
                     ctx,
                     rec,
                     &dx_shape,
-                    GemmBuffers::new(dy, &self.weight, dx),
+                    GemmBuffers::new(dy, &self.params, dx),
                     &Epilogue::NONE,
                 )?;
             }
             match x {
                 Input::Matrix(x) | Input::Columns(_, x, _) => {
-                    let bufs = GemmBuffers::new(dy, x, &self.grad_weight);
+                    let bufs = GemmBuffers::new(dy, x, &self.grads);
                     ops::gemm_f32(ctx, rec, &dw_shape, bufs, &Epilogue::NONE)?;
                 }
                 Input::Implicit(g, x) => {
-                    let bufs = GemmBuffers::new(dy, x, &self.grad_weight);
+                    let bufs = GemmBuffers::new(dy, x, &self.grads);
                     ops::conv_gemm::conv_f32_wgrad(ctx, rec, (g, self.outputs), bufs)?;
                 }
             }
@@ -361,6 +375,7 @@ impl Linear {
                 scale_a: Scale::Tensor(&q.dy.scales),
                 scale_b: Scale::Tensor(&q.w.scales),
                 bias: None,
+                bias_offset: 0,
                 relu: false,
             };
             let bufs = GemmBuffers::new(&q.dy.packed, &q.w.packed, dx);
@@ -384,9 +399,10 @@ impl Linear {
             scale_a: dw_scale,
             scale_b: Scale::Tensor(&q.x.scales),
             bias: None,
+            bias_offset: 0,
             relu: false,
         };
-        let bufs = GemmBuffers::new(dy_for_dw, q.x_operand(rec, &x)?, &self.grad_weight);
+        let bufs = GemmBuffers::new(dy_for_dw, q.x_operand(rec, &x)?, &self.grads);
         let k_chunk = dw_shape.auto_k_chunk(MAX_K_CHUNK, ctx.spread());
         match x {
             Input::Matrix(_) | Input::Columns(..) => {
@@ -399,34 +415,26 @@ impl Linear {
         Ok(seeded)
     }
 
-    /// Records the SGD updates of weight and bias; returns their indices in `rec` (their learning
-    /// rate changes with the schedule). UI8 scales both learning rates by φ (DCLRS).
+    /// Records the SGD update of weight and bias (one dispatch over `params`); returns its index
+    /// in `rec` (its learning rate changes with the schedule). UI8 scales the learning rate by
+    /// φ (DCLRS).
     pub(crate) fn record_update(
         &self,
         ctx: &Context,
         rec: &mut Recording,
         step: SgdStep,
         guard: &wgpu::Buffer,
-    ) -> Result<[usize; 2]> {
-        let phi = self.lr_scale();
-        let first = rec.dispatches.len();
+    ) -> Result<usize> {
+        let index = rec.dispatches.len();
         let bufs = SgdBuffers {
-            grad: &self.grad_weight,
-            weights: &self.weight,
-            velocity: &self.velocity_weight,
-            lr_scale: phi,
+            grad: &self.grads,
+            weights: &self.params,
+            velocity: &self.velocity,
+            lr_scale: self.lr_scale(),
             guard: Some(guard),
         };
-        ops::sgd(ctx, rec, self.outputs * self.inputs, step, bufs)?;
-        let bufs = SgdBuffers {
-            grad: &self.grad_bias,
-            weights: &self.bias,
-            velocity: &self.velocity_bias,
-            lr_scale: phi,
-            guard: Some(guard),
-        };
-        ops::sgd(ctx, rec, self.outputs, step, bufs)?;
-        Ok([first, first + 1])
+        ops::sgd(ctx, rec, self.param_count(), step, bufs)?;
+        Ok(index)
     }
 
     /// UI8's learning-rate factor (DCLRS) for the layer's weight and bias, read from the

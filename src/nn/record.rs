@@ -193,13 +193,8 @@ impl Model {
             for l in layer.gemms() {
                 slot += 1;
                 tensors.push(Checked {
-                    x: &l.grad_weight,
-                    n: l.inputs * l.outputs,
-                    slot,
-                });
-                tensors.push(Checked {
-                    x: &l.grad_bias,
-                    n: l.outputs,
+                    x: &l.grads,
+                    n: l.param_count(),
                     slot,
                 });
             }
@@ -222,7 +217,7 @@ impl Model {
     ) -> Result<Vec<usize>> {
         let mut updates = Vec::new();
         for l in self.gemm_layers() {
-            updates.extend(l.record_update(ctx, rec, step, &self.health)?);
+            updates.push(l.record_update(ctx, rec, step, &self.health)?);
         }
         for bn in self.layers.iter().flat_map(Layer::batchnorms) {
             updates.push(bn.record_update(ctx, rec, step, &self.health)?);

@@ -173,7 +173,7 @@ pub fn batchnorm_backward(
         &[dy, bufs.xhat, scratch],
         grid,
     ));
-    super::column_sum::column_sum(ctx, rec, (rows, 2 * channels), scratch, sums, None)?;
+    super::column_sum::column_sum(ctx, rec, (rows, 2 * channels), scratch, (sums, 0), None)?;
     let b = [dy, bufs.xhat, bufs.stats, bufs.affine, sums, dx];
     rec.push(Dispatch::new(&BATCHNORM_BACKWARD, &params, &b, grid));
     Ok(())

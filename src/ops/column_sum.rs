@@ -31,14 +31,14 @@ pub fn partials_bytes(rows: u32, cols: u32) -> u64 {
     }
 }
 
-/// Records `out[c] = Σ_r x[r, c]` over `rows × cols` f32. `partials` is scratch of
-/// [`partials_bytes`] (the recording's scratch when `None`).
+/// Records `out[at + c] = Σ_r x[r, c]` over `rows × cols` f32 (`out`: `(buffer, at)`).
+/// `partials` is scratch of [`partials_bytes`] (the recording's scratch when `None`).
 pub fn column_sum(
     ctx: &Context,
     rec: &mut Recording,
     (rows, cols): (u32, u32),
     x: &wgpu::Buffer,
-    out: &wgpu::Buffer,
+    (out, at): (&wgpu::Buffer, u32),
     partials: Option<&wgpu::Buffer>,
 ) -> Result<()> {
     const OP: &str = "column_sum";
@@ -46,7 +46,7 @@ pub fn column_sum(
         return Err(Error::invalid(OP, format!("empty matrix {rows}x{cols}")));
     }
     check_buffer(OP, "x", x, rows as u64 * cols as u64 * 4)?;
-    check_buffer(OP, "out", out, cols as u64 * 4)?;
+    check_buffer(OP, "out", out, (at as u64 + cols as u64) * 4)?;
     let segments = rows.div_ceil(SEGMENT_ROWS);
     if segments > 65535 {
         return Err(Error::invalid(
@@ -59,6 +59,8 @@ pub fn column_sum(
         cols,
         segment_rows: SEGMENT_ROWS,
         segments,
+        out_offset: at,
+        _pad: [0; 3],
     };
     let grid = [cols.div_ceil(64), segments, 1];
     if segments == 1 {
@@ -66,11 +68,21 @@ pub fn column_sum(
         return Ok(());
     }
     let scratch = partials_scratch(ctx, rec, OP, partials, partials_bytes(rows, cols))?;
-    rec.push(Dispatch::new(&COLUMN_SUM, &params, &[x, &scratch], grid));
+    let to_scratch = ColumnSumParams {
+        out_offset: 0,
+        ..params
+    };
+    rec.push(Dispatch::new(
+        &COLUMN_SUM,
+        &to_scratch,
+        &[x, &scratch],
+        grid,
+    ));
     // The segments' sums are a split-K GEMM's partials of shape 1 × cols.
     let shape = GemmShape::new(1, cols, rows);
     let reduce = GemmParams {
         chunks: segments,
+        out_offset: at,
         ..GemmParams::new(&shape, SEGMENT_ROWS, &Epilogue::NONE)
     };
     let none = ctx.unused_binding(0);

@@ -300,8 +300,10 @@ pub struct Epilogue<'a> {
     pub scale_a: Scale<'a>,
     /// Scale of B: per tensor or per column of the output.
     pub scale_b: Scale<'a>,
-    /// Optional bias, one per output column.
+    /// Optional bias, one per output column, from index `bias_offset` of its buffer on.
     pub bias: Option<&'a wgpu::Buffer>,
+    /// Index of column 0's bias in `bias`.
+    pub bias_offset: u32,
     /// Apply a following ReLU layer's forward (`relu`'s rectifier, NaN kept) to every output,
     /// so that layer needs no pass of its own.
     pub relu: bool,
@@ -324,6 +326,7 @@ impl Epilogue<'_> {
         scale_a: Scale::None,
         scale_b: Scale::None,
         bias: None,
+        bias_offset: 0,
         relu: false,
     };
 }
@@ -331,7 +334,10 @@ impl Epilogue<'_> {
 impl GemmParams {
     /// Parameters for `shape`, `k_chunk` and `epilogue`.
     pub fn new(shape: &GemmShape, k_chunk: u32, epilogue: &Epilogue<'_>) -> Self {
-        GemmParams::with_flags(shape, k_chunk, epilogue.flags())
+        GemmParams {
+            bias_offset: epilogue.bias_offset,
+            ..GemmParams::with_flags(shape, k_chunk, epilogue.flags())
+        }
     }
 }
 
@@ -419,7 +425,12 @@ pub(crate) fn record_kernel(
     epilogue.scale_b.check(op, "scale_b", shape.n)?;
     let bias = match epilogue.bias {
         Some(b) => {
-            check_buffer(op, "bias", b, shape.n as u64 * 4)?;
+            check_buffer(
+                op,
+                "bias",
+                b,
+                (epilogue.bias_offset as u64 + shape.n as u64) * 4,
+            )?;
             b
         }
         None => ctx.unused_binding(0),
