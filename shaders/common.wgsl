@@ -160,3 +160,10 @@ fn is_finite_f32(x: f32) -> bool {
 fn flat_index(gid: vec3<u32>, nwg: vec3<u32>, wg_size: u32) -> u32 {
     return gid.x + gid.y * nwg.x * wg_size;
 }
+
+// The first element of lane `lid` where each lane takes `per_lane` elements `wg_size` apart
+// (a workgroup's loads contiguous), on the same folded grid.
+fn strided_first(gid: vec3<u32>, nwg: vec3<u32>, lid: u32, wg_size: u32, per_lane: u32) -> u32 {
+    let workgroup = (flat_index(gid, nwg, wg_size) - lid) / wg_size;
+    return workgroup * wg_size * per_lane + lid;
+}

@@ -74,8 +74,7 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let workgroup = (flat_index(gid, nwg, WG_SIZE) - lid) / WG_SIZE;
-    let first = workgroup * WG_SIZE * PER_LANE + lid;
+    let first = strided_first(gid, nwg, lid, WG_SIZE, PER_LANE);
     if first >= params.n {
         return;
     }

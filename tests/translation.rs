@@ -63,6 +63,50 @@ fn hlsl(module: &naga::Module, info: &naga::valid::ModuleInfo, model: hlsl::Shad
     out
 }
 
+fn msl(
+    module: &naga::Module,
+    info: &naga::valid::ModuleInfo,
+    version: (u8, u8),
+) -> Result<String, msl::Error> {
+    let options = msl::Options {
+        lang_version: version,
+        fake_missing_bindings: true,
+        ..Default::default()
+    };
+    let pipeline = msl::PipelineOptions {
+        entry_point: Some((naga::ShaderStage::Compute, "main".into())),
+        ..Default::default()
+    };
+    msl::write_string(module, info, &options, &pipeline).map(|(src, _)| src)
+}
+
+fn glsl(
+    module: &naga::Module,
+    info: &naga::valid::ModuleInfo,
+    version: glsl::Version,
+) -> Result<String, glsl::Error> {
+    let options = glsl::Options {
+        version,
+        ..Default::default()
+    };
+    let pipeline = glsl::PipelineOptions {
+        shader_stage: naga::ShaderStage::Compute,
+        entry_point: "main".into(),
+        multiview: None,
+    };
+    let mut out = String::new();
+    glsl::Writer::new(
+        &mut out,
+        module,
+        info,
+        &options,
+        &pipeline,
+        Default::default(),
+    )
+    .and_then(|mut w| w.write())?;
+    Ok(out)
+}
+
 #[test]
 fn every_shader_file_is_part_of_a_declared_kernel() {
     for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders")).unwrap() {
@@ -218,16 +262,7 @@ fn msl_translates_for_metal_2_1_and_later() {
     for def in ALL_KERNELS {
         let (module, info) = parse(def);
         for version in [(2, 1), (2, 4), (3, 0)] {
-            let options = msl::Options {
-                lang_version: version,
-                fake_missing_bindings: true,
-                ..Default::default()
-            };
-            let pipeline = msl::PipelineOptions {
-                entry_point: Some((naga::ShaderStage::Compute, "main".into())),
-                ..Default::default()
-            };
-            let (src, _) = msl::write_string(&module, &info, &options, &pipeline)
+            let src = msl(&module, &info, version)
                 .unwrap_or_else(|e| panic!("{} MSL {version:?}: {e}", def.name));
             assert!(src.contains("kernel void"), "{}", def.name);
         }
@@ -238,26 +273,8 @@ fn msl_translates_for_metal_2_1_and_later() {
 fn glsl_es_translates() {
     for def in ALL_KERNELS {
         let (module, info) = parse(def);
-        let options = glsl::Options {
-            version: glsl::Version::new_gles(310),
-            ..Default::default()
-        };
-        let pipeline = glsl::PipelineOptions {
-            shader_stage: naga::ShaderStage::Compute,
-            entry_point: "main".into(),
-            multiview: None,
-        };
-        let mut out = String::new();
-        glsl::Writer::new(
-            &mut out,
-            &module,
-            &info,
-            &options,
-            &pipeline,
-            Default::default(),
-        )
-        .and_then(|mut w| w.write())
-        .unwrap_or_else(|e| panic!("{} GLSL ES: {e}", def.name));
+        let out = glsl(&module, &info, glsl::Version::new_gles(310))
+            .unwrap_or_else(|e| panic!("{} GLSL ES: {e}", def.name));
         assert!(out.contains("#version 310 es"), "{}", def.name);
     }
 }
@@ -330,42 +347,14 @@ fn subgroup_folds_translate() {
             "{}: HLSL shuffle",
             def.name
         );
-        let options = msl::Options {
-            lang_version: (2, 1),
-            fake_missing_bindings: true,
-            ..Default::default()
-        };
-        let pipeline = msl::PipelineOptions {
-            entry_point: Some((naga::ShaderStage::Compute, "main".into())),
-            ..Default::default()
-        };
-        let (src, _) = msl::write_string(&module, &info, &options, &pipeline)
-            .unwrap_or_else(|e| panic!("{} MSL: {e}", def.name));
+        let src = msl(&module, &info, (2, 1)).unwrap_or_else(|e| panic!("{} MSL: {e}", def.name));
         assert!(
             src.contains("simd_shuffle_xor"),
             "{}: MSL shuffle",
             def.name
         );
-        let options = glsl::Options {
-            version: glsl::Version::Desktop(430),
-            ..Default::default()
-        };
-        let pipeline = glsl::PipelineOptions {
-            shader_stage: naga::ShaderStage::Compute,
-            entry_point: "main".into(),
-            multiview: None,
-        };
-        let mut out = String::new();
-        glsl::Writer::new(
-            &mut out,
-            &module,
-            &info,
-            &options,
-            &pipeline,
-            Default::default(),
-        )
-        .and_then(|mut w| w.write())
-        .unwrap_or_else(|e| panic!("{} GLSL: {e}", def.name));
+        let out = glsl(&module, &info, glsl::Version::Desktop(430))
+            .unwrap_or_else(|e| panic!("{} GLSL: {e}", def.name));
         assert!(
             out.contains("subgroupShuffleXor"),
             "{}: GLSL shuffle",
