@@ -122,16 +122,21 @@ fn store_block(acc: array<f32, 16>, row0: u32, col0: u32, step: u32, z: u32) {
 }
 
 // The register-blocked kernels' lane -> (output block, split-K chunk): lanes are numbered across
-// the grid (64 per workgroup); lane g takes chunk g / blocks and in it block g % blocks, blocks
-// running along N first. Packing chunks into workgroups keeps every lane busy where an output
-// has few blocks and K many chunks (a weight gradient: 14 blocks per chunk would leave 50 of a
-// workgroup's 64 lanes idle). Returns the block's first row and column, its chunk, and in w 0 for
-// lanes past the last chunk.
-fn regs_block(lid: u32, wid: vec3<u32>, groups: vec3<u32>) -> vec4<u32> {
-    let blocks_n = (params.n + 3u) / 4u;
-    let blocks = ((params.m + 3u) / 4u) * blocks_n;
+// the grid (64 per workgroup); lane g takes chunk g / blocks and in it block g % blocks, blocks of
+// bm x bn cells running along N first. Packing chunks into workgroups keeps every lane busy where
+// an output has few blocks and K many chunks (a weight gradient: 14 blocks per chunk would leave
+// 50 of a workgroup's 64 lanes idle). Returns the block's first row and column, its chunk, and in
+// w 0 for lanes past the last chunk.
+fn regs_block_of(lid: u32, wid: vec3<u32>, groups: vec3<u32>, bm: u32, bn: u32) -> vec4<u32> {
+    let blocks_n = (params.n + bn - 1u) / bn;
+    let blocks = ((params.m + bm - 1u) / bm) * blocks_n;
     let lane = (wid.y * groups.x + wid.x) * 64u + lid;
     let z = lane / blocks;
     let b = lane % blocks;
-    return vec4<u32>((b / blocks_n) * 4u, (b % blocks_n) * 4u, z, u32(z < params.chunks));
+    return vec4<u32>((b / blocks_n) * bm, (b % blocks_n) * bn, z, u32(z < params.chunks));
+}
+
+// regs_block_of for the 4x4 blocks of gemm_f32_regs, gemm_i8_regs and conv_i8_regs.
+fn regs_block(lid: u32, wid: vec3<u32>, groups: vec3<u32>) -> vec4<u32> {
+    return regs_block_of(lid, wid, groups, 4u, 4u);
 }

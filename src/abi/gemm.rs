@@ -48,6 +48,14 @@ pub enum Spread {
 /// [`GEMM_I8_REGS`](crate::ops::gemm::GEMM_I8_REGS)).
 pub const REGS_BLOCK: u32 = 4;
 
+/// Output rows and columns per lane of `conv_f32_regs`'s forward: 4 output pixels × 8 output
+/// channels, so that one gather of a pixel's window serves 8 channels (a first layer's 6).
+pub const CONV_F32_FWD_BLOCK: (u32, u32) = (4, 8);
+
+/// Output rows and columns per lane of `conv_f32_regs`'s weight gradient: 8 output channels ×
+/// 4 taps, so that one gather of a tap serves 8 channels.
+pub const CONV_F32_WGRAD_BLOCK: (u32, u32) = (8, 4);
+
 /// One way to run a GEMM: the same product in another tiling. For `gemm_i8` every variant
 /// computes the same int32 sums; for `gemm_f32` the same fused multiply-adds per output cell in
 /// the same order (K ascending within a split-K chunk), so on one adapter the variants agree

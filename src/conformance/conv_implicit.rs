@@ -43,9 +43,24 @@ pub(super) fn f32_cases(
     g: &mut Gen,
     out: &mut Vec<CaseResult>,
 ) -> Result<()> {
+    // 6 channels: one block of 8 along them, two cells dropped; 13: two blocks, the second
+    // partial.
+    for channels in [6, 13] {
+        f32_channel_cases(ctx, geom, input, channels, g, out)?;
+    }
+    Ok(())
+}
+
+fn f32_channel_cases(
+    ctx: &Context,
+    geom: &ops::ConvGeometry,
+    input: ColumnInput<'_>,
+    channels: u32,
+    g: &mut Gen,
+    out: &mut Vec<CaseResult>,
+) -> Result<()> {
     let ColumnInput { x, x_buf: xb, cols } = input;
     use crate::ops::conv_gemm::{conv_forward_shape, conv_wgrad_shape};
-    let channels = 6;
     let (rows, taps) = (geom.rows(), geom.taps());
     let weight = g.normal_vec((channels * taps) as usize, 1.0);
     let bias = g.normal_vec(channels as usize, 1.0);
@@ -138,7 +153,7 @@ pub(super) fn f32_cases(
         let (k, s, p) = (geom.kh, geom.stride, geom.pad);
         check.finish(
             "conv",
-            format!("conv_f32_regs {name} {n}x{h}x{w}x{c} k{k} s{s} p{p}"),
+            format!("conv_f32_regs {name} {n}x{h}x{w}x{c} k{k} s{s} p{p} -> {channels}"),
             out,
         );
     }

@@ -2,10 +2,11 @@
 //! `shaders/conv_f32_regs.wgsl`.
 
 use crate::abi::{
-    ConvGemmParams, ConvGeometry, GEMM_TILE, GemmParams, GemmShape, GemmVariant, REGS_BLOCK,
+    CONV_F32_FWD_BLOCK, CONV_F32_WGRAD_BLOCK, ConvGemmParams, ConvGeometry, GEMM_TILE, GemmParams,
+    GemmShape, GemmVariant, REGS_BLOCK,
 };
 use crate::cpu::conv::column_element;
-use crate::cpu::gemm_i8::{CpuEpilogue, store_block, store_result};
+use crate::cpu::gemm_i8::{CpuEpilogue, store_result};
 use crate::cpu::gemm_reduce::split_k;
 use crate::cpu::{
     self,
@@ -63,14 +64,15 @@ pub fn gemm_f32_regs_pass(
     let (m, n, k) = (shape.m, shape.n, shape.k);
     let a_at = |r, kk| element(a, (m, k), shape.trans_a, r, kk);
     let b_at = |c, kk| element(b, (n, k), shape.trans_b, c, kk);
-    regs_pass(shape, k_chunk, (a_at, b_at), epilogue, raw, out);
+    const B: usize = REGS_BLOCK as usize;
+    regs_pass::<B, B>(shape, k_chunk, (a_at, b_at), epilogue, raw, out);
 }
 
-/// The register-blocked loop of `gemm_f32_regs` and `conv_f32_regs`: a 4×4 block per lane, one
-/// fused multiply-add per K value in ascending K within each chunk; `a_at(row, k)` and
-/// `b_at(column, k)` read the operands (rows past the edge are clamped to the last, as on the
-/// GPU; their cells are dropped).
-fn regs_pass(
+/// The register-blocked loop of `gemm_f32_regs` (4×4 blocks) and `conv_f32_regs` (4×8 forward,
+/// 8×4 weight gradient): a `BM × BN` block per lane, one fused multiply-add per K value in
+/// ascending K within each chunk; `a_at(row, k)` and `b_at(column, k)` read the operands (rows
+/// past the edge are clamped to the last, as on the GPU; their cells are dropped).
+fn regs_pass<const BM: usize, const BN: usize>(
     shape: &GemmShape,
     k_chunk: u32,
     (a_at, b_at): (impl Fn(u32, u32) -> f32, impl Fn(u32, u32) -> f32),
@@ -81,21 +83,28 @@ fn regs_pass(
     let (m, n, k) = (shape.m, shape.n, shape.k);
     for z in 0..shape.chunks(k_chunk) {
         let (k0, k1) = (z * k_chunk, ((z + 1) * k_chunk).min(k));
-        for m0 in (0..m).step_by(REGS_BLOCK as usize) {
-            for n0 in (0..n).step_by(REGS_BLOCK as usize) {
-                let rows: [u32; 4] = std::array::from_fn(|i| (m0 + i as u32).min(m - 1));
-                let cols: [u32; 4] = std::array::from_fn(|j| (n0 + j as u32).min(n - 1));
-                let mut acc = [0f32; 16];
+        for m0 in (0..m).step_by(BM) {
+            for n0 in (0..n).step_by(BN) {
+                let rows: [u32; BM] = std::array::from_fn(|i| (m0 + i as u32).min(m - 1));
+                let cols: [u32; BN] = std::array::from_fn(|j| (n0 + j as u32).min(n - 1));
+                let mut acc = [[0f32; BN]; BM];
                 for kk in k0..k1 {
                     let av = rows.map(|r| a_at(r, kk));
                     let bv = cols.map(|c| b_at(c, kk));
-                    for i in 0..4 {
-                        for j in 0..4 {
-                            acc[i * 4 + j] = av[i].mul_add(bv[j], acc[i * 4 + j]);
+                    for i in 0..BM {
+                        for j in 0..BN {
+                            acc[i][j] = av[i].mul_add(bv[j], acc[i][j]);
                         }
                     }
                 }
-                store_block(epilogue, raw, out, (m, n), &acc, (m0, n0), 1, z);
+                for (i, row) in acc.iter().enumerate() {
+                    for (j, &v) in row.iter().enumerate() {
+                        let (gm, gn) = (m0 + i as u32, n0 + j as u32);
+                        if gm < m && gn < n {
+                            store_result(epilogue, raw, out, (m, n), v, (gm, gn), z);
+                        }
+                    }
+                }
             }
         }
     }
@@ -139,11 +148,16 @@ pub fn conv_f32_regs_pass(
     if wgrad {
         let a_at = |r, p| a[(p * m + r) as usize];
         let b_at = |c, p| column_element(g, b, p, c);
-        regs_pass(shape, k_chunk, (a_at, b_at), epilogue, raw, out);
+        const B: (usize, usize) = (
+            CONV_F32_WGRAD_BLOCK.0 as usize,
+            CONV_F32_WGRAD_BLOCK.1 as usize,
+        );
+        regs_pass::<{ B.0 }, { B.1 }>(shape, k_chunk, (a_at, b_at), epilogue, raw, out);
     } else {
         let a_at = |r, t| column_element(g, a, r, t);
         let b_at = |c, t| b[(c * k + t) as usize];
-        regs_pass(shape, k_chunk, (a_at, b_at), epilogue, raw, out);
+        const B: (usize, usize) = (CONV_F32_FWD_BLOCK.0 as usize, CONV_F32_FWD_BLOCK.1 as usize);
+        regs_pass::<{ B.0 }, { B.1 }>(shape, k_chunk, (a_at, b_at), epilogue, raw, out);
     }
 }
 

@@ -4,7 +4,10 @@
 //! matrix is written or kept. The same bits as [`im2col`](super::im2col()) (or
 //! [`im2col_i8`](super::im2col_i8())) followed by the GEMM in [`GemmVariant::Regs`].
 
-use crate::abi::{ConvGemmParams, ConvGeometry, GemmShape, GemmVariant, Precision, f32_k_chunk};
+use crate::abi::{
+    CONV_F32_FWD_BLOCK, CONV_F32_WGRAD_BLOCK, ConvGemmParams, ConvGeometry, GemmShape, GemmVariant,
+    Precision, REGS_BLOCK, f32_k_chunk,
+};
 use crate::error::Result;
 use crate::gpu::Context;
 use crate::gpu::kernel::{KernelDef, Recording, wgsl};
@@ -42,9 +45,10 @@ const fn conv_f32_sources(constants: &'static str) -> [&'static str; 5] {
     ]
 }
 
+// BM x BN: CONV_F32_FWD_BLOCK and CONV_F32_WGRAD_BLOCK (src/abi/gemm.rs).
 static CONV_F32_REGS_SOURCES: [[&str; 5]; 2] = [
-    conv_f32_sources("const CONV_WGRAD = false;\n"),
-    conv_f32_sources("const CONV_WGRAD = true;\n"),
+    conv_f32_sources("const CONV_WGRAD = false;\nconst BM = 4u;\nconst BN = 8u;\n"),
+    conv_f32_sources("const CONV_WGRAD = true;\nconst BM = 8u;\nconst BN = 4u;\n"),
 ];
 
 /// The kernel declarations of `shaders/conv_i8_regs.wgsl`: an int8 convolution as an implicit
@@ -136,10 +140,16 @@ fn record_conv(
     } else {
         (input, other)
     };
+    let block = match (int8, wgrad) {
+        (true, _) => (REGS_BLOCK, REGS_BLOCK),
+        (false, false) => CONV_F32_FWD_BLOCK,
+        (false, true) => CONV_F32_WGRAD_BLOCK,
+    };
     let kernel = GemmKernel {
         def,
         variant: GemmVariant::Regs,
         conv: Some(g),
+        block,
     };
     record_kernel(ctx, rec, kernel, &shape, k_chunk, bytes, bufs, epilogue)
 }

@@ -235,8 +235,9 @@ impl GemmVariant {
         }
     }
 
-    /// Workgroups for `shape` cut into `chunks` split-K chunks.
-    fn grid(self, shape: &GemmShape, chunks: u32) -> [u32; 3] {
+    /// Workgroups for `shape` cut into `chunks` split-K chunks; `block`: the rows and columns
+    /// per lane of a register-blocked kernel.
+    fn grid(self, shape: &GemmShape, chunks: u32, (bm, bn): (u32, u32)) -> [u32; 3] {
         match self {
             GemmVariant::Tiled => [
                 shape.n.div_ceil(GEMM_TILE),
@@ -249,8 +250,7 @@ impl GemmVariant {
             }
             // One lane per (block, chunk), chunks packed into workgroups (regs_block()).
             GemmVariant::Regs => {
-                let blocks =
-                    shape.m.div_ceil(REGS_BLOCK) as u64 * shape.n.div_ceil(REGS_BLOCK) as u64;
+                let blocks = shape.m.div_ceil(bm) as u64 * shape.n.div_ceil(bn) as u64;
                 grid_1d(blocks * chunks as u64, REGS_LANES)
             }
         }
@@ -382,6 +382,7 @@ fn record(
         def: variant.kernel(precision, shape),
         variant,
         conv: None,
+        block: (REGS_BLOCK, REGS_BLOCK),
     };
     record_kernel(
         ctx,
@@ -401,6 +402,8 @@ pub(crate) struct GemmKernel<'a> {
     pub def: &'static KernelDef,
     pub variant: GemmVariant,
     pub conv: Option<&'a ConvGeometry>,
+    /// Rows and columns per lane of a register-blocked kernel.
+    pub block: (u32, u32),
 }
 
 /// Records `def` (a GEMM kernel, or with a geometry a convolution's implicit GEMM) on the grid of
@@ -409,7 +412,12 @@ pub(crate) struct GemmKernel<'a> {
 pub(crate) fn record_kernel(
     ctx: &Context,
     rec: &mut Recording,
-    GemmKernel { def, variant, conv }: GemmKernel<'_>,
+    GemmKernel {
+        def,
+        variant,
+        conv,
+        block,
+    }: GemmKernel<'_>,
     shape: &GemmShape,
     k_chunk: u32,
     operand_bytes: (u64, u64),
@@ -437,16 +445,15 @@ pub(crate) fn record_kernel(
     };
     let params = GemmParams::new(shape, k_chunk, epilogue);
     let (scale_a, scale_b) = (epilogue.scale_a.buffer(ctx), epilogue.scale_b.buffer(ctx));
-    let lanes = shape.m.div_ceil(REGS_BLOCK) as u64
-        * shape.n.div_ceil(REGS_BLOCK) as u64
-        * params.chunks as u64;
+    let lanes =
+        shape.m.div_ceil(block.0) as u64 * shape.n.div_ceil(block.1) as u64 * params.chunks as u64;
     if variant == GemmVariant::Regs && lanes > u32::MAX as u64 {
         return Err(Error::invalid(
             op,
-            format!("{lanes} lanes (4x4 blocks times split-K chunks) exceed 2^32; split the GEMM"),
+            format!("{lanes} lanes (blocks times split-K chunks) exceed 2^32; split the GEMM"),
         ));
     }
-    let grid = variant.grid(shape, params.chunks);
+    let grid = variant.grid(shape, params.chunks, block);
     let dispatch = |out: &wgpu::Buffer| {
         let bindings = [bufs.a, bufs.b, scale_a, scale_b, bias, out];
         match conv {
