@@ -1,5 +1,6 @@
-// gemm_f32_regs: gemm_f32 without workgroup memory or barriers. Each lane computes a 4x4 block of
-// outputs from registers, loading its four A rows and four B rows straight from storage. For the
+// gemm_f32_regs: gemm_f32 without workgroup memory or barriers. Each lane computes a 4x8 block of
+// outputs from registers (two 4x4 halves, as conv_f32_regs.wgsl explains), loading its four A
+// rows and eight B rows straight from storage: each A element loaded serves 8 columns. For the
 // skinny GEMMs of small convolutions (6 or 16 output channels, K of 25 or 150) the staging of the
 // tiled kernels costs more than it saves, above all on CPU drivers, where every barrier
 // suspends and resumes the whole workgroup. Same interface, split-K and per-cell arithmetic
@@ -19,7 +20,7 @@
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) groups: vec3<u32>) {
-    let block = regs_block(lid, wid, groups);
+    let block = regs_block_of(lid, wid, groups, 4u, 8u);
     if block.w == 0u {
         return;
     }
@@ -36,24 +37,30 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         b_stride = vec2<u32>(1u, params.n);
     }
     var a_row: array<u32, 4>;
-    var b_row: array<u32, 4>;
+    var b_row: array<u32, 8>;
     for (var i = 0u; i < 4u; i++) {
         a_row[i] = min(m0 + i, params.m - 1u) * a_stride.x;
-        b_row[i] = min(n0 + i, params.n - 1u) * b_stride.x;
+    }
+    for (var j = 0u; j < 8u; j++) {
+        b_row[j] = min(n0 + j, params.n - 1u) * b_stride.x;
     }
     let k0 = block.z * params.k_chunk;
     let k1 = min(k0 + params.k_chunk, params.k);
-    var acc: array<f32, 16>;
+    var acc_lo: array<f32, 16>;
+    var acc_hi: array<f32, 16>;
     for (var k = k0; k < k1; k++) {
         var av: array<f32, 4>;
-        var bv: array<f32, 4>;
+        var bv: array<f32, 8>;
         for (var i = 0u; i < 4u; i++) {
             av[i] = a[a_row[i] + k * a_stride.y];
-            bv[i] = b[b_row[i] + k * b_stride.y];
+        }
+        for (var j = 0u; j < 8u; j++) {
+            bv[j] = b[b_row[j] + k * b_stride.y];
         }
         for (var i = 0u; i < 4u; i++) {
             for (var j = 0u; j < 4u; j++) {
-                acc[i * 4u + j] = fma(av[i], bv[j], acc[i * 4u + j]);
+                acc_lo[i * 4u + j] = fma(av[i], bv[j], acc_lo[i * 4u + j]);
+                acc_hi[i * 4u + j] = fma(av[i], bv[j + 4u], acc_hi[i * 4u + j]);
             }
         }
     }
@@ -64,7 +71,15 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         let b = block_bias(n0, j);
         for (var i = 0u; i < 4u; i++) {
             let sa = block_scale_a(m0, i);
-            store_block_cell(acc[i * 4u + j], m0, n0, i, j, block.z, sa, sb, b);
+            store_block_cell(acc_lo[i * 4u + j], m0, n0, i, j, block.z, sa, sb, b);
+        }
+    }
+    for (var j = 4u; j < 8u; j++) {
+        let sb = block_scale_b(n0, j);
+        let b = block_bias(n0, j);
+        for (var i = 0u; i < 4u; i++) {
+            let sa = block_scale_a(m0, i);
+            store_block_cell(acc_hi[i * 4u + j - 4u], m0, n0, i, j, block.z, sa, sb, b);
         }
     }
 }

@@ -2,8 +2,8 @@
 //! `shaders/conv_f32_regs.wgsl`.
 
 use crate::abi::{
-    CONV_F32_FWD_BLOCK, CONV_F32_WGRAD_BLOCK, ConvGemmParams, ConvGeometry, GEMM_TILE, GemmParams,
-    GemmShape, GemmVariant, REGS_BLOCK,
+    CONV_F32_FWD_BLOCK, CONV_F32_WGRAD_BLOCK, ConvGemmParams, ConvGeometry, GEMM_F32_REGS_BLOCK,
+    GEMM_TILE, GemmParams, GemmShape, GemmVariant,
 };
 use crate::cpu::conv::column_element;
 use crate::cpu::gemm_i8::{CpuEpilogue, store_result};
@@ -51,7 +51,7 @@ pub(crate) fn element(src: &[f32], (rows, k): (u32, u32), trans: bool, r: u32, k
     }
 }
 
-/// One `gemm_f32_regs` dispatch: a 4×4 block per lane, K ascending.
+/// One `gemm_f32_regs` dispatch: a 4×8 block per lane, K ascending.
 pub fn gemm_f32_regs_pass(
     shape: &GemmShape,
     k_chunk: u32,
@@ -64,8 +64,11 @@ pub fn gemm_f32_regs_pass(
     let (m, n, k) = (shape.m, shape.n, shape.k);
     let a_at = |r, kk| element(a, (m, k), shape.trans_a, r, kk);
     let b_at = |c, kk| element(b, (n, k), shape.trans_b, c, kk);
-    const B: usize = REGS_BLOCK as usize;
-    regs_pass::<B, B>(shape, k_chunk, (a_at, b_at), epilogue, raw, out);
+    const B: (usize, usize) = (
+        GEMM_F32_REGS_BLOCK.0 as usize,
+        GEMM_F32_REGS_BLOCK.1 as usize,
+    );
+    regs_pass::<{ B.0 }, { B.1 }>(shape, k_chunk, (a_at, b_at), epilogue, raw, out);
 }
 
 /// The register-blocked loop of `gemm_f32_regs` (4×4 blocks) and `conv_f32_regs` (4×8 forward,

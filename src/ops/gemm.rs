@@ -31,8 +31,8 @@ use crate::ops::gemm_wide;
 use crate::ops::{ConvGeometry, check_buffer, partials_scratch};
 
 pub use crate::abi::{
-    ConvGemmParams, F32_K_CHUNK, GEMM_I8_BK, GEMM_TILE, GemmFlags, GemmParams, GemmShape,
-    GemmVariant, MAX_K_CHUNK, REGS_BLOCK, ScaleMode, Spread, f32_k_chunk,
+    ConvGemmParams, F32_K_CHUNK, GEMM_F32_REGS_BLOCK, GEMM_I8_BK, GEMM_TILE, GemmFlags, GemmParams,
+    GemmShape, GemmVariant, MAX_K_CHUNK, REGS_BLOCK, ScaleMode, Spread, f32_k_chunk,
 };
 
 /// The bindings every GEMM kernel declares, in binding order.
@@ -144,8 +144,8 @@ static I8_REGS_SOURCES: [[&str; 5]; 4] = [
     i8_regs_sources("const REGS_TRANS_A = true;\nconst REGS_TRANS_B = true;\n"),
 ];
 
-/// The kernel declaration of `shaders/gemm_f32_regs.wgsl`: `gemm_f32` with a 4×4 block per
-/// lane in registers and no workgroup memory.
+/// The kernel declaration of `shaders/gemm_f32_regs.wgsl`: `gemm_f32` with a 4×8 block per
+/// lane ([`GEMM_F32_REGS_BLOCK`]) in registers and no workgroup memory.
 pub static GEMM_F32_REGS: KernelDef = regs_kernel(
     "gemm_f32_regs",
     &[
@@ -382,7 +382,10 @@ fn record(
         def: variant.kernel(precision, shape),
         variant,
         conv: None,
-        block: (REGS_BLOCK, REGS_BLOCK),
+        block: match precision {
+            Precision::Int8 => (REGS_BLOCK, REGS_BLOCK),
+            Precision::Fp32 => GEMM_F32_REGS_BLOCK,
+        },
     };
     record_kernel(
         ctx,
