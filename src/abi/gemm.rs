@@ -52,6 +52,10 @@ pub const REGS_BLOCK: u32 = 4;
 /// serves 8 columns.
 pub const GEMM_F32_REGS_BLOCK: (u32, u32) = (4, 8);
 
+/// Output rows and columns per lane of `gemm_i8_regs`: 4 × 8, so that each A word loaded
+/// serves 8 columns.
+pub const GEMM_I8_REGS_BLOCK: (u32, u32) = (4, 8);
+
 /// Output rows and columns per lane of `conv_f32_regs`'s forward: 4 output pixels × 8 output
 /// channels, so that one gather of a pixel's window serves 8 channels (a first layer's 6).
 pub const CONV_F32_FWD_BLOCK: (u32, u32) = (4, 8);

@@ -1,7 +1,8 @@
 //! Twin of `shaders/gemm_i8.wgsl`.
 
 use crate::abi::{
-    ConvGemmParams, ConvGeometry, GEMM_TILE, GemmParams, GemmShape, GemmVariant, REGS_BLOCK,
+    ConvGemmParams, ConvGeometry, GEMM_I8_REGS_BLOCK, GEMM_TILE, GemmParams, GemmShape,
+    GemmVariant, REGS_BLOCK,
 };
 use crate::cpu::conv::column_byte;
 use crate::cpu::gemm_reduce::split_k;
@@ -171,6 +172,7 @@ pub fn conv_i8_regs_pass(
 ) {
     let (m, k) = (shape.m, shape.k);
     let k4_total = k.div_ceil(4);
+    const B: usize = REGS_BLOCK as usize;
     // The packed word of K values 4·k4 .. 4·k4 + 3, zero past K.
     let gather = |byte: &dyn Fn(u32) -> u32, k4: u32| -> u32 {
         (0..4)
@@ -183,11 +185,11 @@ pub fn conv_i8_regs_pass(
             |r: u32, p: u32| (a[(p * m.div_ceil(4) + r / 4) as usize] >> (8 * (r % 4))) & 0xff;
         let a_word = |r, k4| gather(&|p| dy_byte(r, p), k4);
         let b_word = |c, k4| gather(&|p| column_byte(g, b, p, c), k4);
-        regs_pass(shape, k_chunk, (a_word, b_word), epilogue, raw, out);
+        regs_pass::<B, B>(shape, k_chunk, (a_word, b_word), epilogue, raw, out);
     } else {
         let a_word = |r, k4| gather(&|t| column_byte(g, a, r, t), k4);
         let b_word = |c, k4| b[(c * k4_total + k4) as usize];
-        regs_pass(shape, k_chunk, (a_word, b_word), epilogue, raw, out);
+        regs_pass::<B, B>(shape, k_chunk, (a_word, b_word), epilogue, raw, out);
     }
 }
 
@@ -205,14 +207,15 @@ pub fn gemm_i8_regs_pass(
     let (m, n, k) = (shape.m, shape.n, shape.k);
     let a_word = |r, k4| operand_word(a, m, k, shape.trans_a, r, k4);
     let b_word = |c, k4| operand_word(b, n, k, shape.trans_b, c, k4);
-    regs_pass(shape, k_chunk, (a_word, b_word), epilogue, raw, out);
+    const B: (usize, usize) = (GEMM_I8_REGS_BLOCK.0 as usize, GEMM_I8_REGS_BLOCK.1 as usize);
+    regs_pass::<{ B.0 }, { B.1 }>(shape, k_chunk, (a_word, b_word), epilogue, raw, out);
 }
 
-/// The register-blocked loop of `gemm_i8_regs` and `conv_i8_regs`: a 4×4 block per lane, one
-/// packed word (four K values) of each row per step, int32 sums; `a_word(row, k4)` and
-/// `b_word(column, k4)` read the operands' words (rows past the edge are clamped to the last,
-/// as on the GPU; their cells are dropped).
-fn regs_pass(
+/// The register-blocked loop of `gemm_i8_regs` (4×8 blocks) and `conv_i8_regs` (4×4): a
+/// `BM × BN` block per lane, one packed word (four K values) of each row per step, int32 sums;
+/// `a_word(row, k4)` and `b_word(column, k4)` read the operands' words (rows past the edge are
+/// clamped to the last, as on the GPU; their cells are dropped).
+fn regs_pass<const BM: usize, const BN: usize>(
     shape: &GemmShape,
     k_chunk: u32,
     (a_word, b_word): (impl Fn(u32, u32) -> u32, impl Fn(u32, u32) -> u32),
@@ -225,23 +228,28 @@ fn regs_pass(
     let chunk4 = k_chunk / 4;
     for z in 0..shape.chunks(k_chunk) {
         let (k40, k41) = (z * chunk4, ((z + 1) * chunk4).min(k4_total));
-        for m0 in (0..m).step_by(REGS_BLOCK as usize) {
-            for n0 in (0..n).step_by(REGS_BLOCK as usize) {
-                let rows: [u32; 4] = std::array::from_fn(|i| (m0 + i as u32).min(m - 1));
-                let cols: [u32; 4] = std::array::from_fn(|j| (n0 + j as u32).min(n - 1));
-                let mut acc = [0i32; 16];
+        for m0 in (0..m).step_by(BM) {
+            for n0 in (0..n).step_by(BN) {
+                let rows: [u32; BM] = std::array::from_fn(|i| (m0 + i as u32).min(m - 1));
+                let cols: [u32; BN] = std::array::from_fn(|j| (n0 + j as u32).min(n - 1));
+                let mut acc = [[0i32; BN]; BM];
                 for k4 in k40..k41 {
                     let av = rows.map(|r| a_word(r, k4));
                     let bv = cols.map(|c| b_word(c, k4));
-                    for i in 0..4 {
-                        for j in 0..4 {
-                            acc[i * 4 + j] =
-                                acc[i * 4 + j].wrapping_add(dot4_i8_packed(av[i], bv[j]));
+                    for i in 0..BM {
+                        for j in 0..BN {
+                            acc[i][j] = acc[i][j].wrapping_add(dot4_i8_packed(av[i], bv[j]));
                         }
                     }
                 }
-                let acc = acc.map(|v| v as f32);
-                store_block(epilogue, raw, out, (m, n), &acc, (m0, n0), 1, z);
+                for (i, row) in acc.iter().enumerate() {
+                    for (j, &v) in row.iter().enumerate() {
+                        let (gm, gn) = (m0 + i as u32, n0 + j as u32);
+                        if gm < m && gn < n {
+                            store_result(epilogue, raw, out, (m, n), v as f32, (gm, gn), z);
+                        }
+                    }
+                }
             }
         }
     }

@@ -31,8 +31,9 @@ use crate::ops::gemm_wide;
 use crate::ops::{ConvGeometry, check_buffer, partials_scratch};
 
 pub use crate::abi::{
-    ConvGemmParams, F32_K_CHUNK, GEMM_F32_REGS_BLOCK, GEMM_I8_BK, GEMM_TILE, GemmFlags, GemmParams,
-    GemmShape, GemmVariant, MAX_K_CHUNK, REGS_BLOCK, ScaleMode, Spread, f32_k_chunk,
+    ConvGemmParams, F32_K_CHUNK, GEMM_F32_REGS_BLOCK, GEMM_I8_BK, GEMM_I8_REGS_BLOCK, GEMM_TILE,
+    GemmFlags, GemmParams, GemmShape, GemmVariant, MAX_K_CHUNK, REGS_BLOCK, ScaleMode, Spread,
+    f32_k_chunk,
 };
 
 /// The bindings every GEMM kernel declares, in binding order.
@@ -114,7 +115,7 @@ pub(crate) const fn regs_kernel(
     }
 }
 
-/// The kernel declarations of `shaders/gemm_i8_regs.wgsl`: `gemm_i8` with a 4×4 block per lane
+/// The kernel declarations of `shaders/gemm_i8_regs.wgsl`: `gemm_i8` with a 4×8 block per lane
 /// in registers and no workgroup memory (the same integers, another tiling), one kernel per
 /// operand layout, indexed by `trans_a as usize * 2 + trans_b as usize`.
 pub static GEMM_I8_REGS: [KernelDef; 4] = {
@@ -383,7 +384,7 @@ fn record(
         variant,
         conv: None,
         block: match precision {
-            Precision::Int8 => (REGS_BLOCK, REGS_BLOCK),
+            Precision::Int8 => GEMM_I8_REGS_BLOCK,
             Precision::Fp32 => GEMM_F32_REGS_BLOCK,
         },
     };
