@@ -102,9 +102,8 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
             var bv: array<u32, 8>;
             for (var i = 0u; i < 4u; i++) {
                 av[i] = a[a_row[i] + k4];
-            }
-            for (var j = 0u; j < 8u; j++) {
-                bv[j] = b[b_row[j] + k4];
+                bv[i] = b[b_row[i] + k4];
+                bv[i + 4u] = b[b_row[i + 4u] + k4];
             }
             for (var i = 0u; i < 4u; i++) {
                 for (var j = 0u; j < 4u; j++) {
@@ -134,7 +133,9 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
             }
         }
     } else if trans_a && trans_b {
-        // Weight gradient: both transposed.
+        // Weight gradient: both transposed. Each half in loops of the 4x4 kernel's size: with
+        // bounds checks compiled in (a host's device), larger loop bodies are not unrolled, and
+        // llvmpipe ends an invocation's loops after 65,535 iterations in total.
         for (; k4 < whole; k4++) {
             var ta: array<u32, 4>;
             var tb_lo: array<u32, 4>;
@@ -142,18 +143,27 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
             for (var i = 0u; i < 4u; i++) {
                 ta[i] = a[(4u * k4 + i) * a_rows4 + a_col];
                 tb_lo[i] = b[(4u * k4 + i) * b_rows4 + b_col_lo];
+            }
+            for (var i = 0u; i < 4u; i++) {
                 tb_hi[i] = b[(4u * k4 + i) * b_rows4 + b_col_hi];
             }
             var bv_lo: array<u32, 4>;
             var bv_hi: array<u32, 4>;
             for (var j = 0u; j < 4u; j++) {
                 bv_lo[j] = byte_column(tb_lo[0], tb_lo[1], tb_lo[2], tb_lo[3], j);
+            }
+            for (var j = 0u; j < 4u; j++) {
                 bv_hi[j] = byte_column(tb_hi[0], tb_hi[1], tb_hi[2], tb_hi[3], j);
             }
             for (var i = 0u; i < 4u; i++) {
                 let ai = byte_column(ta[0], ta[1], ta[2], ta[3], i);
                 for (var j = 0u; j < 4u; j++) {
                     acc_lo[i * 4u + j] += dot4I8Packed(ai, bv_lo[j]);
+                }
+            }
+            for (var i = 0u; i < 4u; i++) {
+                let ai = byte_column(ta[0], ta[1], ta[2], ta[3], i);
+                for (var j = 0u; j < 4u; j++) {
                     acc_hi[i * 4u + j] += dot4I8Packed(ai, bv_hi[j]);
                 }
             }
