@@ -2,11 +2,12 @@
 
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
+use crate::nn::layer::Trainable;
 use crate::nn::linear::Output;
 use crate::nn::pass::Phase;
 use crate::nn::scratch::Scratch;
 use crate::nn::tensors::{Slice, Slot, TensorRole};
-use crate::ops::{self, BatchNormBuffers, BatchNormConfig, SgdBuffers, SgdStep};
+use crate::ops::{self, BatchNormBuffers, BatchNormConfig, SgdBuffers};
 
 /// BatchNorm2d over NHWC activations (`rows` = batch × pixels), FP32 in every policy.
 #[derive(Debug)]
@@ -102,29 +103,19 @@ impl BatchNorm {
         ops::batchnorm_scratch_bytes(self.rows, self.channels)
     }
 
-    /// Records the SGD step of γ and β; returns its index in `rec`.
-    pub(crate) fn record_update(
-        &self,
-        ctx: &Context,
-        rec: &mut Recording,
-        step: SgdStep,
-        guard: &wgpu::Buffer,
-    ) -> Result<usize> {
-        let index = rec.dispatches.len();
-        let bufs = SgdBuffers {
-            grad: &self.grads,
-            weights: &self.affine,
-            velocity: &self.velocity,
-            lr_scale: None,
-            guard: Some(guard),
-        };
-        ops::sgd(ctx, rec, 2 * self.channels, step, bufs)?;
-        Ok(index)
-    }
-
-    /// The gradient `[dγ | dβ]` and its length, for the step's health check.
-    pub(crate) fn grads(&self) -> (&wgpu::Buffer, u32) {
-        (&self.grads, 2 * self.channels)
+    /// γ and β as one SGD dispatch updates them.
+    pub(crate) fn trainable(&self) -> Trainable<'_> {
+        Trainable {
+            name: &self.name,
+            len: 2 * self.channels,
+            sgd: SgdBuffers {
+                grad: &self.grads,
+                weights: &self.affine,
+                velocity: &self.velocity,
+                lr_scale: None,
+                guard: None,
+            },
+        }
     }
 
     /// γ and β (trainable), then the running mean and variance.

@@ -2,7 +2,19 @@
 
 use crate::nn::tensors::Slot;
 use crate::nn::{BasicBlock, BatchNorm, Conv2d, Linear};
-use crate::ops;
+use crate::ops::{self, SgdBuffers};
+
+/// A layer's trainable values with their gradients and momentum, one buffer each laid out alike
+/// (a GEMM layer's `[W | b]`, a batch norm's `[γ | β]`): what one SGD dispatch updates and one
+/// health-check slot counts.
+pub(crate) struct Trainable<'a> {
+    /// The layer's name, the health record's name for the slot.
+    pub name: &'a str,
+    /// Values in each buffer.
+    pub len: u32,
+    /// The buffers and the learning-rate factor; no guard (the model's health record is).
+    pub sgd: SgdBuffers<'a>,
+}
 
 /// One layer of a [`Model`](crate::nn::Model), with the buffers it owns.
 #[derive(Debug)]
@@ -51,6 +63,14 @@ impl Layer {
             Layer::Block(b) => b.convs().into_iter().map(|c| &c.gemm).collect(),
             other => other.gemm().into_iter().collect(),
         }
+    }
+
+    /// Every trainable inside, blocks included: GEMM layers, then batch norms.
+    pub(crate) fn trainables(&self) -> Vec<Trainable<'_>> {
+        let gemms = self.gemms().into_iter().map(Linear::trainable);
+        gemms
+            .chain(self.batchnorms().into_iter().map(BatchNorm::trainable))
+            .collect()
     }
 
     /// The layer's named tensors.

@@ -7,12 +7,13 @@
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::nn::int8::{ClipsAt, Int8State, SummarySlot};
+use crate::nn::layer::Trainable;
 use crate::nn::pass::{Clips, Precision};
 use crate::nn::tensors::{Slice, Slot, TensorRole};
 use crate::ops::clip_select::ClipBuffers;
 use crate::ops::gemm::{Epilogue, GemmBuffers, GemmShape, MAX_K_CHUNK, Scale};
 use crate::ops::{
-    self, Candidates, ChannelStat, ClipRule, ConvGeometry, LrScale, Rounding, SgdBuffers, SgdStep,
+    self, Candidates, ChannelStat, ClipRule, ConvGeometry, LrScale, Rounding, SgdBuffers,
 };
 use crate::quant::{Dclrs, Policy};
 
@@ -415,26 +416,20 @@ impl Linear {
         Ok(seeded)
     }
 
-    /// Records the SGD update of weight and bias (one dispatch over `params`); returns its index
-    /// in `rec` (its learning rate changes with the schedule). UI8 scales the learning rate by
-    /// φ (DCLRS).
-    pub(crate) fn record_update(
-        &self,
-        ctx: &Context,
-        rec: &mut Recording,
-        step: SgdStep,
-        guard: &wgpu::Buffer,
-    ) -> Result<usize> {
-        let index = rec.dispatches.len();
-        let bufs = SgdBuffers {
-            grad: &self.grads,
-            weights: &self.params,
-            velocity: &self.velocity,
-            lr_scale: self.lr_scale(),
-            guard: Some(guard),
-        };
-        ops::sgd(ctx, rec, self.param_count(), step, bufs)?;
-        Ok(index)
+    /// Weight and bias as one SGD dispatch updates them (`params`, `grads`, `velocity`); UI8
+    /// scales the learning rate by φ (DCLRS).
+    pub(crate) fn trainable(&self) -> Trainable<'_> {
+        Trainable {
+            name: &self.name,
+            len: self.param_count(),
+            sgd: SgdBuffers {
+                grad: &self.grads,
+                weights: &self.params,
+                velocity: &self.velocity,
+                lr_scale: self.lr_scale(),
+                guard: None,
+            },
+        }
     }
 
     /// UI8's learning-rate factor (DCLRS) for the layer's weight and bias, read from the

@@ -425,8 +425,7 @@ fn activations(
 fn health_names(layers: &[Layer]) -> Vec<String> {
     let mut names = vec!["any".to_string(), "loss".to_string()];
     for layer in layers {
-        names.extend(layer.gemms().iter().map(|l| l.name.clone()));
-        names.extend(layer.batchnorms().iter().map(|b| b.name.clone()));
+        names.extend(layer.trainables().iter().map(|t| t.name.to_string()));
     }
     names
 }

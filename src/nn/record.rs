@@ -7,12 +7,12 @@ use crate::gpu::{Context, Recording};
 use crate::nn::Model;
 use crate::nn::block::BlockOutput;
 use crate::nn::conv::MaskedInput;
-use crate::nn::layer::Layer;
+use crate::nn::layer::{Layer, Trainable};
 use crate::nn::linear::{self, Output};
 use crate::nn::pass::{Clips, Fusion, Pass};
 use crate::nn::plan::{LayerPlan, ReluBackward, ReluForward};
 use crate::ops::nonfinite::Checked;
-use crate::ops::{self, ReluPass, ReluSaved, SgdStep, XentBuffers};
+use crate::ops::{self, ReluPass, ReluSaved, SgdBuffers, SgdStep, XentBuffers};
 
 impl Model {
     /// How layer `i` is recorded under `fusion` (unfused past the last layer).
@@ -183,32 +183,27 @@ impl Model {
     /// gradient, counted on the GPU before the optimizer runs — in the slot order of
     /// `health_names`.
     pub(crate) fn record_checks(&self, ctx: &Context, rec: &mut Recording) -> Result<()> {
-        let mut slot = 1;
-        let mut tensors = vec![Checked {
+        let loss = Checked {
             x: &self.row_loss,
             n: self.batch,
-            slot,
-        }];
-        for layer in &self.layers {
-            for l in layer.gemms() {
-                slot += 1;
-                tensors.push(Checked {
-                    x: &l.grads,
-                    n: l.param_count(),
-                    slot,
-                });
-            }
-            for b in layer.batchnorms() {
-                slot += 1;
-                let (x, n) = b.grads();
-                tensors.push(Checked { x, n, slot });
-            }
-        }
+            slot: 1,
+        };
+        let grads = self
+            .trainables()
+            .into_iter()
+            .zip(2..)
+            .map(|(t, slot)| Checked {
+                x: t.sgd.grad,
+                n: t.len,
+                slot,
+            });
+        let tensors: Vec<Checked> = std::iter::once(loss).chain(grads).collect();
         ops::nonfinite::nonfinite_count(ctx, rec, &tensors, &self.health)
     }
 
-    /// Records the optimizer step, guarded by the health record; returns the dispatch index of
-    /// each update, whose learning rate the trainer sets every step.
+    /// Records the optimizer step, one SGD dispatch per trainable, guarded by the health record;
+    /// returns the dispatch index of each update, whose learning rate the trainer sets every
+    /// step.
     pub(crate) fn record_update(
         &self,
         ctx: &Context,
@@ -216,12 +211,19 @@ impl Model {
         step: SgdStep,
     ) -> Result<Vec<usize>> {
         let mut updates = Vec::new();
-        for l in self.gemm_layers() {
-            updates.push(l.record_update(ctx, rec, step, &self.health)?);
-        }
-        for bn in self.layers.iter().flat_map(Layer::batchnorms) {
-            updates.push(bn.record_update(ctx, rec, step, &self.health)?);
+        for t in self.trainables() {
+            updates.push(rec.dispatches.len());
+            let bufs = SgdBuffers {
+                guard: Some(&self.health),
+                ..t.sgd
+            };
+            ops::sgd(ctx, rec, t.len, step, bufs)?;
         }
         Ok(updates)
+    }
+
+    /// Every layer's trainables, in the slot order of `health_names`.
+    fn trainables(&self) -> Vec<Trainable<'_>> {
+        self.layers.iter().flat_map(Layer::trainables).collect()
     }
 }
