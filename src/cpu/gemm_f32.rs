@@ -10,7 +10,7 @@ use crate::cpu::gemm_i8::{CpuEpilogue, store_result};
 use crate::cpu::gemm_reduce::split_k;
 use crate::cpu::{
     self,
-    replay::{Replay, Words, bad_bindings, epilogue, f32s, gemm_out, read},
+    replay::{Replay, Words, bad_bindings, f32s, gemm_call, read},
 };
 
 /// `out[M, N]` as `variant` computes it: one fused multiply-add per K value in ascending K within
@@ -224,21 +224,28 @@ fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), Stri
     let (a32, b32) = (f32s(a), f32s(b));
     if kernel.starts_with("conv_f32_regs") {
         let p: ConvGemmParams = read(params);
-        let (shape, g) = (p.gemm.shape(), p.conv.geometry());
-        let ep = epilogue(&p.gemm, sa, sb, bias);
-        let raw = p.gemm.flags().raw_partials;
-        let out = gemm_out(&p.gemm, out);
-        let wgrad = kernel.contains("wgrad");
-        conv_f32_regs_pass(&g, wgrad, &shape, p.gemm.k_chunk, a32, b32, &ep, raw, out);
+        let c = gemm_call(&p.gemm, sa, sb, bias, out);
+        let (g, wgrad) = (p.conv.geometry(), kernel.contains("wgrad"));
+        let k_chunk = p.gemm.k_chunk;
+        conv_f32_regs_pass(
+            &g,
+            wgrad,
+            &c.shape,
+            k_chunk,
+            a32,
+            b32,
+            &c.epilogue,
+            c.raw,
+            c.out,
+        );
     } else {
         let p: GemmParams = read(params);
-        let (shape, ep) = (p.shape(), epilogue(&p, sa, sb, bias));
-        let raw = p.flags().raw_partials;
-        let out = gemm_out(&p, out);
-        match kernel {
-            "gemm_f32" => gemm_f32_pass(&shape, p.k_chunk, a32, b32, &ep, raw, out),
-            _ => gemm_f32_regs_pass(&shape, p.k_chunk, a32, b32, &ep, raw, out),
-        }
+        let c = gemm_call(&p, sa, sb, bias, out);
+        let pass = match kernel {
+            "gemm_f32" => gemm_f32_pass,
+            _ => gemm_f32_regs_pass,
+        };
+        pass(&c.shape, p.k_chunk, a32, b32, &c.epilogue, c.raw, c.out);
     }
     Ok(())
 }

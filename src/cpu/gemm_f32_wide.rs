@@ -3,7 +3,7 @@
 use crate::abi::{GemmParams, GemmShape, WideTile};
 use crate::cpu::gemm_f32::element;
 use crate::cpu::gemm_i8::{CpuEpilogue, store_result};
-use crate::cpu::replay::{Replay, Words, bad_bindings, epilogue, f32s, gemm_out, read};
+use crate::cpu::replay::{Replay, Words, bad_bindings, f32s, gemm_call, read};
 
 /// One `gemm_f32_wide_<tile>` dispatch: workgroups of `tm × tn` outputs, lane `(ly, lx)` the
 /// contiguous block rows `ly·rm ..`, columns `lx·rn ..`, one fused multiply-add per K value in
@@ -72,9 +72,8 @@ fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), Stri
         return Err(bad_bindings(kernel));
     };
     let p: GemmParams = read(params);
-    let (shape, ep) = (p.shape(), epilogue(&p, sa, sb, bias));
-    let raw = p.flags().raw_partials;
-    let out = gemm_out(&p, out);
-    gemm_f32_wide_pass(&shape, p.k_chunk, tile, f32s(a), f32s(b), &ep, raw, out);
+    let c = gemm_call(&p, sa, sb, bias, out);
+    let (a, b) = (f32s(a), f32s(b));
+    gemm_f32_wide_pass(&c.shape, p.k_chunk, tile, a, b, &c.epilogue, c.raw, c.out);
     Ok(())
 }

@@ -8,7 +8,7 @@ use crate::cpu::conv::column_byte;
 use crate::cpu::gemm_reduce::split_k;
 use crate::cpu::{
     self,
-    replay::{Replay, Words, bad_bindings, epilogue, gemm_out, no_twin, read},
+    replay::{Replay, Words, bad_bindings, gemm_call, no_twin, read},
 };
 
 /// K values per tile step.
@@ -385,22 +385,29 @@ fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), Stri
     };
     if kernel.starts_with("conv_i8_regs") {
         let p: ConvGemmParams = read(params);
-        let (shape, g) = (p.gemm.shape(), p.conv.geometry());
-        let ep = epilogue(&p.gemm, sa, sb, bias);
-        let raw = p.gemm.flags().raw_partials;
-        let out = gemm_out(&p.gemm, out);
-        let wgrad = kernel.contains("wgrad");
-        conv_i8_regs_pass(&g, wgrad, &shape, p.gemm.k_chunk, a, b, &ep, raw, out);
+        let c = gemm_call(&p.gemm, sa, sb, bias, out);
+        let (g, wgrad) = (p.conv.geometry(), kernel.contains("wgrad"));
+        let k_chunk = p.gemm.k_chunk;
+        conv_i8_regs_pass(
+            &g,
+            wgrad,
+            &c.shape,
+            k_chunk,
+            a,
+            b,
+            &c.epilogue,
+            c.raw,
+            c.out,
+        );
     } else {
         let p: GemmParams = read(params);
-        let (shape, ep) = (p.shape(), epilogue(&p, sa, sb, bias));
-        let raw = p.flags().raw_partials;
-        let out = gemm_out(&p, out);
-        match GemmVariant::of_kernel(kernel).ok_or_else(bad)?.0 {
-            GemmVariant::Tiled => gemm_i8_pass(&shape, p.k_chunk, a, b, &ep, raw, out),
-            GemmVariant::Regs => gemm_i8_regs_pass(&shape, p.k_chunk, a, b, &ep, raw, out),
+        let pass = match GemmVariant::of_kernel(kernel).ok_or_else(bad)?.0 {
+            GemmVariant::Tiled => gemm_i8_pass,
+            GemmVariant::Regs => gemm_i8_regs_pass,
             GemmVariant::Wide(_) => return Err(no_twin(kernel)),
-        }
+        };
+        let c = gemm_call(&p, sa, sb, bias, out);
+        pass(&c.shape, p.k_chunk, a, b, &c.epilogue, c.raw, c.out);
     }
     Ok(())
 }

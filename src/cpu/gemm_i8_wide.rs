@@ -2,7 +2,7 @@
 
 use crate::abi::{GemmParams, GemmShape, WideTile};
 use crate::cpu::gemm_i8::{CpuEpilogue, dot4_i8_packed, operand_word, store_result};
-use crate::cpu::replay::{Replay, Words, bad_bindings, epilogue, gemm_out, read};
+use crate::cpu::replay::{Replay, Words, bad_bindings, gemm_call, read};
 
 /// K values a step stages (eight packed words).
 const BK: u32 = 32;
@@ -83,9 +83,7 @@ fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), Stri
         return Err(bad_bindings(kernel));
     };
     let p: GemmParams = read(params);
-    let (shape, ep) = (p.shape(), epilogue(&p, sa, sb, bias));
-    let raw = p.flags().raw_partials;
-    let out = gemm_out(&p, out);
-    gemm_i8_wide_pass(&shape, p.k_chunk, tile, a, b, &ep, raw, out);
+    let c = gemm_call(&p, sa, sb, bias, out);
+    gemm_i8_wide_pass(&c.shape, p.k_chunk, tile, a, b, &c.epilogue, c.raw, c.out);
     Ok(())
 }

@@ -6,7 +6,9 @@
 
 use bytemuck::Pod;
 
-use crate::abi::{BatchNormConfig, BatchNormParams, GemmParams, Layout, ScaleMode, StatsParams};
+use crate::abi::{
+    BatchNormConfig, BatchNormParams, GemmParams, GemmShape, Layout, ScaleMode, StatsParams,
+};
 use crate::cpu::gemm_i8::{CpuEpilogue, CpuScale};
 
 /// How the words of a kernel's output compare between GPU and twin.
@@ -129,10 +131,31 @@ pub(crate) fn epilogue<'a>(
     }
 }
 
-/// A GEMM's output cells: `M·N`, times the chunks when it stores raw split-K partials.
-pub(crate) fn gemm_out<'a>(p: &GemmParams, out: &'a mut [u32]) -> &'a mut [f32] {
-    let chunks = if p.flags().raw_partials { p.chunks } else { 1 };
-    &mut f32s_mut(out)[..p.m as usize * p.n as usize * chunks as usize]
+/// A GEMM dispatch as its twin takes it, read from its parameters and bindings.
+pub(crate) struct GemmCall<'a> {
+    pub shape: GemmShape,
+    pub epilogue: CpuEpilogue<'a>,
+    /// The dispatch stores raw split-K partials (`out[z][M][N]`) rather than finished cells.
+    pub raw: bool,
+    /// The output cells: `M·N`, times the chunks when `raw`.
+    pub out: &'a mut [f32],
+}
+
+pub(crate) fn gemm_call<'a>(
+    p: &GemmParams,
+    sa: &'a [u32],
+    sb: &'a [u32],
+    bias: &'a [u32],
+    out: &'a mut [u32],
+) -> GemmCall<'a> {
+    let raw = p.flags().raw_partials;
+    let chunks = if raw { p.chunks } else { 1 };
+    GemmCall {
+        shape: p.shape(),
+        epilogue: epilogue(p, sa, sb, bias),
+        raw,
+        out: &mut f32s_mut(out)[..p.m as usize * p.n as usize * chunks as usize],
+    }
 }
 
 pub(crate) fn stats_layout(p: &StatsParams) -> Layout {
