@@ -21,27 +21,35 @@ pub fn gemm_f32_wide_pass(
     out: &mut [f32],
 ) {
     let (m, n, k) = (shape.m, shape.n, shape.k);
-    let [tm, tn, rm, rn] = tile.dims();
     let at = |src, rows, trans, r, kk| element(src, (rows, k), trans, r, kk);
     for z in 0..shape.chunks(k_chunk) {
         let (k0, k1) = (z * k_chunk, ((z + 1) * k_chunk).min(k));
-        for wy in 0..m.div_ceil(tm) {
-            for wx in 0..n.div_ceil(tn) {
-                for ly in 0..tm / rm {
-                    for lx in 0..tn / rn {
-                        for i in 0..rm {
-                            let gm = wy * tm + ly * rm + i;
-                            for j in 0..rn {
-                                let gn = wx * tn + lx * rn + j;
-                                if gm >= m || gn >= n {
-                                    continue;
-                                }
-                                let mut acc = 0f32;
-                                for kk in k0..k1 {
-                                    let av = at(a, m, shape.trans_a, gm, kk);
-                                    acc = av.mul_add(at(b, n, shape.trans_b, gn, kk), acc);
-                                }
-                                store_result(epilogue, raw, out, (m, n), acc, (gm, gn), z);
+        wide_cells((m, n), tile, |gm, gn| {
+            let mut acc = 0f32;
+            for kk in k0..k1 {
+                let av = at(a, m, shape.trans_a, gm, kk);
+                acc = av.mul_add(at(b, n, shape.trans_b, gn, kk), acc);
+            }
+            store_result(epilogue, raw, out, (m, n), acc, (gm, gn), z);
+        });
+    }
+}
+
+/// The cells of an `m × n` output in the order the wide kernels' lanes hold them (both twins):
+/// workgroup by workgroup, lane `(ly, lx)` by lane, each lane's contiguous `rm × rn` block
+/// row by row; cells past the edges are skipped.
+pub(crate) fn wide_cells((m, n): (u32, u32), tile: WideTile, mut cell: impl FnMut(u32, u32)) {
+    let [tm, tn, rm, rn] = tile.dims();
+    for wy in 0..m.div_ceil(tm) {
+        for wx in 0..n.div_ceil(tn) {
+            for ly in 0..tm / rm {
+                for lx in 0..tn / rn {
+                    for i in 0..rm {
+                        let gm = wy * tm + ly * rm + i;
+                        for j in 0..rn {
+                            let gn = wx * tn + lx * rn + j;
+                            if gm < m && gn < n {
+                                cell(gm, gn);
                             }
                         }
                     }

@@ -1,6 +1,7 @@
 //! Twin of `shaders/gemm_i8_wide.wgsl`.
 
 use crate::abi::{GemmParams, GemmShape, WideTile};
+use crate::cpu::gemm_f32_wide::wide_cells;
 use crate::cpu::gemm_i8::{CpuEpilogue, dot4_i8_packed, operand_word, store_result};
 use crate::cpu::replay::{Replay, Words, bad_bindings, gemm_call, read};
 
@@ -22,36 +23,19 @@ pub fn gemm_i8_wide_pass(
     out: &mut [f32],
 ) {
     let (m, n, k) = (shape.m, shape.n, shape.k);
-    let [tm, tn, rm, rn] = tile.dims();
     let steps = k.div_ceil(BK);
     let steps_per_chunk = k_chunk / BK;
     for z in 0..shape.chunks(k_chunk) {
         let (step0, step1) = (z * steps_per_chunk, ((z + 1) * steps_per_chunk).min(steps));
-        for wy in 0..m.div_ceil(tm) {
-            for wx in 0..n.div_ceil(tn) {
-                for ly in 0..tm / rm {
-                    for lx in 0..tn / rn {
-                        for i in 0..rm {
-                            let gm = wy * tm + ly * rm + i;
-                            for j in 0..rn {
-                                let gn = wx * tn + lx * rn + j;
-                                if gm >= m || gn >= n {
-                                    continue;
-                                }
-                                let mut acc = 0i32;
-                                for k4 in step0 * BK / 4..step1 * BK / 4 {
-                                    let av = operand_word(a, m, k, shape.trans_a, gm, k4);
-                                    let bv = operand_word(b, n, k, shape.trans_b, gn, k4);
-                                    acc = acc.wrapping_add(dot4_i8_packed(av, bv));
-                                }
-                                let v = acc as f32;
-                                store_result(epilogue, raw, out, (m, n), v, (gm, gn), z);
-                            }
-                        }
-                    }
-                }
+        wide_cells((m, n), tile, |gm, gn| {
+            let mut acc = 0i32;
+            for k4 in step0 * BK / 4..step1 * BK / 4 {
+                let av = operand_word(a, m, k, shape.trans_a, gm, k4);
+                let bv = operand_word(b, n, k, shape.trans_b, gn, k4);
+                acc = acc.wrapping_add(dot4_i8_packed(av, bv));
             }
-        }
+            store_result(epilogue, raw, out, (m, n), acc as f32, (gm, gn), z);
+        });
     }
 }
 
