@@ -17,13 +17,7 @@ pub fn idx(data: &[u8]) {
 
 /// CIFAR-10 batch parsing.
 pub fn cifar(data: &[u8]) {
-    let mut set = Dataset {
-        shape: [32, 32, 3],
-        features: 3072,
-        classes: 10,
-        x: Vec::new(),
-        y: Vec::new(),
-    };
+    let mut set = Dataset::from_bytes([32, 32, 3], 10, Vec::new(), Vec::new());
     let _ = append_cifar10(&mut set, Path::new("fuzz.bin"), data);
 }
 

@@ -47,6 +47,11 @@ fn dequantize_matches_twin() {
 }
 
 #[test]
+fn gather_rows_matches_twin() {
+    run_suite("gather_rows");
+}
+
+#[test]
 fn channel_stats_match_twin_and_are_deterministic() {
     run_suite("channel_stats");
 }

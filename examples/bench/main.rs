@@ -50,6 +50,9 @@ struct Args {
     /// Batch sizes of the steps.
     #[arg(long, value_delimiter = ',', default_value = "64")]
     batches: Vec<u32>,
+    /// Steps recorded into one submit, each timed separately (the training set on the device).
+    #[arg(long, value_delimiter = ',', default_value = "1,16")]
+    steps_per_submit: Vec<u32>,
     /// Timed steps per model, policy and batch (at least 20; taken in three rounds).
     #[arg(long, default_value_t = 21)]
     steps: usize,
@@ -154,6 +157,7 @@ fn run(args: &Args) -> AnyResult<()> {
         models: &models,
         policies: &policies,
         batches: &args.batches,
+        submits: &args.steps_per_submit,
         warm: 5,
         timed: args.steps.max(20),
         rounds: 3,

@@ -1,14 +1,17 @@
-//! Training-step times under one protocol, the same as the Burn peer's: each step synchronised
-//! (its metrics waited for) and timed alone, 5 warm-up steps, then at least 20 timed steps per
+//! Training-step times under one protocol, the same as the Burn peer's: the training set on the
+//! device (batches gathered there, [`Trainer::train_steps`]), each submit synchronised (its
+//! metrics waited for) and timed alone, 5 warm-up steps, then at least 20 timed steps per
 //! policy taken in rounds in which the policies take turns (a slow spell of a shared machine
-//! then hits one round of every policy, not all of one), the median reported. SGD with
-//! momentum, no weight decay.
+//! then hits one round of every policy, not all of one), the median reported. With k steps per
+//! submit a submit's time over k is one sample (at least 3 submits). SGD with momentum, no
+//! weight decay.
 
 use std::time::Instant;
 
 use octet::data::Dataset;
 use octet::nn::{ModelSpec, TensorRole};
 use octet::quant::{Policy, Ui8};
+use octet::rng::rng_u32;
 use octet::train::{TrainConfig, Trainer};
 use serde::Serialize;
 
@@ -41,6 +44,8 @@ pub struct Plan<'a> {
     pub models: &'a [String],
     pub policies: &'a [String],
     pub batches: &'a [u32],
+    /// Steps per submit to time each policy with.
+    pub submits: &'a [u32],
     pub warm: usize,
     pub timed: usize,
     pub rounds: usize,
@@ -87,6 +92,8 @@ pub fn policy(name: &str) -> AnyResult<(&'static str, Policy, bool)> {
 
 struct Run {
     label: &'static str,
+    /// Steps per submit.
+    k: usize,
     trainer: Trainer,
     held: u64,
     times: Vec<f64>,
@@ -98,46 +105,57 @@ pub fn rows(ctx: &octet::Context, plan: &Plan<'_>) -> AnyResult<Vec<StepRow>> {
     for model_name in plan.models {
         let (name, spec) = model(model_name)?;
         for &batch in plan.batches {
-            let data = Dataset::synthetic_images(batch as usize * 4, [28, 28, 1], 10, 0.5, 1);
+            let data = byte_images(batch as usize * 4, spec.input);
             let mut runs = Vec::new();
             for p in plan.policies {
-                let (label, policy, first_last) = policy(p)?;
-                let cfg = TrainConfig {
-                    batch,
-                    weight_decay: 0.0,
-                    quantize_first_last: first_last,
-                    ..Default::default()
-                };
-                let before = ctx.storage_bytes();
-                let trainer = Trainer::new(ctx, &spec, policy, cfg)?;
-                let held = ctx.storage_bytes() - before;
-                let mut run = Run {
-                    label,
-                    trainer,
-                    held,
-                    times: Vec::new(),
-                    submits: 0,
-                };
-                for s in 0..plan.warm {
-                    step(&mut run, &data, batch, s)?;
+                for &k in plan.submits {
+                    let (label, policy, first_last) = policy(p)?;
+                    let cfg = TrainConfig {
+                        batch,
+                        weight_decay: 0.0,
+                        quantize_first_last: first_last,
+                        ..Default::default()
+                    };
+                    let before = ctx.storage_bytes();
+                    let mut trainer = Trainer::new(ctx, &spec, policy, cfg)?;
+                    let held = ctx.storage_bytes() - before;
+                    trainer.upload_training_set(&data)?;
+                    let mut run = Run {
+                        label,
+                        k: k as usize,
+                        trainer,
+                        held,
+                        times: Vec::new(),
+                        submits: 0,
+                    };
+                    for _ in 0..plan.warm.div_ceil(run.k) {
+                        submit(&mut run)?;
+                    }
+                    run.times.clear();
+                    runs.push(run);
                 }
-                run.times.clear();
-                runs.push(run);
             }
-            let per_round = plan.timed.div_ceil(plan.rounds);
-            for round in 0..plan.rounds {
+            for _round in 0..plan.rounds {
                 for run in &mut runs {
+                    let per_round = plan.timed.div_ceil(plan.rounds * run.k).max(1);
                     let submits = ctx.submit_count();
-                    for s in 0..per_round {
-                        step(run, &data, batch, round * per_round + s)?;
+                    for _ in 0..per_round {
+                        submit(run)?;
                     }
                     run.submits += ctx.submit_count() - submits;
                 }
             }
-            let fp32 = runs.iter().find(|r| r.label == "fp32");
-            let fp32_ms = fp32.map(|r| median(&r.times));
-            let fp32_saved = fp32.map(|r| r.trainer.model().saved_activation_bytes());
-            for run in &mut runs {
+            let fp32 = |k| runs.iter().find(|r| r.label == "fp32" && r.k == k);
+            let fp32_ms: Vec<_> = runs
+                .iter()
+                .map(|r| fp32(r.k).map(|f| median(&f.times)))
+                .collect();
+            let fp32_saved: Vec<_> = runs
+                .iter()
+                .map(|r| fp32(r.k).map(|f| f.trainer.model().saved_activation_bytes()))
+                .collect();
+            for (i, run) in runs.iter_mut().enumerate() {
+                let (fp32_ms, fp32_saved) = (fp32_ms[i], fp32_saved[i]);
                 let ms = median(&run.times);
                 let saved = run.trainer.model().saved_activation_bytes();
                 let bytes = |role| -> AnyResult<u64> {
@@ -150,21 +168,22 @@ pub fn rows(ctx: &octet::Context, plan: &Plan<'_>) -> AnyResult<Vec<StepRow>> {
                     model: name,
                     policy: run.label,
                     batch,
-                    steps_per_submit: 1,
+                    steps_per_submit: run.k as u32,
                     ms_per_step: ms,
                     ratio_to_fp32: fp32_ms.map_or(f64::NAN, |f| f / ms),
-                    dispatches_per_step: match run.label {
+                    // The step's own and its batch gather.
+                    dispatches_per_step: 1 + match run.label {
                         "ui8-kept" => run.trainer.dispatches_per_kept_step(),
                         _ => run.trainer.dispatches_per_step(),
                     },
-                    submits_per_step: run.submits as f64 / run.times.len() as f64,
+                    submits_per_step: run.submits as f64 / (run.times.len() * run.k) as f64,
                     weight_bytes: weights,
                     optimizer_bytes: optimizer,
                     saved_activation_bytes: saved,
                     saved_ratio_to_fp32: fp32_saved.map_or(f64::NAN, |f| saved as f64 / f as f64),
                     other_bytes: run.held.saturating_sub(weights + optimizer + saved),
                 });
-                if plan.profile {
+                if plan.profile && run.k == plan.submits[0] as usize {
                     let (x, y) = data.batch(0, batch as usize);
                     let timing = wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
                     let gpu = ctx.device().features().contains(timing);
@@ -177,14 +196,28 @@ pub fn rows(ctx: &octet::Context, plan: &Plan<'_>) -> AnyResult<Vec<StepRow>> {
     Ok(rows)
 }
 
-/// One step, waited for, its time recorded.
-fn step(run: &mut Run, data: &Dataset, batch: u32, s: usize) -> AnyResult<()> {
-    let (x, y) = data.batch((s % 4) * batch as usize, batch as usize);
+/// One submit of the run's steps, waited for, its time per step recorded.
+fn submit(run: &mut Run) -> AnyResult<()> {
     let started = Instant::now();
-    run.trainer.train_step(x, y)?;
+    run.trainer.train_steps(run.k)?;
     run.trainer.poll_metrics(true)?;
-    run.times.push(started.elapsed().as_secs_f64() * 1e3);
+    run.times
+        .push(started.elapsed().as_secs_f64() * 1e3 / run.k as f64);
     Ok(())
+}
+
+/// `rows` random 8-bit images shaped `input`, normalized, with random labels: what a step
+/// costs does not depend on what the images show.
+fn byte_images(rows: usize, input: [u32; 3]) -> Dataset {
+    let shape = input.map(|d| d as usize);
+    let bytes = (0..rows * shape.iter().product::<usize>())
+        .map(|i| rng_u32(1, i as u32) as u8)
+        .collect();
+    let labels = (0..rows as u32).map(|i| rng_u32(2, i) % 10).collect();
+    let mut set = Dataset::from_bytes(shape, 10, bytes, labels);
+    let (mean, std) = set.channel_moments();
+    set.normalize(&mean, &std);
+    set
 }
 
 fn median(times: &[f64]) -> f64 {
@@ -195,10 +228,11 @@ fn median(times: &[f64]) -> f64 {
 
 pub fn print(rows: &[StepRow]) {
     println!(
-        "\n{:<8} {:<8} {:>5} {:>9} {:>8} {:>10} {:>8} {:>10} {:>10} {:>12} {:>8} {:>10}",
+        "\n{:<8} {:<8} {:>5} {:>3} {:>9} {:>8} {:>10} {:>8} {:>10} {:>10} {:>12} {:>8} {:>10}",
         "model",
         "policy",
         "batch",
+        "k",
         "ms/step",
         "vs fp32",
         "dispatches",
@@ -212,10 +246,11 @@ pub fn print(rows: &[StepRow]) {
     for s in rows {
         let mb = |b: u64| format!("{:.2} MB", b as f64 / 1e6);
         println!(
-            "{:<8} {:<8} {:>5} {:>9.2} {:>7.2}x {:>10} {:>8.1} {:>10} {:>10} {:>12} {:>7.2}x {:>10}",
+            "{:<8} {:<8} {:>5} {:>3} {:>9.2} {:>7.2}x {:>10} {:>8.2} {:>10} {:>10} {:>12} {:>7.2}x {:>10}",
             s.model,
             s.policy,
             s.batch,
+            s.steps_per_submit,
             s.ms_per_step,
             s.ratio_to_fp32,
             s.dispatches_per_step,
@@ -228,8 +263,9 @@ pub fn print(rows: &[StepRow]) {
         );
     }
     println!(
-        "\nms/step: the median of the timed steps, each waited for alone. vs fp32: FP32's step \
-         time divided by this policy's (above 1: faster). Saved acts: what the forward keeps for \
+        "\nk: steps per submit. ms/step: the median of the timed submits' time per step, each \
+         submit waited for alone. vs fp32: FP32's step time (same k) divided by this policy's \
+         (above 1: faster). Saved acts: what the forward keeps for \
          the backward; its vs fp32: divided by FP32's (below 1: lighter). Other: activations, \
          gradients, quantized copies and scratch."
     );

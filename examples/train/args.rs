@@ -144,6 +144,10 @@ pub struct Args {
     /// Use only the first N training images.
     #[arg(long)]
     pub train_limit: Option<usize>,
+    /// Training steps recorded into one GPU submit, the training split kept on the device
+    /// (1: a submit per step; the results are the same bits either way).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub steps_per_submit: u32,
     /// GPU backend: vulkan, metal, dx12 or gl [default: the best adapter present].
     #[arg(long)]
     pub backend: Option<String>,

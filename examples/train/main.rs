@@ -189,6 +189,11 @@ fn train_one(
         }
         eprintln!("resumed {} at step {}", path.display(), ckpt.step);
     }
+    // Sets loaded from 8-bit images live on the device; others are uploaded batch by batch.
+    let on_device = data.train.pixels.is_some();
+    if on_device {
+        trainer.upload_training_set(&data.train)?;
+    }
     let started = Instant::now();
     let mut images = 0u64;
     let (mut xb, mut yb) = (Vec::new(), Vec::new());
@@ -200,16 +205,24 @@ fn train_one(
         let skip = trainer.step() - epoch as u64 * steps_per_epoch;
         bar.set_position(skip);
         let mut tally = EpochTally::default();
-        for s in skip..steps_per_epoch {
+        let mut s = skip;
+        while s < steps_per_epoch {
             if stop.load(Ordering::SeqCst) {
                 report.interrupted = true;
                 break;
             }
-            let s = s as usize;
-            data.train
-                .gather(&order[s * batch..(s + 1) * batch], &mut xb, &mut yb);
-            trainer.train_step(&xb, &yb)?;
-            images += batch as u64;
+            let k = if on_device {
+                let k = (args.steps_per_submit as u64).min(steps_per_epoch - s);
+                trainer.train_steps(k as usize)?;
+                k
+            } else {
+                let rows = &order[s as usize * batch..(s as usize + 1) * batch];
+                data.train.gather(rows, &mut xb, &mut yb);
+                trainer.train_step(&xb, &yb)?;
+                1
+            };
+            s += k;
+            images += k * batch as u64;
             tally.add(trainer.poll_metrics(false)?, &mut report.step_losses);
             let rate = images as f64 / started.elapsed().as_secs_f64();
             if tally.seen > 0 {
@@ -219,7 +232,7 @@ fn train_one(
                     100.0 * tally.correct as f64 / tally.rows.max(1) as f64
                 ));
             }
-            bar.inc(1);
+            bar.inc(k);
         }
         tally.add(trainer.poll_metrics(true)?, &mut report.step_losses);
         bar.finish_and_clear();

@@ -6,7 +6,7 @@
 //!
 //! | output | tolerance |
 //! |---|---|
-//! | quantize scales, dequantize, relu, add, im2col, col2im, maxpool | exact |
+//! | quantize scales, dequantize, gather_rows, relu, add, im2col, col2im, maxpool | exact |
 //! | global_avg_pool | 1e−6 (it divides) |
 //! | softmax_xent loss, dlogits·batch | 1e−5 relative; `correct` exact |
 //! | sgd weights and velocity | 1e−6 relative to 1 + \|value\| |
@@ -30,6 +30,7 @@ mod column_sum;
 mod conv;
 mod conv_implicit;
 mod dequantize;
+mod gather_rows;
 mod gemm_f32;
 mod gemm_i8;
 mod grids;
@@ -145,6 +146,7 @@ pub static SUITES: &[Suite] = &[
     Suite::new("quantize", quantize::KERNELS, quantize::cases)
         .with_throughput(throughput::quantize),
     Suite::new("dequantize", dequantize::KERNELS, dequantize::cases),
+    Suite::new("gather_rows", gather_rows::KERNELS, gather_rows::cases),
     Suite::new(
         "channel_stats",
         channel_stats::KERNELS,

@@ -19,6 +19,7 @@ pub mod clip_select;
 pub mod column_sum;
 pub mod conv;
 pub mod dequantize;
+pub mod gather_rows;
 pub mod gemm_f32;
 pub mod gemm_f32_wide;
 pub mod gemm_i8;
@@ -43,6 +44,7 @@ pub static REPLAYS: &[&replay::Replay] = &[
     &column_sum::REPLAY,
     &conv::REPLAY,
     &dequantize::REPLAY,
+    &gather_rows::REPLAY,
     &gemm_f32::REPLAY,
     &gemm_f32_wide::REPLAY,
     &gemm_i8::REPLAY,
@@ -66,6 +68,7 @@ pub use clip_select::clip_select;
 pub use column_sum::column_sum;
 pub use conv::{col2im, im2col, im2col_i8};
 pub use dequantize::dequantize;
+pub use gather_rows::gather_rows;
 pub use gemm_f32::{conv_f32, gemm_f32};
 pub use gemm_i8::conv_i8;
 pub use gemm_i8::{CpuEpilogue, CpuScale, dot4_i8_packed, gemm_i8};

@@ -163,13 +163,7 @@ pub fn load_idx(images: &Path, labels: &Path) -> Result<Dataset> {
         return Err(Error::data(images, "holds no images"));
     }
     let y = check_labels(labels, lab.data.iter().map(|&l| l as u32).collect(), 0)?;
-    Ok(Dataset {
-        shape: [h, w, 1],
-        features: h * w,
-        classes: CLASSES,
-        x: img.data.iter().map(|&p| p as f32 / 255.0).collect(),
-        y,
-    })
+    Ok(Dataset::from_bytes([h, w, 1], CLASSES, img.data, y))
 }
 
 fn check_labels(path: &Path, y: Vec<u32>, first_row: usize) -> Result<Vec<u32>> {
@@ -190,13 +184,7 @@ fn check_labels(path: &Path, y: Vec<u32>, first_row: usize) -> Result<Vec<u32>> 
 /// CIFAR-10 binary batches (records of 1 label byte and 32×32×3 pixels, channel-planar) as
 /// one NHWC data set with pixels scaled to [0, 1].
 pub fn load_cifar10(files: &[PathBuf]) -> Result<Dataset> {
-    let mut data = Dataset {
-        shape: [32, 32, 3],
-        features: 3 * PIXELS,
-        classes: CLASSES,
-        x: Vec::new(),
-        y: Vec::new(),
-    };
+    let mut data = Dataset::from_bytes([32, 32, 3], CLASSES, Vec::new(), Vec::new());
     for path in files {
         append_cifar10(&mut data, path, &read_file(path)?)?;
     }
@@ -217,14 +205,21 @@ pub fn append_cifar10(data: &mut Dataset, path: &Path, bytes: &[u8]) -> Result<(
     }
     let labels = bytes.chunks(RECORD).map(|r| r[0] as u32).collect();
     data.y.extend(check_labels(path, labels, data.y.len())?);
+    // Without bytes (a set built otherwise) there is nothing to keep them in step with.
+    let mut pixels = data.pixels.take();
     for record in bytes.chunks(RECORD) {
         let planes = &record[1..];
         for p in 0..PIXELS {
             for c in 0..3 {
-                data.x.push(planes[c * PIXELS + p] as f32 / 255.0);
+                let b = planes[c * PIXELS + p];
+                data.x.push(b as f32 / 255.0);
+                if let Some(px) = &mut pixels {
+                    px.bytes.push(b);
+                }
             }
         }
     }
+    data.pixels = pixels;
     Ok(())
 }
 

@@ -27,9 +27,40 @@ pub struct Dataset {
     pub x: Vec<f32>,
     /// One label per row, below `classes`.
     pub y: Vec<u32>,
+    /// The 8-bit pixels `x` was decoded from, when the set came from 8-bit images; lets a
+    /// trainer keep the set on the device as bytes ([`Trainer::upload_training_set`]).
+    ///
+    /// [`Trainer::upload_training_set`]: crate::train::Trainer::upload_training_set
+    pub pixels: Option<Pixels>,
+}
+
+/// A data set's values as bytes and a per-channel table: `x[i] = table[c·256 + bytes[i]]`
+/// for `i` on channel `c`, bit for bit, through every [`Dataset::normalize`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pixels {
+    /// One byte per value of [`Dataset::x`], in its order.
+    pub bytes: Vec<u8>,
+    /// 256 values per channel: what each byte stands for.
+    pub table: Vec<f32>,
 }
 
 impl Dataset {
+    /// A set of 8-bit images `[h, w, c]` (NHWC, `bytes` holding `rows × h·w·c` pixels) with
+    /// values `byte / 255`, keeping the bytes (see [`Dataset::pixels`]).
+    pub fn from_bytes(shape: [usize; 3], classes: u32, bytes: Vec<u8>, y: Vec<u32>) -> Self {
+        let table: Vec<f32> = (0..shape[2])
+            .flat_map(|_| (0..=255u8).map(|b| b as f32 / 255.0))
+            .collect();
+        Dataset {
+            shape,
+            features: shape[0] * shape[1] * shape[2],
+            classes,
+            x: bytes.iter().map(|&b| b as f32 / 255.0).collect(),
+            y,
+            pixels: Some(Pixels { bytes, table }),
+        }
+    }
+
     /// Rows in the set.
     pub fn len(&self) -> usize {
         self.y.len()
@@ -74,6 +105,12 @@ impl Dataset {
         for (i, v) in self.x.iter_mut().enumerate() {
             *v = (*v - mean[i % c]) / std[i % c];
         }
+        // The same arithmetic on the table keeps `x[i] = table[c·256 + bytes[i]]` exact.
+        if let Some(p) = &mut self.pixels {
+            for (i, v) in p.table.iter_mut().enumerate() {
+                *v = (*v - mean[i / 256]) / std[i / 256];
+            }
+        }
     }
 
     /// Moves the last `n` rows into a new set (a held-out split).
@@ -85,6 +122,10 @@ impl Dataset {
             classes: self.classes,
             x: self.x.split_off(keep * self.features),
             y: self.y.split_off(keep),
+            pixels: self.pixels.as_mut().map(|p| Pixels {
+                bytes: p.bytes.split_off(keep * self.features),
+                table: p.table.clone(),
+            }),
         }
     }
 
@@ -93,6 +134,9 @@ impl Dataset {
         let n = n.min(self.len());
         self.x.truncate(n * self.features);
         self.y.truncate(n);
+        if let Some(p) = &mut self.pixels {
+            p.bytes.truncate(n * self.features);
+        }
     }
 
     /// Copies rows `order[..]` into `x` and `y` (cleared first): one shuffled batch.
@@ -126,6 +170,7 @@ impl Dataset {
             classes,
             x,
             y,
+            pixels: None,
         }
     }
 
@@ -182,6 +227,7 @@ impl Dataset {
             classes,
             x,
             y,
+            pixels: None,
         }
     }
 }
@@ -228,5 +274,27 @@ mod tests {
         let held = d.split_off(10);
         assert_eq!((d.len(), held.len()), (40, 10));
         assert_eq!(held.x.len(), 10 * 90);
+    }
+
+    #[test]
+    fn pixel_tables_follow_the_values_bit_for_bit() {
+        let bytes: Vec<u8> = (0..40 * 12).map(|i| rng_u32(3, i) as u8).collect();
+        let mut d = Dataset::from_bytes([2, 2, 3], 10, bytes, vec![1; 40]);
+        let (mean, std) = d.channel_moments();
+        let mut held = d.split_off(7);
+        d.truncate(30);
+        for set in [&mut d, &mut held] {
+            set.normalize(&mean, &std);
+            let p = set.pixels.as_ref().expect("pixels kept");
+            assert_eq!(p.bytes.len(), set.x.len());
+            for (i, (&b, &v)) in p.bytes.iter().zip(&set.x).enumerate() {
+                let c = i % 3;
+                assert_eq!(
+                    p.table[c * 256 + b as usize].to_bits(),
+                    v.to_bits(),
+                    "value {i}"
+                );
+            }
+        }
     }
 }

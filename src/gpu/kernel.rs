@@ -367,10 +367,15 @@ impl Prepared {
     /// Records `dispatches` into `encoder` in order, in one compute pass: a pass per dispatch
     /// costs a begin and end each (state tracking, and on some drivers more), and wgpu already
     /// orders a pass's dispatches, each seeing the storage writes of those before it.
-    pub fn encode_all(dispatches: &[Prepared], encoder: &mut wgpu::CommandEncoder) {
-        let label = match dispatches {
-            [one] => format!("octet.{}", one.name),
-            _ => "octet.dispatches".to_string(),
+    pub fn encode_all<'a>(
+        dispatches: impl IntoIterator<Item = &'a Prepared>,
+        encoder: &mut wgpu::CommandEncoder,
+    ) {
+        let mut dispatches = dispatches.into_iter().peekable();
+        // The pass is named by its first dispatch (a whole step: its input or first layer).
+        let label = match dispatches.peek() {
+            Some(first) => format!("octet.{}", first.name),
+            None => "octet.dispatches".to_string(),
         };
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some(&label),

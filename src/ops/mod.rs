@@ -18,6 +18,7 @@ pub mod column_sum;
 pub mod conv;
 pub mod conv_gemm;
 pub mod dequantize;
+pub mod gather;
 pub mod gemm;
 pub mod gemm_wide;
 pub mod maxpool;
@@ -37,6 +38,7 @@ const FAMILIES: &[&[&KernelDef]] = &[
     conv::KERNELS,
     conv_gemm::KERNELS,
     dequantize::KERNELS,
+    gather::KERNELS,
     gemm::KERNELS,
     gemm_wide::KERNELS,
     maxpool::KERNELS,
@@ -84,6 +86,7 @@ pub use channel_stats::{
 pub use clip_select::{ClipBuffers, ClipRule, ClipSummary, clip_select};
 pub use conv::{ConvGeometry, ConvLowering, col2im, im2col, im2col_i8};
 pub use dequantize::dequantize;
+pub use gather::{DeviceSet, GatherParams, gather_rows};
 pub use gemm::{
     Epilogue, GemmBuffers, GemmShape, GemmVariant, MAX_K_CHUNK, Scale, gemm_f32, gemm_i8,
 };

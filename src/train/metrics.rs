@@ -28,7 +28,8 @@ pub struct StepMetrics {
     pub rows: u32,
 }
 
-/// Staging buffers in the ring: steps that may be in flight before a step waits for one.
+/// Staging buffers in the ring at first: steps that may be in flight before a step waits for
+/// one. [`Trainer::train_steps`] grows the ring to hold twice its steps per submit.
 const METRIC_SLOTS: usize = 4;
 
 /// Whether collecting a slot waits for its map to complete.
@@ -66,29 +67,48 @@ pub(super) struct MetricsRing {
     next: usize,
     /// Metrics collected while making room in the ring, not yet handed out.
     pub(super) ready: Vec<StepMetrics>,
+    /// Bytes of one staging buffer.
+    slot_bytes: u64,
 }
 
 impl MetricsRing {
     /// Allocates the staging buffers for steps of `batch` rows and `health_tensors` health
     /// counters.
     pub(super) fn new(ctx: &Context, batch: u32, health_tensors: usize) -> Self {
-        ctx.count_created(METRIC_SLOTS as u64);
-        let slots = (0..METRIC_SLOTS)
-            .map(|i| MetricsSlot {
+        let mut ring = MetricsRing {
+            slots: Vec::new(),
+            next: 0,
+            ready: Vec::new(),
+            slot_bytes: batch as u64 * 8 + health_tensors as u64 * 4,
+        };
+        ring.grow(ctx, METRIC_SLOTS);
+        ring
+    }
+
+    /// Slots in the ring.
+    pub(super) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Adds staging buffers up to `slots`; only while none is in flight, so that the ring's
+    /// order (oldest at `next`) stays what it was.
+    pub(super) fn grow(&mut self, ctx: &Context, slots: usize) {
+        debug_assert!(self.slots.iter().all(|s| s.pending.is_none()));
+        let more = slots.saturating_sub(self.slots.len());
+        ctx.count_created(more as u64);
+        for _ in 0..more {
+            let i = self.slots.len();
+            self.slots.push(MetricsSlot {
                 buffer: ctx.device().create_buffer(&wgpu::BufferDescriptor {
                     label: Some(&format!("octet.metrics{i}")),
-                    size: batch as u64 * 8 + health_tensors as u64 * 4,
+                    size: self.slot_bytes,
                     usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
                     mapped_at_creation: false,
                 }),
                 pending: None,
-            })
-            .collect();
-        MetricsRing {
-            slots,
-            next: 0,
-            ready: Vec::new(),
+            });
         }
+        self.next = 0;
     }
 
     /// The slot the next step's metrics go to.
@@ -117,7 +137,7 @@ impl MetricsRing {
             rows,
             mapped: rx,
         });
-        self.next = (slot + 1) % METRIC_SLOTS;
+        self.next = (slot + 1) % self.slots.len();
     }
 
     /// Reads `slot` if its map has completed (or, with [`Readback::Wait`], after waiting for
@@ -198,8 +218,9 @@ impl Trainer {
         };
         self.ctx.device().poll(poll)?;
         let mut out = std::mem::take(&mut self.metrics.ready);
-        for k in 0..METRIC_SLOTS {
-            let slot = (self.metrics.next + k) % METRIC_SLOTS;
+        let n = self.metrics.len();
+        for k in 0..n {
+            let slot = (self.metrics.next + k) % n;
             if let Some(m) = self.collect_slot(slot, readback)? {
                 out.push(m);
             }

@@ -10,6 +10,8 @@
 //!
 //! - `config`: [`TrainConfig`], [`LrSchedule`], [`NonFinitePolicy`];
 //! - `trainer`: [`Trainer`], its prepared steps and the per-step parameters;
+//! - `device_set`: the training split kept on the device as bytes, batches gathered there, and
+//!   [`Trainer::train_steps`], several steps per submit;
 //! - `metrics`: [`StepMetrics`], the readback ring, and the non-finite policy applied when a
 //!   step's metrics arrive;
 //! - `checked`: a step run in lockstep with the CPU twins ([`DispatchCheck`]);
@@ -19,6 +21,7 @@
 mod checked;
 pub mod checkpoint;
 mod config;
+mod device_set;
 mod metrics;
 mod profile;
 mod trainer;

@@ -59,6 +59,10 @@ pub(super) struct PreparedStep {
     seeded: Vec<usize>,
     /// The optimizer's dispatches, whose learning rate changes per step.
     updates: Vec<usize>,
+    /// For the second and later steps of one submit ([`Trainer::train_steps`]): their own
+    /// copies of the dispatches in `seeded` and `updates` (in that order), since every step of
+    /// a submit needs its own seeds and learning rate while the rest of the step is shared.
+    more_slots: Vec<Vec<Prepared>>,
 }
 
 impl PreparedStep {
@@ -91,12 +95,61 @@ impl PreparedStep {
             dispatches,
             seeded,
             updates,
+            more_slots: Vec::new(),
         })
     }
 
-    fn set_params<P: bytemuck::Pod>(&mut self, queue: &wgpu::Queue, index: usize, params: &P) {
-        self.dispatches[index].set_params(queue, params);
-        self.recording.dispatches[index].params = bytemuck::bytes_of(params).to_vec();
+    /// The dispatches whose parameters change from step to step, in slot order.
+    fn varying(&self) -> impl Iterator<Item = usize> + '_ {
+        self.seeded.iter().chain(&self.updates).copied()
+    }
+
+    /// Prepares the per-step copies for `slots` steps in one submit.
+    pub(super) fn ensure_slots(&mut self, ctx: &Context, slots: usize) -> Result<()> {
+        while self.more_slots.len() + 1 < slots {
+            let copies = self
+                .varying()
+                .map(|i| ctx.prepare(&self.recording.dispatches[i]))
+                .collect::<Result<Vec<_>>>()?;
+            self.more_slots.push(copies);
+        }
+        Ok(())
+    }
+
+    /// Sets the parameters of dispatch `index` for the step in `slot` of a submit (slot 0 also
+    /// keeps the recording's copy, which checked steps replay).
+    fn set_params<P: bytemuck::Pod>(
+        &mut self,
+        queue: &wgpu::Queue,
+        slot: usize,
+        index: usize,
+        params: &P,
+    ) {
+        if slot == 0 {
+            self.dispatches[index].set_params(queue, params);
+            self.recording.dispatches[index].params = bytemuck::bytes_of(params).to_vec();
+        } else {
+            let at = self.varying().position(|i| i == index);
+            let at = at.expect("only seeded and update dispatches change per step");
+            self.more_slots[slot - 1][at].set_params(queue, params);
+        }
+    }
+
+    /// Records the step of `slot` into one compute pass, after `input` (a batch gather).
+    pub(super) fn encode(
+        &self,
+        slot: usize,
+        input: Option<&Prepared>,
+        encoder: &mut wgpu::CommandEncoder,
+    ) {
+        let mut step: Vec<&Prepared> = input.into_iter().chain(&self.dispatches).collect();
+        let first = usize::from(input.is_some());
+        if let Some(own) = slot.checked_sub(1).map(|s| &self.more_slots[s]) {
+            for (i, copy) in self.varying().zip(own) {
+                step[first + i] = copy;
+            }
+        }
+        Prepared::encode_all(step, encoder);
     }
 }
 
@@ -106,9 +159,9 @@ pub struct Trainer {
     pub(super) model: Model,
     policy: Policy,
     pub(super) cfg: TrainConfig,
-    step: u64,
-    refresh: PreparedStep,
-    plain: Option<PreparedStep>,
+    pub(super) step: u64,
+    pub(super) refresh: PreparedStep,
+    pub(super) plain: Option<PreparedStep>,
     eval: PreparedStep,
     /// Where the steps' metrics come back.
     pub(super) metrics: MetricsRing,
@@ -117,6 +170,8 @@ pub struct Trainer {
     pub(super) lr_backoff: f32,
     /// Zeros for a fresh health record each step.
     zeros: Vec<u8>,
+    /// The training split on the device, once [`Trainer::upload_training_set`] put it there.
+    pub(super) device_set: Option<super::device_set::DeviceTrainingSet>,
 }
 
 impl std::fmt::Debug for Trainer {
@@ -170,6 +225,7 @@ impl Trainer {
             metrics,
             lr_backoff: 1.0,
             zeros: vec![0; model_health_bytes],
+            device_set: None,
         })
     }
 
@@ -247,17 +303,23 @@ impl Trainer {
         }
         let prepared = self.begin_step(x, y);
         let mut encoder = ctx.encoder("train_step");
-        Prepared::encode_all(&prepared.dispatches, &mut encoder);
+        prepared.encode(0, None, &mut encoder);
+        self.copy_metrics(&mut encoder, slot);
+        ctx.submit(encoder)?;
+        self.metrics.start_readback(slot, t, self.cfg.batch);
+        self.step += 1;
+        Ok(())
+    }
+
+    /// Copies the step's per-row losses, correct counts and health record into the staging
+    /// buffer of metrics slot `slot`.
+    pub(super) fn copy_metrics(&self, encoder: &mut wgpu::CommandEncoder, slot: usize) {
         let rows = self.cfg.batch as u64 * 4;
         let staging = self.metrics.staging(slot);
         encoder.copy_buffer_to_buffer(&self.model.row_loss, 0, staging, 0, rows);
         encoder.copy_buffer_to_buffer(&self.model.correct, 0, staging, rows, rows);
         let health = self.model.health_names.len() as u64 * 4;
         encoder.copy_buffer_to_buffer(&self.model.health, 0, staging, 2 * rows, health);
-        ctx.submit(encoder)?;
-        self.metrics.start_readback(slot, t, self.cfg.batch);
-        self.step += 1;
-        Ok(())
     }
 
     /// The same step as [`Trainer::train_step`], but one submit per dispatch, each replayed on
@@ -281,7 +343,15 @@ impl Trainer {
         let queue = self.ctx.queue();
         queue.write_buffer(&self.model.acts[0], 0, bytemuck::cast_slice(x));
         queue.write_buffer(&self.model.labels, 0, bytemuck::cast_slice(y));
-        let t = self.step;
+        // A fresh health record for the step.
+        queue.write_buffer(&self.model.health, 0, &self.zeros);
+        self.step_params(self.step, 0)
+    }
+
+    /// Sets the learning rates and stochastic-rounding seeds of step `t`, to run in `slot` of
+    /// its submit; returns the step to encode.
+    pub(super) fn step_params(&mut self, t: u64, slot: usize) -> &PreparedStep {
+        let queue = self.ctx.queue();
         let prepared = match &mut self.plain {
             Some(plain) if !self.policy.refreshes_at(t) => plain,
             _ => &mut self.refresh,
@@ -292,7 +362,7 @@ impl Trainer {
                 seed: hash_u32(self.cfg.seed ^ hash_u32(t as u32 ^ hash_u32(n as u32))),
                 ..bytemuck::pod_read_unaligned(&prepared.recording.dispatches[idx].params)
             };
-            prepared.set_params(queue, idx, &params);
+            prepared.set_params(queue, slot, idx, &params);
         }
         let lr = self.cfg.lr_at(t) * self.lr_backoff;
         for n in 0..prepared.updates.len() {
@@ -301,10 +371,8 @@ impl Trainer {
                 lr,
                 ..bytemuck::pod_read_unaligned(&prepared.recording.dispatches[idx].params)
             };
-            prepared.set_params(queue, idx, &params);
+            prepared.set_params(queue, slot, idx, &params);
         }
-        // A fresh health record for the step.
-        queue.write_buffer(&self.model.health, 0, &self.zeros);
         prepared
     }
 

@@ -1,0 +1,51 @@
+//! Twin of `shaders/gather_rows.wgsl`.
+
+use crate::abi::GatherParams;
+use crate::cpu::replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read};
+
+/// `x[r, f] = table[c(f)·256 + byte(order[offset + r], f)]`, `y[r] = labels[order[offset + r]]`.
+pub fn gather_rows(
+    p: &GatherParams,
+    pixels: &[u32],
+    table: &[f32],
+    order: &[u32],
+    labels: &[u32],
+    x: &mut [f32],
+    y: &mut [u32],
+) {
+    for idx in 0..p.rows * p.features4 {
+        let r = idx / p.features4;
+        let f4 = idx % p.features4;
+        let src = order[(p.offset + r) as usize];
+        if f4 == 0 {
+            y[r as usize] = labels[src as usize];
+        }
+        let base = src * p.features;
+        for j in 0..4 {
+            let f = f4 * 4 + j;
+            if f >= p.features {
+                break;
+            }
+            let b = base + f;
+            let byte = (pixels[(b / 4) as usize] >> ((b % 4) * 8)) & 0xff;
+            x[(r * p.features + f) as usize] = table[((f % p.channels) * 256 + byte) as usize];
+        }
+    }
+}
+
+/// Replays dispatches of `gather_rows` on this twin.
+pub(crate) const REPLAY: Replay = Replay {
+    kernels: &["gather_rows"],
+    run: replay,
+    // Table lookups: the same bits.
+    words: |_, _, _| Words::Exact,
+};
+
+fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
+    let p: GatherParams = read(params);
+    let [pixels, table, order, labels, x, y] = bufs else {
+        return Err(bad_bindings(kernel));
+    };
+    gather_rows(&p, pixels, f32s(table), order, labels, f32s_mut(x), y);
+    Ok(())
+}
