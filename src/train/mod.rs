@@ -7,6 +7,9 @@
 //! seeds), encodes it and submits it: **one submit per step, no GPU allocation after the first
 //! step**. Loss and accuracy are copied into a ring of mapped staging buffers and collected
 //! later with [`Trainer::poll_metrics`], so the CPU never waits for the GPU in the loop.
+//! [`Trainer::train_steps`] goes further: with the training split on the device
+//! ([`Trainer::upload_training_set`]) it gathers each batch there and records k steps into one
+//! submit, with the same results.
 //!
 //! - `config`: [`TrainConfig`], [`LrSchedule`], [`NonFinitePolicy`];
 //! - `trainer`: [`Trainer`], its prepared steps and the per-step parameters;
