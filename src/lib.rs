@@ -117,6 +117,7 @@ pub mod abi;
 pub mod conformance;
 pub mod cpu;
 pub mod data;
+pub mod dist;
 mod error;
 pub mod fsio;
 pub mod fuzzing;

@@ -18,7 +18,8 @@ const LAYERS: &[&[&str]] = &[
     &["quant"],
     &["nn"],
     // `data` imports only `error` and `rng`; `train` uses it to slice batches for timing.
-    &["data"],
+    // `dist` (collectives) imports only `error`.
+    &["data", "dist"],
     &["train"],
     &["conformance"],
     &["fuzzing"],

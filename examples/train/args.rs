@@ -68,6 +68,13 @@ impl Quant {
     }
 }
 
+/// `--exchange`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExchangeArg {
+    F32,
+    Int8,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum OnNonFinite {
     /// Stop with an error.
@@ -148,6 +155,14 @@ pub struct Args {
     /// (1: a submit per step; the results are the same bits either way).
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub steps_per_submit: u32,
+    /// Train data-parallel as one rank of an MPI job (`mpiexec -n N …`; needs `--features
+    /// mpi`): --batch-size is the global batch, each rank takes batch-size / N of it.
+    #[arg(long, conflicts_with_all = ["compare", "eval"])]
+    pub distributed: bool,
+    /// How ranks exchange gradients: f32, or int8 with a scale per 256 values (a quarter of the
+    /// bytes).
+    #[arg(long, value_enum, default_value = "f32", requires = "distributed")]
+    pub exchange: ExchangeArg,
     /// GPU backend: vulkan, metal, dx12 or gl [default: the best adapter present].
     #[arg(long)]
     pub backend: Option<String>,
@@ -183,11 +198,11 @@ impl Args {
 
     /// The training configuration for `steps_per_epoch` steps in each epoch; the schedule
     /// spans the steps after the warm-up.
-    pub fn train_config(&self, steps_per_epoch: u64) -> TrainConfig {
+    pub fn train_config(&self, steps_per_epoch: u64, ranks: u32) -> TrainConfig {
         let total = steps_per_epoch * self.epochs as u64;
         let after_warmup = total.saturating_sub(self.warmup_steps).max(1);
         TrainConfig {
-            batch: self.batch_size,
+            batch: self.batch_size / ranks,
             lr: self.lr,
             momentum: self.momentum,
             weight_decay: self.weight_decay,

@@ -12,6 +12,7 @@
 
 mod args;
 mod data;
+mod dist;
 mod plot;
 mod report;
 
@@ -29,6 +30,7 @@ use octet::train::{StepMetrics, Trainer};
 
 use crate::args::{Args, Quant};
 use crate::data::Data;
+use crate::dist::World;
 use crate::plot::PlotFormat;
 use crate::report::{DeviceInfo, EpochRecord, LayerReport, RunReport};
 
@@ -60,22 +62,44 @@ fn run(args: &Args) -> AnyResult<()> {
         None => octet::Context::new_default()?,
     };
     let device = DeviceInfo::of(&ctx);
+    let world = dist::world(args)?;
+    let leads = World::leads(world.as_ref());
     let data_dir = data::data_dir(args);
     let data = data::load(args, &data_dir)?;
-    eprintln!(
-        "octet {} on {} ({}, {}); data {}: {} train, {} val, {} test, {}x{}x{}",
-        env!("CARGO_PKG_VERSION"),
-        device.adapter,
-        device.backend,
-        device.driver,
-        data_dir.display(),
-        data.train.len(),
-        data.val_len(),
-        data.test.len(),
-        data.train.shape[0],
-        data.train.shape[1],
-        data.train.shape[2],
-    );
+    if let Some(w) = &world {
+        let ranks = w.comm.size() as u32;
+        if !args.batch_size.is_multiple_of(ranks) {
+            return Err(format!(
+                "--batch-size {} does not split into {ranks} equal shards; pick a multiple of \
+                 the ranks",
+                args.batch_size
+            )
+            .into());
+        }
+        eprintln!(
+            "rank {}/{ranks}: batch {} of {}, {} exchange",
+            w.comm.rank(),
+            args.batch_size / ranks,
+            args.batch_size,
+            w.exchange.name()
+        );
+    }
+    if leads {
+        eprintln!(
+            "octet {} on {} ({}, {}); data {}: {} train, {} val, {} test, {}x{}x{}",
+            env!("CARGO_PKG_VERSION"),
+            device.adapter,
+            device.backend,
+            device.driver,
+            data_dir.display(),
+            data.train.len(),
+            data.val_len(),
+            data.test.len(),
+            data.train.shape[0],
+            data.train.shape[1],
+            data.train.shape[2],
+        );
+    }
     if let Some(path) = &args.eval {
         return evaluate_checkpoint(&ctx, path, &data);
     }
@@ -92,9 +116,13 @@ fn run(args: &Args) -> AnyResult<()> {
     })?;
     let mut reports = Vec::new();
     for quant in args.quants() {
-        let mut report = train_one(args, &ctx, &data, quant, &stop)?;
+        let mut report = train_one(args, &ctx, &data, quant, &stop, world.as_ref())?;
         // Only now: the reports inside checkpoints leave the device and data set blank.
         report.set_origin(&device, &data_dir);
+        if !leads {
+            // Rank 0 reports for the run.
+            return Ok(());
+        }
         report::summarize(&report);
         let interrupted = report.interrupted;
         reports.push(report);
@@ -146,6 +174,18 @@ struct EpochTally {
 }
 
 impl EpochTally {
+    /// The whole run's tally from every rank's: the mean of the ranks' step losses (equal
+    /// shards), their correct rows and rows summed.
+    fn combine(&mut self, comm: &dyn octet::dist::Collective) -> AnyResult<()> {
+        let mine = [self.loss_sum, self.correct as f64, self.rows as f64];
+        let mut all = [0f64; 3];
+        comm.all_reduce_sum(&mine, &mut all)?;
+        self.loss_sum = all[0] / comm.size() as f64;
+        self.correct = all[1] as u64;
+        self.rows = all[2] as u64;
+        Ok(())
+    }
+
     /// Counts `metrics` in, and keeps each step's loss for the curves.
     fn add(&mut self, metrics: Vec<StepMetrics>, step_losses: &mut Vec<f32>) {
         for m in metrics {
@@ -166,11 +206,16 @@ fn train_one(
     data: &Data,
     quant: Quant,
     stop: &AtomicBool,
+    world: Option<&World>,
 ) -> AnyResult<RunReport> {
+    // The global batch: each rank of a distributed run takes its shard of it.
     let batch = args.batch_size as usize;
+    let (rank, ranks) = world.map_or((0, 1), |w| (w.comm.rank(), w.comm.size()));
+    let leads = rank == 0;
+    let shard = batch / ranks;
     let steps_per_epoch = (data.train.len() / batch) as u64;
     let spec = args.model.spec(data.train.shape, data.train.classes);
-    let cfg = args.train_config(steps_per_epoch);
+    let cfg = args.train_config(steps_per_epoch, ranks as u32);
     let mut trainer = Trainer::new(ctx, &spec, quant.policy(), cfg)?;
     let mut report = RunReport::new(args, data, quant, trainer.dispatches_per_step());
     if let Some(path) = &args.resume {
@@ -187,10 +232,25 @@ fn train_one(
                 report.restore_history(&old);
             }
         }
-        eprintln!("resumed {} at step {}", path.display(), ckpt.step);
+        let saved_ranks = ckpt.extra.get("ranks").map_or("1", String::as_str);
+        if saved_ranks != ranks.to_string() {
+            return Err(format!(
+                "{}: written by a run of {saved_ranks} ranks; resume it with as many",
+                path.display()
+            )
+            .into());
+        }
+        if leads {
+            eprintln!("resumed {} at step {}", path.display(), ckpt.step);
+        }
     }
-    // Sets loaded from 8-bit images live on the device; others are uploaded batch by batch.
-    let on_device = data.train.pixels.is_some();
+    if let Some(w) = world {
+        trainer.broadcast_from_root(w.comm.as_ref())?;
+        report.distributed = Some(report::DistReport::new(ranks, w.exchange));
+    }
+    // Sets loaded from 8-bit images live on the device; others, and the shards of a
+    // distributed run (one step per submit, exchanged in between), are uploaded batch by batch.
+    let on_device = data.train.pixels.is_some() && world.is_none();
     if on_device {
         trainer.upload_training_set(&data.train)?;
     }
@@ -202,16 +262,30 @@ fn train_one(
         let epoch_started = Instant::now();
         let order = permutation(data.train.len(), args.seed, epoch as u64);
         let bar = progress_bar(steps_per_epoch, epoch, args.epochs, quant);
+        if !leads {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        }
         let skip = trainer.step() - epoch as u64 * steps_per_epoch;
         bar.set_position(skip);
         let mut tally = EpochTally::default();
         let mut s = skip;
         while s < steps_per_epoch {
-            if stop.load(Ordering::SeqCst) {
+            // Ranks stop together or not at all: mpiexec ends them all on Ctrl-C.
+            if world.is_none() && stop.load(Ordering::SeqCst) {
                 report.interrupted = true;
                 break;
             }
-            let k = if on_device {
+            let k = if let Some(w) = world {
+                let rows = &order[s as usize * batch..(s as usize + 1) * batch];
+                data.train
+                    .gather(&rows[rank * shard..(rank + 1) * shard], &mut xb, &mut yb);
+                let started = Instant::now();
+                let cost = trainer.train_step_exchanged(w.comm.as_ref(), w.exchange, &xb, &yb)?;
+                if let Some(d) = &mut report.distributed {
+                    d.add_step(cost, started.elapsed().as_secs_f64());
+                }
+                1
+            } else if on_device {
                 let k = (args.steps_per_submit as u64).min(steps_per_epoch - s);
                 trainer.train_steps(k as usize)?;
                 k
@@ -235,9 +309,12 @@ fn train_one(
             bar.inc(k);
         }
         tally.add(trainer.poll_metrics(true)?, &mut report.step_losses);
+        if let Some(w) = world {
+            tally.combine(w.comm.as_ref())?;
+        }
         bar.finish_and_clear();
         if report.interrupted {
-            save(args, &mut trainer, &report, epoch)?;
+            save(args, &mut trainer, &report, epoch, world)?;
             break;
         }
         let (test_loss, test_accuracy) = trainer.evaluate(&data.test.x, &data.test.y)?;
@@ -254,20 +331,22 @@ fn train_one(
             val_accuracy,
             seconds: epoch_started.elapsed().as_secs_f64(),
         };
-        eprintln!(
-            "{} epoch {}/{}: train loss {:.4} acc {:.2}% | test loss {:.4} acc {:.2}%{} | {:.1} s",
-            quant.name(),
-            record.epoch,
-            args.epochs,
-            record.train_loss,
-            100.0 * record.train_accuracy,
-            record.test_loss,
-            100.0 * record.test_accuracy,
-            val_accuracy.map_or(String::new(), |v| format!(" | val acc {:.2}%", 100.0 * v)),
-            record.seconds
-        );
+        if leads {
+            eprintln!(
+                "{} epoch {}/{}: train loss {:.4} acc {:.2}% | test loss {:.4} acc {:.2}%{} | {:.1} s",
+                quant.name(),
+                record.epoch,
+                args.epochs,
+                record.train_loss,
+                100.0 * record.train_accuracy,
+                record.test_loss,
+                100.0 * record.test_accuracy,
+                val_accuracy.map_or(String::new(), |v| format!(" | val acc {:.2}%", 100.0 * v)),
+                record.seconds
+            );
+        }
         report.per_epoch.push(record);
-        save(args, &mut trainer, &report, epoch + 1)?;
+        save(args, &mut trainer, &report, epoch + 1, world)?;
     }
     report.wall_seconds = started.elapsed().as_secs_f64();
     report.images_per_second = images as f64 / report.wall_seconds.max(1e-9);
@@ -281,15 +360,29 @@ fn train_one(
 }
 
 /// Writes `last.safetensors` (with the report so far, for the curves of a resumed run).
-fn save(args: &Args, trainer: &mut Trainer, report: &RunReport, epoch: u32) -> AnyResult<()> {
+/// Only rank 0 of a distributed run writes, recording the ranks a resumed run must match.
+fn save(
+    args: &Args,
+    trainer: &mut Trainer,
+    report: &RunReport,
+    epoch: u32,
+    world: Option<&World>,
+) -> AnyResult<()> {
     let Some(dir) = &args.checkpoint_dir else {
         return Ok(());
     };
+    if !World::leads(world) {
+        return Ok(());
+    }
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut ckpt = trainer.checkpoint()?;
     ckpt.extra.extend([
         ("epoch".to_string(), epoch.to_string()),
         ("report".to_string(), serde_json::to_string(report)?),
+        (
+            "ranks".to_string(),
+            world.map_or(1, |w| w.comm.size()).to_string(),
+        ),
     ]);
     let path = dir.join("last.safetensors");
     ckpt.save(&path)?;

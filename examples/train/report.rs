@@ -103,6 +103,40 @@ pub struct RunReport {
     pub dispatches_per_step: usize,
     pub quant_state: Vec<LayerReport>,
     pub interrupted: bool,
+    /// A data-parallel run's ranks and exchange (`--distributed`).
+    pub distributed: Option<DistReport>,
+}
+
+/// What a data-parallel run exchanged, per rank.
+#[derive(Clone, Debug, Serialize)]
+pub struct DistReport {
+    pub ranks: usize,
+    pub exchange: &'static str,
+    /// Bytes this rank sent per step.
+    pub bytes_exchanged_per_step: u64,
+    /// Seconds in the exchange, over the run.
+    pub exchange_seconds: f64,
+    /// Seconds in the rest of the steps (GPU work and its readback).
+    pub compute_seconds: f64,
+}
+
+impl DistReport {
+    pub fn new(ranks: usize, exchange: octet::dist::Exchange) -> Self {
+        DistReport {
+            ranks,
+            exchange: exchange.name(),
+            bytes_exchanged_per_step: 0,
+            exchange_seconds: 0.0,
+            compute_seconds: 0.0,
+        }
+    }
+
+    /// Counts one step of `seconds` whose exchange cost `cost`.
+    pub fn add_step(&mut self, cost: octet::dist::ExchangeStats, seconds: f64) {
+        self.bytes_exchanged_per_step = cost.bytes_sent;
+        self.exchange_seconds += cost.seconds;
+        self.compute_seconds += seconds - cost.seconds;
+    }
 }
 
 impl RunReport {
@@ -133,6 +167,7 @@ impl RunReport {
             dispatches_per_step,
             quant_state: Vec::new(),
             interrupted: false,
+            distributed: None,
         }
     }
 

@@ -77,16 +77,34 @@ impl Context {
     /// Copies `buffer` to the host and waits for it: a blocking call for tools and tests, not for
     /// a frame loop.
     pub fn read_buffer<T: bytemuck::Pod>(&self, buffer: &wgpu::Buffer) -> Result<Vec<T>> {
-        let size = buffer.size();
+        let bytes = self.read_after(self.encoder("readback"), &[(buffer, buffer.size())])?;
+        let elems = bytes[0].len() / std::mem::size_of::<T>();
+        Ok(bytemuck::pod_collect_to_vec(
+            &bytes[0][..elems * std::mem::size_of::<T>()],
+        ))
+    }
+
+    /// Submits `encoder` with copies of the first `bytes` of each of `sources` appended (into one
+    /// staging buffer), waits, and returns each source's bytes: one round trip for several
+    /// buffers. Blocking, as [`Context::read_buffer`].
+    pub fn read_after(
+        &self,
+        mut encoder: wgpu::CommandEncoder,
+        sources: &[(&wgpu::Buffer, u64)],
+    ) -> Result<Vec<Vec<u8>>> {
+        let size: u64 = sources.iter().map(|(_, n)| n).sum();
         self.count_created(1);
         let staging = self.device().create_buffer(&wgpu::BufferDescriptor {
             label: Some("octet.readback"),
-            size,
+            size: size.max(4),
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let mut encoder = self.encoder("readback");
-        encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, size);
+        let mut at = 0;
+        for (buffer, n) in sources {
+            encoder.copy_buffer_to_buffer(buffer, 0, &staging, at, *n);
+            at += n;
+        }
         let index = self.submit(encoder)?;
         let (tx, rx) = futures::channel::oneshot::channel();
         staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
@@ -112,8 +130,12 @@ impl Context {
                 during: "readback",
                 message: e.to_string(),
             })?;
-        let elems = size as usize / std::mem::size_of::<T>();
-        let out: Vec<T> = bytemuck::pod_collect_to_vec(&data[..elems * std::mem::size_of::<T>()]);
+        let mut out = Vec::with_capacity(sources.len());
+        let mut at = 0;
+        for (_, n) in sources {
+            out.push(data[at as usize..(at + n) as usize].to_vec());
+            at += n;
+        }
         drop(data);
         staging.unmap();
         Ok(out)

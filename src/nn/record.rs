@@ -236,6 +236,21 @@ impl Model {
         Ok(updates)
     }
 
+    /// What a data-parallel step exchanges between ranks: every trainable's gradient buffer
+    /// with its length, in the slot order of `health_names`, and the tables the optimizer
+    /// reads its learning-rate factors from.
+    pub(crate) fn exchanged(&self) -> (Vec<(&wgpu::Buffer, u32)>, Vec<&wgpu::Buffer>) {
+        let trainables = self.trainables();
+        let grads = trainables.iter().map(|t| (t.sgd.grad, t.len)).collect();
+        let mut tables: Vec<&wgpu::Buffer> = Vec::new();
+        for (table, _) in trainables.iter().filter_map(|t| t.sgd.lr_scale) {
+            if !tables.contains(&table) {
+                tables.push(table);
+            }
+        }
+        (grads, tables)
+    }
+
     /// Every layer's trainables, in the slot order of `health_names`.
     fn trainables(&self) -> Vec<Trainable<'_>> {
         self.layers.iter().flat_map(Layer::trainables).collect()

@@ -15,6 +15,8 @@
 //! - `trainer`: [`Trainer`], its prepared steps and the per-step parameters;
 //! - `device_set`: the training split kept on the device as bytes, batches gathered there, and
 //!   [`Trainer::train_steps`], several steps per submit;
+//! - `distributed`: data-parallel steps, one trainer per rank, gradients exchanged
+//!   ([`Trainer::train_step_exchanged`]);
 //! - `metrics`: [`StepMetrics`], the readback ring, and the non-finite policy applied when a
 //!   step's metrics arrive;
 //! - `checked`: a step run in lockstep with the CPU twins ([`DispatchCheck`]);
@@ -25,6 +27,7 @@ mod checked;
 pub mod checkpoint;
 mod config;
 mod device_set;
+mod distributed;
 mod metrics;
 mod profile;
 mod trainer;

@@ -135,6 +135,14 @@ impl PreparedStep {
         }
     }
 
+    /// Where the optimizer's dispatches start: a data-parallel step exchanges gradients there.
+    pub(super) fn first_update(&self) -> usize {
+        self.updates
+            .first()
+            .copied()
+            .unwrap_or(self.dispatches.len())
+    }
+
     /// Records the step of `slot` into one compute pass, after `input` (a batch gather).
     pub(super) fn encode(
         &self,
@@ -172,6 +180,8 @@ pub struct Trainer {
     zeros: Vec<u8>,
     /// The training split on the device, once [`Trainer::upload_training_set`] put it there.
     pub(super) device_set: Option<super::device_set::DeviceTrainingSet>,
+    /// Mixed into the stochastic-rounding seeds: 0, or a data-parallel rank's own stream.
+    pub(super) seed_salt: u32,
 }
 
 impl std::fmt::Debug for Trainer {
@@ -226,6 +236,7 @@ impl Trainer {
             lr_backoff: 1.0,
             zeros: vec![0; model_health_bytes],
             device_set: None,
+            seed_salt: 0,
         })
     }
 
@@ -359,7 +370,8 @@ impl Trainer {
         for n in 0..prepared.seeded.len() {
             let idx = prepared.seeded[n];
             let params = QuantizeParams {
-                seed: hash_u32(self.cfg.seed ^ hash_u32(t as u32 ^ hash_u32(n as u32))),
+                seed: hash_u32(self.cfg.seed ^ hash_u32(t as u32 ^ hash_u32(n as u32)))
+                    ^ self.seed_salt,
                 ..bytemuck::pod_read_unaligned(&prepared.recording.dispatches[idx].params)
             };
             prepared.set_params(queue, slot, idx, &params);

@@ -1,0 +1,119 @@
+//! Data-parallel training: one [`Trainer`] per rank, each on its shard of every global batch,
+//! gradients exchanged after the backward ([`crate::dist::exchange`]) so that every rank applies
+//! the same update and holds the same weights after every step.
+//!
+//! A step is two submits: forward, loss, backward and health checks; then, after the exchange,
+//! the update. Between them the host reads every gradient, the health record and the
+//! learning-rate tables back in one round trip, exchanges the gradients (their mean), sums the
+//! health counts (a NaN on any rank skips the update on all) and takes rank 0's learning-rate
+//! factors (UI8's φ, which each rank derives from its own statistics). Each rank quantizes with
+//! its own clips and batch-norm statistics and draws its own stochastic-rounding stream, so N
+//! ranks at batch B/N are not one device at batch B: the gradients differ by what those
+//! per-rank statistics change, besides the summation order.
+
+use crate::dist::{Collective, Exchange, ExchangeStats, exchange};
+use crate::error::{Error, Result};
+use crate::nn::TensorRole;
+use crate::rng::hash_u32;
+
+use super::Trainer;
+
+impl Trainer {
+    /// Makes every rank start from rank 0's weights (and momentum): call once, after
+    /// [`Trainer::new`] or [`Trainer::restore`], on every rank.
+    pub fn broadcast_from_root(&mut self, comm: &dyn Collective) -> Result<()> {
+        self.poll_metrics(true)
+            .map(|m| self.metrics.ready.extend(m))?;
+        for role in [TensorRole::Parameter, TensorRole::Velocity] {
+            let mut tensors = self.model.read_tensors(&self.ctx, role)?;
+            for t in &mut tensors {
+                comm.broadcast(0, bytemuck::cast_slice_mut(&mut t.data))?;
+            }
+            self.model.write_tensors(&self.ctx, role, &tensors)?;
+        }
+        Ok(())
+    }
+
+    /// One data-parallel training step on this rank's shard of the global batch (`batch ×
+    /// inputs` features and `batch` labels, `batch` from this trainer's configuration). Blocks
+    /// until the step is done (its metrics arrive through [`Trainer::poll_metrics`]) and
+    /// returns what the exchange cost.
+    pub fn train_step_exchanged(
+        &mut self,
+        comm: &dyn Collective,
+        how: Exchange,
+        x: &[f32],
+        y: &[u32],
+    ) -> Result<ExchangeStats> {
+        self.ctx.check_device()?;
+        self.check_batch(x, y)?;
+        // Rank 0 draws the stream a single process would; the others their own.
+        self.seed_salt = match comm.rank() {
+            0 => 0,
+            r => hash_u32(0x0d15_7000 ^ r as u32),
+        };
+        // Steps are synchronous: every slot of the ring is free after this.
+        let done = self.poll_metrics(true)?;
+        self.metrics.ready.extend(done);
+        let slot = self.metrics.next_slot();
+        let ctx = self.ctx.clone();
+        let t = self.step;
+        let prepared = self.begin_step(x, y);
+        let split = prepared.first_update();
+        let mut encoder = ctx.encoder("train_step_exchanged");
+        crate::gpu::Prepared::encode_all(&prepared.dispatches[..split], &mut encoder);
+        let (grads, tables) = self.model.exchanged();
+        let health = &self.model.health;
+        let mut sources: Vec<(&wgpu::Buffer, u64)> =
+            grads.iter().map(|(b, n)| (*b, *n as u64 * 4)).collect();
+        sources.push((health, health.size()));
+        sources.extend(tables.iter().map(|b| (*b, b.size())));
+        let read = ctx.read_after(encoder, &sources)?;
+        // The gradients as one vector, exchanged at once.
+        let mut flat: Vec<f32> = read[..grads.len()]
+            .iter()
+            .flat_map(|b| bytemuck::cast_slice::<u8, f32>(b).iter().copied())
+            .collect();
+        let stats = exchange::mean(comm, how, &mut flat)?;
+        let queue = ctx.queue();
+        let mut at = 0;
+        for (buffer, n) in &grads {
+            let n = *n as usize;
+            queue.write_buffer(buffer, 0, bytemuck::cast_slice(&flat[at..at + n]));
+            at += n;
+        }
+        let counts: Vec<f64> = bytemuck::cast_slice::<u8, u32>(&read[grads.len()])
+            .iter()
+            .map(|&c| c as f64)
+            .collect();
+        let mut total = vec![0f64; counts.len()];
+        comm.all_reduce_sum(&counts, &mut total)?;
+        let total: Vec<u32> = total
+            .iter()
+            .map(|&c| c.min(u32::MAX as f64) as u32)
+            .collect();
+        queue.write_buffer(health, 0, bytemuck::cast_slice(&total));
+        for (k, table) in tables.iter().enumerate() {
+            let mut bytes = read[grads.len() + 1 + k].clone();
+            comm.broadcast(0, &mut bytes)?;
+            queue.write_buffer(table, 0, &bytes);
+        }
+        let prepared = match &self.plain {
+            Some(plain) if !self.policy().refreshes_at(t) => plain,
+            _ => &self.refresh,
+        };
+        let mut encoder = ctx.encoder("train_step_update");
+        crate::gpu::Prepared::encode_all(&prepared.dispatches[split..], &mut encoder);
+        self.copy_metrics(&mut encoder, slot);
+        ctx.submit(encoder)?;
+        self.metrics.start_readback(slot, t, self.cfg.batch);
+        self.step += 1;
+        if at != flat.len() {
+            return Err(Error::invalid(
+                "train_step_exchanged",
+                "octet bug: the exchanged gradient does not match the model's",
+            ));
+        }
+        Ok(stats)
+    }
+}
