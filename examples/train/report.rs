@@ -103,7 +103,8 @@ pub struct RunReport {
     pub dispatches_per_step: usize,
     pub quant_state: Vec<LayerReport>,
     pub interrupted: bool,
-    /// A data-parallel run's ranks and exchange (`--distributed`).
+    /// A data-parallel run's ranks and exchange (`--distributed`), as top-level fields.
+    #[serde(flatten)]
     pub distributed: Option<DistReport>,
 }
 
