@@ -220,6 +220,15 @@ fn train_one(
     let mut report = RunReport::new(args, data, quant, trainer.dispatches_per_step());
     if let Some(path) = &args.resume {
         let ckpt = Checkpoint::load(path)?;
+        // Each rank's batch is the global one over the ranks: only as many ranks fit.
+        let saved_ranks = ckpt.extra.get("ranks").map_or("1", String::as_str);
+        if saved_ranks != ranks.to_string() {
+            return Err(format!(
+                "{}: written by a run of {saved_ranks} ranks; resume it with as many",
+                path.display()
+            )
+            .into());
+        }
         trainer.restore(&ckpt).map_err(|e| {
             format!(
                 "{}: {e} (resume with the options of the run that wrote it)",
@@ -231,14 +240,6 @@ fn train_one(
             if let Ok(old) = serde_json::from_str::<serde_json::Value>(previous) {
                 report.restore_history(&old);
             }
-        }
-        let saved_ranks = ckpt.extra.get("ranks").map_or("1", String::as_str);
-        if saved_ranks != ranks.to_string() {
-            return Err(format!(
-                "{}: written by a run of {saved_ranks} ranks; resume it with as many",
-                path.display()
-            )
-            .into());
         }
         if leads {
             eprintln!("resumed {} at step {}", path.display(), ckpt.step);
