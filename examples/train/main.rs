@@ -270,6 +270,8 @@ fn train_one(
         bar.set_position(skip);
         let mut tally = EpochTally::default();
         let mut s = skip;
+        // A distributed run's next shard, gathered during the step before.
+        let (mut next, mut prefetched) = ((Vec::new(), Vec::new()), false);
         while s < steps_per_epoch {
             // Ranks stop together or not at all: mpiexec ends them all on Ctrl-C.
             if world.is_none() && stop.load(Ordering::SeqCst) {
@@ -277,11 +279,24 @@ fn train_one(
                 break;
             }
             let k = if let Some(w) = world {
-                let rows = &order[s as usize * batch..(s as usize + 1) * batch];
-                data.train
-                    .gather(&rows[rank * shard..(rank + 1) * shard], &mut xb, &mut yb);
+                let shard_of = |s: u64| {
+                    let first = s as usize * batch + rank * shard;
+                    &order[first..first + shard]
+                };
+                if prefetched {
+                    std::mem::swap(&mut xb, &mut next.0);
+                    std::mem::swap(&mut yb, &mut next.1);
+                } else {
+                    data.train.gather(shard_of(s), &mut xb, &mut yb);
+                }
                 let started = Instant::now();
-                let cost = trainer.train_step_exchanged(w.comm.as_ref(), w.exchange, &xb, &yb)?;
+                trainer.begin_step_exchanged(w.comm.as_ref(), &xb, &yb)?;
+                // The next shard is gathered while the GPU runs this step's backward.
+                prefetched = s + 1 < steps_per_epoch;
+                if prefetched {
+                    data.train.gather(shard_of(s + 1), &mut next.0, &mut next.1);
+                }
+                let cost = trainer.finish_step_exchanged(w.comm.as_ref(), w.exchange)?;
                 if let Some(d) = &mut report.distributed {
                     d.add_step(cost, started.elapsed().as_secs_f64());
                 }

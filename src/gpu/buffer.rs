@@ -89,9 +89,19 @@ impl Context {
     /// buffers. Blocking, as [`Context::read_buffer`].
     pub fn read_after(
         &self,
-        mut encoder: wgpu::CommandEncoder,
+        encoder: wgpu::CommandEncoder,
         sources: &[(&wgpu::Buffer, u64)],
     ) -> Result<Vec<Vec<u8>>> {
+        self.start_read_after(encoder, sources)?.wait(self)
+    }
+
+    /// [`Context::read_after`] without the wait: the host can work while the GPU does; the
+    /// bytes come with [`PendingRead::wait`].
+    pub fn start_read_after(
+        &self,
+        mut encoder: wgpu::CommandEncoder,
+        sources: &[(&wgpu::Buffer, u64)],
+    ) -> Result<PendingRead> {
         let size: u64 = sources.iter().map(|(_, n)| n).sum();
         self.count_created(1);
         let staging = self.device().create_buffer(&wgpu::BufferDescriptor {
@@ -110,11 +120,38 @@ impl Context {
         staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
             let _ = tx.send(r);
         });
-        self.device().poll(wgpu::PollType::Wait {
-            submission_index: Some(index),
+        Ok(PendingRead {
+            staging,
+            index,
+            mapped: rx,
+            sizes: sources.iter().map(|(_, n)| *n).collect(),
+        })
+    }
+
+    /// Blocks until all submitted work is done (for timing in tools and benches).
+    pub fn wait_idle(&self) -> Result<()> {
+        self.device().poll(wgpu::PollType::wait_indefinitely())?;
+        Ok(())
+    }
+}
+
+/// A readback started by [`Context::start_read_after`].
+#[derive(Debug)]
+pub struct PendingRead {
+    staging: wgpu::Buffer,
+    index: wgpu::SubmissionIndex,
+    mapped: futures::channel::oneshot::Receiver<std::result::Result<(), wgpu::BufferAsyncError>>,
+    sizes: Vec<u64>,
+}
+
+impl PendingRead {
+    /// Waits for the submit and returns each source's bytes.
+    pub fn wait(self, ctx: &Context) -> Result<Vec<Vec<u8>>> {
+        ctx.device().poll(wgpu::PollType::Wait {
+            submission_index: Some(self.index),
             timeout: None,
         })?;
-        match futures::executor::block_on(rx) {
+        match futures::executor::block_on(self.mapped) {
             Ok(result) => result?,
             Err(_) => {
                 return Err(Error::Gpu {
@@ -123,27 +160,22 @@ impl Context {
                 });
             }
         }
-        let data = staging
+        let data = self
+            .staging
             .slice(..)
             .get_mapped_range()
             .map_err(|e| Error::Gpu {
                 during: "readback",
                 message: e.to_string(),
             })?;
-        let mut out = Vec::with_capacity(sources.len());
+        let mut out = Vec::with_capacity(self.sizes.len());
         let mut at = 0;
-        for (_, n) in sources {
+        for n in &self.sizes {
             out.push(data[at as usize..(at + n) as usize].to_vec());
             at += n;
         }
         drop(data);
-        staging.unmap();
+        self.staging.unmap();
         Ok(out)
-    }
-
-    /// Blocks until all submitted work is done (for timing in tools and benches).
-    pub fn wait_idle(&self) -> Result<()> {
-        self.device().poll(wgpu::PollType::wait_indefinitely())?;
-        Ok(())
     }
 }

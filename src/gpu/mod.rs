@@ -6,6 +6,7 @@ pub mod kernel;
 mod lowering;
 mod readback;
 
+pub use buffer::PendingRead;
 pub use context::{Autotune, Context, KernelChecks, adapters, parse_backends, required_limits};
 pub use kernel::{Dispatch, Prepared, Recording};
 pub use lowering::{Dot4Lowering, dot4_lowering};

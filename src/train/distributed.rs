@@ -35,9 +35,11 @@ impl Trainer {
     }
 
     /// One data-parallel training step on this rank's shard of the global batch (`batch ×
-    /// inputs` features and `batch` labels, `batch` from this trainer's configuration). Blocks
+    /// inputs` features and `batch` labels, `batch` from this trainer's configuration): blocks
     /// until the step is done (its metrics arrive through [`Trainer::poll_metrics`]) and
-    /// returns what the exchange cost.
+    /// returns what the exchange cost. [`Trainer::begin_step_exchanged`] and
+    /// [`Trainer::finish_step_exchanged`] are its two halves, for a caller with work to do while
+    /// the GPU runs the forward and backward (the next batch to gather, say).
     pub fn train_step_exchanged(
         &mut self,
         comm: &dyn Collective,
@@ -45,8 +47,26 @@ impl Trainer {
         x: &[f32],
         y: &[u32],
     ) -> Result<ExchangeStats> {
+        self.begin_step_exchanged(comm, x, y)?;
+        self.finish_step_exchanged(comm, how)
+    }
+
+    /// Uploads the shard and submits the step up to the update — forward, loss, backward,
+    /// health checks — with the readback of what the ranks exchange; returns without waiting.
+    pub fn begin_step_exchanged(
+        &mut self,
+        comm: &dyn Collective,
+        x: &[f32],
+        y: &[u32],
+    ) -> Result<()> {
         self.ctx.check_device()?;
         self.check_batch(x, y)?;
+        if self.exchanged.is_some() {
+            return Err(Error::invalid(
+                "begin_step_exchanged",
+                "the previous step is not finished: call finish_step_exchanged first",
+            ));
+        }
         // Rank 0 draws the stream a single process would; the others their own.
         self.seed_salt = match comm.rank() {
             0 => 0,
@@ -55,9 +75,7 @@ impl Trainer {
         // Steps are synchronous: every slot of the ring is free after this.
         let done = self.poll_metrics(true)?;
         self.metrics.ready.extend(done);
-        let slot = self.metrics.next_slot();
         let ctx = self.ctx.clone();
-        let t = self.step;
         let prepared = self.begin_step(x, y);
         let split = prepared.first_update();
         let mut encoder = ctx.encoder("train_step_exchanged");
@@ -68,7 +86,28 @@ impl Trainer {
             grads.iter().map(|(b, n)| (*b, *n as u64 * 4)).collect();
         sources.push((health, health.size()));
         sources.extend(tables.iter().map(|b| (*b, b.size())));
-        let read = ctx.read_after(encoder, &sources)?;
+        let read = ctx.start_read_after(encoder, &sources)?;
+        self.exchanged = Some((read, split));
+        Ok(())
+    }
+
+    /// Waits for the step [`Trainer::begin_step_exchanged`] submitted, exchanges its gradients
+    /// (their mean over the ranks), the health counts (summed) and the learning-rate tables
+    /// (rank 0's), and submits the update.
+    pub fn finish_step_exchanged(
+        &mut self,
+        comm: &dyn Collective,
+        how: Exchange,
+    ) -> Result<ExchangeStats> {
+        let Some((pending, split)) = self.exchanged.take() else {
+            return Err(Error::invalid(
+                "finish_step_exchanged",
+                "no step to finish: call begin_step_exchanged first",
+            ));
+        };
+        let ctx = self.ctx.clone();
+        let read = pending.wait(&ctx)?;
+        let (grads, tables) = self.model.exchanged();
         // The gradients as one vector, exchanged at once.
         let mut flat: Vec<f32> = read[..grads.len()]
             .iter()
@@ -92,28 +131,25 @@ impl Trainer {
             .iter()
             .map(|&c| c.min(u32::MAX as f64) as u32)
             .collect();
+        let health = &self.model.health;
         queue.write_buffer(health, 0, bytemuck::cast_slice(&total));
         for (k, table) in tables.iter().enumerate() {
             let mut bytes = read[grads.len() + 1 + k].clone();
             comm.broadcast(0, &mut bytes)?;
             queue.write_buffer(table, 0, &bytes);
         }
+        let t = self.step;
         let prepared = match &self.plain {
             Some(plain) if !self.policy().refreshes_at(t) => plain,
             _ => &self.refresh,
         };
+        let slot = self.metrics.next_slot();
         let mut encoder = ctx.encoder("train_step_update");
         crate::gpu::Prepared::encode_all(&prepared.dispatches[split..], &mut encoder);
         self.copy_metrics(&mut encoder, slot);
         ctx.submit(encoder)?;
         self.metrics.start_readback(slot, t, self.cfg.batch);
         self.step += 1;
-        if at != flat.len() {
-            return Err(Error::invalid(
-                "train_step_exchanged",
-                "octet bug: the exchanged gradient does not match the model's",
-            ));
-        }
         Ok(stats)
     }
 }

@@ -182,6 +182,8 @@ pub struct Trainer {
     pub(super) device_set: Option<super::device_set::DeviceTrainingSet>,
     /// Mixed into the stochastic-rounding seeds: 0, or a data-parallel rank's own stream.
     pub(super) seed_salt: u32,
+    /// A data-parallel step begun and not finished: its readback and where its update starts.
+    pub(super) exchanged: Option<(crate::gpu::PendingRead, usize)>,
 }
 
 impl std::fmt::Debug for Trainer {
@@ -237,6 +239,7 @@ impl Trainer {
             zeros: vec![0; model_health_bytes],
             device_set: None,
             seed_salt: 0,
+            exchanged: None,
         })
     }
 
