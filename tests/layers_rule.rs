@@ -20,6 +20,8 @@ const LAYERS: &[&[&str]] = &[
     // `data` imports only `error` and `rng`; `train` uses it to slice batches for timing.
     &["data"],
     &["train"],
+    // `interop` reads checkpoints (train) and writes what they hold for other tools.
+    &["interop"],
     &["conformance"],
     &["fuzzing"],
 ];
