@@ -8,10 +8,12 @@
 //! cargo run --release --example train -- --data /usr/share/datasets/fashion-mnist --epochs 5
 //! cargo run --release --example train -- --resume runs/last.safetensors
 //! cargo run --release --example train -- --eval runs/last.safetensors
+//! cargo run --release --example train -- --export runs/export     # for PyTorch and others
 //! ```
 
 mod args;
 mod data;
+mod inference;
 mod plot;
 mod report;
 
@@ -77,7 +79,7 @@ fn run(args: &Args) -> AnyResult<()> {
         data.train.shape[2],
     );
     if let Some(path) = &args.eval {
-        return evaluate_checkpoint(&ctx, path, &data);
+        return inference::evaluate(&ctx, path, &data, args.export.as_deref());
     }
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -172,6 +174,9 @@ fn train_one(
     let spec = args.model.spec(data.train.shape, data.train.classes);
     let cfg = args.train_config(steps_per_epoch);
     let mut trainer = Trainer::new(ctx, &spec, quant.policy(), cfg)?;
+    if let Some(path) = &args.init {
+        inference::init(ctx, &trainer, &spec, path)?;
+    }
     let mut report = RunReport::new(args, data, quant, trainer.dispatches_per_step());
     if let Some(path) = &args.resume {
         let ckpt = Checkpoint::load(path)?;
@@ -256,6 +261,10 @@ fn train_one(
         report.per_epoch.push(record);
         save(args, &mut trainer, &report, epoch + 1)?;
     }
+    if let (Some(dir), false) = (&args.export, report.interrupted) {
+        let dir = if args.compare { dir.join(quant.name()) } else { dir.clone() };
+        inference::export(&trainer.checkpoint()?, data, &dir)?;
+    }
     report.wall_seconds = started.elapsed().as_secs_f64();
     report.images_per_second = images as f64 / report.wall_seconds.max(1e-9);
     report.final_test_accuracy = report.per_epoch.last().map_or(0.0, |e| e.test_accuracy);
@@ -281,32 +290,6 @@ fn save(args: &Args, trainer: &mut Trainer, report: &RunReport, epoch: u32) -> A
     let path = dir.join("last.safetensors");
     ckpt.save(&path)?;
     eprintln!("checkpoint: {} (step {})", path.display(), ckpt.step);
-    Ok(())
-}
-
-/// `--eval`: the test loss and accuracy of a saved model, on the data set it was trained on.
-fn evaluate_checkpoint(ctx: &octet::Context, path: &Path, data: &Data) -> AnyResult<()> {
-    let ckpt = Checkpoint::load(path)?;
-    if ckpt.model.input != data.test.shape.map(|d| d as u32) {
-        return Err(format!(
-            "{}: the model takes {:?} inputs, the data set has {:?}; pass the --data it was \
-             trained on",
-            path.display(),
-            ckpt.model.input,
-            data.test.shape
-        )
-        .into());
-    }
-    let mut trainer = Trainer::new(ctx, &ckpt.model, ckpt.policy.clone(), ckpt.config.clone())?;
-    trainer.restore(&ckpt)?;
-    let (loss, accuracy) = trainer.evaluate(&data.test.x, &data.test.y)?;
-    println!(
-        "{}: step {}, test loss {loss:.4}, test accuracy {:.2}% ({} images)",
-        path.display(),
-        ckpt.step,
-        100.0 * accuracy,
-        data.test.len()
-    );
     Ok(())
 }
 

@@ -1,0 +1,129 @@
+//! The trained model out of the trainer and back in: `--eval` (a checkpoint's predictions on
+//! the test split, per class and as a confusion matrix), `--export` and `--init`.
+
+use std::path::Path;
+
+use octet::checkpoint::Checkpoint;
+use octet::interop::{self, ExportSource};
+use octet::nn::{ModelSpec, Predictor, TensorRole, argmax_rows, softmax_rows};
+use octet::train::Trainer;
+
+use crate::AnyResult;
+use crate::data::Data;
+
+/// `--eval`: the checkpoint's test loss and accuracy, each class's accuracy and the confusion
+/// matrix, from the model's forward alone ([`Predictor`]); with `--export`, the export too.
+pub fn evaluate(
+    ctx: &octet::Context,
+    path: &Path,
+    data: &Data,
+    export_dir: Option<&Path>,
+) -> AnyResult<()> {
+    let ckpt = Checkpoint::load(path)?;
+    if ckpt.model.input != data.test.shape.map(|d| d as u32) {
+        return Err(format!(
+            "{}: the model takes {:?} inputs, the data set has {:?}; pass the --data it was \
+             trained on",
+            path.display(),
+            ckpt.model.input,
+            data.test.shape
+        )
+        .into());
+    }
+    let mut tensors = ckpt.tensors_of(TensorRole::Parameter);
+    tensors.extend(ckpt.tensors_of(TensorRole::RunningStat));
+    let predictor = Predictor::new(ctx, &ckpt.model, ckpt.config.batch, &tensors)?;
+    let classes = ckpt.model.classes() as usize;
+    let test = &data.test;
+    let rows = predictor.capacity() as usize;
+    // confusion[truth][predicted]
+    let mut confusion = vec![vec![0u64; classes]; classes];
+    let mut loss = 0f64;
+    for start in (0..test.len()).step_by(rows) {
+        let n = rows.min(test.len() - start);
+        let (x, y) = test.batch(start, n);
+        let logits = predictor.logits(x)?;
+        let probs = softmax_rows(&logits, classes);
+        for ((row, &truth), predicted) in probs
+            .chunks(classes)
+            .zip(y)
+            .zip(argmax_rows(&logits, classes))
+        {
+            loss -= (row[truth as usize].max(f32::MIN_POSITIVE) as f64).ln();
+            confusion[truth as usize][predicted as usize] += 1;
+        }
+    }
+    let correct: u64 = (0..classes).map(|c| confusion[c][c]).sum();
+    println!(
+        "{}: step {}, test loss {:.4}, test accuracy {:.2}% ({} images)",
+        path.display(),
+        ckpt.step,
+        loss / test.len() as f64,
+        100.0 * correct as f64 / test.len() as f64,
+        test.len()
+    );
+    print_per_class(&confusion, data.class_names.as_deref());
+    if let Some(dir) = export_dir {
+        export(&ckpt, data, dir)?;
+    }
+    Ok(())
+}
+
+/// Each class's accuracy, then the confusion matrix (rows: true class, columns: predicted).
+fn print_per_class(confusion: &[Vec<u64>], names: Option<&[String]>) {
+    let name = |c: usize| {
+        names
+            .and_then(|n| n.get(c).cloned())
+            .unwrap_or_else(|| c.to_string())
+    };
+    let width = (0..confusion.len())
+        .map(|c| name(c).len())
+        .max()
+        .unwrap_or(1)
+        .max(5);
+    println!("per class:");
+    for (c, row) in confusion.iter().enumerate() {
+        let total: u64 = row.iter().sum();
+        let acc = 100.0 * row[c] as f64 / total.max(1) as f64;
+        println!("  {:>width$}  {acc:6.2}%  ({} of {total})", name(c), row[c]);
+    }
+    println!("confusion matrix (rows: true class, columns: predicted):");
+    let header: String = (0..confusion.len())
+        .map(|c| format!(" {:>5}", c))
+        .collect();
+    println!("  {:>width$} {header}", "");
+    for (c, row) in confusion.iter().enumerate() {
+        let cells: String = row.iter().map(|v| format!(" {v:>5}")).collect();
+        println!("  {:>width$} {cells}", name(c));
+    }
+}
+
+/// `--export DIR`: `model.safetensors` and `model-int8.safetensors` of a checkpoint, with the
+/// normalization of the data it was trained on.
+pub fn export(ckpt: &Checkpoint, data: &Data, dir: &Path) -> AnyResult<()> {
+    let source = ExportSource::from_checkpoint(ckpt, data.normalization.clone());
+    let files = interop::export(dir, &source)?;
+    eprintln!(
+        "export: {} and {} (load them with python/octet_models.py)",
+        files.model.display(),
+        files.int8.display()
+    );
+    Ok(())
+}
+
+/// `--init FILE`: the trainer's parameters and batch-norm running statistics from a PyTorch
+/// `state_dict` of the same zoo model.
+pub fn init(ctx: &octet::Context, trainer: &Trainer, spec: &ModelSpec, path: &Path) -> AnyResult<()> {
+    let tensors = interop::import(path, spec)?;
+    let (stats, params): (Vec<_>, Vec<_>) = tensors
+        .into_iter()
+        .partition(|t| t.name.ends_with(".running_mean") || t.name.ends_with(".running_var"));
+    trainer
+        .model()
+        .write_tensors(ctx, TensorRole::Parameter, &params)?;
+    trainer
+        .model()
+        .write_tensors(ctx, TensorRole::RunningStat, &stats)?;
+    eprintln!("initialized from {}", path.display());
+    Ok(())
+}
