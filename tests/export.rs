@@ -243,12 +243,20 @@ fn a_prediction_does_not_depend_on_the_rest_of_the_batch() {
         let (other, _) = data.batch(BATCH as usize, BATCH as usize);
         for row in [0, 3, 7] {
             let alone = p.logits(&x[row * f..(row + 1) * f]).unwrap();
-            assert_eq!(bits(&alone), bits(&all[row * c..(row + 1) * c]), "row {row}");
+            assert_eq!(
+                bits(&alone),
+                bits(&all[row * c..(row + 1) * c]),
+                "row {row}"
+            );
             // The same input among other inputs, at another place in the batch.
             let mut mixed = other.to_vec();
             mixed[f..2 * f].copy_from_slice(&x[row * f..(row + 1) * f]);
             let among = p.logits(&mixed).unwrap();
-            assert_eq!(bits(&among[c..2 * c]), bits(&alone), "row {row} among others");
+            assert_eq!(
+                bits(&among[c..2 * c]),
+                bits(&alone),
+                "row {row} among others"
+            );
         }
         let probs = p.probabilities(x).unwrap();
         for row in probs.chunks(c) {
@@ -266,10 +274,7 @@ fn a_prediction_does_not_depend_on_the_rest_of_the_batch() {
         // Too many rows, or a ragged row: typed errors.
         let mut big = x.to_vec();
         big.extend_from_slice(&x[..f]);
-        assert!(matches!(
-            p.logits(&big),
-            Err(Error::InvalidArgument { .. })
-        ));
+        assert!(matches!(p.logits(&big), Err(Error::InvalidArgument { .. })));
         assert!(matches!(
             p.logits(&x[..f - 1]),
             Err(Error::InvalidArgument { .. })

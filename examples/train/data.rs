@@ -37,10 +37,13 @@ impl Data {
 
 /// Loads `dir`, cut to `--train-limit`, with `--val` images split off the training split.
 pub fn load(args: &Args, dir: &Path) -> AnyResult<Data> {
-    let (Splits {
-        mut train,
-        mut test,
-    }, class_names) = if is_image_folder(dir) {
+    let (
+        Splits {
+            mut train,
+            mut test,
+        },
+        class_names,
+    ) = if is_image_folder(dir) {
         let options = ImageOptions {
             size: args.image_size.map(|s| [s, s]),
             channels: args.image_channels,

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use octet::checkpoint::Checkpoint;
-use octet::interop::{self, ExportSource};
+use octet::interop::{self, ExportSource, Normalization};
 use octet::nn::{ModelSpec, Predictor, TensorRole, argmax_rows, softmax_rows};
 use octet::train::Trainer;
 
@@ -30,11 +30,14 @@ pub fn evaluate(
         )
         .into());
     }
+    let norm = normalization_of(&ckpt, data);
+    let mut test = data.test.clone();
+    renormalize(&mut test.x, &data.normalization, &norm);
     let mut tensors = ckpt.tensors_of(TensorRole::Parameter);
     tensors.extend(ckpt.tensors_of(TensorRole::RunningStat));
     let predictor = Predictor::new(ctx, &ckpt.model, ckpt.config.batch, &tensors)?;
     let classes = ckpt.model.classes() as usize;
-    let test = &data.test;
+    let test = &test;
     let rows = predictor.capacity() as usize;
     // confusion[truth][predicted]
     let mut confusion = vec![vec![0u64; classes]; classes];
@@ -64,9 +67,52 @@ pub fn evaluate(
     );
     print_per_class(&confusion, data.class_names.as_deref());
     if let Some(dir) = export_dir {
-        export(&ckpt, data, dir)?;
+        export(&ckpt, norm, dir)?;
     }
     Ok(())
+}
+
+/// The checkpoint entry that records the normalization its run's inputs had.
+pub fn normalization_entry(norm: &Normalization) -> (String, String) {
+    let value = serde_json::json!({ "mean": norm.mean, "std": norm.std });
+    ("normalization".to_string(), value.to_string())
+}
+
+/// The normalization a checkpoint recorded, else (checkpoints of older runs) the one of the
+/// data loaded now.
+fn normalization_of(ckpt: &Checkpoint, data: &Data) -> Normalization {
+    let recorded = ckpt
+        .extra
+        .get("normalization")
+        .and_then(|v| serde_json::from_str::<serde_json::Value>(v).ok())
+        .and_then(|v| {
+            let list = |key: &str| -> Option<Vec<f32>> {
+                v.get(key)?
+                    .as_array()?
+                    .iter()
+                    .map(|x| x.as_f64().map(|x| x as f32))
+                    .collect()
+            };
+            Some(Normalization {
+                mean: list("mean")?,
+                std: list("std")?,
+            })
+        });
+    recorded
+        .filter(|n| n.mean.len() == data.normalization.mean.len())
+        .unwrap_or_else(|| data.normalization.clone())
+}
+
+/// Values normalized with `from` re-normalized with `to` (a no-op when they are the same).
+fn renormalize(x: &mut [f32], from: &Normalization, to: &Normalization) {
+    if from == to {
+        return;
+    }
+    let c = from.mean.len();
+    for (i, v) in x.iter_mut().enumerate() {
+        let k = i % c;
+        *v = (*v * from.std[k] + from.mean[k] - to.mean[k]) / to.std[k];
+    }
 }
 
 /// Each class's accuracy, then the confusion matrix (rows: true class, columns: predicted).
@@ -88,9 +134,7 @@ fn print_per_class(confusion: &[Vec<u64>], names: Option<&[String]>) {
         println!("  {:>width$}  {acc:6.2}%  ({} of {total})", name(c), row[c]);
     }
     println!("confusion matrix (rows: true class, columns: predicted):");
-    let header: String = (0..confusion.len())
-        .map(|c| format!(" {:>5}", c))
-        .collect();
+    let header: String = (0..confusion.len()).map(|c| format!(" {:>5}", c)).collect();
     println!("  {:>width$} {header}", "");
     for (c, row) in confusion.iter().enumerate() {
         let cells: String = row.iter().map(|v| format!(" {v:>5}")).collect();
@@ -100,8 +144,8 @@ fn print_per_class(confusion: &[Vec<u64>], names: Option<&[String]>) {
 
 /// `--export DIR`: `model.safetensors` and `model-int8.safetensors` of a checkpoint, with the
 /// normalization of the data it was trained on.
-pub fn export(ckpt: &Checkpoint, data: &Data, dir: &Path) -> AnyResult<()> {
-    let source = ExportSource::from_checkpoint(ckpt, data.normalization.clone());
+pub fn export(ckpt: &Checkpoint, norm: Normalization, dir: &Path) -> AnyResult<()> {
+    let source = ExportSource::from_checkpoint(ckpt, norm);
     let files = interop::export(dir, &source)?;
     eprintln!(
         "export: {} and {} (load them with python/octet_models.py)",
@@ -113,7 +157,12 @@ pub fn export(ckpt: &Checkpoint, data: &Data, dir: &Path) -> AnyResult<()> {
 
 /// `--init FILE`: the trainer's parameters and batch-norm running statistics from a PyTorch
 /// `state_dict` of the same zoo model.
-pub fn init(ctx: &octet::Context, trainer: &Trainer, spec: &ModelSpec, path: &Path) -> AnyResult<()> {
+pub fn init(
+    ctx: &octet::Context,
+    trainer: &Trainer,
+    spec: &ModelSpec,
+    path: &Path,
+) -> AnyResult<()> {
     let tensors = interop::import(path, spec)?;
     let (stats, params): (Vec<_>, Vec<_>) = tensors
         .into_iter()

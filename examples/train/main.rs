@@ -229,7 +229,7 @@ fn train_one(
         tally.add(trainer.poll_metrics(true)?, &mut report.step_losses);
         bar.finish_and_clear();
         if report.interrupted {
-            save(args, &mut trainer, &report, epoch)?;
+            save(args, &mut trainer, data, &report, epoch)?;
             break;
         }
         let (test_loss, test_accuracy) = trainer.evaluate(&data.test.x, &data.test.y)?;
@@ -259,11 +259,15 @@ fn train_one(
             record.seconds
         );
         report.per_epoch.push(record);
-        save(args, &mut trainer, &report, epoch + 1)?;
+        save(args, &mut trainer, data, &report, epoch + 1)?;
     }
     if let (Some(dir), false) = (&args.export, report.interrupted) {
-        let dir = if args.compare { dir.join(quant.name()) } else { dir.clone() };
-        inference::export(&trainer.checkpoint()?, data, &dir)?;
+        let dir = if args.compare {
+            dir.join(quant.name())
+        } else {
+            dir.clone()
+        };
+        inference::export(&trainer.checkpoint()?, data.normalization.clone(), &dir)?;
     }
     report.wall_seconds = started.elapsed().as_secs_f64();
     report.images_per_second = images as f64 / report.wall_seconds.max(1e-9);
@@ -276,8 +280,15 @@ fn train_one(
     Ok(report)
 }
 
-/// Writes `last.safetensors` (with the report so far, for the curves of a resumed run).
-fn save(args: &Args, trainer: &mut Trainer, report: &RunReport, epoch: u32) -> AnyResult<()> {
+/// Writes `last.safetensors` (with the report so far, for the curves of a resumed run, and the
+/// input normalization, for `--eval` and `--export`).
+fn save(
+    args: &Args,
+    trainer: &mut Trainer,
+    data: &Data,
+    report: &RunReport,
+    epoch: u32,
+) -> AnyResult<()> {
     let Some(dir) = &args.checkpoint_dir else {
         return Ok(());
     };
@@ -286,6 +297,7 @@ fn save(args: &Args, trainer: &mut Trainer, report: &RunReport, epoch: u32) -> A
     ckpt.extra.extend([
         ("epoch".to_string(), epoch.to_string()),
         ("report".to_string(), serde_json::to_string(report)?),
+        inference::normalization_entry(&data.normalization),
     ]);
     let path = dir.join("last.safetensors");
     ckpt.save(&path)?;

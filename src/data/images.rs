@@ -63,10 +63,12 @@ pub fn load_image_folders(dir: &Path, options: &ImageOptions) -> Result<ImageFol
     let first_image = decode(first)?;
     let (w, h) = first_image.dimensions();
     let size = options.size.unwrap_or([h, w]);
-    let channels = options.channels.unwrap_or(match first_image.color().channel_count() {
-        1 | 2 => 1,
-        _ => 3,
-    });
+    let channels = options
+        .channels
+        .unwrap_or(match first_image.color().channel_count() {
+            1 | 2 => 1,
+            _ => 3,
+        });
     if channels != 1 && channels != 3 {
         return Err(Error::invalid(
             "load_image_folders",
@@ -91,9 +93,11 @@ pub fn load_image_folders(dir: &Path, options: &ImageOptions) -> Result<ImageFol
         for (path, label) in files {
             let image = fit(decode(path)?, size);
             if channels == 1 {
-                data.x.extend(image.to_luma8().as_raw().iter().map(|&p| p as f32 / 255.0));
+                data.x
+                    .extend(image.to_luma8().as_raw().iter().map(|&p| p as f32 / 255.0));
             } else {
-                data.x.extend(image.to_rgb8().as_raw().iter().map(|&p| p as f32 / 255.0));
+                data.x
+                    .extend(image.to_rgb8().as_raw().iter().map(|&p| p as f32 / 255.0));
             }
             data.y.push(*label);
         }

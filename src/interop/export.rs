@@ -130,20 +130,33 @@ pub fn export(dir: &Path, source: &ExportSource<'_>) -> Result<Exported> {
 
     let mut plain = Vec::new();
     let mut int8 = Vec::new();
-    let weights = table.iter().filter(|e| e.role == Role::Weight).count();
-    let mut weight_index = 0;
+    // The GEMM layers' weights in model order; the first and last stay F32 by default.
+    let weights: Vec<&str> = table
+        .iter()
+        .filter(|e| e.role == Role::Weight)
+        .map(|e| e.octet.as_str())
+        .collect();
+    let quantized = |entry: &Entry| {
+        weights
+            .iter()
+            .position(|w| *w == entry.octet)
+            .is_some_and(|k| source.quantize_first_last || (k != 0 && k + 1 != weights.len()))
+    };
     for (entry, octet) in table.iter().zip(&values) {
         let torch = entry.layout.to_torch(octet);
-        plain.push(Out::f32(entry.torch.clone(), entry.torch_shape.clone(), &torch));
-        let quantized = entry.role == Role::Weight && {
-            let edge = weight_index == 0 || weight_index + 1 == weights;
-            weight_index += 1;
-            source.quantize_first_last || !edge
-        };
-        if quantized {
+        plain.push(Out::f32(
+            entry.torch.clone(),
+            entry.torch_shape.clone(),
+            &torch,
+        ));
+        if quantized(entry) {
             int8.extend(quantize_weight(entry, &torch));
         } else {
-            int8.push(Out::f32(entry.torch.clone(), entry.torch_shape.clone(), &torch));
+            int8.push(Out::f32(
+                entry.torch.clone(),
+                entry.torch_shape.clone(),
+                &torch,
+            ));
         }
     }
     for bn in names::batchnorms(&table) {
@@ -203,7 +216,10 @@ fn quantize_weight(entry: &Entry, torch: &[f32]) -> [Out; 2] {
             .fold(0f32, |m, v| m.max(v.abs()));
         if clip_is_valid(clip) {
             let inv = inv_step(clip);
-            q.extend(row.iter().map(|&v| quantize_one(v, clip, inv, false, 0) as i8 as u8));
+            q.extend(
+                row.iter()
+                    .map(|&v| quantize_one(v, clip, inv, false, 0) as i8 as u8),
+            );
             scales.push(step_of(clip));
         } else {
             // An all-zero (or unusable) channel: zeros with scale 0, as octet's quantizer does.
@@ -237,8 +253,14 @@ fn metadata(source: &ExportSource<'_>) -> Result<HashMap<String, String>> {
         ("arguments".into(), json(arguments)),
         ("input".into(), json(serde_json::json!([c, h, w]))),
         ("classes".into(), spec.classes().to_string()),
-        ("mean".into(), json(serde_json::json!(source.normalization.mean))),
-        ("std".into(), json(serde_json::json!(source.normalization.std))),
+        (
+            "mean".into(),
+            json(serde_json::json!(source.normalization.mean)),
+        ),
+        (
+            "std".into(),
+            json(serde_json::json!(source.normalization.std)),
+        ),
         ("octet_model".into(), octet_model),
         ("octet_version".into(), env!("CARGO_PKG_VERSION").into()),
     ]))
@@ -265,7 +287,8 @@ fn zoo_arguments(spec: &ModelSpec) -> (&'static str, serde_json::Value) {
         .collect();
     let hidden = &hidden[..hidden.len().saturating_sub(1)];
     if spec.layers == ModelSpec::mlp(h * w * c, hidden, classes).layers {
-        let args = serde_json::json!({ "h": h, "w": w, "c": c, "hidden": hidden, "classes": classes });
+        let args =
+            serde_json::json!({ "h": h, "w": w, "c": c, "hidden": hidden, "classes": classes });
         return ("mlp", args);
     }
     ("custom", serde_json::Value::Null)

@@ -92,17 +92,34 @@ pub(crate) fn table(spec: &ModelSpec) -> Result<Vec<Entry>> {
                     Layout::Same
                 };
                 let (octet, torch) = (format!("layer{i}.linear"), format!("fc{}", t.fcs));
-                t.push(&octet, &torch, "weight", vec![out, inputs], layout, Role::Weight);
+                t.push(
+                    &octet,
+                    &torch,
+                    "weight",
+                    vec![out, inputs],
+                    layout,
+                    Role::Weight,
+                );
                 t.push(&octet, &torch, "bias", vec![out], Layout::Same, Role::Other);
             }
             LayerSpec::BasicBlock { channels, stride } => {
                 t.blocks += 1;
                 let (octet, torch) = (format!("layer{i}.block"), format!("layer{}.0", t.blocks));
                 let inner = |t: &mut Table, o: &str, p: &str, cin, k| {
-                    t.conv(&format!("{octet}.{o}"), &format!("{torch}.{p}"), channels, k, cin)
+                    t.conv(
+                        &format!("{octet}.{o}"),
+                        &format!("{torch}.{p}"),
+                        channels,
+                        k,
+                        cin,
+                    )
                 };
                 let bn = |t: &mut Table, o: &str, p: &str| {
-                    t.bn(&format!("{octet}.{o}"), &format!("{torch}.{p}"), channels as usize)
+                    t.bn(
+                        &format!("{octet}.{o}"),
+                        &format!("{torch}.{p}"),
+                        channels as usize,
+                    )
                 };
                 inner(&mut t, "conv1", "conv1", c, 3);
                 bn(&mut t, "bn1", "bn1");
@@ -166,7 +183,14 @@ impl Table {
     fn conv(&mut self, octet: &str, torch: &str, channels: u32, kernel: u32, cin: usize) {
         let (out, k) = (channels as usize, kernel as usize);
         let layout = Layout::Conv { out, k, cin };
-        self.push(octet, torch, "weight", vec![out, k, k, cin], layout, Role::Weight);
+        self.push(
+            octet,
+            torch,
+            "weight",
+            vec![out, k, k, cin],
+            layout,
+            Role::Weight,
+        );
         self.push(octet, torch, "bias", vec![out], Layout::Same, Role::Other);
     }
 
@@ -195,7 +219,10 @@ impl Layout {
                 }
                 v
             }
-            Layout::Flattened { out, hwc: [h, w, c] } => {
+            Layout::Flattened {
+                out,
+                hwc: [h, w, c],
+            } => {
                 let mut v = Vec::with_capacity(len);
                 for o in 0..out {
                     for ci in 0..c {
@@ -236,7 +263,11 @@ mod tests {
     #[test]
     fn layouts_are_inverse_permutations() {
         for layout in [
-            Layout::Conv { out: 3, k: 2, cin: 5 },
+            Layout::Conv {
+                out: 3,
+                k: 2,
+                cin: 5,
+            },
             Layout::Flattened {
                 out: 4,
                 hwc: [3, 2, 5],
@@ -248,7 +279,11 @@ mod tests {
             assert_eq!(layout.to_octet(&t), v);
         }
         // conv: PyTorch [o][ci][ky][kx] = octet [o][ky][kx][ci]
-        let l = Layout::Conv { out: 1, k: 2, cin: 3 };
+        let l = Layout::Conv {
+            out: 1,
+            k: 2,
+            cin: 3,
+        };
         let t = l.to_torch(&(0..12).map(|i| i as f32).collect::<Vec<_>>());
         assert_eq!(&t[..4], &[0.0, 3.0, 6.0, 9.0]);
     }
@@ -269,7 +304,11 @@ mod tests {
             .unwrap();
         assert_eq!(downsample.octet, "layer4.block.shortcut.weight");
         assert_eq!(downsample.torch_shape, vec![32, 16, 1, 1]);
-        assert!(!resnet.iter().any(|e| e.torch.starts_with("layer1.0.downsample")));
+        assert!(
+            !resnet
+                .iter()
+                .any(|e| e.torch.starts_with("layer1.0.downsample"))
+        );
         let mlp = ModelSpec {
             input: [4, 4, 3],
             ..ModelSpec::mlp(48, &[8], 2)

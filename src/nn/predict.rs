@@ -47,10 +47,10 @@ impl Predictor {
         ctx.check_device()?;
         let model = Model::new(ctx, spec, capacity, &Policy::Fp32, false, 0)?;
         // Running statistics are named `<bn>.running_mean` / `.running_var` (NamedTensor).
-        let (stats, params): (Vec<NamedTensor>, Vec<NamedTensor>) =
-            tensors.iter().cloned().partition(|t| {
-                t.name.ends_with(".running_mean") || t.name.ends_with(".running_var")
-            });
+        let (stats, params): (Vec<NamedTensor>, Vec<NamedTensor>) = tensors
+            .iter()
+            .cloned()
+            .partition(|t| t.name.ends_with(".running_mean") || t.name.ends_with(".running_var"));
         model.write_tensors(ctx, TensorRole::Parameter, &params)?;
         model.write_tensors(ctx, TensorRole::RunningStat, &stats)?;
         let mut rec = Recording::new();
