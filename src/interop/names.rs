@@ -264,7 +264,7 @@ mod tests {
     fn layouts_are_inverse_permutations() {
         for layout in [
             Layout::Conv {
-                out: 3,
+                out: 6,
                 k: 2,
                 cin: 5,
             },
