@@ -4,10 +4,12 @@
 
 mod common;
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::process::Command;
 
 use common::trainer_binary;
+use safetensors::SafeTensors;
 
 /// Runs the trainer; returns (exit code, stdout, stderr).
 fn run(args: &[&str]) -> (i32, String, String) {
@@ -79,7 +81,15 @@ fn train_export_evaluate_and_start_from_an_export() {
         assert!(export.join(file).is_file(), "{file} missing: {err}");
     }
     let last = ckpt.join("last.safetensors");
-    let (code, out, err) = run(&["--data", &data, "--eval", last.to_str().unwrap()]);
+    let again = d.join("again");
+    let (code, out, err) = run(&[
+        "--data",
+        &data,
+        "--eval",
+        last.to_str().unwrap(),
+        "--export",
+        again.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{err}");
     for part in [
         "test accuracy",
@@ -89,6 +99,12 @@ fn train_export_evaluate_and_start_from_an_export() {
         "right",
     ] {
         assert!(out.contains(part), "`{part}` not in:\n{out}");
+    }
+    // The checkpoint's export is the training run's: the same tensors and metadata (whose
+    // order in the header safetensors does not fix).
+    for file in ["model.safetensors", "model-int8.safetensors"] {
+        let (a, b) = (read(&export.join(file)), read(&again.join(file)));
+        assert!(a == b, "{file} differs between the two exports");
     }
     // Started from the export.
     let model = export.join("model.safetensors");
@@ -115,4 +131,33 @@ fn train_export_evaluate_and_start_from_an_export() {
     let (code, _, err) = run(&common);
     assert_ne!(code, 0);
     assert!(err.contains("bad.png"), "{err}");
+}
+
+/// A safetensors file's metadata and tensors (dtype, shape, bytes), by name.
+type Contents = (
+    Option<HashMap<String, String>>,
+    BTreeMap<String, (String, Vec<usize>, Vec<u8>)>,
+);
+
+fn read(path: &Path) -> Contents {
+    let bytes = std::fs::read(path).unwrap();
+    let meta = SafeTensors::read_metadata(&bytes)
+        .unwrap()
+        .1
+        .metadata()
+        .clone();
+    let tensors = SafeTensors::deserialize(&bytes)
+        .unwrap()
+        .tensors()
+        .into_iter()
+        .map(|(name, t)| {
+            let value = (
+                format!("{:?}", t.dtype()),
+                t.shape().to_vec(),
+                t.data().to_vec(),
+            );
+            (name, value)
+        })
+        .collect();
+    (meta, tensors)
 }

@@ -235,7 +235,7 @@ fn a_prediction_does_not_depend_on_the_rest_of_the_batch() {
         let ctx = gpu.context();
         let spec = ModelSpec::resnet(16, 16, 3, 5);
         let (mut trainer, data) = trained(&ctx, &spec);
-        let p = Predictor::new(&ctx, &spec, BATCH, &weights(&mut trainer)).unwrap();
+        let p = trainer.predictor(BATCH).unwrap();
         let f = spec.input_len() as usize;
         let c = spec.classes() as usize;
         let (x, _) = data.batch(0, BATCH as usize);
