@@ -117,6 +117,16 @@ fn the_export_gives_octets_logits_in_numpy() {
             let (x, _) = data.batch(0, 5);
             let logits = predictor.logits(x).unwrap();
             assert_eq!(logits.len(), 5 * spec.classes() as usize);
+            // octet's own int8 forward (per-sample clips, every GEMM layer quantized) is
+            // within int8 error of it too.
+            let int8 = Predictor::int8(&ctx, &spec, BATCH, &source.tensors, true).unwrap();
+            let q = int8.logits(x).unwrap();
+            let scale = logits.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let diff = logits
+                .iter()
+                .zip(&q)
+                .fold(0f32, |m, (u, v)| m.max((u - v).abs()));
+            assert!(diff <= 0.1 * scale, "int8 forward: {diff} of {scale}");
             let batch_file = dir.path().join("batch.safetensors");
             let f = spec.input_len() as usize;
             let c = spec.classes() as usize;
@@ -235,49 +245,68 @@ fn a_prediction_does_not_depend_on_the_rest_of_the_batch() {
         let ctx = gpu.context();
         let spec = ModelSpec::resnet(16, 16, 3, 5);
         let (mut trainer, data) = trained(&ctx, &spec);
-        let p = trainer.predictor(BATCH).unwrap();
-        let f = spec.input_len() as usize;
+        let fp32 = trainer.predictor(BATCH).unwrap();
+        let int8 = Predictor::int8(&ctx, &spec, BATCH, &weights(&mut trainer), false).unwrap();
+        assert!(!fp32.is_int8() && int8.is_int8());
         let c = spec.classes() as usize;
         let (x, _) = data.batch(0, BATCH as usize);
-        let all = p.logits(x).unwrap();
-        let (other, _) = data.batch(BATCH as usize, BATCH as usize);
-        for row in [0, 3, 7] {
-            let alone = p.logits(&x[row * f..(row + 1) * f]).unwrap();
-            assert_eq!(
-                bits(&alone),
-                bits(&all[row * c..(row + 1) * c]),
-                "row {row}"
-            );
-            // The same input among other inputs, at another place in the batch.
-            let mut mixed = other.to_vec();
-            mixed[f..2 * f].copy_from_slice(&x[row * f..(row + 1) * f]);
-            let among = p.logits(&mixed).unwrap();
-            assert_eq!(
-                bits(&among[c..2 * c]),
-                bits(&alone),
-                "row {row} among others"
-            );
+        for p in [&fp32, &int8] {
+            independent_of_the_batch(&ctx, p, &data);
         }
-        let probs = p.probabilities(x).unwrap();
+        // The int8 forward is close to the FP32 one: within 10% of the largest logit.
+        let (a, b) = (fp32.logits(x).unwrap(), int8.logits(x).unwrap());
+        let scale = a.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let diff = a
+            .iter()
+            .zip(&b)
+            .fold(0f32, |m, (u, v)| m.max((u - v).abs()));
+        assert!(diff > 0.0 && diff <= 0.1 * scale, "int8 {diff} of {scale}");
+        eprintln!("int8 forward: max |Δ logit| {diff:.2e} of max |logit| {scale:.2e}");
+        let probs = fp32.probabilities(x).unwrap();
         for row in probs.chunks(c) {
             assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
         }
-        // Asynchronous: the same logits, taken when ready.
-        let pending = p.logits_async(x).unwrap();
-        let got = loop {
-            if let Some(v) = pending.try_take(&ctx).unwrap() {
-                break v;
-            }
-            std::thread::yield_now();
-        };
-        assert_eq!(bits(&got), bits(&all));
-        // Too many rows, or a ragged row: typed errors.
-        let mut big = x.to_vec();
-        big.extend_from_slice(&x[..f]);
-        assert!(matches!(p.logits(&big), Err(Error::InvalidArgument { .. })));
-        assert!(matches!(
-            p.logits(&x[..f - 1]),
-            Err(Error::InvalidArgument { .. })
-        ));
     });
+}
+
+/// A row's logits have the same bits alone, among other rows at another place, and taken
+/// asynchronously; too many rows or a ragged row are typed errors.
+fn independent_of_the_batch(ctx: &octet::Context, p: &Predictor, data: &Dataset) {
+    let spec = p.spec();
+    let f = spec.input_len() as usize;
+    let c = spec.classes() as usize;
+    let (x, _) = data.batch(0, BATCH as usize);
+    let all = p.logits(x).unwrap();
+    let (other, _) = data.batch(BATCH as usize, BATCH as usize);
+    for row in [0, 3, 7] {
+        let alone = p.logits(&x[row * f..(row + 1) * f]).unwrap();
+        assert_eq!(
+            bits(&alone),
+            bits(&all[row * c..(row + 1) * c]),
+            "row {row}"
+        );
+        let mut mixed = other.to_vec();
+        mixed[f..2 * f].copy_from_slice(&x[row * f..(row + 1) * f]);
+        let among = p.logits(&mixed).unwrap();
+        assert_eq!(
+            bits(&among[c..2 * c]),
+            bits(&alone),
+            "row {row} among others"
+        );
+    }
+    let pending = p.logits_async(x).unwrap();
+    let got = loop {
+        if let Some(v) = pending.try_take(ctx).unwrap() {
+            break v;
+        }
+        std::thread::yield_now();
+    };
+    assert_eq!(bits(&got), bits(&all));
+    let mut big = x.to_vec();
+    big.extend_from_slice(&x[..f]);
+    assert!(matches!(p.logits(&big), Err(Error::InvalidArgument { .. })));
+    assert!(matches!(
+        p.logits(&x[..f - 1]),
+        Err(Error::InvalidArgument { .. })
+    ));
 }

@@ -12,7 +12,8 @@ use crate::AnyResult;
 use crate::data::Data;
 
 /// `--eval`: the checkpoint's test loss and accuracy, each class's accuracy and the confusion
-/// matrix, from the model's forward alone ([`Predictor`]); with `--export`, the export too.
+/// matrix, from the model's forward alone ([`Predictor`]: int8 layers, with each image's own
+/// clips, where the policy trained them on int8); with `--export`, the export too.
 pub fn evaluate(
     ctx: &octet::Context,
     path: &Path,
@@ -35,7 +36,13 @@ pub fn evaluate(
     renormalize(&mut test.x, &data.normalization, &norm);
     let mut tensors = ckpt.tensors_of(TensorRole::Parameter);
     tensors.extend(ckpt.tensors_of(TensorRole::RunningStat));
-    let predictor = Predictor::new(ctx, &ckpt.model, ckpt.config.batch, &tensors)?;
+    // The forward as the model was trained: int8 layers under an int8 policy.
+    let (cap, first_last) = (ckpt.config.batch, ckpt.config.quantize_first_last);
+    let predictor = if ckpt.policy.is_int8() {
+        Predictor::int8(ctx, &ckpt.model, cap, &tensors, first_last)?
+    } else {
+        Predictor::new(ctx, &ckpt.model, cap, &tensors)?
+    };
     let classes = ckpt.model.classes() as usize;
     let test = &test;
     let rows = predictor.capacity() as usize;
@@ -58,9 +65,14 @@ pub fn evaluate(
     }
     let correct: u64 = (0..classes).map(|c| confusion[c][c]).sum();
     println!(
-        "{}: step {}, test loss {:.4}, test accuracy {:.2}% ({} images)",
+        "{}: step {}, {} forward, test loss {:.4}, test accuracy {:.2}% ({} images)",
         path.display(),
         ckpt.step,
+        if predictor.is_int8() {
+            "int8 (per-image clips)"
+        } else {
+            "fp32"
+        },
         loss / test.len() as f64,
         100.0 * correct as f64 / test.len() as f64,
         test.len()
