@@ -136,7 +136,9 @@ fn the_export_gives_octets_logits_in_numpy() {
             );
             let Some(python) = &python else { continue };
             let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/check_export.py");
+            // No __pycache__ in the source tree.
             let out = Command::new(python)
+                .env("PYTHONDONTWRITEBYTECODE", "1")
                 .arg(&script)
                 .arg(dir.path())
                 .arg(&batch_file)
