@@ -22,6 +22,9 @@ const INFERENCE: Pass = Pass {
 /// every FP32 layer works row by row at inference (batch norms normalize with their running
 /// statistics), unused rows of a short batch are zero and their outputs dropped, and the int8
 /// forward quantizes each input's activations with that input's own clip.
+///
+/// Its model is built as a trainer's is, so it holds what a training model of its capacity
+/// holds (gradient and momentum buffers included), though it records only the forward.
 #[derive(Debug)]
 pub struct Predictor {
     ctx: Context,
