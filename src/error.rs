@@ -165,6 +165,29 @@ pub enum Error {
         problem: String,
     },
 
+    /// A weights file (e.g. a PyTorch `state_dict` given to `--init`) does not hold the
+    /// tensors the model needs: every tensor missing, not the model's or of the wrong shape
+    /// is listed.
+    #[error(
+        "{}: the weights do not fit the model{}{}{} (the names and shapes are those of \
+         python/octet_models.py for this architecture and input)",
+        file.display(),
+        list("; missing: ", missing),
+        list("; not part of the model: ", extra),
+        list("; wrong shape: ", misshaped)
+    )]
+    WeightsMismatch {
+        /// The file.
+        file: std::path::PathBuf,
+        /// Tensors the model needs that the file lacks.
+        missing: Vec<String>,
+        /// Tensors of the file the model has no place for.
+        extra: Vec<String>,
+        /// `name [file's shape], the model needs [shape]` for each tensor of the wrong shape or
+        /// type.
+        misshaped: Vec<String>,
+    },
+
     /// Mapping a buffer for reading failed.
     #[error("reading a buffer back failed: {0}")]
     Map(#[from] wgpu::BufferAsyncError),
@@ -197,5 +220,14 @@ impl Error {
             op,
             reason: reason.into(),
         }
+    }
+}
+
+/// `label` and the items joined by commas, or nothing when there are none (error messages).
+fn list(label: &str, items: &[String]) -> String {
+    if items.is_empty() {
+        String::new()
+    } else {
+        format!("{label}{}", items.join(", "))
     }
 }

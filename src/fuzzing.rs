@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use crate::data::{Dataset, append_cifar10, parse_idx};
+use crate::interop::import_bytes;
 use crate::nn::ModelSpec;
 use crate::quant::Policy;
 use crate::train::TrainConfig;
@@ -41,5 +42,22 @@ pub fn config(data: &[u8]) {
     let _ = policy.refreshes_at(config.warmup_steps);
     for step in [0, 1, config.warmup_steps, u64::MAX / 2, u64::MAX] {
         let _ = config.lr_at(step);
+    }
+}
+
+/// A PyTorch `state_dict` (safetensors) imported into two small models: an MLP, and a
+/// convolution, batch norm and residual block with a projection shortcut (every layout change
+/// and name kind of the import).
+pub fn weights(data: &[u8]) {
+    let conv = ModelSpec::builder(5, 5, 2)
+        .conv2d(3, 3, 1, 1)
+        .batchnorm()
+        .relu()
+        .basic_block(4, 2)
+        .global_avg_pool()
+        .linear(2)
+        .build();
+    for spec in [ModelSpec::mlp(4, &[3], 2), conv] {
+        let _ = import_bytes(Path::new("fuzz.safetensors"), data, &spec);
     }
 }

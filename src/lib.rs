@@ -10,7 +10,9 @@
 //!   softmax cross-entropy, SGD — each with a CPU twin
 //!   in [`cpu`] and a conformance suite in [`conformance`];
 //! - [`quant`]: the policies (FP32, naive INT8, UI8, DAI8);
-//! - [`nn`]: layers and models (the zoo: MLP, LeNet-5, a small ResNet); [`train`]: the trainer.
+//! - [`nn`]: layers and models (the zoo: MLP, LeNet-5, a small ResNet), and
+//!   [`nn::Predictor`] for inference; [`train`]: the trainer;
+//! - [`interop`]: export to a PyTorch `state_dict` and int8 safetensors, import from one.
 //!
 //! ## Training
 //!
@@ -122,6 +124,7 @@ mod error;
 pub mod fsio;
 pub mod fuzzing;
 pub mod gpu;
+pub mod interop;
 pub mod measure;
 pub mod nn;
 pub mod ops;

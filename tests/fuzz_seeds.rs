@@ -31,6 +31,7 @@ fn fuzz_seeds_replay_without_panics() {
             replay("checkpoint", octet::fuzzing::checkpoint),
         ),
         ("config", replay("config", octet::fuzzing::config)),
+        ("weights", replay("weights", octet::fuzzing::weights)),
     ];
     eprintln!("replayed: {counts:?}");
 }

@@ -21,6 +21,8 @@ const LAYERS: &[&[&str]] = &[
     // `dist` (collectives) imports only `error`.
     &["data", "dist"],
     &["train"],
+    // `interop` reads checkpoints (train) and writes what they hold for other tools.
+    &["interop"],
     &["conformance"],
     &["fuzzing"],
 ];

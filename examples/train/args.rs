@@ -141,10 +141,18 @@ pub struct Args {
     /// with an error naming the step and layer, or skip it and halve the learning rate.
     #[arg(long, value_enum, default_value = "stop")]
     pub on_nonfinite: OnNonFinite,
-    /// Directory with IDX files (train-images-idx3-ubyte[.gz], …) or CIFAR-10 binary batches
-    /// [default: the embedded Fashion-MNIST subset].
+    /// Directory with IDX files (train-images-idx3-ubyte[.gz], …), CIFAR-10 binary batches, or
+    /// image folders train/<class>/ and test/<class>/ of PNG/JPEG files [default: the
+    /// embedded Fashion-MNIST subset].
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// Image folders: resize and centre-crop every image to N×N [default: the first training
+    /// image's size].
+    #[arg(long, value_name = "N")]
+    pub image_size: Option<u32>,
+    /// Image folders: 1 (grayscale) or 3 (RGB) channels [default: as the first training image].
+    #[arg(long, value_name = "C")]
+    pub image_channels: Option<u32>,
     /// Hold out this many training images as a validation split, reported each epoch.
     #[arg(long, default_value_t = 0)]
     pub val: usize,
@@ -175,6 +183,14 @@ pub struct Args {
     /// Only evaluate this checkpoint on the test split.
     #[arg(long, conflicts_with_all = ["resume", "compare"])]
     pub eval: Option<PathBuf>,
+    /// Write the trained model (or with --eval the checkpoint's) here: model.safetensors, a
+    /// PyTorch state_dict of python/octet_models.py, and model-int8.safetensors.
+    #[arg(long, value_name = "DIR")]
+    pub export: Option<PathBuf>,
+    /// Start from the weights of this PyTorch-named safetensors file (an export, or a
+    /// state_dict of python/octet_models.py's model) instead of random ones.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["resume", "eval"])]
+    pub init: Option<PathBuf>,
     /// Write a JSON report here.
     #[arg(long)]
     pub report: Option<PathBuf>,

@@ -2,7 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use octet::data::{Dataset, Splits, load_dir};
+use octet::data::{Dataset, ImageOptions, Splits, is_image_folder, load_dir, load_image_folders};
+use octet::interop::Normalization;
 
 use crate::AnyResult;
 use crate::args::Args;
@@ -20,6 +21,11 @@ pub struct Data {
     pub train: Dataset,
     pub val: Option<Dataset>,
     pub test: Dataset,
+    /// The per-channel mean and deviation all splits were normalized with (the training
+    /// split's), recorded in exports.
+    pub normalization: Normalization,
+    /// The class names of image folders (labels otherwise).
+    pub class_names: Option<Vec<String>>,
 }
 
 impl Data {
@@ -31,10 +37,22 @@ impl Data {
 
 /// Loads `dir`, cut to `--train-limit`, with `--val` images split off the training split.
 pub fn load(args: &Args, dir: &Path) -> AnyResult<Data> {
-    let Splits {
-        mut train,
-        mut test,
-    } = load_dir(dir)?;
+    let (
+        Splits {
+            mut train,
+            mut test,
+        },
+        class_names,
+    ) = if is_image_folder(dir) {
+        let options = ImageOptions {
+            size: args.image_size.map(|s| [s, s]),
+            channels: args.image_channels,
+        };
+        let folders = load_image_folders(dir, &options)?;
+        (folders.splits, Some(folders.classes))
+    } else {
+        (load_dir(dir)?, None)
+    };
     if let Some(n) = args.train_limit {
         train.truncate(n);
     }
@@ -54,5 +72,11 @@ pub fn load(args: &Args, dir: &Path) -> AnyResult<Data> {
         )
         .into());
     }
-    Ok(Data { train, val, test })
+    Ok(Data {
+        train,
+        val,
+        test,
+        normalization: Normalization { mean, std },
+        class_names,
+    })
 }

@@ -8,11 +8,13 @@
 //! cargo run --release --example train -- --data /usr/share/datasets/fashion-mnist --epochs 5
 //! cargo run --release --example train -- --resume runs/last.safetensors
 //! cargo run --release --example train -- --eval runs/last.safetensors
+//! cargo run --release --example train -- --export runs/export     # for PyTorch and others
 //! ```
 
 mod args;
 mod data;
 mod dist;
+mod inference;
 mod plot;
 mod report;
 
@@ -101,7 +103,7 @@ fn run(args: &Args) -> AnyResult<()> {
         );
     }
     if let Some(path) = &args.eval {
-        return evaluate_checkpoint(&ctx, path, &data);
+        return inference::evaluate(&ctx, path, &data, args.export.as_deref());
     }
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -217,6 +219,9 @@ fn train_one(
     let spec = args.model.spec(data.train.shape, data.train.classes);
     let cfg = args.train_config(steps_per_epoch, ranks as u32);
     let mut trainer = Trainer::new(ctx, &spec, quant.policy(), cfg)?;
+    if let Some(path) = &args.init {
+        inference::init(ctx, &trainer, &spec, path)?;
+    }
     let mut report = RunReport::new(args, data, quant, trainer.dispatches_per_step());
     if let Some(path) = &args.resume {
         let ckpt = Checkpoint::load(path)?;
@@ -330,7 +335,7 @@ fn train_one(
         }
         bar.finish_and_clear();
         if report.interrupted {
-            save(args, &mut trainer, &report, epoch, world)?;
+            save(args, &mut trainer, data, &report, epoch, world)?;
             break;
         }
         let (test_loss, test_accuracy) = trainer.evaluate(&data.test.x, &data.test.y)?;
@@ -362,7 +367,16 @@ fn train_one(
             );
         }
         report.per_epoch.push(record);
-        save(args, &mut trainer, &report, epoch + 1, world)?;
+        save(args, &mut trainer, data, &report, epoch + 1, world)?;
+    }
+    // Rank 0 exports for a distributed run.
+    if let (Some(dir), false, true) = (&args.export, report.interrupted, leads) {
+        let dir = if args.compare {
+            dir.join(quant.name())
+        } else {
+            dir.clone()
+        };
+        inference::export(&trainer.checkpoint()?, data.normalization.clone(), &dir)?;
     }
     report.wall_seconds = started.elapsed().as_secs_f64();
     report.images_per_second = images as f64 / report.wall_seconds.max(1e-9);
@@ -375,11 +389,13 @@ fn train_one(
     Ok(report)
 }
 
-/// Writes `last.safetensors` (with the report so far, for the curves of a resumed run).
-/// Only rank 0 of a distributed run writes, recording the ranks a resumed run must match.
+/// Writes `last.safetensors` (with the report so far, for the curves of a resumed run, and the
+/// input normalization, for `--eval` and `--export`). Only rank 0 of a distributed run writes,
+/// recording the ranks a resumed run must match.
 fn save(
     args: &Args,
     trainer: &mut Trainer,
+    data: &Data,
     report: &RunReport,
     epoch: u32,
     world: Option<&World>,
@@ -399,36 +415,11 @@ fn save(
             "ranks".to_string(),
             world.map_or(1, |w| w.comm.size()).to_string(),
         ),
+        inference::normalization_entry(&data.normalization),
     ]);
     let path = dir.join("last.safetensors");
     ckpt.save(&path)?;
     eprintln!("checkpoint: {} (step {})", path.display(), ckpt.step);
-    Ok(())
-}
-
-/// `--eval`: the test loss and accuracy of a saved model, on the data set it was trained on.
-fn evaluate_checkpoint(ctx: &octet::Context, path: &Path, data: &Data) -> AnyResult<()> {
-    let ckpt = Checkpoint::load(path)?;
-    if ckpt.model.input != data.test.shape.map(|d| d as u32) {
-        return Err(format!(
-            "{}: the model takes {:?} inputs, the data set has {:?}; pass the --data it was \
-             trained on",
-            path.display(),
-            ckpt.model.input,
-            data.test.shape
-        )
-        .into());
-    }
-    let mut trainer = Trainer::new(ctx, &ckpt.model, ckpt.policy.clone(), ckpt.config.clone())?;
-    trainer.restore(&ckpt)?;
-    let (loss, accuracy) = trainer.evaluate(&data.test.x, &data.test.y)?;
-    println!(
-        "{}: step {}, test loss {loss:.4}, test accuracy {:.2}% ({} images)",
-        path.display(),
-        ckpt.step,
-        100.0 * accuracy,
-        data.test.len()
-    );
     Ok(())
 }
 

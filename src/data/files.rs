@@ -231,8 +231,13 @@ fn find(dir: &Path, names: &[String]) -> Option<PathBuf> {
 /// Loads the data set in `dir`: Fashion-MNIST/MNIST IDX files (`train-images-idx3-ubyte`,
 /// `train-labels-idx1-ubyte`, `t10k-…`, each optionally `.gz`) or CIFAR-10's binary batches
 /// (`data_batch_1.bin` … `data_batch_5.bin` and `test_batch.bin`, directly in `dir` or in
-/// `dir/cifar-10-batches-bin`).
+/// `dir/cifar-10-batches-bin`), or image folders `train/<class>/` and `test/<class>/`
+/// ([`load_image_folders`](crate::data::load_image_folders) with default options).
 pub fn load_dir(dir: &Path) -> Result<Splits> {
+    if crate::data::is_image_folder(dir) {
+        let options = crate::data::ImageOptions::default();
+        return Ok(crate::data::load_image_folders(dir, &options)?.splits);
+    }
     let idx = |stem: &str| find(dir, &[stem.to_string(), format!("{stem}.gz")]);
     let idx_files = [
         idx("train-images-idx3-ubyte"),
@@ -267,7 +272,8 @@ pub fn load_dir(dir: &Path) -> Result<Splits> {
         format!(
             "no data set found{missing}: expected IDX files train-images-idx3-ubyte, \
              train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each may \
-             end in .gz), or CIFAR-10 binary batches data_batch_1.bin … and test_batch.bin"
+             end in .gz), CIFAR-10 binary batches data_batch_1.bin … and test_batch.bin, or \
+             folders train/<class>/ and test/<class>/ of PNG or JPEG images"
         ),
     ))
 }

@@ -1,5 +1,5 @@
-//! Data sets: loaders for IDX files (MNIST and Fashion-MNIST, raw or gzip) and CIFAR-10's
-//! binary batches, the Fashion-MNIST subset embedded in the repository, normalization,
+//! Data sets: loaders for IDX files (MNIST and Fashion-MNIST, raw or gzip), CIFAR-10's
+//! binary batches and folders of PNG/JPEG images (`images`), the Fashion-MNIST subset embedded in the repository, normalization,
 //! seeded shuffling and held-out splits, and the synthetic sets the tests train on.
 //!
 //! Images are stored NHWC as f32 (raw pixel values scaled to [0, 1] until
@@ -7,10 +7,12 @@
 //! [`Error::Data`](crate::Error::Data) naming the file, never by panicking.
 
 mod files;
+mod images;
 
 pub use files::{
     Idx, Splits, append_cifar10, load_cifar10, load_dir, load_idx, parse_idx, read_idx,
 };
+pub use images::{ImageFolders, ImageOptions, is_image_folder, load_image_folders};
 
 use crate::rng::{Gen, hash_u32, rng_u32};
 

@@ -10,7 +10,8 @@
 //!   the zoo's specs.
 //! - `model`: [`Model::new`], which builds the layers (`layer`), the shared `scratch`
 //!   buffers and the fusion `plan`, decided once; `record` reads that plan to record the
-//!   passes; `probe` and `io` read and write what a model holds.
+//!   passes; `probe` and `io` read and write what a model holds; `predict` is the forward
+//!   alone ([`Predictor`]), for inference.
 //! - The layers: `linear` (and its `int8` state), `conv`, `batchnorm`, `block`.
 
 mod batchnorm;
@@ -23,6 +24,7 @@ mod linear;
 mod model;
 mod pass;
 pub(crate) mod plan;
+mod predict;
 mod probe;
 mod record;
 mod scratch;
@@ -41,6 +43,7 @@ pub use linear::Linear;
 pub use model::Model;
 pub use pass::Precision;
 pub(crate) use pass::{Clips, Fusion, Pass, Phase};
+pub use predict::{Predictor, argmax_rows, softmax_rows};
 pub use probe::LayerProbe;
 pub use spec::{LayerSpec, ModelSpec, ModelSpecBuilder};
 pub use tensors::{NamedTensor, TensorRole};

@@ -21,6 +21,7 @@
 //!   step's metrics arrive;
 //! - `checked`: a step run in lockstep with the CPU twins ([`DispatchCheck`]);
 //! - `profile`: [`DispatchTiming`] per dispatch and [`time_steps`];
+//! - `inference`: [`Trainer::predictor`], the trained model's forward alone;
 //! - [`checkpoint`]: a trainer's state in a safetensors file.
 
 mod checked;
@@ -28,6 +29,7 @@ pub mod checkpoint;
 mod config;
 mod device_set;
 mod distributed;
+mod inference;
 mod metrics;
 mod profile;
 mod trainer;

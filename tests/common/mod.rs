@@ -144,3 +144,21 @@ pub fn idx(dims: &[u32], payload: &[u8]) -> Vec<u8> {
     v.extend(payload);
     v
 }
+
+/// The trainer example's binary, which `cargo test` builds beside the test binaries.
+pub fn trainer_binary() -> std::path::PathBuf {
+    // target/<profile>/deps/<test>-… → target/<profile>/examples/train
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .join("examples")
+        .join("train");
+    assert!(
+        bin.exists(),
+        "{} is missing: `cargo test` builds the examples",
+        bin.display()
+    );
+    bin
+}
