@@ -218,7 +218,8 @@ impl Linear {
     }
 
     /// Records `y = x·Wᵀ + b`, rectified if `out.relu`, reading `input` as its kind says. With
-    /// [`Clips::Reuse`] (UI8 between refreshes) the forward clips of the last refresh are kept.
+    /// [`Clips::Reuse`] (UI8 between refreshes) the forward clips of the last refresh are kept;
+    /// with [`Clips::Inputs`] the weights' int8 copy too, untouched.
     /// `relu_mask`: `input` is the output of a ReLU that ran in its producer's epilogue, whose
     /// mask this layer's quantization writes ([`Linear::marks_relu`]).
     pub(crate) fn record_forward(
@@ -257,17 +258,18 @@ impl Linear {
         };
         let nearest = Rounding::Nearest;
         let x = input.source();
-        let refresh = clips == Clips::Refresh;
-        if refresh {
-            q.x.record_max_abs(ctx, rec, x, relu_mask)?;
-        } else {
+        if clips == Clips::Reuse {
             q.x.record_quantize(ctx, rec, x, relu_mask, q.x.own_clip(), nearest)?;
-        }
-        if refresh {
-            q.w.record_max_abs(ctx, rec, &self.params, None)?;
         } else {
-            let w = &self.params;
-            q.w.record_quantize(ctx, rec, w, None, q.w.own_clip(), nearest)?;
+            q.x.record_max_abs(ctx, rec, x, relu_mask)?;
+        }
+        match clips {
+            Clips::Refresh => q.w.record_max_abs(ctx, rec, &self.params, None)?,
+            Clips::Reuse => {
+                let w = &self.params;
+                q.w.record_quantize(ctx, rec, w, None, q.w.own_clip(), nearest)?;
+            }
+            Clips::Inputs => {}
         }
         let epi = Epilogue {
             scale_a: Scale::Tensor(&q.x.scales),

@@ -12,6 +12,9 @@ pub(crate) enum Clips {
     Refresh,
     /// Keep the last refresh's clips.
     Reuse,
+    /// Measure the inputs' clips anew and leave the weights as a refresh last quantized them
+    /// (inference with fixed weights: [`Predictor::int8`](crate::nn::Predictor::int8)).
+    Inputs,
 }
 
 /// Whether batch norms normalize with the batch's statistics (advancing the running ones) or

@@ -64,9 +64,9 @@ impl Predictor {
     ///
     /// An activation's clip covers the tensor it quantizes, so to give each input its own
     /// clip the forward runs one input at a time: a batch of `n` is `n` forwards of one,
-    /// encoded into one submit. The weights' clips and int8 values are the same for every
-    /// input (per tensor, from the same weights); they are recomputed in each forward, which
-    /// costs time, not exactness.
+    /// encoded into one submit. The weights are quantized once, here (their clips are per
+    /// tensor, from weights that do not change); each forward quantizes only its input's
+    /// activations.
     pub fn int8(
         ctx: &Context,
         spec: &ModelSpec,
@@ -107,8 +107,21 @@ impl Predictor {
             .partition(|t| t.name.ends_with(".running_mean") || t.name.ends_with(".running_var"));
         model.write_tensors(ctx, TensorRole::Parameter, &params)?;
         model.write_tensors(ctx, TensorRole::RunningStat, &stats)?;
+        // The int8 forward quantizes the weights once: a forward that refreshes every clip
+        // (on an input of zeros) leaves them quantized; the prepared one measures only inputs.
+        let pass = if per_sample.is_some() {
+            let mut once = Recording::new();
+            model.record_forward_pass(ctx, &mut once, INFERENCE, Fusion::Fused)?;
+            ctx.run(&once)?;
+            Pass {
+                clips: Clips::Inputs,
+                ..INFERENCE
+            }
+        } else {
+            INFERENCE
+        };
         let mut rec = Recording::new();
-        model.record_forward_pass(ctx, &mut rec, INFERENCE, Fusion::Fused)?;
+        model.record_forward_pass(ctx, &mut rec, pass, Fusion::Fused)?;
         let forward = rec
             .dispatches
             .iter()
