@@ -9,7 +9,8 @@
 //! - FP32 with the f32 exchange: the global loss of N ranks at batch B/N equals one process's
 //!   at batch B within 1e-4 relative — only the summation order differs (per-shard means then
 //!   their mean, against one mean over the batch), and over five steps those roundings move
-//!   the weights by a few ulps;
+//!   the weights by a few ulps; for UI8 and DAI8 the difference is printed, not bounded (each
+//!   rank's own clips and rounding stream);
 //! - the int8 exchange's mean of the ranks' gradients is within 2% (relative L2) of the f32
 //!   exchange's: each of its two roundings errs by up to half of 1/127 of a 256-value chunk's
 //!   largest magnitude (≈ 2.9 σ for Gaussian values), about 0.7% of σ in RMS, ≈ 1% together.
@@ -113,9 +114,11 @@ fn dist_child() {
             };
             let mut t = Trainer::new(&ctx, spec, policy.clone(), cfg(shard)).unwrap();
             t.broadcast_from_root(&comm).unwrap();
-            // One process at the global batch, for the FP32 comparison.
-            let mut single = (*policy == Policy::Fp32 && *how == Exchange::F32)
+            // One process at the global batch: FP32 must match it up to summation order; for
+            // the INT8 policies the difference (per-rank clips and rounding streams) is shown.
+            let mut single = (*how == Exchange::F32)
                 .then(|| Trainer::new(&ctx, spec, policy.clone(), cfg(GLOBAL_BATCH)).unwrap());
+            let mut largest = 0f64;
             for step in 0..STEPS {
                 let start = step * GLOBAL_BATCH + rank * shard;
                 let (x, y) = data.batch(start, shard);
@@ -136,14 +139,24 @@ fn dist_child() {
                     let (x, y) = data.batch(step * GLOBAL_BATCH, GLOBAL_BATCH);
                     s.train_step(x, y).unwrap();
                     let want = s.poll_metrics(true).unwrap().pop().unwrap().loss as f64;
+                    let rel = (loss - want).abs() / want.abs().max(1.0);
+                    largest = largest.max(rel);
                     assert!(
-                        (loss - want).abs() <= 1e-4 * want.abs().max(1.0),
+                        *policy != Policy::Fp32 || rel <= 1e-4,
                         "{what}: {ranks} ranks' loss {loss} vs one process's {want}"
                     );
                 }
             }
             if rank == 0 {
-                println!("{name} {} {}: identical weights", policy.name(), how.name());
+                let against_one = match single {
+                    Some(_) => format!(", loss vs one process: {largest:.1e} relative at most"),
+                    None => String::new(),
+                };
+                println!(
+                    "{name} {} {}: identical weights{against_one}",
+                    policy.name(),
+                    how.name()
+                );
             }
         }
     }
