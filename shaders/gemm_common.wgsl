@@ -16,9 +16,6 @@ const SCALE_B_SHIFT: u32 = 4u;
 const HAS_BIAS: u32 = 64u;
 const RAW_PARTIALS: u32 = 128u;
 const RELU: u32 = 256u;
-const GATE_SHIFT: u32 = 9u;
-const GATE_VALUES: u32 = 1u;
-const GATE_MASK: u32 = 2u;
 const SCALE_NONE: u32 = 0u;
 const SCALE_TENSOR: u32 = 1u;
 
@@ -45,26 +42,8 @@ fn scale_of(mode: u32, is_a: bool, i: u32) -> f32 {
     return scale_b[idx];
 }
 
-// The backward of the ReLU before this GEMM's output (a dX GEMM whose X a ReLU wrote), if fused:
-// cell (gm, gn) kept where the ReLU let element gm * n + gn through — its saved output > 0, or its
-// mask bit — else 0, as relu's backward selects. The saved tensor is bound as `bias`.
-fn gated(v: f32, gm: u32, gn: u32) -> f32 {
-    let mode = (params.flags >> GATE_SHIFT) & 3u;
-    if mode == 0u {
-        return v;
-    }
-    let i = gm * params.n + gn;
-    var keep: bool;
-    if mode == GATE_MASK {
-        keep = ((bitcast<u32>(bias[i / 32u]) >> (i % 32u)) & 1u) != 0u;
-    } else {
-        keep = bias[i] > 0.0;
-    }
-    return select(0.0, v, keep);
-}
-
 // Leaves the accumulator domain exactly once: (acc * scale_a) * scale_b (+ bias), in that order,
-// then the rectifier of a following ReLU layer, or the backward of a preceding one, if fused.
+// then the rectifier of a following ReLU layer, if fused.
 fn epilogue(acc: f32, gm: u32, gn: u32) -> f32 {
     let flags = params.flags;
     var v = acc * scale_of((flags >> SCALE_A_SHIFT) & 3u, true, gm)
@@ -75,7 +54,7 @@ fn epilogue(acc: f32, gm: u32, gn: u32) -> f32 {
     if (flags & RELU) != 0u {
         v = rectify(v);
     }
-    return gated(v, gm, gn);
+    return v;
 }
 
 // The epilogue's factors of a register block's row i (A's scale) or column j (B's scale, bias):
@@ -116,7 +95,7 @@ fn store_block_cell(acc: f32, m0: u32, n0: u32, i: u32, j: u32, z: u32, sa: f32,
     if (params.flags & RELU) != 0u {
         v = rectify(v);
     }
-    out[gm * params.n + gn] = gated(v, gm, gn);
+    out[gm * params.n + gn] = v;
 }
 
 // Writes one output cell: the finished value, or chunk z's raw partial.

@@ -334,38 +334,6 @@ impl ScaleMode {
     }
 }
 
-/// Where a GEMM's epilogue finds the ReLU whose backward it applies to its output (`GemmParams`
-/// flags bits 9–10; `gated()` in `shaders/gemm_common.wgsl`): the output cell `i = m·N + n` is
-/// kept where the ReLU let element `i` through, else 0 — the same `select` as `relu`'s backward.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ReluGate {
-    /// No gate.
-    #[default]
-    None,
-    /// The ReLU's output (or input), f32 in the bias binding: kept where it is `> 0`.
-    Values,
-    /// The ReLU's bit mask, 32 elements per word in the bias binding.
-    Mask,
-}
-
-impl ReluGate {
-    fn code(self) -> u32 {
-        match self {
-            ReluGate::None => 0,
-            ReluGate::Values => 1,
-            ReluGate::Mask => 2,
-        }
-    }
-
-    fn from_code(code: u32) -> Self {
-        match code {
-            0 => ReluGate::None,
-            1 => ReluGate::Values,
-            _ => ReluGate::Mask,
-        }
-    }
-}
-
 /// The bits of `GemmParams::flags`, named; [`GemmFlags::encode`] and [`GemmFlags::decode`] are
 /// the only places that know the bit positions (the constants of `shaders/gemm_common.wgsl`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -384,8 +352,6 @@ pub struct GemmFlags {
     pub raw_partials: bool,
     /// Rectify after the bias (bit 8).
     pub relu: bool,
-    /// Apply a ReLU's backward to the output, read from the bias binding (bits 9–10).
-    pub gate: ReluGate,
 }
 
 impl GemmFlags {
@@ -398,7 +364,6 @@ impl GemmFlags {
             | (self.bias as u32) << 6
             | (self.raw_partials as u32) << 7
             | (self.relu as u32) << 8
-            | self.gate.code() << 9
     }
 
     /// The flags of a word written by [`GemmFlags::encode`].
@@ -411,7 +376,6 @@ impl GemmFlags {
             bias: word & (1 << 6) != 0,
             raw_partials: word & (1 << 7) != 0,
             relu: word & (1 << 8) != 0,
-            gate: ReluGate::from_code((word >> 9) & 3),
         }
     }
 }

@@ -81,7 +81,6 @@ fn f32_channel_cases(
         bias: Some(&bb),
         bias_offset: 0,
         relu: true,
-        gate: None,
     };
     let regs = GemmVariant::Regs;
     let mut rec = Recording::new();
@@ -202,7 +201,6 @@ pub(super) fn i8_cases(
         scale_b: &scales[1..],
         bias: Some(&bias),
         relu: true,
-        ..HostEpilogue::default()
     };
     let cases = [
         ("forward", Pass::Forward, HostEpilogue::default()),
@@ -247,7 +245,6 @@ pub(super) fn i8_cases(
             bias: host.bias.map(|_| &bias_buf),
             bias_offset: 0,
             relu: host.relu,
-            gate: None,
         };
         let mut rec = Recording::new();
         let bufs = GemmBuffers::new(&ab, &bb, &y);

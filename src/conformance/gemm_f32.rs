@@ -2,10 +2,10 @@
 
 use super::check::Check;
 use super::grids::{GEMM_SHAPES, TRANSPOSES};
-use super::harness::{HostEpilogue, gate_tensors, gpu_gemm_f32};
+use super::harness::{HostEpilogue, gpu_gemm_f32};
 use super::{CaseResult, Extent};
 use crate::abi::{Precision, f32_k_chunk};
-use crate::cpu::{self, CpuGate};
+use crate::cpu;
 use crate::error::Result;
 use crate::gpu::Context;
 use crate::ops::GemmShape;
@@ -39,10 +39,9 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
                 scale_a: &sa,
                 scale_b: &sa[..1],
                 bias: Some(&bias),
-                ..HostEpilogue::default()
+                relu: false,
             };
-            let (values, bits) = gate_tensors(&mut g, m * n);
-            let variants: [(&str, HostEpilogue); 5] = [
+            let variants: [(&str, HostEpilogue); 3] = [
                 ("plain", HostEpilogue::default()),
                 ("row scales + tensor scale + bias", scaled),
                 (
@@ -50,27 +49,6 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
                     HostEpilogue {
                         relu: true,
                         ..scaled
-                    },
-                ),
-                (
-                    "row scales + tensor scale + relu gate (values)",
-                    HostEpilogue {
-                        bias: None,
-                        gate: CpuGate::Values {
-                            values: &values,
-                            cols: n,
-                        },
-                        ..scaled
-                    },
-                ),
-                (
-                    "relu gate (mask)",
-                    HostEpilogue {
-                        gate: CpuGate::Mask {
-                            bits: &bits,
-                            cols: n,
-                        },
-                        ..HostEpilogue::default()
                     },
                 ),
             ];

@@ -3,10 +3,10 @@
 
 use super::check::Check;
 use super::grids::{GEMM_SHAPES, TRANSPOSES};
-use super::harness::{HostEpilogue, gate_tensors, gpu_gemm_i8};
+use super::harness::{HostEpilogue, gpu_gemm_i8};
 use super::{CaseResult, Extent};
 use crate::abi::Precision;
-use crate::cpu::{self, CpuEpilogue, CpuGate};
+use crate::cpu::{self, CpuEpilogue};
 use crate::error::Result;
 use crate::gpu::Context;
 use crate::ops::gemm::GemmVariant;
@@ -69,15 +69,14 @@ pub(super) fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResult>) ->
                 scale_a: &sa[..1],
                 scale_b: &sb[..1],
                 bias: Some(&bias),
-                ..HostEpilogue::default()
+                relu: false,
             };
             let per_index = HostEpilogue {
                 scale_a: &sa,
                 scale_b: &sb,
                 bias: Some(&bias),
-                ..HostEpilogue::default()
+                relu: false,
             };
-            let (values, bits) = gate_tensors(&mut g, m * n);
             let variants = [
                 EpilogueCase::new("raw", HostEpilogue::default(), MAX_K_CHUNK),
                 EpilogueCase::new("raw k_chunk=32", HostEpilogue::default(), 32),
@@ -91,30 +90,6 @@ pub(super) fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResult>) ->
                     MAX_K_CHUNK,
                 ),
                 EpilogueCase::new("row/col scales + bias k_chunk=64", per_index, 64),
-                EpilogueCase::new(
-                    "tensor scales + relu gate (values)",
-                    HostEpilogue {
-                        bias: None,
-                        gate: CpuGate::Values {
-                            values: &values,
-                            cols: n,
-                        },
-                        ..tensor
-                    },
-                    MAX_K_CHUNK,
-                ),
-                EpilogueCase::new(
-                    "row/col scales + relu gate (mask) k_chunk=64",
-                    HostEpilogue {
-                        bias: None,
-                        gate: CpuGate::Mask {
-                            bits: &bits,
-                            cols: n,
-                        },
-                        ..per_index
-                    },
-                    64,
-                ),
             ];
             for (case, variant) in variants.into_iter().flat_map(|e| {
                 GemmVariant::available(Precision::Int8, &ctx.device().limits())

@@ -1,17 +1,16 @@
 //! GPU round trips the suites share: upload host data, record one kernel, run it, read back
 //! what it wrote. Public, so that tests can drive a kernel directly.
 
-use crate::cpu::{self, CpuEpilogue, CpuGate, CpuScale};
+use crate::cpu::{self, CpuEpilogue, CpuScale};
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::ops::channel_stats::Candidates;
 use crate::ops::gemm::{self, GemmVariant};
-use crate::ops::relu::{ReluSaved, relu_mask_bytes};
+use crate::ops::relu::relu_mask_bytes;
 use crate::ops::{
     self, ChannelStat, ClipBuffers, ClipRule, ClipSummary, Epilogue, GemmBuffers, GemmShape,
     Layout, QuantizeBuffers, Rounding, Scale,
 };
-use crate::rng::{Gen, rng_u32};
 
 /// What [`gpu_quantize`] read back.
 #[derive(Clone, Debug)]
@@ -255,8 +254,6 @@ pub struct HostEpilogue<'a> {
     pub bias: Option<&'a [f32]>,
     /// A fused ReLU.
     pub relu: bool,
-    /// A fused ReLU backward, over the output's cells.
-    pub gate: CpuGate<'a>,
 }
 
 impl<'a> HostEpilogue<'a> {
@@ -272,23 +269,8 @@ impl<'a> HostEpilogue<'a> {
             scale_b: scale(self.scale_b),
             bias: self.bias,
             relu: self.relu,
-            gate: self.gate,
         }
     }
-}
-
-/// What a fused ReLU backward reads for `cells` output cells: saved values (positive, negative,
-/// ±0 and NaN, which all but the positives gate to 0) and a bit mask of random words.
-pub fn gate_tensors(g: &mut Gen, cells: u32) -> (Vec<f32>, Vec<u32>) {
-    let specials = [0.0, -0.0, f32::NAN, f32::MIN_POSITIVE, -f32::MIN_POSITIVE];
-    let values = (0..cells as usize)
-        .map(|i| match i % 7 {
-            0 => specials[(i / 7) % specials.len()],
-            _ => g.normal(),
-        })
-        .collect();
-    let bits = (0..cells.div_ceil(32)).map(|i| rng_u32(61, i)).collect();
-    (values, bits)
 }
 
 /// Runs `gemm_i8` in `variant` on the GPU.
@@ -367,21 +349,12 @@ fn gpu_gemm(
         1 => Scale::Tensor(buf),
         _ => Scale::PerIndex(buf),
     };
-    let gate_buf = match host.gate {
-        CpuGate::None => None,
-        CpuGate::Values { values, .. } => Some(ctx.upload("test.gate", values)),
-        CpuGate::Mask { bits, .. } => Some(ctx.upload("test.gate", bits)),
-    };
     let epilogue = Epilogue {
         scale_a: scale(host.scale_a, &sa),
         scale_b: scale(host.scale_b, &sb),
         bias: bias_buf.as_ref(),
         bias_offset: BIAS_OFFSET as u32,
         relu: host.relu,
-        gate: gate_buf.as_ref().map(|g| match host.gate {
-            CpuGate::Mask { .. } => ReluSaved::Mask(g),
-            _ => ReluSaved::Values(g),
-        }),
     };
     let bufs = GemmBuffers::new(&ba, &bb, &out);
     let mut rec = Recording::new();

@@ -54,31 +54,6 @@ pub struct CpuEpilogue<'a> {
     pub bias: Option<&'a [f32]>,
     /// The rectifier after the bias.
     pub relu: bool,
-    /// The backward of a ReLU applied to the output.
-    pub gate: CpuGate<'a>,
-}
-
-/// Where the epilogue finds the ReLU whose backward it applies (`gated()` in
-/// `shaders/gemm_common.wgsl`).
-#[derive(Clone, Copy, Debug, Default)]
-pub enum CpuGate<'a> {
-    /// No gate.
-    #[default]
-    None,
-    /// The ReLU's saved output: cell `(m, n)` kept where element `m·cols + n` is `> 0`.
-    Values {
-        /// The saved tensor.
-        values: &'a [f32],
-        /// Columns of the output.
-        cols: u32,
-    },
-    /// The ReLU's bit mask.
-    Mask {
-        /// 32 elements per word.
-        bits: &'a [u32],
-        /// Columns of the output.
-        cols: u32,
-    },
 }
 
 impl CpuEpilogue<'_> {
@@ -88,7 +63,6 @@ impl CpuEpilogue<'_> {
         scale_b: CpuScale::None,
         bias: None,
         relu: false,
-        gate: CpuGate::None,
     };
 
     /// `epilogue()` of `shaders/gemm_common.wgsl`.
@@ -100,20 +74,7 @@ impl CpuEpilogue<'_> {
         if self.relu {
             v = crate::cpu::common::rectify(v);
         }
-        self.gated(v, gm, gn)
-    }
-
-    /// `gated()` of `shaders/gemm_common.wgsl`.
-    pub fn gated(&self, v: f32, gm: u32, gn: u32) -> f32 {
-        let keep = match self.gate {
-            CpuGate::None => return v,
-            CpuGate::Values { values, cols } => values[(gm * cols + gn) as usize] > 0.0,
-            CpuGate::Mask { bits, cols } => {
-                let i = gm * cols + gn;
-                (bits[(i / 32) as usize] >> (i % 32)) & 1 != 0
-            }
-        };
-        if keep { v } else { 0.0 }
+        v
     }
 }
 

@@ -7,10 +7,9 @@
 use bytemuck::Pod;
 
 use crate::abi::{
-    BatchNormConfig, BatchNormParams, GemmParams, GemmShape, Layout, ReluGate, ScaleMode,
-    StatsParams,
+    BatchNormConfig, BatchNormParams, GemmParams, GemmShape, Layout, ScaleMode, StatsParams,
 };
-use crate::cpu::gemm_i8::{CpuEpilogue, CpuGate, CpuScale};
+use crate::cpu::gemm_i8::{CpuEpilogue, CpuScale};
 
 /// How the words of a kernel's output compare between GPU and twin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,17 +128,6 @@ pub(crate) fn epilogue<'a>(
         scale_b: scale(f.scale_b, sb),
         bias: f.bias.then(|| &f32s(bias)[p.bias_offset as usize..]),
         relu: f.relu,
-        gate: match f.gate {
-            ReluGate::None => CpuGate::None,
-            ReluGate::Values => CpuGate::Values {
-                values: f32s(bias),
-                cols: p.n,
-            },
-            ReluGate::Mask => CpuGate::Mask {
-                bits: bias,
-                cols: p.n,
-            },
-        },
     }
 }
 

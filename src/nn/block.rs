@@ -224,8 +224,7 @@ impl BasicBlock {
         ctx: &Context,
         rec: &mut Recording,
         x: &wgpu::Buffer,
-        // Only a Linear layer gates a ReLU's backward (the plan's `gates_relu`).
-        Gradients { dy, dx, .. }: Gradients<'_>,
+        Gradients { dy, dx }: Gradients<'_>,
         clips: Clips,
         scratch: &Scratch,
     ) -> Result<Vec<usize>> {
@@ -250,7 +249,6 @@ impl BasicBlock {
         let conv2 = Gradients {
             dy: g_a,
             dx: Some(g_b),
-            gate: None,
         };
         seeded.extend(
             self.conv2
@@ -261,7 +259,6 @@ impl BasicBlock {
         let conv1 = Gradients {
             dy: g_b,
             dx: dx.map(|_| dx_main),
-            gate: None,
         };
         seeded.extend(
             self.conv1
@@ -274,7 +271,6 @@ impl BasicBlock {
                 let grads = Gradients {
                     dy: g_a,
                     dx: dx.map(|_| dx_short),
-                    gate: None,
                 };
                 seeded.extend(conv.record_backward(ctx, rec, x, grads, clips, scratch)?);
                 dx_short

@@ -196,15 +196,13 @@ impl Conv2d {
         ctx: &Context,
         rec: &mut Recording,
         x: &wgpu::Buffer,
-        // Only a Linear layer gates a ReLU's backward (the plan's `gates_relu`).
-        Gradients { dy, dx, .. }: Gradients<'_>,
+        Gradients { dy, dx }: Gradients<'_>,
         clips: Clips,
         scratch: &Scratch,
     ) -> Result<Vec<usize>> {
         let grads = Gradients {
             dy,
             dx: dx.map(|_| &scratch.dcols),
-            gate: None,
         };
         // A quantized layer's backward reads what it quantized (packed column matrix or x_q).
         let seeded = self

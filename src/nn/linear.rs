@@ -12,7 +12,6 @@ use crate::nn::pass::{Clips, Precision};
 use crate::nn::tensors::{Slice, Slot, TensorRole};
 use crate::ops::clip_select::ClipBuffers;
 use crate::ops::gemm::{Epilogue, GemmBuffers, GemmShape, MAX_K_CHUNK, Scale};
-use crate::ops::relu::ReluSaved;
 use crate::ops::{
     self, Candidates, ChannelStat, ClipRule, ConvGeometry, LrScale, Rounding, SgdBuffers,
 };
@@ -33,8 +32,6 @@ pub(crate) struct LinearShape {
 pub(crate) struct Gradients<'a> {
     pub(crate) dy: &'a wgpu::Buffer,
     pub(crate) dx: Option<&'a wgpu::Buffer>,
-    /// The backward of the ReLU before this layer, for the dx GEMM's epilogue.
-    pub(crate) gate: Option<ReluSaved<'a>>,
 }
 
 /// Where a GEMM layer's forward writes, and whether the ReLU layer after it runs in the GEMM's
@@ -243,7 +240,6 @@ impl Linear {
                 bias: Some(&self.params),
                 bias_offset: self.bias_at(),
                 relu: out.relu,
-                gate: None,
             };
             return match input {
                 Input::Matrix(x) | Input::Columns(_, x, _) => {
@@ -277,7 +273,6 @@ impl Linear {
             bias: Some(&self.params),
             bias_offset: self.bias_at(),
             relu: out.relu,
-            gate: None,
         };
         let bufs = GemmBuffers::new(q.x_operand(rec, &input)?, &q.w.packed, out.y);
         match input {
@@ -299,7 +294,7 @@ impl Linear {
         ctx: &Context,
         rec: &mut Recording,
         x: Input<'_>,
-        Gradients { dy, dx, gate }: Gradients<'_>,
+        Gradients { dy, dx }: Gradients<'_>,
         clips: Clips,
     ) -> Result<Vec<usize>> {
         let (b, i, o) = (self.batch, self.inputs, self.outputs);
@@ -310,12 +305,13 @@ impl Linear {
         let dw_shape = GemmShape::new(o, i, b).with_trans(true, true);
         let Some(q) = &self.int8 else {
             if let Some(dx) = dx {
-                let epi = Epilogue {
-                    gate,
-                    ..Epilogue::NONE
-                };
-                let bufs = GemmBuffers::new(dy, &self.params, dx);
-                ops::gemm_f32(ctx, rec, &dx_shape, bufs, &epi)?;
+                ops::gemm_f32(
+                    ctx,
+                    rec,
+                    &dx_shape,
+                    GemmBuffers::new(dy, &self.params, dx),
+                    &Epilogue::NONE,
+                )?;
             }
             match x {
                 Input::Matrix(x) | Input::Columns(_, x, _) => {
@@ -384,7 +380,6 @@ impl Linear {
                 bias: None,
                 bias_offset: 0,
                 relu: false,
-                gate,
             };
             let bufs = GemmBuffers::new(&q.dy.packed, &q.w.packed, dx);
             ops::gemm_i8(ctx, rec, &dx_shape, MAX_K_CHUNK, bufs, &epi)?;
@@ -409,7 +404,6 @@ impl Linear {
             bias: None,
             bias_offset: 0,
             relu: false,
-            gate: None,
         };
         let bufs = GemmBuffers::new(dy_for_dw, q.x_operand(rec, &x)?, &self.grads);
         let k_chunk = dw_shape.auto_k_chunk(MAX_K_CHUNK, ctx.spread());

@@ -27,9 +27,6 @@ pub(crate) enum ReluBackward {
     /// positive, and its backward routes them no gradient — exactly what the ReLU's backward
     /// would have zeroed.
     InPool,
-    /// In the Linear layer after it: that layer's input-gradient GEMM applies it in its
-    /// epilogue (a gate from the ReLU's mask or output) and writes the ReLU's input gradient.
-    InConsumer,
 }
 
 /// How layer `i` of a model is recorded. Each fusion shows at every layer that records part of
@@ -53,9 +50,6 @@ pub(crate) struct LayerPlan {
     pub(crate) grad_past_relu: bool,
     /// A block whose last ReLU runs in its residual add, its mask written by the next layer.
     pub(crate) block_relu_in_add: bool,
-    /// A Linear layer after a ReLU whose backward its input-gradient GEMM does
-    /// ([`ReluBackward::InConsumer`]): its dx is the ReLU's input gradient, `grads[i - 1]`.
-    pub(crate) gates_relu: bool,
 }
 
 impl LayerPlan {
@@ -68,7 +62,6 @@ impl LayerPlan {
         pool_after_relu: false,
         grad_past_relu: false,
         block_relu_in_add: false,
-        gates_relu: false,
     };
 }
 
@@ -99,15 +92,12 @@ pub(crate) fn plan(layers: &[Layer]) -> Vec<LayerPlan> {
             },
             relu_backward: if f.relu_in_pool(i) {
                 ReluBackward::InPool
-            } else if f.relu_in_consumer(i) {
-                ReluBackward::InConsumer
             } else {
                 ReluBackward::OwnPass
             },
             pool_after_relu: i > 0 && f.relu_in_pool(i - 1),
             grad_past_relu: f.relu_in_pool(i + 1),
             block_relu_in_add: f.block_masked_by_next(i),
-            gates_relu: i > 0 && f.relu_in_consumer(i - 1),
         })
         .collect()
 }
@@ -173,14 +163,6 @@ impl Fusions<'_> {
             _ => self.relu_in_producer(r) && self.mask_written_after(r),
         };
         writes.then_some(r)
-    }
-
-    /// Whether layer `i` is a ReLU (not the first layer, so its input gradient is needed)
-    /// whose backward the Linear layer right after it can do in its input-gradient GEMM.
-    fn relu_in_consumer(&self, i: usize) -> bool {
-        i > 0
-            && matches!(self.0.get(i), Some(Layer::Relu(_)))
-            && matches!(self.0.get(i + 1), Some(Layer::Linear(_)))
     }
 
     /// Whether layer `i` is a ReLU whose backward the max-pooling after it can do.

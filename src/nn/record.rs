@@ -130,19 +130,9 @@ impl Model {
         // Past a ReLU whose backward the pooling did, the pooling's dx is this layer's dy.
         let dy_at = if plan.grad_past_relu { i + 2 } else { i + 1 };
         let (x, dy) = (&self.acts[i], &self.grads[dy_at]);
-        // The input's gradient is never needed. Past a ReLU whose backward this layer's dX GEMM
-        // does, dx is the ReLU's input gradient, gated by what the ReLU saved.
-        let (dx, gate) = match &self.layers[..i] {
-            [.., Layer::Relu(mask)] if plan.gates_relu => {
-                let saved = match mask {
-                    Some(m) => ReluSaved::Mask(m),
-                    None => ReluSaved::Values(&self.acts[i]),
-                };
-                (Some(&self.grads[i - 1]), Some(saved))
-            }
-            _ => ((i > 0).then_some(&self.grads[i]), None),
-        };
-        let grads = linear::Gradients { dy, dx, gate };
+        // The input's gradient is never needed.
+        let dx = (i > 0).then_some(&self.grads[i]);
+        let grads = linear::Gradients { dy, dx };
         match layer {
             Layer::Linear(l) => {
                 let x = linear::Input::Matrix(x);
@@ -171,11 +161,7 @@ impl Model {
             Layer::Block(b) => {
                 seeded.extend(b.record_backward(ctx, rec, x, grads, clips, &self.scratch)?);
             }
-            Layer::Relu(_)
-                if matches!(
-                    plan.relu_backward,
-                    ReluBackward::InPool | ReluBackward::InConsumer
-                ) => {}
+            Layer::Relu(_) if plan.relu_backward == ReluBackward::InPool => {}
             Layer::Relu(mask) => {
                 // Without a mask: the output, which has the input's positive elements and
                 // is there also when the ReLU ran in a GEMM's epilogue.

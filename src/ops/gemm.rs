@@ -28,13 +28,12 @@ use crate::gpu::Context;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
 use crate::ops::conv::ConvParams;
 use crate::ops::gemm_wide;
-use crate::ops::relu::ReluSaved;
 use crate::ops::{ConvGeometry, check_buffer, partials_scratch};
 
 pub use crate::abi::{
     ConvGemmParams, F32_K_CHUNK, GEMM_F32_REGS_BLOCK, GEMM_I8_BK, GEMM_I8_REGS_BLOCK, GEMM_TILE,
-    GemmFlags, GemmParams, GemmShape, GemmVariant, MAX_K_CHUNK, REGS_BLOCK, ReluGate, ScaleMode,
-    Spread, f32_k_chunk,
+    GemmFlags, GemmParams, GemmShape, GemmVariant, MAX_K_CHUNK, REGS_BLOCK, ScaleMode, Spread,
+    f32_k_chunk,
 };
 
 /// The bindings every GEMM kernel declares, in binding order.
@@ -309,11 +308,6 @@ pub struct Epilogue<'a> {
     /// Apply a following ReLU layer's forward (`relu`'s rectifier, NaN kept) to every output,
     /// so that layer needs no pass of its own.
     pub relu: bool,
-    /// Apply the backward of the ReLU that wrote this GEMM's output's counterpart (a dX GEMM
-    /// whose X is a ReLU's output): cell `i` kept where the ReLU let element `i` through, else
-    /// 0, so that ReLU's backward needs no pass of its own. Bound where a bias would be: not
-    /// with a bias.
-    pub gate: Option<ReluSaved<'a>>,
 }
 
 impl Epilogue<'_> {
@@ -324,11 +318,6 @@ impl Epilogue<'_> {
             scale_b: self.scale_b.mode(),
             bias: self.bias.is_some(),
             relu: self.relu,
-            gate: match self.gate {
-                None => ReluGate::None,
-                Some(ReluSaved::Values(_)) => ReluGate::Values,
-                Some(ReluSaved::Mask(_)) => ReluGate::Mask,
-            },
             ..GemmFlags::default()
         }
     }
@@ -340,7 +329,6 @@ impl Epilogue<'_> {
         bias: None,
         bias_offset: 0,
         relu: false,
-        gate: None,
     };
 }
 
@@ -447,15 +435,8 @@ pub(crate) fn record_kernel(
     check_buffer(op, "out", bufs.out, shape.m as u64 * shape.n as u64 * 4)?;
     epilogue.scale_a.check(op, "scale_a", shape.m)?;
     epilogue.scale_b.check(op, "scale_b", shape.n)?;
-    let cells = shape.m as u64 * shape.n as u64;
-    let bias = match (epilogue.bias, epilogue.gate) {
-        (Some(_), Some(_)) => {
-            return Err(Error::invalid(
-                op,
-                "an epilogue takes a bias or a ReLU gate, not both (they share a binding)",
-            ));
-        }
-        (Some(b), None) => {
+    let bias = match epilogue.bias {
+        Some(b) => {
             check_buffer(
                 op,
                 "bias",
@@ -464,15 +445,7 @@ pub(crate) fn record_kernel(
             )?;
             b
         }
-        (None, Some(ReluSaved::Values(v))) => {
-            check_buffer(op, "gate values", v, cells * 4)?;
-            v
-        }
-        (None, Some(ReluSaved::Mask(m))) => {
-            check_buffer(op, "gate mask", m, cells.div_ceil(32) * 4)?;
-            m
-        }
-        (None, None) => ctx.unused_binding(0),
+        None => ctx.unused_binding(0),
     };
     let params = GemmParams::new(shape, k_chunk, epilogue);
     let (scale_a, scale_b) = (epilogue.scale_a.buffer(ctx), epilogue.scale_b.buffer(ctx));
