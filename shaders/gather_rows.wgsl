@@ -36,14 +36,24 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if f4 == 0u {
         y[r] = labels[src];
     }
-    let base = src * params.features;
+    // The lane's four bytes span at most two words: load those once (a row's bytes need not
+    // start on a word).
+    let b0 = src * params.features + f4 * 4u;
+    let lo = pixels[b0 / 4u];
+    let hi = pixels[min(b0 / 4u + 1u, arrayLength(&pixels) - 1u)];
+    let shift = (b0 % 4u) * 8u;
     for (var j = 0u; j < 4u; j++) {
         let f = f4 * 4u + j;
         if f >= params.features {
             break;
         }
-        let b = base + f;
-        let byte = (pixels[b / 4u] >> ((b % 4u) * 8u)) & 0xffu;
+        let s = shift + j * 8u;
+        var byte: u32;
+        if s < 32u {
+            byte = (lo >> s) & 0xffu;
+        } else {
+            byte = (hi >> (s - 32u)) & 0xffu;
+        }
         x[r * params.features + f] = table[(f % params.channels) * 256u + byte];
     }
 }

@@ -116,3 +116,40 @@ fn bad_files_and_options_are_refused_without_panicking() {
         assert!(!err.is_empty(), "{args:?}: no message");
     }
 }
+
+/// The trainer's batches gathered on the device, one or several steps per submit (chunks of 7
+/// cut at each epoch's end), train to the bits of the host's batches.
+#[test]
+fn device_batches_and_host_batches_give_the_same_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str], name: &str| -> serde_json::Value {
+        let report = tmp.path().join(name);
+        let mut args = vec![
+            "--model",
+            "mlp",
+            "--epochs",
+            "2",
+            "--train-limit",
+            "640",
+            "--report",
+            report.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let (code, stderr) = run(&args);
+        assert_eq!(code, 0, "{stderr}");
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap()
+    };
+    // On this machine's CPU adapters the default is the host's batches; the option puts the
+    // set on the device.
+    let host = run(&[], "host.json");
+    let losses = |r: &serde_json::Value| r["runs"][0]["step_losses"].clone();
+    assert_eq!(losses(&host).as_array().unwrap().len(), 40);
+    for k in ["1", "7"] {
+        let device = run(&["--steps-per-submit", k], &format!("device-{k}.json"));
+        assert_eq!(losses(&host), losses(&device), "{k} steps per submit");
+        assert_eq!(
+            host["runs"][0]["final_test_accuracy"],
+            device["runs"][0]["final_test_accuracy"]
+        );
+    }
+}

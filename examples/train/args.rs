@@ -160,9 +160,10 @@ pub struct Args {
     #[arg(long)]
     pub train_limit: Option<usize>,
     /// Training steps recorded into one GPU submit, the training split kept on the device
-    /// (1: a submit per step; the results are the same bits either way).
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=256))]
-    pub steps_per_submit: u32,
+    /// [default: 16 on a GPU; on a CPU adapter the host gathers the batches, one step per
+    /// submit, unless this is given]. The results are the same bits either way.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub steps_per_submit: Option<u32>,
     /// Train data-parallel as one rank of an MPI job (`mpiexec -n N …`; needs `--features
     /// mpi`): --batch-size is the global batch, each rank takes batch-size / N of it.
     #[arg(long, conflicts_with_all = ["compare", "eval"])]

@@ -20,14 +20,21 @@ pub fn gather_rows(
         if f4 == 0 {
             y[r as usize] = labels[src as usize];
         }
-        let base = src * p.features;
+        let b0 = src * p.features + f4 * 4;
+        let lo = pixels[(b0 / 4) as usize];
+        let hi = pixels[((b0 / 4 + 1) as usize).min(pixels.len() - 1)];
+        let shift = (b0 % 4) * 8;
         for j in 0..4 {
             let f = f4 * 4 + j;
             if f >= p.features {
                 break;
             }
-            let b = base + f;
-            let byte = (pixels[(b / 4) as usize] >> ((b % 4) * 8)) & 0xff;
+            let s = shift + j * 8;
+            let byte = if s < 32 {
+                (lo >> s) & 0xff
+            } else {
+                (hi >> (s - 32)) & 0xff
+            };
             x[(r * p.features + f) as usize] = table[((f % p.channels) * 256 + byte) as usize];
         }
     }
