@@ -3,42 +3,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-use common::idx;
-
-fn trainer() -> PathBuf {
-    // target/<profile>/deps/cli-… → target/<profile>/examples/train
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("train");
-    assert!(
-        bin.exists(),
-        "{} is missing: `cargo test` builds the examples",
-        bin.display()
-    );
-    bin
-}
+use common::{idx, run_trainer};
 
 /// Runs the trainer; returns (exit code, stderr).
 fn run(args: &[&str]) -> (i32, String) {
-    let out = Command::new(trainer())
-        .args(args)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        !stderr.contains("panicked"),
-        "the trainer panicked: {stderr}"
-    );
-    (out.status.code().unwrap_or(-1), stderr)
+    let (code, _, stderr) = run_trainer(args);
+    (code, stderr)
 }
 
 fn data_dir(dir: &Path, images: Vec<u8>, labels: Vec<u8>) {

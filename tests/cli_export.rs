@@ -6,26 +6,9 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::process::Command;
 
-use common::trainer_binary;
+use common::run_trainer as run;
 use safetensors::SafeTensors;
-
-/// Runs the trainer; returns (exit code, stdout, stderr).
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(trainer_binary())
-        .args(args)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        !stderr.contains("panicked"),
-        "the trainer panicked: {stderr}"
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    (out.status.code().unwrap_or(-1), stdout, stderr)
-}
 
 /// Two classes of 12×12 grayscale PNGs: a bright left half (`left`) or right half (`right`).
 fn image_folder(dir: &Path) {

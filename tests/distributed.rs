@@ -24,10 +24,10 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::trainer_binary;
 use octet::checkpoint::Checkpoint;
 use octet::data::Dataset;
 use octet::dist::{Collective, Exchange, Local, Mpi, exchange};
@@ -39,7 +39,12 @@ use octet::train::{TrainConfig, Trainer};
 const GLOBAL_BATCH: usize = 16;
 const STEPS: usize = 5;
 
-fn mpiexec(ranks: usize, program: &PathBuf, args: &[&str], envs: &[(&str, &str)]) -> Command {
+fn mpiexec(
+    ranks: usize,
+    program: &std::path::Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> Command {
     let mut c = Command::new("mpiexec");
     c.arg("-n").arg(ranks.to_string()).arg(program).args(args);
     c.env("XDG_RUNTIME_DIR", std::env::temp_dir());
@@ -184,19 +189,6 @@ fn dist_child() {
     }
 }
 
-fn trainer_example() -> PathBuf {
-    // target/<profile>/deps/distributed-… → target/<profile>/examples/train
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/train");
-    assert!(bin.exists(), "{} is missing", bin.display());
-    bin
-}
-
 #[test]
 fn int8_and_f32_exchanges_train_lenet5_alike() {
     let dir = tempfile::tempdir().unwrap();
@@ -214,7 +206,7 @@ fn int8_and_f32_exchanges_train_lenet5_alike() {
                 "--report",
                 report.to_str().unwrap(),
             ];
-            let out = mpiexec(2, &trainer_example(), &args, &[]).output().unwrap();
+            let out = mpiexec(2, &trainer_binary(), &args, &[]).output().unwrap();
             let err = String::from_utf8_lossy(&out.stderr);
             assert!(out.status.success(), "{how} seed {seed}: {err}");
             let json: serde_json::Value =
@@ -249,7 +241,7 @@ fn a_killed_rank_stops_the_others() {
     let marker = marker.to_str().unwrap();
     let mut run = mpiexec(
         2,
-        &trainer_example(),
+        &trainer_binary(),
         &[
             "--distributed",
             "--model",

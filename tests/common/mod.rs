@@ -162,3 +162,20 @@ pub fn trainer_binary() -> std::path::PathBuf {
     );
     bin
 }
+
+/// Runs the trainer example with `args`; returns (exit code, stdout, stderr). It must never
+/// panic, whatever it is handed.
+pub fn run_trainer(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(trainer_binary())
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !stderr.contains("panicked"),
+        "the trainer panicked: {stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.code().unwrap_or(-1), stdout, stderr)
+}
