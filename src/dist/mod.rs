@@ -1,5 +1,5 @@
 //! Collectives for data-parallel training: the [`Collective`] interface over host slices, a
-//! world of one process ([`Local`]), an MPI world ([`Mpi`], cargo feature `mpi`), and the
+//! world of one process ([`Local`]), an MPI world (`Mpi`, with the cargo feature `mpi`), and the
 //! gradient exchanges built on them ([`exchange`]).
 //!
 //! octet does not implement transport: MPI (MPICH, Open MPI, a vendor's) moves the bytes, tunes
