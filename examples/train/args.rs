@@ -111,7 +111,7 @@ pub struct Args {
     #[arg(long, default_value_t = 2)]
     pub epochs: u32,
     /// Images per step (a last partial batch of each epoch is skipped).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: u32,
     /// Peak learning rate.
     #[arg(long, default_value_t = 0.04)]
@@ -148,7 +148,7 @@ pub struct Args {
     pub data: Option<PathBuf>,
     /// Image folders: resize and centre-crop every image to N×N [default: the first training
     /// image's size].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub image_size: Option<u32>,
     /// Image folders: 1 (grayscale) or 3 (RGB) channels [default: as the first training image].
     #[arg(long, value_name = "C")]
@@ -162,7 +162,11 @@ pub struct Args {
     /// Training steps recorded into one GPU submit, the training split kept on the device
     /// [default: 16 on a GPU; on a CPU adapter the host gathers the batches, one step per
     /// submit, unless this is given]. The results are the same bits either way.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
+    #[arg(
+        long,
+        value_parser = clap::value_parser!(u32).range(1..=256),
+        conflicts_with = "distributed"
+    )]
     pub steps_per_submit: Option<u32>,
     /// Train data-parallel as one rank of an MPI job (`mpiexec -n N …`; needs `--features
     /// mpi`): --batch-size is the global batch, each rank takes batch-size / N of it.

@@ -31,6 +31,16 @@ pub fn evaluate(
         )
         .into());
     }
+    if data.test.classes > ckpt.model.classes() {
+        return Err(format!(
+            "{}: the model tells {} classes apart, the data set has {}; pass the --data it was \
+             trained on",
+            path.display(),
+            ckpt.model.classes(),
+            data.test.classes
+        )
+        .into());
+    }
     let norm = normalization_of(&ckpt, data);
     let mut test = data.test.clone();
     renormalize(&mut test.x, &data.normalization, &norm);
@@ -111,7 +121,10 @@ fn normalization_of(ckpt: &Checkpoint, data: &Data) -> Normalization {
             })
         });
     recorded
-        .filter(|n| n.mean.len() == data.normalization.mean.len())
+        .filter(|n| {
+            let c = data.normalization.mean.len();
+            n.mean.len() == c && n.std.len() == c && n.std.iter().all(|s| *s > 0.0)
+        })
         .unwrap_or_else(|| data.normalization.clone())
 }
 

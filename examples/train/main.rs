@@ -50,8 +50,21 @@ fn main() -> ExitCode {
     }
 }
 
-/// Everything but the exit code: `--eval`, or training each policy, then the outputs.
+/// Everything but the exit code: `--eval`, or training each policy, then the outputs. A rank
+/// of a distributed run that fails ends the whole job (MPI_Abort): the others may be waiting
+/// for it in a collective, which MPI would not end for an error, only for a dead process.
 fn run(args: &Args) -> AnyResult<()> {
+    let world = dist::world(args)?;
+    let result = run_in(args, world.as_ref());
+    if let (Err(e), Some(w)) = (&result, &world) {
+        eprintln!("error on rank {}: {e}", w.comm.rank());
+        w.comm.abort(2);
+    }
+    result
+}
+
+/// [`run`] in `world`.
+fn run_in(args: &Args, world: Option<&World>) -> AnyResult<()> {
     // Check what can be checked before minutes of work.
     for path in [&args.report, &args.plot].into_iter().flatten() {
         check_writable(path)?;
@@ -64,11 +77,10 @@ fn run(args: &Args) -> AnyResult<()> {
         None => octet::Context::new_default()?,
     };
     let device = DeviceInfo::of(&ctx);
-    let world = dist::world(args)?;
-    let leads = World::leads(world.as_ref());
+    let leads = World::leads(world);
     let data_dir = data::data_dir(args);
     let data = data::load(args, &data_dir)?;
-    if let Some(w) = &world {
+    if let Some(w) = world {
         let ranks = w.comm.size() as u32;
         if !args.batch_size.is_multiple_of(ranks) {
             return Err(format!(
@@ -107,18 +119,22 @@ fn run(args: &Args) -> AnyResult<()> {
     }
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
-    ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            // A second Ctrl-C: the user really wants out.
-            std::process::exit(130);
-        }
-        eprintln!(
-            "\ninterrupted: finishing this step and saving a checkpoint (Ctrl-C again to quit now)"
-        );
-    })?;
+    // A distributed run's ranks cannot stop at one step without agreeing on it: there Ctrl-C
+    // ends the job, and the last epoch's checkpoint is where to resume.
+    if world.is_none() {
+        ctrlc::set_handler(move || {
+            if flag.swap(true, Ordering::SeqCst) {
+                // A second Ctrl-C: the user really wants out.
+                std::process::exit(130);
+            }
+            eprintln!(
+                "\ninterrupted: finishing this step and saving a checkpoint (Ctrl-C again to quit now)"
+            );
+        })?;
+    }
     let mut reports = Vec::new();
     for quant in args.quants() {
-        let mut report = train_one(args, &ctx, &data, quant, &stop, world.as_ref())?;
+        let mut report = train_one(args, &ctx, &data, quant, &stop, world)?;
         // Only now: the reports inside checkpoints leave the device and data set blank.
         report.set_origin(&device, &data_dir);
         if !leads {
@@ -266,8 +282,16 @@ fn train_one(
         None => (!cpu_adapter).then_some(16),
     };
     let on_device = data.train.pixels.is_some() && world.is_none() && steps_per_submit.is_some();
+    let mut on_device = on_device;
     if on_device {
-        trainer.upload_training_set(&data.train)?;
+        match trainer.upload_training_set(&data.train) {
+            Ok(()) => {}
+            Err(e @ octet::Error::LimitExceeded { .. }) => {
+                eprintln!("the training split stays on the host ({e})");
+                on_device = false;
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
     let started = Instant::now();
     let mut images = 0u64;
@@ -316,7 +340,7 @@ fn train_one(
                 }
                 1
             } else if on_device {
-                let k = steps_per_submit.unwrap_or(1).min(steps_per_epoch - s);
+                let k = steps_per_submit.unwrap_or(16).min(steps_per_epoch - s);
                 trainer.train_steps(k as usize)?;
                 k
             } else {

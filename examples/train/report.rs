@@ -117,7 +117,9 @@ pub struct DistReport {
     pub bytes_exchanged_per_step: u64,
     /// Seconds in the exchange, over the run.
     pub exchange_seconds: f64,
-    /// Seconds in the rest of the steps (GPU work and its readback).
+    /// Seconds in the rest of the steps: GPU work, its readback and write-back, and the host's
+    /// gather of the next shard. (`step_losses` are rank 0's shard's; the epochs' train loss
+    /// and accuracy the whole batch's.)
     pub compute_seconds: f64,
 }
 

@@ -34,6 +34,9 @@ pub trait Collective {
     /// `send` cut into `size` equal blocks, block `r` going to rank `r`; `recv` = the blocks
     /// each rank sent this one, in rank order (`recv.len() = send.len()`).
     fn all_to_all(&self, send: &[u8], recv: &mut [u8]) -> Result<()>;
+    /// Ends every process of the world with exit code `code`: for a rank that cannot go on
+    /// while the others may be waiting for it in a collective.
+    fn abort(&self, code: i32) -> !;
 }
 
 /// A world of one process: every collective is a copy.
@@ -66,5 +69,9 @@ impl Collective for Local {
     fn all_to_all(&self, send: &[u8], recv: &mut [u8]) -> Result<()> {
         recv.copy_from_slice(send);
         Ok(())
+    }
+
+    fn abort(&self, code: i32) -> ! {
+        std::process::exit(code)
     }
 }

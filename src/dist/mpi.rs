@@ -1,6 +1,7 @@
 //! The MPI world (cargo feature `mpi`): [`Collective`] on the `mpi` crate (rsmpi) and whatever
 //! MPI library it was built against.
 
+use ::mpi::Threading;
 use ::mpi::collective::SystemOperation;
 use ::mpi::environment::Universe;
 use ::mpi::topology::SimpleCommunicator;
@@ -28,11 +29,13 @@ impl std::fmt::Debug for Mpi {
 }
 
 impl Mpi {
-    /// Initializes MPI; fails if it was initialized before in this process.
+    /// Initializes MPI; fails if it was initialized before in this process. Only the thread
+    /// that calls this may call MPI (the driver's and wgpu's own threads never do).
     pub fn init() -> Result<Self> {
-        let universe = ::mpi::initialize().ok_or_else(|| {
-            Error::invalid("Mpi::init", "MPI is already initialized in this process")
-        })?;
+        let (universe, _) =
+            ::mpi::initialize_with_threading(Threading::Funneled).ok_or_else(|| {
+                Error::invalid("Mpi::init", "MPI is already initialized in this process")
+            })?;
         Ok(Mpi {
             world: universe.world(),
             _universe: universe,
@@ -68,5 +71,9 @@ impl Collective for Mpi {
     fn all_to_all(&self, send: &[u8], recv: &mut [u8]) -> Result<()> {
         self.world.all_to_all_into(send, recv);
         Ok(())
+    }
+
+    fn abort(&self, code: i32) -> ! {
+        self.world.abort(code)
     }
 }

@@ -11,6 +11,9 @@ use crate::ops::{self, DeviceSet, GatherParams};
 use super::Trainer;
 use super::metrics::Readback;
 
+/// The most steps [`Trainer::train_steps`] records into one submit.
+pub const MAX_STEPS_PER_SUBMIT: usize = 256;
+
 /// A training split on the device, and the gathers that read it.
 pub(super) struct DeviceTrainingSet {
     pixels: wgpu::Buffer,
@@ -88,7 +91,7 @@ impl Trainer {
         let mut words = vec![0u32; pixels.bytes.len().div_ceil(4)];
         bytemuck::cast_slice_mut::<u32, u8>(&mut words)[..pixels.bytes.len()]
             .copy_from_slice(&pixels.bytes);
-        self.device_set = Some(DeviceTrainingSet {
+        let set = DeviceTrainingSet {
             pixels: ctx.upload("train.pixels", &words),
             table: ctx.upload("train.table", &pixels.table),
             labels: ctx.upload("train.labels", &set.y),
@@ -97,8 +100,10 @@ impl Trainer {
             order: ctx.storage_buffer("train.order", 4),
             gathers: Vec::new(),
             epoch_order: None,
-        });
+        };
+        // Beyond the device's buffer limits: an error naming the limit, and no set kept.
         ctx.check_allocations()?;
+        self.device_set = Some(set);
         Ok(())
     }
 
@@ -113,6 +118,14 @@ impl Trainer {
             return Ok(());
         }
         let batch = self.cfg.batch;
+        if k > MAX_STEPS_PER_SUBMIT || (k as u64) * batch as u64 > u32::MAX as u64 {
+            return Err(Error::invalid(
+                "train_steps",
+                format!("{k} steps in one submit: at most {MAX_STEPS_PER_SUBMIT}"),
+            ));
+        }
+        // A distributed step may have left its rank's rounding stream set.
+        self.seed_salt = 0;
         let steps_per_epoch = match &self.device_set {
             Some(set) => set.steps_per_epoch(batch),
             None => {

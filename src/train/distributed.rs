@@ -3,7 +3,7 @@
 //! the same update and holds the same weights after every step.
 //!
 //! A step is two submits: forward, loss, backward and health checks; then, after the exchange,
-//! the update. Between them the host reads every gradient, the health record and the
+//! the update. Unlike a single process's step it allocates: a staging buffer for the readback. Between them the host reads every gradient, the health record and the
 //! learning-rate tables back in one round trip, exchanges the gradients (their mean), sums the
 //! health counts (a NaN on any rank skips the update on all) and takes rank 0's learning-rate
 //! factors (UI8's φ, which each rank derives from its own statistics). Each rank quantizes with

@@ -36,6 +36,7 @@ mod trainer;
 
 pub use checked::DispatchCheck;
 pub use config::{LrSchedule, NonFinitePolicy, TrainConfig};
+pub use device_set::MAX_STEPS_PER_SUBMIT;
 pub use metrics::StepMetrics;
 pub use profile::{DispatchTiming, time_steps};
 pub use trainer::Trainer;

@@ -308,6 +308,8 @@ impl Trainer {
     pub fn train_step(&mut self, x: &[f32], y: &[u32]) -> Result<()> {
         self.ctx.check_device()?;
         self.check_batch(x, y)?;
+        // A distributed step may have left its rank's rounding stream set.
+        self.seed_salt = 0;
         let ctx = self.ctx.clone();
         let t = self.step;
         // Make room in the metrics ring first: its oldest slot may still be in flight.
