@@ -189,9 +189,7 @@ pub fn init(
     path: &Path,
 ) -> AnyResult<()> {
     let tensors = interop::import(path, spec)?;
-    let (stats, params): (Vec<_>, Vec<_>) = tensors
-        .into_iter()
-        .partition(|t| t.name.ends_with(".running_mean") || t.name.ends_with(".running_var"));
+    let (stats, params): (Vec<_>, Vec<_>) = tensors.into_iter().partition(|t| t.is_running_stat());
     trainer
         .model()
         .write_tensors(ctx, TensorRole::Parameter, &params)?;

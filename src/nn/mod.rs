@@ -46,4 +46,5 @@ pub(crate) use pass::{Clips, Fusion, Pass, Phase};
 pub use predict::{Predictor, argmax_rows, softmax_rows};
 pub use probe::LayerProbe;
 pub use spec::{LayerSpec, ModelSpec, ModelSpecBuilder};
+pub(crate) use tensors::is_running_stat;
 pub use tensors::{NamedTensor, TensorRole};

@@ -101,10 +101,8 @@ impl Predictor {
             ));
         }
         // Running statistics are named `<bn>.running_mean` / `.running_var` (NamedTensor).
-        let (stats, params): (Vec<NamedTensor>, Vec<NamedTensor>) = tensors
-            .iter()
-            .cloned()
-            .partition(|t| t.name.ends_with(".running_mean") || t.name.ends_with(".running_var"));
+        let (stats, params): (Vec<NamedTensor>, Vec<NamedTensor>) =
+            tensors.iter().cloned().partition(|t| t.is_running_stat());
         model.write_tensors(ctx, TensorRole::Parameter, &params)?;
         model.write_tensors(ctx, TensorRole::RunningStat, &stats)?;
         // The int8 forward quantizes the weights once: a forward that refreshes every clip

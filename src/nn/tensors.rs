@@ -47,6 +47,19 @@ pub struct NamedTensor {
     pub data: Vec<f32>,
 }
 
+impl NamedTensor {
+    /// Whether it is a batch norm's running statistic (`….running_mean`, `….running_var`),
+    /// not a parameter.
+    pub fn is_running_stat(&self) -> bool {
+        is_running_stat(&self.name)
+    }
+}
+
+/// Whether `name` is a batch norm's running statistic's.
+pub(crate) fn is_running_stat(name: &str) -> bool {
+    name.ends_with(".running_mean") || name.ends_with(".running_var")
+}
+
 /// `len` f32s from element `offset` of a buffer.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Slice<'a> {

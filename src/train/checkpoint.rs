@@ -21,7 +21,7 @@ use safetensors::tensor::{Dtype, TensorView};
 
 use crate::error::{Error, Result};
 use crate::fsio::write_atomically;
-use crate::nn::{ModelSpec, NamedTensor, TensorRole};
+use crate::nn::{ModelSpec, NamedTensor, TensorRole, is_running_stat};
 use crate::quant::Policy;
 use crate::train::TrainConfig;
 
@@ -172,7 +172,7 @@ impl Checkpoint {
                 (TensorRole::Velocity, p)
             } else if let Some(p) = name.strip_prefix("quant.") {
                 (TensorRole::QuantState, p)
-            } else if name.ends_with(".running_mean") || name.ends_with(".running_var") {
+            } else if is_running_stat(name) {
                 (TensorRole::RunningStat, name)
             } else {
                 (TensorRole::Parameter, name)

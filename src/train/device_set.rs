@@ -219,8 +219,7 @@ impl Trainer {
             step.ensure_slots(&ctx, k)?;
         }
         if self.metrics.len() < 2 * k {
-            let done = self.poll_metrics(true)?;
-            self.metrics.ready.extend(done);
+            self.drain_in_flight()?;
             self.metrics.grow(&ctx, 2 * k);
         }
         ctx.check_allocations()

@@ -22,8 +22,7 @@ impl Trainer {
     /// Makes every rank start from rank 0's weights (and momentum): call once, after
     /// [`Trainer::new`] or [`Trainer::restore`], on every rank.
     pub fn broadcast_from_root(&mut self, comm: &dyn Collective) -> Result<()> {
-        self.poll_metrics(true)
-            .map(|m| self.metrics.ready.extend(m))?;
+        self.drain_in_flight()?;
         for role in [TensorRole::Parameter, TensorRole::Velocity] {
             let mut tensors = self.model.read_tensors(&self.ctx, role)?;
             for t in &mut tensors {
@@ -73,8 +72,7 @@ impl Trainer {
             r => hash_u32(0x0d15_7000 ^ r as u32),
         };
         // Steps are synchronous: every slot of the ring is free after this.
-        let done = self.poll_metrics(true)?;
-        self.metrics.ready.extend(done);
+        self.drain_in_flight()?;
         let ctx = self.ctx.clone();
         let prepared = self.begin_step(x, y);
         let split = prepared.first_update();

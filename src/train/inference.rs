@@ -10,8 +10,7 @@ impl Trainer {
     /// [`Trainer::poll_metrics`]), reads the parameters and running statistics back and builds
     /// the forward beside the trainer on the same context. Later steps do not change it.
     pub fn predictor(&mut self, capacity: u32) -> Result<Predictor> {
-        let done = self.poll_metrics(true)?;
-        self.metrics.ready.extend(done);
+        self.drain_in_flight()?;
         let mut tensors = self.model.read_tensors(&self.ctx, TensorRole::Parameter)?;
         tensors.extend(
             self.model

@@ -228,6 +228,14 @@ impl Trainer {
         Ok(out)
     }
 
+    /// Waits for every submitted step, keeping their metrics for [`Trainer::poll_metrics`]:
+    /// for work that needs the GPU idle or the ring free.
+    pub(super) fn drain_in_flight(&mut self) -> Result<()> {
+        let done = self.poll_metrics(true)?;
+        self.metrics.ready.extend(done);
+        Ok(())
+    }
+
     /// Reads slot `slot` (see [`MetricsRing::collect`]) and applies the configuration's
     /// [`NonFinitePolicy`] to a step that found NaN or Inf.
     pub(super) fn collect_slot(

@@ -28,8 +28,7 @@ impl Trainer {
     /// that includes the submit latency). Slow.
     pub fn profile_step(&mut self, x: &[f32], y: &[u32]) -> Result<Vec<DispatchTiming>> {
         self.check_batch(x, y)?;
-        self.poll_metrics(true)
-            .map(|m| self.metrics.ready.extend(m))?;
+        self.drain_in_flight()?;
         let ctx = self.ctx.clone();
         let prepared = self.begin_step(x, y);
         ctx.wait_idle()?;

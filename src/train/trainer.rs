@@ -344,8 +344,7 @@ impl Trainer {
     /// reported through [`Trainer::poll_metrics`].
     pub fn train_step_checked(&mut self, x: &[f32], y: &[u32]) -> Result<Vec<DispatchCheck>> {
         self.check_batch(x, y)?;
-        self.poll_metrics(true)
-            .map(|m| self.metrics.ready.extend(m))?;
+        self.drain_in_flight()?;
         let ctx = self.ctx.clone();
         let prepared = self.begin_step(x, y);
         let checks = checked::run(&ctx, &prepared.recording, &prepared.dispatches)?;
@@ -401,8 +400,7 @@ impl Trainer {
     /// The trainer's whole state, for [`Checkpoint::save`]: waits for submitted steps (their
     /// metrics stay queued for [`Trainer::poll_metrics`]) and reads every tensor back.
     pub fn checkpoint(&mut self) -> Result<Checkpoint> {
-        let done = self.poll_metrics(true)?;
-        self.metrics.ready.extend(done);
+        self.drain_in_flight()?;
         let mut tensors = Vec::new();
         for role in CHECKPOINTED {
             let read = self.model.read_tensors(&self.ctx, role)?;
