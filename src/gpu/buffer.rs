@@ -99,17 +99,33 @@ impl Context {
     /// bytes come with [`PendingRead::wait`].
     pub fn start_read_after(
         &self,
-        mut encoder: wgpu::CommandEncoder,
+        encoder: wgpu::CommandEncoder,
         sources: &[(&wgpu::Buffer, u64)],
     ) -> Result<PendingRead> {
         let size: u64 = sources.iter().map(|(_, n)| n).sum();
+        self.start_read_into(encoder, sources, self.staging_buffer(size))
+    }
+
+    /// A host-readable buffer of `bytes` bytes (at least 4) to copy results into.
+    pub fn staging_buffer(&self, bytes: u64) -> wgpu::Buffer {
         self.count_created(1);
-        let staging = self.device().create_buffer(&wgpu::BufferDescriptor {
+        self.device().create_buffer(&wgpu::BufferDescriptor {
             label: Some("octet.readback"),
-            size: size.max(4),
+            size: bytes.max(4),
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
-        });
+        })
+    }
+
+    /// [`Context::start_read_after`] into `staging` ([`Context::staging_buffer`], as large as
+    /// the sources together, not mapped): a caller that reads the same buffers every step
+    /// allocates its staging once.
+    pub fn start_read_into(
+        &self,
+        mut encoder: wgpu::CommandEncoder,
+        sources: &[(&wgpu::Buffer, u64)],
+        staging: wgpu::Buffer,
+    ) -> Result<PendingRead> {
         let mut at = 0;
         for (buffer, n) in sources {
             encoder.copy_buffer_to_buffer(buffer, 0, &staging, at, *n);

@@ -3,7 +3,7 @@
 //! the same update and holds the same weights after every step.
 //!
 //! A step is two submits: forward, loss, backward and health checks; then, after the exchange,
-//! the update. Unlike a single process's step it allocates: a staging buffer for the readback. Between them the host reads every gradient, the health record and the
+//! the update. Between them the host reads every gradient, the health record and the
 //! learning-rate tables back in one round trip, exchanges the gradients (their mean), sums the
 //! health counts (a NaN on any rank skips the update on all) and takes rank 0's learning-rate
 //! factors (UI8's φ, which each rank derives from its own statistics). Each rank quantizes with
@@ -84,7 +84,17 @@ impl Trainer {
             grads.iter().map(|(b, n)| (*b, *n as u64 * 4)).collect();
         sources.push((health, health.size()));
         sources.extend(tables.iter().map(|b| (*b, b.size())));
-        let read = ctx.start_read_after(encoder, &sources)?;
+        // One staging buffer for every step: the same buffers are read each time.
+        let bytes: u64 = sources.iter().map(|(_, n)| n).sum();
+        let staging = match &self.exchange_staging {
+            Some(b) if b.size() == bytes.max(4) => b.clone(),
+            _ => {
+                let b = ctx.staging_buffer(bytes);
+                self.exchange_staging = Some(b.clone());
+                b
+            }
+        };
+        let read = ctx.start_read_into(encoder, &sources, staging)?;
         self.exchanged = Some((read, split));
         Ok(())
     }

@@ -184,6 +184,8 @@ pub struct Trainer {
     pub(super) seed_salt: u32,
     /// A data-parallel step begun and not finished: its readback and where its update starts.
     pub(super) exchanged: Option<(crate::gpu::PendingRead, usize)>,
+    /// Where a data-parallel step's readback lands, allocated at its first step.
+    pub(super) exchange_staging: Option<wgpu::Buffer>,
 }
 
 impl std::fmt::Debug for Trainer {
@@ -240,6 +242,7 @@ impl Trainer {
             device_set: None,
             seed_salt: 0,
             exchanged: None,
+            exchange_staging: None,
         })
     }
 
