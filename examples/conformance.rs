@@ -101,7 +101,7 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         let mut adapter_ok = true;
         for suite in &suites {
             let started = Instant::now();
-            let cases = suite.cases(&ctx, Extent::quick_if(args.quick))?;
+            let cases = pollster::block_on(suite.cases(&ctx, Extent::quick_if(args.quick)))?;
             let gops = match suite.throughput {
                 Some(probe) => Some(probe(&ctx, if args.quick { 128 } else { 256 })?),
                 None => None,

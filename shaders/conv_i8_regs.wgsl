@@ -77,7 +77,10 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         var o = vec2<u32>((4u * k40) % params.ow, ((4u * k40) / params.ow) % params.oh);
         for (var k4 = k40; k4 < k41; k4++) {
             var ta: array<u32, 4>;
-            var bv: array<u32, 4>;
+            // Zeroed by hand each trip: the bytes are OR-ed in below, and Chrome's Tint on
+            // SwiftShader kept the words of the previous trip where the declaration alone
+            // should have zeroed them.
+            var bv = array<u32, 4>(0u, 0u, 0u, 0u);
             // CONV_C4: the lane's four taps are one word per pixel, transposed like dY's.
             var tb: array<u32, 4>;
             for (var t = 0u; t < 4u; t++) {
@@ -116,7 +119,8 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         }
         var tap = tap_of(4u * k40);
         for (var k4 = k40; k4 < k41; k4++) {
-            var av: array<u32, 4>;
+            // Zeroed by hand each trip, as `bv` above.
+            var av = array<u32, 4>(0u, 0u, 0u, 0u);
             var bv: array<u32, 4>;
             if CONV_C4 {
                 // K = taps is a multiple of 4: no tail.

@@ -2,7 +2,7 @@
 //! throughput probes and the bench: a prepared recording is encoded, submitted and waited for,
 //! and candidates take turns so that a slow spell of the machine hits all alike.
 
-use std::time::Instant;
+use web_time::Instant;
 
 use crate::error::Result;
 use crate::gpu::{Context, Prepared, Recording};

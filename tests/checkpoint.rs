@@ -166,3 +166,35 @@ fn writes_are_atomic_replacements() {
     let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(names.len(), 1);
 }
+
+/// LeNet-5's initial weights (seed 1) have the fingerprint in
+/// tests/reference/lenet5-init-fingerprint.txt; the browser test (web/test.sh) checks its own
+/// against the same file, so both builds start from the same bits. A change that changes the
+/// initial weights on purpose rewrites the file.
+#[test]
+fn initial_weights_have_the_recorded_fingerprint() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/reference/lenet5-init-fingerprint.txt"
+    );
+    let recorded = std::fs::read_to_string(path).expect("the reference file");
+    let recorded = recorded.split_whitespace().next().expect("a fingerprint");
+    for_each_adapter("init fingerprint", Needs::PreferredAdapter, |gpu| {
+        let cfg = TrainConfig {
+            batch: 32,
+            seed: 1,
+            ..Default::default()
+        };
+        let spec = ModelSpec::lenet5(28, 28, 1, 10);
+        let mut trainer = Trainer::new(&gpu.context(), &spec, Policy::dai8(), cfg).unwrap();
+        let crc = trainer
+            .checkpoint()
+            .unwrap()
+            .fingerprint(TensorRole::Parameter);
+        assert_eq!(
+            format!("{crc:08x}"),
+            recorded,
+            "LeNet-5's initial weights changed; if on purpose, write the new value to {path}"
+        );
+    });
+}

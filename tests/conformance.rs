@@ -166,9 +166,15 @@ fn classifier_fraction_matches_theory() {
     let test = "classifier_fraction_matches_theory";
     for_each_adapter(test, Needs::EveryAdapter, |gpu| {
         let (label, ctx) = (gpu.label(), gpu.context());
-        let stats = conformance::gpu_channel_stats(&ctx, &layout, &input, &[], false)
-            .unwrap()
-            .pass2;
+        let stats = pollster::block_on(conformance::gpu_channel_stats(
+            &ctx,
+            &layout,
+            &input,
+            &[],
+            false,
+        ))
+        .unwrap()
+        .pass2;
         for (ch, (p, gaussian, tol)) in expected.iter().enumerate() {
             let f = stats[ch].fraction_above_sigma();
             assert!(
@@ -200,7 +206,10 @@ fn cosine_terms_prefer_clipping_heavy_tails_only() {
     let test = "cosine_terms_prefer_clipping_heavy_tails_only";
     for_each_adapter(test, Needs::EveryAdapter, |gpu| {
         let (label, ctx) = (gpu.label(), gpu.context());
-        let run = conformance::gpu_channel_stats(&ctx, &layout, &input, &ratios, true).unwrap();
+        let run = pollster::block_on(conformance::gpu_channel_stats(
+            &ctx, &layout, &input, &ratios, true,
+        ))
+        .unwrap();
         let (stats, terms) = (run.pass2, run.terms);
         for ch in 0..2 {
             let d: Vec<f32> = (0..ratios.len())

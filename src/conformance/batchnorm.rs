@@ -13,7 +13,7 @@ use crate::rng::Gen;
 pub(super) const KERNELS: &[&str] = &["batchnorm", "batchnorm_grad_prep", "batchnorm_backward"];
 
 /// Each pass against its twin fed the GPU's batch statistics, and Σdx = 0 per channel.
-pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
+pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
     use crate::ops::{BatchNormBuffers, BatchNormConfig};
     let mut g = Gen::new(131);
     let cfg = BatchNormConfig::default();
@@ -58,16 +58,16 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
         // Evaluation, with the ReLU after it folded in.
         ops::batchnorm_forward(ctx, &mut rec, (rows, c), false, cfg, &xb, bufs, (&eb, true))?;
         ctx.run(&rec)?;
-        let gs: Vec<ChannelStat> = ctx.read_buffer(&stats)?;
+        let gs: Vec<ChannelStat> = ctx.read_buffer_async(&stats).await?;
         let (gy, gxh, gr): (Vec<f32>, Vec<f32>, Vec<f32>) = (
-            ctx.read_buffer(&yb)?,
-            ctx.read_buffer(&xhat)?,
-            ctx.read_buffer(&rb)?,
+            ctx.read_buffer_async(&yb).await?,
+            ctx.read_buffer_async(&xhat).await?,
+            ctx.read_buffer_async(&rb).await?,
         );
         let (gsum, gdx, ge): (Vec<f32>, Vec<f32>, Vec<f32>) = (
-            ctx.read_buffer(&sums)?,
-            ctx.read_buffer(&dxb)?,
-            ctx.read_buffer(&eb)?,
+            ctx.read_buffer_async(&sums).await?,
+            ctx.read_buffer_async(&dxb).await?,
+            ctx.read_buffer_async(&eb).await?,
         );
         let (cu, n2) = (c as usize, 2 * c as usize);
         // The twins read the GPU's batch statistics (checked by the channel_stats suite).

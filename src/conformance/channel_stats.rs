@@ -27,7 +27,7 @@ struct Moment<'a> {
 }
 
 /// Every shape × dataset × axis, both passes, exact where integer and within 1e-4 elsewhere.
-pub(super) fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
+pub(super) async fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
     // (9000, 2) and (2, 9000) span several segments per channel.
     let mut shapes = vec![
         (1u32, 1u32),
@@ -78,9 +78,9 @@ pub(super) fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResult>) ->
                     pass1: p1,
                     pass2: p2,
                     terms,
-                } = gpu_channel_stats(ctx, &layout, input, &ratios, false)?;
+                } = gpu_channel_stats(ctx, &layout, input, &ratios, false).await?;
                 // Again, in one dispatch where a channel is one segment: the same bits.
-                let again = gpu_channel_stats(ctx, &layout, input, &ratios, true)?;
+                let again = gpu_channel_stats(ctx, &layout, input, &ratios, true).await?;
                 let twin = twin_channel_stats(&layout, input, &ratios, Some(&p1));
                 let (twin1, twin2, twin_terms) = (twin.pass1, twin.pass2, twin.terms);
                 let mut check = Check::new();
@@ -176,12 +176,13 @@ pub(super) fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResult>) ->
         // Where the folds ran on subgroup shuffles, the workgroup-memory folds give the same bits.
         if ctx.subgroup_folds() {
             ctx.set_subgroup_folds(false);
-            let shared: Result<Vec<StatsRun>> = folded
-                .iter()
-                .map(|(_, layout, input, _)| gpu_channel_stats(ctx, layout, input, &ratios, true))
-                .collect();
+            let mut shared: Vec<Result<StatsRun>> = Vec::with_capacity(folded.len());
+            for (_, layout, input, _) in &folded {
+                shared.push(gpu_channel_stats(ctx, layout, input, &ratios, true).await);
+            }
             ctx.set_subgroup_folds(true);
-            for ((name, _, _, sub), shared) in folded.iter().zip(shared?) {
+            let shared: Vec<StatsRun> = shared.into_iter().collect::<Result<_>>()?;
+            for ((name, _, _, sub), shared) in folded.iter().zip(shared) {
                 let bits = |v: &[ChannelStat]| -> Vec<u8> { bytemuck::cast_slice(v).to_vec() };
                 let terms = |t: &[[f32; 2]]| -> Vec<u32> {
                     t.iter().flatten().map(|x| x.to_bits()).collect()

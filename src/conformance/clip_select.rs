@@ -13,7 +13,7 @@ use crate::rng::Gen;
 pub(super) const KERNELS: &[&str] = &["clip_select"];
 
 /// Three steps of mixed-family data per shape and axis, each clip rule from the same state.
-pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
+pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
     let ratios = default_ratios();
     let mut g = Gen::new(61);
     // Columns of mixed families, so MCS sees both classes; 300 columns exercise lane striding.
@@ -30,7 +30,7 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
                 .collect();
             for axis in [ChannelAxis::Tensor, ChannelAxis::Cols] {
                 let layout = Layout::new(rows, cols, axis);
-                let run = gpu_channel_stats(ctx, &layout, &input, &ratios, true)?;
+                let run = gpu_channel_stats(ctx, &layout, &input, &ratios, true).await?;
                 let ch = layout.channels();
                 // MCS state carried over from an earlier step (zeros = unset at step 0).
                 let state: Vec<f32> = (0..ch)
@@ -61,7 +61,7 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
                         clips,
                         state: new_state,
                         summary,
-                    } = gpu_clip_select(ctx, rule, &run.pass2, &run.terms, &ratios, &state)?;
+                    } = gpu_clip_select(ctx, rule, &run.pass2, &run.terms, &ratios, &state).await?;
                     let mut twin_state = state.clone();
                     let mut twin_clips = vec![0f32; ch];
                     let twin = cpu::clip_select(

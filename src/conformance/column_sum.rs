@@ -13,7 +13,7 @@ pub(super) const KERNELS: &[&str] = &["column_sum", "gemm_reduce"];
 
 /// Column sums, in one segment and in several (then through `gemm_reduce`): the same sums in
 /// the same order as the twin, so bit-exact unless a driver reassociates f32 additions.
-pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
+pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
     use crate::ops::column_sum::SEGMENT_ROWS;
     let mut g = Gen::new(131);
     for (rows, cols) in [(1u32, 1u32), (3, 6), (4097, 65), (9000, 130), (25_088, 6)] {
@@ -27,7 +27,7 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
         let out_at = (&sums, AT as u32);
         ops::column_sum::column_sum(ctx, &mut rec, (rows, cols), &xb, out_at, None)?;
         ctx.run(&rec)?;
-        let all: Vec<f32> = ctx.read_buffer(&sums)?;
+        let all: Vec<f32> = ctx.read_buffer_async(&sums).await?;
         let (before, gpu) = all.split_at(AT);
         let segments = rows.div_ceil(SEGMENT_ROWS) as usize;
         let mut partials = vec![0f32; segments * cols as usize];

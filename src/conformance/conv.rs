@@ -26,7 +26,7 @@ pub(super) const KERNELS: &[&str] = &[
 ];
 
 /// LeNet's shapes, odd sizes, strides and paddings, through every convolution kernel.
-pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
+pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
     let mut g = Gen::new(101);
     // (n, h, w, c, kh, kw, stride, pad): LeNet's shapes, odd sizes, strides and paddings.
     let shapes = [
@@ -61,8 +61,8 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
         ops::im2col(&mut rec, &geom, &xb, &cb)?;
         ops::col2im(&mut rec, &geom, &db, &dxb)?;
         ctx.run(&rec)?;
-        let cols: Vec<f32> = ctx.read_buffer(&cb)?;
-        let dx: Vec<f32> = ctx.read_buffer(&dxb)?;
+        let cols: Vec<f32> = ctx.read_buffer_async(&cb).await?;
+        let dx: Vec<f32> = ctx.read_buffer_async(&dxb).await?;
         let mut twin_cols = vec![0f32; cells];
         let mut twin_dx = vec![0f32; geom.input_len() as usize];
         cpu::im2col(&geom, &x, &mut twin_cols);
@@ -95,8 +95,8 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
             x_buf: &xb,
             cols: &cb,
         };
-        conv_implicit::f32_cases(ctx, &geom, input, &mut g, out)?;
-        conv_implicit::i8_cases(ctx, &geom, &mut g, out)?;
+        conv_implicit::f32_cases(ctx, &geom, input, &mut g, out).await?;
+        conv_implicit::i8_cases(ctx, &geom, &mut g, out).await?;
         // The column matrix of the input quantized in place, against quantizing im2col(x): a
         // clip below max|x| (saturation), one above, and one that quantizes everything to zero.
         let xq: Vec<f32> = x
@@ -113,14 +113,14 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
             let in_place = geom.quantized_input_layout();
             let nearest = Rounding::Nearest;
             let Quantized { packed: x_q, .. } =
-                gpu_quantize(ctx, &in_place, nearest, &xq, &[clip], ReluMaskOutput::Skip)?;
+                gpu_quantize(ctx, &in_place, nearest, &xq, &[clip], ReluMaskOutput::Skip).await?;
             let layout = Layout::new(geom.rows(), geom.taps(), ChannelAxis::Tensor);
             let x_qb = ctx.upload("test.x_q", &x_q);
             let packed = ctx.storage_buffer("test.packed", layout.packed_words() as u64 * 4);
             let mut rec = Recording::new();
             ops::im2col_i8(&mut rec, &geom, &x_qb, &packed)?;
             ctx.run(&rec)?;
-            let gpu: Vec<u32> = ctx.read_buffer(&packed)?;
+            let gpu: Vec<u32> = ctx.read_buffer_async(&packed).await?;
             let words = layout.packed_words();
             let mut twin = vec![0u32; words];
             cpu::im2col_i8(&geom, &x_q, &mut twin);

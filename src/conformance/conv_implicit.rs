@@ -36,7 +36,7 @@ pub(super) struct ColumnInput<'a> {
 /// The FP32 implicit-GEMM convolution (`conv_f32_regs`), forward with bias and ReLU and weight
 /// gradient, against its twin and, bit for bit, against `gemm_f32_regs` on the column matrix
 /// `cols` (on the GPU) it replaces.
-pub(super) fn f32_cases(
+pub(super) async fn f32_cases(
     ctx: &Context,
     geom: &ops::ConvGeometry,
     input: ColumnInput<'_>,
@@ -46,12 +46,12 @@ pub(super) fn f32_cases(
     // 6 channels: one block of 8 along them, two cells dropped; 13: two blocks, the second
     // partial.
     for channels in [6, 13] {
-        f32_channel_cases(ctx, geom, input, channels, g, out)?;
+        f32_channel_cases(ctx, geom, input, channels, g, out).await?;
     }
     Ok(())
 }
 
-fn f32_channel_cases(
+async fn f32_channel_cases(
     ctx: &Context,
     geom: &ops::ConvGeometry,
     input: ColumnInput<'_>,
@@ -98,8 +98,8 @@ fn f32_channel_cases(
     let bufs = GemmBuffers::new(&dyb, cols, &dw_ref);
     gemm::gemm_f32_variant(ctx, &mut rec, regs, &wgrad, bufs, &Epilogue::NONE)?;
     ctx.run(&rec)?;
-    let read = |b: &wgpu::Buffer, s: &GemmShape| -> Result<Vec<f32>> {
-        let mut v: Vec<f32> = ctx.read_buffer(b)?;
+    let read = async |b: &wgpu::Buffer, s: &GemmShape| -> Result<Vec<f32>> {
+        let mut v: Vec<f32> = ctx.read_buffer_async(b).await?;
         v.truncate((s.m * s.n) as usize);
         Ok(v)
     };
@@ -127,7 +127,7 @@ fn f32_channel_cases(
             relu: !is_wgrad,
             ..HostEpilogue::default()
         };
-        let (gpu, reference) = (read(gpu, shape)?, read(reference, shape)?);
+        let (gpu, reference) = (read(gpu, shape).await?, read(reference, shape).await?);
         let mut twin = vec![0f32; gpu.len()];
         let k_chunk = f32_k_chunk(shape, ctx.spread());
         cpu::conv_f32(geom, is_wgrad, shape, k_chunk, a, b, &host.cpu(), &mut twin);
@@ -163,7 +163,7 @@ fn f32_channel_cases(
 /// The int8 implicit-GEMM convolution (`conv_i8_regs`) on an input quantized in place, exact
 /// against its twin and, through the twins, against `gemm_i8_regs` on the packed column matrix
 /// it replaces.
-pub(super) fn i8_cases(
+pub(super) async fn i8_cases(
     ctx: &Context,
     geom: &ops::ConvGeometry,
     g: &mut Gen,
@@ -255,7 +255,7 @@ pub(super) fn i8_cases(
             conv_gemm::conv_i8_forward(ctx, &mut rec, conv, k_chunk, bufs, &epi)?;
         }
         ctx.run(&rec)?;
-        let mut gpu: Vec<f32> = ctx.read_buffer(&y)?;
+        let mut gpu: Vec<f32> = ctx.read_buffer_async(&y).await?;
         gpu.truncate((shape.m * shape.n) as usize);
         let mut twin = vec![0f32; gpu.len()];
         cpu::conv_i8(geom, is_wgrad, shape, k_chunk, a, b, &host.cpu(), &mut twin);

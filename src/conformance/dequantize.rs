@@ -14,7 +14,7 @@ use crate::rng::rng_u32;
 pub(super) const KERNELS: &[&str] = &["dequantize"];
 
 /// Dequantization is exact: the same bits as the twin.
-pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
+pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
     for &(rows, cols) in &[(1u32, 1u32), (3, 5), (17, 129), (129, 3)] {
         for axis in AXES {
             let layout = Layout::new(rows, cols, axis);
@@ -30,7 +30,7 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
             let mut rec = Recording::new();
             ops::dequantize(&mut rec, &layout, &buf_p, &buf_s, &buf_o)?;
             ctx.run(&rec)?;
-            let gpu: Vec<f32> = ctx.read_buffer(&buf_o)?;
+            let gpu: Vec<f32> = ctx.read_buffer_async(&buf_o).await?;
             let mut twin = vec![0f32; layout.len()];
             cpu::dequantize(&layout, &packed, &scales, &mut twin);
             let mut check = Check::new();

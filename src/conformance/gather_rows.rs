@@ -13,7 +13,7 @@ use crate::rng::{Gen, rng_u32};
 pub(super) const KERNELS: &[&str] = &["gather_rows"];
 
 /// A table lookup: the same bits as the twin, labels exact.
-pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
+pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
     // (set rows, batch rows, features, channels, order offset)
     for &(set_rows, rows, features, channels, offset) in &[
         (5u32, 3u32, 4u32, 1u32, 0u32),
@@ -46,8 +46,8 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
         let mut rec = Recording::new();
         ops::gather_rows(&mut rec, &p, set, &buf_order, &buf_x, &buf_y)?;
         ctx.run(&rec)?;
-        let gpu_x: Vec<f32> = ctx.read_buffer(&buf_x)?;
-        let gpu_y: Vec<u32> = ctx.read_buffer(&buf_y)?;
+        let gpu_x: Vec<f32> = ctx.read_buffer_async(&buf_x).await?;
+        let gpu_y: Vec<u32> = ctx.read_buffer_async(&buf_y).await?;
         let mut x = vec![0f32; (rows * features) as usize];
         let mut y = vec![0u32; rows as usize];
         cpu::gather_rows(&p, &pixels, &table, &order, &labels, &mut x, &mut y);

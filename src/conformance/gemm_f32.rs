@@ -23,7 +23,7 @@ pub(super) const KERNELS: &[&str] = &[
 ];
 
 /// Every shape × transpose × epilogue × variant; all variants give the same bits.
-pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
+pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
     let mut g = Gen::new(51);
     for &(m, n, k) in GEMM_SHAPES {
         for (ta, tb) in TRANSPOSES {
@@ -57,7 +57,7 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
                     .into_iter()
                     .map(move |v| (e, v))
             }) {
-                let gpu = gpu_gemm_f32(ctx, variant, &shape, &a, &b, &host)?;
+                let gpu = gpu_gemm_f32(ctx, variant, &shape, &a, &b, &host).await?;
                 let mut twin = vec![0f32; (m * n) as usize];
                 cpu::gemm_f32(variant, &shape, k_chunk, &a, &b, &host.cpu(), &mut twin);
                 // Σ|a||b| (scaled) bounds the rounding error of any summation order.

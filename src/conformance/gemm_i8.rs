@@ -49,7 +49,7 @@ impl<'a> EpilogueCase<'a> {
 }
 
 /// Every shape × transpose × epilogue × variant, then all-127 operands around the chunk size.
-pub(super) fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
+pub(super) async fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
     let mut g = Gen::new(41);
     for &(m, n, k) in GEMM_SHAPES {
         for (ta, tb) in TRANSPOSES {
@@ -104,7 +104,7 @@ pub(super) fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResult>) ->
                 if !variant.accepts_k_chunk(k_chunk, Precision::Int8) {
                     continue;
                 }
-                let gpu = gpu_gemm_i8(ctx, variant, &shape, k_chunk, &a, &b, &host)?;
+                let gpu = gpu_gemm_i8(ctx, variant, &shape, k_chunk, &a, &b, &host).await?;
                 let mut twin = vec![0f32; (m * n) as usize];
                 cpu::gemm_i8(variant, &shape, k_chunk, &a, &b, &host.cpu(), &mut twin);
                 let mut check = Check::new();
@@ -174,7 +174,7 @@ pub(super) fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResult>) ->
                 // The register-blocked variant, whose loops run longest per lane.
                 let v = GemmVariant::Regs;
                 let none = HostEpilogue::default();
-                let gpu = gpu_gemm_i8(ctx, v, &shape, MAX_K_CHUNK, &a, &b, &none)?;
+                let gpu = gpu_gemm_i8(ctx, v, &shape, MAX_K_CHUNK, &a, &b, &none).await?;
                 let mut twin = vec![0f32; (m * n) as usize];
                 cpu::gemm_i8(
                     v,

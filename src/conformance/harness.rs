@@ -33,7 +33,7 @@ pub enum ReluMaskOutput {
 }
 
 /// Runs `quantize` of `input` against `clips` on the GPU and reads back what it wrote.
-pub fn gpu_quantize(
+pub async fn gpu_quantize(
     ctx: &Context,
     layout: &Layout,
     rounding: Rounding,
@@ -58,13 +58,13 @@ pub fn gpu_quantize(
     };
     ops::quantize(ctx, &mut rec, layout, rounding, bufs)?;
     ctx.run(&rec)?;
-    let mut p: Vec<u32> = ctx.read_buffer(&packed)?;
-    let mut s: Vec<f32> = ctx.read_buffer(&scales)?;
+    let mut p: Vec<u32> = ctx.read_buffer_async(&packed).await?;
+    let mut s: Vec<f32> = ctx.read_buffer_async(&scales).await?;
     p.truncate(layout.packed_words());
     s.truncate(layout.channels());
     let m = match &mask {
         Some(m) => {
-            let mut words: Vec<u32> = ctx.read_buffer(m)?;
+            let mut words: Vec<u32> = ctx.read_buffer_async(m).await?;
             words.truncate(mask_bytes as usize / 4);
             Some(words)
         }
@@ -111,7 +111,7 @@ pub struct StatsRun {
 /// Runs both stats passes on the GPU: one after the other, reading back pass 1's result, or with
 /// `both` as [`ops::channel_stats_both`] records them (then `pass1` is the result without
 /// `above_sigma`).
-pub fn gpu_channel_stats(
+pub async fn gpu_channel_stats(
     ctx: &Context,
     layout: &Layout,
     input: &[f32],
@@ -136,12 +136,12 @@ pub fn gpu_channel_stats(
         ops::channel_stats(ctx, &mut rec, layout, &x, &stats, None)?;
         ctx.run(&rec)?;
         rec = Recording::new();
-        let pass1: Vec<ChannelStat> = ctx.read_buffer(&stats)?;
+        let pass1: Vec<ChannelStat> = ctx.read_buffer_async(&stats).await?;
         ops::channel_stats_tail(ctx, &mut rec, layout, &x, &stats, candidates, None)?;
         Some(pass1)
     };
     ctx.run(&rec)?;
-    let pass2: Vec<ChannelStat> = ctx.read_buffer(&stats)?;
+    let pass2: Vec<ChannelStat> = ctx.read_buffer_async(&stats).await?;
     let pass1 = pass1.unwrap_or_else(|| {
         let without_tail = |s: &ChannelStat| ChannelStat {
             above_sigma: 0,
@@ -149,7 +149,7 @@ pub fn gpu_channel_stats(
         };
         pass2.iter().map(without_tail).collect()
     });
-    let t: Vec<[f32; 2]> = ctx.read_buffer(&terms)?;
+    let t: Vec<[f32; 2]> = ctx.read_buffer_async(&terms).await?;
     let ch = layout.channels();
     Ok(StatsRun {
         pass1: pass1[..ch].to_vec(),
@@ -207,7 +207,7 @@ pub struct ClipSelection {
 }
 
 /// Runs `clip_select` on the GPU from host-side statistics.
-pub fn gpu_clip_select(
+pub async fn gpu_clip_select(
     ctx: &Context,
     rule: ClipRule,
     stats: &[ChannelStat],
@@ -232,9 +232,9 @@ pub fn gpu_clip_select(
     };
     ops::clip_select(ctx, &mut rec, ch as u32, ratios.len(), rule, bufs)?;
     ctx.run(&rec)?;
-    let c: Vec<f32> = ctx.read_buffer(&clips)?;
-    let st: Vec<f32> = ctx.read_buffer(&state_buf)?;
-    let sm: Vec<ClipSummary> = ctx.read_buffer(&summary)?;
+    let c: Vec<f32> = ctx.read_buffer_async(&clips).await?;
+    let st: Vec<f32> = ctx.read_buffer_async(&state_buf).await?;
+    let sm: Vec<ClipSummary> = ctx.read_buffer_async(&summary).await?;
     Ok(ClipSelection {
         clips: c[..ch].to_vec(),
         state: st[..ch].to_vec(),
@@ -274,7 +274,7 @@ impl<'a> HostEpilogue<'a> {
 }
 
 /// Runs `gemm_i8` in `variant` on the GPU.
-pub fn gpu_gemm_i8(
+pub async fn gpu_gemm_i8(
     ctx: &Context,
     variant: GemmVariant,
     shape: &GemmShape,
@@ -284,11 +284,11 @@ pub fn gpu_gemm_i8(
     epilogue: &HostEpilogue<'_>,
 ) -> Result<Vec<f32>> {
     let operands = Operands::I8 { a, b, k_chunk };
-    gpu_gemm(ctx, variant, shape, operands, epilogue)
+    gpu_gemm(ctx, variant, shape, operands, epilogue).await
 }
 
 /// Runs `gemm_f32` in `variant` on the GPU.
-pub fn gpu_gemm_f32(
+pub async fn gpu_gemm_f32(
     ctx: &Context,
     variant: GemmVariant,
     shape: &GemmShape,
@@ -296,7 +296,7 @@ pub fn gpu_gemm_f32(
     b: &[f32],
     epilogue: &HostEpilogue<'_>,
 ) -> Result<Vec<f32>> {
-    gpu_gemm(ctx, variant, shape, Operands::F32 { a, b }, epilogue)
+    gpu_gemm(ctx, variant, shape, Operands::F32 { a, b }, epilogue).await
 }
 
 /// A GEMM's operands: packed int8 words with the split-K chunk, or floats.
@@ -322,7 +322,7 @@ impl Operands<'_> {
     }
 }
 
-fn gpu_gemm(
+async fn gpu_gemm(
     ctx: &Context,
     variant: GemmVariant,
     shape: &GemmShape,
@@ -367,7 +367,7 @@ fn gpu_gemm(
         }
     }
     ctx.run(&rec)?;
-    let mut v: Vec<f32> = ctx.read_buffer(&out)?;
+    let mut v: Vec<f32> = ctx.read_buffer_async(&out).await?;
     v.truncate((shape.m * shape.n) as usize);
     Ok(v)
 }

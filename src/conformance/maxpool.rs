@@ -12,7 +12,7 @@ use crate::rng::Gen;
 pub(super) const KERNELS: &[&str] = &["maxpool"];
 
 /// Ties, odd sizes and windows of zeros after a ReLU, exact against the twin.
-pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
+pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
     let mut g = Gen::new(111);
     let shapes = [
         (2u32, 28u32, 28u32, 6u32, 2u32),
@@ -42,9 +42,9 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
         ops::maxpool(ctx, &mut rec, &geom, &xb, backward, &ab, &dxb)?;
         ctx.run(&rec)?;
         let (no, ni) = (geom.output_len() as usize, geom.input_len() as usize);
-        let y: Vec<f32> = ctx.read_buffer(&yb)?;
-        let a: Vec<u32> = ctx.read_buffer(&ab)?;
-        let dx: Vec<f32> = ctx.read_buffer(&dxb)?;
+        let y: Vec<f32> = ctx.read_buffer_async(&yb).await?;
+        let a: Vec<u32> = ctx.read_buffer_async(&ab).await?;
+        let dx: Vec<f32> = ctx.read_buffer_async(&dxb).await?;
         let words = no.div_ceil(4);
         let (mut ty, mut ta, mut tdx) = (vec![0f32; no], vec![0u32; words], vec![0f32; ni]);
         cpu::maxpool_forward(&geom, &x, after_relu, &mut ta, &mut ty);

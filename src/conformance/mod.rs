@@ -53,6 +53,8 @@ pub use harness::{
 pub use throughput::gemm_throughput;
 pub use train_step::STEP_FLOAT_TOLERANCE;
 
+use futures::future::LocalBoxFuture;
+
 use crate::error::Result;
 use crate::gpu::Context;
 
@@ -88,8 +90,10 @@ impl Extent {
     }
 }
 
-/// Runs a suite's cases, appending one result per case.
-pub type RunCases = fn(&Context, Extent, &mut Vec<CaseResult>) -> Result<()>;
+/// Runs a suite's cases, appending one result per case. A future, because in a browser every
+/// readback resolves through the event loop; native callers wait on it (see [`run_suite`]).
+pub type RunCases =
+    for<'a> fn(&'a Context, Extent, &'a mut Vec<CaseResult>) -> LocalBoxFuture<'a, Result<()>>;
 
 /// Measures a suite's kernel on a problem of the given size, in G operations per second.
 pub type Probe = fn(&Context, u32) -> Result<f64>;
@@ -127,9 +131,9 @@ impl Suite {
     }
 
     /// Runs every case of the suite to `extent`.
-    pub fn cases(&self, ctx: &Context, extent: Extent) -> Result<Vec<CaseResult>> {
+    pub async fn cases(&self, ctx: &Context, extent: Extent) -> Result<Vec<CaseResult>> {
         let mut out = Vec::new();
-        (self.run)(ctx, extent, &mut out)?;
+        (self.run)(ctx, extent, &mut out).await?;
         Ok(out)
     }
 }
@@ -141,32 +145,34 @@ impl AsRef<str> for Suite {
     }
 }
 
+/// The row of [`SUITES`] for the suite in module `$m`, named after it.
+macro_rules! suite {
+    ($m:ident) => {
+        Suite::new(stringify!($m), $m::KERNELS, |ctx, extent, out| {
+            Box::pin($m::cases(ctx, extent, out))
+        })
+    };
+}
+
 /// The kernel suites, in the order they run.
 pub static SUITES: &[Suite] = &[
-    Suite::new("quantize", quantize::KERNELS, quantize::cases)
-        .with_throughput(throughput::quantize),
-    Suite::new("dequantize", dequantize::KERNELS, dequantize::cases),
-    Suite::new("gather_rows", gather_rows::KERNELS, gather_rows::cases),
-    Suite::new(
-        "channel_stats",
-        channel_stats::KERNELS,
-        channel_stats::cases,
-    ),
-    Suite::new("clip_select", clip_select::KERNELS, clip_select::cases),
-    Suite::new("relu", relu::KERNELS, relu::cases),
-    Suite::new("softmax_xent", softmax_xent::KERNELS, softmax_xent::cases),
-    Suite::new("sgd", sgd::KERNELS, sgd::cases),
-    Suite::new("conv", conv::KERNELS, conv::cases),
-    Suite::new("maxpool", maxpool::KERNELS, maxpool::cases),
-    Suite::new("pool", pool::KERNELS, pool::cases),
-    Suite::new("column_sum", column_sum::KERNELS, column_sum::cases),
-    Suite::new("nonfinite", nonfinite::KERNELS, nonfinite::cases),
-    Suite::new("batchnorm", batchnorm::KERNELS, batchnorm::cases),
-    Suite::new("gemm_i8", gemm_i8::KERNELS, gemm_i8::cases)
-        .with_throughput(throughput::gemm_i8_square),
-    Suite::new("gemm_f32", gemm_f32::KERNELS, gemm_f32::cases)
-        .with_throughput(throughput::gemm_f32_square),
-    Suite::new("train_step", train_step::KERNELS, train_step::cases),
+    suite!(quantize).with_throughput(throughput::quantize),
+    suite!(dequantize),
+    suite!(gather_rows),
+    suite!(channel_stats),
+    suite!(clip_select),
+    suite!(relu),
+    suite!(softmax_xent),
+    suite!(sgd),
+    suite!(conv),
+    suite!(maxpool),
+    suite!(pool),
+    suite!(column_sum),
+    suite!(nonfinite),
+    suite!(batchnorm),
+    suite!(gemm_i8).with_throughput(throughput::gemm_i8_square),
+    suite!(gemm_f32).with_throughput(throughput::gemm_f32_square),
+    suite!(train_step),
 ];
 
 /// The suite called `name`, if there is one.
@@ -189,10 +195,11 @@ pub fn is_covered(kernel: &str) -> bool {
     SUITES.iter().any(|s| s.kernels.contains(&kernel))
 }
 
-/// Runs every case of `suite` (one of [`SUITES`]). `quick` skips the largest cases.
+/// Runs every case of `suite` (one of [`SUITES`]) and waits for them. `quick` skips the largest
+/// cases. In a browser, await [`Suite::cases`] instead.
 pub fn run_suite(ctx: &Context, suite: &str, quick: bool) -> Result<Vec<CaseResult>> {
     match self::suite(suite) {
-        Some(s) => s.cases(ctx, Extent::quick_if(quick)),
+        Some(s) => pollster::block_on(s.cases(ctx, Extent::quick_if(quick))),
         None => Err(crate::Error::invalid(
             "conformance",
             format!("unknown suite {suite:?}; suites: {:?}", suite_names()),

@@ -15,7 +15,7 @@ pub(super) const KERNELS: &[&str] = &["nonfinite_count"];
 /// NaN and infinity counts into a health record: signalling and quiet NaNs, ±Inf, the largest
 /// finite values (not counted), tensors of different lengths in one dispatch, more tensors
 /// than one dispatch takes, two adding into one slot.
-pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
+pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
     let mut g = Gen::new(141);
     for n in [1usize, 255, 257, 70_000] {
         let mut x = g.normal_vec(n, 1.0);
@@ -50,7 +50,7 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
         ];
         ops::nonfinite::nonfinite_count(ctx, &mut rec, &checked, &health)?;
         ctx.run(&rec)?;
-        let gpu: Vec<u32> = ctx.read_buffer(&health)?;
+        let gpu: Vec<u32> = ctx.read_buffer_async(&health).await?;
         let mut twin = vec![0u32; 4];
         cpu::nonfinite_count(&[(&x, 2), (&y, 3)], &mut twin);
         let mut check = Check::new();
@@ -88,7 +88,7 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
     ops::nonfinite::nonfinite_count(ctx, &mut rec, &checked, &health)?;
     let dispatches = rec.dispatches.len();
     ctx.run(&rec)?;
-    let gpu: Vec<u32> = ctx.read_buffer(&health)?;
+    let gpu: Vec<u32> = ctx.read_buffer_async(&health).await?;
     let mut twin = vec![0u32; 6];
     for group in tensors.iter().zip(slots).collect::<Vec<_>>().chunks(4) {
         let group: Vec<(&[f32], usize)> = group.iter().map(|(x, s)| (&x[..], *s)).collect();
@@ -111,7 +111,7 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
     };
     ops::nonfinite::nonfinite_count(ctx, &mut rec, &[all], &health)?;
     ctx.run(&rec)?;
-    let gpu: Vec<u32> = ctx.read_buffer(&health)?;
+    let gpu: Vec<u32> = ctx.read_buffer_async(&health).await?;
     let mut check = Check::new();
     check.exact("health", &gpu[..2], &[5000, 5000]);
     check.finish("nonfinite", "n=5000, all NaN".to_string(), out);

@@ -13,7 +13,7 @@ use crate::rng::Gen;
 pub(super) const KERNELS: &[&str] = &["global_avg_pool", "add"];
 
 /// Shapes from one element to a batch of 64, each pass against its twin.
-pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
+pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
     let mut g = Gen::new(121);
     for (n, hw, c) in [(1u32, 1u32, 1u32), (2, 49, 64), (3, 16, 5), (64, 64, 10)] {
         let (small, big) = ((n * c) as usize, (n * hw * c) as usize);
@@ -36,11 +36,11 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
         ops::add(&mut rec, big as u32, &xb, &bb, (&rb, true))?;
         ctx.run(&rec)?;
         let (y, dx, sum): (Vec<f32>, Vec<f32>, Vec<f32>) = (
-            ctx.read_buffer(&yb)?,
-            ctx.read_buffer(&dxb)?,
-            ctx.read_buffer(&sb)?,
+            ctx.read_buffer_async(&yb).await?,
+            ctx.read_buffer_async(&dxb).await?,
+            ctx.read_buffer_async(&sb).await?,
         );
-        let relu_sum: Vec<f32> = ctx.read_buffer(&rb)?;
+        let relu_sum: Vec<f32> = ctx.read_buffer_async(&rb).await?;
         let shape = (n as usize, hw as usize, c as usize);
         let (mut ty, mut tdx, mut tsum) = (vec![0f32; small], vec![0f32; big], vec![0f32; big]);
         cpu::global_avg_pool_forward(shape, &x, &mut ty);

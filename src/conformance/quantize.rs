@@ -47,7 +47,7 @@ fn quantize_inputs(rows: u32, cols: u32, g: &mut Gen) -> Vec<(&'static str, Vec<
 }
 
 /// Every shape × input × axis × clip set × rounding, exact against the twin.
-pub(super) fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
+pub(super) async fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
     // A ReLU mask needs a multiple of 4 columns: (3, 8), (300, 4) (two workgroups, a last word
     // half full) and (64, 1000) also write one.
     let mut shapes = vec![
@@ -89,7 +89,7 @@ pub(super) fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResult>) ->
                             packed: p,
                             scales: s,
                             relu_mask: m,
-                        } = gpu_quantize(ctx, &layout, rounding, &input, &clips, mask)?;
+                        } = gpu_quantize(ctx, &layout, rounding, &input, &clips, mask).await?;
                         let mut tp = vec![0u32; layout.packed_words()];
                         let mut ts = vec![0f32; layout.channels()];
                         let mut tm = vec![0u32; relu_mask_bytes(layout.len() as u32) as usize / 4];
@@ -125,13 +125,17 @@ pub(super) fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResult>) ->
         Extent::Quick => 16,
         Extent::Full => 64,
     };
-    stochastic_unbiased_case(ctx, seeds, out)
+    stochastic_unbiased_case(ctx, seeds, out).await
 }
 
 /// Stochastic rounding is unbiased: for each of 64 values between grid points, the mean of its
 /// dequantized copies over `seeds` seeds × 64 rows must lie within 5 standard errors of it, while
 /// nearest rounding is off by up to half a step.
-fn stochastic_unbiased_case(ctx: &Context, seeds: u32, out: &mut Vec<CaseResult>) -> Result<()> {
+async fn stochastic_unbiased_case(
+    ctx: &Context,
+    seeds: u32,
+    out: &mut Vec<CaseResult>,
+) -> Result<()> {
     let (rows, cols) = (64u32, 64u32);
     let layout = Layout::new(rows, cols, ChannelAxis::Tensor);
     let clip = 127.0f32;
@@ -159,7 +163,8 @@ fn stochastic_unbiased_case(ctx: &Context, seeds: u32, out: &mut Vec<CaseResult>
             &input,
             &[clip],
             ReluMaskOutput::Skip,
-        )?;
+        )
+        .await?;
         let mut tp = vec![0u32; layout.packed_words()];
         let mut ts = vec![0f32; 1];
         cpu::quantize(&layout, rounding, &input, &[clip], &mut tp, &mut ts, None);

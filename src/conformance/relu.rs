@@ -13,7 +13,7 @@ use crate::rng::Gen;
 pub(super) const KERNELS: &[&str] = &["relu"];
 
 /// Signed zeros, NaN and infinities among normal values; every backward route, bit for bit.
-pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
+pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
     let mut g = Gen::new(71);
     for n in [1u32, 5, 1000, 70_000] {
         let len = n as usize;
@@ -50,14 +50,18 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
             &dx_mask,
         )?;
         ctx.run(&rec)?;
-        let read = |b: &wgpu::Buffer| -> Result<Vec<f32>> {
-            let mut v: Vec<f32> = ctx.read_buffer(b)?;
+        let read = async |b: &wgpu::Buffer| -> Result<Vec<f32>> {
+            let mut v: Vec<f32> = ctx.read_buffer_async(b).await?;
             v.truncate(len);
             Ok(v)
         };
-        let (y, dxv, dxm) = (read(&yb)?, read(&dx_values)?, read(&dx_mask)?);
-        let y_plain = read(&y_plain)?;
-        let mask: Vec<u32> = ctx.read_buffer(&maskb)?;
+        let (y, dxv, dxm) = (
+            read(&yb).await?,
+            read(&dx_values).await?,
+            read(&dx_mask).await?,
+        );
+        let y_plain = read(&y_plain).await?;
+        let mask: Vec<u32> = ctx.read_buffer_async(&maskb).await?;
         let (mut ty, mut tmask, mut tdx) = (vec![0f32; len], vec![0u32; words], vec![0f32; len]);
         cpu::relu_forward(&x, Some(&mut tmask), &mut ty);
         let mut check = Check::new();

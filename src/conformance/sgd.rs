@@ -13,7 +13,7 @@ use crate::rng::Gen;
 pub(super) const KERNELS: &[&str] = &["sgd"];
 
 /// Momentum, Nesterov and plain steps, with and without a factor from a clip summary.
-pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
+pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
     let mut g = Gen::new(91);
     let variants = [
         (
@@ -101,8 +101,8 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
                 let params = SgdParams::new(n, step, scale);
                 cpu::sgd(&params, &table, &[0], &grad, &mut w, &mut v);
             }
-            let gw: Vec<f32> = ctx.read_buffer(&wb)?;
-            let gv: Vec<f32> = ctx.read_buffer(&vb)?;
+            let gw: Vec<f32> = ctx.read_buffer_async(&wb).await?;
+            let gv: Vec<f32> = ctx.read_buffer_async(&vb).await?;
             let scale = |t: &[f32]| -> Vec<f32> { t.iter().map(|x| x.abs() + 1.0).collect() };
             check.close("weights", &gw[..n as usize], &w, &scale(&w), 1e-6);
             check.close("velocity", &gv[..n as usize], &v, &scale(&v), 1e-6);

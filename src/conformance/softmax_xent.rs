@@ -13,7 +13,7 @@ use crate::rng::rng_u32;
 pub(super) const KERNELS: &[&str] = &["softmax_xent"];
 
 /// Normal, saturated and offset logits over shapes from 1×1 to 5×1000.
-pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
+pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
     let mut g = Gen::new(81);
     for &(batch, classes) in &[(1u32, 1u32), (3, 10), (64, 10), (17, 129), (5, 1000)] {
         for (name, scale, offset) in [
@@ -42,9 +42,9 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
             };
             ops::softmax_xent(&mut rec, batch, classes, bufs)?;
             ctx.run(&rec)?;
-            let gd: Vec<f32> = ctx.read_buffer(&db)?;
-            let gr: Vec<f32> = ctx.read_buffer(&rb)?;
-            let gc: Vec<u32> = ctx.read_buffer(&cb)?;
+            let gd: Vec<f32> = ctx.read_buffer_async(&db).await?;
+            let gr: Vec<f32> = ctx.read_buffer_async(&rb).await?;
+            let gc: Vec<u32> = ctx.read_buffer_async(&cb).await?;
             let (mut td, mut tr, mut tc) = (
                 vec![0f32; n],
                 vec![0f32; batch as usize],

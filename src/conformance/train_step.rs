@@ -47,7 +47,7 @@ pub const STEP_FLOAT_TOLERANCE: f64 = 1e-4;
 /// each policy's quantizers and clip choices — must match bit for bit.
 ///
 /// [`Trainer::train_step_checked`]: crate::train::Trainer::train_step_checked
-pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
+pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
     use crate::nn::{LayerSpec, ModelSpec};
     use crate::quant::{Dclrs, Policy, Ui8};
     use crate::train::{TrainConfig, Trainer};
@@ -117,7 +117,7 @@ pub(super) fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Resu
         let mut trainer = Trainer::new(ctx, &spec, policy, cfg)?;
         for step in 0..2 {
             let (x, y) = data.batch(step * 4, 4);
-            let checks = trainer.train_step_checked(x, y)?;
+            let checks = trainer.train_step_checked_async(x, y).await?;
             let mut check = Check::new();
             for c in &checks {
                 if c.exact_mismatches > 0 {

@@ -132,8 +132,19 @@ pub fn parse_idx(path: &Path, bytes: &[u8]) -> Result<Idx> {
 /// An image IDX file (`[n, h, w]`) and its label file (`[n]`, values 0–9) as a data set with
 /// pixels scaled to [0, 1].
 pub fn load_idx(images: &Path, labels: &Path) -> Result<Dataset> {
-    let img = read_idx(images)?;
-    let lab = read_idx(labels)?;
+    parse_idx_pair(images, &read_file(images)?, labels, &read_file(labels)?)
+}
+
+/// [`load_idx`] on files already in memory (in a browser: fetched); the paths name them in
+/// errors.
+pub fn parse_idx_pair(
+    images: &Path,
+    image_bytes: &[u8],
+    labels: &Path,
+    label_bytes: &[u8],
+) -> Result<Dataset> {
+    let img = parse_idx(images, image_bytes)?;
+    let lab = parse_idx(labels, label_bytes)?;
     let [n, h, w] = img.dims[..] else {
         return Err(Error::data(
             images,

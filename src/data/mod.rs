@@ -10,7 +10,8 @@ mod files;
 mod images;
 
 pub use files::{
-    Idx, Splits, append_cifar10, load_cifar10, load_dir, load_idx, parse_idx, read_idx,
+    Idx, Splits, append_cifar10, load_cifar10, load_dir, load_idx, parse_idx, parse_idx_pair,
+    read_idx,
 };
 pub use images::{ImageFolders, ImageOptions, is_image_folder, load_image_folders};
 

@@ -12,7 +12,7 @@
 //!   each mean shard again before the all-gather: a quarter of the bytes (plus a scale per
 //!   chunk), at the cost of two roundings of at most half a step of each chunk's scale.
 
-use std::time::Instant;
+use web_time::Instant;
 
 use super::Collective;
 use crate::error::Result;

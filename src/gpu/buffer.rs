@@ -77,7 +77,19 @@ impl Context {
     /// Copies `buffer` to the host and waits for it: a blocking call for tools and tests, not for
     /// a frame loop.
     pub fn read_buffer<T: bytemuck::Pod>(&self, buffer: &wgpu::Buffer) -> Result<Vec<T>> {
-        let bytes = self.read_after(self.encoder("readback"), &[(buffer, buffer.size())])?;
+        pollster::block_on(self.read_buffer_async(buffer))
+    }
+
+    /// [`Context::read_buffer`] as a future, for a browser, where results arrive only through
+    /// the event loop. On native targets it waits like `read_buffer` before it resolves.
+    pub async fn read_buffer_async<T: bytemuck::Pod>(
+        &self,
+        buffer: &wgpu::Buffer,
+    ) -> Result<Vec<T>> {
+        let bytes = self
+            .start_read_after(self.encoder("readback"), &[(buffer, buffer.size())])?
+            .finish(self)
+            .await?;
         let elems = bytes[0].len() / std::mem::size_of::<T>();
         Ok(bytemuck::pod_collect_to_vec(
             &bytes[0][..elems * std::mem::size_of::<T>()],
@@ -163,11 +175,18 @@ pub struct PendingRead {
 impl PendingRead {
     /// Waits for the submit and returns each source's bytes.
     pub fn wait(self, ctx: &Context) -> Result<Vec<Vec<u8>>> {
+        pollster::block_on(self.finish(ctx))
+    }
+
+    /// [`PendingRead::wait`] as a future (see [`Context::read_buffer_async`]).
+    pub async fn finish(self, ctx: &Context) -> Result<Vec<Vec<u8>>> {
+        // Natively the map callback fires only inside a poll; a browser polls by itself (wgpu's
+        // WebGPU backend makes this a no-op).
         ctx.device().poll(wgpu::PollType::Wait {
             submission_index: Some(self.index),
             timeout: None,
         })?;
-        match futures::executor::block_on(self.mapped) {
+        match self.mapped.await {
             Ok(result) => result?,
             Err(_) => {
                 return Err(Error::Gpu {

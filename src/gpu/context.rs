@@ -28,7 +28,7 @@ struct Inner {
     oversized: Mutex<Option<Error>>,
     /// Why the device was lost, and the first error no scope caught (devices octet owns).
     health: Arc<DeviceHealth>,
-    dummies: [wgpu::Buffer; 2],
+    dummies: [wgpu::Buffer; 3],
     autotune: Mutex<Autotune>,
     conv_lowering: Mutex<Option<crate::abi::ConvLowering>>,
     checks: Mutex<KernelChecks>,
@@ -71,8 +71,12 @@ pub enum Autotune {
 impl Autotune {
     /// `OCTET_AUTOTUNE`: `off`, `memory`, or a cache file path; unset (or `on`): a cache file
     /// `octet/gemm-tune.json` in the user's cache directory (`$XDG_CACHE_HOME`, `~/.cache`, …),
-    /// or `Memory` where there is none.
+    /// or `Memory` where there is none. In a browser always `Off`: measuring waits for the GPU,
+    /// which a synchronous call there cannot do.
     pub fn from_env() -> Autotune {
+        if cfg!(target_arch = "wasm32") {
+            return Autotune::Off;
+        }
         let default = || match dirs::cache_dir() {
             Some(dir) => Autotune::Cached(dir.join("octet").join("gemm-tune.json")),
             None => Autotune::Memory,
@@ -226,6 +230,12 @@ impl Context {
     /// Creates a device on `adapter` with the adapter's own limits, after checking that they and
     /// its compute support suffice.
     pub fn from_adapter(adapter: &wgpu::Adapter) -> Result<Self> {
+        pollster::block_on(Self::request(adapter))
+    }
+
+    /// [`Context::from_adapter`] as a future: the way to create a context in a browser, where
+    /// a device arrives only through the event loop.
+    pub async fn request(adapter: &wgpu::Adapter) -> Result<Self> {
         let info = adapter.get_info();
         if !adapter
             .get_downlevel_capabilities()
@@ -244,13 +254,14 @@ impl Context {
         let timing =
             wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
         let optional = timing | wgpu::Features::SUBGROUP;
-        let (device, queue) =
-            pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
                 label: Some("octet.device"),
                 required_features: adapter.features() & optional,
                 required_limits: limits,
                 ..Default::default()
-            }))?;
+            })
+            .await?;
         Self::build(device, queue, Some(info))
     }
 
@@ -284,6 +295,9 @@ impl Context {
         Self::from_adapter(chosen)
     }
 
+    // In a browser wgpu's handles are neither Send nor Sync; the Arc still shares them between
+    // a context's clones on the one thread there is.
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     fn build(
         device: wgpu::Device,
         queue: wgpu::Queue,
@@ -329,8 +343,9 @@ impl Context {
             });
         }
         // Stand in for optional bindings (no bias, no candidates); kernels never touch them then.
-        // Two, because one buffer may not be bound read-only and read-write in one dispatch.
-        let dummies = [0, 1].map(|i| {
+        // One read-only and two writable ones: WebGPU lets a writable binding share its buffer
+        // with no other binding of the dispatch.
+        let dummies = [0, 1, 2].map(|i| {
             device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(&format!("octet.unused_binding{i}")),
                 // Large enough for the biggest array element a kernel declares (32-byte structs).
@@ -607,7 +622,8 @@ impl Context {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Placeholder buffers for unused optional bindings: 0 for read-only, 1 for read-write.
+    /// Placeholder buffers for unused optional bindings: 0 for read-only, 1 for read-write, 2
+    /// for a second unused read-write binding of the same dispatch.
     pub(crate) fn unused_binding(&self, i: usize) -> &wgpu::Buffer {
         &self.inner.dummies[i]
     }
@@ -622,7 +638,7 @@ impl Context {
         if let Some(p) = cache.get(def.name) {
             return Ok(p.clone());
         }
-        let started = std::time::Instant::now();
+        let started = web_time::Instant::now();
         let p = Pipeline::build(
             &self.inner.device,
             def,

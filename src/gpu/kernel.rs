@@ -202,6 +202,19 @@ impl Pipeline {
 }
 
 /// Runs `f` inside validation and out-of-memory error scopes and returns the first error's text.
+/// In a browser a scope's result arrives only through the event loop, which a synchronous call
+/// cannot wait for: there errors go to the device's uncaptured-error handler instead (on a
+/// device octet created, [`crate::gpu::Context::check_device`] reports them at the next call).
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn with_error_scope<T>(
+    _device: &wgpu::Device,
+    f: impl FnOnce() -> T,
+) -> std::result::Result<T, String> {
+    Ok(f())
+}
+
+/// Runs `f` inside validation and out-of-memory error scopes and returns the first error's text.
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn with_error_scope<T>(
     device: &wgpu::Device,
     f: impl FnOnce() -> T,
@@ -415,9 +428,33 @@ impl Prepared {
     }
 }
 
+/// WebGPU's rule, which native wgpu does not check: a buffer bound read-write may not be bound
+/// to any other binding of the same dispatch. Checked everywhere, so that a kernel that breaks
+/// it fails in the native tests, not only in a browser.
+fn check_aliasing(d: &Dispatch) -> Result<()> {
+    for (i, a) in d.buffers.iter().enumerate() {
+        for (j, b) in d.buffers.iter().enumerate().skip(i + 1) {
+            let writable = |k: usize| d.def.bindings[k + 1].1 == BindType::ReadWrite;
+            if a == b && (writable(i) || writable(j)) {
+                return Err(Error::Gpu {
+                    during: d.def.name,
+                    message: format!(
+                        "bindings `{}` and `{}` are the same buffer and one of them is \
+                         writable, which WebGPU forbids",
+                        d.def.bindings[i + 1].0,
+                        d.def.bindings[j + 1].0
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Context {
     /// Builds the bind group and parameter buffer of `d`, compiling its kernel on first use.
     pub fn prepare(&self, d: &Dispatch) -> Result<Prepared> {
+        check_aliasing(d)?;
         let pipeline = self.pipeline(d.def)?;
         let device = self.device();
         let label = format!("octet.{}", d.def.name);

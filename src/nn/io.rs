@@ -28,7 +28,17 @@ impl Model {
     /// Reads back the model's tensors of one role, named as [`NamedTensor`] documents (e.g.
     /// `layer0.conv.weight`). Blocks.
     pub fn read_tensors(&self, ctx: &Context, role: TensorRole) -> Result<Vec<NamedTensor>> {
-        tensors::read(ctx, &self.slots(), role)
+        pollster::block_on(self.read_tensors_async(ctx, role))
+    }
+
+    /// [`Model::read_tensors`] as a future, for a browser (see
+    /// [`Context::read_buffer_async`]).
+    pub async fn read_tensors_async(
+        &self,
+        ctx: &Context,
+        role: TensorRole,
+    ) -> Result<Vec<NamedTensor>> {
+        tensors::read(ctx, &self.slots(), role).await
     }
 
     /// Starts reading one tensor back without waiting (see [`Readback`](crate::gpu::Readback)):

@@ -113,7 +113,7 @@ impl<'a> Slot<'a> {
 }
 
 /// Reads the tensors of `role` among `slots`. Blocks.
-pub(crate) fn read(
+pub(crate) async fn read(
     ctx: &Context,
     slots: &[Slot<'_>],
     role: TensorRole,
@@ -121,7 +121,7 @@ pub(crate) fn read(
     let mut out = Vec::new();
     for slot in slots {
         if let Some(s) = slot.place(role) {
-            let all: Vec<f32> = ctx.read_buffer(s.buffer)?;
+            let all: Vec<f32> = ctx.read_buffer_async(s.buffer).await?;
             let data = all[s.offset as usize..(s.offset + s.len) as usize].to_vec();
             out.push(NamedTensor {
                 name: slot.name.clone(),

@@ -261,7 +261,7 @@ fn record_tail(
     let groups = (layout.channels() * segments(layout)) as u64;
     // One segment per channel: the pass writes the results and needs no partials.
     if segments(layout) == 1 {
-        let bindings = [input, ratios, stats, ctx.unused_binding(1), terms];
+        let bindings = [input, ratios, stats, ctx.unused_binding(2), terms];
         rec.push(Dispatch::new(
             &CHANNEL_STATS_TAIL,
             &params,

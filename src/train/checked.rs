@@ -30,7 +30,7 @@ pub struct DispatchCheck {
 }
 
 /// Runs `dispatches` (prepared from `recording`) one per submit and replays each on its twin.
-pub(crate) fn run(
+pub(crate) async fn run(
     ctx: &Context,
     recording: &Recording,
     dispatches: &[Prepared],
@@ -44,7 +44,7 @@ pub(crate) fn run(
         let mut bufs = Vec::with_capacity(d.buffers.len());
         for b in &d.buffers {
             if !mirror.contains_key(b) {
-                mirror.insert(b.clone(), ctx.read_buffer(b)?);
+                mirror.insert(b.clone(), ctx.read_buffer_async(b).await?);
             }
             bufs.push(mirror[b].clone());
         }
@@ -68,7 +68,7 @@ pub(crate) fn run(
             if kind != BindType::ReadWrite {
                 continue;
             }
-            let gpu: Vec<u32> = ctx.read_buffer(b)?;
+            let gpu: Vec<u32> = ctx.read_buffer_async(b).await?;
             compare(
                 output_words(d.def.name, name, &d.params),
                 &gpu,

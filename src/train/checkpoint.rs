@@ -70,6 +70,20 @@ impl Checkpoint {
             .collect()
     }
 
+    /// CRC-32 of the bits of every tensor of `role`, in name order, each name included: two
+    /// checkpoints (or two platforms' initial weights) hold the same tensors exactly when
+    /// these agree, barring a collision.
+    pub fn fingerprint(&self, role: TensorRole) -> u32 {
+        let mut crc = crc32fast::Hasher::new();
+        for t in self.tensors_of(role) {
+            crc.update(t.name.as_bytes());
+            for v in &t.data {
+                crc.update(&v.to_bits().to_le_bytes());
+            }
+        }
+        crc.finalize()
+    }
+
     /// Serializes to safetensors bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let mut meta = HashMap::from([

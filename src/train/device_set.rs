@@ -153,7 +153,7 @@ impl Trainer {
         let mut slots = Vec::with_capacity(k);
         for j in 0..k {
             let slot = (self.metrics.next_slot() + j) % self.metrics.len();
-            if let Some(m) = self.collect_slot(slot, Readback::Wait)? {
+            if let Some(m) = pollster::block_on(self.collect_slot(slot, Readback::Wait))? {
                 self.metrics.ready.push(m);
             }
             slots.push(slot);

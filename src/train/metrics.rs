@@ -4,7 +4,7 @@
 //! that found NaN or Inf is handled here, when its metrics arrive, as the configuration's
 //! [`NonFinitePolicy`] says.
 
-use std::sync::mpsc;
+use futures::channel::oneshot;
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;
@@ -46,7 +46,7 @@ struct InFlight {
     step: u64,
     rows: u32,
     /// Completion of the buffer's map.
-    mapped: mpsc::Receiver<std::result::Result<(), wgpu::BufferAsyncError>>,
+    mapped: oneshot::Receiver<std::result::Result<(), wgpu::BufferAsyncError>>,
 }
 
 struct MetricsSlot {
@@ -125,7 +125,7 @@ impl MetricsRing {
     /// Maps `slot` once the submitted `step` (of `rows` rows) has copied its metrics there,
     /// and moves on to the next slot.
     pub(super) fn start_readback(&mut self, slot: usize, step: u64, rows: u32) {
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = oneshot::channel();
         self.slots[slot]
             .buffer
             .slice(..)
@@ -142,27 +142,29 @@ impl MetricsRing {
 
     /// Reads `slot` if its map has completed (or, with [`Readback::Wait`], after waiting for
     /// it); `health_names` names the health record's counters.
-    fn collect(
+    async fn collect(
         &mut self,
         ctx: &Context,
         slot: usize,
         readback: Readback,
         health_names: &[String],
     ) -> Result<Option<(StepMetrics, Option<NonFiniteFound>)>> {
-        let Some(InFlight { step, rows, mapped }) = &self.slots[slot].pending else {
+        let Some(InFlight { step, rows, mapped }) = &mut self.slots[slot].pending else {
             return Ok(None);
+        };
+        let dropped = |_| Error::Gpu {
+            during: "metrics readback",
+            message: "the map callback was dropped (device lost?)".into(),
         };
         let result = match readback {
             Readback::Wait => {
+                // A no-op in a browser, which maps by itself while the future waits.
                 ctx.device().poll(wgpu::PollType::wait_indefinitely())?;
-                mapped.recv().map_err(|_| Error::Gpu {
-                    during: "metrics readback",
-                    message: "the map callback was dropped (device lost?)".into(),
-                })?
+                mapped.await.map_err(dropped)?
             }
-            Readback::IfReady => match mapped.try_recv() {
-                Ok(r) => r,
-                Err(_) => return Ok(None),
+            Readback::IfReady => match mapped.try_recv().map_err(dropped)? {
+                Some(r) => r,
+                None => return Ok(None),
             },
         };
         result?;
@@ -210,6 +212,12 @@ impl Trainer {
     /// Metrics of finished steps, oldest first. With `wait`, blocks until every submitted step
     /// has finished.
     pub fn poll_metrics(&mut self, wait: bool) -> Result<Vec<StepMetrics>> {
+        pollster::block_on(self.poll_metrics_async(wait))
+    }
+
+    /// [`Trainer::poll_metrics`] as a future, for a browser: with `wait` it resolves once every
+    /// submitted step has finished, without blocking the page.
+    pub async fn poll_metrics_async(&mut self, wait: bool) -> Result<Vec<StepMetrics>> {
         self.ctx.check_device()?;
         let (poll, readback) = if wait {
             (wgpu::PollType::wait_indefinitely(), Readback::Wait)
@@ -221,7 +229,7 @@ impl Trainer {
         let n = self.metrics.len();
         for k in 0..n {
             let slot = (self.metrics.next + k) % n;
-            if let Some(m) = self.collect_slot(slot, readback)? {
+            if let Some(m) = self.collect_slot(slot, readback).await? {
                 out.push(m);
             }
         }
@@ -231,21 +239,27 @@ impl Trainer {
     /// Waits for every submitted step, keeping their metrics for [`Trainer::poll_metrics`]:
     /// for work that needs the GPU idle or the ring free.
     pub(super) fn drain_in_flight(&mut self) -> Result<()> {
-        let done = self.poll_metrics(true)?;
+        pollster::block_on(self.drain_in_flight_async())
+    }
+
+    /// [`Trainer::drain_in_flight`] as a future.
+    pub(super) async fn drain_in_flight_async(&mut self) -> Result<()> {
+        let done = self.poll_metrics_async(true).await?;
         self.metrics.ready.extend(done);
         Ok(())
     }
 
     /// Reads slot `slot` (see [`MetricsRing::collect`]) and applies the configuration's
     /// [`NonFinitePolicy`] to a step that found NaN or Inf.
-    pub(super) fn collect_slot(
+    pub(super) async fn collect_slot(
         &mut self,
         slot: usize,
         readback: Readback,
     ) -> Result<Option<StepMetrics>> {
-        let collected =
-            self.metrics
-                .collect(&self.ctx, slot, readback, &self.model.health_names)?;
+        let collected = self
+            .metrics
+            .collect(&self.ctx, slot, readback, &self.model.health_names)
+            .await?;
         let Some((metrics, bad)) = collected else {
             return Ok(None);
         };

@@ -108,7 +108,7 @@ pub fn time_steps(trainer: &mut Trainer, data: &Dataset, warm: usize, timed: usi
         trainer.poll_metrics(true).map(|_| ())
     };
     run(0..warm)?;
-    let started = std::time::Instant::now();
+    let started = web_time::Instant::now();
     run(warm..warm + timed)?;
     Ok(started.elapsed().as_secs_f64() * 1e3 / timed.max(1) as f64)
 }

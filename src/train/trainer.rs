@@ -309,6 +309,12 @@ impl Trainer {
     /// Runs one training step on a full batch (`batch × inputs` features, `batch` labels):
     /// one submit; its metrics arrive through [`Trainer::poll_metrics`].
     pub fn train_step(&mut self, x: &[f32], y: &[u32]) -> Result<()> {
+        pollster::block_on(self.train_step_async(x, y))
+    }
+
+    /// [`Trainer::train_step`] as a future, for a browser: where the metrics ring is full it
+    /// waits for the oldest step without blocking the page.
+    pub async fn train_step_async(&mut self, x: &[f32], y: &[u32]) -> Result<()> {
         self.ctx.check_device()?;
         self.check_batch(x, y)?;
         // A distributed step may have left its rank's rounding stream set.
@@ -317,7 +323,7 @@ impl Trainer {
         let t = self.step;
         // Make room in the metrics ring first: its oldest slot may still be in flight.
         let slot = self.metrics.next_slot();
-        if let Some(m) = self.collect_slot(slot, Readback::Wait)? {
+        if let Some(m) = self.collect_slot(slot, Readback::Wait).await? {
             self.metrics.ready.push(m);
         }
         let prepared = self.begin_step(x, y);
@@ -346,11 +352,20 @@ impl Trainer {
     /// tests and conformance runs. The step counts like any other; its metrics are not
     /// reported through [`Trainer::poll_metrics`].
     pub fn train_step_checked(&mut self, x: &[f32], y: &[u32]) -> Result<Vec<DispatchCheck>> {
+        pollster::block_on(self.train_step_checked_async(x, y))
+    }
+
+    /// [`Trainer::train_step_checked`] as a future, for a browser.
+    pub async fn train_step_checked_async(
+        &mut self,
+        x: &[f32],
+        y: &[u32],
+    ) -> Result<Vec<DispatchCheck>> {
         self.check_batch(x, y)?;
-        self.drain_in_flight()?;
+        self.drain_in_flight_async().await?;
         let ctx = self.ctx.clone();
         let prepared = self.begin_step(x, y);
-        let checks = checked::run(&ctx, &prepared.recording, &prepared.dispatches)?;
+        let checks = checked::run(&ctx, &prepared.recording, &prepared.dispatches).await?;
         self.step += 1;
         Ok(checks)
     }
@@ -403,10 +418,16 @@ impl Trainer {
     /// The trainer's whole state, for [`Checkpoint::save`]: waits for submitted steps (their
     /// metrics stay queued for [`Trainer::poll_metrics`]) and reads every tensor back.
     pub fn checkpoint(&mut self) -> Result<Checkpoint> {
-        self.drain_in_flight()?;
+        pollster::block_on(self.checkpoint_async())
+    }
+
+    /// [`Trainer::checkpoint`] as a future, for a browser ([`Checkpoint::to_bytes`] then gives
+    /// the file to download).
+    pub async fn checkpoint_async(&mut self) -> Result<Checkpoint> {
+        self.drain_in_flight_async().await?;
         let mut tensors = Vec::new();
         for role in CHECKPOINTED {
-            let read = self.model.read_tensors(&self.ctx, role)?;
+            let read = self.model.read_tensors_async(&self.ctx, role).await?;
             tensors.extend(read.into_iter().map(|t| (role, t)));
         }
         checkpoint::sort(&mut tensors);
@@ -425,6 +446,11 @@ impl Trainer {
     /// configuration: the next step is the one the checkpointed run would have taken, with
     /// the same result on the same backend.
     pub fn restore(&mut self, checkpoint: &Checkpoint) -> Result<()> {
+        pollster::block_on(self.restore_async(checkpoint))
+    }
+
+    /// [`Trainer::restore`] as a future, for a browser.
+    pub async fn restore_async(&mut self, checkpoint: &Checkpoint) -> Result<()> {
         let mismatch = |what: &str, theirs: String, ours: String| {
             Err(Error::invalid(
                 "restore",
@@ -452,7 +478,7 @@ impl Trainer {
                 format!("{:?}", self.cfg),
             );
         }
-        self.poll_metrics(true)?;
+        self.poll_metrics_async(true).await?;
         for role in CHECKPOINTED {
             let tensors = checkpoint.tensors_of(role);
             self.model.write_tensors(&self.ctx, role, &tensors)?;
@@ -470,6 +496,11 @@ impl Trainer {
     /// Mean loss and accuracy over `x` (`n × inputs`) and `y` (`n` labels), in batches; the
     /// last partial batch is padded with rows that count for nothing. Blocks until done.
     pub fn evaluate(&mut self, x: &[f32], y: &[u32]) -> Result<(f32, f32)> {
+        pollster::block_on(self.evaluate_async(x, y))
+    }
+
+    /// [`Trainer::evaluate`] as a future, for a browser.
+    pub async fn evaluate_async(&mut self, x: &[f32], y: &[u32]) -> Result<(f32, f32)> {
         let (b, f) = (
             self.cfg.batch as usize,
             self.model.spec().input_len() as usize,
@@ -501,8 +532,8 @@ impl Trainer {
             let mut encoder = ctx.encoder("evaluate");
             Prepared::encode_all(&self.eval.dispatches, &mut encoder);
             ctx.submit(encoder)?;
-            let l: Vec<f32> = ctx.read_buffer(&self.model.row_loss)?;
-            let c: Vec<u32> = ctx.read_buffer(&self.model.correct)?;
+            let l: Vec<f32> = ctx.read_buffer_async(&self.model.row_loss).await?;
+            let c: Vec<u32> = ctx.read_buffer_async(&self.model.correct).await?;
             loss += l[..n].iter().map(|v| *v as f64).sum::<f64>();
             correct += c[..n].iter().map(|v| *v as u64).sum::<u64>();
         }
