@@ -38,18 +38,16 @@ impl Gen {
         ((rng_u32(self.seed, self.i) >> 8) as f32 + 0.5) / (1u32 << 24) as f32
     }
 
-    /// Standard normal (Box–Muller). The logarithm and cosine come from the `libm` crate, not
-    /// the platform's maths library: glibc and the browser's differ in the last bit for about
-    /// one input in thirteen, and a model must start from the same weights everywhere.
+    /// Standard normal (Box–Muller).
     pub fn normal(&mut self) -> f32 {
         let (u, v) = (self.uniform(), self.uniform());
-        (-2.0 * libm::logf(u)).sqrt() * libm::cosf(std::f32::consts::TAU * v)
+        (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
     }
 
     /// Laplace with unit scale: a peaked, heavy-tailed ("inverted-T") distribution.
     pub fn laplace(&mut self) -> f32 {
         let u = self.uniform() - 0.5;
-        -u.signum() * libm::logf(1.0 - 2.0 * u.abs())
+        -u.signum() * (1.0 - 2.0 * u.abs()).ln()
     }
 
     /// `n` normal values times `scale`.

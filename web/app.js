@@ -44,7 +44,8 @@ function showAdapter(a) {
   $("adapter").innerHTML = `<b>Adapter</b>: ${name || a.name || "(unnamed)"}` +
     `${b.fallback ? " (fallback adapter: software)" : ""} · ${navigator.userAgent.match(/(Chrome|Firefox)\/[\d.]+/)?.[0] || ""}<br>` +
     `WGSL <code>packed_4x8_integer_dot_product</code>: <b>${packedDot() ? "yes" : "no"}</b> ` +
-    `(the browser does not say how its driver lowers it) · subgroups: ${a.subgroups ? "yes" : "no"} · ` +
+    `(the browser does not say how its driver lowers it) · subgroups: ${a.subgroups ? "yes" : "no"}` +
+    `${a.subgroups && !a.subgroup_folds ? " (too narrow for octet's folds)" : ""} · ` +
     `${a.max_invocations} invocations and ${a.max_workgroup_storage / 1024} KiB per workgroup`;
 }
 

@@ -100,7 +100,10 @@ struct AdapterReport {
     driver: String,
     device_type: String,
     features: String,
+    /// Whether the device offers subgroups at all.
     subgroups: bool,
+    /// Whether octet's statistics folds use them (they need subgroups of 8 lanes or more).
+    subgroup_folds: bool,
     max_workgroup_storage: u32,
     max_invocations: u32,
 }
@@ -220,7 +223,8 @@ impl Session {
             driver: format!("{} {}", info.driver, info.driver_info),
             device_type: format!("{:?}", info.device_type),
             features: format!("{:?}", device.features()),
-            subgroups: state.ctx.subgroup_folds(),
+            subgroups: device.features().contains(wgpu::Features::SUBGROUP),
+            subgroup_folds: state.ctx.subgroup_folds(),
             max_workgroup_storage: limits.max_compute_workgroup_storage_size,
             max_invocations: limits.max_compute_invocations_per_workgroup,
         })
