@@ -112,6 +112,14 @@
 //! - **Two models on one device.** Create two trainers from clones of one [`Context`]; they share
 //!   compiled pipelines and the queue, nothing else, and their steps interleave in submission
 //!   order.
+//! - **In a browser** (`wasm32-unknown-unknown`, cargo feature `webgpu`; `web/` is a complete
+//!   page): nothing may block, so await the async forms — [`Context::request`],
+//!   [`Context::read_buffer_async`], [`train::Trainer::train_step_async`],
+//!   [`train::Trainer::poll_metrics_async`], `evaluate_async`, `checkpoint_async`,
+//!   `restore_async`, `train_step_checked_async` and [`conformance::Suite::cases`]. The blocking
+//!   calls are these futures waited on, natively only. There the autotuner is off, checkpoints
+//!   are bytes ([`checkpoint::Checkpoint::to_bytes`]), and a GPU error is reported by the next
+//!   call on a device octet created (error scopes would have to wait).
 
 #![warn(missing_docs)]
 
