@@ -38,7 +38,7 @@ struct ClipSummary {
     phi: f32,
     gaussian: u32,
     inverted_t: u32,
-    _pad0: u32,
+    max_abs: f32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -55,6 +55,7 @@ struct ClipSummary {
 
 var<workgroup> sh_clip: array<f32, WG_SIZE>;
 var<workgroup> sh_dist: array<f32, WG_SIZE>;
+var<workgroup> sh_max: array<f32, WG_SIZE>;
 var<workgroup> sh_gauss: array<u32, WG_SIZE>;
 var<workgroup> sh_inv: array<u32, WG_SIZE>;
 
@@ -73,6 +74,7 @@ fn cosine_distance(sum_sq: f32, terms: vec2<f32>) -> f32 {
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) lid: u32) {
     var top = 0.0;
+    var top_abs = 0.0;
     var worst = 0.0;
     var gauss = 0u;
     var inv_t = 0u;
@@ -114,8 +116,10 @@ fn main(@builtin(local_invocation_index) lid: u32) {
         }
         clips[ch] = clip;
         top = max(top, clip);
+        top_abs = max(top_abs, st.max_abs);
     }
     sh_clip[lid] = top;
+    sh_max[lid] = top_abs;
     sh_dist[lid] = worst;
     sh_gauss[lid] = gauss;
     sh_inv[lid] = inv_t;
@@ -123,6 +127,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
         workgroupBarrier();
         if lid < stride {
             sh_clip[lid] = max(sh_clip[lid], sh_clip[lid + stride]);
+            sh_max[lid] = max(sh_max[lid], sh_max[lid + stride]);
             sh_dist[lid] = max(sh_dist[lid], sh_dist[lid + stride]);
             sh_gauss[lid] = sh_gauss[lid] + sh_gauss[lid + stride];
             sh_inv[lid] = sh_inv[lid] + sh_inv[lid + stride];
@@ -134,6 +139,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
         if params.mode == MODE_DSGC {
             phi = max(exp(-params.alpha * d), params.beta);
         }
-        summary[params.slot] = ClipSummary(sh_clip[0], d, phi, sh_gauss[0], sh_inv[0], 0u, 0u, 0u);
+        summary[params.slot] =
+            ClipSummary(sh_clip[0], d, phi, sh_gauss[0], sh_inv[0], sh_max[0], 0u, 0u);
     }
 }

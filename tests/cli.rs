@@ -125,3 +125,82 @@ fn device_batches_and_host_batches_give_the_same_run() {
         );
     }
 }
+
+/// `--compare --seeds`: every policy once per seed, a summary per policy whose spread comes
+/// from its runs, gaps taken seed by seed, and what the methods chose at every epoch's end.
+#[test]
+fn seeds_give_each_policy_a_spread_and_the_methods_their_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let report = tmp.path().join("seeds.json");
+    let plot = tmp.path().join("seeds.png");
+    let (code, stderr) = run(&[
+        "--compare",
+        "--seeds",
+        "3,4",
+        "--model",
+        "mlp",
+        "--epochs",
+        "2",
+        "--train-limit",
+        "320",
+        "--report",
+        report.to_str().unwrap(),
+        "--plot",
+        plot.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(std::fs::metadata(&plot).unwrap().len() > 0);
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let runs = r["runs"].as_array().unwrap();
+    let order: Vec<(String, u64)> = runs
+        .iter()
+        .map(|run| {
+            (
+                run["quant"].as_str().unwrap().to_string(),
+                run["seed"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let policies = ["fp32", "naive", "ui8", "dai8"];
+    let expected: Vec<(String, u64)> = [3, 4]
+        .iter()
+        .flat_map(|&s| policies.iter().map(move |p| (p.to_string(), s)))
+        .collect();
+    assert_eq!(order, expected, "seeds outermost, the policies in turn");
+    let accuracy = |quant: &str, seed: u64| {
+        runs.iter()
+            .find(|run| run["quant"] == quant && run["seed"] == seed)
+            .unwrap()["final_test_accuracy"]
+            .as_f64()
+            .unwrap()
+    };
+    let summary = r["summary"].as_array().unwrap();
+    assert_eq!(summary.len(), 4);
+    for s in summary {
+        let quant = s["quant"].as_str().unwrap();
+        let (a3, a4) = (100.0 * accuracy(quant, 3), 100.0 * accuracy(quant, 4));
+        let spread = &s["test_accuracy_spread"];
+        assert!((spread["mean"].as_f64().unwrap() - (a3 + a4) / 2.0).abs() < 1e-4);
+        // The sample standard deviation of two values is |a − b| / √2.
+        let std = (a3 - a4).abs() / 2f64.sqrt();
+        assert!((spread["std"].as_f64().unwrap() - std).abs() < 1e-4, "{quant}");
+        let gap = &s["gap_to_fp32"];
+        let g3 = a3 - 100.0 * accuracy("fp32", 3);
+        let g4 = a4 - 100.0 * accuracy("fp32", 4);
+        assert!((gap["mean"].as_f64().unwrap() - (g3 + g4) / 2.0).abs() < 1e-4, "{quant}");
+        assert_eq!(gap["n"], 2);
+    }
+    for run in runs {
+        let int8 = run["quant"] != "fp32";
+        for epoch in run["per_epoch"].as_array().unwrap() {
+            let layers = epoch["quant_state"].as_array().unwrap();
+            assert_eq!(layers.len(), 3, "one record per weighted layer");
+            // The MLP's middle layer is the quantized one under an INT8 policy.
+            assert_eq!(layers[1]["quantized"], int8);
+            if int8 {
+                let ratio = layers[1]["clip_ratio_dy"].as_f64().unwrap();
+                assert!(ratio > 0.0 && ratio <= 1.5, "{ratio}");
+            }
+        }
+    }
+}

@@ -93,7 +93,7 @@ pub enum Schedule {
     Cosine,
 }
 
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(
     about = "Train a network with INT8 GEMMs on wgpu (octet's example trainer)",
     long_about = "Trains a zoo model under an FP32 or INT8 policy. With no arguments: LeNet-5 \
@@ -134,6 +134,11 @@ pub struct Args {
     /// Seed of the weights, the data order and stochastic rounding.
     #[arg(long, default_value_t = 1)]
     pub seed: u32,
+    /// Repeat the run (every policy, with --compare) for each of these seeds, e.g. `1,2,3`:
+    /// the table and the report give each policy's mean ± standard deviation and its gap to
+    /// FP32 (seed by seed) with that gap's spread.
+    #[arg(long, value_delimiter = ',', num_args = 1.., conflicts_with_all = ["seed", "resume", "eval", "distributed"])]
+    pub seeds: Vec<u32>,
     /// Quantize the first and last layers too (by default they stay FP32).
     #[arg(long)]
     pub quantize_first_last: bool,
@@ -208,6 +213,20 @@ pub struct Args {
 }
 
 impl Args {
+    /// The seeds this run trains with, one after the other.
+    pub fn seed_list(&self) -> Vec<u32> {
+        if self.seeds.is_empty() {
+            vec![self.seed]
+        } else {
+            self.seeds.clone()
+        }
+    }
+
+    /// Whether runs of several policies or seeds share this invocation (and so its outputs).
+    pub fn several_runs(&self) -> bool {
+        self.compare || self.seeds.len() > 1
+    }
+
     /// The policies this run trains, one after the other.
     pub fn quants(&self) -> Vec<Quant> {
         if self.compare {

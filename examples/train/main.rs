@@ -133,22 +133,29 @@ fn run_in(args: &Args, world: Option<&World>) -> AnyResult<()> {
         })?;
     }
     let mut reports = Vec::new();
-    for quant in args.quants() {
-        let mut report = train_one(args, &ctx, &data, quant, &stop, world)?;
-        // Only now: the reports inside checkpoints leave the device and data set blank.
-        report.set_origin(&device, &data_dir);
-        if !leads {
-            // Rank 0 reports for the run.
-            return Ok(());
-        }
-        report::summarize(&report);
-        let interrupted = report.interrupted;
-        reports.push(report);
-        if interrupted {
-            break;
+    // Seeds outermost, so that the policies take turns on a machine whose speed drifts.
+    'runs: for seed in args.seed_list() {
+        let args = &Args {
+            seed,
+            ..args.clone()
+        };
+        for quant in args.quants() {
+            let mut report = train_one(args, &ctx, &data, quant, &stop, world)?;
+            // Only now: the reports inside checkpoints leave the device and data set blank.
+            report.set_origin(&device, &data_dir);
+            if !leads {
+                // Rank 0 reports for the run.
+                return Ok(());
+            }
+            report::summarize(&report);
+            let interrupted = report.interrupted;
+            reports.push(report);
+            if interrupted {
+                break 'runs;
+            }
         }
     }
-    if args.compare {
+    if args.several_runs() {
         report::print_table(&reports);
     }
     if let Some(path) = &args.report {
@@ -384,6 +391,11 @@ fn train_one(
             test_accuracy,
             val_accuracy,
             seconds: epoch_started.elapsed().as_secs_f64(),
+            quant_state: trainer
+                .quant_state()?
+                .iter()
+                .map(LayerReport::from)
+                .collect(),
         };
         if leads {
             eprintln!(
@@ -404,10 +416,10 @@ fn train_one(
     }
     // Rank 0 exports for a distributed run.
     if let (Some(dir), false, true) = (&args.export, report.interrupted, leads) {
-        let dir = if args.compare {
-            dir.join(quant.name())
-        } else {
-            dir.clone()
+        let dir = match (args.compare, args.seeds.len() > 1) {
+            (_, true) => dir.join(format!("{}-seed{}", quant.name(), args.seed)),
+            (true, false) => dir.join(quant.name()),
+            (false, false) => dir.clone(),
         };
         inference::export(&trainer.checkpoint()?, data.normalization.clone(), &dir)?;
     }

@@ -1,9 +1,10 @@
-//! The loss and accuracy curves of `--plot`, as PNG or SVG.
+//! The curves of `--plot`, as PNG or SVG: loss and accuracy, and below them what the methods
+//! chose at each epoch's end (the dY clip ratio; UI8's φ and DAI8's inverted-T share).
 
 use std::path::Path;
 
 use crate::AnyResult;
-use crate::report::RunReport;
+use crate::report::{LayerReport, RunReport};
 
 /// The image formats `--plot` writes, told by the file name's extension.
 #[derive(Clone, Copy)]
@@ -27,10 +28,11 @@ impl PlotFormat {
     }
 }
 
-/// Draws the training loss and test accuracy of every run side by side into `path`.
+/// Draws the training loss and test accuracy of every run side by side into `path`, and the
+/// methods' choices below them.
 pub fn plot(path: &Path, reports: &[RunReport]) -> AnyResult<()> {
     use plotters::prelude::*;
-    let size = (1200, 480);
+    let size = (1200, 900);
     match PlotFormat::of(path)? {
         PlotFormat::Png => {
             plotters::style::register_font(
@@ -61,7 +63,8 @@ where
 {
     use plotters::prelude::*;
     root.fill(&WHITE)?;
-    let (left, right) = root.split_horizontally(600);
+    let (top, bottom) = root.split_vertically(480);
+    let (left, right) = top.split_horizontally(600);
     let colors = [BLACK, RED, BLUE, GREEN];
     // Training loss per step, smoothed over 20 steps.
     let steps = reports
@@ -94,7 +97,7 @@ where
             .map(|(i, w)| (i + w.len(), w.iter().sum::<f32>() / w.len() as f32));
         chart
             .draw_series(LineSeries::new(smooth, color))?
-            .label(r.quant)
+            .label(run_label(reports, r))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
     }
     chart
@@ -131,7 +134,7 @@ where
         chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(2)))?
-            .label(r.quant)
+            .label(run_label(reports, r))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
     }
     chart
@@ -140,5 +143,113 @@ where
         .border_style(BLACK)
         .background_style(WHITE)
         .draw()?;
+    draw_methods(&bottom, reports)?;
+    Ok(())
+}
+
+/// A run's name in a legend: its policy, and its seed where the runs have several.
+fn run_label(reports: &[RunReport], r: &RunReport) -> String {
+    if reports.iter().any(|o| o.seed != r.seed) {
+        format!("{} seed {}", r.quant, r.seed)
+    } else {
+        r.quant.to_string()
+    }
+}
+
+/// The mean over a run's quantized layers of `f`, at each epoch's end.
+fn per_epoch(r: &RunReport, f: impl Fn(&LayerReport) -> f32) -> Vec<(u32, f32)> {
+    r.per_epoch
+        .iter()
+        .filter_map(|e| {
+            let layers: Vec<f32> = e
+                .quant_state
+                .iter()
+                .filter(|l| l.quantized)
+                .map(&f)
+                .collect();
+            (!layers.is_empty())
+                .then(|| (e.epoch, layers.iter().sum::<f32>() / layers.len() as f32))
+        })
+        .collect()
+}
+
+/// One run's points of a panel.
+type Series = fn(&RunReport) -> Vec<(u32, f32)>;
+
+fn clip_ratios(r: &RunReport) -> Vec<(u32, f32)> {
+    per_epoch(r, |l| l.clip_ratio_dy)
+}
+
+fn method_choices(r: &RunReport) -> Vec<(u32, f32)> {
+    match r.quant {
+        "ui8" => per_epoch(r, |l| l.phi),
+        "dai8" => per_epoch(r, |l| {
+            let all = l.gaussian_channels + l.inverted_t_channels;
+            l.inverted_t_channels as f32 / all.max(1) as f32
+        }),
+        _ => Vec::new(),
+    }
+}
+
+/// The methods' choices per epoch: the dY clip ratio of every INT8 run (left); UI8's
+/// learning-rate factor φ and the share of channels DAI8 classed inverted-T (right).
+fn draw_methods<DB: plotters::prelude::DrawingBackend>(
+    area: &plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
+    reports: &[RunReport],
+) -> AnyResult<()>
+where
+    DB::ErrorType: 'static,
+{
+    use plotters::prelude::*;
+    let (left, right) = area.split_horizontally(600);
+    let colors = [BLACK, RED, BLUE, GREEN];
+    let epochs = reports
+        .iter()
+        .map(|r| r.per_epoch.len())
+        .max()
+        .unwrap_or(1)
+        .max(2) as u32;
+    let panels: [(_, &str, Series); 2] = [
+        (
+            left,
+            "dY clip / max|dY| (mean over INT8 layers)",
+            clip_ratios,
+        ),
+        (
+            right,
+            "UI8 φ, DAI8 inverted-T share (mean over INT8 layers)",
+            method_choices,
+        ),
+    ];
+    for (panel, caption, series) in panels {
+        let mut chart = ChartBuilder::on(&panel)
+            .caption(caption, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(50)
+            .build_cartesian_2d(1..epochs, 0f32..1.05f32)?;
+        chart.configure_mesh().x_desc("epoch").draw()?;
+        let mut any = false;
+        for (r, color) in reports.iter().zip(colors.iter().cycle()) {
+            let points = series(r);
+            if points.is_empty() {
+                continue;
+            }
+            any = true;
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+            chart
+                .draw_series(LineSeries::new(points, color.stroke_width(2)))?
+                .label(run_label(reports, r))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        }
+        if any {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::LowerLeft)
+                .border_style(BLACK)
+                .background_style(WHITE)
+                .draw()?;
+        }
+    }
     Ok(())
 }

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use octet::nn::LayerQuantState;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::AnyResult;
 use crate::args::{Args, Model, Quant};
@@ -44,20 +44,25 @@ pub struct EpochRecord {
     pub test_accuracy: f32,
     pub val_accuracy: Option<f32>,
     pub seconds: f64,
+    /// What the policy's methods chose by the epoch's end (UI8's clip ratio, distance and φ,
+    /// DAI8's channel classes), per weighted layer.
+    pub quant_state: Vec<LayerReport>,
 }
 
 /// A layer's quantization state, briefly.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LayerReport {
-    layer: usize,
-    quantized: bool,
+    pub layer: usize,
+    pub quantized: bool,
     clip_x: f32,
     clip_w: f32,
     clip_dy: f32,
-    cosine_distance: f32,
-    phi: f32,
-    gaussian_channels: u32,
-    inverted_t_channels: u32,
+    /// The dY clip over the tensor's max|dY|: the ratio UI8's search chose (1 for a max clip).
+    pub clip_ratio_dy: f32,
+    pub cosine_distance: f32,
+    pub phi: f32,
+    pub gaussian_channels: u32,
+    pub inverted_t_channels: u32,
 }
 
 impl From<&LayerQuantState> for LayerReport {
@@ -68,6 +73,11 @@ impl From<&LayerQuantState> for LayerReport {
             clip_x: s.clip_x,
             clip_w: s.clip_w,
             clip_dy: s.dy.tensor_clip,
+            clip_ratio_dy: if s.dy.max_abs > 0.0 {
+                s.dy.tensor_clip / s.dy.max_abs
+            } else {
+                1.0
+            },
             cosine_distance: s.dy.distance,
             phi: s.dy.phi,
             gaussian_channels: s.dy.gaussian,
@@ -203,17 +213,105 @@ impl RunReport {
                     test_accuracy: f("test_accuracy") as f32,
                     val_accuracy: e["val_accuracy"].as_f64().map(|v| v as f32),
                     seconds: f("seconds"),
+                    quant_state: serde_json::from_value(e["quant_state"].clone())
+                        .unwrap_or_default(),
                 });
             }
         }
     }
 }
 
-/// Writes `{"runs": [...]}` to `path`, replacing it whole or not at all.
+/// Writes `{"runs": [...], "summary": [...]}` to `path`, replacing it whole or not at all.
 pub fn write_json(path: &Path, reports: &[RunReport]) -> AnyResult<()> {
-    let json = serde_json::to_vec_pretty(&serde_json::json!({ "runs": reports }))?;
+    let json = serde_json::to_vec_pretty(&serde_json::json!({
+        "runs": reports,
+        "summary": summarize_policies(reports),
+    }))?;
     octet::fsio::write_atomically(path, &json)?;
     Ok(())
+}
+
+/// Mean and sample standard deviation of a few values (0 for one value).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Spread {
+    pub mean: f64,
+    pub std: f64,
+    pub n: usize,
+}
+
+impl Spread {
+    fn of(values: &[f64]) -> Option<Spread> {
+        let n = values.len();
+        if n == 0 {
+            return None;
+        }
+        let mean = values.iter().sum::<f64>() / n as f64;
+        let var = if n > 1 {
+            values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64
+        } else {
+            0.0
+        };
+        Some(Spread {
+            mean,
+            std: var.sqrt(),
+            n,
+        })
+    }
+}
+
+/// One policy over the seeds of an invocation.
+#[derive(Clone, Debug, Serialize)]
+pub struct PolicySummary {
+    pub quant: &'static str,
+    pub seeds: Vec<u32>,
+    /// Final test accuracy per seed, in percent.
+    pub test_accuracy: Vec<f64>,
+    pub test_accuracy_spread: Spread,
+    /// Accuracy minus FP32's of the same seed, in points, over the seeds that have both.
+    pub gap_to_fp32: Option<Spread>,
+    pub wall_seconds: Spread,
+}
+
+/// Each policy's accuracy and gap to FP32 over the seeds, in the order the policies first ran.
+pub fn summarize_policies(reports: &[RunReport]) -> Vec<PolicySummary> {
+    let mut quants: Vec<&'static str> = Vec::new();
+    for r in reports.iter().filter(|r| !r.interrupted) {
+        if !quants.contains(&r.quant) {
+            quants.push(r.quant);
+        }
+    }
+    let fp32 = |seed: u32| {
+        reports
+            .iter()
+            .find(|r| r.quant == "fp32" && r.seed == seed && !r.interrupted)
+            .map(|r| r.final_test_accuracy as f64)
+    };
+    quants
+        .into_iter()
+        .filter_map(|quant| {
+            let runs: Vec<&RunReport> = reports
+                .iter()
+                .filter(|r| r.quant == quant && !r.interrupted)
+                .collect();
+            let acc: Vec<f64> = runs
+                .iter()
+                .map(|r| 100.0 * r.final_test_accuracy as f64)
+                .collect();
+            let gaps: Vec<f64> = runs
+                .iter()
+                .filter_map(|r| fp32(r.seed).map(|f| 100.0 * (r.final_test_accuracy as f64 - f)))
+                .collect();
+            let wall: Vec<f64> = runs.iter().map(|r| r.wall_seconds).collect();
+            Some(PolicySummary {
+                quant,
+                seeds: runs.iter().map(|r| r.seed).collect(),
+                test_accuracy_spread: Spread::of(&acc)?,
+                test_accuracy: acc,
+                gap_to_fp32: Spread::of(&gaps),
+                wall_seconds: Spread::of(&wall)?,
+            })
+        })
+        .collect()
 }
 
 /// Prints one run's outcome and the clips of its quantized layers.
@@ -243,24 +341,33 @@ pub fn summarize(r: &RunReport) {
     }
 }
 
-/// Prints the `--compare` table: each policy's accuracy against FP32's.
+/// Prints the table of an invocation with several runs (`--compare`, `--seeds`): each policy's
+/// accuracy (mean ± standard deviation over the seeds) and its gap to FP32 with that gap's spread.
 pub fn print_table(reports: &[RunReport]) {
-    let fp32 = reports
-        .iter()
-        .find(|r| r.quant == "fp32")
-        .map(|r| r.final_test_accuracy);
-    println!("\n| policy | test accuracy | gap to FP32 | wall time | images/s |");
+    let pm = |s: &Spread| {
+        if s.n > 1 {
+            format!("{:.2} ± {:.2}", s.mean, s.std)
+        } else {
+            format!("{:.2}", s.mean)
+        }
+    };
+    println!("\n| policy | seeds | test accuracy % | gap to FP32 (points) | wall time s |");
     println!("|---|---|---|---|---|");
-    for r in reports {
-        let gap = fp32.map_or("–".into(), |f| {
-            format!("{:+.2} pts", 100.0 * (r.final_test_accuracy - f))
+    for p in summarize_policies(reports) {
+        let seeds: Vec<String> = p.seeds.iter().map(u32::to_string).collect();
+        let gap = p.gap_to_fp32.as_ref().map_or("–".into(), |g| {
+            if g.n > 1 {
+                format!("{:+.2} ± {:.2}", g.mean, g.std)
+            } else {
+                format!("{:+.2}", g.mean)
+            }
         });
         println!(
-            "| {} | {:.2}% | {gap} | {:.1} s | {:.0} |",
-            r.quant,
-            100.0 * r.final_test_accuracy,
-            r.wall_seconds,
-            r.images_per_second
+            "| {} | {} | {} | {gap} | {:.1} |",
+            p.quant,
+            seeds.join(","),
+            pm(&p.test_accuracy_spread),
+            p.wall_seconds.mean
         );
     }
 }

@@ -118,6 +118,8 @@ pub struct ClipSummary {
     pub gaussian: u32,
     /// Channels classified inverted-T (MCS).
     pub inverted_t: u32,
+    /// The tensor's max|g| (over channels): `tensor_clip / max_abs` is the clip ratio chosen.
+    pub max_abs: f32,
     /// Padding.
-    pub _pad: [u32; 3],
+    pub _pad: [u32; 2],
 }

@@ -129,6 +129,7 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
                         &[summary.gaussian, summary.inverted_t],
                         &[twin.gaussian, twin.inverted_t],
                     );
+                    check.exact_f32("tensor max|g|", &[summary.max_abs], &[twin.max_abs]);
                     check.finish(
                         "clip_select",
                         format!("{rows}x{cols} {axis:?} step {step} {name}"),

@@ -22,6 +22,7 @@ pub fn clip_select(
 ) -> ClipSummary {
     let nc = ratios.len();
     let mut top = [0f32; WG_SIZE];
+    let mut top_abs = [0f32; WG_SIZE];
     let mut worst = [0f32; WG_SIZE];
     let mut gauss = [0u32; WG_SIZE];
     let mut inv_t = [0u32; WG_SIZE];
@@ -70,6 +71,7 @@ pub fn clip_select(
             }
             clips[ch] = clip;
             top[lid] = top[lid].max(clip);
+            top_abs[lid] = top_abs[lid].max(st.max_abs);
             ch += WG_SIZE;
         }
     }
@@ -84,7 +86,8 @@ pub fn clip_select(
         phi,
         gaussian: fold_lanes(&gauss, |a, b| a + b),
         inverted_t: fold_lanes(&inv_t, |a, b| a + b),
-        _pad: [0; 3],
+        max_abs: fold_lanes(&top_abs, f32::max),
+        _pad: [0; 2],
     }
 }
 
