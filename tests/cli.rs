@@ -183,11 +183,17 @@ fn seeds_give_each_policy_a_spread_and_the_methods_their_record() {
         assert!((spread["mean"].as_f64().unwrap() - (a3 + a4) / 2.0).abs() < 1e-4);
         // The sample standard deviation of two values is |a − b| / √2.
         let std = (a3 - a4).abs() / 2f64.sqrt();
-        assert!((spread["std"].as_f64().unwrap() - std).abs() < 1e-4, "{quant}");
+        assert!(
+            (spread["std"].as_f64().unwrap() - std).abs() < 1e-4,
+            "{quant}"
+        );
         let gap = &s["gap_to_fp32"];
         let g3 = a3 - 100.0 * accuracy("fp32", 3);
         let g4 = a4 - 100.0 * accuracy("fp32", 4);
-        assert!((gap["mean"].as_f64().unwrap() - (g3 + g4) / 2.0).abs() < 1e-4, "{quant}");
+        assert!(
+            (gap["mean"].as_f64().unwrap() - (g3 + g4) / 2.0).abs() < 1e-4,
+            "{quant}"
+        );
         assert_eq!(gap["n"], 2);
     }
     for run in runs {
