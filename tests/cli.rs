@@ -112,17 +112,26 @@ fn device_batches_and_host_batches_give_the_same_run() {
         serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap()
     };
     // On this machine's CPU adapters the default is the host's batches; the option puts the
-    // set on the device.
-    let host = run(&[], "host.json");
+    // set on the device. With --augment the host crops and flips, or the device's gather does.
     let losses = |r: &serde_json::Value| r["runs"][0]["step_losses"].clone();
-    assert_eq!(losses(&host).as_array().unwrap().len(), 40);
-    for k in ["1", "7"] {
-        let device = run(&["--steps-per-submit", k], &format!("device-{k}.json"));
-        assert_eq!(losses(&host), losses(&device), "{k} steps per submit");
-        assert_eq!(
-            host["runs"][0]["final_test_accuracy"],
-            device["runs"][0]["final_test_accuracy"]
-        );
+    let mut plain = None;
+    for augment in [&[][..], &["--augment"][..]] {
+        let host = run(augment, &format!("host{}.json", augment.len()));
+        assert_eq!(losses(&host).as_array().unwrap().len(), 40);
+        for k in ["1", "7"] {
+            let mut args = vec!["--steps-per-submit", k];
+            args.extend(augment);
+            let device = run(&args, &format!("device-{k}-{}.json", augment.len()));
+            assert_eq!(losses(&host), losses(&device), "{k} steps per submit, {augment:?}");
+            assert_eq!(
+                host["runs"][0]["final_test_accuracy"],
+                device["runs"][0]["final_test_accuracy"]
+            );
+        }
+        match &plain {
+            None => plain = Some(losses(&host)),
+            Some(p) => assert_ne!(p, &losses(&host), "--augment changed nothing"),
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 # trip works and the initial weights equal the native build's. Last line:
 # `web: N passed, M failed`.
 #   web/test.sh [--screenshot FILE.png]   (also takes a screenshot of the demo after training)
+#   web/test.sh --build-only              (builds web/pkg for the demo page, tests nothing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +42,7 @@ cargo build -q --release --target wasm32-unknown-unknown -p octet-web
 "$tools/bin/wasm-bindgen" --target web --out-dir web/pkg \
     target/wasm32-unknown-unknown/release/octet_web.wasm
 echo "web: wasm built in $((SECONDS - started)) s"
+[ "${1:-}" = "--build-only" ] && exit 0
 
 # Mesa and Chromium warn without a private runtime directory.
 XDG_RUNTIME_DIR=$(mktemp -d)

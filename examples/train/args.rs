@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
+use octet::data::Augment;
 use octet::nn::ModelSpec;
 use octet::quant::Policy;
 use octet::train::{LrSchedule, NonFinitePolicy, TrainConfig};
@@ -139,6 +140,10 @@ pub struct Args {
     /// FP32 (seed by seed) with that gap's spread.
     #[arg(long, value_delimiter = ',', num_args = 1.., conflicts_with_all = ["seed", "resume", "eval", "distributed"])]
     pub seeds: Vec<u32>,
+    /// Augment the training images: each shifted by up to an eighth of its width (zero padding)
+    /// and half of them mirrored, drawn per step and image, so a resumed run stays exact.
+    #[arg(long, conflicts_with = "distributed")]
+    pub augment: bool,
     /// Quantize the first and last layers too (by default they stay FP32).
     #[arg(long)]
     pub quantize_first_last: bool,
@@ -238,7 +243,12 @@ impl Args {
 
     /// The training configuration for `steps_per_epoch` steps in each epoch; the schedule
     /// spans the steps after the warm-up.
-    pub fn train_config(&self, steps_per_epoch: u64, ranks: u32) -> TrainConfig {
+    pub fn train_config(
+        &self,
+        steps_per_epoch: u64,
+        ranks: u32,
+        image_width: usize,
+    ) -> TrainConfig {
         let total = steps_per_epoch * self.epochs as u64;
         let after_warmup = total.saturating_sub(self.warmup_steps).max(1);
         TrainConfig {
@@ -264,6 +274,7 @@ impl Args {
                 OnNonFinite::Stop => NonFinitePolicy::Stop,
                 OnNonFinite::Skip => NonFinitePolicy::SkipStep { lr_backoff: 0.5 },
             },
+            augment: self.augment.then(|| Augment::for_width(image_width)),
         }
     }
 }

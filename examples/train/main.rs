@@ -27,7 +27,7 @@ use std::time::Instant;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use octet::checkpoint::Checkpoint;
-use octet::data::permutation;
+use octet::data::{Augment, permutation};
 use octet::train::{StepMetrics, Trainer};
 
 use crate::args::{Args, Quant};
@@ -240,7 +240,7 @@ fn train_one(
     let shard = batch / ranks;
     let steps_per_epoch = (data.train.len() / batch) as u64;
     let spec = args.model.spec(data.train.shape, data.train.classes);
-    let cfg = args.train_config(steps_per_epoch, ranks as u32);
+    let cfg = args.train_config(steps_per_epoch, ranks as u32, data.train.shape[1]);
     let mut trainer = Trainer::new(ctx, &spec, quant.policy(), cfg)?;
     if let Some(path) = &args.init {
         inference::init(ctx, &trainer, &spec, path)?;
@@ -353,6 +353,14 @@ fn train_one(
             } else {
                 let rows = &order[s as usize * batch..(s as usize + 1) * batch];
                 data.train.gather(rows, &mut xb, &mut yb);
+                if let Some(a) = &trainer.config().augment {
+                    // The draws the device's gather would make for this step.
+                    let t = trainer.step();
+                    let keys: Vec<u32> = (0..batch as u32)
+                        .map(|i| Augment::key(args.seed, t, i))
+                        .collect();
+                    data.train.augment_batch(&mut xb, a, &keys);
+                }
                 trainer.train_step(&xb, &yb)?;
                 1
             };

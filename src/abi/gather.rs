@@ -12,8 +12,17 @@ pub struct GatherParams {
     pub features4: u32,
     /// Channels: value `f` of a row is on channel `f mod channels`.
     pub channels: u32,
-    /// Where this batch's row indices start in the order buffer.
+    /// Where this batch's row indices start in the order buffer (for `gather_rows_augment`,
+    /// in (row, draw) pairs).
     pub offset: u32,
+    /// Image height (`gather_rows_augment`).
+    pub height: u32,
+    /// Image width (`gather_rows_augment`).
+    pub width: u32,
+    /// Crop padding in pixels (`gather_rows_augment`, see `data::Augment`).
+    pub pad: u32,
+    /// 1: flip the images whose draw has its top bit set (`gather_rows_augment`).
+    pub flip: u32,
     /// Padding to 16 bytes.
     pub _pad: [u32; 3],
 }
@@ -28,7 +37,23 @@ impl GatherParams {
             features4: features.div_ceil(4),
             channels,
             offset,
+            height: 1,
+            width: features / channels.max(1),
+            pad: 0,
+            flip: 0,
             _pad: [0; 3],
+        }
+    }
+
+    /// The same gather of `height × width` images, each cropped and flipped as its draw
+    /// says: `pad` pixels of padding, flips if `flip` (`gather_rows_augment`).
+    pub fn augmented(self, height: u32, width: u32, pad: u32, flip: bool) -> Self {
+        GatherParams {
+            height,
+            width,
+            pad,
+            flip: flip as u32,
+            ..self
         }
     }
 }

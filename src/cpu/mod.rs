@@ -68,7 +68,7 @@ pub use clip_select::clip_select;
 pub use column_sum::column_sum;
 pub use conv::{col2im, im2col, im2col_i8};
 pub use dequantize::dequantize;
-pub use gather_rows::gather_rows;
+pub use gather_rows::{gather_rows, gather_rows_augment};
 pub use gemm_f32::{conv_f32, gemm_f32};
 pub use gemm_i8::conv_i8;
 pub use gemm_i8::{CpuEpilogue, CpuScale, dot4_i8_packed, gemm_i8};

@@ -6,9 +6,11 @@
 //! [`Dataset::normalize`]); every loader checks its files and reports a problem as
 //! [`Error::Data`](crate::Error::Data) naming the file, never by panicking.
 
+mod augment;
 mod files;
 mod images;
 
+pub use augment::Augment;
 pub use files::{
     Idx, Splits, append_cifar10, load_cifar10, load_dir, load_idx, parse_idx, parse_idx_pair,
     read_idx,

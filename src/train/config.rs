@@ -47,6 +47,13 @@ pub struct TrainConfig {
     /// What a step whose loss or gradients hold NaN or Inf does (its update is skipped on the
     /// GPU either way).
     pub on_nonfinite: NonFinitePolicy,
+    /// Crop and flip each training image ([`crate::data::Augment`]): in the device's gather for
+    /// [`Trainer::train_steps`](super::Trainer::train_steps); a caller of
+    /// [`Trainer::train_step`](super::Trainer::train_step) applies
+    /// [`Dataset::augment_batch`](crate::data::Dataset::augment_batch) itself, with the same
+    /// result. Off by default.
+    #[serde(default)]
+    pub augment: Option<crate::data::Augment>,
 }
 
 /// What happens after a step produced a NaN or an infinity in its loss or in a gradient. The
@@ -78,6 +85,7 @@ impl Default for TrainConfig {
             seed: 1,
             quantize_first_last: false,
             on_nonfinite: NonFinitePolicy::Stop,
+            augment: None,
         }
     }
 }

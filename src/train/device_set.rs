@@ -1,9 +1,10 @@
 //! Training on a data set kept on the device: the set is uploaded once as bytes with its
 //! per-channel table ([`Pixels`]), each batch is gathered on the GPU (`gather_rows`) from the
 //! epoch's permutation, and [`Trainer::train_steps`] records several steps into one submit.
-//! Per step the host writes only the batch's row indices, seeds and learning rate.
+//! Per step the host writes only the batch's row indices (with each image's crop and flip
+//! draw, under [`TrainConfig::augment`](super::TrainConfig::augment)), seeds and learning rate.
 
-use crate::data::{Dataset, permutation};
+use crate::data::{Augment, Dataset, permutation};
 use crate::error::{Error, Result};
 use crate::gpu::{Prepared, Recording};
 use crate::ops::{self, DeviceSet, GatherParams};
@@ -21,7 +22,8 @@ pub(super) struct DeviceTrainingSet {
     labels: wgpu::Buffer,
     rows: u32,
     channels: u32,
-    /// The row indices of one submit's batches, `batch` per step.
+    /// The row indices of one submit's batches, `batch` per step; with augmentation (row,
+    /// draw) pairs.
     order: wgpu::Buffer,
     /// One gather per step of a submit; the one of slot `j` reads `order` from `j · batch`.
     gathers: Vec<Prepared>,
@@ -139,12 +141,19 @@ impl Trainer {
         let ctx = self.ctx.clone();
         // The rows of the k batches, written once for the submit.
         let first = self.step;
-        let mut rows = Vec::with_capacity(k * batch as usize);
+        let augment = self.cfg.augment.is_some();
+        let seed = self.cfg.seed;
+        let mut rows = Vec::with_capacity(k * batch as usize * (1 + augment as usize));
         for t in first..first + k as u64 {
             let (epoch, s) = (t / steps_per_epoch, (t % steps_per_epoch) as usize);
             let order = self.epoch_order(epoch);
             let b = batch as usize;
-            rows.extend(order[s * b..(s + 1) * b].iter().map(|&r| r as u32));
+            for (i, &r) in order[s * b..(s + 1) * b].iter().enumerate() {
+                rows.push(r as u32);
+                if augment {
+                    rows.push(Augment::key(seed, t, i as u32));
+                }
+            }
         }
         let set = self.device_set.as_ref().expect("checked above");
         ctx.queue()
@@ -193,7 +202,10 @@ impl Trainer {
         let features = self.model.spec().input_len();
         let set = self.device_set.as_mut().expect("checked by the caller");
         if set.gathers.len() < k {
-            set.order = ctx.storage_buffer("train.order", k as u64 * batch as u64 * 4);
+            let augment = self.cfg.augment;
+            let per_row = 1 + augment.is_some() as u64;
+            set.order = ctx.storage_buffer("train.order", k as u64 * batch as u64 * per_row * 4);
+            let [h, w, _] = self.model.spec().input;
             let mut rec = Recording::new();
             for j in 0..k as u32 {
                 let device = DeviceSet {
@@ -202,9 +214,12 @@ impl Trainer {
                     labels: &set.labels,
                     rows: set.rows,
                 };
-                let p = GatherParams::new(batch, features, set.channels, j * batch);
+                let mut p = GatherParams::new(batch, features, set.channels, j * batch);
+                if let Some(a) = augment {
+                    p = p.augmented(h, w, a.pad, a.flip);
+                }
                 let (x, y) = (&self.model.acts[0], &self.model.labels);
-                ops::gather_rows(&mut rec, &p, device, &set.order, x, y)?;
+                ops::gather_rows(&mut rec, &p, device, &set.order, x, y, augment.is_some())?;
             }
             set.gathers = rec
                 .dispatches
