@@ -122,7 +122,11 @@ fn device_batches_and_host_batches_give_the_same_run() {
             let mut args = vec!["--steps-per-submit", k];
             args.extend(augment);
             let device = run(&args, &format!("device-{k}-{}.json", augment.len()));
-            assert_eq!(losses(&host), losses(&device), "{k} steps per submit, {augment:?}");
+            assert_eq!(
+                losses(&host),
+                losses(&device),
+                "{k} steps per submit, {augment:?}"
+            );
             assert_eq!(
                 host["runs"][0]["final_test_accuracy"],
                 device["runs"][0]["final_test_accuracy"]

@@ -54,6 +54,22 @@ pub fn plot(path: &Path, reports: &[RunReport]) -> AnyResult<()> {
     Ok(())
 }
 
+/// One colour per policy, in the order `--compare` runs them.
+const COLORS: [plotters::style::RGBColor; 4] = {
+    use plotters::style::colors::{BLACK, BLUE, GREEN, RED};
+    [BLACK, RED, BLUE, GREEN]
+};
+
+/// The x axis of the per-epoch panels: the most epochs of any run, at least 2.
+fn epochs(reports: &[RunReport]) -> u32 {
+    reports
+        .iter()
+        .map(|r| r.per_epoch.len())
+        .max()
+        .unwrap_or(1)
+        .max(2) as u32
+}
+
 fn draw<DB: plotters::prelude::DrawingBackend>(
     root: &plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
     reports: &[RunReport],
@@ -65,7 +81,7 @@ where
     root.fill(&WHITE)?;
     let (top, bottom) = root.split_vertically(480);
     let (left, right) = top.split_horizontally(600);
-    let colors = [BLACK, RED, BLUE, GREEN];
+    let colors = COLORS;
     // Training loss per step, smoothed over 20 steps.
     let steps = reports
         .iter()
@@ -107,12 +123,7 @@ where
         .background_style(WHITE)
         .draw()?;
     // Test accuracy per epoch, zoomed to the measured range.
-    let epochs = reports
-        .iter()
-        .map(|r| r.per_epoch.len())
-        .max()
-        .unwrap_or(1)
-        .max(2) as u32;
+    let epochs = epochs(reports);
     let lowest = reports
         .iter()
         .flat_map(|r| r.per_epoch.iter().map(|e| 100.0 * e.test_accuracy))
@@ -202,13 +213,8 @@ where
 {
     use plotters::prelude::*;
     let (left, right) = area.split_horizontally(600);
-    let colors = [BLACK, RED, BLUE, GREEN];
-    let epochs = reports
-        .iter()
-        .map(|r| r.per_epoch.len())
-        .max()
-        .unwrap_or(1)
-        .max(2) as u32;
+    let colors = COLORS;
+    let epochs = epochs(reports);
     let panels: [(_, &str, Series); 2] = [
         (
             left,
