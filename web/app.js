@@ -57,7 +57,7 @@ class LossPlot {
     const g = this.c.getContext("2d"), w = this.c.width, h = this.c.height, p = this.points;
     g.clearRect(0, 0, w, h);
     if (p.length < 2) return;
-    const max = Math.max(...p.filter(Number.isFinite)) * 1.05, n = p.length;
+    const max = p.reduce((m, v) => (Number.isFinite(v) && v > m ? v : m), 0) * 1.05, n = p.length;
     const x = (i) => 40 + (i / (n - 1)) * (w - 50), y = (v) => h - 20 - (v / max) * (h - 30);
     g.strokeStyle = "#999"; g.fillStyle = "#444"; g.font = "11px sans-serif";
     g.beginPath(); g.moveTo(40, 10); g.lineTo(40, h - 20); g.lineTo(w - 10, h - 20); g.stroke();
@@ -124,10 +124,11 @@ function listCases(cases) {
   }
 }
 
-// Trains until the run's epochs are done (or `stopAfter` steps), submitting steps within each
-// frame's budget and drawing between frames.
-async function train(session, ui, { epochs, stopAfter = Infinity, onEpoch }) {
-  let submitted = 0, epoch = 0;
+// Trains until the run's epochs are done (or `stopAfter` more steps), submitting steps within
+// each frame's budget and drawing between frames. A paused or restored run goes on from its step.
+async function train(session, ui, { stopAfter = Infinity, onEpoch } = {}) {
+  const [step, perEpoch, epochs] = session.progress();
+  let submitted = 0, epoch = Math.floor(step / perEpoch);
   const started = performance.now();
   while (epoch < epochs && submitted < stopAfter && !ui.paused) {
     const frame = performance.now();
@@ -149,7 +150,7 @@ async function train(session, ui, { epochs, stopAfter = Infinity, onEpoch }) {
       drawFilters($("filters"), await session.filters());
     }
     const seconds = (performance.now() - started) / 1000;
-    status(`step ${submitted} · epoch ${epoch} of ${epochs} · ${(submitted / seconds).toFixed(1)} steps/s`);
+    status(`step ${step + submitted} · epoch ${epoch} of ${epochs} · ${(submitted / seconds).toFixed(1)} steps/s`);
     await nextFrame();
   }
   for (const m of JSON.parse(await session.finish())) ui.plot.add(m.loss);
@@ -191,7 +192,7 @@ async function runTest(session, adapter) {
     `(tolerance ${lockstep.tolerance}) ${lockstep.failures.join("; ")}`);
   session.start("dai8", 32, 0.04, 1, 1, 0);
   const ui = { plot: new LossPlot($("loss")), paused: false };
-  await train(session, ui, { epochs: 1, stopAfter: 50 });
+  await train(session, ui, { stopAfter: 50 });
   const losses = ui.plot.points;
   const mean = (a) => a.reduce((s, v) => s + v, 0) / a.length;
   const first = mean(losses.slice(0, 5)), last = mean(losses.slice(-5));
@@ -244,7 +245,14 @@ async function main() {
   const busy = (on) => buttons.forEach((b) => { b.disabled = on; });
   const guard = (f) => async () => {
     $("error").textContent = "";
-    try { await f(); } catch (e) { $("error").textContent = message(e); ui.paused = true; busy(false); }
+    try {
+      await f();
+    } catch (e) {
+      $("error").textContent = message(e);
+      ui.paused = true;
+      $("start").textContent = "Train";
+      busy(false);
+    }
   };
   let started = false;
   $("start").onclick = guard(async () => {
@@ -257,8 +265,7 @@ async function main() {
     ui.paused = false;
     buttons.forEach((b) => { b.disabled = b.id !== "start"; });
     $("start").textContent = "Pause";
-    const epochs = +$("epochs").value;
-    await train(session, ui, { epochs });
+    await train(session, ui);
     $("start").textContent = "Train";
     if (!ui.paused) { started = false; status("done: " + $("status").textContent); }
     ui.paused = true;
@@ -268,7 +275,7 @@ async function main() {
     const bytes = await session.checkpoint();
     const a = document.createElement("a");
     a.href = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
-    a.download = "lenet5-" + $("policy").value + ".safetensors";
+    a.download = `lenet5-${session.policy()}-step${session.progress()[0]}.safetensors`;
     a.click();
   });
   $("load").onchange = guard(async () => {

@@ -16,6 +16,8 @@ import functools
 import http.server
 import json
 import os
+import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -48,7 +50,8 @@ class Browser:
     """Chromium with --remote-debugging-pipe: it reads commands on fd 3, writes on fd 4,
     each message JSON ended by a NUL byte."""
 
-    def __init__(self, binary, width, height):
+    def __init__(self, binary, width, height, deadline):
+        self.deadline = deadline
         to_child_r, self.to_child = os.pipe()
         self.from_child, from_child_w = os.pipe()
         # Out of the way of 3 and 4 before the child moves its ends there.
@@ -61,6 +64,8 @@ class Browser:
             os.dup2(hi_r, 3)
             os.dup2(hi_w, 4)
 
+        tmp = os.environ.get("TMPDIR", "/tmp")
+        self.profile = os.path.join(tmp, f"octet-web-{os.getpid()}")
         args = [
             binary,
             "--headless=new",
@@ -70,17 +75,19 @@ class Browser:
             "--no-first-run",
             "--disable-gpu-sandbox",
             f"--window-size={width},{height}",
-            f"--user-data-dir={os.environ.get('TMPDIR', '/tmp')}/octet-web-{os.getpid()}",
+            f"--user-data-dir={self.profile}",
             "about:blank",
         ]
-        self.proc = subprocess.Popen(
-            args,
-            preexec_fn=child_fds,
-            pass_fds=(3, 4),
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=open(os.path.join(os.environ.get("TMPDIR", "/tmp"), "octet-web-chromium.log"), "w"),
-        )
+        # The browser's own messages, for a failure's post-mortem.
+        with open(os.path.join(tmp, "octet-web-chromium.log"), "w") as log:
+            self.proc = subprocess.Popen(
+                args,
+                preexec_fn=child_fds,
+                pass_fds=(3, 4),
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         os.close(hi_r)
         os.close(hi_w)
         self.next_id = 0
@@ -104,6 +111,9 @@ class Browser:
 
     def read(self):
         while b"\0" not in self.buffer:
+            left = self.deadline - time.time()
+            if left <= 0 or not select.select([self.from_child], [], [], left)[0]:
+                raise TimeoutError("the browser did not answer in time")
             chunk = os.read(self.from_child, 1 << 20)
             if not chunk:
                 raise RuntimeError("the browser closed the DevTools pipe (crashed?)")
@@ -130,6 +140,7 @@ class Browser:
         except ProcessLookupError:
             pass
         self.proc.wait()
+        shutil.rmtree(self.profile, ignore_errors=True)
 
 
 def open_page(browser, url):
@@ -214,9 +225,10 @@ def main():
     if bool(args.test) == bool(args.screenshot):
         p.error("give one of --test and --screenshot")
     deadline = time.time() + args.timeout
+    # The browser first: starting a child (preexec_fn) is only safe before other threads run.
+    browser = Browser(args.browser, 1280, 1000, deadline)
     server = serve()
     base = f"http://127.0.0.1:{server.server_address[1]}"
-    browser = Browser(args.browser, 1280, 1000)
     try:
         if args.test:
             return run_test(browser, base, args, deadline)

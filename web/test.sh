@@ -12,15 +12,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need=()
-for pkg in chromium-headless-shell python3; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq "${need[@]}"
-fi
 rustup target list --installed | grep -qx wasm32-unknown-unknown ||
     rustup target add wasm32-unknown-unknown
 
@@ -44,8 +35,19 @@ cargo build -q --release --target wasm32-unknown-unknown -p octet-web
 echo "web: wasm built in $((SECONDS - started)) s"
 [ "${1:-}" = "--build-only" ] && exit 0
 
+need=()
+for pkg in chromium-headless-shell python3; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need[@]}"
+fi
+
 # Mesa and Chromium warn without a private runtime directory.
 XDG_RUNTIME_DIR=$(mktemp -d)
+trap 'rm -rf "$XDG_RUNTIME_DIR"' EXIT
 chmod 700 "$XDG_RUNTIME_DIR"
 export XDG_RUNTIME_DIR TMPDIR="$XDG_RUNTIME_DIR"
 mkdir -p target/web

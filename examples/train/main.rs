@@ -355,9 +355,9 @@ fn train_one(
                 data.train.gather(rows, &mut xb, &mut yb);
                 if let Some(a) = &trainer.config().augment {
                     // The draws the device's gather would make for this step.
-                    let t = trainer.step();
+                    let (t, seed) = (trainer.step(), trainer.config().seed);
                     let keys: Vec<u32> = (0..batch as u32)
-                        .map(|i| Augment::key(args.seed, t, i))
+                        .map(|i| Augment::key(seed, t, i))
                         .collect();
                     data.train.augment_batch(&mut xb, a, &keys);
                 }

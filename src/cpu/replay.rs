@@ -28,7 +28,8 @@ pub(crate) const CHANNEL_STAT: Words =
 /// A [`crate::abi::StatsPartial`]: four f32, then two counts and padding.
 pub(crate) const STATS_PARTIAL: Words =
     Words::Struct(&[false, false, false, false, true, true, true, true]);
-/// A [`crate::abi::ClipSummary`]: three f32, then counts.
+/// A [`crate::abi::ClipSummary`]: three computed f32, two counts, the max|g| (a maximum of the
+/// inputs: exact), padding.
 pub(crate) const CLIP_SUMMARY: Words =
     Words::Struct(&[false, false, false, true, true, true, true, true]);
 

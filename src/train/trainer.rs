@@ -531,11 +531,17 @@ impl Trainer {
                 .write_buffer(&self.model.labels, 0, bytemuck::cast_slice(&yb));
             let mut encoder = ctx.encoder("evaluate");
             Prepared::encode_all(&self.eval.dispatches, &mut encoder);
-            ctx.submit(encoder)?;
-            let l: Vec<f32> = ctx.read_buffer_async(&self.model.row_loss).await?;
-            let c: Vec<u32> = ctx.read_buffer_async(&self.model.correct).await?;
-            loss += l[..n].iter().map(|v| *v as f64).sum::<f64>();
-            correct += c[..n].iter().map(|v| *v as u64).sum::<u64>();
+            // Both results in one round trip (in a browser, each one waits for the event loop).
+            let rows = n as u64 * 4;
+            let read = ctx.start_read_after(
+                encoder,
+                &[(&self.model.row_loss, rows), (&self.model.correct, rows)],
+            )?;
+            let bytes = read.finish(&ctx).await?;
+            let l: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[0]);
+            let c: Vec<u32> = bytemuck::pod_collect_to_vec(&bytes[1]);
+            loss += l.iter().map(|v| *v as f64).sum::<f64>();
+            correct += c.iter().map(|v| *v as u64).sum::<u64>();
         }
         Ok((
             (loss / y.len() as f64) as f32,

@@ -3,17 +3,19 @@
 //!
 //! Every call that waits for the GPU returns a promise: in a browser a readback resolves only
 //! through the event loop, so this crate drives octet's `*_async` methods. A [`Session`] holds
-//! the device, the data and the run behind an async lock: calls that return promises run one
-//! after another in the order they were made; a synchronous call made while one is pending is
-//! refused.
+//! the device, the data and the run behind an async lock: the calls that return promises and
+//! touch the run take it in the order they were made; a synchronous call made while one of them
+//! holds it is refused. (The conformance suites and the fingerprint use their own buffers and
+//! take only the device.)
 
 use std::path::Path;
 use std::rc::Rc;
 
+use futures::FutureExt;
 use futures::lock::{Mutex, MutexGuard};
 use octet::Context;
 use octet::conformance::{CaseResult, Extent, STEP_FLOAT_TOLERANCE, SUITES};
-use octet::data::{Dataset, parse_idx_pair, permutation};
+use octet::data::{Augment, Dataset, parse_idx_pair, permutation};
 use octet::nn::{ModelSpec, TensorRole};
 use octet::quant::Policy;
 use octet::train::{LrSchedule, StepMetrics, TrainConfig, Trainer, checkpoint::Checkpoint};
@@ -64,6 +66,10 @@ struct Data {
 /// A training run in progress.
 struct Run {
     trainer: Trainer,
+    /// The training rows this run uses: the first `rows` of the split.
+    rows: usize,
+    /// Epochs the run was started for.
+    epochs: u32,
     steps_per_epoch: u64,
     /// The current epoch's order of training rows.
     order: Vec<usize>,
@@ -270,7 +276,10 @@ impl Session {
         let (mean, std) = train.channel_moments();
         train.normalize(&mean, &std);
         test.normalize(&mean, &std);
-        self.now()?.data = Some(Data { train, test });
+        let mut state = self.now()?;
+        // A run's row order belongs to the data it started on.
+        state.run = None;
+        state.data = Some(Data { train, test });
         Ok(())
     }
 
@@ -298,11 +307,13 @@ impl Session {
                 "unknown policy {policy:?}: fp32, naive, ui8 or dai8"
             ))
         })?;
-        let data = state.data.as_mut().ok_or_else(|| js_error("no data"))?;
-        if train_limit > 0 {
-            data.train.truncate(train_limit as usize);
-        }
-        let rows = data.train.len() as u64;
+        let data = state.data()?;
+        let all = data.train.len() as u64;
+        let rows = if train_limit == 0 {
+            all
+        } else {
+            all.min(train_limit as u64)
+        };
         if batch == 0 || rows < batch as u64 {
             return Err(js_error(format!(
                 "a batch of {batch} needs 1 to {rows} images"
@@ -313,6 +324,8 @@ impl Session {
         let trainer = Trainer::new(&state.ctx, &lenet5(), policy, cfg).map_err(js_error)?;
         state.run = Some(Run {
             trainer,
+            rows: rows as usize,
+            epochs: epochs.max(1),
             steps_per_epoch,
             order: permutation(rows as usize, seed, 0),
             epoch: 0,
@@ -333,13 +346,18 @@ impl Session {
             let b = run.trainer.config().batch as usize;
             let t = run.trainer.step();
             let (epoch, s) = (t / run.steps_per_epoch, (t % run.steps_per_epoch) as usize);
+            let seed = run.trainer.config().seed;
             if epoch != run.epoch {
-                let seed = run.trainer.config().seed;
-                run.order = permutation(data.train.len(), seed, epoch);
+                run.order = permutation(run.rows, seed, epoch);
                 run.epoch = epoch;
             }
             data.train
                 .gather(&run.order[s * b..(s + 1) * b], &mut run.x, &mut run.y);
+            if let Some(a) = &run.trainer.config().augment {
+                // As the native trainer does (a checkpoint may come from a run with --augment).
+                let keys: Vec<u32> = (0..b as u32).map(|i| Augment::key(seed, t, i)).collect();
+                data.train.augment_batch(&mut run.x, a, &keys);
+            }
             run.trainer
                 .train_step_async(&run.x, &run.y)
                 .await
@@ -348,10 +366,34 @@ impl Session {
         })
     }
 
+    /// The run's progress as `[steps taken, steps per epoch, epochs it was started for]`.
+    pub fn progress(&self) -> Result<Vec<f64>, JsValue> {
+        let mut state = self.now()?;
+        let run = state.run()?;
+        Ok(vec![
+            run.trainer.step() as f64,
+            run.steps_per_epoch as f64,
+            run.epochs as f64,
+        ])
+    }
+
+    /// The run's policy (`fp32`, `naive`, `ui8` or `dai8`).
+    pub fn policy(&self) -> Result<String, JsValue> {
+        let mut state = self.now()?;
+        Ok(state.run()?.trainer.policy().name().to_string())
+    }
+
     /// Metrics of the steps that have finished since the last call, as JSON, without waiting.
     pub fn metrics(&self) -> Result<JsValue, JsValue> {
         let mut state = self.now()?;
-        let metrics = state.run()?.trainer.poll_metrics(false).map_err(js_error)?;
+        // Without waiting the future is ready at once; a browser could not block on it.
+        let metrics = state
+            .run()?
+            .trainer
+            .poll_metrics_async(false)
+            .now_or_never()
+            .ok_or_else(|| js_error("collecting metrics would have waited"))?
+            .map_err(js_error)?;
         json(
             &metrics
                 .into_iter()
@@ -449,6 +491,8 @@ impl Session {
             let seed = checkpoint.config.seed;
             guard.run = Some(Run {
                 trainer,
+                rows: rows as usize,
+                epochs: (checkpoint.step / steps_per_epoch + 1) as u32,
                 steps_per_epoch,
                 order: permutation(rows as usize, seed, epoch),
                 epoch,
@@ -482,6 +526,12 @@ impl Session {
                 .ok_or_else(|| js_error(format!("unknown policy {policy:?}")))?;
             let guard = state.lock().await;
             let data = guard.data()?;
+            if batch == 0 || batch as usize > data.train.len() {
+                return Err(js_error(format!(
+                    "a batch of {batch} needs 1 to {} images",
+                    data.train.len()
+                )));
+            }
             let cfg = train_config(batch, 0.04, 1, 1);
             let mut trainer =
                 Trainer::new(&guard.ctx, &lenet5(), p.clone(), cfg).map_err(js_error)?;
