@@ -209,6 +209,14 @@ async function runTest(session, adapter) {
   return result;
 }
 
+// With `?post`, the test's verdict also goes back to the server that served the page (for a
+// browser driven without the DevTools protocol: web/drive.py --engine firefox).
+async function postResult() {
+  if (params.has("post")) {
+    await fetch("/octet-result", { method: "POST", body: JSON.stringify(window.octetTest) });
+  }
+}
+
 async function main() {
   await init();
   let session;
@@ -218,6 +226,7 @@ async function main() {
     $("adapter").textContent = "No WebGPU: " + message(e) +
       ". Use a browser with WebGPU enabled (Chrome or Edge 113+, Firefox 141+ on Windows, Safari 26).";
     window.octetTest = { done: true, error: "no WebGPU: " + message(e), checks: [] };
+    await postResult();
     return;
   }
   const adapter = { ...JSON.parse(session.adapter()), browser: await browserAdapter(),
@@ -237,6 +246,7 @@ async function main() {
       $("error").textContent = message(e);
       window.octetTest = { done: true, error: message(e), checks: [] };
     }
+    await postResult();
     return;
   }
 
@@ -304,4 +314,5 @@ async function main() {
 main().catch((e) => {
   $("error").textContent = message(e);
   window.octetTest = { done: true, error: message(e), checks: [] };
+  postResult();
 });

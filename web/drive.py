@@ -38,12 +38,59 @@ class Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def do_POST(self):
+        """The page's verdict (`?post`), for a browser driven without the DevTools protocol."""
+        if self.path != "/octet-result":
+            self.send_error(404)
+            return
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(204)
+        self.end_headers()
+        self.server.result = body
+        self.server.posted.set()
+
 
 def serve():
     handler = functools.partial(Quiet, directory=ROOT)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.result, server.posted = None, threading.Event()
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+# Firefox runs WebGPU on Linux only with these set (it uses wgpu itself, here on lavapipe).
+FIREFOX_PREFS = {
+    "dom.webgpu.enabled": True,
+    "gfx.webgpu.ignore-blocklist": True,
+    "gfx.webgpu.force-enabled": True,
+}
+
+
+class Firefox:
+    """Headless Firefox on a fresh profile; the page posts its verdict back (`?post`)."""
+
+    def __init__(self, binary, url):
+        tmp = os.environ.get("TMPDIR", "/tmp")
+        self.profile = os.path.join(tmp, f"octet-web-firefox-{os.getpid()}")
+        os.makedirs(self.profile, exist_ok=True)
+        with open(os.path.join(self.profile, "user.js"), "w") as f:
+            for k, v in FIREFOX_PREFS.items():
+                f.write(f'user_pref("{k}", {json.dumps(v)});\n')
+        with open(os.path.join(tmp, "octet-web-firefox.log"), "w") as log:
+            self.proc = subprocess.Popen(
+                [binary, "--headless", "--no-remote", "--profile", self.profile, url],
+                start_new_session=True,
+                stdout=log,
+                stderr=log,
+            )
+
+    def close(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        shutil.rmtree(self.profile, ignore_errors=True)
 
 
 class Browser:
@@ -169,10 +216,27 @@ def wait_for(browser, session, expression, deadline, what):
     raise TimeoutError(f"{what} did not finish in time (page status: {status!r})")
 
 
-def run_test(browser, base, args, deadline):
-    session = open_page(browser, base + "/web/index.html?test" + (f"&suites={args.suites}" if args.suites else ""))
-    started = time.time()
-    result = json.loads(wait_for(browser, session, "window.octetTest && window.octetTest.done && JSON.stringify(window.octetTest)", deadline, "the browser test"))
+def test_url(base, args, extra=""):
+    return base + "/web/index.html?test" + (f"&suites={args.suites}" if args.suites else "") + extra
+
+
+def chromium_result(browser, base, args, deadline):
+    session = open_page(browser, test_url(base, args))
+    return json.loads(wait_for(browser, session, "window.octetTest && window.octetTest.done && JSON.stringify(window.octetTest)", deadline, "the browser test"))
+
+
+def firefox_result(server, base, args, deadline):
+    firefox = Firefox(args.browser or "firefox-esr", test_url(base, args, "&post"))
+    try:
+        if not server.posted.wait(max(0.0, deadline - time.time())):
+            raise TimeoutError("Firefox's page did not post its verdict in time")
+        return json.loads(server.result)
+    finally:
+        firefox.close()
+
+
+def run_test(result, args, started):
+    result["engine"] = args.engine
     result["wall_seconds"] = round(time.time() - started, 1)
     checks = result.get("checks", [])
     if result.get("error"):
@@ -220,26 +284,36 @@ def main():
     p.add_argument("--screenshot", metavar="PNG", help="train the demo and take a screenshot")
     p.add_argument("--query", default="epochs=1&train=2000", help="demo URL parameters for --screenshot")
     p.add_argument("--timeout", type=float, default=600, help="hard limit in seconds")
-    p.add_argument("--browser", default=CHROMIUM)
+    p.add_argument("--engine", choices=["chromium", "firefox"], default="chromium",
+                   help="firefox: headless Firefox ESR with WebGPU forced on; the page posts its verdict")
+    p.add_argument("--browser", help=f"the browser's binary (default: {CHROMIUM} or firefox-esr)")
     args = p.parse_args()
     if bool(args.test) == bool(args.screenshot):
         p.error("give one of --test and --screenshot")
+    if args.engine == "firefox" and not args.test:
+        p.error("--engine firefox runs --test only")
     deadline = time.time() + args.timeout
-    # The browser first: starting a child (preexec_fn) is only safe before other threads run.
-    browser = Browser(args.browser, 1280, 1000, deadline)
+    started = time.time()
+    # Chromium first: starting a child with preexec_fn is only safe before other threads run.
+    browser = Browser(args.browser or CHROMIUM, 1280, 1000, deadline) if args.engine == "chromium" else None
     server = serve()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        if args.test:
-            return run_test(browser, base, args, deadline)
-        return run_screenshot(browser, base, args, deadline)
+        if args.screenshot:
+            return run_screenshot(browser, base, args, deadline)
+        if browser:
+            result = chromium_result(browser, base, args, deadline)
+        else:
+            result = firefox_result(server, base, args, deadline)
+        return run_test(result, args, started)
     except (TimeoutError, RuntimeError) as e:
         print(f"error: {e}")
         if args.test:
             print("web: 0 passed, 1 failed")
         return 1
     finally:
-        browser.close()
+        if browser:
+            browser.close()
         server.shutdown()
 
 

@@ -202,13 +202,19 @@ impl Session {
             backends: wgpu::Backends::BROWSER_WEBGPU,
             ..wgpu::InstanceDescriptor::new_without_display_handle()
         });
-        let adapter = instance
-            .request_adapter(&wgpu::RequestAdapterOptions {
-                power_preference: wgpu::PowerPreference::HighPerformance,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| js_error(format!("no WebGPU adapter: {e}")))?;
+        let ask = |fallback| wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            force_fallback_adapter: fallback,
+            ..Default::default()
+        };
+        // A browser may offer a software adapter (a CPU driver) only when asked for a fallback.
+        let adapter = match instance.request_adapter(&ask(false)).await {
+            Ok(a) => a,
+            Err(_) => instance
+                .request_adapter(&ask(true))
+                .await
+                .map_err(|e| js_error(format!("no WebGPU adapter: {e}")))?,
+        };
         let ctx = Context::request(&adapter).await.map_err(js_error)?;
         Ok(Session(Rc::new(Mutex::new(State {
             ctx,
