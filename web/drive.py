@@ -66,7 +66,20 @@ FIREFOX_PREFS = {
 }
 
 
-class Firefox:
+class Launched:
+    """A browser started in a process group of its own on a profile directory of its own: closing
+    kills that group only and removes the profile."""
+
+    def close(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+class Firefox(Launched):
     """Headless Firefox on a fresh profile; the page posts its verdict back (`?post`)."""
 
     def __init__(self, binary, url):
@@ -84,16 +97,9 @@ class Firefox:
                 stderr=log,
             )
 
-    def close(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait()
-        shutil.rmtree(self.profile, ignore_errors=True)
 
 
-class Browser:
+class Browser(Launched):
     """Chromium with --remote-debugging-pipe: it reads commands on fd 3, writes on fd 4,
     each message JSON ended by a NUL byte."""
 
@@ -181,13 +187,6 @@ class Browser:
         self.events = []
         return out
 
-    def close(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait()
-        shutil.rmtree(self.profile, ignore_errors=True)
 
 
 def open_page(browser, url):
