@@ -1,6 +1,6 @@
 // The demo page and, with `?test`, the browser test web/test.sh drives: both through the same
-// Session (web/src/lib.rs). The test leaves its verdict in `window.octetTest`.
-import init, { Session } from "./pkg/octet_web.js";
+// Octet (web/src/lib.rs). The test leaves its verdict in `window.octetTest`.
+import init, { Octet } from "./pkg/octet_web.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -14,13 +14,13 @@ const nextFrame = () => new Promise((resolve) => requestAnimationFrame(resolve))
 const status = (text) => { $("status").textContent = text; };
 const message = (e) => (e && e.message) || String(e);
 
-async function fetchData(session) {
+async function fetchData(octet) {
   const bytes = await Promise.all(FILES.map(async (f) => {
     const r = await fetch(DATA + f);
     if (!r.ok) throw new Error(`fetching ${DATA + f}: HTTP ${r.status}`);
     return new Uint8Array(await r.arrayBuffer());
   }));
-  session.load_data(...bytes);
+  octet.load_data(...bytes);
 }
 
 function packedDot() {
@@ -99,12 +99,12 @@ function addEpochRow(epoch, loss, accuracy) {
 }
 
 // `?suites=a,b` limits the conformance run (and a test run) to those suites.
-async function conformance(session, onSuite) {
+async function conformance(octet, onSuite) {
   const cases = [];
   const only = params.get("suites");
-  for (const suite of Session.suites().filter((s) => !only || only.split(",").includes(s))) {
+  for (const suite of Octet.suites().filter((s) => !only || only.split(",").includes(s))) {
     status(`conformance: ${suite}…`);
-    const got = JSON.parse(await session.conformance(suite));
+    const got = JSON.parse(await octet.conformance(suite));
     cases.push(...got);
     onSuite(got);
   }
@@ -126,86 +126,86 @@ function listCases(cases) {
 
 // Trains until the run's epochs are done (or `stopAfter` more steps), submitting steps within
 // each frame's budget and drawing between frames. A paused or restored run goes on from its step.
-async function train(session, ui, { stopAfter = Infinity, onEpoch } = {}) {
-  const [step, perEpoch, epochs] = session.progress();
+async function train(octet, ui, { stopAfter = Infinity, onEpoch } = {}) {
+  const [step, perEpoch, epochs] = octet.progress();
   let submitted = 0, epoch = Math.floor(step / perEpoch);
   const started = performance.now();
   while (epoch < epochs && submitted < stopAfter && !ui.paused) {
     const frame = performance.now();
     let epochEnded = false;
     while (performance.now() - frame < FRAME_BUDGET_MS && submitted < stopAfter) {
-      epochEnded = await session.step();
+      epochEnded = await octet.step();
       submitted++;
       if (epochEnded) break;
     }
-    for (const m of JSON.parse(session.metrics())) ui.plot.add(m.loss);
+    for (const m of JSON.parse(octet.metrics())) ui.plot.add(m.loss);
     ui.plot.draw();
     if (epochEnded) {
-      for (const m of JSON.parse(await session.finish())) ui.plot.add(m.loss);
+      for (const m of JSON.parse(await octet.finish())) ui.plot.add(m.loss);
       epoch++;
       status(`epoch ${epoch}: evaluating…`);
-      const [loss, accuracy] = await session.evaluate();
+      const [loss, accuracy] = await octet.evaluate();
       addEpochRow(epoch, loss, accuracy);
       if (onEpoch) onEpoch(epoch, loss, accuracy);
-      drawFilters($("filters"), await session.filters());
+      drawFilters($("filters"), await octet.filters());
     }
     const seconds = (performance.now() - started) / 1000;
     status(`step ${step + submitted} · epoch ${epoch} of ${epochs} · ${(submitted / seconds).toFixed(1)} steps/s`);
     await nextFrame();
   }
-  for (const m of JSON.parse(await session.finish())) ui.plot.add(m.loss);
+  for (const m of JSON.parse(await octet.finish())) ui.plot.add(m.loss);
   ui.plot.draw();
-  drawFilters($("filters"), await session.filters());
+  drawFilters($("filters"), await octet.filters());
   return submitted;
 }
 
 // Median milliseconds of `timed` steps after `warm` ones, each waited for (the bench's step
 // protocol: the device synchronised after every step).
-async function stepTime(session, warm, timed) {
+async function stepTime(octet, warm, timed) {
   const times = [];
   for (let i = 0; i < warm + timed; i++) {
     const t = performance.now();
-    await session.step();
-    await session.finish();
+    await octet.step();
+    await octet.finish();
     if (i >= warm) times.push(performance.now() - t);
   }
   times.sort((a, b) => a - b);
   return times[Math.floor(times.length / 2)];
 }
 
-async function runTest(session, adapter) {
+async function runTest(octet, adapter) {
   const checks = [];
   const check = (name, passed, detail) => checks.push({ name, passed: !!passed, detail });
   const result = { adapter, packed_4x8_integer_dot_product: packedDot(), checks };
   check("wgsl packed_4x8_integer_dot_product", result.packed_4x8_integer_dot_product, "");
-  result.fingerprint = await session.init_fingerprint(1);
-  const cases = await conformance(session, () => {});
+  result.fingerprint = await octet.init_fingerprint(1);
+  const cases = await conformance(octet, () => {});
   listCases(cases);
   for (const c of cases) check(`conformance ${c.suite}: ${c.case}`, c.passed, c.detail);
   if (params.has("suites")) return result;
   status("lockstep step…");
-  const lockstep = JSON.parse(await session.lockstep("dai8", 8));
+  const lockstep = JSON.parse(await octet.lockstep("dai8", 8));
   result.lockstep = lockstep;
   check("lockstep DAI8 LeNet-5 step", lockstep.passed,
     `${lockstep.dispatches} dispatches, ${lockstep.exact_words} integer words, ` +
     `${lockstep.exact_mismatches} differ; max float error ${lockstep.max_float_error} ` +
     `(tolerance ${lockstep.tolerance}) ${lockstep.failures.join("; ")}`);
-  session.start("dai8", 32, 0.04, 1, 1, 0);
+  octet.start("dai8", 32, 0.04, 1, 1, 0);
   const ui = { plot: new LossPlot($("loss")), paused: false };
-  await train(session, ui, { stopAfter: 50 });
+  await train(octet, ui, { stopAfter: 50 });
   const losses = ui.plot.points;
   const mean = (a) => a.reduce((s, v) => s + v, 0) / a.length;
   const first = mean(losses.slice(0, 5)), last = mean(losses.slice(-5));
   result.losses = losses;
   check("50 DAI8 steps lower the loss", losses.length === 50 && last < first,
     `${losses.length} steps; mean loss of the first 5 ${first.toFixed(4)}, of the last 5 ${last.toFixed(4)}`);
-  const restored = await session.restore(await session.checkpoint());
+  const restored = await octet.restore(await octet.checkpoint());
   check("checkpoint round trip", restored === 50, `restored at step ${restored}`);
   status("timing steps…");
-  session.start("dai8", 64, 0.04, 1, 1, 0);
-  result.ms_per_step_dai8_batch64 = await stepTime(session, 5, 20);
-  session.start("fp32", 64, 0.04, 1, 1, 0);
-  result.ms_per_step_fp32_batch64 = await stepTime(session, 5, 20);
+  octet.start("dai8", 64, 0.04, 1, 1, 0);
+  result.ms_per_step_dai8_batch64 = await stepTime(octet, 5, 20);
+  octet.start("fp32", 64, 0.04, 1, 1, 0);
+  result.ms_per_step_fp32_batch64 = await stepTime(octet, 5, 20);
   return result;
 }
 
@@ -219,9 +219,9 @@ async function postResult() {
 
 async function main() {
   await init();
-  let session;
+  let octet;
   try {
-    session = await Session.create();
+    octet = await Octet.create();
   } catch (e) {
     $("adapter").textContent = "No WebGPU: " + message(e) +
       ". Use a browser with WebGPU enabled (Chrome or Edge 113+, Firefox 141+ on Windows, Safari 26).";
@@ -229,18 +229,18 @@ async function main() {
     await postResult();
     return;
   }
-  const adapter = { ...JSON.parse(session.adapter()), browser: await browserAdapter(),
+  const adapter = { ...JSON.parse(octet.adapter()), browser: await browserAdapter(),
     user_agent: navigator.userAgent };
   showAdapter(adapter);
   status("fetching the Fashion-MNIST subset…");
-  await fetchData(session);
-  const [trainSize, testSize] = session.data_sizes();
+  await fetchData(octet);
+  const [trainSize, testSize] = octet.data_sizes();
   $("train-limit").max = trainSize;
   status(`${trainSize} training and ${testSize} test images loaded.`);
 
   if (params.has("test")) {
     try {
-      window.octetTest = { ...(await runTest(session, adapter)), done: true };
+      window.octetTest = { ...(await runTest(octet, adapter)), done: true };
       status("test done");
     } catch (e) {
       $("error").textContent = message(e);
@@ -268,37 +268,37 @@ async function main() {
   $("start").onclick = guard(async () => {
     if (!ui.paused) { ui.paused = true; return; }
     if (!started) {
-      session.start($("policy").value, +$("batch").value, 0.04, 1, +$("epochs").value, +$("train-limit").value);
+      octet.start($("policy").value, +$("batch").value, 0.04, 1, +$("epochs").value, +$("train-limit").value);
       ui.plot = new LossPlot($("loss"));
       started = true;
     }
     ui.paused = false;
     buttons.forEach((b) => { b.disabled = b.id !== "start"; });
     $("start").textContent = "Pause";
-    await train(session, ui);
+    await train(octet, ui);
     $("start").textContent = "Train";
     if (!ui.paused) { started = false; status("done: " + $("status").textContent); }
     ui.paused = true;
     busy(false);
   });
   $("download").onclick = guard(async () => {
-    const bytes = await session.checkpoint();
+    const bytes = await octet.checkpoint();
     const a = document.createElement("a");
     a.href = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
-    a.download = `lenet5-${session.policy()}-step${session.progress()[0]}.safetensors`;
+    a.download = `lenet5-${octet.policy()}-step${octet.progress()[0]}.safetensors`;
     a.click();
   });
   $("load").onchange = guard(async () => {
     const file = $("load").files[0];
     if (!file) return;
-    const step = await session.restore(new Uint8Array(await file.arrayBuffer()));
+    const step = await octet.restore(new Uint8Array(await file.arrayBuffer()));
     started = true;
     status(`continuing from step ${step} of ${file.name}`);
-    drawFilters($("filters"), await session.filters());
+    drawFilters($("filters"), await octet.filters());
   });
   $("conformance").onclick = guard(async () => {
     busy(true);
-    await conformance(session, listCases);
+    await conformance(octet, listCases);
     status("conformance done");
     busy(false);
   });

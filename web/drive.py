@@ -147,11 +147,11 @@ class Browser(Launched):
         self.buffer = b""
         self.events = []
 
-    def send(self, method, params=None, session=None):
+    def send(self, method, params=None, page=None):
         self.next_id += 1
         msg = {"id": self.next_id, "method": method, "params": params or {}}
-        if session:
-            msg["sessionId"] = session
+        if page:
+            msg["sessionId"] = page
         os.write(self.to_child, json.dumps(msg).encode() + b"\0")
         want = self.next_id
         while True:
@@ -191,27 +191,27 @@ class Browser(Launched):
 
 def open_page(browser, url):
     target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-    session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-    browser.send("Runtime.enable", session=session)
-    browser.send("Page.enable", session=session)
-    browser.send("Page.navigate", {"url": url}, session=session)
-    return session
+    page = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    browser.send("Runtime.enable", page=page)
+    browser.send("Page.enable", page=page)
+    browser.send("Page.navigate", {"url": url}, page=page)
+    return page
 
 
-def evaluate(browser, session, expression):
-    r = browser.send("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=session)
+def evaluate(browser, page, expression):
+    r = browser.send("Runtime.evaluate", {"expression": expression, "returnByValue": True}, page=page)
     return r.get("result", {}).get("value")
 
 
-def wait_for(browser, session, expression, deadline, what):
+def wait_for(browser, page, expression, deadline, what):
     while time.time() < deadline:
-        value = evaluate(browser, session, expression)
+        value = evaluate(browser, page, expression)
         for line in browser.console():
             print("  page " + line, flush=True)
         if value:
             return value
         time.sleep(1)
-    status = evaluate(browser, session, "document.getElementById('status').textContent")
+    status = evaluate(browser, page, "document.getElementById('status').textContent")
     raise TimeoutError(f"{what} did not finish in time (page status: {status!r})")
 
 
@@ -220,8 +220,8 @@ def test_url(base, args, extra=""):
 
 
 def chromium_result(browser, base, args, deadline):
-    session = open_page(browser, test_url(base, args))
-    return json.loads(wait_for(browser, session, "window.octetTest && window.octetTest.done && JSON.stringify(window.octetTest)", deadline, "the browser test"))
+    page = open_page(browser, test_url(base, args))
+    return json.loads(wait_for(browser, page, "window.octetTest && window.octetTest.done && JSON.stringify(window.octetTest)", deadline, "the browser test"))
 
 
 def firefox_result(server, base, args, deadline):
@@ -266,9 +266,9 @@ def run_test(result, args, started):
 
 
 def run_screenshot(browser, base, args, deadline):
-    session = open_page(browser, base + "/web/index.html?autostart&" + args.query)
-    wait_for(browser, session, "window.octetDemoDone === true", deadline, "the demo")
-    shot = browser.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, session=session)
+    page = open_page(browser, base + "/web/index.html?autostart&" + args.query)
+    wait_for(browser, page, "window.octetDemoDone === true", deadline, "the demo")
+    shot = browser.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, page=page)
     with open(args.screenshot, "wb") as f:
         f.write(base64.b64decode(shot["data"]))
     print(f"screenshot: {args.screenshot}")

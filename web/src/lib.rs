@@ -2,7 +2,7 @@
 //! behind the calls the demo page (`web/index.html`) and its test (`web/test.sh`) make.
 //!
 //! Every call that waits for the GPU returns a promise: in a browser a readback resolves only
-//! through the event loop, so this crate drives octet's `*_async` methods. A [`Session`] holds
+//! through the event loop, so this crate drives octet's `*_async` methods. An [`Octet`] holds
 //! the device, the data and the run behind an async lock: the calls that return promises and
 //! touch the run take it in the order they were made; a synchronous call made while one of them
 //! holds it is refused. (The conformance suites and the fingerprint use their own buffers and
@@ -174,9 +174,9 @@ impl From<StepMetrics> for StepReport {
 
 /// octet on the page's WebGPU device. Methods that wait for the GPU return promises.
 #[wasm_bindgen]
-pub struct Session(Rc<Mutex<State>>);
+pub struct Octet(Rc<Mutex<State>>);
 
-/// Runs `f` on the session's state as a promise, after the calls made before it.
+/// Runs `f` on the the state as a promise, after the calls made before it.
 fn with_state<F, Fut>(state: &Rc<Mutex<State>>, f: F) -> js_sys::Promise
 where
     F: FnOnce(Rc<Mutex<State>>) -> Fut,
@@ -185,7 +185,7 @@ where
     future_to_promise(f(state.clone()))
 }
 
-impl Session {
+impl Octet {
     /// The state for a synchronous call, unless a call that returned a promise is pending.
     fn now(&self) -> Result<MutexGuard<'_, State>, JsValue> {
         self.0
@@ -195,9 +195,9 @@ impl Session {
 }
 
 #[wasm_bindgen]
-impl Session {
+impl Octet {
     /// Asks the browser for a WebGPU adapter and creates octet's device on it.
-    pub async fn create() -> Result<Session, JsValue> {
+    pub async fn create() -> Result<Octet, JsValue> {
         let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
             backends: wgpu::Backends::BROWSER_WEBGPU,
             ..wgpu::InstanceDescriptor::new_without_display_handle()
@@ -216,7 +216,7 @@ impl Session {
                 .map_err(|e| js_error(format!("no WebGPU adapter: {e}")))?,
         };
         let ctx = Context::request(&adapter).await.map_err(js_error)?;
-        Ok(Session(Rc::new(Mutex::new(State {
+        Ok(Octet(Rc::new(Mutex::new(State {
             ctx,
             data: None,
             run: None,
