@@ -109,3 +109,25 @@ fn next_window(win: vec3<i32>, o: ptr<function, vec2<u32>>) -> vec3<i32> {
     }
     return next;
 }
+
+// Depthwise convolutions (one kh x kw filter per channel, so a tap is (ky, kx) alone): the
+// output pixel whose window reads input pixel `q` = (iy, ix, image) at tap `t`, or -1 if none
+// does (the stride skips it, or the window would start past the output).
+fn depthwise_grad_source(q: vec3<u32>, t: u32) -> i32 {
+    let ny = i32(q.x + params.pad) - i32(t / params.kw);
+    let nx = i32(q.y + params.pad) - i32(t % params.kw);
+    if ny < 0 || nx < 0 || u32(ny) % params.stride != 0u || u32(nx) % params.stride != 0u {
+        return -1;
+    }
+    let oy = u32(ny) / params.stride;
+    let ox = u32(nx) / params.stride;
+    if oy >= params.oh || ox >= params.ow {
+        return -1;
+    }
+    return i32((q.z * params.oh + oy) * params.ow + ox);
+}
+
+// Input pixel `q` (an NHWC pixel index) as (iy, ix, image).
+fn pixel_of(q: u32) -> vec3<u32> {
+    return vec3<u32>((q / params.w) % params.h, q % params.w, q / (params.w * params.h));
+}

@@ -2,12 +2,15 @@
 // element, set where x > 0, for a backward that keeps no f32 tensor. Backward: out = x > 0 ? dy
 // : 0 (PyTorch's convention at 0), where x may be the forward's input or its output (both have
 // the same positive elements), or with MASKED the forward's bit. One invocation per element; a
-// workgroup's 256 bits gather in workgroup memory and leave as 8 whole words.
+// workgroup's 256 bits gather in workgroup memory and leave as 8 whole words. With CAP6 it is
+// ReLU6: the output is also capped at 6 (NaN still passes), and the mask and the backward pass
+// the gradient only where 0 < x < 6 (x the input; the output at 6 is capped too).
 // CPU twin: src/cpu/relu.rs.
 
 const WG_SIZE: u32 = 256u;
 const BACKWARD: u32 = 1u;
 const MASKED: u32 = 2u;
+const CAP6: u32 = 4u;
 
 // Mirrors `ReluParams` in src/ops/relu.rs.
 struct ReluParams {
@@ -33,13 +36,14 @@ fn main(
 ) {
     let i = flat_index(gid, nwg, WG_SIZE);
     let masked = (params.flags & MASKED) != 0u;
+    let cap6 = (params.flags & CAP6) != 0u;
     if (params.flags & BACKWARD) != 0u {
         if i < params.n {
             var keep: bool;
             if masked {
                 keep = ((mask[i / 32u] >> (i % 32u)) & 1u) != 0u;
             } else {
-                keep = x[i] > 0.0;
+                keep = x[i] > 0.0 && !(cap6 && x[i] >= 6.0);
             }
             out[i] = select(0.0, dy[i], keep);
         }
@@ -51,8 +55,9 @@ fn main(
     workgroupBarrier();
     if i < params.n {
         let v = x[i];
-        out[i] = rectify(v);
-        if masked && v > 0.0 {
+        let r = rectify(v);
+        out[i] = select(r, 6.0, cap6 && r > 6.0);
+        if masked && v > 0.0 && !(cap6 && v >= 6.0) {
             atomicOr(&bits[lid / 32u], 1u << (lid % 32u));
         }
     }

@@ -82,6 +82,11 @@ fn conv_data_movement_matches_twin() {
 }
 
 #[test]
+fn depthwise_convolutions_match_twin() {
+    run_suite("depthwise");
+}
+
+#[test]
 fn maxpool_matches_twin() {
     run_suite("maxpool");
 }

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 
-use super::{ChannelAxis, Layout};
+use super::{ChannelAxis, GemmShape, Layout};
 
 /// Geometry of a 2-D convolution over NHWC input `[n, h, w, c]` with a `kh × kw` kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -181,6 +181,49 @@ impl ConvParams {
             kw: self.kw,
             stride: self.stride,
             pad: self.pad,
+        }
+    }
+}
+
+/// Which pass of a depthwise convolution (one `kh × kw` filter per channel, weights
+/// `[c, kh, kw]`) a `depthwise_*` kernel computes: its `DW_PASS` constant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DepthwisePass {
+    /// `y = x ⊛ W`.
+    Forward = 0,
+    /// `dx` from `dY` and `W`.
+    InputGrad = 1,
+    /// `dW` from `dY` and `x`.
+    WeightGrad = 2,
+}
+
+impl DepthwisePass {
+    /// The three passes, in `DW_PASS` order.
+    pub const ALL: [DepthwisePass; 3] = [
+        DepthwisePass::Forward,
+        DepthwisePass::InputGrad,
+        DepthwisePass::WeightGrad,
+    ];
+
+    /// The kernel-name suffix of the pass.
+    pub fn suffix(self) -> &'static str {
+        ["fwd", "dgrad", "wgrad"][self as usize]
+    }
+
+    /// The pass of a `depthwise_*` kernel, from its name.
+    pub fn of_kernel(kernel: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| kernel.ends_with(p.suffix()))
+    }
+
+    /// The pass as a GEMM per channel (the output cells, and K summed into each): forward
+    /// `[output pixels, c]` over the `kh·kw` taps, input gradient `[input pixels, c]` over the
+    /// taps, weight gradient `[c, taps]` over the output pixels.
+    pub fn shape(self, g: &ConvGeometry) -> GemmShape {
+        let taps = g.kh * g.kw;
+        match self {
+            DepthwisePass::Forward => GemmShape::new(g.rows(), g.c, taps),
+            DepthwisePass::InputGrad => GemmShape::new(g.n * g.h * g.w, g.c, taps),
+            DepthwisePass::WeightGrad => GemmShape::new(g.c, taps, g.rows()),
         }
     }
 }

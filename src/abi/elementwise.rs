@@ -46,13 +46,17 @@ pub const RELU_BACKWARD: u32 = 1;
 /// `ReluParams.flags`: the forward writes the mask, the backward reads it instead of `x`.
 pub const RELU_MASKED: u32 = 2;
 
+/// `ReluParams.flags`: ReLU6, `min(max(x, 0), 6)`; its mask and backward pass where
+/// `0 < x < 6`.
+pub const RELU_CAP6: u32 = 4;
+
 /// `ReluParams` of `shaders/relu.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct ReluParams {
     /// Elements.
     pub n: u32,
-    /// [`RELU_BACKWARD`] | [`RELU_MASKED`].
+    /// [`RELU_BACKWARD`] | [`RELU_MASKED`] | [`RELU_CAP6`].
     pub flags: u32,
     /// Padding.
     pub _pad: [u32; 2],

@@ -59,7 +59,7 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
             cpu::maxpool_forward(&geom, &x, false, &mut plain_a, &mut ty);
             cpu::maxpool_backward(&geom, &dy, &plain_a, &mut plain_dx);
             let mut unfused = vec![0f32; ni];
-            cpu::relu_backward(cpu::ReluSaved::Values(&x), &plain_dx, &mut unfused);
+            cpu::relu_backward(cpu::ReluSaved::Values(&x), false, &plain_dx, &mut unfused);
             check.exact_f32("dx vs pooling then ReLU backward", &dx[..ni], &unfused);
         }
         let relu = if after_relu { " after relu" } else { "" };

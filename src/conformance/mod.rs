@@ -13,8 +13,8 @@
 //! | clip_select clips, state, φ | 1e−6 (φ 1e−5); DSGC picks a best candidate; classes exact |
 //! | channel_stats max\|x\|, counts | exact |
 //! | channel_stats mean, std, Σx²; cosine terms | 1e−4 relative to the channel's scale |
-//! | gemm_i8 with scales / bias | 1e−6 relative to \|acc·sa·sb\| + \|bias\| (fused multiply-add) |
-//! | gemm_f32 | 1e−5 relative to Σ\|a\|\|b\| |
+//! | gemm_i8, depthwise_i8 with scales / bias | 1e−6 relative to \|acc·sa·sb\| + \|bias\| (fused multiply-add) |
+//! | gemm_f32, depthwise_f32 | 1e−5 relative to Σ\|a\|\|b\| |
 //!
 //! [`SUITES`] is the one list of suites: each row names the kernels its cases cover, the
 //! function that runs them and, where there is one, its throughput probe. A suite's cases and
@@ -29,6 +29,7 @@ mod clip_select;
 mod column_sum;
 mod conv;
 mod conv_implicit;
+mod depthwise;
 mod dequantize;
 mod gather_rows;
 mod gemm_f32;
@@ -165,6 +166,7 @@ pub static SUITES: &[Suite] = &[
     suite!(softmax_xent),
     suite!(sgd),
     suite!(conv),
+    suite!(depthwise),
     suite!(maxpool),
     suite!(pool),
     suite!(column_sum),

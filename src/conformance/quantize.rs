@@ -105,7 +105,7 @@ pub(super) async fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResul
                             // The very bits the ReLU pass writes.
                             let mut rm = vec![0u32; tm.len()];
                             let mut y = vec![0f32; input.len()];
-                            cpu::relu_forward(&input, Some(&mut rm), &mut y);
+                            cpu::relu_forward(&input, false, Some(&mut rm), &mut y);
                             check.exact("relu_mask vs relu", &m, &rm);
                         }
                         let r = if rounding == Rounding::Nearest {

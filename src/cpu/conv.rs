@@ -8,7 +8,7 @@ use crate::cpu::{
 
 /// `window_of()` of `shaders/conv_common.wgsl`: output pixel `row`'s top-left input pixel
 /// (y, x), possibly in the padding, and its image.
-fn window_of(g: &ConvGeometry, row: usize) -> (i64, i64, usize) {
+pub(crate) fn window_of(g: &ConvGeometry, row: usize) -> (i64, i64, usize) {
     let (oh, ow) = (g.oh() as usize, g.ow() as usize);
     let (ox, oy, ni) = (row % ow, (row / ow) % oh, row / (ow * oh));
     let at = |o: usize| (o * g.stride as usize) as i64 - g.pad as i64;
@@ -32,7 +32,11 @@ fn next_tap(g: &ConvGeometry, [ky, kx, ci]: [usize; 3]) -> [usize; 3] {
 
 /// `im2col_source()`: the index in x that window `win` reads at tap `t`, or `None` in the
 /// padding.
-fn im2col_source(g: &ConvGeometry, (y, x, ni): (i64, i64, usize), t: [usize; 3]) -> Option<usize> {
+pub(crate) fn im2col_source(
+    g: &ConvGeometry,
+    (y, x, ni): (i64, i64, usize),
+    t: [usize; 3],
+) -> Option<usize> {
     let (h, w, c) = (g.h as usize, g.w as usize, g.c as usize);
     let (iy, ix) = (y + t[0] as i64, x + t[1] as i64);
     (iy >= 0 && ix >= 0 && iy < h as i64 && ix < w as i64)

@@ -18,6 +18,7 @@ pub mod channel_stats_tail_reduce;
 pub mod clip_select;
 pub mod column_sum;
 pub mod conv;
+pub mod depthwise;
 pub mod dequantize;
 pub mod gather_rows;
 pub mod gemm_f32;
@@ -43,6 +44,7 @@ pub static REPLAYS: &[&replay::Replay] = &[
     &clip_select::REPLAY,
     &column_sum::REPLAY,
     &conv::REPLAY,
+    &depthwise::REPLAY,
     &dequantize::REPLAY,
     &gather_rows::REPLAY,
     &gemm_f32::REPLAY,
@@ -67,6 +69,7 @@ pub use channel_stats_tail_reduce::channel_stats_tail_reduce;
 pub use clip_select::clip_select;
 pub use column_sum::column_sum;
 pub use conv::{col2im, im2col, im2col_i8};
+pub use depthwise::{depthwise_f32, depthwise_i8};
 pub use dequantize::dequantize;
 pub use gather_rows::{gather_rows, gather_rows_augment};
 pub use gemm_f32::{conv_f32, gemm_f32};

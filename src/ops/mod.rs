@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::gpu::kernel::{KernelDef, Recording};
 
-pub use crate::abi::{ChannelAxis, Layout, Precision, Rounding};
+pub use crate::abi::{ChannelAxis, DepthwisePass, Layout, Precision, Rounding};
 
 mod conv_tune;
 mod gemm_tune;
@@ -17,6 +17,7 @@ pub mod clip_select;
 pub mod column_sum;
 pub mod conv;
 pub mod conv_gemm;
+pub mod depthwise;
 pub mod dequantize;
 pub mod gather;
 pub mod gemm;
@@ -37,6 +38,7 @@ const FAMILIES: &[&[&KernelDef]] = &[
     column_sum::KERNELS,
     conv::KERNELS,
     conv_gemm::KERNELS,
+    depthwise::KERNELS,
     dequantize::KERNELS,
     gather::KERNELS,
     gemm::KERNELS,
@@ -85,6 +87,7 @@ pub use channel_stats::{
 };
 pub use clip_select::{ClipBuffers, ClipRule, ClipSummary, clip_select};
 pub use conv::{ConvGeometry, ConvLowering, col2im, im2col, im2col_i8};
+pub use depthwise::depthwise;
 pub use dequantize::dequantize;
 pub use gather::{DeviceSet, GatherParams, gather_rows};
 pub use gemm::{
@@ -93,7 +96,7 @@ pub use gemm::{
 pub use maxpool::{PoolGeometry, PoolPass, maxpool};
 pub use pool::{add, global_avg_pool};
 pub use quantize::{QuantizeBuffers, quantize};
-pub use relu::{ReluPass, ReluSaved, relu};
+pub use relu::{ReluPass, ReluSaved, relu, relu6};
 pub use sgd::{LrScale, SgdBuffers, SgdStep, sgd};
 pub use softmax_xent::{XentBuffers, softmax_xent};
 

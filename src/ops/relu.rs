@@ -6,7 +6,7 @@ use crate::gpu::Context;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
 use crate::ops::check_buffer;
 
-pub use crate::abi::{RELU_BACKWARD, RELU_MASKED, ReluParams};
+pub use crate::abi::{RELU_BACKWARD, RELU_CAP6, RELU_MASKED, ReluParams};
 
 /// The kernel declaration of `shaders/relu.wgsl`.
 pub static RELU: KernelDef = KernelDef {
@@ -65,6 +65,29 @@ pub fn relu(
     pass: ReluPass<'_>,
     out: &wgpu::Buffer,
 ) -> Result<()> {
+    record(ctx, rec, n, pass, 0, out)
+}
+
+/// Records the forward or backward of ReLU6, `min(max(x, 0), 6)`, over `n` f32 elements into
+/// `out`: as [`relu`], with the gradient passing (and the mask's bit set) where `0 < x < 6`.
+pub fn relu6(
+    ctx: &Context,
+    rec: &mut Recording,
+    n: u32,
+    pass: ReluPass<'_>,
+    out: &wgpu::Buffer,
+) -> Result<()> {
+    record(ctx, rec, n, pass, RELU_CAP6, out)
+}
+
+fn record(
+    ctx: &Context,
+    rec: &mut Recording,
+    n: u32,
+    pass: ReluPass<'_>,
+    cap: u32,
+    out: &wgpu::Buffer,
+) -> Result<()> {
     const OP: &str = "relu";
     if n == 0 {
         return Err(Error::invalid(OP, "no elements"));
@@ -89,7 +112,7 @@ pub fn relu(
     }
     let params = ReluParams {
         n,
-        flags,
+        flags: flags | cap,
         _pad: [0; 2],
     };
     rec.push(Dispatch::new(
