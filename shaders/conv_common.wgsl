@@ -111,16 +111,24 @@ fn next_window(win: vec3<i32>, o: ptr<function, vec2<u32>>) -> vec3<i32> {
 }
 
 // Depthwise convolutions (one kh x kw filter per channel, so a tap is (ky, kx) alone): the
-// output pixel whose window reads input pixel `q` = (iy, ix, image) at tap `t`, or -1 if none
-// does (the stride skips it, or the window would start past the output).
-fn depthwise_grad_source(q: vec3<u32>, t: u32) -> i32 {
-    let ny = i32(q.x + params.pad) - i32(t / params.kw);
-    let nx = i32(q.y + params.pad) - i32(t % params.kw);
-    if ny < 0 || nx < 0 || u32(ny) % params.stride != 0u || u32(nx) % params.stride != 0u {
+// output pixel whose window reads input pixel `q` = (iy, ix, image) at tap (ky, kx), or -1 if
+// none does (the stride skips it, or the window would start past the output).
+fn depthwise_grad_source(q: vec3<u32>, ky: u32, kx: u32) -> i32 {
+    let ny = i32(q.x + params.pad) - i32(ky);
+    let nx = i32(q.y + params.pad) - i32(kx);
+    if ny < 0 || nx < 0 {
         return -1;
     }
-    let oy = u32(ny) / params.stride;
-    let ox = u32(nx) / params.stride;
+    var oy = u32(ny);
+    var ox = u32(nx);
+    // Integer division is slow on CPU drivers: none at stride 1.
+    if params.stride != 1u {
+        if oy % params.stride != 0u || ox % params.stride != 0u {
+            return -1;
+        }
+        oy /= params.stride;
+        ox /= params.stride;
+    }
     if oy >= params.oh || ox >= params.ow {
         return -1;
     }
@@ -130,4 +138,12 @@ fn depthwise_grad_source(q: vec3<u32>, t: u32) -> i32 {
 // Input pixel `q` (an NHWC pixel index) as (iy, ix, image).
 fn pixel_of(q: u32) -> vec3<u32> {
     return vec3<u32>((q / params.w) % params.h, q % params.w, q / (params.w * params.h));
+}
+
+// The tap after (ky, kx) in row-major order, without dividing.
+fn next_filter_tap(t: vec2<u32>) -> vec2<u32> {
+    if t.y + 1u == params.kw {
+        return vec2<u32>(t.x + 1u, 0u);
+    }
+    return vec2<u32>(t.x, t.y + 1u);
 }

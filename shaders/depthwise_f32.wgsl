@@ -47,19 +47,21 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         } else {
             q = pixel_of(cell.x);
         }
+        var tap = vec2<u32>(k0 / params.kw, k0 % params.kw);
         for (var t = k0; t < k1; t++) {
             let w = b[c * params.k + t];
             if DW_PASS == 0u {
-                let s = im2col_source(win, vec3<u32>(t / params.kw, t % params.kw, c));
+                let s = im2col_source(win, vec3<u32>(tap, c));
                 if s >= 0 {
                     acc = fma(a[u32(s)], w, acc);
                 }
             } else {
-                let p = depthwise_grad_source(q, t);
+                let p = depthwise_grad_source(q, tap.x, tap.y);
                 if p >= 0 {
                     acc = fma(a[u32(p) * params.c + c], w, acc);
                 }
             }
+            tap = next_filter_tap(tap);
         }
     }
     store_result(acc, cell.x, cell.y, cell.z);

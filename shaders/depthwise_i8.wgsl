@@ -73,23 +73,24 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         } else {
             q = pixel_of(cell.x);
         }
+        var tap = vec2<u32>((4u * k40) / params.kw, (4u * k40) % params.kw);
         for (var k4 = k40; k4 < k41; k4++) {
             var aw = 0u;
             for (var j = 0u; j < 4u; j++) {
-                let t = 4u * k4 + j;
-                if t < params.k {
+                if 4u * k4 + j < params.k {
                     if DW_PASS == 0u {
-                        let s = im2col_source(win, vec3<u32>(t / params.kw, t % params.kw, c));
+                        let s = im2col_source(win, vec3<u32>(tap, c));
                         if s >= 0 {
                             aw |= byte_a(u32(s)) << (8u * j);
                         }
                     } else {
-                        let p = depthwise_grad_source(q, t);
+                        let p = depthwise_grad_source(q, tap.x, tap.y);
                         if p >= 0 {
                             aw |= byte_a(u32(p) * dy_row + c) << (8u * j);
                         }
                     }
                 }
+                tap = next_filter_tap(tap);
             }
             acc += dot4I8Packed(aw, b[c * k4_total + k4]);
         }

@@ -60,7 +60,11 @@ pub fn model(name: &str) -> AnyResult<(&'static str, ModelSpec)> {
         "mlp" => ("mlp", ModelSpec::mlp(784, &[256, 256], 10)),
         "lenet5" => ("lenet5", ModelSpec::lenet5(28, 28, 1, 10)),
         "resnet" => ("resnet", ModelSpec::resnet(28, 28, 1, 10)),
-        other => return Err(format!("unknown model {other}: mlp, lenet5 or resnet").into()),
+        "mobilenetv2" => ("mobilenetv2", ModelSpec::mobilenetv2(28, 28, 1, 10)),
+        other => {
+            let known = "mlp, lenet5, resnet or mobilenetv2";
+            return Err(format!("unknown model {other}: {known}").into());
+        }
     })
 }
 

@@ -19,6 +19,8 @@ pub enum Model {
     Lenet5,
     /// A small ResNet: 3 basic blocks (16, 32, 64 channels) with batch norm.
     Resnet,
+    /// A small MobileNetV2: 7 inverted-residual blocks (depthwise 3×3, ReLU6) to 64 channels.
+    Mobilenetv2,
 }
 
 impl Model {
@@ -32,6 +34,7 @@ impl Model {
             },
             Model::Lenet5 => ModelSpec::lenet5(h, w, c, classes),
             Model::Resnet => ModelSpec::resnet(h, w, c, classes),
+            Model::Mobilenetv2 => ModelSpec::mobilenetv2(h, w, c, classes),
         }
     }
 }

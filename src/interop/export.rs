@@ -277,6 +277,9 @@ fn zoo_arguments(spec: &ModelSpec) -> (&'static str, serde_json::Value) {
     if *spec == ModelSpec::resnet(h, w, c, classes) {
         return ("resnet", image);
     }
+    if *spec == ModelSpec::mobilenetv2(h, w, c, classes) {
+        return ("mobilenetv2", image);
+    }
     let hidden: Vec<u32> = spec
         .layers
         .iter()

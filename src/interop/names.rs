@@ -58,7 +58,10 @@ const BN_TENSORS: [&str; 4] = ["weight", "bias", "running_mean", "running_var"];
 /// The table of `spec`, in model order. PyTorch names count each kind of top-level layer
 /// from 1 — `conv{k}`, `bn{k}`, `fc{k}` — and name the `k`-th basic block `layer{k}.0` with
 /// torchvision's inner names (`conv1`, `bn1`, `conv2`, `bn2`, the projection shortcut as
-/// `downsample.0` and `downsample.1`): the names `python/octet_models.py` declares.
+/// `downsample.0` and `downsample.1`), and the `k`-th inverted-residual block `ir{k}` with
+/// octet's inner names (`expand`, `expand_bn`, `depthwise`, `depthwise_bn`, `project`,
+/// `project_bn`; a depthwise convolution is PyTorch's with one group per channel): the names
+/// `python/octet_models.py` declares.
 pub(crate) fn table(spec: &ModelSpec) -> Result<Vec<Entry>> {
     let shapes = spec.shapes()?;
     let mut t = Table::default();
@@ -130,10 +133,34 @@ pub(crate) fn table(spec: &ModelSpec) -> Result<Vec<Entry>> {
                     bn(&mut t, "shortcut_bn", "downsample.1");
                 }
             }
+            LayerSpec::DepthwiseConv2d { kernel, .. } => {
+                // PyTorch: a convolution with one group per channel, weight [c, 1, k, k].
+                t.convs += 1;
+                let torch = format!("conv{}", t.convs);
+                t.conv(&format!("layer{i}.depthwise"), &torch, c as u32, kernel, 1);
+            }
+            LayerSpec::InvertedResidual {
+                expand, channels, ..
+            } => {
+                t.inverted += 1;
+                let (octet, torch) = (format!("layer{i}.block"), format!("ir{}", t.inverted));
+                let hidden = c as u32 * expand;
+                let part = |t: &mut Table, name: &str, out: u32, k: u32, cin: usize| {
+                    let (o, p) = (format!("{octet}.{name}"), format!("{torch}.{name}"));
+                    t.conv(&o, &p, out, k, cin);
+                    t.bn(&format!("{o}_bn"), &format!("{p}_bn"), out as usize);
+                };
+                if expand != 1 {
+                    part(&mut t, "expand", hidden, 1, c);
+                }
+                part(&mut t, "depthwise", hidden, 3, 1);
+                part(&mut t, "project", channels, 1, hidden as usize);
+            }
             LayerSpec::MaxPool2d { .. }
             | LayerSpec::Flatten
             | LayerSpec::GlobalAvgPool
-            | LayerSpec::Relu => {}
+            | LayerSpec::Relu
+            | LayerSpec::Relu6 => {}
         }
     }
     Ok(t.entries)
@@ -154,6 +181,7 @@ struct Table {
     bns: usize,
     fcs: usize,
     blocks: usize,
+    inverted: usize,
 }
 
 impl Table {

@@ -1,7 +1,7 @@
 //! A built layer: the GPU object each [`LayerSpec`](crate::nn::LayerSpec) becomes.
 
 use crate::nn::tensors::Slot;
-use crate::nn::{BasicBlock, BatchNorm, Conv2d, Linear};
+use crate::nn::{BasicBlock, BatchNorm, Conv2d, DepthwiseConv2d, InvertedResidual, Linear};
 use crate::ops::{self, SgdBuffers};
 
 /// A layer's trainable values with their gradients and momentum, one buffer each laid out alike
@@ -21,15 +21,19 @@ pub(crate) struct Trainable<'a> {
 pub(crate) enum Layer {
     Linear(Box<Linear>),
     Conv(Box<Conv2d>),
+    Depthwise(Box<DepthwiseConv2d>),
     /// With the window positions (argmax) its backward reads.
     MaxPool(ops::PoolGeometry, wgpu::Buffer),
     BatchNorm(Box<BatchNorm>),
     GlobalAvgPool(AvgPoolShape),
     Block(Box<BasicBlock>),
+    Inverted(Box<InvertedResidual>),
     Flatten,
     /// With the bit mask its backward reads, when no later layer keeps its output as f32 (see
     /// [`needs_relu_mask`](crate::nn::plan::needs_relu_mask)).
     Relu(Option<wgpu::Buffer>),
+    /// With the bit mask its backward reads (no layer fuses a ReLU6).
+    Relu6(wgpu::Buffer),
 }
 
 /// What a global average pooling averages: `pixels` values per channel of each input.
@@ -53,6 +57,7 @@ impl Layer {
         match self {
             Layer::Linear(l) => Some(l),
             Layer::Conv(c) => Some(&c.gemm),
+            Layer::Depthwise(d) => Some(&d.gemm),
             _ => None,
         }
     }
@@ -61,6 +66,7 @@ impl Layer {
     pub(crate) fn gemms(&self) -> Vec<&Linear> {
         match self {
             Layer::Block(b) => b.convs().into_iter().map(|c| &c.gemm).collect(),
+            Layer::Inverted(b) => b.gemms(),
             other => other.gemm().into_iter().collect(),
         }
     }
@@ -79,7 +85,9 @@ impl Layer {
             Layer::Linear(l) => l.slots(vec![l.outputs as usize, l.inputs as usize]),
             Layer::Conv(c) => c.slots(),
             Layer::BatchNorm(b) => b.slots().into(),
+            Layer::Depthwise(d) => d.slots(),
             Layer::Block(b) => b.slots(),
+            Layer::Inverted(b) => b.slots(),
             _ => Vec::new(),
         }
     }
@@ -89,6 +97,7 @@ impl Layer {
         match self {
             Layer::Conv(c) => vec![c],
             Layer::Block(b) => b.convs(),
+            Layer::Inverted(b) => b.convs(),
             _ => Vec::new(),
         }
     }
@@ -98,6 +107,7 @@ impl Layer {
         match self {
             Layer::BatchNorm(b) => vec![b],
             Layer::Block(b) => b.batchnorms(),
+            Layer::Inverted(b) => b.batchnorms(),
             _ => Vec::new(),
         }
     }
@@ -111,7 +121,10 @@ impl Layer {
             Layer::Conv(c) => c.saved_input_bytes(),
             Layer::MaxPool(g, _) => g.argmax_bytes(),
             Layer::BatchNorm(b) => b.saved_bytes(),
+            Layer::Depthwise(d) => d.saved_input_bytes(),
             Layer::Block(b) => b.saved_bytes(),
+            Layer::Inverted(b) => b.saved_bytes(),
+            Layer::Relu6(mask) => mask.size(),
             Layer::GlobalAvgPool(..) => 0,
             Layer::Relu(mask) => mask.as_ref().map_or(0, wgpu::Buffer::size),
             Layer::Flatten => 0,

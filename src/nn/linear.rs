@@ -13,7 +13,8 @@ use crate::nn::tensors::{Slice, Slot, TensorRole};
 use crate::ops::clip_select::ClipBuffers;
 use crate::ops::gemm::{Epilogue, GemmBuffers, GemmShape, MAX_K_CHUNK, Scale};
 use crate::ops::{
-    self, Candidates, ChannelStat, ClipRule, ConvGeometry, LrScale, Rounding, SgdBuffers,
+    self, Candidates, ChannelStat, ClipRule, ConvGeometry, DepthwisePass, LrScale, Rounding,
+    SgdBuffers,
 };
 use crate::quant::{Dclrs, Policy};
 
@@ -63,13 +64,20 @@ pub(crate) enum Input<'a> {
     /// go; a quantized layer quantizes it in place
     /// ([`ConvGeometry::quantized_input_layout`]).
     Implicit(&'a ConvGeometry, &'a wgpu::Buffer),
+    /// A depthwise convolution's NHWC input (`inputs` = the `kh·kw` taps of one channel,
+    /// `outputs` = the channels): the `depthwise` kernels gather what they read from it, and a
+    /// quantized layer quantizes it in place as for [`Input::Implicit`].
+    Depthwise(&'a ConvGeometry, &'a wgpu::Buffer),
 }
 
 impl<'a> Input<'a> {
     /// The buffer the layer was given: the matrix, or the convolution's NHWC input.
     pub(crate) fn source(&self) -> &'a wgpu::Buffer {
         match *self {
-            Input::Matrix(x) | Input::Columns(_, x, _) | Input::Implicit(_, x) => x,
+            Input::Matrix(x)
+            | Input::Columns(_, x, _)
+            | Input::Implicit(_, x)
+            | Input::Depthwise(_, x) => x,
         }
     }
 }
@@ -250,6 +258,11 @@ impl Linear {
                     let bufs = GemmBuffers::new(x, &self.params, out.y);
                     ops::conv_gemm::conv_f32_forward(ctx, rec, (g, self.outputs), bufs, &epi)
                 }
+                Input::Depthwise(g, x) => {
+                    let bufs = GemmBuffers::new(x, &self.params, out.y);
+                    let pass = (Precision::Fp32, DepthwisePass::Forward);
+                    ops::depthwise(ctx, rec, pass, g, None, bufs, &epi)
+                }
             };
         };
         let nearest = Rounding::Nearest;
@@ -283,6 +296,10 @@ impl Linear {
                 let conv = (g, self.outputs);
                 ops::conv_gemm::conv_i8_forward(ctx, rec, conv, MAX_K_CHUNK, bufs, &epi)
             }
+            Input::Depthwise(g, _) => {
+                let pass = (Precision::Int8, DepthwisePass::Forward);
+                ops::depthwise(ctx, rec, pass, g, None, bufs, &epi)
+            }
         }
     }
 
@@ -304,6 +321,18 @@ impl Linear {
         let dx_shape = GemmShape::new(b, i, o).with_trans(false, true);
         let dw_shape = GemmShape::new(o, i, b).with_trans(true, true);
         let Some(q) = &self.int8 else {
+            if let Input::Depthwise(g, x) = x {
+                let pass = |p| (Precision::Fp32, p);
+                if let Some(dx) = dx {
+                    let bufs = GemmBuffers::new(dy, &self.params, dx);
+                    let p = pass(DepthwisePass::InputGrad);
+                    ops::depthwise(ctx, rec, p, g, None, bufs, &Epilogue::NONE)?;
+                }
+                let bufs = GemmBuffers::new(dy, x, &self.grads);
+                let p = pass(DepthwisePass::WeightGrad);
+                ops::depthwise(ctx, rec, p, g, None, bufs, &Epilogue::NONE)?;
+                return Ok(Vec::new());
+            }
             if let Some(dx) = dx {
                 ops::gemm_f32(
                     ctx,
@@ -322,6 +351,7 @@ impl Linear {
                     let bufs = GemmBuffers::new(dy, x, &self.grads);
                     ops::conv_gemm::conv_f32_wgrad(ctx, rec, (g, self.outputs), bufs)?;
                 }
+                Input::Depthwise(..) => unreachable!("recorded above"),
             }
             return Ok(Vec::new());
         };
@@ -382,7 +412,12 @@ impl Linear {
                 relu: false,
             };
             let bufs = GemmBuffers::new(&q.dy.packed, &q.w.packed, dx);
-            ops::gemm_i8(ctx, rec, &dx_shape, MAX_K_CHUNK, bufs, &epi)?;
+            if let Input::Depthwise(g, _) = x {
+                let pass = (Precision::Int8, DepthwisePass::InputGrad);
+                ops::depthwise(ctx, rec, pass, g, None, bufs, &epi)?;
+            } else {
+                ops::gemm_i8(ctx, rec, &dx_shape, MAX_K_CHUNK, bufs, &epi)?;
+            }
         }
         let (dy_for_dw, dw_scale) = match &q.dy_channels {
             Some(ch) => {
@@ -413,6 +448,10 @@ impl Linear {
             }
             Input::Implicit(g, _) => {
                 ops::conv_gemm::conv_i8_wgrad(ctx, rec, (g, self.outputs), k_chunk, bufs, &epi)?
+            }
+            Input::Depthwise(g, _) => {
+                let pass = (Precision::Int8, DepthwisePass::WeightGrad);
+                ops::depthwise(ctx, rec, pass, g, None, bufs, &epi)?
             }
         }
         Ok(seeded)

@@ -3,8 +3,9 @@
 //! passes into a [`Recording`](crate::gpu::Recording) that the trainer prepares once and
 //! replays every step.
 //!
-//! Layers: Linear, Conv2d, ReLU, MaxPool2d, Flatten, BatchNorm2d, global average pooling and
-//! the residual basic block — enough for the zoo's MLP, LeNet-5 and small ResNet.
+//! Layers: Linear, Conv2d, DepthwiseConv2d, ReLU, ReLU6, MaxPool2d, Flatten, BatchNorm2d,
+//! global average pooling, the residual basic block and the inverted-residual block — enough
+//! for the zoo's MLP, LeNet-5, small ResNet and MobileNetV2.
 //!
 //! - `spec`: the architecture as data ([`ModelSpec`], [`LayerSpec`], the builder); `zoo`:
 //!   the zoo's specs.
@@ -12,12 +13,15 @@
 //!   buffers and the fusion `plan`, decided once; `record` reads that plan to record the
 //!   passes; `probe` and `io` read and write what a model holds; `predict` is the forward
 //!   alone ([`Predictor`]), for inference.
-//! - The layers: `linear` (and its `int8` state), `conv`, `batchnorm`, `block`.
+//! - The layers: `linear` (and its `int8` state), `conv`, `depthwise`, `batchnorm`, `block`,
+//!   `inverted`.
 
 mod batchnorm;
 mod block;
 mod conv;
+mod depthwise;
 mod int8;
+mod inverted;
 mod io;
 mod layer;
 mod linear;
@@ -38,6 +42,8 @@ mod fusion_tests;
 pub use batchnorm::BatchNorm;
 pub use block::BasicBlock;
 pub use conv::Conv2d;
+pub use depthwise::DepthwiseConv2d;
+pub use inverted::InvertedResidual;
 pub use io::LayerQuantState;
 pub use linear::Linear;
 pub use model::Model;

@@ -8,7 +8,9 @@ use crate::nn::layer::{AvgPoolShape, Layer};
 use crate::nn::linear::LinearShape;
 use crate::nn::plan::{self, LayerPlan};
 use crate::nn::scratch::Scratch;
-use crate::nn::{BasicBlock, BatchNorm, Conv2d, LayerSpec, Linear, ModelSpec};
+use crate::nn::{
+    BasicBlock, BatchNorm, Conv2d, DepthwiseConv2d, InvertedResidual, LayerSpec, Linear, ModelSpec,
+};
 use crate::ops::relu::relu_mask_bytes;
 use crate::ops::{self, ClipSummary};
 use crate::quant::Policy;
@@ -116,6 +118,7 @@ impl Model {
         match &self.layers[k] {
             Layer::Relu(mask) => mask.as_ref(),
             Layer::Block(b) => Some(b.out_mask()),
+            Layer::Relu6(mask) => Some(mask),
             _ => None,
         }
     }
@@ -196,7 +199,10 @@ impl<'a> SlotDealer<'a> {
             .iter()
             .enumerate()
             .map(|(i, l)| match l {
-                LayerSpec::Linear { .. } | LayerSpec::Conv2d { .. } => 1,
+                LayerSpec::Linear { .. }
+                | LayerSpec::Conv2d { .. }
+                | LayerSpec::DepthwiseConv2d { .. } => 1,
+                LayerSpec::InvertedResidual { expand, .. } => 2 + (*expand != 1) as usize,
                 LayerSpec::BasicBlock { channels, stride } => {
                     2 + (*stride != 1 || shapes[i][2] != *channels) as usize
                 }
@@ -288,6 +294,52 @@ impl LayerBuild<'_> {
             }
             LayerSpec::Flatten => Layer::Flatten,
             LayerSpec::Relu => Layer::Relu(None),
+            LayerSpec::Relu6 => {
+                let n = batch * h * w * c;
+                let mask = ctx.storage_buffer(&format!("layer{i}.relu6_mask"), relu_mask_bytes(n));
+                Layer::Relu6(mask)
+            }
+            LayerSpec::DepthwiseConv2d {
+                kernel,
+                stride,
+                pad,
+            } => {
+                let geom = ops::ConvGeometry {
+                    n: batch,
+                    h,
+                    w,
+                    c,
+                    kh: kernel,
+                    kw: kernel,
+                    stride,
+                    pad,
+                };
+                let q = slots.deal();
+                let taps = kernel * kernel;
+                let weights = init.draw(taps, taps * c);
+                let name = format!("layer{i}.depthwise");
+                let policy = self.policy;
+                let layer = DepthwiseConv2d::new(ctx, &name, geom, &weights, policy, q, i > 0)?;
+                Layer::Depthwise(Box::new(layer))
+            }
+            LayerSpec::InvertedResidual {
+                expand,
+                channels,
+                stride,
+            } => {
+                let name = format!("layer{i}.block");
+                let input = crate::nn::block::BlockInput { batch, h, w, c };
+                let block = InvertedResidual::new(
+                    ctx,
+                    &name,
+                    input,
+                    (expand, channels, stride),
+                    self.policy,
+                    &mut || slots.deal(),
+                    &mut |fan_in, n| init.draw(fan_in, n),
+                )?;
+                Layer::Inverted(Box::new(block))
+            }
             LayerSpec::BatchNorm2d => {
                 let bn = BatchNorm::new(ctx, &format!("layer{i}.bn"), batch * h * w, c);
                 Layer::BatchNorm(Box::new(bn))

@@ -72,6 +72,8 @@ impl Model {
                     let x = MaskedInput { x, relu_mask };
                     b.record_forward(ctx, rec, x, out, pass, &self.scratch)?
                 }
+                Layer::Depthwise(d) => d.record_forward(ctx, rec, x, out, pass.clips)?,
+                Layer::Inverted(b) => b.record_forward(ctx, rec, x, y, pass, &self.scratch)?,
                 Layer::Relu(_) if plan.relu_forward == ReluForward::InProducer => {}
                 Layer::Relu(mask) => {
                     let op = ReluPass::Forward {
@@ -79,6 +81,13 @@ impl Model {
                         mask: mask.as_ref(),
                     };
                     ops::relu(ctx, rec, self.len_of(i), op, y)?
+                }
+                Layer::Relu6(mask) => {
+                    let op = ReluPass::Forward {
+                        x,
+                        mask: Some(mask),
+                    };
+                    ops::relu6(ctx, rec, self.len_of(i), op, y)?
                 }
                 Layer::Flatten => {}
             }
@@ -160,6 +169,21 @@ impl Model {
             }
             Layer::Block(b) => {
                 seeded.extend(b.record_backward(ctx, rec, x, grads, clips, &self.scratch)?);
+            }
+            Layer::Depthwise(d) => {
+                seeded.extend(d.record_backward(ctx, rec, x, grads, clips)?);
+            }
+            Layer::Inverted(b) => {
+                seeded.extend(b.record_backward(ctx, rec, x, grads, clips, &self.scratch)?);
+            }
+            Layer::Relu6(mask) => {
+                if let Some(dx) = dx {
+                    let op = ReluPass::Backward {
+                        dy,
+                        saved: ReluSaved::Mask(mask),
+                    };
+                    ops::relu6(ctx, rec, self.len_of(i), op, dx)?;
+                }
             }
             Layer::Relu(_) if plan.relu_backward == ReluBackward::InPool => {}
             Layer::Relu(mask) => {

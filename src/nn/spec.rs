@@ -2,7 +2,7 @@
 //! [`Model::new`](crate::nn::Model::new) builds, with a builder that writes one in a line.
 
 use crate::error::{Error, Result};
-use crate::nn::BasicBlock;
+use crate::nn::{BasicBlock, InvertedResidual};
 
 /// One layer of a [`ModelSpec`]. Activations are NHWC.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -43,6 +43,27 @@ pub enum LayerSpec {
     },
     /// Rectifier.
     Relu,
+    /// Depthwise 2-D convolution: one square `kernel` filter per channel, channels unchanged.
+    DepthwiseConv2d {
+        /// Kernel size.
+        kernel: u32,
+        /// Stride.
+        stride: u32,
+        /// Zero padding on each side.
+        pad: u32,
+    },
+    /// `min(max(x, 0), 6)`, MobileNetV2's rectifier.
+    Relu6,
+    /// MobileNetV2's inverted-residual block to `channels`: expansion to `expand` times the
+    /// input channels (none when 1), 3×3 depthwise convolution with `stride`, projection.
+    InvertedResidual {
+        /// Expansion factor of the hidden width.
+        expand: u32,
+        /// Output channels.
+        channels: u32,
+        /// Stride of the depthwise convolution.
+        stride: u32,
+    },
 }
 
 /// A model's architecture: the input shape `[h, w, c]` and the layers, the last one producing
@@ -102,7 +123,27 @@ impl ModelSpec {
                     [h / k, w / k, c]
                 }
                 LayerSpec::Flatten => [1, 1, h * w * c],
-                LayerSpec::Relu | LayerSpec::BatchNorm2d => [h, w, c],
+                LayerSpec::DepthwiseConv2d {
+                    kernel,
+                    stride,
+                    pad,
+                } if kernel > 0 && stride > 0 => {
+                    if kernel > h + 2 * pad || kernel > w + 2 * pad {
+                        return Err(bad(format!(
+                            "kernel {kernel} exceeds the padded {h}x{w} input"
+                        )));
+                    }
+                    let o = |s: u32| (s + 2 * pad - kernel) / stride + 1;
+                    [o(h), o(w), c]
+                }
+                LayerSpec::InvertedResidual {
+                    expand,
+                    channels,
+                    stride,
+                } if expand > 0 && channels > 0 && stride > 0 => {
+                    InvertedResidual::output_shape(h, w, channels, stride)
+                }
+                LayerSpec::Relu | LayerSpec::Relu6 | LayerSpec::BatchNorm2d => [h, w, c],
                 LayerSpec::GlobalAvgPool => [1, 1, c],
                 LayerSpec::BasicBlock { channels, stride } if channels > 0 && stride > 0 => {
                     BasicBlock::output_shape(h, w, channels, stride)
@@ -185,6 +226,29 @@ impl ModelSpecBuilder {
     /// [`LayerSpec::Relu`].
     pub fn relu(self) -> Self {
         self.layer(LayerSpec::Relu)
+    }
+
+    /// [`LayerSpec::DepthwiseConv2d`] with every field given.
+    pub fn depthwise(self, kernel: u32, stride: u32, pad: u32) -> Self {
+        self.layer(LayerSpec::DepthwiseConv2d {
+            kernel,
+            stride,
+            pad,
+        })
+    }
+
+    /// [`LayerSpec::Relu6`].
+    pub fn relu6(self) -> Self {
+        self.layer(LayerSpec::Relu6)
+    }
+
+    /// [`LayerSpec::InvertedResidual`] expanding by `expand` to `channels` with `stride`.
+    pub fn inverted_residual(self, expand: u32, channels: u32, stride: u32) -> Self {
+        self.layer(LayerSpec::InvertedResidual {
+            expand,
+            channels,
+            stride,
+        })
     }
 
     /// The spec.

@@ -47,6 +47,31 @@ impl ModelSpec {
             .linear(classes)
             .build()
     }
+
+    /// A small MobileNetV2 for `h × w × c` images: conv3×3(16, stride 2) → BN → ReLU6, inverted-residual
+    /// blocks (expansion t, channels, repeats n, first stride s) (1, 16, 1, 1), (6, 24, 2, 2),
+    /// (6, 32, 2, 2), (6, 64, 2, 2), then conv1×1(256) → BN → ReLU6, global average pooling,
+    /// Linear to `classes`. MobileNetV2's layout (a stride-2 stem, expansion 6) cut to four
+    /// stages and to a quarter of its widths, so that it trains on CPU drivers: 28×28 and 32×32
+    /// inputs end at 2×2.
+    pub fn mobilenetv2(h: u32, w: u32, c: u32, classes: u32) -> Self {
+        let stages: [(u32, u32, u32, u32); 4] =
+            [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 2, 2), (6, 64, 2, 2)];
+        let stem = ModelSpec::builder(h, w, c)
+            .conv2d(16, 3, 2, 1)
+            .batchnorm()
+            .relu6();
+        stages
+            .into_iter()
+            .flat_map(|(t, ch, n, s)| (0..n).map(move |i| (t, ch, if i == 0 { s } else { 1 })))
+            .fold(stem, |b, (t, ch, s)| b.inverted_residual(t, ch, s))
+            .conv2d(256, 1, 1, 0)
+            .batchnorm()
+            .relu6()
+            .global_avg_pool()
+            .linear(classes)
+            .build()
+    }
 }
 
 #[cfg(test)]
@@ -109,5 +134,36 @@ mod tests {
             ],
         };
         assert_eq!(ModelSpec::resnet(32, 32, 3, 10), resnet);
+        let ir = |expand, channels, stride| LayerSpec::InvertedResidual {
+            expand,
+            channels,
+            stride,
+        };
+        use LayerSpec::Relu6;
+        let mobilenet = ModelSpec {
+            input: [28, 28, 1],
+            layers: vec![
+                conv(16, 3, 2, 1),
+                BatchNorm2d,
+                Relu6,
+                ir(1, 16, 1),
+                ir(6, 24, 2),
+                ir(6, 24, 1),
+                ir(6, 32, 2),
+                ir(6, 32, 1),
+                ir(6, 64, 2),
+                ir(6, 64, 1),
+                conv(256, 1, 1, 0),
+                BatchNorm2d,
+                Relu6,
+                GlobalAvgPool,
+                linear(10),
+            ],
+        };
+        assert_eq!(ModelSpec::mobilenetv2(28, 28, 1, 10), mobilenet);
+        for (h, c) in [(28, 1), (32, 3)] {
+            let shapes = ModelSpec::mobilenetv2(h, h, c, 10).shapes().unwrap();
+            assert_eq!(shapes[12], [2, 2, 256]);
+        }
     }
 }
