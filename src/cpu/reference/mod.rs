@@ -5,10 +5,12 @@
 use crate::abi::{ConvGeometry, PoolGeometry};
 
 mod block;
+mod inverted;
 
 #[cfg(test)]
 use block::block_geometry;
 pub use block::{BlockParams, basic_block_backward, basic_block_forward};
+pub use inverted::{InvertedParams, inverted_residual_backward, inverted_residual_forward};
 
 /// `y[b, o] = Σ_i x[b, i]·w[o, i] + bias[o]`.
 pub fn linear_forward(inputs: usize, x: &[f64], w: &[f64], bias: &[f64]) -> Vec<f64> {
@@ -113,6 +115,60 @@ fn for_each_tap(g: &ConvGeometry, mut f: impl FnMut(usize, usize, usize)) {
             }
         }
     }
+}
+
+/// Depthwise 2-D convolution over NHWC `x` with weights `[c, kh, kw]` (one filter per
+/// channel): `y` is NHWC `[n, oh, ow, c]`. Computed directly.
+pub fn depthwise_forward(g: &ConvGeometry, x: &[f64], w: &[f64], bias: &[f64]) -> Vec<f64> {
+    let c = g.c as usize;
+    let mut y: Vec<f64> = (0..g.rows() as usize * c).map(|i| bias[i % c]).collect();
+    for_each_depthwise_tap(g, |yi, xi, wi| y[yi] += x[xi] * w[wi]);
+    y
+}
+
+/// Gradients of [`depthwise_forward`]: `(dx, dw, dbias)`.
+pub fn depthwise_backward(
+    g: &ConvGeometry,
+    x: &[f64],
+    w: &[f64],
+    dy: &[f64],
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let c = g.c as usize;
+    let (mut dx, mut dw, mut db) = (vec![0.0; x.len()], vec![0.0; w.len()], vec![0.0; c]);
+    for_each_depthwise_tap(g, |yi, xi, wi| {
+        dx[xi] += dy[yi] * w[wi];
+        dw[wi] += dy[yi] * x[xi];
+    });
+    for (i, v) in dy.iter().enumerate() {
+        db[i % c] += v;
+    }
+    (dx, dw, db)
+}
+
+/// Calls `f(output index, input index, weight index)` for every tap of every channel's filter
+/// that lands inside the input.
+fn for_each_depthwise_tap(g: &ConvGeometry, mut f: impl FnMut(usize, usize, usize)) {
+    let (kh, kw, c) = (g.kh as usize, g.kw as usize, g.c as usize);
+    // A depthwise filter is a convolution's with one input channel: walk that geometry.
+    let one = ConvGeometry { c: 1, ..*g };
+    for ci in 0..c {
+        for_each_tap(&one, |row, pixel, tap| {
+            f(row * c + ci, pixel * c + ci, ci * kh * kw + tap);
+        });
+    }
+}
+
+/// `min(max(x, 0), 6)`.
+pub fn relu6_forward(x: &[f64]) -> Vec<f64> {
+    x.iter().map(|v| v.clamp(0.0, 6.0)).collect()
+}
+
+/// Gradient of [`relu6_forward`] (0 at `x = 0` and `x = 6`).
+pub fn relu6_backward(x: &[f64], dy: &[f64]) -> Vec<f64> {
+    x.iter()
+        .zip(dy)
+        .map(|(x, d)| if *x > 0.0 && *x < 6.0 { *d } else { 0.0 })
+        .collect()
 }
 
 /// `max(x, 0)`.
@@ -359,6 +415,94 @@ mod tests {
             &bias,
             &db,
         );
+    }
+
+    #[test]
+    fn depthwise_and_relu6_backward_match_finite_differences() {
+        let mut rng = Gen::new(10);
+        for (stride, pad) in [(1, 1), (2, 1), (2, 0)] {
+            let g = ConvGeometry {
+                n: 2,
+                h: 5,
+                w: 6,
+                c: 3,
+                kh: 3,
+                kw: 3,
+                stride,
+                pad,
+            };
+            let x = normal(&mut rng, g.input_len() as usize);
+            let w = normal(&mut rng, 27);
+            let bias = normal(&mut rng, 3);
+            let r = normal(&mut rng, g.rows() as usize * 3);
+            let (dx, dw, db) = depthwise_backward(&g, &x, &w, &r);
+            let y = |x: &[f64], w: &[f64], b: &[f64]| dot(&depthwise_forward(&g, x, w, b), &r);
+            check("depthwise dx", &|p| y(p, &w, &bias), &x, &dx);
+            check("depthwise dw", &|p| y(&x, p, &bias), &w, &dw);
+            check("depthwise db", &|p| y(&x, &w, p), &bias, &db);
+        }
+        // Spread past 6, away from the kinks at 0 and 6 where the derivative jumps.
+        let x: Vec<f64> = normal(&mut rng, 40).iter().map(|v| 4.0 * v + 3.1).collect();
+        let r = normal(&mut rng, 40);
+        let dx = relu6_backward(&x, &r);
+        check("relu6 dx", &|p| dot(&relu6_forward(p), &r), &x, &dx);
+    }
+
+    #[test]
+    fn inverted_residual_backward_matches_finite_differences() {
+        let eps = 1e-5;
+        let mut rng = Gen::new(11);
+        // Identity shortcut without expansion; a strided block with expansion 3.
+        for (input, expand, channels, stride) in [((2, 4, 3, 2), 1, 2, 1), ((2, 5, 4, 2), 3, 3, 2)]
+        {
+            let hidden = input.3 as usize * expand as usize;
+            let mut part = |w: usize, c: usize| {
+                let affine = (0..2 * c).map(|i| 1.0 + 0.1 * i as f64).collect();
+                [normal(&mut rng, w), normal(&mut rng, c), affine]
+            };
+            let p = InvertedParams {
+                expand: (expand != 1).then(|| part(hidden * input.3 as usize, hidden)),
+                depthwise: part(9 * hidden, hidden),
+                project: part(channels as usize * hidden, channels as usize),
+            };
+            let shape = (expand, channels, stride);
+            let x = normal(&mut rng, (input.0 * input.1 * input.2 * input.3) as usize);
+            let y0 = inverted_residual_forward(input, shape, &p, eps, &x);
+            let r = normal(&mut rng, y0.len());
+            let (dx, grads) = inverted_residual_backward(input, shape, &p, eps, &x, &r);
+            let y = |p: &InvertedParams, x: &[f64]| {
+                dot(&inverted_residual_forward(input, shape, p, eps, x), &r)
+            };
+            check("dx", &|v| y(&p, v), &x, &dx);
+            for part in 0..3 {
+                let get = |p: &InvertedParams| match part {
+                    0 => p.expand.clone(),
+                    1 => Some(p.depthwise.clone()),
+                    _ => Some(p.project.clone()),
+                };
+                let (Some(base), Some(analytic)) = (get(&p), get(&grads)) else {
+                    continue;
+                };
+                for t in 0..3 {
+                    let loss = |v: &[f64]| {
+                        let mut q = p.clone();
+                        let slot = match part {
+                            0 => q.expand.as_mut().unwrap(),
+                            1 => &mut q.depthwise,
+                            _ => &mut q.project,
+                        };
+                        slot[t] = v.to_vec();
+                        y(&q, &x)
+                    };
+                    check(
+                        &format!("part {part} tensor {t}"),
+                        &loss,
+                        &base[t],
+                        &analytic[t],
+                    );
+                }
+            }
+        }
     }
 
     #[test]
