@@ -176,6 +176,11 @@ fn resnet_training_reduces_the_loss_under_every_policy() {
     zoo_model_trains("resnet", ModelSpec::resnet, (4, 10, 3), 0.05);
 }
 
+#[test]
+fn mobilenetv2_training_reduces_the_loss_under_every_policy() {
+    zoo_model_trains("mobilenetv2", ModelSpec::mobilenetv2, (4, 16, 3), 0.05);
+}
+
 /// A convolution's two lowerings — the column matrix, the implicit GEMMs — give the same bits,
 /// so forcing either trains to the very same weights: int8 layers on the column matrix keep
 /// their input quantized in place and gather the matrix (`im2col_i8`) for each GEMM, and a ReLU

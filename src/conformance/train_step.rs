@@ -43,7 +43,8 @@ pub const STEP_FLOAT_TOLERANCE: f64 = 1e-4;
 
 /// Whole training steps of a small network with every layer kind, all quantized, under each
 /// policy, replayed dispatch by dispatch on the twins ([`Trainer::train_step_checked`]): every
-/// integer word of every dispatch — the forward, dgrad and wgrad GEMMs of Conv2d and Linear,
+/// integer word of every dispatch — the forward, dgrad and wgrad GEMMs of Conv2d, the
+/// depthwise convolution and Linear,
 /// each policy's quantizers and clip choices — must match bit for bit.
 ///
 /// [`Trainer::train_step_checked`]: crate::train::Trainer::train_step_checked
@@ -76,6 +77,12 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
             LayerSpec::BasicBlock {
                 channels: 6,
                 stride: 2,
+            },
+            // Expansion, depthwise convolution, two ReLU6 and the identity shortcut.
+            LayerSpec::InvertedResidual {
+                expand: 2,
+                channels: 6,
+                stride: 1,
             },
             LayerSpec::GlobalAvgPool,
             // FP32: a ReLU in a GEMM's epilogue, its backward reading the output the next Linear
