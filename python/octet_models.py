@@ -14,13 +14,13 @@ into the module these definitions build::
     x = octet_models.normalize(images, meta)  # images: float NCHW in [0, 1]
     logits = model(torch.from_numpy(x))
 
-Each zoo function (``mlp``, ``lenet5``, ``resnet``) declares the model once, as a list of
+Each zoo function (``mlp``, ``lenet5``, ``resnet``, ``mobilenetv2``) declares the model once, as a list of
 layers; from that one declaration come the PyTorch module (``Net.torch_module``, which needs
 torch), the ``state_dict`` names and shapes (``Net.shapes``) and a NumPy forward in PyTorch's
 NCHW convention (``Net.forward_numpy``), the last two without torch: octet's tests use them to
 check the export. Names follow octet's rule (``src/interop/names.rs``): top-level layers
 counted by kind from 1 (``conv1``, ``bn1``, ``fc1``), the k-th residual block ``layer{k}.0``
-with torchvision's inner names.
+with torchvision's inner names, the k-th inverted-residual block ``ir{k}`` with octet's.
 """
 
 import json
@@ -31,14 +31,16 @@ EPS = 1e-5  # batch norm's epsilon, PyTorch's default and octet's
 
 
 class Conv:
-    """``nn.Conv2d(cin, cout, k, stride, pad)`` with a bias."""
+    """``nn.Conv2d(cin, cout, k, stride, pad)`` with a bias; with ``depthwise`` one filter per
+    channel (``groups=cin``, ``cout == cin``)."""
 
-    def __init__(self, name, cin, cout, k, stride=1, pad=0):
+    def __init__(self, name, cin, cout, k, stride=1, pad=0, depthwise=False):
         self.name, self.cin, self.cout, self.k, self.stride, self.pad = (
             name, cin, cout, k, stride, pad)
+        self.groups = cin if depthwise else 1
 
     def shapes(self):
-        return {f"{self.name}.weight": (self.cout, self.cin, self.k, self.k),
+        return {f"{self.name}.weight": (self.cout, self.cin // self.groups, self.k, self.k),
                 f"{self.name}.bias": (self.cout,)}
 
     def forward_numpy(self, x, sd):
@@ -46,11 +48,13 @@ class Conv:
         p, s, k = self.pad, self.stride, self.k
         x = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
         win = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))[:, :, ::s, ::s]
+        if self.groups > 1:
+            return np.einsum("nchwij,cij->nchw", win, w[:, 0]) + b[None, :, None, None]
         return np.einsum("nchwij,ocij->nohw", win, w) + b[None, :, None, None]
 
     def torch(self):
         import torch.nn as nn
-        return nn.Conv2d(self.cin, self.cout, self.k, self.stride, self.pad)
+        return nn.Conv2d(self.cin, self.cout, self.k, self.stride, self.pad, groups=self.groups)
 
 
 class BatchNorm:
@@ -104,6 +108,20 @@ class ReLU:
 
     def apply_torch(self, x):
         return x.relu()
+
+
+class ReLU6:
+    """``min(max(x, 0), 6)``."""
+    name = None
+
+    def shapes(self):
+        return {}
+
+    def forward_numpy(self, x, sd):
+        return np.clip(x, 0, 6)
+
+    def apply_torch(self, x):
+        return x.clamp(0, 6)
 
 
 class MaxPool:
@@ -209,6 +227,68 @@ class BasicBlock:
         return TorchBasicBlock()
 
 
+class InvertedResidual:
+    """MobileNetV2's inverted-residual block: ``expand`` conv1×1 to ``cin · t`` → BN → ReLU6
+    (none when t = 1), ``depthwise`` 3×3 (stride) → BN → ReLU6, ``project`` conv1×1 → BN, plus
+    the input when stride is 1 and ``cin == cout``. Inner names are octet's, each batch norm
+    its convolution's name with ``_bn``."""
+
+    def __init__(self, name, cin, t, cout, stride):
+        n, hidden = name, cin * t
+        self.name = n
+        self.expand = None
+        if t != 1:
+            self.expand = (Conv(f"{n}.expand", cin, hidden, 1), BatchNorm(f"{n}.expand_bn", hidden))
+        self.depthwise = (Conv(f"{n}.depthwise", hidden, hidden, 3, stride, 1, depthwise=True),
+                          BatchNorm(f"{n}.depthwise_bn", hidden))
+        self.project = (Conv(f"{n}.project", hidden, cout, 1), BatchNorm(f"{n}.project_bn", cout))
+        self.residual = stride == 1 and cin == cout
+
+    def parts(self):
+        return [*(self.expand or ()), *self.depthwise, *self.project]
+
+    def shapes(self):
+        out = {}
+        for p in self.parts():
+            out.update(p.shapes())
+        return out
+
+    def forward_numpy(self, x, sd):
+        y = x
+        for pair, relu6 in ((self.expand, True), (self.depthwise, True), (self.project, False)):
+            if pair is None:
+                continue
+            conv, bn = pair
+            y = bn.forward_numpy(conv.forward_numpy(y, sd), sd)
+            if relu6:
+                y = np.clip(y, 0, 6)
+        return y + x if self.residual else y
+
+    def torch(self):
+        import torch.nn as nn
+
+        block = self
+
+        class TorchInvertedResidual(nn.Module):
+            def __init__(self):
+                super().__init__()
+                for conv, bn in filter(None, (block.expand, block.depthwise, block.project)):
+                    _, _, conv_name = conv.name.rpartition(".")
+                    self.add_module(conv_name, conv.torch())
+                    self.add_module(f"{conv_name}_bn", bn.torch())
+                self.has_expand = block.expand is not None
+
+            def forward(self, x):
+                y = x
+                if self.has_expand:
+                    y = self.expand_bn(self.expand(y)).clamp(0, 6)
+                y = self.depthwise_bn(self.depthwise(y)).clamp(0, 6)
+                y = self.project_bn(self.project(y))
+                return y + x if block.residual else y
+
+        return TorchInvertedResidual()
+
+
 class Net:
     """A model: its layers in order, applied to NCHW input."""
 
@@ -301,7 +381,26 @@ def resnet(h, w, c, classes):
     ])
 
 
-ZOO = {"mlp": mlp, "lenet5": lenet5, "resnet": resnet}
+def mobilenetv2(h, w, c, classes):
+    """A small MobileNetV2: conv1 3×3 16 stride 2 → bn1 → ReLU6, inverted-residual blocks
+    ir1 … ir7 (expansion, channels, repeats, first stride: (1, 16, 1, 1), (6, 24, 2, 2),
+    (6, 32, 2, 2), (6, 64, 2, 2)), conv2 1×1 256 → bn2 → ReLU6, global average pooling, fc1 to
+    ``classes``."""
+    layers = [Conv("conv1", c, 16, 3, 2, 1), BatchNorm("bn1", 16), ReLU6()]
+    cin, k = 16, 0
+    for t, cout, n, s in ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 2, 2), (6, 64, 2, 2)):
+        for i in range(n):
+            k += 1
+            layers.append(InvertedResidual(f"ir{k}", cin, t, cout, s if i == 0 else 1))
+            cin = cout
+    return Net(layers + [
+        Conv("conv2", cin, 256, 1), BatchNorm("bn2", 256), ReLU6(),
+        GlobalAvgPool(),
+        Linear("fc1", 256, classes),
+    ])
+
+
+ZOO = {"mlp": mlp, "lenet5": lenet5, "resnet": resnet, "mobilenetv2": mobilenetv2}
 
 
 def read_metadata(path):

@@ -87,8 +87,9 @@ fn write_f32(path: &Path, tensors: &[(&str, Vec<usize>, &[f32])]) {
     std::fs::write(path, safetensors::serialize(views, None).unwrap()).unwrap();
 }
 
-/// The three zoo architectures at small inputs: an MLP on a 3-channel image (its first Linear
-/// is re-ordered to PyTorch's flatten), LeNet-5 at 28×28×1 and the ResNet at 16×16×3.
+/// The zoo architectures at small inputs: an MLP on a 3-channel image (its first Linear is
+/// re-ordered to PyTorch's flatten), LeNet-5 at 28×28×1, the ResNet at 16×16×3 and MobileNetV2
+/// at 16×16×3 (depthwise weights `[c, 1, 3, 3]` in PyTorch).
 fn zoo() -> Vec<ModelSpec> {
     vec![
         ModelSpec {
@@ -97,6 +98,7 @@ fn zoo() -> Vec<ModelSpec> {
         },
         ModelSpec::lenet5(28, 28, 1, 10),
         ModelSpec::resnet(16, 16, 3, 5),
+        ModelSpec::mobilenetv2(16, 16, 3, 5),
     ]
 }
 
