@@ -146,6 +146,11 @@ fn check_layers(test: &str, spec: &ModelSpec, batch: u32) {
                         stride,
                         pad,
                         ..
+                    }
+                    | LayerSpec::DepthwiseConv2d {
+                        kernel,
+                        stride,
+                        pad,
                     } => {
                         let geom = ConvGeometry {
                             n: batch,
@@ -157,12 +162,20 @@ fn check_layers(test: &str, spec: &ModelSpec, batch: u32) {
                             stride,
                             pad,
                         };
-                        let p = |t: &str| tensor(&params, &format!("layer{i}.conv.{t}"));
-                        let y = r::conv2d_forward(&geom, &input, &p("weight"), &p("bias"));
-                        let (dx, dw, db) = r::conv2d_backward(&geom, &input, &p("weight"), &dy);
+                        let depthwise = matches!(layer, LayerSpec::DepthwiseConv2d { .. });
+                        let kind = if depthwise { "depthwise" } else { "conv" };
+                        let p = |t: &str| tensor(&params, &format!("layer{i}.{kind}.{t}"));
+                        let (w, b) = (p("weight"), p("bias"));
+                        let (y, (dx, dw, db)) = if depthwise {
+                            let y = r::depthwise_forward(&geom, &input, &w, &b);
+                            (y, r::depthwise_backward(&geom, &input, &w, &dy))
+                        } else {
+                            let y = r::conv2d_forward(&geom, &input, &w, &b);
+                            (y, r::conv2d_backward(&geom, &input, &w, &dy))
+                        };
                         let named = vec![
-                            (format!("layer{i}.conv.weight"), dw, Kind::Quantized),
-                            (format!("layer{i}.conv.bias"), db, Kind::Exact),
+                            (format!("layer{i}.{kind}.weight"), dw, Kind::Quantized),
+                            (format!("layer{i}.{kind}.bias"), db, Kind::Exact),
                         ];
                         (y, dx, named, true)
                     }
@@ -200,30 +213,6 @@ fn check_layers(test: &str, spec: &ModelSpec, batch: u32) {
                         vec![],
                         false,
                     ),
-                    LayerSpec::DepthwiseConv2d {
-                        kernel,
-                        stride,
-                        pad,
-                    } => {
-                        let geom = ConvGeometry {
-                            n: batch,
-                            h,
-                            w,
-                            c,
-                            kh: kernel,
-                            kw: kernel,
-                            stride,
-                            pad,
-                        };
-                        let p = |t: &str| tensor(&params, &format!("layer{i}.depthwise.{t}"));
-                        let y = r::depthwise_forward(&geom, &input, &p("weight"), &p("bias"));
-                        let (dx, dw, db) = r::depthwise_backward(&geom, &input, &p("weight"), &dy);
-                        let named = vec![
-                            (format!("layer{i}.depthwise.weight"), dw, Kind::Quantized),
-                            (format!("layer{i}.depthwise.bias"), db, Kind::Exact),
-                        ];
-                        (y, dx, named, true)
-                    }
                     LayerSpec::InvertedResidual {
                         expand,
                         channels,

@@ -2,11 +2,12 @@
 //! with and without split-K, channel counts that do and do not fill whole words.
 
 use super::check::Check;
-use super::{CaseResult, Extent};
+use super::{CaseResult, Extent, HostEpilogue};
 use crate::abi::{GEMM_I8_BK, GemmShape};
-use crate::cpu::{self, CpuEpilogue, CpuScale};
+use crate::cpu::{self, CpuEpilogue};
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
+use crate::ops::depthwise::depthwise_k_chunk;
 use crate::ops::{self, ConvGeometry, DepthwisePass, Epilogue, GemmBuffers, Precision, Scale};
 use crate::rng::{Gen, rng_u32};
 
@@ -55,19 +56,31 @@ pub(super) async fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResul
                 chunks.push(Some(GEMM_I8_BK));
             }
             for k_chunk in chunks {
-                i8_case(ctx, &geom, pass, k_chunk, &mut g, out).await?;
-                f32_case(ctx, &geom, pass, k_chunk.map(|k| k + 8), &mut g, out).await?;
+                let int8 = (&geom, pass, Precision::Int8);
+                case(ctx, int8, k_chunk, &mut g, out).await?;
+                let fp32 = (&geom, pass, Precision::Fp32);
+                case(ctx, fp32, k_chunk.map(|k| k + 8), &mut g, out).await?;
             }
         }
     }
     Ok(())
 }
 
-/// Words of A and B and the output's length for `pass` on int8: (x_q, W_q, dY_q) words.
-fn i8_words(g: &ConvGeometry, pass: DepthwisePass) -> (usize, usize) {
-    let x = g.quantized_input_layout().packed_words();
-    let w = GemmShape::packed_words(g.c, g.kh * g.kw, false) as usize;
-    let dy = GemmShape::packed_words(g.rows(), g.c, false) as usize;
+/// Words of A and B for `pass`: of x, W and dY, packed int8 or f32.
+fn operand_words(g: &ConvGeometry, pass: DepthwisePass, precision: Precision) -> (usize, usize) {
+    let taps = g.kh * g.kw;
+    let (x, w, dy) = match precision {
+        Precision::Int8 => (
+            g.quantized_input_layout().packed_words(),
+            GemmShape::packed_words(g.c, taps, false) as usize,
+            GemmShape::packed_words(g.rows(), g.c, false) as usize,
+        ),
+        Precision::Fp32 => (
+            g.input_len() as usize,
+            (g.c * taps) as usize,
+            (g.rows() * g.c) as usize,
+        ),
+    };
     match pass {
         DepthwisePass::Forward => (x, w),
         DepthwisePass::InputGrad => (dy, w),
@@ -75,8 +88,11 @@ fn i8_words(g: &ConvGeometry, pass: DepthwisePass) -> (usize, usize) {
     }
 }
 
-fn describe(g: &ConvGeometry, pass: DepthwisePass, k_chunk: Option<u32>) -> String {
-    let chunk = k_chunk.map_or(String::new(), |k| format!(", split-K by {k}"));
+fn describe(g: &ConvGeometry, pass: DepthwisePass, k_chunk: u32) -> String {
+    let chunk = match pass.shape(g).chunks(k_chunk) {
+        1 => String::new(),
+        n => format!(", split-K: {n} chunks of {k_chunk}"),
+    };
     format!(
         "{} n={} {}x{}x{} k={} stride {} pad {}{chunk}",
         pass.suffix(),
@@ -90,162 +106,62 @@ fn describe(g: &ConvGeometry, pass: DepthwisePass, k_chunk: Option<u32>) -> Stri
     )
 }
 
-/// Random packed int8 operands and scales through one pass, against the twin: the forward with
-/// bias and ReLU, the weight gradient with dY's scale per channel (DAI8's).
-async fn i8_case(
+/// Random operands through one pass on the GPU and on the twin: packed int8 words with random
+/// scales (dY's per channel for the weight gradient, DAI8's), or floats; the forward with bias
+/// and ReLU. Int8 within 1e-6 of |acc·sa·sb| + |bias| (the epilogue's multiply-adds may fuse
+/// differently), f32 within 1e-5 of Σ|a||b| + |bias| (the twin run on the magnitudes).
+async fn case(
     ctx: &Context,
-    geom: &ConvGeometry,
-    pass: DepthwisePass,
+    (geom, pass, precision): (&ConvGeometry, DepthwisePass, Precision),
     k_chunk: Option<u32>,
     g: &mut Gen,
     out: &mut Vec<CaseResult>,
 ) -> Result<()> {
-    let (na, nb) = i8_words(geom, pass);
+    let int8 = precision.is_int8();
+    let (na, nb) = operand_words(geom, pass, precision);
     let seed = (g.uniform() * 1e9) as u32;
-    let a: Vec<u32> = (0..na as u32).map(|i| rng_u32(seed, i)).collect();
-    let b: Vec<u32> = (0..nb as u32).map(|i| rng_u32(seed ^ 0x5bd1, i)).collect();
-    let shape = pass.shape(geom);
+    let (a, b): (Vec<u32>, Vec<u32>) = if int8 {
+        let words = |n: usize, salt: u32| (0..n as u32).map(|i| rng_u32(seed ^ salt, i)).collect();
+        (words(na, 0), words(nb, 0x5bd1))
+    } else {
+        let floats = |n, g: &mut Gen| g.normal_vec(n, 1.0).iter().map(|v| v.to_bits()).collect();
+        (floats(na, g), floats(nb, g))
+    };
     let per_channel = pass == DepthwisePass::WeightGrad;
-    let sa: Vec<f32> = (0..if per_channel { geom.c } else { 1 })
-        .map(|_| 1e-3 * (1.0 + g.uniform()))
-        .collect();
-    let sb = vec![2e-3 * (1.0 + g.uniform())];
+    let mut scales = |n: u32, base: f32| -> Vec<f32> {
+        match int8 {
+            true => (0..n).map(|_| base * (1.0 + g.uniform())).collect(),
+            false => Vec::new(),
+        }
+    };
+    let sa = scales(if per_channel { geom.c } else { 1 }, 1e-3);
+    let sb = scales(1, 2e-3);
     let forward = pass == DepthwisePass::Forward;
     let bias = g.normal_vec(geom.c as usize, 1.0);
-    let [ab, bb, sab, sbb, biasb] = [
-        ctx.upload("test.a", &a),
-        ctx.upload("test.b", &b),
-        ctx.upload("test.scale_a", &sa),
-        ctx.upload("test.scale_b", &sb),
-        ctx.upload("test.bias", &bias),
-    ];
-    let cells = shape.m as usize * shape.n as usize;
-    let outb = ctx.storage_buffer("test.out", cells as u64 * 4);
-    let epi = Epilogue {
-        scale_a: if per_channel {
-            Scale::PerIndex(&sab)
-        } else {
-            Scale::Tensor(&sab)
-        },
-        scale_b: Scale::Tensor(&sbb),
-        bias: forward.then_some(&biasb),
-        bias_offset: 0,
-        relu: forward,
-    };
-    let mut rec = Recording::new();
-    let bufs = GemmBuffers::new(&ab, &bb, &outb);
-    ops::depthwise(
-        ctx,
-        &mut rec,
-        (Precision::Int8, pass),
-        geom,
-        k_chunk,
-        bufs,
-        &epi,
-    )?;
-    ctx.run(&rec)?;
-    let gpu: Vec<f32> = ctx.read_buffer_async(&outb).await?;
-    let k_chunk = k_chunk
-        .unwrap_or_else(|| ops::depthwise::depthwise_k_chunk(ctx, geom, pass, Precision::Int8));
-    let cpu_epi = CpuEpilogue {
-        scale_a: if per_channel {
-            CpuScale::PerIndex(&sa)
-        } else {
-            CpuScale::Tensor(sa[0])
-        },
-        scale_b: CpuScale::Tensor(sb[0]),
+    let host = HostEpilogue {
+        scale_a: &sa,
+        scale_b: &sb,
         bias: forward.then_some(&bias[..]),
         relu: forward,
     };
-    let mut twin = vec![0f32; cells];
-    cpu::depthwise_i8(geom, pass, k_chunk, &a, &b, &cpu_epi, &mut twin);
-    // The epilogue's multiply-adds may fuse differently: 1e-6 of |acc·sa·sb| + |bias|.
-    let scale: Vec<f32> = (0..cells)
-        .map(|i| {
-            twin[i].abs()
-                + if forward {
-                    bias[i % geom.c as usize].abs()
-                } else {
-                    0.0
-                }
-                + 1e-30
-        })
-        .collect();
-    let mut check = Check::new();
-    check.close("out", &gpu[..cells], &twin, &scale, 1e-6);
-    check.finish("depthwise_i8", describe(geom, pass, Some(k_chunk)), out);
-    Ok(())
-}
-
-/// Random f32 operands through one pass, against the twin within 1e-5 of Σ|a||b| (the twin run
-/// on the operands' magnitudes); the forward with bias and ReLU.
-async fn f32_case(
-    ctx: &Context,
-    geom: &ConvGeometry,
-    pass: DepthwisePass,
-    k_chunk: Option<u32>,
-    g: &mut Gen,
-    out: &mut Vec<CaseResult>,
-) -> Result<()> {
-    let taps = (geom.kh * geom.kw * geom.c) as usize;
-    let (x, dy) = (geom.input_len() as usize, (geom.rows() * geom.c) as usize);
-    let (na, nb) = match pass {
-        DepthwisePass::Forward => (x, taps),
-        DepthwisePass::InputGrad => (dy, taps),
-        DepthwisePass::WeightGrad => (dy, x),
-    };
-    let a = g.normal_vec(na, 1.0);
-    let b = g.normal_vec(nb, 1.0);
-    let forward = pass == DepthwisePass::Forward;
-    let bias = g.normal_vec(geom.c as usize, 1.0);
-    let [ab, bb, biasb] = [
-        ctx.upload("test.a", &a),
-        ctx.upload("test.b", &b),
-        ctx.upload("test.bias", &bias),
-    ];
+    let k_chunk = k_chunk.unwrap_or_else(|| depthwise_k_chunk(ctx, geom, pass, precision));
+    let gpu = gpu_depthwise(ctx, (geom, pass, precision), k_chunk, (&a, &b), &host).await?;
     let shape = pass.shape(geom);
     let cells = shape.m as usize * shape.n as usize;
-    let outb = ctx.storage_buffer("test.out", cells as u64 * 4);
-    let epi = Epilogue {
-        scale_a: Scale::None,
-        scale_b: Scale::None,
-        bias: forward.then_some(&biasb),
-        bias_offset: 0,
-        relu: forward,
-    };
-    let mut rec = Recording::new();
-    let bufs = GemmBuffers::new(&ab, &bb, &outb);
-    ops::depthwise(
-        ctx,
-        &mut rec,
-        (Precision::Fp32, pass),
-        geom,
-        k_chunk,
-        bufs,
-        &epi,
-    )?;
-    ctx.run(&rec)?;
-    let gpu: Vec<f32> = ctx.read_buffer_async(&outb).await?;
-    let k_chunk = k_chunk
-        .unwrap_or_else(|| ops::depthwise::depthwise_k_chunk(ctx, geom, pass, Precision::Fp32));
-    let cpu_epi = CpuEpilogue {
-        bias: forward.then_some(&bias[..]),
-        relu: forward,
-        ..CpuEpilogue::NONE
-    };
-    let mut twin = vec![0f32; cells];
-    cpu::depthwise_f32(geom, pass, k_chunk, &a, &b, &cpu_epi, &mut twin);
-    let abs = |v: &[f32]| v.iter().map(|x| x.abs()).collect::<Vec<_>>();
-    let mut scale = vec![0f32; cells];
-    cpu::depthwise_f32(
-        geom,
-        pass,
-        k_chunk,
-        &abs(&a),
-        &abs(&b),
-        &CpuEpilogue::NONE,
-        &mut scale,
-    );
+    let (mut twin, mut scale) = (vec![0f32; cells], vec![0f32; cells]);
+    let mut check = Check::new();
+    if int8 {
+        cpu::depthwise_i8(geom, pass, k_chunk, &a, &b, &host.cpu(), &mut twin);
+        for (s, t) in scale.iter_mut().zip(&twin) {
+            *s = t.abs();
+        }
+    } else {
+        let (fa, fb): (&[f32], &[f32]) = (bytemuck::cast_slice(&a), bytemuck::cast_slice(&b));
+        cpu::depthwise_f32(geom, pass, k_chunk, fa, fb, &host.cpu(), &mut twin);
+        let abs = |v: &[f32]| v.iter().map(|x| x.abs()).collect::<Vec<_>>();
+        let none = CpuEpilogue::NONE;
+        cpu::depthwise_f32(geom, pass, k_chunk, &abs(fa), &abs(fb), &none, &mut scale);
+    }
     for (i, s) in scale.iter_mut().enumerate() {
         *s += if forward {
             bias[i % geom.c as usize].abs()
@@ -253,8 +169,52 @@ async fn f32_case(
             0.0
         } + 1e-30;
     }
-    let mut check = Check::new();
-    check.close("out", &gpu[..cells], &twin, &scale, 1e-5);
-    check.finish("depthwise_f32", describe(geom, pass, Some(k_chunk)), out);
+    check.close("out", &gpu, &twin, &scale, if int8 { 1e-6 } else { 1e-5 });
+    let kernel = if int8 {
+        "depthwise_i8"
+    } else {
+        "depthwise_f32"
+    };
+    check.finish(kernel, describe(geom, pass, k_chunk), out);
     Ok(())
+}
+
+/// Runs one depthwise pass on the GPU.
+async fn gpu_depthwise(
+    ctx: &Context,
+    (geom, pass, precision): (&ConvGeometry, DepthwisePass, Precision),
+    k_chunk: u32,
+    (a, b): (&[u32], &[u32]),
+    host: &HostEpilogue<'_>,
+) -> Result<Vec<f32>> {
+    let [ab, bb, sab, sbb] = [
+        ctx.upload("test.a", a),
+        ctx.upload("test.b", b),
+        ctx.upload("test.scale_a", host.scale_a),
+        ctx.upload("test.scale_b", host.scale_b),
+    ];
+    let bias = host.bias.map(|v| ctx.upload("test.bias", v));
+    let shape = pass.shape(geom);
+    let cells = shape.m as usize * shape.n as usize;
+    let outb = ctx.storage_buffer("test.out", cells as u64 * 4);
+    let scale = |v: &[f32], buf| match v.len() {
+        0 => Scale::None,
+        1 => Scale::Tensor(buf),
+        _ => Scale::PerIndex(buf),
+    };
+    let epi = Epilogue {
+        scale_a: scale(host.scale_a, &sab),
+        scale_b: scale(host.scale_b, &sbb),
+        bias: bias.as_ref(),
+        bias_offset: 0,
+        relu: host.relu,
+    };
+    let mut rec = Recording::new();
+    let bufs = GemmBuffers::new(&ab, &bb, &outb);
+    let how = (precision, pass);
+    ops::depthwise(ctx, &mut rec, how, geom, Some(k_chunk), bufs, &epi)?;
+    ctx.run(&rec)?;
+    let mut gpu: Vec<f32> = ctx.read_buffer_async(&outb).await?;
+    gpu.truncate(cells);
+    Ok(gpu)
 }

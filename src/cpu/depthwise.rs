@@ -43,6 +43,26 @@ fn operands(
     }
 }
 
+/// The lanes of one dispatch of `pass`: per split-K chunk `z`, every output cell, its sum from
+/// `cell(z, gm, gn)`, stored as the epilogue or a raw partial.
+fn for_each_cell(
+    g: &ConvGeometry,
+    pass: DepthwisePass,
+    k_chunk: u32,
+    (epilogue, raw, out): (&CpuEpilogue<'_>, bool, &mut [f32]),
+    cell: impl Fn(usize, usize, usize) -> f32,
+) {
+    let shape = pass.shape(g);
+    for z in 0..shape.chunks(k_chunk) {
+        for gm in 0..shape.m {
+            for gn in 0..shape.n {
+                let acc = cell(z as usize, gm as usize, gn as usize);
+                store_result(epilogue, raw, out, (shape.m, shape.n), acc, (gm, gn), z);
+            }
+        }
+    }
+}
+
 /// One `depthwise_i8` dispatch: per cell and split-K chunk, four K values at a time gathered
 /// byte by byte into one word of each operand (zero in the padding and past K), summed with
 /// `dot4I8Packed` in int32. `a`, `b` as the kernel binds them (W's rows in whole words).
@@ -57,50 +77,35 @@ pub fn depthwise_i8_pass(
     raw: bool,
     out: &mut [f32],
 ) {
-    let shape = pass.shape(g);
-    let (m, n, k) = (shape.m as usize, shape.n as usize, shape.k as usize);
+    let k = pass.shape(g).k as usize;
     let dy_row = g.c.next_multiple_of(4) as usize;
     let k4_total = k.div_ceil(4);
-    let w_row = k4_total * 4;
     let byte = |src: &[u32], e: usize| (src[e / 4] >> (8 * (e % 4))) & 0xff;
     let chunk4 = k_chunk as usize / 4;
-    for z in 0..shape.chunks(k_chunk) as usize {
-        let (k40, k41) = (z * chunk4, ((z + 1) * chunk4).min(k4_total));
-        for gm in 0..m {
-            for gn in 0..n {
-                let mut acc = 0i32;
-                for k4 in k40..k41 {
-                    let (mut aw, mut bw) = (0u32, 0u32);
-                    for j in 0..4 {
-                        let kk = 4 * k4 + j;
-                        if kk >= k {
-                            continue;
-                        }
-                        if let Some((ea, eb)) = operands(g, pass, dy_row, (gm, gn, kk)) {
-                            aw |= byte(a, ea) << (8 * j);
-                            // W's bytes sit in rows of whole words.
-                            let eb = match pass {
-                                DepthwisePass::WeightGrad => eb,
-                                _ => gn * w_row + kk,
-                            };
-                            bw |= byte(b, eb) << (8 * j);
-                        }
-                    }
-                    acc = acc.wrapping_add(dot4_i8_packed(aw, bw));
-                }
-                let cell = (gm as u32, gn as u32);
-                store_result(
-                    epilogue,
-                    raw,
-                    out,
-                    (shape.m, shape.n),
-                    acc as f32,
-                    cell,
-                    z as u32,
-                );
+    for_each_cell(g, pass, k_chunk, (epilogue, raw, out), |z, gm, gn| {
+        let mut acc = 0i32;
+        for k4 in z * chunk4..((z + 1) * chunk4).min(k4_total) {
+            let (mut aw, mut bw) = (0u32, 0u32);
+            for j in 0..4 {
+                let kk = 4 * k4 + j;
+                let Some((ea, eb)) = (kk < k)
+                    .then(|| operands(g, pass, dy_row, (gm, gn, kk)))
+                    .flatten()
+                else {
+                    continue;
+                };
+                aw |= byte(a, ea) << (8 * j);
+                // W's bytes sit in rows of whole words.
+                let eb = match pass {
+                    DepthwisePass::WeightGrad => eb,
+                    _ => gn * k4_total * 4 + kk,
+                };
+                bw |= byte(b, eb) << (8 * j);
             }
+            acc = acc.wrapping_add(dot4_i8_packed(aw, bw));
         }
-    }
+        acc as f32
+    });
 }
 
 /// One `depthwise_f32` dispatch: per cell and split-K chunk, one fused multiply-add per K
@@ -116,23 +121,17 @@ pub fn depthwise_f32_pass(
     raw: bool,
     out: &mut [f32],
 ) {
-    let shape = pass.shape(g);
-    let (m, n, k) = (shape.m as usize, shape.n as usize, shape.k as usize);
+    let k = pass.shape(g).k as usize;
     let chunk = k_chunk as usize;
-    for z in 0..shape.chunks(k_chunk) as usize {
-        for gm in 0..m {
-            for gn in 0..n {
-                let mut acc = 0f32;
-                for kk in z * chunk..((z + 1) * chunk).min(k) {
-                    if let Some((ea, eb)) = operands(g, pass, g.c as usize, (gm, gn, kk)) {
-                        acc = a[ea].mul_add(b[eb], acc);
-                    }
-                }
-                let cell = (gm as u32, gn as u32);
-                store_result(epilogue, raw, out, (shape.m, shape.n), acc, cell, z as u32);
+    for_each_cell(g, pass, k_chunk, (epilogue, raw, out), |z, gm, gn| {
+        let mut acc = 0f32;
+        for kk in z * chunk..((z + 1) * chunk).min(k) {
+            if let Some((ea, eb)) = operands(g, pass, g.c as usize, (gm, gn, kk)) {
+                acc = a[ea].mul_add(b[eb], acc);
             }
         }
-    }
+        acc
+    });
 }
 
 /// A whole int8 depthwise pass as the GPU computes it: [`depthwise_i8_pass`], then, when K
