@@ -321,37 +321,32 @@ impl Linear {
         let dx_shape = GemmShape::new(b, i, o).with_trans(false, true);
         let dw_shape = GemmShape::new(o, i, b).with_trans(true, true);
         let Some(q) = &self.int8 else {
-            if let Input::Depthwise(g, x) = x {
-                let pass = |p| (Precision::Fp32, p);
-                if let Some(dx) = dx {
-                    let bufs = GemmBuffers::new(dy, &self.params, dx);
-                    let p = pass(DepthwisePass::InputGrad);
-                    ops::depthwise(ctx, rec, p, g, None, bufs, &Epilogue::NONE)?;
-                }
-                let bufs = GemmBuffers::new(dy, x, &self.grads);
-                let p = pass(DepthwisePass::WeightGrad);
-                ops::depthwise(ctx, rec, p, g, None, bufs, &Epilogue::NONE)?;
-                return Ok(Vec::new());
-            }
+            let fp32 = |pass| (Precision::Fp32, pass);
+            let none = &Epilogue::NONE;
             if let Some(dx) = dx {
-                ops::gemm_f32(
-                    ctx,
-                    rec,
-                    &dx_shape,
-                    GemmBuffers::new(dy, &self.params, dx),
-                    &Epilogue::NONE,
-                )?;
+                let bufs = GemmBuffers::new(dy, &self.params, dx);
+                match x {
+                    Input::Depthwise(g, _) => {
+                        let pass = fp32(DepthwisePass::InputGrad);
+                        ops::depthwise(ctx, rec, pass, g, None, bufs, none)?
+                    }
+                    _ => ops::gemm_f32(ctx, rec, &dx_shape, bufs, none)?,
+                }
             }
             match x {
                 Input::Matrix(x) | Input::Columns(_, x, _) => {
                     let bufs = GemmBuffers::new(dy, x, &self.grads);
-                    ops::gemm_f32(ctx, rec, &dw_shape, bufs, &Epilogue::NONE)?;
+                    ops::gemm_f32(ctx, rec, &dw_shape, bufs, none)?;
                 }
                 Input::Implicit(g, x) => {
                     let bufs = GemmBuffers::new(dy, x, &self.grads);
                     ops::conv_gemm::conv_f32_wgrad(ctx, rec, (g, self.outputs), bufs)?;
                 }
-                Input::Depthwise(..) => unreachable!("recorded above"),
+                Input::Depthwise(g, x) => {
+                    let bufs = GemmBuffers::new(dy, x, &self.grads);
+                    let pass = fp32(DepthwisePass::WeightGrad);
+                    ops::depthwise(ctx, rec, pass, g, None, bufs, none)?;
+                }
             }
             return Ok(Vec::new());
         };
