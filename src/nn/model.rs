@@ -118,7 +118,6 @@ impl Model {
         match &self.layers[k] {
             Layer::Relu(mask) => mask.as_ref(),
             Layer::Block(b) => Some(b.out_mask()),
-            Layer::Relu6(mask) => Some(mask),
             _ => None,
         }
     }
