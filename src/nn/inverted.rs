@@ -11,7 +11,7 @@ use crate::nn::depthwise::DepthwiseConv2d;
 use crate::nn::int8::SummarySlot;
 use crate::nn::linear::{Gradients, Output};
 use crate::nn::pass::{Clips, Pass};
-use crate::nn::scratch::Scratch;
+use crate::nn::scratch::{BlockScratch, Scratch};
 use crate::nn::tensors::Slot;
 use crate::nn::{BatchNorm, Conv2d};
 use crate::ops::{self, ConvGeometry, ReluPass, ReluSaved};
@@ -22,14 +22,14 @@ use crate::quant::Policy;
 pub(crate) struct Expansion {
     pub(crate) conv: Conv2d,
     pub(crate) bn: BatchNorm,
-    /// conv's output, then bn's.
-    out: [wgpu::Buffer; 2],
     /// The ReLU6's output (the depthwise convolution's input) and its mask.
     relu: wgpu::Buffer,
     mask: wgpu::Buffer,
 }
 
-/// The inverted-residual block of MobileNetV2.
+/// The inverted-residual block of MobileNetV2. It keeps what its backward reads (the ReLU6
+/// outputs the convolutions after them take as input, their masks); the convolutions' and batch
+/// norms' outputs and the gradients inside its backward are [`Scratch::block`]'s.
 #[derive(Debug)]
 pub struct InvertedResidual {
     pub(crate) expand: Option<Expansion>,
@@ -37,23 +37,15 @@ pub struct InvertedResidual {
     pub(crate) bn_dw: BatchNorm,
     pub(crate) project: Conv2d,
     pub(crate) bn_project: BatchNorm,
-    /// The depthwise convolution's output, then its batch norm's.
-    dw_out: [wgpu::Buffer; 2],
     /// The second ReLU6's output (the projection's input) and its mask.
     relu: wgpu::Buffer,
     mask: wgpu::Buffer,
-    /// The projection's output, then (with the shortcut) its batch norm's.
-    project_out: [wgpu::Buffer; 2],
-    /// Gradients inside the backward, two in turn, as large as the largest.
-    grad: [wgpu::Buffer; 2],
-    /// The gradient of the input through the main path, before the shortcut's is added.
-    dx_main: wgpu::Buffer,
     /// Whether the input is added to the output (stride 1, same channels).
     residual: bool,
     hidden_in: u32,
     hidden_out: u32,
-    out_cells: u32,
-    in_cells: u32,
+    pub(crate) out_cells: u32,
+    pub(crate) in_cells: u32,
 }
 
 impl InvertedResidual {
@@ -105,7 +97,6 @@ impl InvertedResidual {
             Some(Expansion {
                 conv,
                 bn: BatchNorm::new(ctx, &format!("{name}.expand_bn"), batch * h * w, hidden),
-                out: ["expand_out", "expand_bn_out"].map(|what| buf(what, hidden_in)),
                 relu: buf("relu1", hidden_in),
                 mask: mask("relu1_mask", hidden_in),
             })
@@ -130,25 +121,26 @@ impl InvertedResidual {
         let hidden_out = rows * hidden;
         let out_cells = rows * channels;
         let in_cells = batch * h * w * c;
-        let largest = hidden_in.max(out_cells).max(hidden_out);
         Ok(InvertedResidual {
             expand,
             depthwise,
             bn_dw: BatchNorm::new(ctx, &format!("{name}.depthwise_bn"), rows, hidden),
             project,
             bn_project: BatchNorm::new(ctx, &format!("{name}.project_bn"), rows, channels),
-            dw_out: ["depthwise_out", "depthwise_bn_out"].map(|what| buf(what, hidden_out)),
             relu: buf("relu2", hidden_out),
             mask: mask("relu2_mask", hidden_out),
-            project_out: ["project_out", "project_bn_out"].map(|what| buf(what, out_cells)),
-            grad: ["grad_a", "grad_b"].map(|what| buf(what, largest)),
-            dx_main: buf("dx_main", in_cells),
             residual: stride == 1 && c == channels,
             hidden_in,
             hidden_out,
             out_cells,
             in_cells,
         })
+    }
+
+    /// Values of the largest tensor inside the block: what each of [`Scratch::block`]'s
+    /// activation and gradient buffers must hold for it.
+    pub(crate) fn largest_cells(&self) -> u32 {
+        self.hidden_in.max(self.hidden_out).max(self.out_cells)
     }
 
     /// Output `[h, w, channels]` of a block with `stride` on `[h, w, _]` (a 3×3 depthwise
@@ -168,6 +160,9 @@ impl InvertedResidual {
         scratch: &Scratch,
     ) -> Result<()> {
         let (clips, phase) = (pass.clips, pass.phase);
+        let BlockScratch {
+            conv_out, bn_out, ..
+        } = &scratch.block;
         let relu6 = |rec: &mut Recording, n, x, mask, out| {
             let op = ReluPass::Forward {
                 x,
@@ -178,7 +173,6 @@ impl InvertedResidual {
         let dw_in = match &self.expand {
             Some(e) => {
                 let input = MaskedInput { x, relu_mask: None };
-                let [conv_out, bn_out] = &e.out;
                 e.conv
                     .record_forward(ctx, rec, input, Output::plain(conv_out), clips, scratch)?;
                 e.bn.record_forward(ctx, rec, conv_out, Output::plain(bn_out), phase)?;
@@ -187,27 +181,25 @@ impl InvertedResidual {
             }
             None => x,
         };
-        let [dw_out, dw_bn_out] = &self.dw_out;
         self.depthwise
-            .record_forward(ctx, rec, dw_in, Output::plain(dw_out), clips)?;
+            .record_forward(ctx, rec, dw_in, Output::plain(conv_out), clips)?;
         self.bn_dw
-            .record_forward(ctx, rec, dw_out, Output::plain(dw_bn_out), phase)?;
-        relu6(rec, self.hidden_out, dw_bn_out, &self.mask, &self.relu)?;
-        let [p_out, p_bn_out] = &self.project_out;
+            .record_forward(ctx, rec, conv_out, Output::plain(bn_out), phase)?;
+        relu6(rec, self.hidden_out, bn_out, &self.mask, &self.relu)?;
         let input = MaskedInput {
             x: &self.relu,
             relu_mask: None,
         };
         self.project
-            .record_forward(ctx, rec, input, Output::plain(p_out), clips, scratch)?;
+            .record_forward(ctx, rec, input, Output::plain(conv_out), clips, scratch)?;
         if !self.residual {
             return self
                 .bn_project
-                .record_forward(ctx, rec, p_out, Output::plain(y), phase);
+                .record_forward(ctx, rec, conv_out, Output::plain(y), phase);
         }
         self.bn_project
-            .record_forward(ctx, rec, p_out, Output::plain(p_bn_out), phase)?;
-        ops::add(rec, self.out_cells, p_bn_out, x, (y, false))
+            .record_forward(ctx, rec, conv_out, Output::plain(bn_out), phase)?;
+        ops::add(rec, self.out_cells, bn_out, x, (y, false))
     }
 
     /// The backward from `dy`; `x` is the forward's input.
@@ -221,7 +213,9 @@ impl InvertedResidual {
         scratch: &Scratch,
     ) -> Result<Vec<usize>> {
         let mut seeded = Vec::new();
-        let [g_a, g_b] = &self.grad;
+        let BlockScratch {
+            g_a, g_b, dx_main, ..
+        } = &scratch.block;
         let relu6 = |rec: &mut Recording, n, dy, mask, out| {
             let op = ReluPass::Backward {
                 dy,
@@ -230,7 +224,7 @@ impl InvertedResidual {
             ops::relu6(ctx, rec, n, op, out)
         };
         // The main path writes the block's dx itself unless the shortcut's is added after.
-        let dx_path = dx.map(|dx| if self.residual { &self.dx_main } else { dx });
+        let dx_path = dx.map(|dx| if self.residual { dx_main } else { dx });
         self.bn_project
             .record_backward(ctx, rec, dy, g_a, scratch)?;
         let grads = Gradients {
@@ -262,7 +256,7 @@ impl InvertedResidual {
             seeded.extend(e.conv.record_backward(ctx, rec, x, grads, clips, scratch)?);
         }
         if let (Some(dx), true) = (dx, self.residual) {
-            ops::add(rec, self.in_cells, &self.dx_main, dy, (dx, false))?;
+            ops::add(rec, self.in_cells, dx_main, dy, (dx, false))?;
         }
         Ok(seeded)
     }

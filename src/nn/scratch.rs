@@ -16,17 +16,19 @@ pub(crate) struct Scratch {
     pub(crate) packed_cols: wgpu::Buffer,
     /// A batch norm's per-element terms, before their column sums.
     pub(crate) batchnorm: wgpu::Buffer,
-    /// The activations and gradients inside a basic block.
+    /// The activations and gradients inside a basic or inverted-residual block.
     pub(crate) block: BlockScratch,
 }
 
-/// The activations and gradients inside a [`BasicBlock`](crate::nn::BasicBlock) that its backward does not read (a
-/// batch norm keeps x̂, a ReLU its mask), and the gradients inside its backward.
+/// The activations and gradients inside a [`BasicBlock`](crate::nn::BasicBlock) or an
+/// [`InvertedResidual`](crate::nn::InvertedResidual) that its backward does not read (a batch
+/// norm keeps x̂, a ReLU its mask), and the gradients inside its backward.
 #[derive(Debug)]
 pub(crate) struct BlockScratch {
-    /// A convolution's output (conv1's, then conv2's, the shortcut's), then the sum.
+    /// A convolution's output (conv1's, then conv2's, the shortcut's, then the sum; an inverted
+    /// block's expansion's, depthwise's, projection's).
     pub(crate) conv_out: wgpu::Buffer,
-    /// bn1's output, then bn2's.
+    /// A batch norm's output (bn1's, then bn2's; each of an inverted block's in turn).
     pub(crate) bn_out: wgpu::Buffer,
     /// The shortcut batch norm's output.
     pub(crate) short_out: wgpu::Buffer,
@@ -51,14 +53,16 @@ impl Scratch {
         let packed_cols = largest(&mut convs.map(Conv2d::packed_cols_bytes));
         let batchnorms = layers.iter().flat_map(Layer::batchnorms);
         let batchnorm = largest(&mut batchnorms.map(BatchNorm::scratch_bytes));
+        // (largest tensor inside, input) of each block, in values.
         let blocks = || {
             layers.iter().filter_map(|l| match l {
-                Layer::Block(b) => Some(b),
+                Layer::Block(b) => Some((b.out_cells, b.in_cells)),
+                Layer::Inverted(b) => Some((b.largest_cells(), b.in_cells)),
                 _ => None,
             })
         };
-        let out = largest(&mut blocks().map(|b| b.out_cells as u64 * 4));
-        let input = largest(&mut blocks().map(|b| b.in_cells as u64 * 4));
+        let out = largest(&mut blocks().map(|(out, _)| out as u64 * 4));
+        let input = largest(&mut blocks().map(|(_, input)| input as u64 * 4));
         let buf = |what: &str, bytes| ctx.storage_buffer(&format!("scratch.{what}"), bytes);
         Scratch {
             dcols: buf("dcols", dcols),
