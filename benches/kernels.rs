@@ -353,7 +353,7 @@ fn quantize(c: &mut Criterion) {
             bench.iter(|| {
                 let mut rec = Recording::new();
                 let bufs = QuantizeBuffers {
-                    input: &x,
+                    input: (&x).into(),
                     clips: &clips,
                     packed: &packed,
                     scales: &scales,

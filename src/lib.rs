@@ -54,7 +54,7 @@
 //! // Ops append dispatches to a recording ...
 //! let mut rec = octet::Recording::new();
 //! ops::quantize(&ctx, &mut rec, &layout, Rounding::Nearest, ops::QuantizeBuffers {
-//!     input: &x, clips: &clips, packed: &packed, scales: &scales, relu_mask: None,
+//!     input: (&x).into(), clips: &clips, packed: &packed, scales: &scales, relu_mask: None,
 //! })?;
 //! // ... which goes into your own command encoder, beside your other work,
 //! let mut encoder = device.create_command_encoder(&Default::default());

@@ -70,7 +70,7 @@ fn bad_shapes_and_small_buffers_are_typed_errors() {
 
         let layout = Layout::new(16, 16, ChannelAxis::Rows);
         let bufs = QuantizeBuffers {
-            input: &small,
+            input: (&small).into(),
             clips: &big,
             packed: &big,
             scales: &big,
@@ -87,7 +87,7 @@ fn bad_shapes_and_small_buffers_are_typed_errors() {
         }
         let empty = Layout::new(0, 16, ChannelAxis::Tensor);
         let bufs = QuantizeBuffers {
-            input: &big,
+            input: (&big).into(),
             clips: &big,
             packed: &big,
             scales: &big,

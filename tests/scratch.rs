@@ -41,7 +41,7 @@ fn split_gemms_share_one_scratch_grown_to_the_largest_need() {
             .dispatches
             .iter()
             .filter(|d| d.def.name == "gemm_reduce")
-            .map(|d| &d.buffers[0])
+            .map(|d| &d.buffers[0].buffer)
             .collect();
         let needs = shapes.map(|s| s.partials_bytes(f32_k_chunk(&s, ctx.spread())));
         assert!(

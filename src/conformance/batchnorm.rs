@@ -31,7 +31,7 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
         let xhat = ctx.storage_buffer("test.xhat", cells as u64 * 4);
         let bufs = BatchNormBuffers {
             stats: &stats,
-            affine: &ab,
+            affine: (&ab).into(),
             running: &rb,
             xhat: &xhat,
         };
@@ -53,7 +53,7 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
             &dyb,
             bufs,
             &scratch,
-            (&sums, &dxb),
+            ((&sums).into(), &dxb),
         )?;
         // Evaluation, with the ReLU after it folded in.
         ops::batchnorm_forward(ctx, &mut rec, (rows, c), false, cfg, &xb, bufs, (&eb, true))?;

@@ -24,7 +24,7 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
         const AT: usize = 3;
         let sums = ctx.upload("test.sums", &vec![f32::NAN; AT + cols as usize]);
         let mut rec = Recording::new();
-        let out_at = (&sums, AT as u32);
+        let out_at = ((&sums).into(), AT as u32);
         ops::column_sum::column_sum(ctx, &mut rec, (rows, cols), &xb, out_at, None)?;
         ctx.run(&rec)?;
         let all: Vec<f32> = ctx.read_buffer_async(&sums).await?;

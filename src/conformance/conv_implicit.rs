@@ -78,7 +78,7 @@ async fn f32_channel_cases(
     let epi = Epilogue {
         scale_a: Scale::None,
         scale_b: Scale::None,
-        bias: Some(&bb),
+        bias: Some((&bb).into()),
         bias_offset: 0,
         relu: true,
     };
@@ -242,7 +242,7 @@ pub(super) async fn i8_cases(
             } else {
                 Scale::None
             },
-            bias: host.bias.map(|_| &bias_buf),
+            bias: host.bias.map(|_| (&bias_buf).into()),
             bias_offset: 0,
             relu: host.relu,
         };

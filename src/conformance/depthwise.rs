@@ -205,7 +205,7 @@ async fn gpu_depthwise(
     let epi = Epilogue {
         scale_a: scale(host.scale_a, &sab),
         scale_b: scale(host.scale_b, &sbb),
-        bias: bias.as_ref(),
+        bias: bias.as_ref().map(Into::into),
         bias_offset: 0,
         relu: host.relu,
     };

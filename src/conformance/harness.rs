@@ -50,7 +50,7 @@ pub async fn gpu_quantize(
         .then(|| ctx.storage_buffer("test.relu_mask", mask_bytes));
     let mut rec = Recording::new();
     let bufs = QuantizeBuffers {
-        input: &x,
+        input: (&x).into(),
         clips: &c,
         packed: &packed,
         scales: &scales,
@@ -352,7 +352,7 @@ async fn gpu_gemm(
     let epilogue = Epilogue {
         scale_a: scale(host.scale_a, &sa),
         scale_b: scale(host.scale_b, &sb),
-        bias: bias_buf.as_ref(),
+        bias: bias_buf.as_ref().map(Into::into),
         bias_offset: BIAS_OFFSET as u32,
         relu: host.relu,
     };

@@ -38,12 +38,12 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
         let mut rec = Recording::new();
         let checked = [
             Checked {
-                x: &xb,
+                x: (&xb).into(),
                 n: n as u32,
                 slot: 2,
             },
             Checked {
-                x: &yb,
+                x: (&yb).into(),
                 n: 3,
                 slot: 3,
             },
@@ -78,7 +78,7 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
         .zip(&tensors)
         .zip(slots)
         .map(|((x, v), slot)| Checked {
-            x,
+            x: x.into(),
             n: v.len() as u32,
             slot: slot as u32,
         })
@@ -105,7 +105,7 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
     let mut rec = Recording::new();
     let xb = ctx.upload("test.x", &x);
     let all = Checked {
-        x: &xb,
+        x: (&xb).into(),
         n: 5000,
         slot: 1,
     };

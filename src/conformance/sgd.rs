@@ -90,9 +90,9 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
                 let gb = ctx.upload("test.grad", &grad);
                 let mut rec = Recording::new();
                 let bufs = SgdBuffers {
-                    grad: &gb,
-                    weights: &wb,
-                    velocity: &vb,
+                    grad: (&gb).into(),
+                    weights: (&wb).into(),
+                    velocity: (&vb).into(),
                     lr_scale: scale.map(|s| (&fb, s)),
                     guard: None,
                 };

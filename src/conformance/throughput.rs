@@ -67,7 +67,7 @@ pub(super) fn quantize(ctx: &Context, size: u32) -> Result<f64> {
     let run = || -> Result<()> {
         let mut rec = Recording::new();
         let bufs = QuantizeBuffers {
-            input: &x,
+            input: (&x).into(),
             clips: &clips,
             packed: &packed,
             scales: &scales,

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;
-use crate::gpu::kernel::with_error_scope;
+use crate::gpu::kernel::{View, with_error_scope};
 
 pub(crate) const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_SRC)
@@ -87,7 +87,7 @@ impl Context {
         buffer: &wgpu::Buffer,
     ) -> Result<Vec<T>> {
         let bytes = self
-            .start_read_after(self.encoder("readback"), &[(buffer, buffer.size())])?
+            .start_read_after(self.encoder("readback"), &[buffer.into()])?
             .finish(self)
             .await?;
         let elems = bytes[0].len() / std::mem::size_of::<T>();
@@ -102,7 +102,7 @@ impl Context {
     pub fn read_after(
         &self,
         encoder: wgpu::CommandEncoder,
-        sources: &[(&wgpu::Buffer, u64)],
+        sources: &[View<'_>],
     ) -> Result<Vec<Vec<u8>>> {
         self.start_read_after(encoder, sources)?.wait(self)
     }
@@ -112,9 +112,9 @@ impl Context {
     pub fn start_read_after(
         &self,
         encoder: wgpu::CommandEncoder,
-        sources: &[(&wgpu::Buffer, u64)],
+        sources: &[View<'_>],
     ) -> Result<PendingRead> {
-        let size: u64 = sources.iter().map(|(_, n)| n).sum();
+        let size: u64 = sources.iter().map(|v| v.size).sum();
         self.start_read_into(encoder, sources, self.staging_buffer(size))
     }
 
@@ -135,13 +135,13 @@ impl Context {
     pub fn start_read_into(
         &self,
         mut encoder: wgpu::CommandEncoder,
-        sources: &[(&wgpu::Buffer, u64)],
+        sources: &[View<'_>],
         staging: wgpu::Buffer,
     ) -> Result<PendingRead> {
         let mut at = 0;
-        for (buffer, n) in sources {
-            encoder.copy_buffer_to_buffer(buffer, 0, &staging, at, *n);
-            at += n;
+        for v in sources {
+            encoder.copy_buffer_to_buffer(v.buffer, v.offset, &staging, at, v.size);
+            at += v.size;
         }
         let index = self.submit(encoder)?;
         let (tx, rx) = futures::channel::oneshot::channel();
@@ -152,7 +152,7 @@ impl Context {
             staging,
             index,
             mapped: rx,
-            sizes: sources.iter().map(|(_, n)| *n).collect(),
+            sizes: sources.iter().map(|v| v.size).collect(),
         })
     }
 

@@ -247,8 +247,93 @@ pub(crate) fn grid_groups(groups: u64) -> [u32; 3] {
     }
 }
 
-/// One dispatch, fully described but not yet recorded: kernel, parameter bytes, buffers (bindings
-/// 1.. in declaration order) and grid. Buffers are cheap handle clones.
+/// A byte range of a buffer bound as one binding, borrowed: what ops take, so that a layer's
+/// parameters can live inside a model's flat buffers (one SGD dispatch updates them all). A
+/// `&wgpu::Buffer` converts into the view of the whole buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct View<'a> {
+    /// The buffer.
+    pub buffer: &'a wgpu::Buffer,
+    /// Where the range starts, in bytes (a multiple of the device's storage offset alignment).
+    pub offset: u64,
+    /// Its length in bytes.
+    pub size: u64,
+}
+
+impl<'a> From<&'a wgpu::Buffer> for View<'a> {
+    fn from(buffer: &'a wgpu::Buffer) -> Self {
+        View {
+            buffer,
+            offset: 0,
+            size: buffer.size(),
+        }
+    }
+}
+
+impl<'a> From<&'a Region> for View<'a> {
+    fn from(r: &'a Region) -> Self {
+        View {
+            buffer: &r.buffer,
+            offset: r.offset,
+            size: r.size,
+        }
+    }
+}
+
+impl View<'_> {
+    /// The owned range.
+    pub fn to_region(self) -> Region {
+        Region {
+            buffer: self.buffer.clone(),
+            offset: self.offset,
+            size: self.size,
+        }
+    }
+}
+
+/// A byte range of a buffer, owned (a cheap handle clone): a dispatch's binding, or a layer's
+/// parameters inside a model's flat buffers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Region {
+    /// The buffer.
+    pub buffer: wgpu::Buffer,
+    /// Where the range starts, in bytes.
+    pub offset: u64,
+    /// Its length in bytes.
+    pub size: u64,
+}
+
+impl Region {
+    /// The whole of `buffer`.
+    pub fn whole(buffer: wgpu::Buffer) -> Self {
+        let size = buffer.size();
+        Region {
+            buffer,
+            offset: 0,
+            size,
+        }
+    }
+
+    /// The borrowed view.
+    pub fn view(&self) -> View<'_> {
+        self.into()
+    }
+
+    /// The 32-bit words the range covers: `offset / 4 .. (offset + size) / 4`.
+    pub fn words(&self) -> std::ops::Range<usize> {
+        (self.offset / 4) as usize..((self.offset + self.size) / 4) as usize
+    }
+
+    /// Whether the two ranges share a byte of one buffer.
+    pub fn overlaps(&self, other: &Region) -> bool {
+        self.buffer == other.buffer
+            && self.offset < other.offset + other.size
+            && other.offset < self.offset + self.size
+    }
+}
+
+/// One dispatch, fully described but not yet recorded: kernel, parameter bytes, bound ranges
+/// (bindings 1.. in declaration order) and grid. Buffers are cheap handle clones.
 #[derive(Clone, Debug)]
 pub struct Dispatch {
     /// The kernel.
@@ -256,16 +341,16 @@ pub struct Dispatch {
     /// Bytes of binding 0's parameter struct.
     pub params: Vec<u8>,
     /// Bindings 1.. .
-    pub buffers: Vec<wgpu::Buffer>,
+    pub buffers: Vec<Region>,
     /// Workgroup counts.
     pub grid: [u32; 3],
 }
 
 impl Dispatch {
-    pub(crate) fn new<P: bytemuck::Pod>(
+    pub(crate) fn new<'b, P: bytemuck::Pod, B: Copy + Into<View<'b>>>(
         def: &'static KernelDef,
         params: &P,
-        buffers: &[&wgpu::Buffer],
+        buffers: &[B],
         grid: [u32; 3],
     ) -> Self {
         assert_eq!(
@@ -277,7 +362,7 @@ impl Dispatch {
         Dispatch {
             def,
             params: bytemuck::bytes_of(params).to_vec(),
-            buffers: buffers.iter().map(|b| (*b).clone()).collect(),
+            buffers: buffers.iter().map(|&b| b.into().to_region()).collect(),
             grid,
         }
     }
@@ -337,8 +422,8 @@ impl Recording {
                 .iter_mut()
                 .flat_map(|d| d.buffers.iter_mut())
             {
-                if *b == old {
-                    *b = new.clone();
+                if b.buffer == old {
+                    *b = Region::whole(new.clone());
                 }
             }
             if own {
@@ -435,11 +520,11 @@ fn check_aliasing(d: &Dispatch) -> Result<()> {
     for (i, a) in d.buffers.iter().enumerate() {
         for (j, b) in d.buffers.iter().enumerate().skip(i + 1) {
             let writable = |k: usize| d.def.bindings[k + 1].1 == BindType::ReadWrite;
-            if a == b && (writable(i) || writable(j)) {
+            if a.overlaps(b) && (writable(i) || writable(j)) {
                 return Err(Error::Gpu {
                     during: d.def.name,
                     message: format!(
-                        "bindings `{}` and `{}` are the same buffer and one of them is \
+                        "bindings `{}` and `{}` overlap in one buffer and one of them is \
                          writable, which WebGPU forbids",
                         d.def.bindings[i + 1].0,
                         d.def.bindings[j + 1].0
@@ -478,7 +563,11 @@ impl Context {
                     .enumerate()
                     .map(|(i, b)| wgpu::BindGroupEntry {
                         binding: i as u32 + 1,
-                        resource: b.as_entire_binding(),
+                        resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                            buffer: &b.buffer,
+                            offset: b.offset,
+                            size: wgpu::BufferSize::new(b.size),
+                        }),
                     }),
             );
             let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {

@@ -1,6 +1,7 @@
 //! BatchNorm2d over NHWC activations, FP32 in every policy.
 
 use crate::error::Result;
+use crate::gpu::Region;
 use crate::gpu::{Context, Recording};
 use crate::nn::layer::Trainable;
 use crate::nn::linear::Output;
@@ -18,12 +19,12 @@ pub struct BatchNorm {
     cfg: BatchNormConfig,
     stats: wgpu::Buffer,
     /// γ then β.
-    pub(crate) affine: wgpu::Buffer,
+    pub(crate) affine: Region,
     running: wgpu::Buffer,
     xhat: wgpu::Buffer,
     /// dγ then dβ: the same layout as `affine`, so one SGD step updates both.
-    grads: wgpu::Buffer,
-    velocity: wgpu::Buffer,
+    pub(crate) grads: Region,
+    pub(crate) velocity: Region,
 }
 
 impl BatchNorm {
@@ -42,11 +43,15 @@ impl BatchNorm {
                 &format!("{name}.stats"),
                 channels as u64 * size_of::<ops::ChannelStat>() as u64,
             ),
-            affine: ctx.upload(&format!("{name}.affine"), &affine),
+            affine: Region::whole(ctx.upload(&format!("{name}.affine"), &affine)),
             running: ctx.upload(&format!("{name}.running"), &running),
             xhat: ctx.storage_buffer(&format!("{name}.xhat"), cells * 4),
-            grads: ctx.storage_buffer(&format!("{name}.grads"), 2 * channels as u64 * 4),
-            velocity: ctx.storage_buffer(&format!("{name}.velocity"), 2 * channels as u64 * 4),
+            grads: Region::whole(
+                ctx.storage_buffer(&format!("{name}.grads"), 2 * channels as u64 * 4),
+            ),
+            velocity: Region::whole(
+                ctx.storage_buffer(&format!("{name}.velocity"), 2 * channels as u64 * 4),
+            ),
         }
     }
 
@@ -54,7 +59,7 @@ impl BatchNorm {
     fn bufs(&self) -> BatchNormBuffers<'_> {
         BatchNormBuffers {
             stats: &self.stats,
-            affine: &self.affine,
+            affine: self.affine.view(),
             running: &self.running,
             xhat: &self.xhat,
         }
@@ -94,7 +99,7 @@ impl BatchNorm {
             dy,
             self.bufs(),
             &scratch.batchnorm,
-            (&self.grads, dx),
+            (self.grads.view(), dx),
         )
     }
 
@@ -103,15 +108,20 @@ impl BatchNorm {
         ops::batchnorm_scratch_bytes(self.rows, self.channels)
     }
 
+    /// γ and β, their gradients and momentum, to move them into the model's flat buffers.
+    pub(crate) fn regions_mut(&mut self) -> [&mut Region; 3] {
+        [&mut self.affine, &mut self.grads, &mut self.velocity]
+    }
+
     /// γ and β as one SGD dispatch updates them.
     pub(crate) fn trainable(&self) -> Trainable<'_> {
         Trainable {
             name: &self.name,
             len: 2 * self.channels,
             sgd: SgdBuffers {
-                grad: &self.grads,
-                weights: &self.affine,
-                velocity: &self.velocity,
+                grad: self.grads.view(),
+                weights: self.affine.view(),
+                velocity: self.velocity.view(),
                 lr_scale: None,
                 guard: None,
             },
@@ -121,27 +131,29 @@ impl BatchNorm {
     /// γ and β (trainable), then the running mean and variance.
     pub(crate) fn slots(&self) -> [Slot<'_>; 4] {
         let c = self.channels;
-        let half = |buffer, i: u32| Slice {
-            buffer,
-            offset: i * c,
-            len: c,
-        };
         let bufs = [&self.affine, &self.grads, &self.velocity];
         let running = |what: &str, i| Slot {
             name: format!("{}.{what}", self.name),
             shape: vec![c as usize],
-            places: vec![(TensorRole::RunningStat, half(&self.running, i))],
+            places: vec![(
+                TensorRole::RunningStat,
+                Slice {
+                    buffer: &self.running,
+                    offset: i * c,
+                    len: c,
+                },
+            )],
         };
         [
             Slot::trainable(
                 format!("{}.weight", self.name),
                 vec![c as usize],
-                bufs.map(|b| half(b, 0)),
+                bufs.map(|r| Slice::within(r, 0, c)),
             ),
             Slot::trainable(
                 format!("{}.bias", self.name),
                 vec![c as usize],
-                bufs.map(|b| half(b, 1)),
+                bufs.map(|r| Slice::within(r, c, c)),
             ),
             running("running_mean", 0),
             running("running_var", 1),

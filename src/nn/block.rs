@@ -1,7 +1,7 @@
 //! The residual basic block of the ResNet.
 
 use crate::error::Result;
-use crate::gpu::{Context, Recording};
+use crate::gpu::{Context, Recording, Region};
 use crate::nn::conv::MaskedInput;
 use crate::nn::int8::SummarySlot;
 use crate::nn::linear::{Gradients, Output};
@@ -287,6 +287,27 @@ impl BasicBlock {
     pub(crate) fn convs(&self) -> Vec<&Conv2d> {
         let mut v = vec![&self.conv1, &self.conv2];
         v.extend(self.shortcut.as_ref().map(|s| &s.conv));
+        v
+    }
+
+    /// Every trainable's ranges, mutable, in the order of the convolutions then the batch norms.
+    pub(crate) fn trainables_mut(&mut self) -> Vec<[&mut Region; 3]> {
+        let BasicBlock {
+            conv1,
+            conv2,
+            bn1,
+            bn2,
+            shortcut,
+            ..
+        } = self;
+        let (sc_conv, sc_bn) = match shortcut {
+            Some(Shortcut { conv, bn }) => (Some(conv), Some(bn)),
+            None => (None, None),
+        };
+        let mut v = vec![conv1.gemm.regions_mut(), conv2.gemm.regions_mut()];
+        v.extend(sc_conv.map(|c| c.gemm.regions_mut()));
+        v.extend([bn1.regions_mut(), bn2.regions_mut()]);
+        v.extend(sc_bn.map(BatchNorm::regions_mut));
         v
     }
 

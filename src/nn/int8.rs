@@ -2,7 +2,7 @@
 //! and its entry in the model's table of dY clip summaries.
 
 use crate::error::Result;
-use crate::gpu::{Context, Recording};
+use crate::gpu::{Context, Recording, View};
 use crate::nn::linear::{Input, LinearShape};
 use crate::ops::clip_select::ClipSummary;
 use crate::ops::{self, ChannelAxis, ChannelStat, ConvGeometry, Layout, QuantizeBuffers, Rounding};
@@ -32,13 +32,14 @@ impl QuantTensor {
 
     /// Max-abs per tensor, nearest rounding: the forward's rule for X and W. With `relu_mask`
     /// the quantization also writes the mask of the ReLU whose output `input` is.
-    pub(crate) fn record_max_abs(
+    pub(crate) fn record_max_abs<'a>(
         &self,
         ctx: &Context,
         rec: &mut Recording,
-        input: &wgpu::Buffer,
+        input: impl Into<View<'a>>,
         relu_mask: Option<&wgpu::Buffer>,
     ) -> Result<()> {
+        let input = input.into();
         ops::channel_stats(ctx, rec, &self.layout, input, &self.stats, None)?;
         self.record_quantize(
             ctx,
@@ -60,17 +61,17 @@ impl QuantTensor {
     }
 
     /// Quantizes `input` with the clips at `clips` (and writes the ReLU mask, if given).
-    pub(crate) fn record_quantize(
+    pub(crate) fn record_quantize<'a>(
         &self,
         ctx: &Context,
         rec: &mut Recording,
-        input: &wgpu::Buffer,
+        input: impl Into<View<'a>>,
         relu_mask: Option<&wgpu::Buffer>,
         clips: ClipsAt<'_>,
         rounding: Rounding,
     ) -> Result<()> {
         let bufs = QuantizeBuffers {
-            input,
+            input: input.into(),
             clips: clips.buffer,
             packed: &self.packed,
             scales: &self.scales,

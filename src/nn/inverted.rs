@@ -4,7 +4,7 @@
 //! reads the block's input.
 
 use crate::error::Result;
-use crate::gpu::{Context, Recording};
+use crate::gpu::{Context, Recording, Region};
 use crate::nn::block::BlockInput;
 use crate::nn::conv::MaskedInput;
 use crate::nn::depthwise::DepthwiseConv2d;
@@ -273,6 +273,29 @@ impl InvertedResidual {
         let mut v: Vec<_> = self.expand.iter().map(|e| &e.conv.gemm).collect();
         v.push(&self.depthwise.gemm);
         v.push(&self.project.gemm);
+        v
+    }
+
+    /// Every trainable's ranges, mutable, in the order of [`InvertedResidual::gemms`] then
+    /// [`InvertedResidual::batchnorms`].
+    pub(crate) fn trainables_mut(&mut self) -> Vec<[&mut Region; 3]> {
+        let InvertedResidual {
+            expand,
+            depthwise,
+            project,
+            bn_dw,
+            bn_project,
+            ..
+        } = self;
+        let (e_conv, e_bn) = match expand {
+            Some(e) => (Some(&mut e.conv), Some(&mut e.bn)),
+            None => (None, None),
+        };
+        let mut v: Vec<[&mut Region; 3]> =
+            e_conv.map(|c| c.gemm.regions_mut()).into_iter().collect();
+        v.extend([depthwise.gemm.regions_mut(), project.gemm.regions_mut()]);
+        v.extend(e_bn.map(BatchNorm::regions_mut));
+        v.extend([bn_dw.regions_mut(), bn_project.regions_mut()]);
         v
     }
 

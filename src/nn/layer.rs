@@ -1,5 +1,6 @@
 //! A built layer: the GPU object each [`LayerSpec`](crate::nn::LayerSpec) becomes.
 
+use crate::gpu::Region;
 use crate::nn::tensors::Slot;
 use crate::nn::{BasicBlock, BatchNorm, Conv2d, DepthwiseConv2d, InvertedResidual, Linear};
 use crate::ops::{self, SgdBuffers};
@@ -77,6 +78,24 @@ impl Layer {
         gemms
             .chain(self.batchnorms().into_iter().map(BatchNorm::trainable))
             .collect()
+    }
+
+    /// Every trainable's value, gradient and momentum ranges, mutable, in the order of
+    /// [`Layer::trainables`].
+    pub(crate) fn trainables_mut(&mut self) -> Vec<[&mut Region; 3]> {
+        match self {
+            Layer::Linear(l) => vec![l.regions_mut()],
+            Layer::Conv(c) => vec![c.gemm.regions_mut()],
+            Layer::Depthwise(d) => vec![d.gemm.regions_mut()],
+            Layer::BatchNorm(b) => vec![b.regions_mut()],
+            Layer::Block(b) => b.trainables_mut(),
+            Layer::Inverted(b) => b.trainables_mut(),
+            Layer::MaxPool(..)
+            | Layer::GlobalAvgPool(_)
+            | Layer::Flatten
+            | Layer::Relu(_)
+            | Layer::Relu6(_) => Vec::new(),
+        }
     }
 
     /// The layer's named tensors.

@@ -5,6 +5,7 @@
 //! dY is quantized per the policy. The bias and its gradient stay FP32.
 
 use crate::error::Result;
+use crate::gpu::Region;
 use crate::gpu::{Context, Recording};
 use crate::nn::int8::{ClipsAt, Int8State, SummarySlot};
 use crate::nn::layer::Trainable;
@@ -91,11 +92,13 @@ pub struct Linear {
     pub(crate) batch: u32,
     /// The weight (`outputs × inputs`, row-major) and then the bias, in one buffer, so that one
     /// SGD dispatch and one health check cover both: the bias starts at [`Linear::bias_at`].
-    pub(crate) params: wgpu::Buffer,
+    /// A range of the model's flat parameter buffer once the model is built
+    /// ([`nn::params`](crate::nn::params)).
+    pub(crate) params: Region,
     /// The gradients of `params`, laid out alike.
-    pub(crate) grads: wgpu::Buffer,
+    pub(crate) grads: Region,
     /// SGD's momentum for `params`, laid out alike.
-    pub(crate) velocity: wgpu::Buffer,
+    pub(crate) velocity: Region,
     pub(crate) int8: Option<Int8State>,
     pub(crate) policy: Policy,
 }
@@ -129,9 +132,9 @@ impl Linear {
             inputs,
             outputs,
             batch,
-            params: ctx.upload(&format!("{name}.params"), &[weight, bias].concat()),
-            grads: ctx.storage_buffer(&format!("{name}.grads"), bytes),
-            velocity: ctx.storage_buffer(&format!("{name}.velocity"), bytes),
+            params: Region::whole(ctx.upload(&format!("{name}.params"), &[weight, bias].concat())),
+            grads: Region::whole(ctx.storage_buffer(&format!("{name}.grads"), bytes)),
+            velocity: Region::whole(ctx.storage_buffer(&format!("{name}.velocity"), bytes)),
             int8,
             policy: policy.clone(),
         }
@@ -144,6 +147,11 @@ impl Linear {
             Some(q) => q.x.layout.packed_words() as u64 * 4 + 4,
             None => self.batch as u64 * self.inputs as u64 * 4,
         }
+    }
+
+    /// `params`, `grads` and `velocity`, to move them into the model's flat buffers.
+    pub(crate) fn regions_mut(&mut self) -> [&mut Region; 3] {
+        [&mut self.params, &mut self.grads, &mut self.velocity]
     }
 
     /// Index of the bias in `params` (and of its gradient in `grads`): after the weight.
@@ -165,16 +173,12 @@ impl Linear {
             Slot::trainable(
                 format!("{}.weight", self.name),
                 weight_shape,
-                roles.map(|b| Slice::whole(b, n)),
+                roles.map(|r| Slice::within(r, 0, n)),
             ),
             Slot::trainable(
                 format!("{}.bias", self.name),
                 vec![o as usize],
-                roles.map(|buffer| Slice {
-                    buffer,
-                    offset: n,
-                    len: o,
-                }),
+                roles.map(|r| Slice::within(r, n, o)),
             ),
         ];
         if let Some(q) = &self.int8 {
@@ -245,21 +249,21 @@ impl Linear {
             let epi = Epilogue {
                 scale_a: Scale::None,
                 scale_b: Scale::None,
-                bias: Some(&self.params),
+                bias: Some(self.params.view()),
                 bias_offset: self.bias_at(),
                 relu: out.relu,
             };
             return match input {
                 Input::Matrix(x) | Input::Columns(_, x, _) => {
-                    let bufs = GemmBuffers::new(x, &self.params, out.y);
+                    let bufs = GemmBuffers::new(x, self.params.view(), out.y);
                     ops::gemm_f32(ctx, rec, &shape, bufs, &epi)
                 }
                 Input::Implicit(g, x) => {
-                    let bufs = GemmBuffers::new(x, &self.params, out.y);
+                    let bufs = GemmBuffers::new(x, self.params.view(), out.y);
                     ops::conv_gemm::conv_f32_forward(ctx, rec, (g, self.outputs), bufs, &epi)
                 }
                 Input::Depthwise(g, x) => {
-                    let bufs = GemmBuffers::new(x, &self.params, out.y);
+                    let bufs = GemmBuffers::new(x, self.params.view(), out.y);
                     let pass = (Precision::Fp32, DepthwisePass::Forward);
                     ops::depthwise(ctx, rec, pass, g, None, bufs, &epi)
                 }
@@ -273,9 +277,9 @@ impl Linear {
             q.x.record_max_abs(ctx, rec, x, relu_mask)?;
         }
         match clips {
-            Clips::Refresh => q.w.record_max_abs(ctx, rec, &self.params, None)?,
+            Clips::Refresh => q.w.record_max_abs(ctx, rec, self.params.view(), None)?,
             Clips::Reuse => {
-                let w = &self.params;
+                let w = self.params.view();
                 q.w.record_quantize(ctx, rec, w, None, q.w.own_clip(), nearest)?;
             }
             Clips::Inputs => {}
@@ -283,7 +287,7 @@ impl Linear {
         let epi = Epilogue {
             scale_a: Scale::Tensor(&q.x.scales),
             scale_b: Scale::Tensor(&q.w.scales),
-            bias: Some(&self.params),
+            bias: Some(self.params.view()),
             bias_offset: self.bias_at(),
             relu: out.relu,
         };
@@ -316,7 +320,7 @@ impl Linear {
     ) -> Result<Vec<usize>> {
         let (b, i, o) = (self.batch, self.inputs, self.outputs);
         // db = 1ᵀ·dY, FP32 in every policy.
-        let bias_grad = (&self.grads, self.bias_at());
+        let bias_grad = (self.grads.view(), self.bias_at());
         ops::column_sum::column_sum(ctx, rec, (b, o), dy, bias_grad, None)?;
         let dx_shape = GemmShape::new(b, i, o).with_trans(false, true);
         let dw_shape = GemmShape::new(o, i, b).with_trans(true, true);
@@ -324,7 +328,7 @@ impl Linear {
             let fp32 = |pass| (Precision::Fp32, pass);
             let none = &Epilogue::NONE;
             if let Some(dx) = dx {
-                let bufs = GemmBuffers::new(dy, &self.params, dx);
+                let bufs = GemmBuffers::new(dy, self.params.view(), dx);
                 match x {
                     Input::Depthwise(g, _) => {
                         let pass = fp32(DepthwisePass::InputGrad);
@@ -335,15 +339,15 @@ impl Linear {
             }
             match x {
                 Input::Matrix(x) | Input::Columns(_, x, _) => {
-                    let bufs = GemmBuffers::new(dy, x, &self.grads);
+                    let bufs = GemmBuffers::new(dy, x, self.grads.view());
                     ops::gemm_f32(ctx, rec, &dw_shape, bufs, none)?;
                 }
                 Input::Implicit(g, x) => {
-                    let bufs = GemmBuffers::new(dy, x, &self.grads);
+                    let bufs = GemmBuffers::new(dy, x, self.grads.view());
                     ops::conv_gemm::conv_f32_wgrad(ctx, rec, (g, self.outputs), bufs)?;
                 }
                 Input::Depthwise(g, x) => {
-                    let bufs = GemmBuffers::new(dy, x, &self.grads);
+                    let bufs = GemmBuffers::new(dy, x, self.grads.view());
                     let pass = fp32(DepthwisePass::WeightGrad);
                     ops::depthwise(ctx, rec, pass, g, None, bufs, none)?;
                 }
@@ -435,7 +439,7 @@ impl Linear {
             bias_offset: 0,
             relu: false,
         };
-        let bufs = GemmBuffers::new(dy_for_dw, q.x_operand(rec, &x)?, &self.grads);
+        let bufs = GemmBuffers::new(dy_for_dw, q.x_operand(rec, &x)?, self.grads.view());
         let k_chunk = dw_shape.auto_k_chunk(MAX_K_CHUNK, ctx.spread());
         match x {
             Input::Matrix(_) | Input::Columns(..) => {
@@ -459,9 +463,9 @@ impl Linear {
             name: &self.name,
             len: self.param_count(),
             sgd: SgdBuffers {
-                grad: &self.grads,
-                weights: &self.params,
-                velocity: &self.velocity,
+                grad: self.grads.view(),
+                weights: self.params.view(),
+                velocity: self.velocity.view(),
                 lr_scale: self.lr_scale(),
                 guard: None,
             },

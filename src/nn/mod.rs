@@ -26,6 +26,7 @@ mod io;
 mod layer;
 mod linear;
 mod model;
+pub(crate) mod params;
 mod pass;
 pub(crate) mod plan;
 mod predict;

@@ -70,6 +70,7 @@ impl Model {
             layers.push(built.layer(l, &mut slots, &mut init)?);
         }
         add_relu_masks(ctx, &mut layers, &shapes, batch);
+        crate::nn::params::flatten(ctx, &mut layers)?;
         let plan = plan::plan(&layers);
         let (acts, grads) = activations(ctx, &layers, &shapes, batch);
         let health_names = health_names(&layers);

@@ -3,7 +3,7 @@
 //! model's [`LayerPlan`]s; an unfused one records every layer on its own.
 
 use crate::error::Result;
-use crate::gpu::{Context, Recording};
+use crate::gpu::{Context, Recording, View};
 use crate::nn::Model;
 use crate::nn::block::BlockOutput;
 use crate::nn::conv::MaskedInput;
@@ -12,7 +12,7 @@ use crate::nn::linear::{self, Output};
 use crate::nn::pass::{Clips, Fusion, Pass};
 use crate::nn::plan::{LayerPlan, ReluBackward, ReluForward};
 use crate::ops::nonfinite::Checked;
-use crate::ops::{self, ReluPass, ReluSaved, SgdBuffers, SgdStep, XentBuffers};
+use crate::ops::{self, LrScale, ReluPass, ReluSaved, SgdBuffers, SgdStep, XentBuffers};
 
 impl Model {
     /// How layer `i` is recorded under `fusion` (unfused past the last layer).
@@ -208,7 +208,7 @@ impl Model {
     /// `health_names`.
     pub(crate) fn record_checks(&self, ctx: &Context, rec: &mut Recording) -> Result<()> {
         let loss = Checked {
-            x: &self.row_loss,
+            x: (&self.row_loss).into(),
             n: self.batch,
             slot: 1,
         };
@@ -225,9 +225,10 @@ impl Model {
         ops::nonfinite::nonfinite_count(ctx, rec, &tensors, &self.health)
     }
 
-    /// Records the optimizer step, one SGD dispatch per trainable, guarded by the health record;
-    /// returns the dispatch index of each update, whose learning rate the trainer sets every
-    /// step.
+    /// Records the optimizer step guarded by the health record: one SGD dispatch per run of
+    /// trainables that lie next to each other in the flat buffers and share a learning-rate
+    /// factor (one run for the whole model unless UI8 scales each layer by its own φ); returns
+    /// the dispatch index of each update, whose learning rate the trainer sets every step.
     pub(crate) fn record_update(
         &self,
         ctx: &Context,
@@ -235,13 +236,13 @@ impl Model {
         step: SgdStep,
     ) -> Result<Vec<usize>> {
         let mut updates = Vec::new();
-        for t in self.trainables() {
+        for run in sgd_runs(ctx, self.trainables()) {
             updates.push(rec.dispatches.len());
             let bufs = SgdBuffers {
                 guard: Some(&self.health),
-                ..t.sgd
+                ..run
             };
-            ops::sgd(ctx, rec, t.len, step, bufs)?;
+            ops::sgd(ctx, rec, (run.weights.size / 4) as u32, step, bufs)?;
         }
         Ok(updates)
     }
@@ -249,7 +250,7 @@ impl Model {
     /// What a data-parallel step exchanges between ranks: every trainable's gradient buffer
     /// with its length, in the slot order of `health_names`, and the tables the optimizer
     /// reads its learning-rate factors from.
-    pub(crate) fn exchanged(&self) -> (Vec<(&wgpu::Buffer, u32)>, Vec<&wgpu::Buffer>) {
+    pub(crate) fn exchanged(&self) -> (Vec<(View<'_>, u32)>, Vec<&wgpu::Buffer>) {
         let trainables = self.trainables();
         let grads = trainables.iter().map(|t| (t.sgd.grad, t.len)).collect();
         let mut tables: Vec<&wgpu::Buffer> = Vec::new();
@@ -265,4 +266,50 @@ impl Model {
     fn trainables(&self) -> Vec<Trainable<'_>> {
         self.layers.iter().flat_map(Layer::trainables).collect()
     }
+}
+
+/// The trainables' SGD buffers merged into runs: a trainable joins the run before it when its
+/// ranges follow that run's in the same buffers (at most the alignment padding between them,
+/// which holds zeros) and its learning-rate factor is the same. Each view's size covers `len`
+/// values, not its padding.
+fn sgd_runs<'a>(ctx: &Context, trainables: Vec<Trainable<'a>>) -> Vec<SgdBuffers<'a>> {
+    let align = ctx.device().limits().min_storage_buffer_offset_alignment as u64;
+    let same_scale =
+        |a: Option<(&wgpu::Buffer, LrScale)>, b: Option<(&wgpu::Buffer, LrScale)>| match (a, b) {
+            (None, None) => true,
+            (Some((ba, sa)), Some((bb, sb))) => ba == bb && sa == sb,
+            _ => false,
+        };
+    let follows = |run: View<'_>, next: View<'_>| {
+        let end = run.offset + run.size;
+        run.buffer == next.buffer && next.offset >= end && next.offset - end < align
+    };
+    let mut runs: Vec<SgdBuffers<'a>> = Vec::new();
+    for t in trainables {
+        let len = t.len as u64 * 4;
+        let fit = |v: View<'a>| View { size: len, ..v };
+        let s = SgdBuffers {
+            grad: fit(t.sgd.grad),
+            weights: fit(t.sgd.weights),
+            velocity: fit(t.sgd.velocity),
+            ..t.sgd
+        };
+        if let Some(run) = runs.last_mut()
+            && same_scale(run.lr_scale, s.lr_scale)
+            && follows(run.grad, s.grad)
+            && follows(run.weights, s.weights)
+            && follows(run.velocity, s.velocity)
+        {
+            let grow = |r: View<'a>, next: View<'a>| View {
+                size: next.offset + next.size - r.offset,
+                ..r
+            };
+            run.grad = grow(run.grad, s.grad);
+            run.weights = grow(run.weights, s.weights);
+            run.velocity = grow(run.velocity, s.velocity);
+            continue;
+        }
+        runs.push(s);
+    }
+    runs
 }

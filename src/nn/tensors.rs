@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;
+use crate::gpu::Region;
 
 /// What a tensor of a model holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -73,6 +74,15 @@ impl<'a> Slice<'a> {
         Slice {
             buffer,
             offset: 0,
+            len,
+        }
+    }
+
+    /// `len` f32s from element `offset` of `region`.
+    pub fn within(region: &'a Region, offset: u32, len: u32) -> Self {
+        Slice {
+            buffer: &region.buffer,
+            offset: (region.offset / 4) as u32 + offset,
             len,
         }
     }

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;
-use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
+use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, View, grid_1d, wgsl};
 use crate::ops::{ChannelAxis, ChannelStat, Layout, check_buffer};
 
 pub use crate::abi::{BATCHNORM_RECTIFY, BatchNormConfig, BatchNormParams};
@@ -80,7 +80,7 @@ pub struct BatchNormBuffers<'a> {
     /// `channels` [`ChannelStat`] of the batch (written by the training forward).
     pub stats: &'a wgpu::Buffer,
     /// γ then β, `2 × channels` f32.
-    pub affine: &'a wgpu::Buffer,
+    pub affine: View<'a>,
     /// Running mean then running variance, `2 × channels` f32 (start: 0 and 1).
     pub running: &'a wgpu::Buffer,
     /// `rows × channels` f32, the normalized input saved for the backward.
@@ -130,7 +130,14 @@ pub fn batchnorm_forward(
         flags: if rectify { BATCHNORM_RECTIFY } else { 0 },
         ..BatchNormParams::new(rows, channels, train, cfg)
     };
-    let b = [x, bufs.stats, bufs.affine, bufs.running, bufs.xhat, out];
+    let b = [
+        x.into(),
+        bufs.stats.into(),
+        bufs.affine,
+        bufs.running.into(),
+        bufs.xhat.into(),
+        out.into(),
+    ];
     rec.push(Dispatch::new(&BATCHNORM, &params, &b, grid_1d(cells, 256)));
     Ok(())
 }
@@ -152,7 +159,7 @@ pub fn batchnorm_backward(
     dy: &wgpu::Buffer,
     bufs: BatchNormBuffers<'_>,
     scratch: &wgpu::Buffer,
-    (sums, dx): (&wgpu::Buffer, &wgpu::Buffer),
+    (sums, dx): (View<'_>, &wgpu::Buffer),
 ) -> Result<()> {
     const OP: &str = "batchnorm_backward";
     check(OP, rows, channels, &bufs)?;
@@ -174,7 +181,14 @@ pub fn batchnorm_backward(
         grid,
     ));
     super::column_sum::column_sum(ctx, rec, (rows, 2 * channels), scratch, (sums, 0), None)?;
-    let b = [dy, bufs.xhat, bufs.stats, bufs.affine, sums, dx];
+    let b = [
+        dy.into(),
+        bufs.xhat.into(),
+        bufs.stats.into(),
+        bufs.affine,
+        sums,
+        dx.into(),
+    ];
     rec.push(Dispatch::new(&BATCHNORM_BACKWARD, &params, &b, grid));
     Ok(())
 }

@@ -17,7 +17,7 @@
 use crate::abi::Layout;
 use crate::error::{Error, Result};
 use crate::gpu::Context;
-use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_groups, wgsl};
+use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, View, grid_groups, wgsl};
 use crate::ops::{check_buffer, partials_scratch};
 
 pub use crate::abi::{
@@ -126,15 +126,16 @@ pub fn tail_partials_bytes(layout: &Layout, n_candidates: usize) -> u64 {
 
 /// Records pass 1 over `input` (`layout.len()` f32) into `stats` (`layout.channels()` entries).
 /// `scratch` holds [`partials_bytes`]; when `None`, the recording's scratch.
-pub fn channel_stats(
+pub fn channel_stats<'a>(
     ctx: &Context,
     rec: &mut Recording,
     layout: &Layout,
-    input: &wgpu::Buffer,
+    input: impl Into<View<'a>>,
     stats: &wgpu::Buffer,
     scratch: Option<&wgpu::Buffer>,
 ) -> Result<()> {
     const OP: &str = "channel_stats";
+    let input = input.into();
     layout.validate(OP)?;
     check_buffer(OP, "input", input, layout.len() as u64 * 4)?;
     check_buffer(OP, "stats", stats, stat_bytes(layout))?;
@@ -147,7 +148,7 @@ pub fn channel_stats(
         rec.push(Dispatch::new(
             &CHANNEL_STATS,
             &params,
-            &[input, unused, stats],
+            &[input, unused.into(), stats.into()],
             grid,
         ));
         return Ok(());
@@ -156,13 +157,13 @@ pub fn channel_stats(
     rec.push(Dispatch::new(
         &CHANNEL_STATS,
         &params,
-        &[input, &partials, ctx.unused_binding(0)],
+        &[input, (&partials).into(), ctx.unused_binding(0).into()],
         grid_groups(groups),
     ));
     rec.push(Dispatch::new(
         &CHANNEL_STATS_REDUCE,
         &params,
-        &[input, &partials, stats],
+        &[input, (&partials).into(), stats.into()],
         grid_groups(layout.channels() as u64),
     ));
     Ok(())

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;
-use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d};
+use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, View, grid_1d};
 use crate::ops::gemm::{GEMM_REDUCE, GemmParams, GemmShape};
 use crate::ops::{Epilogue, check_buffer, partials_scratch};
 
@@ -38,7 +38,7 @@ pub fn column_sum(
     rec: &mut Recording,
     (rows, cols): (u32, u32),
     x: &wgpu::Buffer,
-    (out, at): (&wgpu::Buffer, u32),
+    (out, at): (View<'_>, u32),
     partials: Option<&wgpu::Buffer>,
 ) -> Result<()> {
     const OP: &str = "column_sum";
@@ -64,7 +64,7 @@ pub fn column_sum(
     };
     let grid = [cols.div_ceil(64), segments, 1];
     if segments == 1 {
-        rec.push(Dispatch::new(&COLUMN_SUM, &params, &[x, out], grid));
+        rec.push(Dispatch::new(&COLUMN_SUM, &params, &[x.into(), out], grid));
         return Ok(());
     }
     let scratch = partials_scratch(ctx, rec, OP, partials, partials_bytes(rows, cols))?;
@@ -89,7 +89,13 @@ pub fn column_sum(
     rec.push(Dispatch::new(
         &GEMM_REDUCE,
         &reduce,
-        &[&scratch, none, none, none, out],
+        &[
+            (&scratch).into(),
+            none.into(),
+            none.into(),
+            none.into(),
+            out,
+        ],
         grid_1d(cols as u64, 256),
     ));
     Ok(())

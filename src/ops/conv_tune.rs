@@ -87,7 +87,7 @@ fn measure_conv(
     // X quantized in place: what an int8 layer does under either lowering.
     let quantize_x = |r: &mut Recording| {
         let q = QuantizeBuffers {
-            input: &x,
+            input: (&x).into(),
             clips: &clip,
             packed: &x_q,
             scales: &scales,

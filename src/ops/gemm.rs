@@ -25,7 +25,7 @@
 use crate::abi::{Precision, WideTile};
 use crate::error::{Error, Result};
 use crate::gpu::Context;
-use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
+use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, View, grid_1d, wgsl};
 use crate::ops::conv::ConvParams;
 use crate::ops::gemm_wide;
 use crate::ops::{ConvGeometry, check_buffer, partials_scratch};
@@ -288,8 +288,8 @@ impl<'a> Scale<'a> {
     fn check(&self, op: &'static str, binding: &'static str, len: u32) -> Result<()> {
         match self {
             Scale::None => Ok(()),
-            Scale::Tensor(b) => check_buffer(op, binding, b, 4),
-            Scale::PerIndex(b) => check_buffer(op, binding, b, len as u64 * 4),
+            Scale::Tensor(b) => check_buffer(op, binding, *b, 4),
+            Scale::PerIndex(b) => check_buffer(op, binding, *b, len as u64 * 4),
         }
     }
 }
@@ -302,7 +302,7 @@ pub struct Epilogue<'a> {
     /// Scale of B: per tensor or per column of the output.
     pub scale_b: Scale<'a>,
     /// Optional bias, one per output column, from index `bias_offset` of its buffer on.
-    pub bias: Option<&'a wgpu::Buffer>,
+    pub bias: Option<View<'a>>,
     /// Index of column 0's bias in `bias`.
     pub bias_offset: u32,
     /// Apply a following ReLU layer's forward (`relu`'s rectifier, NaN kept) to every output,
@@ -346,11 +346,11 @@ impl GemmParams {
 #[derive(Clone, Copy, Debug)]
 pub struct GemmBuffers<'a> {
     /// Operand A.
-    pub a: &'a wgpu::Buffer,
+    pub a: View<'a>,
     /// Operand B.
-    pub b: &'a wgpu::Buffer,
+    pub b: View<'a>,
     /// Out: `M·N` f32, row-major.
-    pub out: &'a wgpu::Buffer,
+    pub out: View<'a>,
     /// Scratch for split-K partials ([`GemmShape::partials_bytes`]); when `None` and K needs
     /// more than one chunk, the recording's scratch (one buffer for all its dispatches).
     pub partials: Option<&'a wgpu::Buffer>,
@@ -358,11 +358,11 @@ pub struct GemmBuffers<'a> {
 
 impl<'a> GemmBuffers<'a> {
     /// Operands and output, split-K partials in the recording's scratch.
-    pub fn new(a: &'a wgpu::Buffer, b: &'a wgpu::Buffer, out: &'a wgpu::Buffer) -> Self {
+    pub fn new(a: impl Into<View<'a>>, b: impl Into<View<'a>>, out: impl Into<View<'a>>) -> Self {
         GemmBuffers {
-            a,
-            b,
-            out,
+            a: a.into(),
+            b: b.into(),
+            out: out.into(),
             partials: None,
         }
     }
@@ -445,7 +445,7 @@ pub(crate) fn record_kernel(
             )?;
             b
         }
-        None => ctx.unused_binding(0),
+        None => ctx.unused_binding(0).into(),
     };
     let params = GemmParams::new(shape, k_chunk, epilogue);
     let (scale_a, scale_b) = (epilogue.scale_a.buffer(ctx), epilogue.scale_b.buffer(ctx));
@@ -458,7 +458,8 @@ pub(crate) fn record_kernel(
         ));
     }
     let grid = variant.grid(shape, params.chunks, block);
-    let dispatch = |out: &wgpu::Buffer| {
+    let (scale_a, scale_b) = (View::from(scale_a), View::from(scale_b));
+    let dispatch = |out: View<'_>| {
         let bindings = [bufs.a, bufs.b, scale_a, scale_b, bias, out];
         match conv {
             None => Dispatch::new(def, &params, &bindings, grid),
@@ -483,12 +484,12 @@ pub(crate) fn record_kernel(
     }
     let needed = shape.partials_bytes(k_chunk);
     let partials = partials_scratch(ctx, rec, op, bufs.partials, needed)?;
-    rec.push(dispatch(&partials));
+    rec.push(dispatch((&partials).into()));
     let cells = shape.m as u64 * shape.n as u64;
     rec.push(Dispatch::new(
         &GEMM_REDUCE,
         &params,
-        &[&partials, scale_a, scale_b, bias, bufs.out],
+        &[(&partials).into(), scale_a, scale_b, bias, bufs.out],
         grid_1d(cells, 256),
     ));
     Ok(())

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;
-use crate::gpu::kernel::{KernelDef, Recording};
+use crate::gpu::kernel::{KernelDef, Recording, View};
 
 pub use crate::abi::{ChannelAxis, DepthwisePass, Layout, Precision, Rounding};
 
@@ -101,18 +101,19 @@ pub use sgd::{LrScale, SgdBuffers, SgdStep, sgd};
 pub use softmax_xent::{XentBuffers, softmax_xent};
 
 /// Fails with [`Error::BufferTooSmall`] unless `buffer` holds at least `needed` bytes.
-pub(crate) fn check_buffer(
+pub(crate) fn check_buffer<'a>(
     op: &'static str,
     binding: &'static str,
-    buffer: &wgpu::Buffer,
+    buffer: impl Into<View<'a>>,
     needed: u64,
 ) -> Result<()> {
-    if buffer.size() < needed {
+    let actual = buffer.into().size;
+    if actual < needed {
         return Err(Error::BufferTooSmall {
             op,
             binding,
             needed,
-            actual: buffer.size(),
+            actual,
         });
     }
     Ok(())

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;
-use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
+use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, View, grid_1d, wgsl};
 use crate::ops::check_buffer;
 
 pub use crate::abi::{NONFINITE_PER_LANE, NONFINITE_TENSORS, NonFiniteParams};
@@ -31,7 +31,7 @@ pub static NONFINITE_COUNT: KernelDef = KernelDef {
 #[derive(Clone, Copy, Debug)]
 pub struct Checked<'a> {
     /// The f32 tensor.
-    pub x: &'a wgpu::Buffer,
+    pub x: View<'a>,
     /// Values to check.
     pub n: u32,
     /// Its slot in the health record (above 0: slot 0 is the total).
@@ -52,7 +52,7 @@ pub fn nonfinite_count(
             n: [0; NONFINITE_TENSORS],
             slot: [0; NONFINITE_TENSORS],
         };
-        let mut bufs = [ctx.unused_binding(0); NONFINITE_TENSORS];
+        let mut bufs = [View::from(ctx.unused_binding(0)); NONFINITE_TENSORS];
         for (i, t) in group.iter().enumerate() {
             if t.n == 0 || t.slot == 0 {
                 return Err(Error::invalid(
@@ -68,7 +68,7 @@ pub fn nonfinite_count(
         rec.push(Dispatch::new(
             &NONFINITE_COUNT,
             &params,
-            &[bufs[0], bufs[1], bufs[2], bufs[3], health],
+            &[bufs[0], bufs[1], bufs[2], bufs[3], health.into()],
             grid_1d(most.div_ceil(NONFINITE_PER_LANE) as u64, 256),
         ));
     }

@@ -16,7 +16,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;
-use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
+use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, View, grid_1d, wgsl};
 use crate::ops::relu::relu_mask_bytes;
 use crate::ops::{Layout, Rounding, check_buffer};
 
@@ -65,7 +65,7 @@ const fn quantize_kernel(name: &'static str, sources: &'static [&'static str]) -
 #[derive(Clone, Copy, Debug)]
 pub struct QuantizeBuffers<'a> {
     /// `layout.len()` f32, row-major.
-    pub input: &'a wgpu::Buffer,
+    pub input: View<'a>,
     /// `layout.channels()` f32 clips.
     pub clips: &'a wgpu::Buffer,
     /// Out: `layout.packed_words()` u32.
@@ -133,10 +133,10 @@ pub fn quantize_at(
         &params,
         &[
             input,
-            clips,
-            packed,
-            scales,
-            relu_mask.unwrap_or(ctx.unused_binding(1)),
+            clips.into(),
+            packed.into(),
+            scales.into(),
+            relu_mask.unwrap_or(ctx.unused_binding(1)).into(),
         ],
         grid_1d(layout.packed_words() as u64, 256),
     ));

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::Context;
-use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
+use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, View, grid_1d, wgsl};
 use crate::ops::check_buffer;
 
 pub use crate::abi::{GUARD, LrScale, SGD_PER_LANE, SgdParams, SgdStep};
@@ -30,11 +30,11 @@ pub static SGD: KernelDef = KernelDef {
 #[derive(Clone, Copy, Debug)]
 pub struct SgdBuffers<'a> {
     /// `n` f32 gradients.
-    pub grad: &'a wgpu::Buffer,
+    pub grad: View<'a>,
     /// `n` f32 master weights, updated in place.
-    pub weights: &'a wgpu::Buffer,
+    pub weights: View<'a>,
     /// `n` f32 momentum buffer, zero before the first step.
-    pub velocity: &'a wgpu::Buffer,
+    pub velocity: View<'a>,
     /// Optional learning-rate factor: the buffer it is read from (e.g. a table of
     /// [`ClipSummary`](super::ClipSummary)) and how.
     pub lr_scale: Option<(&'a wgpu::Buffer, LrScale)>,
@@ -84,7 +84,13 @@ pub fn sgd(
         }
         None => ctx.unused_binding(0),
     };
-    let b = [bufs.grad, buffer, bufs.weights, bufs.velocity, health];
+    let b = [
+        bufs.grad,
+        buffer.into(),
+        bufs.weights,
+        bufs.velocity,
+        health.into(),
+    ];
     rec.push(Dispatch::new(
         &SGD,
         &params,

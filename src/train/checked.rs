@@ -43,10 +43,10 @@ pub(crate) async fn run(
     for (index, (d, prepared)) in recording.dispatches.iter().zip(dispatches).enumerate() {
         let mut bufs = Vec::with_capacity(d.buffers.len());
         for b in &d.buffers {
-            if !mirror.contains_key(b) {
-                mirror.insert(b.clone(), ctx.read_buffer_async(b).await?);
+            if !mirror.contains_key(&b.buffer) {
+                mirror.insert(b.buffer.clone(), ctx.read_buffer_async(&b.buffer).await?);
             }
-            bufs.push(mirror[b].clone());
+            bufs.push(mirror[&b.buffer][b.words()].to_vec());
         }
         replay(d.def.name, &d.params, &mut bufs).map_err(|reason| Error::InvalidArgument {
             op: "train_step_checked",
@@ -68,14 +68,14 @@ pub(crate) async fn run(
             if kind != BindType::ReadWrite {
                 continue;
             }
-            let gpu: Vec<u32> = ctx.read_buffer_async(b).await?;
+            let gpu: Vec<u32> = ctx.read_buffer_async(&b.buffer).await?;
             compare(
                 output_words(d.def.name, name, &d.params),
-                &gpu,
+                &gpu[b.words()],
                 &bufs[j],
                 &mut check,
             );
-            mirror.insert(b.clone(), gpu);
+            mirror.insert(b.buffer.clone(), gpu);
         }
         checks.push(check);
     }

@@ -13,6 +13,7 @@
 
 use crate::dist::{Collective, Exchange, ExchangeStats, exchange};
 use crate::error::{Error, Result};
+use crate::gpu::View;
 use crate::nn::TensorRole;
 use crate::rng::hash_u32;
 
@@ -80,12 +81,17 @@ impl Trainer {
         crate::gpu::Prepared::encode_all(&prepared.dispatches[..split], &mut encoder);
         let (grads, tables) = self.model.exchanged();
         let health = &self.model.health;
-        let mut sources: Vec<(&wgpu::Buffer, u64)> =
-            grads.iter().map(|(b, n)| (*b, *n as u64 * 4)).collect();
-        sources.push((health, health.size()));
-        sources.extend(tables.iter().map(|b| (*b, b.size())));
+        let mut sources: Vec<View> = grads
+            .iter()
+            .map(|&(v, n)| View {
+                size: n as u64 * 4,
+                ..v
+            })
+            .collect();
+        sources.push(health.into());
+        sources.extend(tables.iter().map(|&b| View::from(b)));
         // One staging buffer for every step: the same buffers are read each time.
-        let bytes: u64 = sources.iter().map(|(_, n)| n).sum();
+        let bytes: u64 = sources.iter().map(|v| v.size).sum();
         let staging = match &self.exchange_staging {
             Some(b) if b.size() == bytes.max(4) => b.clone(),
             _ => {
@@ -124,9 +130,10 @@ impl Trainer {
         let stats = exchange::mean(comm, how, &mut flat)?;
         let queue = ctx.queue();
         let mut at = 0;
-        for (buffer, n) in &grads {
+        for (view, n) in &grads {
             let n = *n as usize;
-            queue.write_buffer(buffer, 0, bytemuck::cast_slice(&flat[at..at + n]));
+            let words = bytemuck::cast_slice(&flat[at..at + n]);
+            queue.write_buffer(view.buffer, view.offset, words);
             at += n;
         }
         let counts: Vec<f64> = bytemuck::cast_slice::<u8, u32>(&read[grads.len()])

@@ -2,7 +2,7 @@
 //! batch, the learning rate, the stochastic-rounding seeds).
 
 use crate::error::{Error, Result};
-use crate::gpu::{Context, Prepared, Recording};
+use crate::gpu::{Context, Prepared, Recording, View};
 use crate::nn::{Clips, Fusion, Model, ModelSpec, Pass, Phase, TensorRole};
 use crate::ops::quantize::QuantizeParams;
 use crate::ops::sgd::SgdParams;
@@ -535,7 +535,16 @@ impl Trainer {
             let rows = n as u64 * 4;
             let read = ctx.start_read_after(
                 encoder,
-                &[(&self.model.row_loss, rows), (&self.model.correct, rows)],
+                &[
+                    View {
+                        size: rows,
+                        ..(&self.model.row_loss).into()
+                    },
+                    View {
+                        size: rows,
+                        ..(&self.model.correct).into()
+                    },
+                ],
             )?;
             let bytes = read.finish(&ctx).await?;
             let l: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[0]);
