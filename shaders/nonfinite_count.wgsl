@@ -6,17 +6,24 @@
 // (decided on the bits: drivers may fold isnan/isinf away). PER_LANE elements of each tensor per
 // lane, WG_SIZE apart so that a workgroup's loads are contiguous; a lane that found any in a
 // tensor adds its count atomically. No barrier and no workgroup reduction: healthy tensors, the
-// common case, cost one read of each element.
+// common case, cost one read of each element. One tensor may be split into segments, each
+// counted into a slot of its own (a model's gradients in one flat buffer, a slot per trainable):
+// which segment a bad value lies in is looked up only when one is found.
 // CPU twin: src/cpu/nonfinite_count.rs.
 
 const WG_SIZE: u32 = 256u;
 // Mirrors `NONFINITE_PER_LANE` in src/abi/elementwise.rs.
 const PER_LANE: u32 = 8u;
 
-// Mirrors `NonFiniteParams` in src/abi/elementwise.rs.
+// Mirrors `NonFiniteParams` in src/abi/elementwise.rs (ends: NONFINITE_SEGMENTS words).
 struct NonFiniteParams {
     n: vec4<u32>,
     slot: vec4<u32>,
+    segmented: u32,
+    segments: u32,
+    _pad0: u32,
+    _pad1: u32,
+    ends: array<vec4<u32>, 32>,
 }
 
 @group(0) @binding(0) var<uniform> params: NonFiniteParams;
@@ -44,6 +51,19 @@ fn bits_of(t: u32, i: u32) -> u32 {
     }
 }
 
+fn is_bad(t: u32, i: u32) -> bool {
+    return i < params.n[t] && (bits_of(t, i) & 0x7f800000u) == 0x7f800000u;
+}
+
+// The segment of the segmented tensor element i belongs to.
+fn segment_of(i: u32) -> u32 {
+    var s = 0u;
+    while s + 1u < params.segments && i >= params.ends[s / 4u][s % 4u] {
+        s++;
+    }
+    return s;
+}
+
 @compute @workgroup_size(256)
 fn main(
     @builtin(global_invocation_id) gid: vec3<u32>,
@@ -54,14 +74,23 @@ fn main(
     for (var t = 0u; t < 4u; t++) {
         var bad = 0u;
         for (var k = 0u; k < PER_LANE; k++) {
-            let i = first + k * WG_SIZE;
-            if i < params.n[t] && (bits_of(t, i) & 0x7f800000u) == 0x7f800000u {
+            if is_bad(t, first + k * WG_SIZE) {
                 bad += 1u;
             }
         }
-        if bad > 0u {
+        if bad == 0u {
+            continue;
+        }
+        atomicAdd(&health[0], bad);
+        if t != params.segmented {
             atomicAdd(&health[params.slot[t]], bad);
-            atomicAdd(&health[0], bad);
+            continue;
+        }
+        for (var k = 0u; k < PER_LANE; k++) {
+            let i = first + k * WG_SIZE;
+            if is_bad(t, i) {
+                atomicAdd(&health[params.slot[t] + segment_of(i)], 1u);
+            }
         }
     }
 }

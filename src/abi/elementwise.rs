@@ -30,14 +30,49 @@ pub const NONFINITE_PER_LANE: u32 = 8;
 /// Tensors one dispatch of `shaders/nonfinite_count.wgsl` checks.
 pub const NONFINITE_TENSORS: usize = 4;
 
+/// Segments of the one segmented tensor a dispatch of `shaders/nonfinite_count.wgsl` checks.
+pub const NONFINITE_SEGMENTS: usize = 128;
+
+/// `NonFiniteParams.segmented` when no tensor of the dispatch is segmented.
+pub const NONFINITE_UNSEGMENTED: u32 = NONFINITE_TENSORS as u32;
+
 /// `NonFiniteParams` of `shaders/nonfinite_count.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct NonFiniteParams {
     /// Elements of each tensor (0: the binding is a placeholder).
     pub n: [u32; NONFINITE_TENSORS],
-    /// The health slot each tensor's count is added to (slot 0 also receives every count).
+    /// The health slot each tensor's count is added to (slot 0 also receives every count); a
+    /// segmented tensor's segment `s` counts into slot `slot + s`.
     pub slot: [u32; NONFINITE_TENSORS],
+    /// The tensor split into segments (a model's gradients in its flat buffer, one segment per
+    /// trainable), or [`NONFINITE_UNSEGMENTED`].
+    pub segmented: u32,
+    /// Its segments.
+    pub segments: u32,
+    /// Padding to 16-byte alignment.
+    pub _pad: [u32; 2],
+    /// Where each segment ends (exclusive, in elements), ascending; the last is its `n`.
+    pub ends: [u32; NONFINITE_SEGMENTS],
+}
+
+impl NonFiniteParams {
+    /// No tensor, none segmented.
+    pub fn empty() -> Self {
+        NonFiniteParams {
+            segmented: NONFINITE_UNSEGMENTED,
+            ..bytemuck::Zeroable::zeroed()
+        }
+    }
+
+    /// The segment of the segmented tensor element `i` belongs to.
+    pub fn segment_of(&self, i: u32) -> u32 {
+        let mut s = 0;
+        while s + 1 < self.segments && i >= self.ends[s as usize] {
+            s += 1;
+        }
+        s
+    }
 }
 
 /// `ReluParams.flags`: the backward.

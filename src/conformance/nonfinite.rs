@@ -41,18 +41,20 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
                 x: (&xb).into(),
                 n: n as u32,
                 slot: 2,
+                ends: &[],
             },
             Checked {
                 x: (&yb).into(),
                 n: 3,
                 slot: 3,
+                ends: &[],
             },
         ];
         ops::nonfinite::nonfinite_count(ctx, &mut rec, &checked, &health)?;
         ctx.run(&rec)?;
         let gpu: Vec<u32> = ctx.read_buffer_async(&health).await?;
         let mut twin = vec![0u32; 4];
-        cpu::nonfinite_count(&[(&x, 2), (&y, 3)], &mut twin);
+        cpu::nonfinite_count(&[(&x, 2, &[]), (&y, 3, &[])], &mut twin);
         let mut check = Check::new();
         check.exact("health", &gpu[..4], &twin);
         let expected = if n > 1 { 4 } else { 0 };
@@ -81,6 +83,7 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
             x: x.into(),
             n: v.len() as u32,
             slot: slot as u32,
+            ends: &[],
         })
         .collect();
     let health = ctx.storage_buffer("test.health", 6 * 4);
@@ -91,7 +94,8 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
     let gpu: Vec<u32> = ctx.read_buffer_async(&health).await?;
     let mut twin = vec![0u32; 6];
     for group in tensors.iter().zip(slots).collect::<Vec<_>>().chunks(4) {
-        let group: Vec<(&[f32], usize)> = group.iter().map(|(x, s)| (&x[..], *s)).collect();
+        let group: Vec<(&[f32], usize, &[u32])> =
+            group.iter().map(|(x, s)| (&x[..], *s, &[][..])).collect();
         cpu::nonfinite_count(&group, &mut twin);
     }
     let mut check = Check::new();
@@ -108,6 +112,7 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
         x: (&xb).into(),
         n: 5000,
         slot: 1,
+        ends: &[],
     };
     ops::nonfinite::nonfinite_count(ctx, &mut rec, &[all], &health)?;
     ctx.run(&rec)?;
@@ -115,5 +120,71 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
     let mut check = Check::new();
     check.exact("health", &gpu[..2], &[5000, 5000]);
     check.finish("nonfinite", "n=5000, all NaN".to_string(), out);
+    segmented(ctx, &mut g, out).await
+}
+
+/// A model's gradients in one flat buffer: one tensor of segments, each counted into its own
+/// slot, beside an unsegmented one in the same dispatch; bad values at segment edges, none in
+/// some segments, a segment of one element, the most segments one dispatch takes.
+async fn segmented(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Result<()> {
+    for segments in [1usize, 5, ops::nonfinite::NONFINITE_SEGMENTS] {
+        let lens: Vec<u32> = (0..segments).map(|s| [700, 1, 64, 3000][s % 4]).collect();
+        let ends: Vec<u32> = lens
+            .iter()
+            .scan(0, |end, len| {
+                *end += len;
+                Some(*end)
+            })
+            .collect();
+        let n = *ends.last().unwrap_or(&0);
+        let mut x = g.normal_vec(n as usize, 1.0);
+        // Segment s gets s % 3 bad values (as many as it holds), the last at its last element.
+        let bad = |s: usize| (s % 3).min(lens[s] as usize);
+        for (s, &end) in ends.iter().enumerate() {
+            for b in 0..bad(s) {
+                x[end as usize - 1 - b] = [f32::NAN, f32::INFINITY][b % 2];
+            }
+        }
+        let y = vec![f32::NEG_INFINITY; 2];
+        let (xb, yb) = (ctx.upload("test.x", &x), ctx.upload("test.y", &y));
+        let slots = 2 + segments + 1;
+        let health = ctx.storage_buffer("test.health", slots as u64 * 4);
+        let checked = [
+            Checked {
+                x: (&yb).into(),
+                n: 2,
+                slot: 1,
+                ends: &[],
+            },
+            Checked {
+                x: (&xb).into(),
+                n,
+                slot: 2,
+                ends: &ends,
+            },
+        ];
+        let mut rec = Recording::new();
+        ops::nonfinite::nonfinite_count(ctx, &mut rec, &checked, &health)?;
+        let dispatches = rec.dispatches.len();
+        ctx.run(&rec)?;
+        let gpu: Vec<u32> = ctx.read_buffer_async(&health).await?;
+        let mut twin = vec![0u32; slots];
+        cpu::nonfinite_count(&[(&y, 1, &[]), (&x, 2, &ends)], &mut twin);
+        let mut expected = vec![0u32; slots];
+        expected[1] = 2;
+        for s in 0..segments {
+            expected[2 + s] = bad(s) as u32;
+        }
+        expected[0] = expected.iter().sum();
+        let mut check = Check::new();
+        check.exact("health", &gpu, &twin);
+        check.exact("health, counted", &twin, &expected);
+        check.exact("dispatches", &[dispatches], &[1]);
+        check.finish(
+            "nonfinite",
+            format!("{segments} segments of n={n} beside 2 values, one dispatch"),
+            out,
+        );
+    }
     Ok(())
 }

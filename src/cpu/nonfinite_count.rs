@@ -1,6 +1,6 @@
 //! Twin of `shaders/nonfinite_count.wgsl`.
 
-use crate::abi::{NONFINITE_PER_LANE, NonFiniteParams};
+use crate::abi::{NONFINITE_PER_LANE, NONFINITE_TENSORS, NonFiniteParams};
 use crate::cpu::{
     self,
     replay::{Replay, Words, bad_bindings, f32s, read},
@@ -9,21 +9,40 @@ use crate::cpu::{
 const WG_SIZE: usize = 256;
 
 /// Adds the number of NaN and infinite values of each tensor `x` to `health[slot]` and
-/// `health[0]`, as one dispatch checks up to four.
-pub fn nonfinite_count(tensors: &[(&[f32], usize)], health: &mut [u32]) {
+/// `health[0]`, as one dispatch checks up to four; a tensor with segment ends (non-empty, at
+/// most one per dispatch) counts segment `s` into `health[slot + s]`.
+pub fn nonfinite_count(tensors: &[(&[f32], usize, &[u32])], health: &mut [u32]) {
     let per_lane = NONFINITE_PER_LANE as usize;
-    let most = tensors.iter().map(|(x, _)| x.len()).max().unwrap_or(0);
+    let mut p = NonFiniteParams::empty();
+    for (t, (_, _, ends)) in tensors.iter().enumerate().take(NONFINITE_TENSORS) {
+        if !ends.is_empty() {
+            (p.segmented, p.segments) = (t as u32, ends.len() as u32);
+            p.ends[..ends.len()].copy_from_slice(ends);
+        }
+    }
+    let is_bad = |x: &[f32], i: usize| i < x.len() && x[i].to_bits() & 0x7f80_0000 == 0x7f80_0000;
+    let most = tensors.iter().map(|(x, ..)| x.len()).max().unwrap_or(0);
     for workgroup in 0..most.div_ceil(WG_SIZE * per_lane) {
         for lid in 0..WG_SIZE {
             let first = workgroup * WG_SIZE * per_lane + lid;
-            for &(x, slot) in tensors {
+            for (t, &(x, slot, _)) in tensors.iter().enumerate() {
                 let bad = (0..per_lane)
-                    .map(|k| first + k * WG_SIZE)
-                    .filter(|&i| i < x.len() && x[i].to_bits() & 0x7f80_0000 == 0x7f80_0000)
+                    .filter(|k| is_bad(x, first + k * WG_SIZE))
                     .count() as u32;
-                if bad > 0 {
+                if bad == 0 {
+                    continue;
+                }
+                health[0] = health[0].wrapping_add(bad);
+                if t as u32 != p.segmented {
                     health[slot] = health[slot].wrapping_add(bad);
-                    health[0] = health[0].wrapping_add(bad);
+                    continue;
+                }
+                for k in 0..per_lane {
+                    let i = first + k * WG_SIZE;
+                    if is_bad(x, i) {
+                        let s = slot + p.segment_of(i as u32) as usize;
+                        health[s] = health[s].wrapping_add(1);
+                    }
                 }
             }
         }
@@ -43,11 +62,20 @@ fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), Stri
     let [x0, x1, x2, x3, health] = bufs else {
         return Err(bad());
     };
-    let tensors: Vec<(&[f32], usize)> = [&*x0, &*x1, &*x2, &*x3]
+    let segments = p.segments as usize;
+    let tensors: Vec<(&[f32], usize, &[u32])> = [&*x0, &*x1, &*x2, &*x3]
         .into_iter()
         .zip(p.n.iter().zip(p.slot))
-        .filter(|(_, (n, _))| **n > 0)
-        .map(|(x, (&n, slot))| (&f32s(x)[..n as usize], slot as usize))
+        .enumerate()
+        .filter(|(_, (_, (n, _)))| **n > 0)
+        .map(|(t, (x, (&n, slot)))| {
+            let ends: &[u32] = if t as u32 == p.segmented {
+                &p.ends[..segments]
+            } else {
+                &[]
+            };
+            (&f32s(x)[..n as usize], slot as usize, ends)
+        })
         .collect();
     cpu::nonfinite_count(&tensors, health);
     Ok(())

@@ -205,23 +205,53 @@ impl Model {
 
     /// Records the step's health checks — non-finite values in the loss and in every parameter
     /// gradient, counted on the GPU before the optimizer runs — in the slot order of
-    /// `health_names`.
+    /// `health_names`: the gradients in the flat buffer as one tensor of segments, a slot per
+    /// trainable, so that the loss and all of them take one dispatch.
     pub(crate) fn record_checks(&self, ctx: &Context, rec: &mut Recording) -> Result<()> {
+        // Spans of trainables whose gradients follow each other in one buffer: (view, ends).
+        let mut spans: Vec<(View, Vec<u32>)> = Vec::new();
+        for t in self.trainables() {
+            let g = t.sgd.grad;
+            let end = g.offset + t.len as u64 * 4;
+            match spans.last_mut() {
+                Some((span, ends))
+                    if span.buffer == g.buffer
+                        && g.offset >= span.offset + span.size
+                        && ends.len() < ops::nonfinite::NONFINITE_SEGMENTS =>
+                {
+                    // The padding before this trainable counts with the one before it.
+                    *ends.last_mut().expect("a span has a segment") =
+                        ((g.offset - span.offset) / 4) as u32;
+                    ends.push(((end - span.offset) / 4) as u32);
+                    span.size = end - span.offset;
+                }
+                _ => spans.push((
+                    View {
+                        size: end - g.offset,
+                        ..g
+                    },
+                    vec![t.len],
+                )),
+            }
+        }
         let loss = Checked {
             x: (&self.row_loss).into(),
             n: self.batch,
             slot: 1,
+            ends: &[],
         };
-        let grads = self
-            .trainables()
-            .into_iter()
-            .zip(2..)
-            .map(|(t, slot)| Checked {
-                x: t.sgd.grad,
-                n: t.len,
+        let mut slot = 2;
+        let mut tensors = vec![loss];
+        for (view, ends) in &spans {
+            let n = *ends.last().expect("a span has a segment");
+            tensors.push(Checked {
+                x: *view,
+                n,
                 slot,
+                ends: if ends.len() > 1 { ends } else { &[] },
             });
-        let tensors: Vec<Checked> = std::iter::once(loss).chain(grads).collect();
+            slot += ends.len() as u32;
+        }
         ops::nonfinite::nonfinite_count(ctx, rec, &tensors, &self.health)
     }
 

@@ -5,7 +5,10 @@ use crate::gpu::Context;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, View, grid_1d, wgsl};
 use crate::ops::check_buffer;
 
-pub use crate::abi::{NONFINITE_PER_LANE, NONFINITE_TENSORS, NonFiniteParams};
+pub use crate::abi::{
+    NONFINITE_PER_LANE, NONFINITE_SEGMENTS, NONFINITE_TENSORS, NONFINITE_UNSEGMENTED,
+    NonFiniteParams,
+};
 
 /// The kernel declaration of `shaders/nonfinite_count.wgsl`.
 pub static NONFINITE_COUNT: KernelDef = KernelDef {
@@ -34,12 +37,17 @@ pub struct Checked<'a> {
     pub x: View<'a>,
     /// Values to check.
     pub n: u32,
-    /// Its slot in the health record (above 0: slot 0 is the total).
+    /// Its slot in the health record (above 0: slot 0 is the total); with `ends`, the first
+    /// segment's.
     pub slot: u32,
+    /// Empty, or the tensor split into segments counted into slots `slot`, `slot + 1`, …: where
+    /// each ends (exclusive, ascending, the last `n`; at most [`NONFINITE_SEGMENTS`]).
+    pub ends: &'a [u32],
 }
 
-/// Records `health[t.slot] += #non-finite(t.x[..t.n])` for each of `tensors` and the same
-/// into `health[0]`, up to [`NONFINITE_TENSORS`] per dispatch.
+/// Records `health[t.slot] += #non-finite(t.x[..t.n])` for each of `tensors` (for a segmented
+/// one, into its segments' slots) and the same into `health[0]`, up to [`NONFINITE_TENSORS`]
+/// per dispatch, at most one of them segmented.
 pub fn nonfinite_count(
     ctx: &Context,
     rec: &mut Recording,
@@ -47,11 +55,21 @@ pub fn nonfinite_count(
     health: &wgpu::Buffer,
 ) -> Result<()> {
     const OP: &str = "nonfinite_count";
-    for group in tensors.chunks(NONFINITE_TENSORS) {
-        let mut params = NonFiniteParams {
-            n: [0; NONFINITE_TENSORS],
-            slot: [0; NONFINITE_TENSORS],
-        };
+    if tensors.is_empty() {
+        return Err(Error::invalid(OP, "no tensor to check"));
+    }
+    let mut groups: Vec<Vec<&Checked>> = Vec::new();
+    for t in tensors {
+        let segmented = |g: &Vec<&Checked>| g.iter().any(|u| !u.ends.is_empty());
+        match groups.last_mut() {
+            Some(g) if g.len() < NONFINITE_TENSORS && !(segmented(g) && !t.ends.is_empty()) => {
+                g.push(t)
+            }
+            _ => groups.push(vec![t]),
+        }
+    }
+    for group in groups {
+        let mut params = NonFiniteParams::empty();
         let mut bufs = [View::from(ctx.unused_binding(0)); NONFINITE_TENSORS];
         for (i, t) in group.iter().enumerate() {
             if t.n == 0 || t.slot == 0 {
@@ -60,8 +78,27 @@ pub fn nonfinite_count(
                     "needs elements and a slot above 0 (0 is the total)",
                 ));
             }
+            let slots = t.ends.len().max(1) as u64;
             check_buffer(OP, "x", t.x, t.n as u64 * 4)?;
-            check_buffer(OP, "health", health, (t.slot as u64 + 1) * 4)?;
+            check_buffer(OP, "health", health, (t.slot as u64 + slots) * 4)?;
+            if !t.ends.is_empty() {
+                let ascending = t.ends.windows(2).all(|w| w[0] < w[1]);
+                if t.ends.len() > NONFINITE_SEGMENTS || !ascending || t.ends.last() != Some(&t.n) {
+                    return Err(Error::invalid(
+                        OP,
+                        format!(
+                            "segment ends must ascend to n = {} in at most {NONFINITE_SEGMENTS} \
+                             segments (got {} ending at {:?}); split the tensor",
+                            t.n,
+                            t.ends.len(),
+                            t.ends.last()
+                        ),
+                    ));
+                }
+                params.segmented = i as u32;
+                params.segments = t.ends.len() as u32;
+                params.ends[..t.ends.len()].copy_from_slice(t.ends);
+            }
             (params.n[i], params.slot[i], bufs[i]) = (t.n, t.slot, t.x);
         }
         let most = params.n.iter().max().copied().unwrap_or(0);
@@ -71,9 +108,6 @@ pub fn nonfinite_count(
             &[bufs[0], bufs[1], bufs[2], bufs[3], health.into()],
             grid_1d(most.div_ceil(NONFINITE_PER_LANE) as u64, 256),
         ));
-    }
-    if tensors.is_empty() {
-        return Err(Error::invalid(OP, "no tensor to check"));
     }
     Ok(())
 }
