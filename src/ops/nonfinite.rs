@@ -62,7 +62,7 @@ pub fn nonfinite_count(
     for t in tensors {
         let segmented = |g: &Vec<&Checked>| g.iter().any(|u| !u.ends.is_empty());
         match groups.last_mut() {
-            Some(g) if g.len() < NONFINITE_TENSORS && !(segmented(g) && !t.ends.is_empty()) => {
+            Some(g) if g.len() < NONFINITE_TENSORS && (t.ends.is_empty() || !segmented(g)) => {
                 g.push(t)
             }
             _ => groups.push(vec![t]),
