@@ -209,14 +209,14 @@ impl Model {
     /// trainable, so that the loss and all of them take one dispatch.
     pub(crate) fn record_checks(&self, ctx: &Context, rec: &mut Recording) -> Result<()> {
         // Spans of trainables whose gradients follow each other in one buffer: (view, ends).
+        let align = ctx.device().limits().min_storage_buffer_offset_alignment as u64;
         let mut spans: Vec<(View, Vec<u32>)> = Vec::new();
         for t in self.trainables() {
             let g = t.sgd.grad;
             let end = g.offset + t.len as u64 * 4;
             match spans.last_mut() {
                 Some((span, ends))
-                    if span.buffer == g.buffer
-                        && g.offset >= span.offset + span.size
+                    if follows(*span, g, align)
                         && ends.len() < ops::nonfinite::NONFINITE_SEGMENTS =>
                 {
                     // The padding before this trainable counts with the one before it.
@@ -310,10 +310,6 @@ fn sgd_runs<'a>(ctx: &Context, trainables: Vec<Trainable<'a>>) -> Vec<SgdBuffers
             (Some((ba, sa)), Some((bb, sb))) => ba == bb && sa == sb,
             _ => false,
         };
-    let follows = |run: View<'_>, next: View<'_>| {
-        let end = run.offset + run.size;
-        run.buffer == next.buffer && next.offset >= end && next.offset - end < align
-    };
     let mut runs: Vec<SgdBuffers<'a>> = Vec::new();
     for t in trainables {
         let len = t.len as u64 * 4;
@@ -326,9 +322,9 @@ fn sgd_runs<'a>(ctx: &Context, trainables: Vec<Trainable<'a>>) -> Vec<SgdBuffers
         };
         if let Some(run) = runs.last_mut()
             && same_scale(run.lr_scale, s.lr_scale)
-            && follows(run.grad, s.grad)
-            && follows(run.weights, s.weights)
-            && follows(run.velocity, s.velocity)
+            && follows(run.grad, s.grad, align)
+            && follows(run.weights, s.weights, align)
+            && follows(run.velocity, s.velocity, align)
         {
             let grow = |r: View<'a>, next: View<'a>| View {
                 size: next.offset + next.size - r.offset,
@@ -342,4 +338,11 @@ fn sgd_runs<'a>(ctx: &Context, trainables: Vec<Trainable<'a>>) -> Vec<SgdBuffers
         runs.push(s);
     }
     runs
+}
+
+/// Whether `next` starts in `run`'s buffer after its end, with at most the alignment padding
+/// between them: the layout `nn::params::flatten` gives consecutive trainables.
+fn follows(run: View<'_>, next: View<'_>, align: u64) -> bool {
+    let end = run.offset + run.size;
+    run.buffer == next.buffer && next.offset >= end && next.offset - end < align
 }
