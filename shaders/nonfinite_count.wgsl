@@ -8,14 +8,16 @@
 // tensor adds its count atomically. No barrier and no workgroup reduction: healthy tensors, the
 // common case, cost one read of each element. One tensor may be split into segments, each
 // counted into a slot of its own (a model's gradients in one flat buffer, a slot per trainable):
-// which segment a bad value lies in is looked up only when one is found.
+// which segment a bad value lies in is looked up only when one is found. The segments' ends are a
+// binding, not parameters: a parameter block with an array made lavapipe run the healthy path
+// four times slower.
 // CPU twin: src/cpu/nonfinite_count.rs.
 
 const WG_SIZE: u32 = 256u;
 // Mirrors `NONFINITE_PER_LANE` in src/abi/elementwise.rs.
 const PER_LANE: u32 = 8u;
 
-// Mirrors `NonFiniteParams` in src/abi/elementwise.rs (ends: NONFINITE_SEGMENTS words).
+// Mirrors `NonFiniteParams` in src/abi/elementwise.rs.
 struct NonFiniteParams {
     n: vec4<u32>,
     slot: vec4<u32>,
@@ -23,7 +25,6 @@ struct NonFiniteParams {
     segments: u32,
     _pad0: u32,
     _pad1: u32,
-    ends: array<vec4<u32>, 32>,
 }
 
 @group(0) @binding(0) var<uniform> params: NonFiniteParams;
@@ -31,7 +32,9 @@ struct NonFiniteParams {
 @group(0) @binding(2) var<storage> x1: array<f32>;
 @group(0) @binding(3) var<storage> x2: array<f32>;
 @group(0) @binding(4) var<storage> x3: array<f32>;
-@group(0) @binding(5) var<storage, read_write> health: array<atomic<u32>>;
+// Where each segment of the segmented tensor ends (exclusive, ascending).
+@group(0) @binding(5) var<storage> ends: array<u32>;
+@group(0) @binding(6) var<storage, read_write> health: array<atomic<u32>>;
 
 // The bits of element i of tensor t.
 fn bits_of(t: u32, i: u32) -> u32 {
@@ -58,7 +61,7 @@ fn is_bad(t: u32, i: u32) -> bool {
 // The segment of the segmented tensor element i belongs to.
 fn segment_of(i: u32) -> u32 {
     var s = 0u;
-    while s + 1u < params.segments && i >= params.ends[s / 4u][s % 4u] {
+    while s + 1u < params.segments && i >= ends[s] {
         s++;
     }
     return s;
@@ -71,21 +74,31 @@ fn main(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let first = strided_first(gid, nwg, lid, WG_SIZE, PER_LANE);
+    // Counting first, in loops small enough for the compiler to unroll (a tensor index known
+    // at compile time reads its binding directly; rolled up, every read would switch on it).
+    var bad = vec4<u32>(0u);
     for (var t = 0u; t < 4u; t++) {
-        var bad = 0u;
         for (var k = 0u; k < PER_LANE; k++) {
             if is_bad(t, first + k * WG_SIZE) {
-                bad += 1u;
+                bad[t] += 1u;
             }
         }
-        if bad == 0u {
-            continue;
+    }
+    for (var t = 0u; t < 4u; t++) {
+        if bad[t] > 0u {
+            atomicAdd(&health[0], bad[t]);
+            if t != params.segmented {
+                atomicAdd(&health[params.slot[t]], bad[t]);
+            }
         }
-        atomicAdd(&health[0], bad);
-        if t != params.segmented {
-            atomicAdd(&health[params.slot[t]], bad);
-            continue;
-        }
+    }
+    if params.segmented >= 4u {
+        return;
+    }
+    // The segmented tensor's values, each into its segment's slot. A loop, not an if: CPU
+    // drivers run an if's body for every lane under a mask, but leave a loop no lane enters.
+    let t = params.segmented;
+    for (var found = bad[t]; found > 0u; found = 0u) {
         for (var k = 0u; k < PER_LANE; k++) {
             let i = first + k * WG_SIZE;
             if is_bad(t, i) {

@@ -30,9 +30,6 @@ pub const NONFINITE_PER_LANE: u32 = 8;
 /// Tensors one dispatch of `shaders/nonfinite_count.wgsl` checks.
 pub const NONFINITE_TENSORS: usize = 4;
 
-/// Segments of the one segmented tensor a dispatch of `shaders/nonfinite_count.wgsl` checks.
-pub const NONFINITE_SEGMENTS: usize = 128;
-
 /// `NonFiniteParams.segmented` when no tensor of the dispatch is segmented.
 pub const NONFINITE_UNSEGMENTED: u32 = NONFINITE_TENSORS as u32;
 
@@ -48,12 +45,11 @@ pub struct NonFiniteParams {
     /// The tensor split into segments (a model's gradients in its flat buffer, one segment per
     /// trainable), or [`NONFINITE_UNSEGMENTED`].
     pub segmented: u32,
-    /// Its segments.
+    /// Its segments, whose ends (exclusive, in elements, ascending, the last its `n`) the
+    /// `ends` binding holds.
     pub segments: u32,
     /// Padding to 16-byte alignment.
     pub _pad: [u32; 2],
-    /// Where each segment ends (exclusive, in elements), ascending; the last is its `n`.
-    pub ends: [u32; NONFINITE_SEGMENTS],
 }
 
 impl NonFiniteParams {
@@ -63,15 +59,6 @@ impl NonFiniteParams {
             segmented: NONFINITE_UNSEGMENTED,
             ..bytemuck::Zeroable::zeroed()
         }
-    }
-
-    /// The segment of the segmented tensor element `i` belongs to.
-    pub fn segment_of(&self, i: u32) -> u32 {
-        let mut s = 0;
-        while s + 1 < self.segments && i >= self.ends[s as usize] {
-            s += 1;
-        }
-        s
     }
 }
 

@@ -14,10 +14,10 @@ const WG_SIZE: usize = 256;
 pub fn nonfinite_count(tensors: &[(&[f32], usize, &[u32])], health: &mut [u32]) {
     let per_lane = NONFINITE_PER_LANE as usize;
     let mut p = NonFiniteParams::empty();
+    let mut seg_ends: &[u32] = &[];
     for (t, (_, _, ends)) in tensors.iter().enumerate().take(NONFINITE_TENSORS) {
         if !ends.is_empty() {
-            (p.segmented, p.segments) = (t as u32, ends.len() as u32);
-            p.ends[..ends.len()].copy_from_slice(ends);
+            (p.segmented, p.segments, seg_ends) = (t as u32, ends.len() as u32, ends);
         }
     }
     let is_bad = |x: &[f32], i: usize| i < x.len() && x[i].to_bits() & 0x7f80_0000 == 0x7f80_0000;
@@ -25,28 +25,45 @@ pub fn nonfinite_count(tensors: &[(&[f32], usize, &[u32])], health: &mut [u32]) 
     for workgroup in 0..most.div_ceil(WG_SIZE * per_lane) {
         for lid in 0..WG_SIZE {
             let first = workgroup * WG_SIZE * per_lane + lid;
-            for (t, &(x, slot, _)) in tensors.iter().enumerate() {
-                let bad = (0..per_lane)
-                    .filter(|k| is_bad(x, first + k * WG_SIZE))
-                    .count() as u32;
-                if bad == 0 {
-                    continue;
+            let mut bad = [0u32; NONFINITE_TENSORS];
+            for (t, &(x, ..)) in tensors.iter().enumerate() {
+                for k in 0..per_lane {
+                    if is_bad(x, first + k * WG_SIZE) {
+                        bad[t] += 1;
+                    }
                 }
-                health[0] = health[0].wrapping_add(bad);
-                if t as u32 != p.segmented {
-                    health[slot] = health[slot].wrapping_add(bad);
-                    continue;
+            }
+            for (t, &(_, slot, _)) in tensors.iter().enumerate() {
+                if bad[t] > 0 {
+                    health[0] = health[0].wrapping_add(bad[t]);
+                    if t as u32 != p.segmented {
+                        health[slot] = health[slot].wrapping_add(bad[t]);
+                    }
                 }
+            }
+            let Some(&(x, slot, _)) = tensors.get(p.segmented as usize) else {
+                continue;
+            };
+            if bad[p.segmented as usize] > 0 {
                 for k in 0..per_lane {
                     let i = first + k * WG_SIZE;
                     if is_bad(x, i) {
-                        let s = slot + p.segment_of(i as u32) as usize;
+                        let s = slot + segment_of(seg_ends, i);
                         health[s] = health[s].wrapping_add(1);
                     }
                 }
             }
         }
     }
+}
+
+/// The segment element `i` belongs to: the first whose end is past it (the last if none is).
+fn segment_of(ends: &[u32], i: usize) -> usize {
+    let mut s = 0;
+    while s + 1 < ends.len() && i >= ends[s] as usize {
+        s += 1;
+    }
+    s
 }
 
 /// Replays dispatches of `nonfinite_count` on this twin.
@@ -59,7 +76,7 @@ pub(crate) const REPLAY: Replay = Replay {
 fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
     let bad = || bad_bindings(kernel);
     let p: NonFiniteParams = read(params);
-    let [x0, x1, x2, x3, health] = bufs else {
+    let [x0, x1, x2, x3, ends, health] = bufs else {
         return Err(bad());
     };
     let segments = p.segments as usize;
@@ -70,7 +87,7 @@ fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), Stri
         .filter(|(_, (_, (n, _)))| **n > 0)
         .map(|(t, (x, (&n, slot)))| {
             let ends: &[u32] = if t as u32 == p.segmented {
-                &p.ends[..segments]
+                &ends[..segments]
             } else {
                 &[]
             };

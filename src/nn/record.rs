@@ -215,10 +215,7 @@ impl Model {
             let g = t.sgd.grad;
             let end = g.offset + t.len as u64 * 4;
             match spans.last_mut() {
-                Some((span, ends))
-                    if follows(*span, g, align)
-                        && ends.len() < ops::nonfinite::NONFINITE_SEGMENTS =>
-                {
+                Some((span, ends)) if follows(*span, g, align) => {
                     // The padding before this trainable counts with the one before it.
                     *ends.last_mut().expect("a span has a segment") =
                         ((g.offset - span.offset) / 4) as u32;

@@ -6,8 +6,7 @@ use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, View, grid_1d
 use crate::ops::check_buffer;
 
 pub use crate::abi::{
-    NONFINITE_PER_LANE, NONFINITE_SEGMENTS, NONFINITE_TENSORS, NONFINITE_UNSEGMENTED,
-    NonFiniteParams,
+    NONFINITE_PER_LANE, NONFINITE_TENSORS, NONFINITE_UNSEGMENTED, NonFiniteParams,
 };
 
 /// The kernel declaration of `shaders/nonfinite_count.wgsl`.
@@ -24,6 +23,7 @@ pub static NONFINITE_COUNT: KernelDef = KernelDef {
         ("x1", BindType::ReadOnly),
         ("x2", BindType::ReadOnly),
         ("x3", BindType::ReadOnly),
+        ("ends", BindType::ReadOnly),
         ("health", BindType::ReadWrite),
     ],
     params_size: std::mem::size_of::<NonFiniteParams>(),
@@ -41,7 +41,7 @@ pub struct Checked<'a> {
     /// segment's.
     pub slot: u32,
     /// Empty, or the tensor split into segments counted into slots `slot`, `slot + 1`, …: where
-    /// each ends (exclusive, ascending, the last `n`; at most [`NONFINITE_SEGMENTS`]).
+    /// each ends (exclusive, ascending, the last `n`).
     pub ends: &'a [u32],
 }
 
@@ -71,6 +71,7 @@ pub fn nonfinite_count(
     for group in groups {
         let mut params = NonFiniteParams::empty();
         let mut bufs = [View::from(ctx.unused_binding(0)); NONFINITE_TENSORS];
+        let mut ends = None;
         for (i, t) in group.iter().enumerate() {
             if t.n == 0 || t.slot == 0 {
                 return Err(Error::invalid(
@@ -83,12 +84,11 @@ pub fn nonfinite_count(
             check_buffer(OP, "health", health, (t.slot as u64 + slots) * 4)?;
             if !t.ends.is_empty() {
                 let ascending = t.ends.windows(2).all(|w| w[0] < w[1]);
-                if t.ends.len() > NONFINITE_SEGMENTS || !ascending || t.ends.last() != Some(&t.n) {
+                if !ascending || t.ends.last() != Some(&t.n) {
                     return Err(Error::invalid(
                         OP,
                         format!(
-                            "segment ends must ascend to n = {} in at most {NONFINITE_SEGMENTS} \
-                             segments (got {} ending at {:?}); split the tensor",
+                            "segment ends must ascend to n = {} (got {} ending at {:?})",
                             t.n,
                             t.ends.len(),
                             t.ends.last()
@@ -97,7 +97,7 @@ pub fn nonfinite_count(
                 }
                 params.segmented = i as u32;
                 params.segments = t.ends.len() as u32;
-                params.ends[..t.ends.len()].copy_from_slice(t.ends);
+                ends = Some(ctx.upload("nonfinite.ends", t.ends));
             }
             (params.n[i], params.slot[i], bufs[i]) = (t.n, t.slot, t.x);
         }
@@ -105,7 +105,14 @@ pub fn nonfinite_count(
         rec.push(Dispatch::new(
             &NONFINITE_COUNT,
             &params,
-            &[bufs[0], bufs[1], bufs[2], bufs[3], health.into()],
+            &[
+                bufs[0],
+                bufs[1],
+                bufs[2],
+                bufs[3],
+                ends.as_ref().unwrap_or(ctx.unused_binding(0)).into(),
+                health.into(),
+            ],
             grid_1d(most.div_ceil(NONFINITE_PER_LANE) as u64, 256),
         ));
     }
