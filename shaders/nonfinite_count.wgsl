@@ -9,8 +9,7 @@
 // common case, cost one read of each element. One tensor may be split into segments, each
 // counted into a slot of its own (a model's gradients in one flat buffer, a slot per trainable):
 // which segment a bad value lies in is looked up only when one is found. The segments' ends are a
-// binding, not parameters: a parameter block with an array made lavapipe run the healthy path
-// four times slower.
+// binding, not parameters, so a tensor may have as many segments as a model has trainables.
 // CPU twin: src/cpu/nonfinite_count.rs.
 
 const WG_SIZE: u32 = 256u;

@@ -13,13 +13,7 @@ const WG_SIZE: usize = 256;
 /// most one per dispatch) counts segment `s` into `health[slot + s]`.
 pub fn nonfinite_count(tensors: &[(&[f32], usize, &[u32])], health: &mut [u32]) {
     let per_lane = NONFINITE_PER_LANE as usize;
-    let mut p = NonFiniteParams::empty();
-    let mut seg_ends: &[u32] = &[];
-    for (t, (_, _, ends)) in tensors.iter().enumerate().take(NONFINITE_TENSORS) {
-        if !ends.is_empty() {
-            (p.segmented, p.segments, seg_ends) = (t as u32, ends.len() as u32, ends);
-        }
-    }
+    let segmented = tensors.iter().position(|(_, _, ends)| !ends.is_empty());
     let is_bad = |x: &[f32], i: usize| i < x.len() && x[i].to_bits() & 0x7f80_0000 == 0x7f80_0000;
     let most = tensors.iter().map(|(x, ..)| x.len()).max().unwrap_or(0);
     for workgroup in 0..most.div_ceil(WG_SIZE * per_lane) {
@@ -36,20 +30,21 @@ pub fn nonfinite_count(tensors: &[(&[f32], usize, &[u32])], health: &mut [u32]) 
             for (t, &(_, slot, _)) in tensors.iter().enumerate() {
                 if bad[t] > 0 {
                     health[0] = health[0].wrapping_add(bad[t]);
-                    if t as u32 != p.segmented {
+                    if Some(t) != segmented {
                         health[slot] = health[slot].wrapping_add(bad[t]);
                     }
                 }
             }
-            let Some(&(x, slot, _)) = tensors.get(p.segmented as usize) else {
+            let Some(s) = segmented else {
                 continue;
             };
-            if bad[p.segmented as usize] > 0 {
+            let (x, slot, ends) = tensors[s];
+            if bad[s] > 0 {
                 for k in 0..per_lane {
                     let i = first + k * WG_SIZE;
                     if is_bad(x, i) {
-                        let s = slot + segment_of(seg_ends, i);
-                        health[s] = health[s].wrapping_add(1);
+                        let at = slot + segment_of(ends, i);
+                        health[at] = health[at].wrapping_add(1);
                     }
                 }
             }

@@ -213,7 +213,7 @@ impl Model {
         let mut spans: Vec<(View, Vec<u32>)> = Vec::new();
         for t in self.trainables() {
             let g = t.sgd.grad;
-            let end = g.offset + t.len as u64 * 4;
+            let end = g.offset + g.size;
             match spans.last_mut() {
                 Some((span, ends)) if follows(*span, g, align) => {
                     // The padding before this trainable counts with the one before it.
@@ -227,7 +227,7 @@ impl Model {
                         size: end - g.offset,
                         ..g
                     },
-                    vec![t.len],
+                    vec![(g.size / 4) as u32],
                 )),
             }
         }
@@ -245,7 +245,7 @@ impl Model {
                 x: *view,
                 n,
                 slot,
-                ends: if ends.len() > 1 { ends } else { &[] },
+                ends,
             });
             slot += ends.len() as u32;
         }
@@ -297,8 +297,7 @@ impl Model {
 
 /// The trainables' SGD buffers merged into runs: a trainable joins the run before it when its
 /// ranges follow that run's in the same buffers (at most the alignment padding between them,
-/// which holds zeros) and its learning-rate factor is the same. Each view's size covers `len`
-/// values, not its padding.
+/// which holds zeros) and its learning-rate factor is the same.
 fn sgd_runs<'a>(ctx: &Context, trainables: Vec<Trainable<'a>>) -> Vec<SgdBuffers<'a>> {
     let align = ctx.device().limits().min_storage_buffer_offset_alignment as u64;
     let same_scale =
@@ -309,14 +308,7 @@ fn sgd_runs<'a>(ctx: &Context, trainables: Vec<Trainable<'a>>) -> Vec<SgdBuffers
         };
     let mut runs: Vec<SgdBuffers<'a>> = Vec::new();
     for t in trainables {
-        let len = t.len as u64 * 4;
-        let fit = |v: View<'a>| View { size: len, ..v };
-        let s = SgdBuffers {
-            grad: fit(t.sgd.grad),
-            weights: fit(t.sgd.weights),
-            velocity: fit(t.sgd.velocity),
-            ..t.sgd
-        };
+        let s = t.sgd;
         if let Some(run) = runs.last_mut()
             && same_scale(run.lr_scale, s.lr_scale)
             && follows(run.grad, s.grad, align)
