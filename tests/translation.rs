@@ -7,10 +7,24 @@ use naga::valid::{Capabilities, ValidationFlags, Validator};
 use octet::gpu::kernel::{BindType, Build, KernelDef};
 use octet::ops::ALL_KERNELS;
 
+/// Whether a kernel's own source calls subgroup builtins (offered only on devices with
+/// `Features::SUBGROUP`; shader models and GLSL versions without subgroups cannot take it).
+fn uses_subgroups(def: &KernelDef) -> bool {
+    let source = def.source();
+    ["subgroupBroadcast(", "subgroupShuffle"]
+        .iter()
+        .any(|call| source.contains(call))
+}
+
 fn parse(def: &KernelDef) -> (naga::Module, naga::valid::ModuleInfo) {
     let module = naga::front::wgsl::parse_str(&def.source())
         .unwrap_or_else(|e| panic!("{}: {}", def.name, e.emit_to_string(&def.source())));
-    let info = Validator::new(ValidationFlags::all(), Capabilities::default())
+    let caps = if uses_subgroups(def) {
+        Capabilities::default() | Capabilities::SUBGROUP
+    } else {
+        Capabilities::default()
+    };
+    let info = Validator::new(ValidationFlags::all(), caps)
         .validate(&module)
         .unwrap_or_else(|e| panic!("{}: {}", def.name, e.emit_to_string(&def.source())));
     (module, info)
@@ -215,7 +229,7 @@ fn record_structs_match_their_rust_mirrors() {
 
 #[test]
 fn spirv_uses_opsdot_when_allowed_and_a_polyfill_otherwise() {
-    for def in ALL_KERNELS {
+    for def in ALL_KERNELS.iter().filter(|d| !uses_subgroups(d)) {
         let (module, info) = parse(def);
         let native = spirv(&module, &info, None);
         let uses_dot = def.source().contains("dot4I8Packed");
@@ -248,6 +262,9 @@ fn hlsl_uses_dot4add_on_sm64_and_translates_for_older_models() {
             "{}: dot4add_i8packed on SM 6.4",
             def.name
         );
+        if uses_subgroups(def) {
+            continue; // SM 5.1 has no wave intrinsics; see subgroup_kernels_translate
+        }
         let sm51 = hlsl(&module, &info, hlsl::ShaderModel::V5_1);
         assert!(
             !sm51.contains("dot4add_i8packed"),
@@ -271,12 +288,43 @@ fn msl_translates_for_metal_2_1_and_later() {
 
 #[test]
 fn glsl_es_translates() {
-    for def in ALL_KERNELS {
+    for def in ALL_KERNELS.iter().filter(|d| !uses_subgroups(d)) {
         let (module, info) = parse(def);
         let out = glsl(&module, &info, glsl::Version::new_gles(310))
             .unwrap_or_else(|e| panic!("{} GLSL ES: {e}", def.name));
         assert!(out.contains("#version 310 es"), "{}", def.name);
     }
+}
+
+/// Kernels that call subgroup builtins themselves translate where subgroups exist: SPIR-V,
+/// HLSL shader model 6.0, MSL 2.1 and desktop GLSL 4.30.
+#[test]
+fn subgroup_kernels_translate() {
+    let mut found = 0;
+    for def in ALL_KERNELS.iter().filter(|d| uses_subgroups(d)) {
+        found += 1;
+        let (module, info) = parse(def);
+        spirv(&module, &info, None);
+        assert!(
+            hlsl(&module, &info, hlsl::ShaderModel::V6_0).contains("WaveReadLaneAt"),
+            "{}: HLSL broadcast",
+            def.name
+        );
+        let src = msl(&module, &info, (2, 1)).unwrap_or_else(|e| panic!("{} MSL: {e}", def.name));
+        assert!(
+            src.contains("simd_broadcast"),
+            "{}: MSL broadcast",
+            def.name
+        );
+        let out = glsl(&module, &info, glsl::Version::Desktop(430))
+            .unwrap_or_else(|e| panic!("{} GLSL: {e}", def.name));
+        assert!(
+            out.contains("subgroupBroadcast"),
+            "{}: GLSL broadcast",
+            def.name
+        );
+    }
+    assert_eq!(found, 1, "gemm_f32_lanes8 broadcasts within subgroups");
 }
 
 #[test]

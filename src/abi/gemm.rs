@@ -81,6 +81,11 @@ pub enum GemmVariant {
     /// of contiguous outputs from registers (up to 16×8): the class of kernel fast GEMMs use,
     /// for large products. Offered only where the device's limits fit the tile.
     Wide(WideTile),
+    /// f32 only, for CPU drivers: 128×128 outputs per workgroup of 32 lanes, 32×16 per lane,
+    /// the 8 lanes of a subgroup sharing their rows of A through subgroup broadcasts, operands
+    /// read as vec4s (`shaders/gemm_f32_lanes8.wgsl`). Offered where subgroups are exactly 8
+    /// lanes wide and both operands hold a multiple of 4 values ([`GemmVariant::takes`]).
+    Lanes8,
 }
 
 /// A tile shape of [`GemmVariant::Wide`]: `tm × tn` outputs per workgroup of
@@ -420,6 +425,20 @@ impl GemmVariant {
     pub fn accepts_k_chunk(self, k_chunk: u32, precision: Precision) -> bool {
         match self {
             GemmVariant::Wide(tile) => k_chunk <= tile.max_k_chunk(precision),
+            // llvmpipe's 65,535 loop iterations per invocation, at about 40 per 16 K values.
+            GemmVariant::Lanes8 => k_chunk <= 16_384,
+            _ => true,
+        }
+    }
+
+    /// Whether this variant computes `shape` on `precision` operands: [`GemmVariant::Lanes8`]
+    /// only f32 operands of a multiple of 4 values each, for it binds them as vec4s.
+    pub fn takes(self, shape: &GemmShape, precision: Precision) -> bool {
+        match self {
+            GemmVariant::Lanes8 => {
+                let whole = |rows: u32| (rows as u64 * shape.k as u64).is_multiple_of(4);
+                precision == Precision::Fp32 && whole(shape.m) && whole(shape.n)
+            }
             _ => true,
         }
     }
@@ -432,6 +451,7 @@ impl GemmVariant {
             "gemm_i8" | "gemm_f32" => GemmVariant::Tiled,
             "gemm_f32_regs" | "gemm_i8_regs_nn" | "gemm_i8_regs_nt" | "gemm_i8_regs_tn"
             | "gemm_i8_regs_tt" => GemmVariant::Regs,
+            "gemm_f32_lanes8" => GemmVariant::Lanes8,
             _ => {
                 let suffix = name
                     .strip_prefix("gemm_i8_wide_")

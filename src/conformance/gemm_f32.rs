@@ -19,6 +19,7 @@ pub(super) const KERNELS: &[&str] = &[
     "gemm_f32_wide_128x64",
     "gemm_f32_wide_64x64",
     "gemm_f32_wide_128x128",
+    "gemm_f32_lanes8",
     "gemm_reduce",
 ];
 
@@ -53,8 +54,9 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
                 ),
             ];
             for ((name, host), variant) in variants.into_iter().flat_map(|e| {
-                GemmVariant::available(Precision::Fp32, &ctx.device().limits())
+                GemmVariant::available(ctx, Precision::Fp32)
                     .into_iter()
+                    .filter(|v| v.takes(&shape, Precision::Fp32))
                     .map(move |v| (e, v))
             }) {
                 let gpu = gpu_gemm_f32(ctx, variant, &shape, &a, &b, &host).await?;

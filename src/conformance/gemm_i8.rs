@@ -92,7 +92,7 @@ pub(super) async fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResul
                 EpilogueCase::new("row/col scales + bias k_chunk=64", per_index, 64),
             ];
             for (case, variant) in variants.into_iter().flat_map(|e| {
-                GemmVariant::available(Precision::Int8, &ctx.device().limits())
+                GemmVariant::available(ctx, Precision::Int8)
                     .into_iter()
                     .map(move |v| (e, v))
             }) {

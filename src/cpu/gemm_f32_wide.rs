@@ -20,11 +20,27 @@ pub fn gemm_f32_wide_pass(
     raw: bool,
     out: &mut [f32],
 ) {
+    blocked_pass(shape, k_chunk, tile.dims(), a, b, epilogue, raw, out);
+}
+
+/// The wide kernels' arithmetic on blocks of `dims` (`[tm, tn, rm, rn]`, as
+/// [`WideTile::dims`]), shared with `gemm_f32_lanes8`'s twin.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn blocked_pass(
+    shape: &GemmShape,
+    k_chunk: u32,
+    dims: [u32; 4],
+    a: &[f32],
+    b: &[f32],
+    epilogue: &CpuEpilogue<'_>,
+    raw: bool,
+    out: &mut [f32],
+) {
     let (m, n, k) = (shape.m, shape.n, shape.k);
     let at = |src, rows, trans, r, kk| element(src, (rows, k), trans, r, kk);
     for z in 0..shape.chunks(k_chunk) {
         let (k0, k1) = (z * k_chunk, ((z + 1) * k_chunk).min(k));
-        wide_cells((m, n), tile, |gm, gn| {
+        wide_cells((m, n), dims, |gm, gn| {
             let mut acc = 0f32;
             for kk in k0..k1 {
                 let av = at(a, m, shape.trans_a, gm, kk);
@@ -35,11 +51,12 @@ pub fn gemm_f32_wide_pass(
     }
 }
 
-/// The cells of an `m × n` output in the order the wide kernels' lanes hold them (both twins):
+/// The cells of an `m × n` output in the order the wide kernels' lanes hold them (all their
+/// twins), for blocks of `dims` (`[tm, tn, rm, rn]`):
 /// workgroup by workgroup, lane `(ly, lx)` by lane, each lane's contiguous `rm × rn` block
 /// row by row; cells past the edges are skipped.
-pub(crate) fn wide_cells((m, n): (u32, u32), tile: WideTile, mut cell: impl FnMut(u32, u32)) {
-    let [tm, tn, rm, rn] = tile.dims();
+pub(crate) fn wide_cells((m, n): (u32, u32), dims: [u32; 4], mut cell: impl FnMut(u32, u32)) {
+    let [tm, tn, rm, rn] = dims;
     for wy in 0..m.div_ceil(tm) {
         for wx in 0..n.div_ceil(tn) {
             for ly in 0..tm / rm {

@@ -27,7 +27,7 @@ pub fn gemm_i8_wide_pass(
     let steps_per_chunk = k_chunk / BK;
     for z in 0..shape.chunks(k_chunk) {
         let (step0, step1) = (z * steps_per_chunk, ((z + 1) * steps_per_chunk).min(steps));
-        wide_cells((m, n), tile, |gm, gn| {
+        wide_cells((m, n), tile.dims(), |gm, gn| {
             let mut acc = 0i32;
             for k4 in step0 * BK / 4..step1 * BK / 4 {
                 let av = operand_word(a, m, k, shape.trans_a, gm, k4);

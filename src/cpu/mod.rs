@@ -22,6 +22,7 @@ pub mod depthwise;
 pub mod dequantize;
 pub mod gather_rows;
 pub mod gemm_f32;
+pub mod gemm_f32_lanes8;
 pub mod gemm_f32_wide;
 pub mod gemm_i8;
 pub mod gemm_i8_wide;
@@ -48,6 +49,7 @@ pub static REPLAYS: &[&replay::Replay] = &[
     &dequantize::REPLAY,
     &gather_rows::REPLAY,
     &gemm_f32::REPLAY,
+    &gemm_f32_lanes8::REPLAY,
     &gemm_f32_wide::REPLAY,
     &gemm_i8::REPLAY,
     &gemm_i8_wide::REPLAY,

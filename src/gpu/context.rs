@@ -35,6 +35,8 @@ struct Inner {
     build: Mutex<Build>,
     /// Whether the device can fold with subgroups at all (`Context::set_subgroup_folds`).
     subgroups_possible: bool,
+    /// Whether the device's subgroups are exactly 8 lanes (`Context::subgroups_of_8`).
+    subgroups_of_8: bool,
 }
 
 /// Whether octet's kernels are compiled with wgpu's runtime checks.
@@ -327,6 +329,9 @@ impl Context {
             && device.adapter_info().subgroup_min_size >= 8;
         let subgroups =
             subgroups_possible && std::env::var("OCTET_SUBGROUPS").as_deref() != Ok("off");
+        let subgroups_of_8 = subgroups
+            && device.adapter_info().subgroup_min_size == 8
+            && device.adapter_info().subgroup_max_size == 8;
         let health = Arc::new(DeviceHealth::default());
         // On a device octet created itself, errors that escape octet's error scopes and the
         // loss of the device are recorded and returned by the next call, instead of wgpu's
@@ -375,6 +380,7 @@ impl Context {
                     subgroups,
                 }),
                 subgroups_possible,
+                subgroups_of_8,
             }),
         })
     }
@@ -388,6 +394,13 @@ impl Context {
 
     fn kernel_build(&self) -> Build {
         *self.inner.build.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the device offers subgroups of exactly 8 lanes (CPU drivers on 256-bit vectors,
+    /// such as lavapipe), which [`GemmVariant::Lanes8`](crate::abi::GemmVariant::Lanes8) needs;
+    /// `OCTET_SUBGROUPS=off` turns it off with the subgroup folds.
+    pub fn subgroups_of_8(&self) -> bool {
+        self.inner.subgroups_of_8
     }
 
     /// Whether the channel-statistics kernels fold with subgroup shuffles (the device offers

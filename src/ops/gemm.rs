@@ -162,21 +162,25 @@ const REGS_LANES: u32 = 64;
 
 impl GemmVariant {
     /// Every variant, in the order the autotuner tries them.
-    pub const ALL: [GemmVariant; 5] = [
+    pub const ALL: [GemmVariant; 6] = [
         GemmVariant::Tiled,
         GemmVariant::Regs,
         GemmVariant::Wide(WideTile::T128x64),
         GemmVariant::Wide(WideTile::T64x64),
         GemmVariant::Wide(WideTile::T128x128),
+        GemmVariant::Lanes8,
     ];
 
-    /// The variants that run on a device with `limits` (a wide tile needs the lanes and the
-    /// workgroup memory it declares; the others fit octet's required limits).
-    pub fn available(precision: Precision, limits: &wgpu::Limits) -> Vec<GemmVariant> {
+    /// The variants that run on `ctx`'s device for `precision` operands (a wide tile needs the
+    /// lanes and the workgroup memory it declares, [`GemmVariant::Lanes8`] f32 and subgroups of
+    /// 8 too; the others fit octet's required limits).
+    pub fn available(ctx: &Context, precision: Precision) -> Vec<GemmVariant> {
+        let limits = ctx.device().limits();
         GemmVariant::ALL
             .into_iter()
             .filter(|v| match v {
-                GemmVariant::Wide(tile) => gemm_wide::fits(*tile, precision, limits),
+                GemmVariant::Wide(tile) => gemm_wide::fits(*tile, precision, &limits),
+                GemmVariant::Lanes8 => precision == Precision::Fp32 && gemm_wide::lanes8_fits(ctx),
                 _ => true,
             })
             .collect()
@@ -186,36 +190,40 @@ impl GemmVariant {
     /// it takes the chunk and computes at most twice the cells that are kept (a shape smaller
     /// than the tile wastes the rest).
     pub fn candidates(
+        ctx: &Context,
         shape: &GemmShape,
         k_chunk: u32,
         precision: Precision,
-        limits: &wgpu::Limits,
     ) -> Vec<GemmVariant> {
-        GemmVariant::available(precision, limits)
+        GemmVariant::available(ctx, precision)
             .into_iter()
-            .filter(|v| v.accepts_k_chunk(k_chunk, precision))
-            .filter(|v| match v {
-                GemmVariant::Wide(tile) => {
-                    let [tm, tn, _, _] = tile.dims();
-                    let cells =
-                        shape.m.next_multiple_of(tm) as u64 * shape.n.next_multiple_of(tn) as u64;
-                    cells <= 2 * shape.m as u64 * shape.n as u64
-                }
-                _ => true,
+            .filter(|v| v.accepts_k_chunk(k_chunk, precision) && v.takes(shape, precision))
+            .filter(|v| {
+                let (tm, tn) = match v {
+                    GemmVariant::Wide(tile) => (tile.dims()[0], tile.dims()[1]),
+                    GemmVariant::Lanes8 => (gemm_wide::LANES8_TILE, gemm_wide::LANES8_TILE),
+                    _ => return true,
+                };
+                let cells =
+                    shape.m.next_multiple_of(tm) as u64 * shape.n.next_multiple_of(tn) as u64;
+                cells <= 2 * shape.m as u64 * shape.n as u64
             })
             .collect()
     }
 
-    /// The kernel of this variant for `shape`, on int8 or f32 operands.
-    pub fn kernel(self, precision: Precision, shape: &GemmShape) -> &'static KernelDef {
+    /// The kernel of this variant for `shape`, on int8 or f32 operands; `None` for
+    /// [`GemmVariant::Lanes8`] on int8 operands, which has none.
+    pub fn kernel(self, precision: Precision, shape: &GemmShape) -> Option<&'static KernelDef> {
         let layout = shape.trans_a as usize * 2 + shape.trans_b as usize;
-        match (self, precision) {
+        Some(match (self, precision) {
             (GemmVariant::Tiled, Precision::Int8) => &GEMM_I8,
             (GemmVariant::Regs, Precision::Int8) => &GEMM_I8_REGS[layout],
             (GemmVariant::Tiled, Precision::Fp32) => &GEMM_F32,
             (GemmVariant::Regs, Precision::Fp32) => &GEMM_F32_REGS,
             (GemmVariant::Wide(tile), precision) => gemm_wide::kernel(tile, precision),
-        }
+            (GemmVariant::Lanes8, Precision::Fp32) => &gemm_wide::GEMM_F32_LANES8,
+            (GemmVariant::Lanes8, Precision::Int8) => return None,
+        })
     }
 
     /// The choice without measuring, for an adapter of type `device`: `Regs` on a CPU adapter
@@ -248,6 +256,10 @@ impl GemmVariant {
             GemmVariant::Wide(tile) => {
                 let [tm, tn, _, _] = tile.dims();
                 [shape.n.div_ceil(tn), shape.m.div_ceil(tm), chunks]
+            }
+            GemmVariant::Lanes8 => {
+                let t = gemm_wide::LANES8_TILE;
+                [shape.n.div_ceil(t), shape.m.div_ceil(t), chunks]
             }
             // One lane per (block, chunk), chunks packed into workgroups (regs_block()).
             GemmVariant::Regs => {
@@ -379,8 +391,26 @@ fn record(
     bufs: GemmBuffers<'_>,
     epilogue: &Epilogue<'_>,
 ) -> Result<()> {
+    let unsupported = |why: &str| {
+        Error::invalid(
+            "gemm",
+            format!("variant {variant:?} {why}; choose another (GemmVariant::available)"),
+        )
+    };
+    let Some(def) = variant.kernel(precision, shape) else {
+        return Err(unsupported("has no int8 kernel"));
+    };
+    if !variant.takes(shape, precision) {
+        return Err(unsupported(&format!(
+            "needs operands of a multiple of 4 values each, not {}x{}x{}",
+            shape.m, shape.n, shape.k
+        )));
+    }
+    if variant == GemmVariant::Lanes8 && !gemm_wide::lanes8_fits(ctx) {
+        return Err(unsupported("needs subgroups of exactly 8 lanes"));
+    }
     let kernel = GemmKernel {
-        def: variant.kernel(precision, shape),
+        def,
         variant,
         conv: None,
         block: match precision {

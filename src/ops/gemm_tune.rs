@@ -64,8 +64,7 @@ fn measure(ctx: &Context, shape: &GemmShape, precision: Precision) -> Result<Opt
         ..GemmBuffers::new(&a, &b, &out)
     };
     let mut candidates = Vec::new();
-    let limits = ctx.device().limits();
-    for variant in GemmVariant::candidates(shape, k_chunk, precision, &limits) {
+    for variant in GemmVariant::candidates(ctx, shape, k_chunk, precision) {
         let mut rec = Recording::new();
         let recorded = if int8 {
             let none = &Epilogue::NONE;

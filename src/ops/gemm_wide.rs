@@ -122,6 +122,36 @@ pub static GEMM_I8_WIDE: [KernelDef; 3] = [
     ),
 ];
 
+/// `gemm_f32_lanes8` ([`GemmVariant::Lanes8`](crate::abi::GemmVariant::Lanes8)): 128×128
+/// outputs per workgroup of 32 lanes whose subgroups of 8 share their rows.
+pub static GEMM_F32_LANES8: KernelDef = KernelDef {
+    name: "gemm_f32_lanes8",
+    sources: &[
+        wgsl::COMMON,
+        wgsl::GEMM_COMMON,
+        include_str!("../../shaders/gemm_f32_lanes8.wgsl"),
+    ],
+    workgroup_size: [LANES8_LANES, 1, 1],
+    bindings: GEMM_BINDINGS,
+    params_size: std::mem::size_of::<GemmParams>(),
+    uniform_params: true,
+};
+
+/// Lanes per workgroup of `gemm_f32_lanes8`, and its outputs per workgroup side.
+const LANES8_LANES: u32 = 32;
+/// Outputs per side of a `gemm_f32_lanes8` workgroup's tile.
+pub(crate) const LANES8_TILE: u32 = 128;
+
+/// Whether `gemm_f32_lanes8` runs on `ctx`'s device: subgroups of exactly 8 lanes (its
+/// broadcasts pass rows within groups of 8) and room for its 16 KiB of workgroup memory.
+pub fn lanes8_fits(ctx: &crate::gpu::Context) -> bool {
+    let limits = ctx.device().limits();
+    ctx.subgroups_of_8()
+        && LANES8_LANES <= limits.max_compute_invocations_per_workgroup
+        && LANES8_LANES <= limits.max_compute_workgroup_size_x
+        && 2 * LANES8_TILE * 16 * 4 <= limits.max_compute_workgroup_storage_size
+}
+
 /// The kernel of `tile` on `precision` operands.
 pub fn kernel(tile: WideTile, precision: Precision) -> &'static KernelDef {
     let i = WideTile::ALL.iter().position(|t| *t == tile).unwrap_or(0);
@@ -146,6 +176,7 @@ pub(crate) const KERNELS: &[&KernelDef] = &[
     &GEMM_I8_WIDE[0],
     &GEMM_I8_WIDE[1],
     &GEMM_I8_WIDE[2],
+    &GEMM_F32_LANES8,
 ];
 
 #[cfg(test)]
