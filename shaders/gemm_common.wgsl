@@ -107,6 +107,19 @@ fn store_result(acc: f32, gm: u32, gn: u32, z: u32) {
     }
 }
 
+// Stores four outputs of row gm, columns gn .. gn + 3, those inside the output (the wide
+// kernels' rows of four).
+fn store_row4(v: vec4<f32>, gm: u32, gn: u32, z: u32) {
+    if gm >= params.m {
+        return;
+    }
+    for (var j = 0u; j < 4u; j++) {
+        if gn + j < params.n {
+            store_result(v[j], gm, gn + j, z);
+        }
+    }
+}
+
 // Stores a lane's 4x4 block: rows row0 + step * i, columns col0 + step * j, inside the output
 // only (the tiled kernels interleave lanes with step 16, the register-blocked ones use step 1).
 fn store_block(acc: array<f32, 16>, row0: u32, col0: u32, step: u32, z: u32) {

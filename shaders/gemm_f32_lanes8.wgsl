@@ -123,18 +123,6 @@ fn stage(k0: u32, m0: u32, n0: u32, lid: u32) {
         k_inside && n0 + TN <= params.n, lid);
 }
 
-// Stores four outputs of row gm, columns gn .. gn + 3, those inside the output.
-fn store4(v: vec4<f32>, gm: u32, gn: u32, z: u32) {
-    if gm >= params.m {
-        return;
-    }
-    for (var j = 0u; j < 4u; j++) {
-        if gn + j < params.n {
-            store_result(v[j], gm, gn + j, z);
-        }
-    }
-}
-
 @compute @workgroup_size(LANES)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     let m0 = wid.y * TM;
@@ -235,36 +223,36 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
 
     let row = m0 + ly * 32u;
     let col = n0 + lx * 16u;
-    store4(c0_0, row + 0u, col + 0u, wid.z); store4(c0_1, row + 0u, col + 4u, wid.z); store4(c0_2, row + 0u, col + 8u, wid.z); store4(c0_3, row + 0u, col + 12u, wid.z);
-    store4(c1_0, row + 1u, col + 0u, wid.z); store4(c1_1, row + 1u, col + 4u, wid.z); store4(c1_2, row + 1u, col + 8u, wid.z); store4(c1_3, row + 1u, col + 12u, wid.z);
-    store4(c2_0, row + 2u, col + 0u, wid.z); store4(c2_1, row + 2u, col + 4u, wid.z); store4(c2_2, row + 2u, col + 8u, wid.z); store4(c2_3, row + 2u, col + 12u, wid.z);
-    store4(c3_0, row + 3u, col + 0u, wid.z); store4(c3_1, row + 3u, col + 4u, wid.z); store4(c3_2, row + 3u, col + 8u, wid.z); store4(c3_3, row + 3u, col + 12u, wid.z);
-    store4(c4_0, row + 4u, col + 0u, wid.z); store4(c4_1, row + 4u, col + 4u, wid.z); store4(c4_2, row + 4u, col + 8u, wid.z); store4(c4_3, row + 4u, col + 12u, wid.z);
-    store4(c5_0, row + 5u, col + 0u, wid.z); store4(c5_1, row + 5u, col + 4u, wid.z); store4(c5_2, row + 5u, col + 8u, wid.z); store4(c5_3, row + 5u, col + 12u, wid.z);
-    store4(c6_0, row + 6u, col + 0u, wid.z); store4(c6_1, row + 6u, col + 4u, wid.z); store4(c6_2, row + 6u, col + 8u, wid.z); store4(c6_3, row + 6u, col + 12u, wid.z);
-    store4(c7_0, row + 7u, col + 0u, wid.z); store4(c7_1, row + 7u, col + 4u, wid.z); store4(c7_2, row + 7u, col + 8u, wid.z); store4(c7_3, row + 7u, col + 12u, wid.z);
-    store4(c8_0, row + 8u, col + 0u, wid.z); store4(c8_1, row + 8u, col + 4u, wid.z); store4(c8_2, row + 8u, col + 8u, wid.z); store4(c8_3, row + 8u, col + 12u, wid.z);
-    store4(c9_0, row + 9u, col + 0u, wid.z); store4(c9_1, row + 9u, col + 4u, wid.z); store4(c9_2, row + 9u, col + 8u, wid.z); store4(c9_3, row + 9u, col + 12u, wid.z);
-    store4(c10_0, row + 10u, col + 0u, wid.z); store4(c10_1, row + 10u, col + 4u, wid.z); store4(c10_2, row + 10u, col + 8u, wid.z); store4(c10_3, row + 10u, col + 12u, wid.z);
-    store4(c11_0, row + 11u, col + 0u, wid.z); store4(c11_1, row + 11u, col + 4u, wid.z); store4(c11_2, row + 11u, col + 8u, wid.z); store4(c11_3, row + 11u, col + 12u, wid.z);
-    store4(c12_0, row + 12u, col + 0u, wid.z); store4(c12_1, row + 12u, col + 4u, wid.z); store4(c12_2, row + 12u, col + 8u, wid.z); store4(c12_3, row + 12u, col + 12u, wid.z);
-    store4(c13_0, row + 13u, col + 0u, wid.z); store4(c13_1, row + 13u, col + 4u, wid.z); store4(c13_2, row + 13u, col + 8u, wid.z); store4(c13_3, row + 13u, col + 12u, wid.z);
-    store4(c14_0, row + 14u, col + 0u, wid.z); store4(c14_1, row + 14u, col + 4u, wid.z); store4(c14_2, row + 14u, col + 8u, wid.z); store4(c14_3, row + 14u, col + 12u, wid.z);
-    store4(c15_0, row + 15u, col + 0u, wid.z); store4(c15_1, row + 15u, col + 4u, wid.z); store4(c15_2, row + 15u, col + 8u, wid.z); store4(c15_3, row + 15u, col + 12u, wid.z);
-    store4(c16_0, row + 16u, col + 0u, wid.z); store4(c16_1, row + 16u, col + 4u, wid.z); store4(c16_2, row + 16u, col + 8u, wid.z); store4(c16_3, row + 16u, col + 12u, wid.z);
-    store4(c17_0, row + 17u, col + 0u, wid.z); store4(c17_1, row + 17u, col + 4u, wid.z); store4(c17_2, row + 17u, col + 8u, wid.z); store4(c17_3, row + 17u, col + 12u, wid.z);
-    store4(c18_0, row + 18u, col + 0u, wid.z); store4(c18_1, row + 18u, col + 4u, wid.z); store4(c18_2, row + 18u, col + 8u, wid.z); store4(c18_3, row + 18u, col + 12u, wid.z);
-    store4(c19_0, row + 19u, col + 0u, wid.z); store4(c19_1, row + 19u, col + 4u, wid.z); store4(c19_2, row + 19u, col + 8u, wid.z); store4(c19_3, row + 19u, col + 12u, wid.z);
-    store4(c20_0, row + 20u, col + 0u, wid.z); store4(c20_1, row + 20u, col + 4u, wid.z); store4(c20_2, row + 20u, col + 8u, wid.z); store4(c20_3, row + 20u, col + 12u, wid.z);
-    store4(c21_0, row + 21u, col + 0u, wid.z); store4(c21_1, row + 21u, col + 4u, wid.z); store4(c21_2, row + 21u, col + 8u, wid.z); store4(c21_3, row + 21u, col + 12u, wid.z);
-    store4(c22_0, row + 22u, col + 0u, wid.z); store4(c22_1, row + 22u, col + 4u, wid.z); store4(c22_2, row + 22u, col + 8u, wid.z); store4(c22_3, row + 22u, col + 12u, wid.z);
-    store4(c23_0, row + 23u, col + 0u, wid.z); store4(c23_1, row + 23u, col + 4u, wid.z); store4(c23_2, row + 23u, col + 8u, wid.z); store4(c23_3, row + 23u, col + 12u, wid.z);
-    store4(c24_0, row + 24u, col + 0u, wid.z); store4(c24_1, row + 24u, col + 4u, wid.z); store4(c24_2, row + 24u, col + 8u, wid.z); store4(c24_3, row + 24u, col + 12u, wid.z);
-    store4(c25_0, row + 25u, col + 0u, wid.z); store4(c25_1, row + 25u, col + 4u, wid.z); store4(c25_2, row + 25u, col + 8u, wid.z); store4(c25_3, row + 25u, col + 12u, wid.z);
-    store4(c26_0, row + 26u, col + 0u, wid.z); store4(c26_1, row + 26u, col + 4u, wid.z); store4(c26_2, row + 26u, col + 8u, wid.z); store4(c26_3, row + 26u, col + 12u, wid.z);
-    store4(c27_0, row + 27u, col + 0u, wid.z); store4(c27_1, row + 27u, col + 4u, wid.z); store4(c27_2, row + 27u, col + 8u, wid.z); store4(c27_3, row + 27u, col + 12u, wid.z);
-    store4(c28_0, row + 28u, col + 0u, wid.z); store4(c28_1, row + 28u, col + 4u, wid.z); store4(c28_2, row + 28u, col + 8u, wid.z); store4(c28_3, row + 28u, col + 12u, wid.z);
-    store4(c29_0, row + 29u, col + 0u, wid.z); store4(c29_1, row + 29u, col + 4u, wid.z); store4(c29_2, row + 29u, col + 8u, wid.z); store4(c29_3, row + 29u, col + 12u, wid.z);
-    store4(c30_0, row + 30u, col + 0u, wid.z); store4(c30_1, row + 30u, col + 4u, wid.z); store4(c30_2, row + 30u, col + 8u, wid.z); store4(c30_3, row + 30u, col + 12u, wid.z);
-    store4(c31_0, row + 31u, col + 0u, wid.z); store4(c31_1, row + 31u, col + 4u, wid.z); store4(c31_2, row + 31u, col + 8u, wid.z); store4(c31_3, row + 31u, col + 12u, wid.z);
+    store_row4(c0_0, row + 0u, col + 0u, wid.z); store_row4(c0_1, row + 0u, col + 4u, wid.z); store_row4(c0_2, row + 0u, col + 8u, wid.z); store_row4(c0_3, row + 0u, col + 12u, wid.z);
+    store_row4(c1_0, row + 1u, col + 0u, wid.z); store_row4(c1_1, row + 1u, col + 4u, wid.z); store_row4(c1_2, row + 1u, col + 8u, wid.z); store_row4(c1_3, row + 1u, col + 12u, wid.z);
+    store_row4(c2_0, row + 2u, col + 0u, wid.z); store_row4(c2_1, row + 2u, col + 4u, wid.z); store_row4(c2_2, row + 2u, col + 8u, wid.z); store_row4(c2_3, row + 2u, col + 12u, wid.z);
+    store_row4(c3_0, row + 3u, col + 0u, wid.z); store_row4(c3_1, row + 3u, col + 4u, wid.z); store_row4(c3_2, row + 3u, col + 8u, wid.z); store_row4(c3_3, row + 3u, col + 12u, wid.z);
+    store_row4(c4_0, row + 4u, col + 0u, wid.z); store_row4(c4_1, row + 4u, col + 4u, wid.z); store_row4(c4_2, row + 4u, col + 8u, wid.z); store_row4(c4_3, row + 4u, col + 12u, wid.z);
+    store_row4(c5_0, row + 5u, col + 0u, wid.z); store_row4(c5_1, row + 5u, col + 4u, wid.z); store_row4(c5_2, row + 5u, col + 8u, wid.z); store_row4(c5_3, row + 5u, col + 12u, wid.z);
+    store_row4(c6_0, row + 6u, col + 0u, wid.z); store_row4(c6_1, row + 6u, col + 4u, wid.z); store_row4(c6_2, row + 6u, col + 8u, wid.z); store_row4(c6_3, row + 6u, col + 12u, wid.z);
+    store_row4(c7_0, row + 7u, col + 0u, wid.z); store_row4(c7_1, row + 7u, col + 4u, wid.z); store_row4(c7_2, row + 7u, col + 8u, wid.z); store_row4(c7_3, row + 7u, col + 12u, wid.z);
+    store_row4(c8_0, row + 8u, col + 0u, wid.z); store_row4(c8_1, row + 8u, col + 4u, wid.z); store_row4(c8_2, row + 8u, col + 8u, wid.z); store_row4(c8_3, row + 8u, col + 12u, wid.z);
+    store_row4(c9_0, row + 9u, col + 0u, wid.z); store_row4(c9_1, row + 9u, col + 4u, wid.z); store_row4(c9_2, row + 9u, col + 8u, wid.z); store_row4(c9_3, row + 9u, col + 12u, wid.z);
+    store_row4(c10_0, row + 10u, col + 0u, wid.z); store_row4(c10_1, row + 10u, col + 4u, wid.z); store_row4(c10_2, row + 10u, col + 8u, wid.z); store_row4(c10_3, row + 10u, col + 12u, wid.z);
+    store_row4(c11_0, row + 11u, col + 0u, wid.z); store_row4(c11_1, row + 11u, col + 4u, wid.z); store_row4(c11_2, row + 11u, col + 8u, wid.z); store_row4(c11_3, row + 11u, col + 12u, wid.z);
+    store_row4(c12_0, row + 12u, col + 0u, wid.z); store_row4(c12_1, row + 12u, col + 4u, wid.z); store_row4(c12_2, row + 12u, col + 8u, wid.z); store_row4(c12_3, row + 12u, col + 12u, wid.z);
+    store_row4(c13_0, row + 13u, col + 0u, wid.z); store_row4(c13_1, row + 13u, col + 4u, wid.z); store_row4(c13_2, row + 13u, col + 8u, wid.z); store_row4(c13_3, row + 13u, col + 12u, wid.z);
+    store_row4(c14_0, row + 14u, col + 0u, wid.z); store_row4(c14_1, row + 14u, col + 4u, wid.z); store_row4(c14_2, row + 14u, col + 8u, wid.z); store_row4(c14_3, row + 14u, col + 12u, wid.z);
+    store_row4(c15_0, row + 15u, col + 0u, wid.z); store_row4(c15_1, row + 15u, col + 4u, wid.z); store_row4(c15_2, row + 15u, col + 8u, wid.z); store_row4(c15_3, row + 15u, col + 12u, wid.z);
+    store_row4(c16_0, row + 16u, col + 0u, wid.z); store_row4(c16_1, row + 16u, col + 4u, wid.z); store_row4(c16_2, row + 16u, col + 8u, wid.z); store_row4(c16_3, row + 16u, col + 12u, wid.z);
+    store_row4(c17_0, row + 17u, col + 0u, wid.z); store_row4(c17_1, row + 17u, col + 4u, wid.z); store_row4(c17_2, row + 17u, col + 8u, wid.z); store_row4(c17_3, row + 17u, col + 12u, wid.z);
+    store_row4(c18_0, row + 18u, col + 0u, wid.z); store_row4(c18_1, row + 18u, col + 4u, wid.z); store_row4(c18_2, row + 18u, col + 8u, wid.z); store_row4(c18_3, row + 18u, col + 12u, wid.z);
+    store_row4(c19_0, row + 19u, col + 0u, wid.z); store_row4(c19_1, row + 19u, col + 4u, wid.z); store_row4(c19_2, row + 19u, col + 8u, wid.z); store_row4(c19_3, row + 19u, col + 12u, wid.z);
+    store_row4(c20_0, row + 20u, col + 0u, wid.z); store_row4(c20_1, row + 20u, col + 4u, wid.z); store_row4(c20_2, row + 20u, col + 8u, wid.z); store_row4(c20_3, row + 20u, col + 12u, wid.z);
+    store_row4(c21_0, row + 21u, col + 0u, wid.z); store_row4(c21_1, row + 21u, col + 4u, wid.z); store_row4(c21_2, row + 21u, col + 8u, wid.z); store_row4(c21_3, row + 21u, col + 12u, wid.z);
+    store_row4(c22_0, row + 22u, col + 0u, wid.z); store_row4(c22_1, row + 22u, col + 4u, wid.z); store_row4(c22_2, row + 22u, col + 8u, wid.z); store_row4(c22_3, row + 22u, col + 12u, wid.z);
+    store_row4(c23_0, row + 23u, col + 0u, wid.z); store_row4(c23_1, row + 23u, col + 4u, wid.z); store_row4(c23_2, row + 23u, col + 8u, wid.z); store_row4(c23_3, row + 23u, col + 12u, wid.z);
+    store_row4(c24_0, row + 24u, col + 0u, wid.z); store_row4(c24_1, row + 24u, col + 4u, wid.z); store_row4(c24_2, row + 24u, col + 8u, wid.z); store_row4(c24_3, row + 24u, col + 12u, wid.z);
+    store_row4(c25_0, row + 25u, col + 0u, wid.z); store_row4(c25_1, row + 25u, col + 4u, wid.z); store_row4(c25_2, row + 25u, col + 8u, wid.z); store_row4(c25_3, row + 25u, col + 12u, wid.z);
+    store_row4(c26_0, row + 26u, col + 0u, wid.z); store_row4(c26_1, row + 26u, col + 4u, wid.z); store_row4(c26_2, row + 26u, col + 8u, wid.z); store_row4(c26_3, row + 26u, col + 12u, wid.z);
+    store_row4(c27_0, row + 27u, col + 0u, wid.z); store_row4(c27_1, row + 27u, col + 4u, wid.z); store_row4(c27_2, row + 27u, col + 8u, wid.z); store_row4(c27_3, row + 27u, col + 12u, wid.z);
+    store_row4(c28_0, row + 28u, col + 0u, wid.z); store_row4(c28_1, row + 28u, col + 4u, wid.z); store_row4(c28_2, row + 28u, col + 8u, wid.z); store_row4(c28_3, row + 28u, col + 12u, wid.z);
+    store_row4(c29_0, row + 29u, col + 0u, wid.z); store_row4(c29_1, row + 29u, col + 4u, wid.z); store_row4(c29_2, row + 29u, col + 8u, wid.z); store_row4(c29_3, row + 29u, col + 12u, wid.z);
+    store_row4(c30_0, row + 30u, col + 0u, wid.z); store_row4(c30_1, row + 30u, col + 4u, wid.z); store_row4(c30_2, row + 30u, col + 8u, wid.z); store_row4(c30_3, row + 30u, col + 12u, wid.z);
+    store_row4(c31_0, row + 31u, col + 0u, wid.z); store_row4(c31_1, row + 31u, col + 4u, wid.z); store_row4(c31_2, row + 31u, col + 8u, wid.z); store_row4(c31_3, row + 31u, col + 12u, wid.z);
 }

@@ -90,18 +90,6 @@ fn stage(k0: u32, m0: u32, n0: u32, lid: u32) {
     }
 }
 
-// Stores four outputs of row gm, columns gn .. gn + 3, those inside the output.
-fn store4(v: vec4<f32>, gm: u32, gn: u32, z: u32) {
-    if gm >= params.m {
-        return;
-    }
-    for (var j = 0u; j < 4u; j++) {
-        if gn + j < params.n {
-            store_result(v[j], gm, gn + j, z);
-        }
-    }
-}
-
 @compute @workgroup_size(LANES)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     let m0 = wid.y * TM;
@@ -198,38 +186,38 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
 
     let row = m0 + ly * RM;
     let col = n0 + lx * RN;
-    store4(c0_0, row + 0u, col, wid.z);
-    store4(c0_1, row + 0u, col + 4u, wid.z);
-    store4(c1_0, row + 1u, col, wid.z);
-    store4(c1_1, row + 1u, col + 4u, wid.z);
-    store4(c2_0, row + 2u, col, wid.z);
-    store4(c2_1, row + 2u, col + 4u, wid.z);
-    store4(c3_0, row + 3u, col, wid.z);
-    store4(c3_1, row + 3u, col + 4u, wid.z);
-    store4(c4_0, row + 4u, col, wid.z);
-    store4(c4_1, row + 4u, col + 4u, wid.z);
-    store4(c5_0, row + 5u, col, wid.z);
-    store4(c5_1, row + 5u, col + 4u, wid.z);
-    store4(c6_0, row + 6u, col, wid.z);
-    store4(c6_1, row + 6u, col + 4u, wid.z);
-    store4(c7_0, row + 7u, col, wid.z);
-    store4(c7_1, row + 7u, col + 4u, wid.z);
+    store_row4(c0_0, row + 0u, col, wid.z);
+    store_row4(c0_1, row + 0u, col + 4u, wid.z);
+    store_row4(c1_0, row + 1u, col, wid.z);
+    store_row4(c1_1, row + 1u, col + 4u, wid.z);
+    store_row4(c2_0, row + 2u, col, wid.z);
+    store_row4(c2_1, row + 2u, col + 4u, wid.z);
+    store_row4(c3_0, row + 3u, col, wid.z);
+    store_row4(c3_1, row + 3u, col + 4u, wid.z);
+    store_row4(c4_0, row + 4u, col, wid.z);
+    store_row4(c4_1, row + 4u, col + 4u, wid.z);
+    store_row4(c5_0, row + 5u, col, wid.z);
+    store_row4(c5_1, row + 5u, col + 4u, wid.z);
+    store_row4(c6_0, row + 6u, col, wid.z);
+    store_row4(c6_1, row + 6u, col + 4u, wid.z);
+    store_row4(c7_0, row + 7u, col, wid.z);
+    store_row4(c7_1, row + 7u, col + 4u, wid.z);
     if RM4 > 2u {
-        store4(c8_0, row + 8u, col, wid.z);
-        store4(c8_1, row + 8u, col + 4u, wid.z);
-        store4(c9_0, row + 9u, col, wid.z);
-        store4(c9_1, row + 9u, col + 4u, wid.z);
-        store4(c10_0, row + 10u, col, wid.z);
-        store4(c10_1, row + 10u, col + 4u, wid.z);
-        store4(c11_0, row + 11u, col, wid.z);
-        store4(c11_1, row + 11u, col + 4u, wid.z);
-        store4(c12_0, row + 12u, col, wid.z);
-        store4(c12_1, row + 12u, col + 4u, wid.z);
-        store4(c13_0, row + 13u, col, wid.z);
-        store4(c13_1, row + 13u, col + 4u, wid.z);
-        store4(c14_0, row + 14u, col, wid.z);
-        store4(c14_1, row + 14u, col + 4u, wid.z);
-        store4(c15_0, row + 15u, col, wid.z);
-        store4(c15_1, row + 15u, col + 4u, wid.z);
+        store_row4(c8_0, row + 8u, col, wid.z);
+        store_row4(c8_1, row + 8u, col + 4u, wid.z);
+        store_row4(c9_0, row + 9u, col, wid.z);
+        store_row4(c9_1, row + 9u, col + 4u, wid.z);
+        store_row4(c10_0, row + 10u, col, wid.z);
+        store_row4(c10_1, row + 10u, col + 4u, wid.z);
+        store_row4(c11_0, row + 11u, col, wid.z);
+        store_row4(c11_1, row + 11u, col + 4u, wid.z);
+        store_row4(c12_0, row + 12u, col, wid.z);
+        store_row4(c12_1, row + 12u, col + 4u, wid.z);
+        store_row4(c13_0, row + 13u, col, wid.z);
+        store_row4(c13_1, row + 13u, col + 4u, wid.z);
+        store_row4(c14_0, row + 14u, col, wid.z);
+        store_row4(c14_1, row + 14u, col + 4u, wid.z);
+        store_row4(c15_0, row + 15u, col, wid.z);
+        store_row4(c15_1, row + 15u, col + 4u, wid.z);
     }
 }

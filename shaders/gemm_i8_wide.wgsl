@@ -91,16 +91,9 @@ fn dots(a: u32, b: vec4<u32>) -> vec4<i32> {
         dot4I8Packed(a, b.w));
 }
 
-// Stores four outputs of row gm, columns gn .. gn + 3, those inside the output.
+// Stores four int32 sums of row gm, columns gn .. gn + 3, those inside the output.
 fn store4(v: vec4<i32>, gm: u32, gn: u32, z: u32) {
-    if gm >= params.m {
-        return;
-    }
-    for (var j = 0u; j < 4u; j++) {
-        if gn + j < params.n {
-            store_result(f32(v[j]), gm, gn + j, z);
-        }
-    }
+    store_row4(vec4<f32>(v), gm, gn, z);
 }
 
 @compute @workgroup_size(LANES)

@@ -137,7 +137,7 @@ pub static GEMM_F32_LANES8: KernelDef = KernelDef {
     uniform_params: true,
 };
 
-/// Lanes per workgroup of `gemm_f32_lanes8`, and its outputs per workgroup side.
+/// Lanes per workgroup of `gemm_f32_lanes8`.
 const LANES8_LANES: u32 = 32;
 /// Outputs per side of a `gemm_f32_lanes8` workgroup's tile.
 pub(crate) const LANES8_TILE: u32 = 128;
@@ -149,6 +149,7 @@ pub fn lanes8_fits(ctx: &crate::gpu::Context) -> bool {
     ctx.subgroups_of_8()
         && LANES8_LANES <= limits.max_compute_invocations_per_workgroup
         && LANES8_LANES <= limits.max_compute_workgroup_size_x
+        // Both operands' 128 rows of 16 K values in f32.
         && 2 * LANES8_TILE * 16 * 4 <= limits.max_compute_workgroup_storage_size
 }
 
