@@ -431,13 +431,14 @@ impl GemmVariant {
         }
     }
 
-    /// Whether this variant computes `shape` on `precision` operands: [`GemmVariant::Lanes8`]
-    /// only f32 operands of a multiple of 4 values each, for it binds them as vec4s.
-    pub fn takes(self, shape: &GemmShape, precision: Precision) -> bool {
+    /// Whether this variant computes `shape`: [`GemmVariant::Lanes8`] only operands of a
+    /// multiple of 4 values each, for it binds them as vec4s (that it is f32-only, the
+    /// variants a device offers say: `GemmVariant::available`).
+    pub fn takes(self, shape: &GemmShape) -> bool {
         match self {
             GemmVariant::Lanes8 => {
                 let whole = |rows: u32| (rows as u64 * shape.k as u64).is_multiple_of(4);
-                precision == Precision::Fp32 && whole(shape.m) && whole(shape.n)
+                whole(shape.m) && whole(shape.n)
             }
             _ => true,
         }

@@ -56,7 +56,7 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
             for ((name, host), variant) in variants.into_iter().flat_map(|e| {
                 GemmVariant::available(ctx, Precision::Fp32)
                     .into_iter()
-                    .filter(|v| v.takes(&shape, Precision::Fp32))
+                    .filter(|v| v.takes(&shape))
                     .map(move |v| (e, v))
             }) {
                 let gpu = gpu_gemm_f32(ctx, variant, &shape, &a, &b, &host).await?;

@@ -197,7 +197,7 @@ impl GemmVariant {
     ) -> Vec<GemmVariant> {
         GemmVariant::available(ctx, precision)
             .into_iter()
-            .filter(|v| v.accepts_k_chunk(k_chunk, precision) && v.takes(shape, precision))
+            .filter(|v| v.accepts_k_chunk(k_chunk, precision) && v.takes(shape))
             .filter(|v| {
                 let (tm, tn) = match v {
                     GemmVariant::Wide(tile) => (tile.dims()[0], tile.dims()[1]),
@@ -400,7 +400,7 @@ fn record(
     let Some(def) = variant.kernel(precision, shape) else {
         return Err(unsupported("has no int8 kernel"));
     };
-    if !variant.takes(shape, precision) {
+    if !variant.takes(shape) {
         return Err(unsupported(&format!(
             "needs operands of a multiple of 4 values each, not {}x{}x{}",
             shape.m, shape.n, shape.k
