@@ -4,7 +4,8 @@ mod common;
 
 use common::{Needs, for_each_adapter};
 use octet::ops::{
-    self, ChannelAxis, Epilogue, GemmBuffers, GemmShape, Layout, QuantizeBuffers, Rounding,
+    self, ChannelAxis, Epilogue, GemmBuffers, GemmShape, Layout, Precision, QuantizeBuffers,
+    Rounding,
 };
 use octet::{Error, Recording};
 
@@ -110,6 +111,15 @@ fn bad_shapes_and_small_buffers_are_typed_errors() {
         match ops::gemm_f32(&ctx, &mut rec, &shape, gb, &Epilogue::NONE) {
             Err(Error::BufferTooSmall { binding: "out", .. }) => {}
             other => panic!("expected BufferTooSmall for out, got {other:?}"),
+        }
+        // Empty products are refused before the autotuner sizes scratch for them.
+        let gb = GemmBuffers::new(&big, &big, &big);
+        for empty in [GemmShape::new(8, 8, 0), GemmShape::new(0, 8, 64)] {
+            let err = ops::gemm_f32(&ctx, &mut rec, &empty, gb, &Epilogue::NONE).unwrap_err();
+            assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
+            assert!(err.to_string().contains("empty GEMM"), "{err}");
+            let err = ctx.gemm_variant(&empty, Precision::Int8).unwrap_err();
+            assert!(err.to_string().contains("empty GEMM"), "{err}");
         }
         // Nothing invalid was recorded, so the encoder still submits.
         ctx.run(&rec).unwrap();

@@ -13,6 +13,8 @@ impl Context {
     /// [`Autotune::Off`](crate::gpu::Autotune::Off), which gives [`GemmVariant::heuristic`]. Blocks while measuring (up
     /// to about a dozen runs of the GEMM).
     pub fn gemm_variant(&self, shape: &GemmShape, precision: Precision) -> Result<GemmVariant> {
+        // Before measuring: an empty shape would otherwise divide by zero in the scratch sizing.
+        shape.validate("gemm_variant")?;
         let device = self.device().adapter_info().device_type;
         let key = TuneKey::Gemm {
             shape: *shape,
