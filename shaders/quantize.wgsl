@@ -6,6 +6,11 @@
 // that ReLU's bit mask, bit e set where input[e] > 0, so no ReLU pass runs just to write it; it
 // needs cols % 4 == 0, so that a word's four elements are elements 4 * idx .. 4 * idx + 3. A
 // constant, not a parameter: on CPU drivers a branch on a parameter costs the plain quantize 10%.
+// In the variants compiled with FOLD (quantize_fold, quantize_relu_mask_fold) the clip is per
+// tensor and not yet reduced: `clips` holds channel_stats' `clip_parts` partial records (8 words
+// each, max|x| first) and the clip is their largest max|x| (max is exact in any order, so this is
+// the bits channel_stats_reduce would give), which the first workgroup also writes after them,
+// as the first field of a record there, for steps that reuse the clip: one dispatch fewer.
 // CPU twin: src/cpu/quantize.rs.
 
 const WG_SIZE: u32 = 256u;
@@ -19,18 +24,24 @@ struct QuantizeParams {
     seed: u32,
     // Index of channel 0's clip in `clips` (a layer's entry in a table of clip summaries).
     clip_offset: u32,
-    _pad: u32,
+    // FOLD: partial records in `clips` from clip_offset on.
+    clip_parts: u32,
 }
+
+// Words per StatsPartial record.
+const PART_WORDS: u32 = 8u;
 
 @group(0) @binding(0) var<uniform> params: QuantizeParams;
 @group(0) @binding(1) var<storage> input: array<f32>;
-@group(0) @binding(2) var<storage> clips: array<f32>;
+@group(0) @binding(2) var<storage, read_write> clips: array<f32>;
 @group(0) @binding(3) var<storage, read_write> packed: array<u32>;
 @group(0) @binding(4) var<storage, read_write> scales: array<f32>;
 @group(0) @binding(5) var<storage, read_write> mask: array<u32>;
 
 // A workgroup's 1024 elements: 32 mask words, gathered here and stored whole.
 var<workgroup> positive: array<atomic<u32>, 32>;
+// FOLD: the tensor's clip, folded by lane 0 and read by all.
+var<workgroup> folded: f32;
 
 @compute @workgroup_size(256)
 fn main(
@@ -39,6 +50,19 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
     let idx = flat_index(gid, nwg, WG_SIZE);
+    if FOLD {
+        if lid == 0u {
+            var c = 0.0;
+            for (var p = 0u; p < params.clip_parts; p++) {
+                c = max(c, clips[params.clip_offset + p * PART_WORDS]);
+            }
+            folded = c;
+            if idx == 0u {
+                clips[params.clip_offset + params.clip_parts * PART_WORDS] = c;
+            }
+        }
+        workgroupBarrier();
+    }
     if MARKS {
         if lid < 32u {
             atomicStore(&positive[lid], 0u);
@@ -79,7 +103,11 @@ fn quantize_word(idx: u32, lid: u32) {
         // A word's four values share a clip unless channels are columns: inv_step (a long
         // division) once per clip, not per value.
         if j == 0u || by_col {
-            clip = clips[params.clip_offset + ch];
+            if FOLD {
+                clip = folded;
+            } else {
+                clip = clips[params.clip_offset + ch];
+            }
             valid = clip_is_valid(clip);
             inv = inv_step(clip);
         }

@@ -20,8 +20,9 @@ pub struct QuantizeParams {
     pub seed: u32,
     /// Index of channel 0's clip in the clips buffer.
     pub clip_offset: u32,
-    /// Padding to 16-byte alignment.
-    pub _pad: u32,
+    /// `quantize_fold`: the number of `StatsPartial` records (8 words each, from `clip_offset`)
+    /// whose largest max|x| is the tensor's clip; 0 in the other variants.
+    pub clip_parts: u32,
 }
 
 impl QuantizeParams {
@@ -36,7 +37,7 @@ impl QuantizeParams {
             rounding,
             seed,
             clip_offset: 0,
-            _pad: 0,
+            clip_parts: 0,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! `quantize` (and its ReLU-mask variant) against its twin, and stochastic rounding's bias.
+//! `quantize` (and its ReLU-mask and fold variants) against its twin, and stochastic rounding's
+//! bias.
 
 use super::check::Check;
 use super::grids::AXES;
@@ -6,13 +7,18 @@ use super::harness::{Quantized, ReluMaskOutput, gpu_quantize, max_abs_clips};
 use super::{CaseResult, Extent};
 use crate::cpu;
 use crate::error::Result;
-use crate::gpu::Context;
+use crate::gpu::{Context, Recording};
 use crate::ops::relu::relu_mask_bytes;
-use crate::ops::{ChannelAxis, Layout, Rounding};
+use crate::ops::{self, ChannelAxis, Layout, QuantizeBuffers, Rounding};
 use crate::rng::Gen;
 
 /// The kernels the suite exercises.
-pub(super) const KERNELS: &[&str] = &["quantize", "quantize_relu_mask"];
+pub(super) const KERNELS: &[&str] = &[
+    "quantize",
+    "quantize_relu_mask",
+    "quantize_fold",
+    "quantize_relu_mask_fold",
+];
 
 /// The inputs every quantize shape is tried on, by name.
 fn quantize_inputs(rows: u32, cols: u32, g: &mut Gen) -> Vec<(&'static str, Vec<f32>)> {
@@ -125,7 +131,109 @@ pub(super) async fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResul
         Extent::Quick => 16,
         Extent::Full => 64,
     };
+    fold_cases(ctx, &mut g, out).await?;
     stochastic_unbiased_case(ctx, seeds, out).await
+}
+
+/// `quantize_fold` after `channel_stats_partials` against `channel_stats` (with its reduce) then
+/// `quantize` on the GPU, bit for bit, and against the twin: tensors of 2 to 10 segments (one
+/// ending short), with and without the ReLU mask, and non-finite values, which the partial
+/// records leave out of max|x|.
+async fn fold_cases(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Result<()> {
+    for (rows, cols) in [(4, 4096), (64, 400), (75, 1000), (97, 843)] {
+        for data in ["normal", "nan/inf"] {
+            let layout = Layout::new(rows, cols, ChannelAxis::Tensor);
+            let mut input = g.normal_vec(layout.len(), 3.0);
+            if data == "nan/inf" {
+                for (i, v) in input.iter_mut().enumerate().step_by(4099) {
+                    *v = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][i % 3];
+                }
+            }
+            let marks = cols % 4 == 0;
+            let x = ctx.upload("test.x", &input);
+            let records = ops::channel_stats::partials_records(&layout);
+            let stats = ctx.storage_buffer("test.stats", records as u64 * 32);
+            let reduced = ctx.storage_buffer("test.reduced", 32);
+            let words = layout.packed_words() as u64 * 4;
+            let [packed, packed_ref] =
+                ["test.packed", "test.packed_ref"].map(|n| ctx.storage_buffer(n, words));
+            let [scales, scales_ref] =
+                ["test.scales", "test.scales_ref"].map(|n| ctx.storage_buffer(n, 4));
+            let mask_bytes = relu_mask_bytes(layout.len() as u32);
+            let masks = marks
+                .then(|| ["test.mask", "test.mask_ref"].map(|n| ctx.storage_buffer(n, mask_bytes)));
+            let mut rec = Recording::new();
+            let parts = ops::channel_stats_partials(ctx, &mut rec, &layout, &x, &stats)?;
+            let bufs = |clips, packed, scales, relu_mask| QuantizeBuffers {
+                input: (&x).into(),
+                clips,
+                packed,
+                scales,
+                relu_mask,
+            };
+            let nearest = Rounding::Nearest;
+            let fold = bufs(&stats, &packed, &scales, masks.as_ref().map(|m| &m[0]));
+            ops::quantize::quantize_fold(ctx, &mut rec, &layout, nearest, fold, parts)?;
+            ops::channel_stats(ctx, &mut rec, &layout, &x, &reduced, None)?;
+            let plain = bufs(
+                &reduced,
+                &packed_ref,
+                &scales_ref,
+                masks.as_ref().map(|m| &m[1]),
+            );
+            ops::quantize(ctx, &mut rec, &layout, nearest, plain)?;
+            ctx.run(&rec)?;
+            let read_u32 = async |b| ctx.read_buffer_async::<u32>(b).await;
+            let read_f32 = async |b| ctx.read_buffer_async::<f32>(b).await;
+            let stats_words = read_f32(&stats).await?;
+            let folded = stats_words[parts as usize * 8];
+            let reduced_clip = read_f32(&reduced).await?[0];
+            let p = read_u32(&packed).await?;
+            let s = read_f32(&scales).await?;
+            // The twin from the partial records the GPU wrote.
+            let mut twin_clips = stats_words.clone();
+            let mut tp = vec![0u32; layout.packed_words()];
+            let mut ts = vec![0f32; 1];
+            let mut tm = vec![0u32; mask_bytes as usize / 4];
+            let twin_mask = marks.then_some(&mut tm[..]);
+            cpu::quantize_fold(
+                &layout,
+                nearest,
+                &input,
+                &mut twin_clips,
+                parts,
+                &mut tp,
+                &mut ts,
+                twin_mask,
+            );
+            let mut check = Check::new();
+            if parts < 2 {
+                check.fail(format!("{parts} partial records: the case does not fold"));
+            }
+            check.exact_f32(
+                "folded clip vs channel_stats_reduce",
+                &[folded],
+                &[reduced_clip],
+            );
+            check.exact_f32(
+                "folded clip vs twin",
+                &[folded],
+                &[twin_clips[parts as usize * 8]],
+            );
+            check.exact("packed vs quantize", &p, &read_u32(&packed_ref).await?);
+            check.exact_f32("scales vs quantize", &s, &read_f32(&scales_ref).await?);
+            check.exact("packed vs twin", &p[..tp.len()], &tp);
+            check.exact_f32("scales vs twin", &s[..1], &ts);
+            if let Some([m, m_ref]) = &masks {
+                let m = read_u32(m).await?;
+                check.exact("relu_mask vs quantize", &m, &read_u32(m_ref).await?);
+                check.exact("relu_mask vs twin", &m[..tm.len()], &tm);
+            }
+            let case = format!("fold {rows}x{cols} Tensor {data} ({parts} parts)");
+            check.finish("quantize", case, out);
+        }
+    }
+    Ok(())
 }
 
 /// Stochastic rounding is unbiased: for each of 64 values between grid points, the mean of its

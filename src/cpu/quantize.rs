@@ -1,6 +1,6 @@
 //! Twin of `shaders/quantize.wgsl`.
 
-use crate::abi::{ChannelAxis, Layout, QuantizeParams, Rounding};
+use crate::abi::{ChannelAxis, Layout, QuantizeParams, Rounding, StatsPartial};
 use crate::cpu::common::{
     channel_of, clip_is_valid, inv_step, pack4x_i8, quantize_one, rng_u32, step_of,
 };
@@ -66,9 +66,40 @@ pub fn quantize(
     }
 }
 
-/// Replays dispatches of `quantize`, `quantize_relu_mask` on this twin.
+/// `quantize_fold`: a per-tensor `layout` whose clip is the largest max|x| of the `parts`
+/// partial records (8 words each) at the start of `clips`, which is also written as the first
+/// word of record `parts`; then [`quantize`] with that clip.
+#[allow(clippy::too_many_arguments)]
+pub fn quantize_fold(
+    layout: &Layout,
+    rounding: Rounding,
+    input: &[f32],
+    clips: &mut [f32],
+    parts: u32,
+    packed: &mut [u32],
+    scales: &mut [f32],
+    relu_mask: Option<&mut [u32]>,
+) {
+    // The GPU's lane 0 of each workgroup, in the same order.
+    let mut clip = 0.0f32;
+    for p in 0..parts {
+        clip = clip.max(clips[(p * PART_WORDS) as usize]);
+    }
+    clips[(parts * PART_WORDS) as usize] = clip;
+    quantize(layout, rounding, input, &[clip], packed, scales, relu_mask);
+}
+
+/// Words per `StatsPartial` record.
+const PART_WORDS: u32 = (size_of::<StatsPartial>() / 4) as u32;
+
+/// Replays dispatches of `quantize`, `quantize_relu_mask` and their `_fold` variants on this twin.
 pub(crate) const REPLAY: Replay = Replay {
-    kernels: &["quantize", "quantize_relu_mask"],
+    kernels: &[
+        "quantize",
+        "quantize_relu_mask",
+        "quantize_fold",
+        "quantize_relu_mask_fold",
+    ],
     run: replay,
     words: |_, _, _| Words::Exact,
 };
@@ -80,21 +111,38 @@ fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), Stri
         return Err(bad());
     };
     let layout = Layout::new(p.rows, p.cols, ChannelAxis::from_code(p.axis));
-    let marks = kernel == "quantize_relu_mask";
+    let marks = kernel.starts_with("quantize_relu_mask");
     let rounding = match p.rounding {
         0 => Rounding::Nearest,
         _ => Rounding::Stochastic { seed: p.seed },
     };
     let n = (p.rows * p.cols) as usize;
     let (nw, nc) = (layout.packed_words(), layout.channels());
-    cpu::quantize(
-        &layout,
-        rounding,
-        &f32s(input)[..n],
-        &f32s(clips)[p.clip_offset as usize..],
-        &mut packed[..nw],
-        &mut f32s_mut(scales)[..nc],
-        marks.then_some(&mut mask[..]),
-    );
+    let mask = marks.then_some(&mut mask[..]);
+    let (packed, scales) = (&mut packed[..nw], &mut f32s_mut(scales)[..nc]);
+    if kernel.ends_with("_fold") {
+        let clips = &mut f32s_mut(clips)[p.clip_offset as usize..];
+        cpu::quantize_fold(
+            &layout,
+            rounding,
+            &f32s(input)[..n],
+            clips,
+            p.clip_parts,
+            packed,
+            scales,
+            mask,
+        );
+    } else {
+        let clips = &f32s(clips)[p.clip_offset as usize..];
+        cpu::quantize(
+            &layout,
+            rounding,
+            &f32s(input)[..n],
+            clips,
+            packed,
+            scales,
+            mask,
+        );
+    }
     Ok(())
 }

@@ -12,18 +12,30 @@ use crate::quant::Policy;
 #[derive(Debug)]
 pub(crate) struct QuantTensor {
     pub layout: Layout,
+    /// Per channel: the statistics. Per tensor: `parts` partial records of `channel_stats`, then
+    /// the record whose first field, max|x|, is the clip (`own_clip`).
     pub stats: wgpu::Buffer,
+    /// Partial records before the clip's record: 0 where the tensor is one segment.
+    pub parts: u32,
     pub packed: wgpu::Buffer,
     pub scales: wgpu::Buffer,
 }
 
 impl QuantTensor {
     pub(crate) fn new(ctx: &Context, name: &str, layout: Layout) -> Self {
+        let (records, parts) = match layout.axis {
+            ChannelAxis::Tensor => {
+                let records = ops::channel_stats::partials_records(&layout);
+                (records, records as u32 - 1)
+            }
+            _ => (layout.channels(), 0),
+        };
         QuantTensor {
             layout,
+            parts,
             stats: ctx.storage_buffer(
                 &format!("{name}.stats"),
-                (layout.channels() * size_of::<ChannelStat>()) as u64,
+                (records * size_of::<ChannelStat>()) as u64,
             ),
             packed: ctx.storage_buffer(&format!("{name}.q"), layout.packed_words() as u64 * 4),
             scales: ctx.storage_buffer(&format!("{name}.scales"), layout.channels() as u64 * 4),
@@ -31,7 +43,8 @@ impl QuantTensor {
     }
 
     /// Max-abs per tensor, nearest rounding: the forward's rule for X and W. With `relu_mask`
-    /// the quantization also writes the mask of the ReLU whose output `input` is.
+    /// the quantization also writes the mask of the ReLU whose output `input` is. Over several
+    /// segments the quantization folds their max|x| itself (two dispatches, not three).
     pub(crate) fn record_max_abs<'a>(
         &self,
         ctx: &Context,
@@ -40,7 +53,17 @@ impl QuantTensor {
         relu_mask: Option<&wgpu::Buffer>,
     ) -> Result<()> {
         let input = input.into();
-        ops::channel_stats(ctx, rec, &self.layout, input, &self.stats, None)?;
+        if self.layout.axis == ChannelAxis::Tensor {
+            let parts = ops::channel_stats_partials(ctx, rec, &self.layout, input, &self.stats)?;
+            debug_assert_eq!(parts, self.parts);
+            if parts > 0 {
+                let bufs = self.buffers(input, relu_mask, &self.stats);
+                let nearest = Rounding::Nearest;
+                return ops::quantize::quantize_fold(ctx, rec, &self.layout, nearest, bufs, parts);
+            }
+        } else {
+            ops::channel_stats(ctx, rec, &self.layout, input, &self.stats, None)?;
+        }
         self.record_quantize(
             ctx,
             rec,
@@ -52,11 +75,29 @@ impl QuantTensor {
     }
 
     /// The clip in the tensor's own statistics: ChannelStat's first field is max|x|, so a
-    /// one-channel stats buffer is also a clip buffer.
+    /// one-channel stats buffer is also a clip buffer (at its record `parts`).
     pub(crate) fn own_clip(&self) -> ClipsAt<'_> {
         ClipsAt {
             buffer: &self.stats,
-            offset: 0,
+            offset: self.parts * Self::RECORD_WORDS,
+        }
+    }
+
+    /// Words per statistics record.
+    pub(crate) const RECORD_WORDS: u32 = (size_of::<ChannelStat>() / 4) as u32;
+
+    fn buffers<'a>(
+        &'a self,
+        input: View<'a>,
+        relu_mask: Option<&'a wgpu::Buffer>,
+        clips: &'a wgpu::Buffer,
+    ) -> QuantizeBuffers<'a> {
+        QuantizeBuffers {
+            input,
+            clips,
+            packed: &self.packed,
+            scales: &self.scales,
+            relu_mask,
         }
     }
 
@@ -70,13 +111,7 @@ impl QuantTensor {
         clips: ClipsAt<'_>,
         rounding: Rounding,
     ) -> Result<()> {
-        let bufs = QuantizeBuffers {
-            input: input.into(),
-            clips: clips.buffer,
-            packed: &self.packed,
-            scales: &self.scales,
-            relu_mask,
-        };
+        let bufs = self.buffers(input.into(), relu_mask, clips.buffer);
         ops::quantize::quantize_at(ctx, rec, &self.layout, rounding, bufs, clips.offset)
     }
 }

@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::nn::Model;
+use crate::nn::int8::QuantTensor;
 use crate::nn::layer::Layer;
 use crate::nn::tensors::{self, NamedTensor, TensorRole};
 use crate::ops::{self, ClipSummary};
@@ -106,12 +107,12 @@ impl Model {
                 dy: ops::ClipSummary::default(),
             };
             if let Some(q) = &l.int8 {
-                let first = |b: &wgpu::Buffer| -> Result<ops::ChannelStat> {
-                    Ok(ctx.read_buffer::<ops::ChannelStat>(b)?[0])
+                let clip = |t: &QuantTensor| -> Result<f32> {
+                    Ok(ctx.read_buffer::<ops::ChannelStat>(&t.stats)?[t.parts as usize].max_abs)
                 };
                 state.quantized = true;
-                state.clip_x = first(&q.x.stats)?.max_abs;
-                state.clip_w = first(&q.w.stats)?.max_abs;
+                state.clip_x = clip(&q.x)?;
+                state.clip_w = clip(&q.w)?;
                 let table = ctx.read_buffer::<ClipSummary>(&q.summary.table)?;
                 state.dy = table[q.summary.index as usize];
             }

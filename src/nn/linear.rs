@@ -7,7 +7,7 @@
 use crate::error::Result;
 use crate::gpu::Region;
 use crate::gpu::{Context, Recording};
-use crate::nn::int8::{ClipsAt, Int8State, SummarySlot};
+use crate::nn::int8::{ClipsAt, Int8State, QuantTensor, SummarySlot};
 use crate::nn::layer::Trainable;
 use crate::nn::pass::{Clips, Precision};
 use crate::nn::tensors::{Slice, Slot, TensorRole};
@@ -184,16 +184,23 @@ impl Linear {
         if let Some(q) = &self.int8 {
             let stat_words = (size_of::<ChannelStat>() / 4) as u32;
             let channels = (q.mcs_state.size() / 4) as u32;
-            for (what, buffer, len) in [
-                ("x_stats", &q.x.stats, stat_words),
-                ("w_stats", &q.w.stats, stat_words),
-                ("dy_clips", &q.clips, channels),
-                ("dy_mcs_state", &q.mcs_state, channels),
+            // X's and W's clips: the record after their partial records.
+            fn clip_record(t: &QuantTensor, len: u32) -> Slice<'_> {
+                Slice {
+                    offset: t.own_clip().offset,
+                    ..Slice::whole(&t.stats, len)
+                }
+            }
+            for (what, slice) in [
+                ("x_stats", clip_record(&q.x, stat_words)),
+                ("w_stats", clip_record(&q.w, stat_words)),
+                ("dy_clips", Slice::whole(&q.clips, channels)),
+                ("dy_mcs_state", Slice::whole(&q.mcs_state, channels)),
             ] {
                 slots.push(Slot {
                     name: format!("{}.{what}", self.name),
-                    shape: vec![len as usize],
-                    places: vec![(TensorRole::QuantState, Slice::whole(buffer, len))],
+                    shape: vec![slice.len as usize],
+                    places: vec![(TensorRole::QuantState, slice)],
                 });
             }
         }

@@ -169,6 +169,55 @@ pub fn channel_stats<'a>(
     Ok(())
 }
 
+/// Pass 1 of a per-tensor layout without its reduce, for a consumer that needs only max|x| and
+/// folds the segments itself ([`quantize_fold`](crate::ops::quantize::quantize_fold)): writes
+/// one record per segment to the start of `out` and returns their number, or, where the tensor
+/// is one segment, its whole statistics to record 0 (as [`channel_stats`] does) and returns 0.
+/// `out` holds [`partials_records`]`(layout)` records of 32 bytes.
+pub fn channel_stats_partials<'a>(
+    ctx: &Context,
+    rec: &mut Recording,
+    layout: &Layout,
+    input: impl Into<View<'a>>,
+    out: &wgpu::Buffer,
+) -> Result<u32> {
+    const OP: &str = "channel_stats_partials";
+    let input = input.into();
+    layout.validate(OP)?;
+    if layout.axis != crate::abi::ChannelAxis::Tensor {
+        return Err(Error::invalid(
+            OP,
+            format!(
+                "partial records are per tensor (got axis {:?}); use channel_stats",
+                layout.axis
+            ),
+        ));
+    }
+    let parts = segments(layout);
+    if parts == 1 {
+        channel_stats(ctx, rec, layout, input, out, None)?;
+        return Ok(0);
+    }
+    check_buffer(OP, "input", input, layout.len() as u64 * 4)?;
+    check_buffer(OP, "out", out, partials_records(layout) as u64 * 32)?;
+    rec.push(Dispatch::new(
+        &CHANNEL_STATS,
+        &StatsParams::new(layout, 0),
+        &[input, out.into(), ctx.unused_binding(0).into()],
+        grid_groups(parts as u64),
+    ));
+    Ok(parts as u32)
+}
+
+/// Records a buffer for [`channel_stats_partials`] (and the folded clip after them) holds: one
+/// per segment plus one, or one where the tensor is one segment.
+pub fn partials_records(layout: &Layout) -> usize {
+    match segments(layout) {
+        1 => 1,
+        n => n + 1,
+    }
+}
+
 /// Candidate clips for [`channel_stats_tail`]: `ratios` holds `count` f32, each a fraction of the
 /// channel's max|x|; `cosine_terms` receives `channels × count` pairs `[g·ĝ, ĝ·ĝ]`.
 #[derive(Clone, Copy, Debug)]

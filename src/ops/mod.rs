@@ -83,7 +83,7 @@ pub use batchnorm::{
 };
 pub use channel_stats::{
     Candidates, ChannelStat, MAX_CANDIDATES, StatsPartial, channel_stats, channel_stats_both,
-    channel_stats_tail,
+    channel_stats_partials, channel_stats_tail,
 };
 pub use clip_select::{ClipBuffers, ClipRule, ClipSummary, clip_select};
 pub use conv::{ConvGeometry, ConvLowering, col2im, im2col, im2col_i8};

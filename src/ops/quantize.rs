@@ -14,6 +14,7 @@
 //! quantized layer keeps cannot tell small positives from 0, and a separate ReLU pass only to
 //! write the mask would read the whole tensor once more.
 
+use crate::abi::{ChannelAxis, StatsPartial};
 use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, View, grid_1d, wgsl};
@@ -22,14 +23,16 @@ use crate::ops::{Layout, Rounding, check_buffer};
 
 pub use crate::abi::QuantizeParams;
 
-/// The kernel declarations of `shaders/quantize.wgsl`: `quantize`, and `quantize_relu_mask`,
-/// which also writes the mask of a ReLU ([`QuantizeBuffers::relu_mask`]).
-pub static QUANTIZE: [KernelDef; 2] = [
+/// The kernel declarations of `shaders/quantize.wgsl`: `quantize`, `quantize_relu_mask`, which
+/// also writes the mask of a ReLU ([`QuantizeBuffers::relu_mask`]), and their `_fold` variants,
+/// which take a per-tensor clip from `channel_stats`' partial records ([`quantize_fold`]).
+/// Indexed by `relu_mask + 2 · fold`.
+pub static QUANTIZE: [KernelDef; 4] = [
     quantize_kernel(
         "quantize",
         &[
             wgsl::COMMON,
-            "const MARKS = false;\n",
+            "const MARKS = false;\nconst FOLD = false;\n",
             include_str!("../../shaders/quantize.wgsl"),
         ],
     ),
@@ -37,7 +40,23 @@ pub static QUANTIZE: [KernelDef; 2] = [
         "quantize_relu_mask",
         &[
             wgsl::COMMON,
-            "const MARKS = true;\n",
+            "const MARKS = true;\nconst FOLD = false;\n",
+            include_str!("../../shaders/quantize.wgsl"),
+        ],
+    ),
+    quantize_kernel(
+        "quantize_fold",
+        &[
+            wgsl::COMMON,
+            "const MARKS = false;\nconst FOLD = true;\n",
+            include_str!("../../shaders/quantize.wgsl"),
+        ],
+    ),
+    quantize_kernel(
+        "quantize_relu_mask_fold",
+        &[
+            wgsl::COMMON,
+            "const MARKS = true;\nconst FOLD = true;\n",
             include_str!("../../shaders/quantize.wgsl"),
         ],
     ),
@@ -51,7 +70,8 @@ const fn quantize_kernel(name: &'static str, sources: &'static [&'static str]) -
         bindings: &[
             ("params", BindType::Uniform),
             ("input", BindType::ReadOnly),
-            ("clips", BindType::ReadOnly),
+            // Read-write for the fold variants, which write the folded clip.
+            ("clips", BindType::ReadWrite),
             ("packed", BindType::ReadWrite),
             ("scales", BindType::ReadWrite),
             ("mask", BindType::ReadWrite),
@@ -98,6 +118,58 @@ pub fn quantize_at(
     bufs: QuantizeBuffers<'_>,
     clip_offset: u32,
 ) -> Result<()> {
+    let clip_bytes = (clip_offset as u64 + layout.channels() as u64) * 4;
+    record(
+        ctx,
+        rec,
+        layout,
+        rounding,
+        bufs,
+        (clip_offset, 0),
+        clip_bytes,
+    )
+}
+
+/// [`quantize`] of a per-tensor layout whose clip is not reduced yet: `bufs.clips` holds the
+/// `parts` partial records [`channel_stats_partials`](crate::ops::channel_stats_partials) wrote
+/// (8 words each, max|x| first). The clip is their largest max|x| — what
+/// `channel_stats_reduce` would give, bit for bit — and the pass also writes it as the first
+/// word of record `parts`, where a later [`quantize_at`] with offset `8 · parts` finds it. One
+/// dispatch fewer than reducing first.
+pub fn quantize_fold(
+    ctx: &Context,
+    rec: &mut Recording,
+    layout: &Layout,
+    rounding: Rounding,
+    bufs: QuantizeBuffers<'_>,
+    parts: u32,
+) -> Result<()> {
+    const OP: &str = "quantize_fold";
+    if layout.axis != ChannelAxis::Tensor || parts == 0 {
+        return Err(Error::invalid(
+            OP,
+            format!(
+                "folding partial records needs a per-tensor layout and at least one record \
+                 (got axis {:?}, {parts} records); quantize a per-channel layout with quantize",
+                layout.axis
+            ),
+        ));
+    }
+    let record_bytes = size_of::<StatsPartial>() as u64;
+    let clip_bytes = (parts as u64 + 1) * record_bytes;
+    self::record(ctx, rec, layout, rounding, bufs, (0, parts), clip_bytes)
+}
+
+/// Checks the buffers and records one dispatch; `clips` is (offset, partial records).
+fn record(
+    ctx: &Context,
+    rec: &mut Recording,
+    layout: &Layout,
+    rounding: Rounding,
+    bufs: QuantizeBuffers<'_>,
+    (clip_offset, clip_parts): (u32, u32),
+    clip_bytes: u64,
+) -> Result<()> {
     const OP: &str = "quantize";
     let QuantizeBuffers {
         input,
@@ -109,7 +181,7 @@ pub fn quantize_at(
     layout.validate(OP)?;
     let ch = layout.channels() as u64 * 4;
     check_buffer(OP, "input", input, layout.len() as u64 * 4)?;
-    check_buffer(OP, "clips", clips, clip_offset as u64 * 4 + ch)?;
+    check_buffer(OP, "clips", clips, clip_bytes)?;
     check_buffer(OP, "packed", packed, layout.packed_words() as u64 * 4)?;
     check_buffer(OP, "scales", scales, ch)?;
     if let Some(mask) = relu_mask {
@@ -126,10 +198,12 @@ pub fn quantize_at(
     }
     let params = QuantizeParams {
         clip_offset,
+        clip_parts,
         ..QuantizeParams::new(layout, rounding)
     };
+    let variant = relu_mask.is_some() as usize + 2 * (clip_parts > 0) as usize;
     rec.push(Dispatch::new(
-        &QUANTIZE[relu_mask.is_some() as usize],
+        &QUANTIZE[variant],
         &params,
         &[
             input,
@@ -144,4 +218,4 @@ pub fn quantize_at(
 }
 
 /// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).
-pub(crate) const KERNELS: &[&KernelDef] = &[&QUANTIZE[0], &QUANTIZE[1]];
+pub(crate) const KERNELS: &[&KernelDef] = &[&QUANTIZE[0], &QUANTIZE[1], &QUANTIZE[2], &QUANTIZE[3]];
