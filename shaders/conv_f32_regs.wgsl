@@ -23,7 +23,7 @@
 @group(0) @binding(2) var<storage> b: array<f32>;
 @group(0) @binding(3) var<storage> scale_a: array<f32>;
 @group(0) @binding(4) var<storage> scale_b: array<f32>;
-@group(0) @binding(5) var<storage> bias: array<f32>;
+@group(0) @binding(5) var<storage> bias: array<u32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 
 // Column-matrix element (window `win`, tap `t`) of input `src`: the pixel, or 0.0 in the padding.

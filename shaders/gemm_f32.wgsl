@@ -14,7 +14,7 @@ const BK: u32 = 16u;
 @group(0) @binding(2) var<storage> b: array<f32>;
 @group(0) @binding(3) var<storage> scale_a: array<f32>;
 @group(0) @binding(4) var<storage> scale_b: array<f32>;
-@group(0) @binding(5) var<storage> bias: array<f32>;
+@group(0) @binding(5) var<storage> bias: array<u32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 
 // [kk][row], as in gemm_i8.

@@ -22,7 +22,7 @@ const RM4: u32 = RM / 4u;
 @group(0) @binding(2) var<storage> b: array<f32>;
 @group(0) @binding(3) var<storage> scale_a: array<f32>;
 @group(0) @binding(4) var<storage> scale_b: array<f32>;
-@group(0) @binding(5) var<storage> bias: array<f32>;
+@group(0) @binding(5) var<storage> bias: array<u32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 
 var<workgroup> sh_a: array<vec4<f32>, BK * TM / 4u>;

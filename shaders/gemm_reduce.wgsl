@@ -7,7 +7,7 @@ const WG_SIZE: u32 = 256u;
 @group(0) @binding(1) var<storage> partials: array<f32>;
 @group(0) @binding(2) var<storage> scale_a: array<f32>;
 @group(0) @binding(3) var<storage> scale_b: array<f32>;
-@group(0) @binding(4) var<storage> bias: array<f32>;
+@group(0) @binding(4) var<storage> bias: array<u32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
 @compute @workgroup_size(256)

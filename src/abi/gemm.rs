@@ -357,6 +357,40 @@ pub struct GemmFlags {
     pub raw_partials: bool,
     /// Rectify after the bias (bit 8).
     pub relu: bool,
+    /// The backward of the ReLU before the layer, read from the bias binding (bits 9–10).
+    pub gate: GateMode,
+}
+
+/// How a GEMM's epilogue does the backward of the ReLU before its layer (an input gradient's
+/// GEMM, which has no bias: the gate takes the bias binding): a cell whose element the ReLU
+/// zeroed becomes 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GateMode {
+    /// No gate.
+    #[default]
+    None,
+    /// The ReLU's bit mask: bit `e % 32` of word `e / 32` set where its output was positive.
+    Mask,
+    /// The ReLU's f32 output: positive where it passed its input.
+    Values,
+}
+
+impl GateMode {
+    fn code(self) -> u32 {
+        match self {
+            GateMode::None => 0,
+            GateMode::Mask => 1,
+            GateMode::Values => 2,
+        }
+    }
+
+    fn from_code(code: u32) -> Self {
+        match code {
+            1 => GateMode::Mask,
+            2 => GateMode::Values,
+            _ => GateMode::None,
+        }
+    }
 }
 
 impl GemmFlags {
@@ -369,6 +403,7 @@ impl GemmFlags {
             | (self.bias as u32) << 6
             | (self.raw_partials as u32) << 7
             | (self.relu as u32) << 8
+            | self.gate.code() << 9
     }
 
     /// The flags of a word written by [`GemmFlags::encode`].
@@ -381,6 +416,7 @@ impl GemmFlags {
             bias: word & (1 << 6) != 0,
             raw_partials: word & (1 << 7) != 0,
             relu: word & (1 << 8) != 0,
+            gate: GateMode::from_code((word >> 9) & 3),
         }
     }
 }

@@ -81,6 +81,7 @@ async fn f32_channel_cases(
         bias: Some((&bb).into()),
         bias_offset: 0,
         relu: true,
+        gate: None,
     };
     let regs = GemmVariant::Regs;
     let mut rec = Recording::new();
@@ -125,6 +126,7 @@ async fn f32_channel_cases(
         let host = HostEpilogue {
             bias: (!is_wgrad).then_some(&bias[..]),
             relu: !is_wgrad,
+            gate: None,
             ..HostEpilogue::default()
         };
         let (gpu, reference) = (read(gpu, shape).await?, read(reference, shape).await?);
@@ -201,6 +203,7 @@ pub(super) async fn i8_cases(
         scale_b: &scales[1..],
         bias: Some(&bias),
         relu: true,
+        gate: None,
     };
     let cases = [
         ("forward", Pass::Forward, HostEpilogue::default()),
@@ -245,6 +248,7 @@ pub(super) async fn i8_cases(
             bias: host.bias.map(|_| (&bias_buf).into()),
             bias_offset: 0,
             relu: host.relu,
+            gate: None,
         };
         let mut rec = Recording::new();
         let bufs = GemmBuffers::new(&ab, &bb, &y);
@@ -275,6 +279,7 @@ pub(super) async fn i8_cases(
             let raw = HostEpilogue {
                 bias: None,
                 relu: false,
+                gate: None,
                 ..host
             };
             cpu::conv_i8(geom, is_wgrad, shape, k_chunk, a, b, &raw.cpu(), &mut mag);

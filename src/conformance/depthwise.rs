@@ -143,6 +143,7 @@ async fn case(
         scale_b: &sb,
         bias: forward.then_some(&bias[..]),
         relu: forward,
+        gate: None,
     };
     let k_chunk = k_chunk.unwrap_or_else(|| depthwise_k_chunk(ctx, geom, pass, precision));
     let gpu = gpu_depthwise(ctx, (geom, pass, precision), k_chunk, (&a, &b), &host).await?;
@@ -208,6 +209,7 @@ async fn gpu_depthwise(
         bias: bias.as_ref().map(Into::into),
         bias_offset: 0,
         relu: host.relu,
+        gate: None,
     };
     let mut rec = Recording::new();
     let bufs = GemmBuffers::new(&ab, &bb, &outb);

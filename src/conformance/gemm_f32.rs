@@ -5,12 +5,12 @@ use super::grids::{GEMM_SHAPES, TRANSPOSES};
 use super::harness::{HostEpilogue, gpu_gemm_f32};
 use super::{CaseResult, Extent};
 use crate::abi::{Precision, f32_k_chunk};
-use crate::cpu;
+use crate::cpu::{self, CpuGate};
 use crate::error::Result;
 use crate::gpu::Context;
 use crate::ops::GemmShape;
-use crate::ops::gemm::GemmVariant;
-use crate::rng::Gen;
+use crate::ops::gemm::{GateMode, GemmVariant};
+use crate::rng::{Gen, rng_u32};
 
 /// The kernels the suite exercises.
 pub(super) const KERNELS: &[&str] = &[
@@ -41,8 +41,18 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
                 scale_b: &sa[..1],
                 bias: Some(&bias),
                 relu: false,
+                gate: None,
             };
-            let variants: [(&str, HostEpilogue); 3] = [
+            let (mask, values) = gate_words(m * n, &mut g);
+            let gated = |mode, words| HostEpilogue {
+                gate: Some(CpuGate {
+                    mode,
+                    words,
+                    cols: n,
+                }),
+                ..HostEpilogue::default()
+            };
+            let variants: [(&str, HostEpilogue); 5] = [
                 ("plain", HostEpilogue::default()),
                 ("row scales + tensor scale + bias", scaled),
                 (
@@ -52,8 +62,15 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
                         ..scaled
                     },
                 ),
+                ("relu mask gate", gated(GateMode::Mask, &mask)),
+                ("relu output gate", gated(GateMode::Values, &values)),
             ];
-            for ((name, host), variant) in variants.into_iter().flat_map(|e| {
+            // The gate reads output cells only: the layouts of A that an input gradient's GEMM
+            // has (not transposed) are enough for it.
+            let variants = variants
+                .into_iter()
+                .filter(|(_, host)| host.gate.is_none() || !ta);
+            for ((name, host), variant) in variants.flat_map(|e| {
                 GemmVariant::available(ctx, Precision::Fp32)
                     .into_iter()
                     .filter(|v| v.takes(&shape))
@@ -85,6 +102,7 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
                 if host.relu && gpu.iter().any(|v| v.is_sign_negative()) {
                     check.fail("a rectified output is negative (or -0)".to_string());
                 }
+                check_gated(&mut check, &host, &gpu);
                 // Every variant must give the first one's bits, so autotuning changes no result.
                 let first = &*firsts.entry(name).or_insert_with(|| gpu.clone());
                 check.exact_f32("out vs the Tiled variant", &gpu, first);
@@ -97,4 +115,36 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
         }
     }
     Ok(())
+}
+
+/// Gate words for an output of `cells`: random mask bits, and a ReLU output with positives,
+/// zeros, -0 and NaN (which no gate passes).
+pub(super) fn gate_words(cells: u32, g: &mut Gen) -> (Vec<u32>, Vec<u32>) {
+    let mask = (0..cells.div_ceil(32)).map(|i| rng_u32(77, i)).collect();
+    let values = (0..cells)
+        .map(|i| match i % 5 {
+            0 => 0.0f32,
+            1 => -0.0,
+            2 if i % 3 == 0 => f32::NAN,
+            _ => g.normal(),
+        })
+        .map(f32::to_bits)
+        .collect();
+    (mask, values)
+}
+
+/// A gated output is +0 exactly where the gate holds its cell back.
+pub(super) fn check_gated(check: &mut Check, host: &HostEpilogue<'_>, gpu: &[f32]) {
+    let Some(gate) = host.gate else { return };
+    let cells = gpu.len() as u32;
+    let closed = (0..cells).filter(|&e| {
+        let (gm, gn) = (e / gate.cols, e % gate.cols);
+        gate.apply(1.0, gm, gn) == 0.0
+    });
+    if closed.clone().any(|e| gpu[e as usize].to_bits() != 0) {
+        check.fail("a cell the gate closes is not +0".to_string());
+    }
+    if closed.count() as u32 == cells && cells > 8 {
+        check.fail("test too weak: the gate closes every cell".to_string());
+    }
 }

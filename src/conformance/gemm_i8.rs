@@ -2,14 +2,15 @@
 //! exists for.
 
 use super::check::Check;
+use super::gemm_f32::{check_gated, gate_words};
 use super::grids::{GEMM_SHAPES, TRANSPOSES};
 use super::harness::{HostEpilogue, gpu_gemm_i8};
 use super::{CaseResult, Extent};
 use crate::abi::Precision;
-use crate::cpu::{self, CpuEpilogue};
+use crate::cpu::{self, CpuEpilogue, CpuGate};
 use crate::error::Result;
 use crate::gpu::Context;
-use crate::ops::gemm::GemmVariant;
+use crate::ops::gemm::{GateMode, GemmVariant};
 use crate::ops::{GemmShape, MAX_K_CHUNK};
 use crate::rng::Gen;
 use crate::rng::rng_u32;
@@ -70,12 +71,24 @@ pub(super) async fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResul
                 scale_b: &sb[..1],
                 bias: Some(&bias),
                 relu: false,
+                gate: None,
             };
             let per_index = HostEpilogue {
                 scale_a: &sa,
                 scale_b: &sb,
                 bias: Some(&bias),
                 relu: false,
+                gate: None,
+            };
+            let (mask, values) = gate_words(m * n, &mut g);
+            let gated = |mode, words| HostEpilogue {
+                bias: None,
+                gate: Some(CpuGate {
+                    mode,
+                    words,
+                    cols: n,
+                }),
+                ..tensor
             };
             let variants = [
                 EpilogueCase::new("raw", HostEpilogue::default(), MAX_K_CHUNK),
@@ -90,8 +103,23 @@ pub(super) async fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResul
                     MAX_K_CHUNK,
                 ),
                 EpilogueCase::new("row/col scales + bias k_chunk=64", per_index, 64),
+                EpilogueCase::new(
+                    "tensor scales + relu mask gate",
+                    gated(GateMode::Mask, &mask),
+                    MAX_K_CHUNK,
+                ),
+                EpilogueCase::new(
+                    "tensor scales + relu output gate k_chunk=32",
+                    gated(GateMode::Values, &values),
+                    32,
+                ),
             ];
-            for (case, variant) in variants.into_iter().flat_map(|e| {
+            // The gate reads output cells only: the layouts of A that an input gradient's GEMM
+            // has (not transposed) are enough for it.
+            let variants = variants
+                .into_iter()
+                .filter(|c| c.epilogue.gate.is_none() || !ta);
+            for (case, variant) in variants.flat_map(|e| {
                 GemmVariant::available(ctx, Precision::Int8)
                     .into_iter()
                     .map(move |v| (e, v))
@@ -128,6 +156,7 @@ pub(super) async fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResul
                     if host.relu && gpu.iter().any(|v| v.is_sign_negative()) {
                         check.fail("a rectified output is negative (or -0)".to_string());
                     }
+                    check_gated(&mut check, &host, &gpu);
                 }
                 check.finish(
                     "gemm_i8",

@@ -1,11 +1,11 @@
 //! GPU round trips the suites share: upload host data, record one kernel, run it, read back
 //! what it wrote. Public, so that tests can drive a kernel directly.
 
-use crate::cpu::{self, CpuEpilogue, CpuScale};
+use crate::cpu::{self, CpuEpilogue, CpuGate, CpuScale};
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::ops::channel_stats::Candidates;
-use crate::ops::gemm::{self, GemmVariant};
+use crate::ops::gemm::{self, GateMode, GemmVariant, ReluGate};
 use crate::ops::relu::relu_mask_bytes;
 use crate::ops::{
     self, ChannelStat, ClipBuffers, ClipRule, ClipSummary, Epilogue, GemmBuffers, GemmShape,
@@ -254,6 +254,8 @@ pub struct HostEpilogue<'a> {
     pub bias: Option<&'a [f32]>,
     /// A fused ReLU.
     pub relu: bool,
+    /// The backward of a ReLU before the layer (its mask or output words; the output's columns).
+    pub gate: Option<CpuGate<'a>>,
 }
 
 impl<'a> HostEpilogue<'a> {
@@ -269,6 +271,7 @@ impl<'a> HostEpilogue<'a> {
             scale_b: scale(self.scale_b),
             bias: self.bias,
             relu: self.relu,
+            gate: self.gate,
         }
     }
 }
@@ -343,6 +346,12 @@ async fn gpu_gemm(
             .collect();
         ctx.upload("test.bias", &padded)
     });
+    let gate_buf = host.gate.map(|g| ctx.upload("test.gate", g.words));
+    let gate = match (host.gate, &gate_buf) {
+        (Some(g), Some(buf)) if g.mode == GateMode::Mask => Some(ReluGate::Mask(buf.into())),
+        (Some(g), Some(buf)) if g.mode == GateMode::Values => Some(ReluGate::Values(buf.into())),
+        _ => None,
+    };
     let out = ctx.storage_buffer("test.out", shape.m as u64 * shape.n as u64 * 4);
     let scale = |v: &[f32], buf| match v.len() {
         0 => Scale::None,
@@ -355,6 +364,7 @@ async fn gpu_gemm(
         bias: bias_buf.as_ref().map(Into::into),
         bias_offset: BIAS_OFFSET as u32,
         relu: host.relu,
+        gate,
     };
     let bufs = GemmBuffers::new(&ba, &bb, &out);
     let mut rec = Recording::new();

@@ -1,7 +1,7 @@
 //! Twin of `shaders/gemm_i8.wgsl`.
 
 use crate::abi::{
-    ConvGemmParams, ConvGeometry, GEMM_I8_REGS_BLOCK, GEMM_TILE, GemmParams, GemmShape,
+    ConvGemmParams, ConvGeometry, GEMM_I8_REGS_BLOCK, GEMM_TILE, GateMode, GemmParams, GemmShape,
     GemmVariant, REGS_BLOCK,
 };
 use crate::cpu::conv::column_byte;
@@ -54,6 +54,33 @@ pub struct CpuEpilogue<'a> {
     pub bias: Option<&'a [f32]>,
     /// The rectifier after the bias.
     pub relu: bool,
+    /// The backward of the ReLU before the layer.
+    pub gate: Option<CpuGate<'a>>,
+}
+
+/// Host-side twin of [`crate::ops::gemm::ReluGate`]: the ReLU's mask or output as words, and
+/// the output's columns (a cell's element is `gm · cols + gn`).
+#[derive(Clone, Copy, Debug)]
+pub struct CpuGate<'a> {
+    /// [`GateMode::Mask`] or [`GateMode::Values`].
+    pub mode: GateMode,
+    /// Mask words, or the output's f32 bits.
+    pub words: &'a [u32],
+    /// Columns of the GEMM's output.
+    pub cols: u32,
+}
+
+impl CpuGate<'_> {
+    /// `gate()` of `shaders/gemm_common.wgsl`.
+    pub fn apply(&self, v: f32, gm: u32, gn: u32) -> f32 {
+        let e = gm * self.cols + gn;
+        let kept = match self.mode {
+            GateMode::None => true,
+            GateMode::Mask => (self.words[(e / 32) as usize] >> (e % 32)) & 1 != 0,
+            GateMode::Values => f32::from_bits(self.words[e as usize]) > 0.0,
+        };
+        if kept { v } else { 0.0 }
+    }
 }
 
 impl CpuEpilogue<'_> {
@@ -63,6 +90,7 @@ impl CpuEpilogue<'_> {
         scale_b: CpuScale::None,
         bias: None,
         relu: false,
+        gate: None,
     };
 
     /// `epilogue()` of `shaders/gemm_common.wgsl`.
@@ -74,7 +102,10 @@ impl CpuEpilogue<'_> {
         if self.relu {
             v = crate::cpu::common::rectify(v);
         }
-        v
+        match &self.gate {
+            Some(g) => g.apply(v, gm, gn),
+            None => v,
+        }
     }
 }
 

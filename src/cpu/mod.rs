@@ -76,7 +76,7 @@ pub use dequantize::dequantize;
 pub use gather_rows::{gather_rows, gather_rows_augment};
 pub use gemm_f32::{conv_f32, gemm_f32};
 pub use gemm_i8::conv_i8;
-pub use gemm_i8::{CpuEpilogue, CpuScale, dot4_i8_packed, gemm_i8};
+pub use gemm_i8::{CpuEpilogue, CpuGate, CpuScale, dot4_i8_packed, gemm_i8};
 pub use gemm_reduce::gemm_reduce;
 pub use maxpool::{maxpool_backward, maxpool_forward};
 pub use nonfinite_count::nonfinite_count;

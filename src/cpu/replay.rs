@@ -7,9 +7,10 @@
 use bytemuck::Pod;
 
 use crate::abi::{
-    BatchNormConfig, BatchNormParams, GemmParams, GemmShape, Layout, ScaleMode, StatsParams,
+    BatchNormConfig, BatchNormParams, GateMode, GemmParams, GemmShape, Layout, ScaleMode,
+    StatsParams,
 };
-use crate::cpu::gemm_i8::{CpuEpilogue, CpuScale};
+use crate::cpu::gemm_i8::{CpuEpilogue, CpuGate, CpuScale};
 
 /// How the words of a kernel's output compare between GPU and twin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,6 +130,11 @@ pub(crate) fn epilogue<'a>(
         scale_b: scale(f.scale_b, sb),
         bias: f.bias.then(|| &f32s(bias)[p.bias_offset as usize..]),
         relu: f.relu,
+        gate: (f.gate != GateMode::None).then_some(CpuGate {
+            mode: f.gate,
+            words: bias,
+            cols: p.n,
+        }),
     }
 }
 

@@ -1,7 +1,8 @@
 //! A training step fuses what it can — a ReLU into the GEMM epilogue or batch norm before it,
-//! its mask into the next layer's quantization, its backward into a max-pooling — while a probe
-//! runs every layer on its own. Both must compute the same bits: the logits and every parameter
-//! gradient, under every policy and convolution lowering, on every adapter.
+//! its mask into the next layer's quantization, its backward into a max-pooling or the next
+//! Linear's input-gradient GEMM — while a probe runs every layer on its own. Both must compute
+//! the same bits: the logits and every parameter gradient, under every policy and convolution
+//! lowering, on every adapter.
 
 use crate::gpu::{Context, Recording};
 use crate::nn::pass::{Clips, Fusion, Pass};
@@ -76,8 +77,12 @@ fn fused_steps_compute_what_unfused_layers_do() {
         .basic_block(8, 1)
         .basic_block(8, 2)
         .flatten()
-        // ReLU in the epilogue, its mask written by the next Linear.
+        // ReLU in the epilogue, its mask written by the next Linear (int8 under a quantized
+        // policy), whose input-gradient GEMM does the ReLU's backward from the mask; then the
+        // last Linear's (FP32) does the next ReLU's from that ReLU's output.
         .linear(12)
+        .relu()
+        .linear(10)
         .relu()
         .linear(3)
         .build();

@@ -4,7 +4,7 @@
 //! X and W are quantized once per step (per tensor, at max|·|, nearest) and each feeds two GEMMs;
 //! dY is quantized per the policy. The bias and its gradient stay FP32.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::Region;
 use crate::gpu::{Context, Recording};
 use crate::nn::int8::{ClipsAt, Int8State, QuantTensor, SummarySlot};
@@ -12,7 +12,7 @@ use crate::nn::layer::Trainable;
 use crate::nn::pass::{Clips, Precision};
 use crate::nn::tensors::{Slice, Slot, TensorRole};
 use crate::ops::clip_select::ClipBuffers;
-use crate::ops::gemm::{Epilogue, GemmBuffers, GemmShape, MAX_K_CHUNK, Scale};
+use crate::ops::gemm::{Epilogue, GemmBuffers, GemmShape, MAX_K_CHUNK, ReluGate, Scale};
 use crate::ops::{
     self, Candidates, ChannelStat, ClipRule, ConvGeometry, DepthwisePass, LrScale, Rounding,
     SgdBuffers,
@@ -259,6 +259,7 @@ impl Linear {
                 bias: Some(self.params.view()),
                 bias_offset: self.bias_at(),
                 relu: out.relu,
+                gate: None,
             };
             return match input {
                 Input::Matrix(x) | Input::Columns(_, x, _) => {
@@ -297,6 +298,7 @@ impl Linear {
             bias: Some(self.params.view()),
             bias_offset: self.bias_at(),
             relu: out.relu,
+            gate: None,
         };
         let bufs = GemmBuffers::new(q.x_operand(rec, &input)?, &q.w.packed, out.y);
         match input {
@@ -322,9 +324,29 @@ impl Linear {
         ctx: &Context,
         rec: &mut Recording,
         x: Input<'_>,
-        Gradients { dy, dx }: Gradients<'_>,
+        grads: Gradients<'_>,
         clips: Clips,
     ) -> Result<Vec<usize>> {
+        self.record_backward_gated(ctx, rec, x, grads, clips, None)
+    }
+
+    /// [`Linear::record_backward`], whose `dx` GEMM also does the backward of the ReLU before
+    /// the layer (`gate`), so that `dx` is that ReLU's input gradient.
+    pub(crate) fn record_backward_gated(
+        &self,
+        ctx: &Context,
+        rec: &mut Recording,
+        x: Input<'_>,
+        Gradients { dy, dx }: Gradients<'_>,
+        clips: Clips,
+        gate: Option<ReluGate<'_>>,
+    ) -> Result<Vec<usize>> {
+        if gate.is_some() && !matches!(x, Input::Matrix(_)) {
+            return Err(Error::invalid(
+                "linear backward",
+                "a ReLU gate needs a matrix input (its dx GEMM's cells are the ReLU's elements)",
+            ));
+        }
         let (b, i, o) = (self.batch, self.inputs, self.outputs);
         // db = 1ᵀ·dY, FP32 in every policy.
         let bias_grad = (self.grads.view(), self.bias_at());
@@ -341,7 +363,13 @@ impl Linear {
                         let pass = fp32(DepthwisePass::InputGrad);
                         ops::depthwise(ctx, rec, pass, g, None, bufs, none)?
                     }
-                    _ => ops::gemm_f32(ctx, rec, &dx_shape, bufs, none)?,
+                    _ => {
+                        let epi = Epilogue {
+                            gate,
+                            ..Epilogue::NONE
+                        };
+                        ops::gemm_f32(ctx, rec, &dx_shape, bufs, &epi)?
+                    }
                 }
             }
             match x {
@@ -416,6 +444,7 @@ impl Linear {
                 bias: None,
                 bias_offset: 0,
                 relu: false,
+                gate,
             };
             let bufs = GemmBuffers::new(&q.dy.packed, &q.w.packed, dx);
             if let Input::Depthwise(g, _) = x {
@@ -445,6 +474,7 @@ impl Linear {
             bias: None,
             bias_offset: 0,
             relu: false,
+            gate: None,
         };
         let bufs = GemmBuffers::new(dy_for_dw, q.x_operand(rec, &x)?, self.grads.view());
         let k_chunk = dw_shape.auto_k_chunk(MAX_K_CHUNK, ctx.spread());

@@ -1,7 +1,7 @@
 //! Fusion, decided once when a model is built: which ReLU runs in the layer before it (a GEMM's
 //! epilogue, a batch norm), which layer writes a ReLU's bit mask as it quantizes the ReLU's
-//! output, which ReLU leaves its backward to the max-pooling after it, and which block's last
-//! ReLU runs in its residual add. The recording passes read the resulting [`LayerPlan`]s; a
+//! output, which ReLU leaves its backward to the max-pooling or the Linear after it, and which
+//! block's last ReLU runs in its residual add. The recording passes read the resulting [`LayerPlan`]s; a
 //! probe records with [`LayerPlan::UNFUSED`] instead, every layer on its own.
 
 use crate::nn::layer::Layer;
@@ -27,6 +27,9 @@ pub(crate) enum ReluBackward {
     /// positive, and its backward routes them no gradient — exactly what the ReLU's backward
     /// would have zeroed.
     InPool,
+    /// In the epilogue of the input-gradient GEMM of the Linear after it, which writes the
+    /// ReLU's input gradient directly (gated by the ReLU's mask or output).
+    InNextGemm,
 }
 
 /// How layer `i` of a model is recorded. Each fusion shows at every layer that records part of
@@ -50,6 +53,9 @@ pub(crate) struct LayerPlan {
     pub(crate) grad_past_relu: bool,
     /// A block whose last ReLU runs in its residual add, its mask written by the next layer.
     pub(crate) block_relu_in_add: bool,
+    /// A Linear whose input-gradient GEMM does the backward of the ReLU before it
+    /// ([`ReluBackward::InNextGemm`]): it writes that ReLU's input gradient, `grads[i - 1]`.
+    pub(crate) gates_prev_relu: bool,
 }
 
 impl LayerPlan {
@@ -62,6 +68,7 @@ impl LayerPlan {
         pool_after_relu: false,
         grad_past_relu: false,
         block_relu_in_add: false,
+        gates_prev_relu: false,
     };
 }
 
@@ -92,12 +99,15 @@ pub(crate) fn plan(layers: &[Layer]) -> Vec<LayerPlan> {
             },
             relu_backward: if f.relu_in_pool(i) {
                 ReluBackward::InPool
+            } else if f.relu_in_next_gemm(i) {
+                ReluBackward::InNextGemm
             } else {
                 ReluBackward::OwnPass
             },
             pool_after_relu: i > 0 && f.relu_in_pool(i - 1),
             grad_past_relu: f.relu_in_pool(i + 1),
             block_relu_in_add: f.block_masked_by_next(i),
+            gates_prev_relu: i > 0 && f.relu_in_next_gemm(i - 1),
         })
         .collect()
 }
@@ -163,6 +173,14 @@ impl Fusions<'_> {
             _ => self.relu_in_producer(r) && self.mask_written_after(r),
         };
         writes.then_some(r)
+    }
+
+    /// Whether layer `i` is a ReLU (not the first layer, so its input gradient is wanted) whose
+    /// backward the Linear right after it can do in its input-gradient GEMM's epilogue.
+    fn relu_in_next_gemm(&self, i: usize) -> bool {
+        i > 0
+            && matches!(self.0.get(i), Some(Layer::Relu(_)))
+            && matches!(self.0.get(i + 1), Some(Layer::Linear(_)))
     }
 
     /// Whether layer `i` is a ReLU whose backward the max-pooling after it can do.

@@ -11,6 +11,7 @@ use crate::nn::layer::{Layer, Trainable};
 use crate::nn::linear::{self, Output};
 use crate::nn::pass::{Clips, Fusion, Pass};
 use crate::nn::plan::{LayerPlan, ReluBackward, ReluForward};
+use crate::ops::gemm::ReluGate;
 use crate::ops::nonfinite::Checked;
 use crate::ops::{self, LrScale, ReluPass, ReluSaved, SgdBuffers, SgdStep, XentBuffers};
 
@@ -143,6 +144,21 @@ impl Model {
         let dx = (i > 0).then_some(&self.grads[i]);
         let grads = linear::Gradients { dy, dx };
         match layer {
+            Layer::Linear(l) if plan.gates_prev_relu => {
+                // The ReLU before writes no gradient of its own: this dx GEMM writes its input
+                // gradient, gated by what the ReLU kept.
+                let gate = match &self.layers[i - 1] {
+                    Layer::Relu(Some(mask)) => ReluGate::Mask(mask.into()),
+                    _ => ReluGate::Values((&self.acts[i]).into()),
+                };
+                let grads = linear::Gradients {
+                    dy,
+                    dx: Some(&self.grads[i - 1]),
+                };
+                let x = linear::Input::Matrix(x);
+                let gated = l.record_backward_gated(ctx, rec, x, grads, clips, Some(gate))?;
+                seeded.extend(gated);
+            }
             Layer::Linear(l) => {
                 let x = linear::Input::Matrix(x);
                 seeded.extend(l.record_backward(ctx, rec, x, grads, clips)?);
@@ -185,7 +201,11 @@ impl Model {
                     ops::relu6(ctx, rec, self.len_of(i), op, dx)?;
                 }
             }
-            Layer::Relu(_) if plan.relu_backward == ReluBackward::InPool => {}
+            Layer::Relu(_)
+                if matches!(
+                    plan.relu_backward,
+                    ReluBackward::InPool | ReluBackward::InNextGemm
+                ) => {}
             Layer::Relu(mask) => {
                 // Without a mask: the output, which has the input's positive elements and
                 // is there also when the ReLU ran in a GEMM's epilogue.

@@ -32,8 +32,8 @@ use crate::ops::{ConvGeometry, check_buffer, partials_scratch};
 
 pub use crate::abi::{
     ConvGemmParams, F32_K_CHUNK, GEMM_F32_REGS_BLOCK, GEMM_I8_BK, GEMM_I8_REGS_BLOCK, GEMM_TILE,
-    GemmFlags, GemmParams, GemmShape, GemmVariant, MAX_K_CHUNK, REGS_BLOCK, ScaleMode, Spread,
-    f32_k_chunk,
+    GateMode, GemmFlags, GemmParams, GemmShape, GemmVariant, MAX_K_CHUNK, REGS_BLOCK, ScaleMode,
+    Spread, f32_k_chunk,
 };
 
 /// The bindings every GEMM kernel declares, in binding order.
@@ -320,6 +320,20 @@ pub struct Epilogue<'a> {
     /// Apply a following ReLU layer's forward (`relu`'s rectifier, NaN kept) to every output,
     /// so that layer needs no pass of its own.
     pub relu: bool,
+    /// Do the backward of the ReLU before the layer (an input gradient's GEMM): outputs whose
+    /// element that ReLU zeroed become 0, as its own backward pass would write them. Bound in
+    /// the bias's place, so not with a bias.
+    pub gate: Option<ReluGate<'a>>,
+}
+
+/// What a GEMM's [`Epilogue::gate`] reads of the ReLU before the layer, one element per output
+/// cell (row-major `[M, N]`).
+#[derive(Clone, Copy, Debug)]
+pub enum ReluGate<'a> {
+    /// Its bit mask, as [`crate::ops::relu()`] or `quantize_relu_mask` write it.
+    Mask(View<'a>),
+    /// Its f32 output.
+    Values(View<'a>),
 }
 
 impl Epilogue<'_> {
@@ -330,6 +344,11 @@ impl Epilogue<'_> {
             scale_b: self.scale_b.mode(),
             bias: self.bias.is_some(),
             relu: self.relu,
+            gate: match self.gate {
+                None => GateMode::None,
+                Some(ReluGate::Mask(_)) => GateMode::Mask,
+                Some(ReluGate::Values(_)) => GateMode::Values,
+            },
             ..GemmFlags::default()
         }
     }
@@ -341,6 +360,7 @@ impl Epilogue<'_> {
         bias: None,
         bias_offset: 0,
         relu: false,
+        gate: None,
     };
 }
 
@@ -465,8 +485,16 @@ pub(crate) fn record_kernel(
     check_buffer(op, "out", bufs.out, shape.m as u64 * shape.n as u64 * 4)?;
     epilogue.scale_a.check(op, "scale_a", shape.m)?;
     epilogue.scale_b.check(op, "scale_b", shape.n)?;
-    let bias = match epilogue.bias {
-        Some(b) => {
+    let cells = shape.m as u64 * shape.n as u64;
+    let bias = match (epilogue.bias, epilogue.gate) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid(
+                op,
+                "an epilogue takes a bias or a ReLU gate, not both (the gate is bound in the \
+                 bias's place; an input gradient's GEMM has no bias)",
+            ));
+        }
+        (Some(b), None) => {
             check_buffer(
                 op,
                 "bias",
@@ -475,7 +503,15 @@ pub(crate) fn record_kernel(
             )?;
             b
         }
-        None => ctx.unused_binding(0).into(),
+        (None, Some(ReluGate::Mask(m))) => {
+            check_buffer(op, "gate", m, cells.div_ceil(32) * 4)?;
+            m
+        }
+        (None, Some(ReluGate::Values(v))) => {
+            check_buffer(op, "gate", v, cells * 4)?;
+            v
+        }
+        (None, None) => ctx.unused_binding(0).into(),
     };
     let params = GemmParams::new(shape, k_chunk, epilogue);
     let (scale_a, scale_b) = (epilogue.scale_a.buffer(ctx), epilogue.scale_b.buffer(ctx));
@@ -515,7 +551,6 @@ pub(crate) fn record_kernel(
     let needed = shape.partials_bytes(k_chunk);
     let partials = partials_scratch(ctx, rec, op, bufs.partials, needed)?;
     rec.push(dispatch((&partials).into()));
-    let cells = shape.m as u64 * shape.n as u64;
     rec.push(Dispatch::new(
         &GEMM_REDUCE,
         &params,
