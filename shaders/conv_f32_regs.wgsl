@@ -115,7 +115,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         let bj = block_bias(n0, j);
         for (var i = 0u; i < 4u; i++) {
             let sa = block_scale_a(m0, i);
-            store_block_cell(acc_lo[i * 4u + j], m0, n0, i, j, block.z, sa, sb, bj);
+            store_block_cell(acc_lo[i * 4u + j], m0, n0, i, j, block.z, sa, sb, bj, true);
         }
     }
     // The high half: 4 rows (weight gradient) or 4 columns (forward) further on.
@@ -125,7 +125,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
             let bj = block_bias(n0, j);
             for (var i = 4u; i < 8u; i++) {
                 let sa = block_scale_a(m0, i);
-                store_block_cell(acc_hi[(i - 4u) * 4u + j], m0, n0, i, j, block.z, sa, sb, bj);
+                store_block_cell(acc_hi[(i - 4u) * 4u + j], m0, n0, i, j, block.z, sa, sb, bj, true);
             }
         }
     } else {
@@ -134,7 +134,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
             let bj = block_bias(n0, j);
             for (var i = 0u; i < 4u; i++) {
                 let sa = block_scale_a(m0, i);
-                store_block_cell(acc_hi[i * 4u + j - 4u], m0, n0, i, j, block.z, sa, sb, bj);
+                store_block_cell(acc_hi[i * 4u + j - 4u], m0, n0, i, j, block.z, sa, sb, bj, true);
             }
         }
     }

@@ -152,7 +152,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         let bj = block_bias(n0, j);
         for (var i = 0u; i < 4u; i++) {
             let sa = block_scale_a(m0, i);
-            store_block_cell(f32(acc[i * 4u + j]), m0, n0, i, j, block.z, sa, sb, bj);
+            store_block_cell(f32(acc[i * 4u + j]), m0, n0, i, j, block.z, sa, sb, bj, true);
         }
     }
 }

@@ -1,11 +1,9 @@
 // Shared by gemm_i8, gemm_f32 and gemm_reduce (prepended by src/gpu/kernel.rs, after common.wgsl): the parameter
 // block, the flag bits, the epilogue and the store. The kernel file declares `params`, `scale_a`,
-// `scale_b`, `bias` and `out`. `bias` is bound as u32 words: a bias (f32 bits) or, in a GEMM
-// that has none (an input gradient), the gate of the ReLU before the layer (GATE_MASK: its bit
-// mask; GATE_VALUES: its output, f32 bits), whose backward the epilogue then does: a cell
-// whose element the ReLU zeroed becomes 0, as the ReLU's own backward pass would write it. u32,
-// not f32, so that mask words reach the test as they were written, whatever a driver does
-// with f32 NaN payloads or subnormals.
+// `scale_b`, `bias` and `out`. `bias` is bound as u32 words: a bias (f32 bits) or, in the gated
+// register-blocked kernels (gemm_gate.wgsl), the gate of the ReLU before the layer. u32, not
+// f32, so that mask words reach the gate as they were written, whatever a driver does with f32
+// NaN payloads or subnormals.
 //
 // Split-K: workgroup z of a GEMM reduces K values [z * k_chunk, (z + 1) * k_chunk). With one chunk
 // it applies the epilogue itself; with several (RAW_PARTIALS) it stores its raw f32 partial to
@@ -61,19 +59,6 @@ fn epilogue(acc: f32, gm: u32, gn: u32) -> f32 {
     if (flags & RELU) != 0u {
         v = rectify(v);
     }
-    return gate(v, gm, gn);
-}
-
-// The ReLU-backward gate of cell (gm, gn): 0 where the ReLU before the layer zeroed that
-// element (its output not > 0), the value elsewhere; the value when the GEMM has no gate.
-fn gate(v: f32, gm: u32, gn: u32) -> f32 {
-    let e = gm * params.n + gn;
-    if (params.flags & GATE_MASK) != 0u && ((bias[e / 32u] >> (e % 32u)) & 1u) == 0u {
-        return 0.0;
-    }
-    if (params.flags & GATE_VALUES) != 0u && !(bitcast<f32>(bias[e]) > 0.0) {
-        return 0.0;
-    }
     return v;
 }
 
@@ -96,9 +81,10 @@ fn block_bias(n0: u32, j: u32) -> f32 {
 }
 
 // Stores cell (m0 + i, n0 + j) of a register block: chunk z's raw partial, or the epilogue with
-// the block's factors, in epilogue()'s order.
+// the block's factors, in epilogue()'s order, then 0 unless `keep` (gemm_gate.wgsl's gate; a
+// constant true in kernels without one).
 fn store_block_cell(acc: f32, m0: u32, n0: u32, i: u32, j: u32, z: u32, sa: f32, sb: f32,
-                    b: f32) {
+                    b: f32, keep: bool) {
     let gm = m0 + i;
     let gn = n0 + j;
     if gm >= params.m || gn >= params.n {
@@ -115,7 +101,7 @@ fn store_block_cell(acc: f32, m0: u32, n0: u32, i: u32, j: u32, z: u32, sa: f32,
     if (params.flags & RELU) != 0u {
         v = rectify(v);
     }
-    out[gm * params.n + gn] = gate(v, gm, gn);
+    out[gm * params.n + gn] = select(0.0, v, keep);
 }
 
 // Writes one output cell: the finished value, or chunk z's raw partial.

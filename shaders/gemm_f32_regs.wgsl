@@ -4,8 +4,9 @@
 // skinny GEMMs of small convolutions (6 or 16 output channels, K of 25 or 150) the staging of the
 // tiled kernels costs more than it saves, above all on CPU drivers, where every barrier
 // suspends and resumes the whole workgroup. Same interface, split-K and per-cell arithmetic
-// (one f32 accumulator, K ascending within a chunk) as gemm_f32. CPU twin: src/cpu/gemm_f32.rs
-// (gemm_f32_regs_pass).
+// (one f32 accumulator, K ascending within a chunk) as gemm_f32. Compiled with GATED
+// (gemm_f32_regs_gated) it also does the backward of the ReLU before the layer (gemm_gate.wgsl).
+// CPU twin: src/cpu/gemm_f32.rs (gemm_f32_regs_pass).
 //
 // Lanes map to blocks and split-K chunks as regs_block() (gemm_common.wgsl) says.
 
@@ -71,7 +72,8 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         let b = block_bias(n0, j);
         for (var i = 0u; i < 4u; i++) {
             let sa = block_scale_a(m0, i);
-            store_block_cell(acc_lo[i * 4u + j], m0, n0, i, j, block.z, sa, sb, b);
+            store_block_cell(acc_lo[i * 4u + j], m0, n0, i, j, block.z, sa, sb, b,
+                gate_keeps(m0 + i, n0 + j));
         }
     }
     for (var j = 4u; j < 8u; j++) {
@@ -79,7 +81,8 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         let b = block_bias(n0, j);
         for (var i = 0u; i < 4u; i++) {
             let sa = block_scale_a(m0, i);
-            store_block_cell(acc_hi[i * 4u + j - 4u], m0, n0, i, j, block.z, sa, sb, b);
+            store_block_cell(acc_hi[i * 4u + j - 4u], m0, n0, i, j, block.z, sa, sb, b,
+                gate_keeps(m0 + i, n0 + j));
         }
     }
 }

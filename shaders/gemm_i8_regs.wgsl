@@ -4,8 +4,9 @@
 // storage: each A word serves 8 columns. For the skinny GEMMs of small convolutions the
 // staging of the tiled kernels costs more than it saves, above all on CPU drivers, where every
 // barrier suspends and resumes the whole workgroup. Same interface, operand layouts, split-K and
-// int32 accumulation as gemm_i8, so the same exact integers. CPU twin: src/cpu/gemm_i8.rs
-// (gemm_i8_regs_pass).
+// int32 accumulation as gemm_i8, so the same exact integers. Compiled with GATED in the layout
+// of an input gradient's GEMM (gemm_i8_regs_nt_gated) it also does the backward of the ReLU
+// before the layer (gemm_gate.wgsl). CPU twin: src/cpu/gemm_i8.rs (gemm_i8_regs_pass).
 //
 // Lanes map to blocks and split-K chunks as regs_block_of() (gemm_common.wgsl) says. Four rows
 // of a transposed operand are the four bytes of one stored word per K value, so four words give
@@ -187,7 +188,8 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         let b = block_bias(n0, j);
         for (var i = 0u; i < 4u; i++) {
             let sa = block_scale_a(m0, i);
-            store_block_cell(f32(acc_lo[i * 4u + j]), m0, n0, i, j, block.z, sa, sb, b);
+            store_block_cell(f32(acc_lo[i * 4u + j]), m0, n0, i, j, block.z, sa, sb, b,
+                gate_keeps(m0 + i, n0 + j));
         }
     }
     for (var j = 4u; j < 8u; j++) {
@@ -195,7 +197,8 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         let b = block_bias(n0, j);
         for (var i = 0u; i < 4u; i++) {
             let sa = block_scale_a(m0, i);
-            store_block_cell(f32(acc_hi[i * 4u + j - 4u]), m0, n0, i, j, block.z, sa, sb, b);
+            store_block_cell(f32(acc_hi[i * 4u + j - 4u]), m0, n0, i, j, block.z, sa, sb, b,
+                gate_keeps(m0 + i, n0 + j));
         }
     }
 }

@@ -3,6 +3,7 @@
 mod common;
 
 use common::{Needs, for_each_adapter};
+use octet::ops::gemm::ReluGate;
 use octet::ops::{
     self, ChannelAxis, Epilogue, GemmBuffers, GemmShape, Layout, Precision, QuantizeBuffers,
     Rounding,
@@ -112,6 +113,23 @@ fn bad_shapes_and_small_buffers_are_typed_errors() {
             Err(Error::BufferTooSmall { binding: "out", .. }) => {}
             other => panic!("expected BufferTooSmall for out, got {other:?}"),
         }
+        // A ReLU gate is compiled into the register-blocked kernels only, and takes the bias's
+        // binding.
+        let gb = GemmBuffers::new(&big, &big, &big);
+        let gated = Epilogue {
+            gate: Some(ReluGate::Mask((&big).into())),
+            ..Epilogue::NONE
+        };
+        let tiled = ops::gemm::GemmVariant::Tiled;
+        let err = ops::gemm::gemm_f32_variant(&ctx, &mut rec, tiled, &shape, gb, &gated);
+        let err = err.unwrap_err();
+        assert!(err.to_string().contains("has no ReLU gate"), "{err}");
+        let both = Epilogue {
+            bias: Some((&big).into()),
+            ..gated
+        };
+        let err = ops::gemm_f32(&ctx, &mut rec, &shape, gb, &both).unwrap_err();
+        assert!(err.to_string().contains("not both"), "{err}");
         // Empty products are refused before the autotuner sizes scratch for them.
         let gb = GemmBuffers::new(&big, &big, &big);
         for empty in [GemmShape::new(8, 8, 0), GemmShape::new(0, 8, 64)] {

@@ -486,8 +486,13 @@ impl GemmVariant {
         let int8 = name.starts_with("gemm_i8");
         let variant = match name {
             "gemm_i8" | "gemm_f32" => GemmVariant::Tiled,
-            "gemm_f32_regs" | "gemm_i8_regs_nn" | "gemm_i8_regs_nt" | "gemm_i8_regs_tn"
-            | "gemm_i8_regs_tt" => GemmVariant::Regs,
+            "gemm_f32_regs"
+            | "gemm_i8_regs_nn"
+            | "gemm_i8_regs_nt"
+            | "gemm_i8_regs_tn"
+            | "gemm_i8_regs_tt"
+            | "gemm_f32_regs_gated"
+            | "gemm_i8_regs_nt_gated" => GemmVariant::Regs,
             "gemm_f32_lanes8" => GemmVariant::Lanes8,
             _ => {
                 let suffix = name

@@ -4,7 +4,7 @@ use super::check::Check;
 use super::grids::{GEMM_SHAPES, TRANSPOSES};
 use super::harness::{HostEpilogue, gpu_gemm_f32};
 use super::{CaseResult, Extent};
-use crate::abi::{Precision, f32_k_chunk};
+use crate::abi::{F32_K_CHUNK, Precision, f32_k_chunk};
 use crate::cpu::{self, CpuGate};
 use crate::error::Result;
 use crate::gpu::Context;
@@ -16,6 +16,7 @@ use crate::rng::{Gen, rng_u32};
 pub(super) const KERNELS: &[&str] = &[
     "gemm_f32",
     "gemm_f32_regs",
+    "gemm_f32_regs_gated",
     "gemm_f32_wide_128x64",
     "gemm_f32_wide_64x64",
     "gemm_f32_wide_128x128",
@@ -65,18 +66,25 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
                 ("relu mask gate", gated(GateMode::Mask, &mask)),
                 ("relu output gate", gated(GateMode::Values, &values)),
             ];
-            // The gate reads output cells only: the layouts of A that an input gradient's GEMM
-            // has (not transposed) are enough for it.
+            // The gate is compiled into the register-blocked kernel only, and reads output cells
+            // only: the layouts of A an input gradient's GEMM has (not transposed) cover it.
             let variants = variants
                 .into_iter()
-                .filter(|(_, host)| host.gate.is_none() || !ta);
+                .filter(|(_, host)| host.gate.is_none() || (!ta && k <= F32_K_CHUNK));
             for ((name, host), variant) in variants.flat_map(|e| {
                 GemmVariant::available(ctx, Precision::Fp32)
                     .into_iter()
                     .filter(|v| v.takes(&shape))
+                    .filter(move |v| e.1.gate.is_none() || *v == GemmVariant::Regs)
                     .map(move |v| (e, v))
             }) {
                 let gpu = gpu_gemm_f32(ctx, variant, &shape, &a, &b, &host).await?;
+                // A gated GEMM takes K in one chunk.
+                let k_chunk = if host.gate.is_some() {
+                    F32_K_CHUNK
+                } else {
+                    k_chunk
+                };
                 let mut twin = vec![0f32; (m * n) as usize];
                 cpu::gemm_f32(variant, &shape, k_chunk, &a, &b, &host.cpu(), &mut twin);
                 // Σ|a||b| (scaled) bounds the rounding error of any summation order.

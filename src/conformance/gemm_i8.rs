@@ -20,6 +20,7 @@ pub(super) const KERNELS: &[&str] = &[
     "gemm_i8",
     "gemm_i8_regs_nn",
     "gemm_i8_regs_nt",
+    "gemm_i8_regs_nt_gated",
     "gemm_i8_regs_tn",
     "gemm_i8_regs_tt",
     "gemm_i8_wide_128x64",
@@ -109,19 +110,20 @@ pub(super) async fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResul
                     MAX_K_CHUNK,
                 ),
                 EpilogueCase::new(
-                    "tensor scales + relu output gate k_chunk=32",
+                    "tensor scales + relu output gate",
                     gated(GateMode::Values, &values),
-                    32,
+                    MAX_K_CHUNK,
                 ),
             ];
-            // The gate reads output cells only: the layouts of A that an input gradient's GEMM
-            // has (not transposed) are enough for it.
+            // The gate is compiled into the register-blocked kernel of an input gradient's
+            // layout only (A not transposed, B transposed).
             let variants = variants
                 .into_iter()
-                .filter(|c| c.epilogue.gate.is_none() || !ta);
+                .filter(|c| c.epilogue.gate.is_none() || (!ta && tb));
             for (case, variant) in variants.flat_map(|e| {
                 GemmVariant::available(ctx, Precision::Int8)
                     .into_iter()
+                    .filter(move |v| e.epilogue.gate.is_none() || *v == GemmVariant::Regs)
                     .map(move |v| (e, v))
             }) {
                 let EpilogueCase {

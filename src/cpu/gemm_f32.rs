@@ -213,6 +213,7 @@ pub(crate) const REPLAY: Replay = Replay {
     kernels: &[
         "gemm_f32",
         "gemm_f32_regs",
+        "gemm_f32_regs_gated",
         "conv_f32_regs_fwd",
         "conv_f32_regs_wgrad",
     ],

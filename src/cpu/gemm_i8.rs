@@ -391,6 +391,7 @@ pub(crate) const REPLAY: Replay = Replay {
         "gemm_i8_regs_nt",
         "gemm_i8_regs_tn",
         "gemm_i8_regs_tt",
+        "gemm_i8_regs_nt_gated",
         "conv_i8_regs_fwd",
         "conv_i8_regs_wgrad",
         "conv_i8_regs_fwd_c4",

@@ -92,6 +92,9 @@ pub mod wgsl {
     pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
     /// `shaders/gemm_common.wgsl`: parameter block and epilogue of both GEMMs.
     pub const GEMM_COMMON: &str = include_str!("../../shaders/gemm_common.wgsl");
+    /// `shaders/gemm_gate.wgsl`: the ReLU-backward gate of the register-blocked GEMMs (after
+    /// their `GATED` constant).
+    pub const GEMM_GATE: &str = include_str!("../../shaders/gemm_gate.wgsl");
     /// `shaders/stats_common.wgsl`: parameter block and channel mapping of both stats passes.
     pub const STATS_COMMON: &str = include_str!("../../shaders/stats_common.wgsl");
     /// `shaders/stats_fold.wgsl`: combining pass-1 records across lanes.

@@ -4,6 +4,7 @@
 //! block's last ReLU runs in its residual add. The recording passes read the resulting [`LayerPlan`]s; a
 //! probe records with [`LayerPlan::UNFUSED`] instead, every layer on its own.
 
+use crate::abi::F32_K_CHUNK;
 use crate::nn::layer::Layer;
 
 /// Where a ReLU layer's forward runs.
@@ -176,11 +177,12 @@ impl Fusions<'_> {
     }
 
     /// Whether layer `i` is a ReLU (not the first layer, so its input gradient is wanted) whose
-    /// backward the Linear right after it can do in its input-gradient GEMM's epilogue.
+    /// backward the Linear right after it can do in its input-gradient GEMM's epilogue: one whose
+    /// outputs (that GEMM's K) fit one split-K chunk, for the gated kernels take K whole.
     fn relu_in_next_gemm(&self, i: usize) -> bool {
         i > 0
             && matches!(self.0.get(i), Some(Layer::Relu(_)))
-            && matches!(self.0.get(i + 1), Some(Layer::Linear(_)))
+            && matches!(self.0.get(i + 1), Some(Layer::Linear(l)) if l.outputs <= F32_K_CHUNK)
     }
 
     /// Whether layer `i` is a ReLU whose backward the max-pooling after it can do.

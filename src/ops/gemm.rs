@@ -128,34 +128,72 @@ pub static GEMM_I8_REGS: [KernelDef; 4] = {
     ]
 };
 
-const fn i8_regs_sources(layout: &'static str) -> [&'static str; 5] {
+/// `gemm_i8_regs_nt` compiled with the ReLU gate ([`Epilogue::gate`]): an input gradient's
+/// GEMM, `dY · W` with W stored `[out, in]`.
+pub static GEMM_I8_REGS_NT_GATED: KernelDef = regs_kernel(
+    "gemm_i8_regs_nt_gated",
+    &I8_REGS_SOURCES[4],
+    std::mem::size_of::<GemmParams>(),
+);
+
+const fn i8_regs_sources(layout: &'static str) -> [&'static str; 6] {
     [
         wgsl::COMMON,
         wgsl::GEMM_COMMON,
         wgsl::GEMM_I8_COMMON,
         layout,
+        wgsl::GEMM_GATE,
         include_str!("../../shaders/gemm_i8_regs.wgsl"),
     ]
 }
 
-static I8_REGS_SOURCES: [[&str; 5]; 4] = [
-    i8_regs_sources("const REGS_TRANS_A = false;\nconst REGS_TRANS_B = false;\n"),
-    i8_regs_sources("const REGS_TRANS_A = false;\nconst REGS_TRANS_B = true;\n"),
-    i8_regs_sources("const REGS_TRANS_A = true;\nconst REGS_TRANS_B = false;\n"),
-    i8_regs_sources("const REGS_TRANS_A = true;\nconst REGS_TRANS_B = true;\n"),
+static I8_REGS_SOURCES: [[&str; 6]; 5] = [
+    i8_regs_sources(
+        "const REGS_TRANS_A = false;\nconst REGS_TRANS_B = false;\nconst GATED = false;\n",
+    ),
+    i8_regs_sources(
+        "const REGS_TRANS_A = false;\nconst REGS_TRANS_B = true;\nconst GATED = false;\n",
+    ),
+    i8_regs_sources(
+        "const REGS_TRANS_A = true;\nconst REGS_TRANS_B = false;\nconst GATED = false;\n",
+    ),
+    i8_regs_sources(
+        "const REGS_TRANS_A = true;\nconst REGS_TRANS_B = true;\nconst GATED = false;\n",
+    ),
+    i8_regs_sources(
+        "const REGS_TRANS_A = false;\nconst REGS_TRANS_B = true;\nconst GATED = true;\n",
+    ),
 ];
 
 /// The kernel declaration of `shaders/gemm_f32_regs.wgsl`: `gemm_f32` with a 4×8 block per
 /// lane ([`GEMM_F32_REGS_BLOCK`]) in registers and no workgroup memory.
 pub static GEMM_F32_REGS: KernelDef = regs_kernel(
     "gemm_f32_regs",
-    &[
-        wgsl::COMMON,
-        wgsl::GEMM_COMMON,
-        include_str!("../../shaders/gemm_f32_regs.wgsl"),
-    ],
+    &F32_REGS_SOURCES[0],
     std::mem::size_of::<GemmParams>(),
 );
+
+/// `gemm_f32_regs` compiled with the ReLU gate ([`Epilogue::gate`]).
+pub static GEMM_F32_REGS_GATED: KernelDef = regs_kernel(
+    "gemm_f32_regs_gated",
+    &F32_REGS_SOURCES[1],
+    std::mem::size_of::<GemmParams>(),
+);
+
+const fn f32_regs_sources(gated: &'static str) -> [&'static str; 5] {
+    [
+        wgsl::COMMON,
+        wgsl::GEMM_COMMON,
+        gated,
+        wgsl::GEMM_GATE,
+        include_str!("../../shaders/gemm_f32_regs.wgsl"),
+    ]
+}
+
+static F32_REGS_SOURCES: [[&str; 5]; 2] = [
+    f32_regs_sources("const GATED = false;\n"),
+    f32_regs_sources("const GATED = true;\n"),
+];
 
 /// Lanes per workgroup of the register-blocked kernels.
 const REGS_LANES: u32 = 64;
@@ -417,9 +455,33 @@ fn record(
             format!("variant {variant:?} {why}; choose another (GemmVariant::available)"),
         )
     };
-    let Some(def) = variant.kernel(precision, shape) else {
+    let Some(mut def) = variant.kernel(precision, shape) else {
         return Err(unsupported("has no int8 kernel"));
     };
+    if epilogue.gate.is_some() {
+        // The gate is compiled into kernels of its own (gemm_gate.wgsl says why): the
+        // register-blocked ones, int8 in an input gradient's layout, in one K chunk (the
+        // reduce of split-K partials has no gate).
+        def = match (variant, precision, shape.trans_a, shape.trans_b) {
+            (GemmVariant::Regs, Precision::Fp32, ..) => &GEMM_F32_REGS_GATED,
+            (GemmVariant::Regs, Precision::Int8, false, true) => &GEMM_I8_REGS_NT_GATED,
+            _ => {
+                return Err(unsupported(
+                    "has no ReLU gate (Regs has one; for int8 in an input gradient's layout \
+                     only: A not transposed, B transposed)",
+                ));
+            }
+        };
+        if shape.chunks(k_chunk) > 1 {
+            return Err(Error::invalid(
+                "gemm",
+                format!(
+                    "a ReLU gate needs K in one chunk (K = {}, chunk {k_chunk})",
+                    shape.k
+                ),
+            ));
+        }
+    }
     if !variant.takes(shape) {
         return Err(unsupported(&format!(
             "needs operands of a multiple of 4 values each, not {}x{}x{}",
@@ -572,7 +634,11 @@ pub fn gemm_i8(
     bufs: GemmBuffers<'_>,
     epilogue: &Epilogue<'_>,
 ) -> Result<()> {
-    let mut variant = ctx.gemm_variant(shape, Precision::Int8)?;
+    let mut variant = match epilogue.gate {
+        // A gated GEMM has its kernel: the register-blocked one.
+        Some(_) => GemmVariant::Regs,
+        None => ctx.gemm_variant(shape, Precision::Int8)?,
+    };
     // Tuned at the shape's own chunk; a caller's longer chunk falls back to a variant that
     // takes it (every variant computes the same bits).
     if !variant.accepts_k_chunk(k_chunk, Precision::Int8) {
@@ -625,7 +691,11 @@ pub fn gemm_f32(
     bufs: GemmBuffers<'_>,
     epilogue: &Epilogue<'_>,
 ) -> Result<()> {
-    let variant = ctx.gemm_variant(shape, Precision::Fp32)?;
+    // A gated GEMM has its kernel: the register-blocked one.
+    let variant = match epilogue.gate {
+        Some(_) => GemmVariant::Regs,
+        None => ctx.gemm_variant(shape, Precision::Fp32)?,
+    };
     gemm_f32_variant(ctx, rec, variant, shape, bufs, epilogue)
 }
 
@@ -642,7 +712,11 @@ pub fn gemm_f32_variant(
         shape.m as u64 * shape.k as u64 * 4,
         shape.n as u64 * shape.k as u64 * 4,
     );
-    let k_chunk = f32_k_chunk(shape, ctx.spread());
+    // A gated GEMM takes K in one chunk (gemm_reduce has no gate): up to F32_K_CHUNK.
+    let k_chunk = match epilogue.gate {
+        Some(_) => F32_K_CHUNK,
+        None => f32_k_chunk(shape, ctx.spread()),
+    };
     record(
         ctx,
         rec,
@@ -677,5 +751,7 @@ pub(crate) const KERNELS: &[&KernelDef] = &[
     &GEMM_I8_REGS[2],
     &GEMM_I8_REGS[3],
     &GEMM_F32_REGS,
+    &GEMM_I8_REGS_NT_GATED,
+    &GEMM_F32_REGS_GATED,
     &GEMM_REDUCE,
 ];
