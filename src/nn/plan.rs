@@ -1,8 +1,8 @@
 //! Fusion, decided once when a model is built: which ReLU runs in the layer before it (a GEMM's
 //! epilogue, a batch norm), which layer writes a ReLU's bit mask as it quantizes the ReLU's
 //! output, which ReLU leaves its backward to the max-pooling or the Linear after it, and which
-//! block's last ReLU runs in its residual add. The recording passes read the resulting [`LayerPlan`]s; a
-//! probe records with [`LayerPlan::UNFUSED`] instead, every layer on its own.
+//! block's last ReLU runs in its residual add. The recording passes read the resulting
+//! [`LayerPlan`]s; a probe records with [`LayerPlan::UNFUSED`] instead, every layer on its own.
 
 use crate::abi::F32_K_CHUNK;
 use crate::nn::layer::Layer;
