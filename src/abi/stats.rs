@@ -15,6 +15,11 @@ pub const SEG_LEN: usize = 8192;
 /// Most candidate clips one tail pass evaluates.
 pub const MAX_CANDIDATES: usize = 32;
 
+/// 32-bit words in one statistics record, [`ChannelStat`] and [`StatsPartial`] alike (max|x|
+/// first in both, so that either is a clip record).
+pub const STATS_RECORD_WORDS: u32 = (size_of::<ChannelStat>() / 4) as u32;
+const _: () = assert!(size_of::<StatsPartial>() == size_of::<ChannelStat>());
+
 /// `StatsParams` of both stats kernels.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]

@@ -1,6 +1,6 @@
 //! Twin of `shaders/quantize.wgsl`.
 
-use crate::abi::{ChannelAxis, Layout, QuantizeParams, Rounding, StatsPartial};
+use crate::abi::{ChannelAxis, Layout, QuantizeParams, Rounding, STATS_RECORD_WORDS};
 use crate::cpu::common::{
     channel_of, clip_is_valid, inv_step, pack4x_i8, quantize_one, rng_u32, step_of,
 };
@@ -83,14 +83,11 @@ pub fn quantize_fold(
     // The GPU's lane 0 of each workgroup, in the same order.
     let mut clip = 0.0f32;
     for p in 0..parts {
-        clip = clip.max(clips[(p * PART_WORDS) as usize]);
+        clip = clip.max(clips[(p * STATS_RECORD_WORDS) as usize]);
     }
-    clips[(parts * PART_WORDS) as usize] = clip;
+    clips[(parts * STATS_RECORD_WORDS) as usize] = clip;
     quantize(layout, rounding, input, &[clip], packed, scales, relu_mask);
 }
-
-/// Words per `StatsPartial` record.
-const PART_WORDS: u32 = (size_of::<StatsPartial>() / 4) as u32;
 
 /// Replays dispatches of `quantize`, `quantize_relu_mask` and their `_fold` variants on this twin.
 pub(crate) const REPLAY: Replay = Replay {

@@ -1,6 +1,7 @@
 //! The int8 state of a quantized GEMM layer: its quantized tensors, dY's statistics and clips,
 //! and its entry in the model's table of dY clip summaries.
 
+use crate::abi::STATS_RECORD_WORDS;
 use crate::error::Result;
 use crate::gpu::{Context, Recording, View};
 use crate::nn::linear::{Input, LinearShape};
@@ -12,27 +13,21 @@ use crate::quant::Policy;
 #[derive(Debug)]
 pub(crate) struct QuantTensor {
     pub layout: Layout,
-    /// Per channel: the statistics. Per tensor: `parts` partial records of `channel_stats`, then
-    /// the record whose first field, max|x|, is the clip (`own_clip`).
+    /// Per channel: the statistics. Per tensor: [`QuantTensor::parts`] partial records of
+    /// `channel_stats`, then the record whose first field, max|x|, is the clip (`own_clip`).
     pub stats: wgpu::Buffer,
-    /// Partial records before the clip's record: 0 where the tensor is one segment.
-    pub parts: u32,
     pub packed: wgpu::Buffer,
     pub scales: wgpu::Buffer,
 }
 
 impl QuantTensor {
     pub(crate) fn new(ctx: &Context, name: &str, layout: Layout) -> Self {
-        let (records, parts) = match layout.axis {
-            ChannelAxis::Tensor => {
-                let records = ops::channel_stats::partials_records(&layout);
-                (records, records as u32 - 1)
-            }
-            _ => (layout.channels(), 0),
+        let records = match layout.axis {
+            ChannelAxis::Tensor => ops::channel_stats::partials_records(&layout),
+            _ => layout.channels(),
         };
         QuantTensor {
             layout,
-            parts,
             stats: ctx.storage_buffer(
                 &format!("{name}.stats"),
                 (records * size_of::<ChannelStat>()) as u64,
@@ -55,7 +50,7 @@ impl QuantTensor {
         let input = input.into();
         if self.layout.axis == ChannelAxis::Tensor {
             let parts = ops::channel_stats_partials(ctx, rec, &self.layout, input, &self.stats)?;
-            debug_assert_eq!(parts, self.parts);
+            debug_assert_eq!(parts, self.parts());
             if parts > 0 {
                 let bufs = self.buffers(input, relu_mask, &self.stats);
                 let nearest = Rounding::Nearest;
@@ -79,12 +74,18 @@ impl QuantTensor {
     pub(crate) fn own_clip(&self) -> ClipsAt<'_> {
         ClipsAt {
             buffer: &self.stats,
-            offset: self.parts * Self::RECORD_WORDS,
+            offset: self.parts() * STATS_RECORD_WORDS,
         }
     }
 
-    /// Words per statistics record.
-    pub(crate) const RECORD_WORDS: u32 = (size_of::<ChannelStat>() / 4) as u32;
+    /// Partial records before the clip's record in `stats`: 0 per channel and where the tensor
+    /// is one segment.
+    pub(crate) fn parts(&self) -> u32 {
+        match self.layout.axis {
+            ChannelAxis::Tensor => ops::channel_stats::partials_records(&self.layout) as u32 - 1,
+            _ => 0,
+        }
+    }
 
     fn buffers<'a>(
         &'a self,

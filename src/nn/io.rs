@@ -108,7 +108,7 @@ impl Model {
             };
             if let Some(q) = &l.int8 {
                 let clip = |t: &QuantTensor| -> Result<f32> {
-                    Ok(ctx.read_buffer::<ops::ChannelStat>(&t.stats)?[t.parts as usize].max_abs)
+                    Ok(ctx.read_buffer::<ops::ChannelStat>(&t.stats)?[t.parts() as usize].max_abs)
                 };
                 state.quantized = true;
                 state.clip_x = clip(&q.x)?;

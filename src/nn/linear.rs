@@ -4,6 +4,7 @@
 //! X and W are quantized once per step (per tensor, at max|·|, nearest) and each feeds two GEMMs;
 //! dY is quantized per the policy. The bias and its gradient stay FP32.
 
+use crate::abi::STATS_RECORD_WORDS;
 use crate::error::{Error, Result};
 use crate::gpu::Region;
 use crate::gpu::{Context, Recording};
@@ -14,8 +15,7 @@ use crate::nn::tensors::{Slice, Slot, TensorRole};
 use crate::ops::clip_select::ClipBuffers;
 use crate::ops::gemm::{Epilogue, GemmBuffers, GemmShape, MAX_K_CHUNK, ReluGate, Scale};
 use crate::ops::{
-    self, Candidates, ChannelStat, ClipRule, ConvGeometry, DepthwisePass, LrScale, Rounding,
-    SgdBuffers,
+    self, Candidates, ClipRule, ConvGeometry, DepthwisePass, LrScale, Rounding, SgdBuffers,
 };
 use crate::quant::{Dclrs, Policy};
 
@@ -182,7 +182,6 @@ impl Linear {
             ),
         ];
         if let Some(q) = &self.int8 {
-            let stat_words = (size_of::<ChannelStat>() / 4) as u32;
             let channels = (q.mcs_state.size() / 4) as u32;
             // X's and W's clips: the record after their partial records.
             fn clip_record(t: &QuantTensor, len: u32) -> Slice<'_> {
@@ -192,8 +191,8 @@ impl Linear {
                 }
             }
             for (what, slice) in [
-                ("x_stats", clip_record(&q.x, stat_words)),
-                ("w_stats", clip_record(&q.w, stat_words)),
+                ("x_stats", clip_record(&q.x, STATS_RECORD_WORDS)),
+                ("w_stats", clip_record(&q.w, STATS_RECORD_WORDS)),
                 ("dy_clips", Slice::whole(&q.clips, channels)),
                 ("dy_mcs_state", Slice::whole(&q.mcs_state, channels)),
             ] {

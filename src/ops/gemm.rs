@@ -634,11 +634,7 @@ pub fn gemm_i8(
     bufs: GemmBuffers<'_>,
     epilogue: &Epilogue<'_>,
 ) -> Result<()> {
-    let mut variant = match epilogue.gate {
-        // A gated GEMM has its kernel: the register-blocked one.
-        Some(_) => GemmVariant::Regs,
-        None => ctx.gemm_variant(shape, Precision::Int8)?,
-    };
+    let mut variant = variant_for(ctx, shape, Precision::Int8, epilogue)?;
     // Tuned at the shape's own chunk; a caller's longer chunk falls back to a variant that
     // takes it (every variant computes the same bits).
     if !variant.accepts_k_chunk(k_chunk, Precision::Int8) {
@@ -691,12 +687,22 @@ pub fn gemm_f32(
     bufs: GemmBuffers<'_>,
     epilogue: &Epilogue<'_>,
 ) -> Result<()> {
-    // A gated GEMM has its kernel: the register-blocked one.
-    let variant = match epilogue.gate {
-        Some(_) => GemmVariant::Regs,
-        None => ctx.gemm_variant(shape, Precision::Fp32)?,
-    };
+    let variant = variant_for(ctx, shape, Precision::Fp32, epilogue)?;
     gemm_f32_variant(ctx, rec, variant, shape, bufs, epilogue)
+}
+
+/// The variant [`gemm_i8`] and [`gemm_f32`] run: the autotuner's, or for a gated epilogue the
+/// register-blocked one, the only kernels compiled with the gate.
+fn variant_for(
+    ctx: &Context,
+    shape: &GemmShape,
+    precision: Precision,
+    epilogue: &Epilogue<'_>,
+) -> Result<GemmVariant> {
+    match epilogue.gate {
+        Some(_) => Ok(GemmVariant::Regs),
+        None => ctx.gemm_variant(shape, precision),
+    }
 }
 
 /// [`gemm_f32`] in a given variant.
