@@ -42,6 +42,43 @@ impl QuantizeParams {
     }
 }
 
+/// `QuantizePairParams` of `shaders/quantize_pair.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct QuantizePairParams {
+    /// Rows of the matrix.
+    pub rows: u32,
+    /// Columns of the matrix (its channels in the per-column copy).
+    pub cols: u32,
+    /// Packed words per row.
+    pub cols4: u32,
+    /// 0 nearest, 1 stochastic.
+    pub rounding: u32,
+    /// Stochastic-rounding seed of the per-tensor copy.
+    pub seed: u32,
+    /// Stochastic-rounding seed of the per-column copy.
+    pub seed_channels: u32,
+    /// Padding to 16 bytes.
+    pub _pad: [u32; 2],
+}
+
+impl QuantizePairParams {
+    /// Parameters for a `rows × cols` matrix; `rounding`'s seed goes to both copies until the
+    /// trainer sets each copy's own.
+    pub fn new(rows: u32, cols: u32, rounding: Rounding) -> Self {
+        let (rounding, seed) = rounding.code();
+        QuantizePairParams {
+            rows,
+            cols,
+            cols4: cols.div_ceil(4),
+            rounding,
+            seed,
+            seed_channels: seed,
+            _pad: [0; 2],
+        }
+    }
+}
+
 /// `DequantizeParams` of `shaders/dequantize.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]

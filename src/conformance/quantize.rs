@@ -18,6 +18,7 @@ pub(super) const KERNELS: &[&str] = &[
     "quantize_relu_mask",
     "quantize_fold",
     "quantize_relu_mask_fold",
+    "quantize_pair",
 ];
 
 /// The inputs every quantize shape is tried on, by name.
@@ -132,6 +133,7 @@ pub(super) async fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResul
         Extent::Full => 64,
     };
     fold_cases(ctx, &mut g, out).await?;
+    pair_cases(ctx, &mut g, out).await?;
     stochastic_unbiased_case(ctx, seeds, out).await
 }
 
@@ -231,6 +233,94 @@ async fn fold_cases(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Re
             }
             let case = format!("fold {rows}x{cols} Tensor {data} ({parts} parts)");
             check.finish("quantize", case, out);
+        }
+    }
+    Ok(())
+}
+
+/// `quantize_pair` against two `quantize` passes on the GPU (per tensor, its clip the largest
+/// column clip; per column), bit for bit, and against its twin: columns from 1 to 300 (more
+/// than a workgroup's lanes fold), rows over one and several workgroups, both roundings with a
+/// seed per copy, and column clips that are degenerate or not finite, which zero their column.
+async fn pair_cases(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Result<()> {
+    for (rows, cols) in [(1, 1), (3, 5), (64, 84), (33, 300), (257, 16)] {
+        for clip_set in ["max", "degenerate"] {
+            for rounding in [Rounding::Nearest, Rounding::Stochastic { seed: 0x5eed }] {
+                let channels = Layout::new(rows, cols, ChannelAxis::Cols);
+                let input = g.normal_vec(channels.len(), 2.0);
+                let mut clips = max_abs_clips(&channels, &input);
+                if clip_set == "degenerate" {
+                    let degenerate = [0.0, f32::NAN, f32::INFINITY, -1.0, 1e-31];
+                    for (c, v) in clips.iter_mut().enumerate().step_by(2) {
+                        *v = degenerate[c / 2 % 5];
+                    }
+                }
+                let seeds = match rounding {
+                    Rounding::Nearest => (0, 0),
+                    Rounding::Stochastic { seed } => (seed, seed ^ 0x9e37),
+                };
+                let tensor = Layout::new(rows, cols, ChannelAxis::Tensor);
+                let tensor_clip = clips.iter().fold(0f32, |m, &c| m.max(c));
+                let with_seed = |seed| match rounding {
+                    Rounding::Nearest => Rounding::Nearest,
+                    Rounding::Stochastic { .. } => Rounding::Stochastic { seed },
+                };
+                let skip = ReluMaskOutput::Skip;
+                let one = [tensor_clip];
+                let one = gpu_quantize(ctx, &tensor, with_seed(seeds.0), &input, &one, skip).await?;
+                let per_col =
+                    gpu_quantize(ctx, &channels, with_seed(seeds.1), &input, &clips, skip).await?;
+                let x = ctx.upload("test.x", &input);
+                let c = ctx.upload("test.clips", &clips);
+                let words = channels.packed_words() as u64 * 4;
+                let [packed, packed_ch] =
+                    ["test.packed", "test.packed_ch"].map(|n| ctx.storage_buffer(n, words));
+                let scale = ctx.storage_buffer("test.scale", 4);
+                let scales_ch = ctx.storage_buffer("test.scales_ch", cols as u64 * 4);
+                let mut rec = Recording::new();
+                let bufs = ops::quantize::QuantizePairBuffers {
+                    input: (&x).into(),
+                    clips: &c,
+                    tensor: (&packed, &scale),
+                    channels: (&packed_ch, &scales_ch),
+                };
+                ops::quantize::quantize_pair(&mut rec, (rows, cols), rounding, bufs)?;
+                let params = &mut rec.dispatches[0].params;
+                let at = std::mem::offset_of!(ops::quantize::QuantizePairParams, seed_channels);
+                params[at..at + 4].copy_from_slice(&seeds.1.to_ne_bytes());
+                ctx.run(&rec)?;
+                let n = channels.packed_words();
+                let p = ctx.read_buffer_async::<u32>(&packed).await?[..n].to_vec();
+                let pc = ctx.read_buffer_async::<u32>(&packed_ch).await?[..n].to_vec();
+                let s = ctx.read_buffer_async::<f32>(&scale).await?;
+                let sc = ctx.read_buffer_async::<f32>(&scales_ch).await?;
+                let (mut tp, mut tpc) = (vec![0u32; n], vec![0u32; n]);
+                let (mut ts, mut tsc) = (vec![0f32; 1], vec![0f32; cols as usize]);
+                cpu::quantize_pair(
+                    (rows, cols),
+                    rounding != Rounding::Nearest,
+                    seeds,
+                    &input,
+                    &clips,
+                    (&mut tp, &mut ts),
+                    (&mut tpc, &mut tsc),
+                );
+                let mut check = Check::new();
+                check.exact("per tensor vs quantize", &p, &one.packed);
+                check.exact_f32("tensor scale vs quantize", &s, &one.scales);
+                check.exact("per column vs quantize", &pc, &per_col.packed);
+                check.exact_f32("column scales vs quantize", &sc, &per_col.scales);
+                check.exact("per tensor vs twin", &p, &tp);
+                check.exact_f32("tensor scale vs twin", &s, &ts);
+                check.exact("per column vs twin", &pc, &tpc);
+                check.exact_f32("column scales vs twin", &sc, &tsc);
+                let r = match rounding {
+                    Rounding::Nearest => "nearest",
+                    Rounding::Stochastic { .. } => "stochastic",
+                };
+                let case = format!("pair {rows}x{cols} clip={clip_set} {r}");
+                check.finish("quantize_pair", case, out);
+            }
         }
     }
     Ok(())

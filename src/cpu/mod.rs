@@ -31,6 +31,7 @@ pub mod maxpool;
 pub mod nonfinite_count;
 pub mod pool;
 pub mod quantize;
+pub mod quantize_pair;
 pub mod relu;
 pub mod sgd;
 pub mod softmax_xent;
@@ -58,6 +59,7 @@ pub static REPLAYS: &[&replay::Replay] = &[
     &nonfinite_count::REPLAY,
     &pool::REPLAY,
     &quantize::REPLAY,
+    &quantize_pair::REPLAY,
     &relu::REPLAY,
     &sgd::REPLAY,
     &softmax_xent::REPLAY,
@@ -82,6 +84,7 @@ pub use maxpool::{maxpool_backward, maxpool_forward};
 pub use nonfinite_count::nonfinite_count;
 pub use pool::{add, global_avg_pool_backward, global_avg_pool_forward};
 pub use quantize::{quantize, quantize_fold};
+pub use quantize_pair::quantize_pair;
 pub use relu::{ReluSaved, relu_backward, relu_forward};
 pub use sgd::sgd;
 pub use softmax_xent::softmax_xent;

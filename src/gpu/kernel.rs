@@ -510,9 +510,9 @@ impl Prepared {
         pass.write_timestamp(queries, dispatches.len() as u32);
     }
 
-    /// Replaces the parameters (same struct, new values) before the next submit.
-    pub fn set_params<P: bytemuck::Pod>(&self, queue: &wgpu::Queue, params: &P) {
-        queue.write_buffer(&self.params, 0, bytemuck::bytes_of(params));
+    /// Replaces the parameters (the bytes of the same struct, new values) before the next submit.
+    pub fn set_params(&self, queue: &wgpu::Queue, params: &[u8]) {
+        queue.write_buffer(&self.params, 0, params);
     }
 }
 

@@ -5,7 +5,7 @@ use crate::gpu::{Context, Recording, Region};
 use crate::nn::conv::MaskedInput;
 use crate::nn::int8::SummarySlot;
 use crate::nn::linear::{Gradients, Output};
-use crate::nn::pass::{Clips, Pass};
+use crate::nn::pass::{Clips, Pass, Seeded};
 use crate::nn::scratch::{BlockScratch, Scratch};
 use crate::nn::tensors::Slot;
 use crate::nn::{BatchNorm, Conv2d};
@@ -227,7 +227,7 @@ impl BasicBlock {
         Gradients { dy, dx }: Gradients<'_>,
         clips: Clips,
         scratch: &Scratch,
-    ) -> Result<Vec<usize>> {
+    ) -> Result<Vec<Seeded>> {
         let mut seeded = Vec::new();
         let n = self.out_cells;
         let BlockScratch {

@@ -13,7 +13,7 @@ use crate::gpu::{Context, Recording};
 use crate::nn::Linear;
 use crate::nn::int8::SummarySlot;
 use crate::nn::linear::{Gradients, Input, LinearShape, Output};
-use crate::nn::pass::{Clips, Precision};
+use crate::nn::pass::{Clips, Precision, Seeded};
 use crate::nn::scratch::Scratch;
 use crate::nn::tensors::Slot;
 use crate::ops::{self, ConvGeometry, ConvLowering};
@@ -199,7 +199,7 @@ impl Conv2d {
         Gradients { dy, dx }: Gradients<'_>,
         clips: Clips,
         scratch: &Scratch,
-    ) -> Result<Vec<usize>> {
+    ) -> Result<Vec<Seeded>> {
         let grads = Gradients {
             dy,
             dx: dx.map(|_| &scratch.dcols),

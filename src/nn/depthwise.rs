@@ -10,7 +10,7 @@ use crate::gpu::{Context, Recording};
 use crate::nn::Linear;
 use crate::nn::int8::SummarySlot;
 use crate::nn::linear::{Gradients, Input, LinearShape, Output};
-use crate::nn::pass::Clips;
+use crate::nn::pass::{Clips, Seeded};
 use crate::nn::tensors::Slot;
 use crate::ops::ConvGeometry;
 use crate::quant::Policy;
@@ -100,7 +100,7 @@ impl DepthwiseConv2d {
         x: &wgpu::Buffer,
         Gradients { dy, dx }: Gradients<'_>,
         clips: Clips,
-    ) -> Result<Vec<usize>> {
+    ) -> Result<Vec<Seeded>> {
         let grads = Gradients {
             dy,
             dx: dx.filter(|_| self.input_grad),

@@ -41,14 +41,8 @@ fn step(model: &Model, ctx: &Context, x: &[f32], dlogits: &[f32], fusion: Fusion
             }
         }
         .unwrap();
-        for idx in seeded {
-            let d = &mut rec.dispatches[idx];
-            let params = crate::ops::quantize::QuantizeParams {
-                seed,
-                ..bytemuck::pod_read_unaligned(&d.params)
-            };
-            d.params = bytemuck::bytes_of(&params).to_vec();
-            seed = seed.wrapping_add(1);
+        for s in seeded {
+            seed = s.write_seeds(&mut rec.dispatches[s.dispatch].params, seed, |n| n);
         }
         ctx.run(&rec).unwrap();
     }

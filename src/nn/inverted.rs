@@ -10,7 +10,7 @@ use crate::nn::conv::MaskedInput;
 use crate::nn::depthwise::DepthwiseConv2d;
 use crate::nn::int8::SummarySlot;
 use crate::nn::linear::{Gradients, Output};
-use crate::nn::pass::{Clips, Pass};
+use crate::nn::pass::{Clips, Pass, Seeded};
 use crate::nn::scratch::{BlockScratch, Scratch};
 use crate::nn::tensors::Slot;
 use crate::nn::{BatchNorm, Conv2d};
@@ -211,7 +211,7 @@ impl InvertedResidual {
         Gradients { dy, dx }: Gradients<'_>,
         clips: Clips,
         scratch: &Scratch,
-    ) -> Result<Vec<usize>> {
+    ) -> Result<Vec<Seeded>> {
         let mut seeded = Vec::new();
         let BlockScratch {
             g_a, g_b, dx_main, ..

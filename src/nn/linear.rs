@@ -10,10 +10,11 @@ use crate::gpu::Region;
 use crate::gpu::{Context, Recording};
 use crate::nn::int8::{ClipsAt, Int8State, QuantTensor, SummarySlot};
 use crate::nn::layer::Trainable;
-use crate::nn::pass::{Clips, Precision};
+use crate::nn::pass::{Clips, Precision, Seeded};
 use crate::nn::tensors::{Slice, Slot, TensorRole};
 use crate::ops::clip_select::ClipBuffers;
 use crate::ops::gemm::{Epilogue, GemmBuffers, GemmShape, MAX_K_CHUNK, ReluGate, Scale};
+use crate::ops::quantize::QuantizePairBuffers;
 use crate::ops::{
     self, Candidates, ClipRule, ConvGeometry, DepthwisePass, LrScale, Rounding, SgdBuffers,
 };
@@ -325,7 +326,7 @@ impl Linear {
         x: Input<'_>,
         grads: Gradients<'_>,
         clips: Clips,
-    ) -> Result<Vec<usize>> {
+    ) -> Result<Vec<Seeded>> {
         self.record_backward_gated(ctx, rec, x, grads, clips, None)
     }
 
@@ -339,7 +340,7 @@ impl Linear {
         Gradients { dy, dx }: Gradients<'_>,
         clips: Clips,
         gate: Option<ReluGate<'_>>,
-    ) -> Result<Vec<usize>> {
+    ) -> Result<Vec<Seeded>> {
         if gate.is_some() && !matches!(x, Input::Matrix(_)) {
             return Err(Error::invalid(
                 "linear backward",
@@ -425,17 +426,36 @@ impl Linear {
         } else {
             Rounding::Nearest
         };
-        // The per-tensor copy reads word 0 of the summary: the tensor clip (for one channel it
-        // equals the channel's clip; for DAI8 it is max_c s_c).
+        // DAI8 quantizes dY per tensor (for dX) and per output channel (for dW) in one pass,
+        // its tensor clip the largest channel clip; the others one copy, whose clip is word 0 of
+        // the layer's summary (for one channel, that channel's clip).
         let mut seeded = Vec::new();
-        if stochastic {
-            seeded.push(rec.dispatches.len());
-        }
-        let tensor_clip = ClipsAt {
-            buffer: &q.summary.table,
-            offset: q.summary.word(),
+        let (dy_for_dw, dw_scale) = match &q.dy_channels {
+            Some(ch) => {
+                if stochastic {
+                    seeded.push(Seeded::quantize_pair(rec.dispatches.len()));
+                }
+                let bufs = QuantizePairBuffers {
+                    input: dy.into(),
+                    clips: &q.clips,
+                    tensor: (&q.dy.packed, &q.dy.scales),
+                    channels: (&ch.packed, &ch.scales),
+                };
+                ops::quantize::quantize_pair(rec, (b, o), rounding, bufs)?;
+                (&ch.packed, Scale::PerIndex(&ch.scales))
+            }
+            None => {
+                if stochastic {
+                    seeded.push(Seeded::quantize(rec.dispatches.len()));
+                }
+                let tensor_clip = ClipsAt {
+                    buffer: &q.summary.table,
+                    offset: q.summary.word(),
+                };
+                q.dy.record_quantize(ctx, rec, dy, None, tensor_clip, rounding)?;
+                (&q.dy.packed, Scale::Tensor(&q.dy.scales))
+            }
         };
-        q.dy.record_quantize(ctx, rec, dy, None, tensor_clip, rounding)?;
         if let Some(dx) = dx {
             let epi = Epilogue {
                 scale_a: Scale::Tensor(&q.dy.scales),
@@ -453,20 +473,6 @@ impl Linear {
                 ops::gemm_i8(ctx, rec, &dx_shape, MAX_K_CHUNK, bufs, &epi)?;
             }
         }
-        let (dy_for_dw, dw_scale) = match &q.dy_channels {
-            Some(ch) => {
-                if stochastic {
-                    seeded.push(rec.dispatches.len());
-                }
-                let channel_clips = ClipsAt {
-                    buffer: &q.clips,
-                    offset: 0,
-                };
-                ch.record_quantize(ctx, rec, dy, None, channel_clips, rounding)?;
-                (&ch.packed, Scale::PerIndex(&ch.scales))
-            }
-            None => (&q.dy.packed, Scale::Tensor(&q.dy.scales)),
-        };
         let epi = Epilogue {
             scale_a: dw_scale,
             scale_b: Scale::Tensor(&q.x.scales),

@@ -49,7 +49,7 @@ pub use io::LayerQuantState;
 pub use linear::Linear;
 pub use model::Model;
 pub use pass::Precision;
-pub(crate) use pass::{Clips, Fusion, Pass, Phase};
+pub(crate) use pass::{Clips, Fusion, Pass, Phase, Seeded};
 pub use predict::{Predictor, argmax_rows, softmax_rows};
 pub use probe::LayerProbe;
 pub use spec::{LayerSpec, ModelSpec, ModelSpecBuilder};

@@ -61,3 +61,51 @@ pub(crate) enum Fusion {
     /// Every layer on its own.
     Unfused,
 }
+
+/// A dispatch that rounds stochastically, whose seeds change every step: where its seed fields
+/// lie in its parameters, one per seed, in the order the step draws its seeds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Seeded {
+    /// The dispatch's index in its recording.
+    pub(crate) dispatch: usize,
+    /// Byte offsets of its `u32` seed fields.
+    pub(crate) seed_fields: &'static [usize],
+}
+
+impl Seeded {
+    /// A `quantize` dispatch: one seed.
+    pub(crate) fn quantize(dispatch: usize) -> Self {
+        Seeded {
+            dispatch,
+            seed_fields: &[std::mem::offset_of!(crate::abi::QuantizeParams, seed)],
+        }
+    }
+
+    /// A `quantize_pair` dispatch: the per-tensor copy's seed, then the per-column copy's.
+    pub(crate) fn quantize_pair(dispatch: usize) -> Self {
+        use crate::abi::QuantizePairParams as P;
+        Seeded {
+            dispatch,
+            seed_fields: &[
+                std::mem::offset_of!(P, seed),
+                std::mem::offset_of!(P, seed_channels),
+            ],
+        }
+    }
+
+    /// Writes `seed(n)` into seed field `n` of `params`, counting `n` from `first`; returns the
+    /// count after this dispatch's seeds.
+    pub(crate) fn write_seeds(
+        &self,
+        params: &mut [u8],
+        first: u32,
+        seed: impl Fn(u32) -> u32,
+    ) -> u32 {
+        let mut n = first;
+        for &at in self.seed_fields {
+            params[at..at + 4].copy_from_slice(&seed(n).to_ne_bytes());
+            n = n.wrapping_add(1);
+        }
+        n
+    }
+}

@@ -5,7 +5,6 @@ use crate::error::{Error, Result};
 use crate::gpu::{Context, Recording};
 use crate::nn::Model;
 use crate::nn::pass::{Clips, Fusion, Pass};
-use crate::ops;
 
 /// What [`Model::probe`] reads back for one layer.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,16 +61,11 @@ impl Model {
         let mut seeds = seed;
         for i in (0..self.layers.len()).rev() {
             let mut rec = Recording::new();
-            for idx in
+            for s in
                 self.record_layer_backward(ctx, &mut rec, i, Clips::Refresh, Fusion::Unfused)?
             {
-                let d = &mut rec.dispatches[idx];
-                let params = ops::quantize::QuantizeParams {
-                    seed: seeds,
-                    ..bytemuck::pod_read_unaligned(&d.params)
-                };
-                d.params = bytemuck::bytes_of(&params).to_vec();
-                seeds = seeds.wrapping_add(1);
+                let params = &mut rec.dispatches[s.dispatch].params;
+                seeds = s.write_seeds(params, seeds, |n| n);
             }
             ctx.run(&rec)?;
             if i > 0 {

@@ -9,7 +9,7 @@ use crate::nn::block::BlockOutput;
 use crate::nn::conv::MaskedInput;
 use crate::nn::layer::{Layer, Trainable};
 use crate::nn::linear::{self, Output};
-use crate::nn::pass::{Clips, Fusion, Pass};
+use crate::nn::pass::{Clips, Fusion, Pass, Seeded};
 use crate::nn::plan::{LayerPlan, ReluBackward, ReluForward};
 use crate::ops::gemm::ReluGate;
 use crate::ops::nonfinite::Checked;
@@ -117,7 +117,7 @@ impl Model {
         rec: &mut Recording,
         clips: Clips,
         fusion: Fusion,
-    ) -> Result<Vec<usize>> {
+    ) -> Result<Vec<Seeded>> {
         let mut seeded = Vec::new();
         for i in (0..self.layers.len()).rev() {
             seeded.extend(self.record_layer_backward(ctx, rec, i, clips, fusion)?);
@@ -133,7 +133,7 @@ impl Model {
         i: usize,
         clips: Clips,
         fusion: Fusion,
-    ) -> Result<Vec<usize>> {
+    ) -> Result<Vec<Seeded>> {
         let mut seeded = Vec::new();
         let plan = self.plan_of(i, fusion);
         let layer = &self.layers[i];

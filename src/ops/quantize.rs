@@ -21,7 +21,7 @@ use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, View, grid_1d
 use crate::ops::relu::relu_mask_bytes;
 use crate::ops::{Layout, Rounding, check_buffer};
 
-pub use crate::abi::QuantizeParams;
+pub use crate::abi::{QuantizePairParams, QuantizeParams};
 
 /// The kernel declarations of `shaders/quantize.wgsl`: `quantize`, `quantize_relu_mask`, which
 /// also writes the mask of a ReLU ([`QuantizeBuffers::relu_mask`]), and their `_fold` variants,
@@ -217,5 +217,86 @@ fn record(
     Ok(())
 }
 
+/// The kernel declaration of `shaders/quantize_pair.wgsl`: [`quantize_pair`].
+pub static QUANTIZE_PAIR: KernelDef = KernelDef {
+    name: "quantize_pair",
+    sources: &[wgsl::COMMON, include_str!("../../shaders/quantize_pair.wgsl")],
+    workgroup_size: [256, 1, 1],
+    bindings: &[
+        ("params", BindType::Uniform),
+        ("input", BindType::ReadOnly),
+        ("clips", BindType::ReadOnly),
+        ("packed", BindType::ReadWrite),
+        ("scales", BindType::ReadWrite),
+        ("packed_channels", BindType::ReadWrite),
+        ("scales_channels", BindType::ReadWrite),
+    ],
+    params_size: std::mem::size_of::<QuantizePairParams>(),
+    uniform_params: true,
+};
+
+/// The buffers of [`quantize_pair`].
+#[derive(Clone, Copy, Debug)]
+pub struct QuantizePairBuffers<'a> {
+    /// `rows · cols` f32, row-major.
+    pub input: View<'a>,
+    /// `cols` f32: the clip of each column.
+    pub clips: &'a wgpu::Buffer,
+    /// Out: the copy with one clip per tensor, the largest of `clips`: the packed words
+    /// (`rows · ⌈cols / 4⌉` u32) and its scale (one f32).
+    pub tensor: (&'a wgpu::Buffer, &'a wgpu::Buffer),
+    /// Out: the copy with a clip per column: the packed words and `cols` scales.
+    pub channels: (&'a wgpu::Buffer, &'a wgpu::Buffer),
+}
+
+/// Records DAI8's two int8 copies of a gradient `rows × cols` in one pass: one per tensor, its
+/// clip the largest of the column clips, and one per column, each rounded with its own seed
+/// (`rounding`'s seed for both until the trainer sets them). The same bits as [`quantize`] of a
+/// per-tensor and of a per-column [`Layout`].
+pub fn quantize_pair(
+    rec: &mut Recording,
+    (rows, cols): (u32, u32),
+    rounding: Rounding,
+    bufs: QuantizePairBuffers<'_>,
+) -> Result<()> {
+    const OP: &str = "quantize_pair";
+    let layout = Layout::new(rows, cols, ChannelAxis::Cols);
+    layout.validate(OP)?;
+    let QuantizePairBuffers {
+        input,
+        clips,
+        tensor: (packed, scale),
+        channels: (packed_ch, scales_ch),
+    } = bufs;
+    let words = layout.packed_words() as u64 * 4;
+    check_buffer(OP, "input", input, layout.len() as u64 * 4)?;
+    check_buffer(OP, "clips", clips, cols as u64 * 4)?;
+    check_buffer(OP, "packed", packed, words)?;
+    check_buffer(OP, "scales", scale, 4)?;
+    check_buffer(OP, "packed_channels", packed_ch, words)?;
+    check_buffer(OP, "scales_channels", scales_ch, cols as u64 * 4)?;
+    let params = QuantizePairParams::new(rows, cols, rounding);
+    rec.push(Dispatch::new(
+        &QUANTIZE_PAIR,
+        &params,
+        &[
+            input,
+            clips.into(),
+            packed.into(),
+            scale.into(),
+            packed_ch.into(),
+            scales_ch.into(),
+        ],
+        grid_1d(layout.packed_words() as u64, 256),
+    ));
+    Ok(())
+}
+
 /// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).
-pub(crate) const KERNELS: &[&KernelDef] = &[&QUANTIZE[0], &QUANTIZE[1], &QUANTIZE[2], &QUANTIZE[3]];
+pub(crate) const KERNELS: &[&KernelDef] = &[
+    &QUANTIZE[0],
+    &QUANTIZE[1],
+    &QUANTIZE[2],
+    &QUANTIZE[3],
+    &QUANTIZE_PAIR,
+];

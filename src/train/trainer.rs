@@ -3,8 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::{Context, Prepared, Recording, View};
-use crate::nn::{Clips, Fusion, Model, ModelSpec, Pass, Phase, TensorRole};
-use crate::ops::quantize::QuantizeParams;
+use crate::nn::{Clips, Fusion, Model, ModelSpec, Pass, Phase, Seeded, TensorRole};
 use crate::ops::sgd::SgdParams;
 use crate::quant::Policy;
 use crate::rng::hash_u32;
@@ -55,8 +54,8 @@ pub(super) struct PreparedStep {
     /// What `dispatches` were prepared from, with the same parameters (for checked steps).
     pub(super) recording: Recording,
     pub(super) dispatches: Vec<Prepared>,
-    /// The dispatches that round stochastically, whose seed changes per step.
-    seeded: Vec<usize>,
+    /// The dispatches that round stochastically, whose seeds change per step.
+    seeded: Vec<Seeded>,
     /// The optimizer's dispatches, whose learning rate changes per step.
     updates: Vec<usize>,
     /// For the second and later steps of one submit ([`Trainer::train_steps`]): their own
@@ -101,7 +100,8 @@ impl PreparedStep {
 
     /// The dispatches whose parameters change from step to step, in slot order.
     fn varying(&self) -> impl Iterator<Item = usize> + '_ {
-        self.seeded.iter().chain(&self.updates).copied()
+        let seeded = self.seeded.iter().map(|s| s.dispatch);
+        seeded.chain(self.updates.iter().copied())
     }
 
     /// Prepares the per-step copies for `slots` steps in one submit.
@@ -118,16 +118,10 @@ impl PreparedStep {
 
     /// Sets the parameters of dispatch `index` for the step in `slot` of a submit (slot 0 also
     /// keeps the recording's copy, which checked steps replay).
-    fn set_params<P: bytemuck::Pod>(
-        &mut self,
-        queue: &wgpu::Queue,
-        slot: usize,
-        index: usize,
-        params: &P,
-    ) {
+    fn set_params(&mut self, queue: &wgpu::Queue, slot: usize, index: usize, params: &[u8]) {
         if slot == 0 {
             self.dispatches[index].set_params(queue, params);
-            self.recording.dispatches[index].params = bytemuck::bytes_of(params).to_vec();
+            self.recording.dispatches[index].params = params.to_vec();
         } else {
             let at = self.varying().position(|i| i == index);
             let at = at.expect("only seeded and update dispatches change per step");
@@ -389,14 +383,14 @@ impl Trainer {
             Some(plain) if !self.policy.refreshes_at(t) => plain,
             _ => &mut self.refresh,
         };
-        for n in 0..prepared.seeded.len() {
-            let idx = prepared.seeded[n];
-            let params = QuantizeParams {
-                seed: hash_u32(self.cfg.seed ^ hash_u32(t as u32 ^ hash_u32(n as u32)))
-                    ^ self.seed_salt,
-                ..bytemuck::pod_read_unaligned(&prepared.recording.dispatches[idx].params)
-            };
-            prepared.set_params(queue, slot, idx, &params);
+        let (base, salt) = (self.cfg.seed, self.seed_salt);
+        let seed = |n: u32| hash_u32(base ^ hash_u32(t as u32 ^ hash_u32(n))) ^ salt;
+        let mut n = 0;
+        for i in 0..prepared.seeded.len() {
+            let s = prepared.seeded[i];
+            let mut params = prepared.recording.dispatches[s.dispatch].params.clone();
+            n = s.write_seeds(&mut params, n, seed);
+            prepared.set_params(queue, slot, s.dispatch, &params);
         }
         let lr = self.cfg.lr_at(t) * self.lr_backoff;
         for n in 0..prepared.updates.len() {
@@ -405,7 +399,7 @@ impl Trainer {
                 lr,
                 ..bytemuck::pod_read_unaligned(&prepared.recording.dispatches[idx].params)
             };
-            prepared.set_params(queue, slot, idx, &params);
+            prepared.set_params(queue, slot, idx, bytemuck::bytes_of(&params));
         }
         prepared
     }

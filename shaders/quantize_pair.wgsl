@@ -1,0 +1,100 @@
+// quantize_pair: DAI8's two int8 copies of a gradient dY [rows, cols] from one read of it — one
+// with a clip per tensor (for the input-gradient GEMM), one with a clip per column, that is per
+// output channel (for the weight-gradient GEMM) — each packed four per u32 along cols as quantize
+// packs them, rows padded to cols4 words with zero bytes. The per-column clips are read from
+// `clips`; the tensor clip is their largest (clip_select's tensor clip, bit for bit: max is exact
+// in any order), folded by every workgroup. Each copy rounds with its own seed, so the pair gives
+// the bits of two quantize passes. One dispatch and one read of dY fewer per quantized layer.
+// CPU twin: src/cpu/quantize.rs (quantize_pair).
+
+const WG_SIZE: u32 = 256u;
+
+// Mirrors `QuantizePairParams` in src/abi/quantize.rs.
+struct QuantizePairParams {
+    rows: u32,
+    cols: u32,
+    cols4: u32,
+    rounding: u32,
+    // Stochastic-rounding seeds of the per-tensor and the per-column copy.
+    seed: u32,
+    seed_channels: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: QuantizePairParams;
+@group(0) @binding(1) var<storage> input: array<f32>;
+@group(0) @binding(2) var<storage> clips: array<f32>;
+@group(0) @binding(3) var<storage, read_write> packed: array<u32>;
+@group(0) @binding(4) var<storage, read_write> scales: array<f32>;
+@group(0) @binding(5) var<storage, read_write> packed_channels: array<u32>;
+@group(0) @binding(6) var<storage, read_write> scales_channels: array<f32>;
+
+var<workgroup> sh_max: array<f32, WG_SIZE>;
+
+@compute @workgroup_size(256)
+fn main(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    // The tensor clip: lane l takes columns l, l + 256, ..., then a tree over the lanes.
+    var m = 0.0;
+    for (var c = lid; c < params.cols; c += WG_SIZE) {
+        m = max(m, clips[c]);
+    }
+    sh_max[lid] = m;
+    for (var stride = WG_SIZE / 2u; stride > 0u; stride = stride / 2u) {
+        workgroupBarrier();
+        if lid < stride {
+            sh_max[lid] = max(sh_max[lid], sh_max[lid + stride]);
+        }
+    }
+    workgroupBarrier();
+    let idx = flat_index(gid, nwg, WG_SIZE);
+    if idx < params.rows * params.cols4 {
+        quantize_word_pair(idx, sh_max[0]);
+    }
+}
+
+fn quantize_word_pair(idx: u32, tensor_clip: f32) {
+    let r = idx / params.cols4;
+    let c4 = idx % params.cols4;
+    let valid = clip_is_valid(tensor_clip);
+    let inv = inv_step(tensor_clip);
+    if idx == 0u {
+        scales[0] = select(0.0, step_of(tensor_clip), valid);
+    }
+    var q = vec4<i32>(0);
+    var qc = vec4<i32>(0);
+    for (var j = 0u; j < 4u; j++) {
+        let c = c4 * 4u + j;
+        if c >= params.cols {
+            break;
+        }
+        let clip_c = clips[c];
+        let valid_c = clip_is_valid(clip_c);
+        if r == 0u {
+            scales_channels[c] = select(0.0, step_of(clip_c), valid_c);
+        }
+        let e = r * params.cols + c;
+        let x = input[e];
+        if valid {
+            var rnd = 0u;
+            if params.rounding == ROUND_STOCHASTIC {
+                rnd = rng_u32(params.seed, e);
+            }
+            q[j] = quantize_one(x, tensor_clip, inv, params.rounding, rnd);
+        }
+        if valid_c {
+            var rnd = 0u;
+            if params.rounding == ROUND_STOCHASTIC {
+                rnd = rng_u32(params.seed_channels, e);
+            }
+            qc[j] = quantize_one(x, clip_c, inv_step(clip_c), params.rounding, rnd);
+        }
+    }
+    packed[idx] = pack4xI8(q);
+    packed_channels[idx] = pack4xI8(qc);
+}
+
