@@ -11,6 +11,11 @@
 // each, max|x| first) and the clip is their largest max|x| (max is exact in any order, so this is
 // the bits channel_stats_reduce would give), which the first workgroup also writes after them,
 // as the first field of a record there, for steps that reuse the clip: one dispatch fewer.
+// In the variants compiled with SCAN (quantize_scan, quantize_relu_mask_scan) the clip is per
+// tensor and not measured yet: every workgroup takes max|x| over the finite elements of the
+// whole (small) tensor itself — rereading a few thousand values costs less than a dispatch of
+// channel_stats, and max is exact in any order, so the clip has channel_stats' bits — and the
+// first workgroup writes it to clips[clip_offset] for steps that reuse it.
 // CPU twin: src/cpu/quantize.rs.
 
 const WG_SIZE: u32 = 256u;
@@ -40,8 +45,10 @@ const PART_WORDS: u32 = 8u;
 
 // A workgroup's 1024 elements: 32 mask words, gathered here and stored whole.
 var<workgroup> positive: array<atomic<u32>, 32>;
-// FOLD: the tensor's clip, folded by lane 0 and read by all.
+// FOLD, SCAN: the tensor's clip, folded by lane 0 and read by all.
 var<workgroup> folded: f32;
+// SCAN: each lane's max|x|, folded as a tree.
+var<workgroup> lane_max: array<f32, WG_SIZE>;
 
 @compute @workgroup_size(256)
 fn main(
@@ -59,6 +66,30 @@ fn main(
             folded = c;
             if idx == 0u {
                 clips[params.clip_offset + params.clip_parts * PART_WORDS] = c;
+            }
+        }
+        workgroupBarrier();
+    }
+    if SCAN {
+        var m = 0.0;
+        for (var e = lid; e < params.rows * params.cols; e += WG_SIZE) {
+            let x = input[e];
+            if is_finite_f32(x) {
+                m = max(m, abs(x));
+            }
+        }
+        lane_max[lid] = m;
+        for (var stride = WG_SIZE / 2u; stride > 0u; stride = stride / 2u) {
+            workgroupBarrier();
+            if lid < stride {
+                lane_max[lid] = max(lane_max[lid], lane_max[lid + stride]);
+            }
+        }
+        workgroupBarrier();
+        if lid == 0u {
+            folded = lane_max[0];
+            if idx == 0u {
+                clips[params.clip_offset] = folded;
             }
         }
         workgroupBarrier();
@@ -103,7 +134,7 @@ fn quantize_word(idx: u32, lid: u32) {
         // A word's four values share a clip unless channels are columns: inv_step (a long
         // division) once per clip, not per value.
         if j == 0u || by_col {
-            if FOLD {
+            if FOLD || SCAN {
                 clip = folded;
             } else {
                 clip = clips[params.clip_offset + ch];

@@ -18,6 +18,8 @@ pub(super) const KERNELS: &[&str] = &[
     "quantize_relu_mask",
     "quantize_fold",
     "quantize_relu_mask_fold",
+    "quantize_scan",
+    "quantize_relu_mask_scan",
     "quantize_pair",
 ];
 
@@ -133,6 +135,7 @@ pub(super) async fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResul
         Extent::Full => 64,
     };
     fold_cases(ctx, &mut g, out).await?;
+    scan_cases(ctx, &mut g, out).await?;
     pair_cases(ctx, &mut g, out).await?;
     stochastic_unbiased_case(ctx, seeds, out).await
 }
@@ -233,6 +236,87 @@ async fn fold_cases(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Re
             }
             let case = format!("fold {rows}x{cols} Tensor {data} ({parts} parts)");
             check.finish("quantize", case, out);
+        }
+    }
+    Ok(())
+}
+
+/// `quantize_scan` against `channel_stats` then `quantize` on the GPU, bit for bit, and against
+/// its twin: tensors from one element to [`SCAN_MAX_LEN`](ops::quantize::SCAN_MAX_LEN) (one
+/// workgroup and many), with and without the ReLU mask, all zeros, and non-finite values,
+/// which max|x| leaves out.
+async fn scan_cases(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Result<()> {
+    let shapes = [(1, 1), (3, 5), (64, 120), (4, 4096), (97, 337), (128, 256)];
+    for (rows, cols) in shapes {
+        for data in ["normal", "zeros", "nan/inf"] {
+            let layout = Layout::new(rows, cols, ChannelAxis::Tensor);
+            let mut input = match data {
+                "zeros" => vec![0.0; layout.len()],
+                _ => g.normal_vec(layout.len(), 3.0),
+            };
+            if data == "nan/inf" {
+                for (i, v) in input.iter_mut().enumerate().step_by(7) {
+                    *v = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][i % 3];
+                }
+            }
+            let marks = cols % 4 == 0;
+            let x = ctx.upload("test.x", &input);
+            let [clip, reduced] = ["test.clip", "test.reduced"].map(|n| ctx.storage_buffer(n, 32));
+            let words = layout.packed_words() as u64 * 4;
+            let [packed, packed_ref] =
+                ["test.packed", "test.packed_ref"].map(|n| ctx.storage_buffer(n, words));
+            let [scales, scales_ref] =
+                ["test.scales", "test.scales_ref"].map(|n| ctx.storage_buffer(n, 4));
+            let mask_bytes = relu_mask_bytes(layout.len() as u32);
+            let masks = marks
+                .then(|| ["test.mask", "test.mask_ref"].map(|n| ctx.storage_buffer(n, mask_bytes)));
+            let bufs = |clips, packed, scales, relu_mask| QuantizeBuffers {
+                input: (&x).into(),
+                clips,
+                packed,
+                scales,
+                relu_mask,
+            };
+            let nearest = Rounding::Nearest;
+            let mut rec = Recording::new();
+            let scan = bufs(&clip, &packed, &scales, masks.as_ref().map(|m| &m[0]));
+            ops::quantize::quantize_scan(ctx, &mut rec, &layout, nearest, scan, 1)?;
+            ops::channel_stats(ctx, &mut rec, &layout, &x, &reduced, None)?;
+            let plain = bufs(
+                &reduced,
+                &packed_ref,
+                &scales_ref,
+                masks.as_ref().map(|m| &m[1]),
+            );
+            ops::quantize(ctx, &mut rec, &layout, nearest, plain)?;
+            ctx.run(&rec)?;
+            let read_u32 = async |b| ctx.read_buffer_async::<u32>(b).await;
+            let read_f32 = async |b| ctx.read_buffer_async::<f32>(b).await;
+            let measured = read_f32(&clip).await?[1];
+            let reduced_clip = read_f32(&reduced).await?[0];
+            let p = read_u32(&packed).await?;
+            let s = read_f32(&scales).await?;
+            let mut twin_clip = [0f32];
+            let mut tp = vec![0u32; layout.packed_words()];
+            let mut ts = vec![0f32; 1];
+            let mut tm = vec![0u32; mask_bytes as usize / 4];
+            let twin_mask = marks.then_some(&mut tm[..]);
+            let (input_ref, clip_ref) = (&input, &mut twin_clip);
+            cpu::quantize_scan(&layout, nearest, input_ref, clip_ref, &mut tp, &mut ts, twin_mask);
+            let mut check = Check::new();
+            check.exact_f32("clip vs channel_stats", &[measured], &[reduced_clip]);
+            check.exact_f32("clip vs twin", &[measured], &twin_clip);
+            check.exact("packed vs quantize", &p, &read_u32(&packed_ref).await?);
+            check.exact_f32("scales vs quantize", &s, &read_f32(&scales_ref).await?);
+            check.exact("packed vs twin", &p[..tp.len()], &tp);
+            check.exact_f32("scales vs twin", &s[..1], &ts);
+            if let Some([m, m_ref]) = &masks {
+                let m = read_u32(m).await?;
+                check.exact("relu_mask vs quantize", &m, &read_u32(m_ref).await?);
+                check.exact("relu_mask vs twin", &m[..tm.len()], &tm);
+            }
+            let case = format!("scan {rows}x{cols} Tensor {data}");
+            check.finish("quantize_scan", case, out);
         }
     }
     Ok(())

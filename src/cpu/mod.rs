@@ -83,7 +83,7 @@ pub use gemm_reduce::gemm_reduce;
 pub use maxpool::{maxpool_backward, maxpool_forward};
 pub use nonfinite_count::nonfinite_count;
 pub use pool::{add, global_avg_pool_backward, global_avg_pool_forward};
-pub use quantize::{quantize, quantize_fold};
+pub use quantize::{quantize, quantize_fold, quantize_scan};
 pub use quantize_pair::quantize_pair;
 pub use relu::{ReluSaved, relu_backward, relu_forward};
 pub use sgd::sgd;

@@ -2,7 +2,7 @@
 
 use crate::abi::{ChannelAxis, Layout, QuantizeParams, Rounding, STATS_RECORD_WORDS};
 use crate::cpu::common::{
-    channel_of, clip_is_valid, inv_step, pack4x_i8, quantize_one, rng_u32, step_of,
+    channel_of, clip_is_valid, inv_step, is_finite_f32, pack4x_i8, quantize_one, rng_u32, step_of,
 };
 use crate::cpu::{
     self,
@@ -89,13 +89,48 @@ pub fn quantize_fold(
     quantize(layout, rounding, input, &[clip], packed, scales, relu_mask);
 }
 
-/// Replays dispatches of `quantize`, `quantize_relu_mask` and their `_fold` variants on this twin.
+/// `quantize_scan`: a per-tensor `layout` whose clip is max|x| over the finite elements of
+/// `input`, taken as each GPU workgroup takes it (lane `l` over elements `l`, `l + 256`, ...,
+/// then a tree) and written to `clips[0]`; then [`quantize`] with that clip.
+pub fn quantize_scan(
+    layout: &Layout,
+    rounding: Rounding,
+    input: &[f32],
+    clips: &mut [f32],
+    packed: &mut [u32],
+    scales: &mut [f32],
+    relu_mask: Option<&mut [u32]>,
+) {
+    const LANES: usize = 256;
+    let mut lanes = [0f32; LANES];
+    for (l, m) in lanes.iter_mut().enumerate() {
+        for &x in input[..layout.len()].iter().skip(l).step_by(LANES) {
+            if is_finite_f32(x) {
+                *m = m.max(x.abs());
+            }
+        }
+    }
+    let mut stride = LANES / 2;
+    while stride > 0 {
+        for l in 0..stride {
+            lanes[l] = lanes[l].max(lanes[l + stride]);
+        }
+        stride /= 2;
+    }
+    clips[0] = lanes[0];
+    quantize(layout, rounding, input, &[lanes[0]], packed, scales, relu_mask);
+}
+
+/// Replays dispatches of `quantize`, `quantize_relu_mask` and their `_fold` and `_scan`
+/// variants on this twin.
 pub(crate) const REPLAY: Replay = Replay {
     kernels: &[
         "quantize",
         "quantize_relu_mask",
         "quantize_fold",
         "quantize_relu_mask_fold",
+        "quantize_scan",
+        "quantize_relu_mask_scan",
     ],
     run: replay,
     words: |_, _, _| Words::Exact,
@@ -125,6 +160,17 @@ fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), Stri
             &f32s(input)[..n],
             clips,
             p.clip_parts,
+            packed,
+            scales,
+            mask,
+        );
+    } else if kernel.ends_with("_scan") {
+        let clips = &mut f32s_mut(clips)[p.clip_offset as usize..];
+        cpu::quantize_scan(
+            &layout,
+            rounding,
+            &f32s(input)[..n],
+            clips,
             packed,
             scales,
             mask,

@@ -14,7 +14,8 @@ use crate::quant::Policy;
 pub(crate) struct QuantTensor {
     pub layout: Layout,
     /// Per channel: the statistics. Per tensor: [`QuantTensor::parts`] partial records of
-    /// `channel_stats`, then the record whose first field, max|x|, is the clip (`own_clip`).
+    /// `channel_stats`, then the record whose first field, max|x|, is the clip (`own_clip`;
+    /// only that field is written).
     pub stats: wgpu::Buffer,
     pub packed: wgpu::Buffer,
     pub scales: wgpu::Buffer,
@@ -23,7 +24,7 @@ pub(crate) struct QuantTensor {
 impl QuantTensor {
     pub(crate) fn new(ctx: &Context, name: &str, layout: Layout) -> Self {
         let records = match layout.axis {
-            ChannelAxis::Tensor => ops::channel_stats::partials_records(&layout),
+            ChannelAxis::Tensor => Self::tensor_parts(&layout) as usize + 1,
             _ => layout.channels(),
         };
         QuantTensor {
@@ -38,8 +39,9 @@ impl QuantTensor {
     }
 
     /// Max-abs per tensor, nearest rounding: the forward's rule for X and W. With `relu_mask`
-    /// the quantization also writes the mask of the ReLU whose output `input` is. Over several
-    /// segments the quantization folds their max|x| itself (two dispatches, not three).
+    /// the quantization also writes the mask of the ReLU whose output `input` is. A small
+    /// tensor's quantization measures max|x| itself (one dispatch); over more elements it folds
+    /// the segments' max|x| that `channel_stats` leaves (two dispatches, not three).
     pub(crate) fn record_max_abs<'a>(
         &self,
         ctx: &Context,
@@ -48,12 +50,17 @@ impl QuantTensor {
         relu_mask: Option<&wgpu::Buffer>,
     ) -> Result<()> {
         let input = input.into();
+        let nearest = Rounding::Nearest;
+        if self.layout.axis == ChannelAxis::Tensor && Self::tensor_parts(&self.layout) == 0 {
+            let bufs = self.buffers(input, relu_mask, &self.stats);
+            let at = self.own_clip().offset;
+            return ops::quantize::quantize_scan(ctx, rec, &self.layout, nearest, bufs, at);
+        }
         if self.layout.axis == ChannelAxis::Tensor {
             let parts = ops::channel_stats_partials(ctx, rec, &self.layout, input, &self.stats)?;
             debug_assert_eq!(parts, self.parts());
             if parts > 0 {
                 let bufs = self.buffers(input, relu_mask, &self.stats);
-                let nearest = Rounding::Nearest;
                 return ops::quantize::quantize_fold(ctx, rec, &self.layout, nearest, bufs, parts);
             }
         } else {
@@ -65,7 +72,7 @@ impl QuantTensor {
             input,
             relu_mask,
             self.own_clip(),
-            Rounding::Nearest,
+            nearest,
         )
     }
 
@@ -78,12 +85,22 @@ impl QuantTensor {
         }
     }
 
-    /// Partial records before the clip's record in `stats`: 0 per channel and where the tensor
-    /// is one segment.
+    /// Partial records before the clip's record in `stats`: 0 per channel.
     pub(crate) fn parts(&self) -> u32 {
         match self.layout.axis {
-            ChannelAxis::Tensor => ops::channel_stats::partials_records(&self.layout) as u32 - 1,
+            ChannelAxis::Tensor => Self::tensor_parts(&self.layout),
             _ => 0,
+        }
+    }
+
+    /// A per-tensor `layout`'s partial records: none where its quantization measures the clip
+    /// itself ([`SCAN_MAX_LEN`](ops::quantize::SCAN_MAX_LEN) elements or fewer), else those
+    /// `channel_stats` leaves, one per segment.
+    fn tensor_parts(layout: &Layout) -> u32 {
+        if layout.len() <= ops::quantize::SCAN_MAX_LEN {
+            0
+        } else {
+            ops::channel_stats::partials_records(layout) as u32 - 1
         }
     }
 

@@ -19,7 +19,7 @@ pub enum TensorRole {
     RunningStat,
     /// What a quantized layer keeps between steps: the clips of X and W between UI8
     /// refreshes (`{layer}.x_stats`, `.w_stats`: a statistics record whose first field, max|x|,
-    /// is the clip; its other fields are filled only where the tensor is one segment), the dY
+    /// is the clip; its other fields are not written), the dY
     /// clips and DAI8's magnitude-aware state (`.dy_clips`, `.dy_mcs_state`) and the model's
     /// table of dY clip summaries
     /// (`dy_summaries`). Raw 32-bit words (statistics structs mix f32 and u32), carried in

@@ -24,43 +24,41 @@ use crate::ops::{Layout, Rounding, check_buffer};
 pub use crate::abi::{QuantizePairParams, QuantizeParams};
 
 /// The kernel declarations of `shaders/quantize.wgsl`: `quantize`, `quantize_relu_mask`, which
-/// also writes the mask of a ReLU ([`QuantizeBuffers::relu_mask`]), and their `_fold` variants,
-/// which take a per-tensor clip from `channel_stats`' partial records ([`quantize_fold`]).
-/// Indexed by `relu_mask + 2 · fold`.
-pub static QUANTIZE: [KernelDef; 4] = [
-    quantize_kernel(
-        "quantize",
-        &[
-            wgsl::COMMON,
-            "const MARKS = false;\nconst FOLD = false;\n",
-            include_str!("../../shaders/quantize.wgsl"),
-        ],
-    ),
-    quantize_kernel(
-        "quantize_relu_mask",
-        &[
-            wgsl::COMMON,
-            "const MARKS = true;\nconst FOLD = false;\n",
-            include_str!("../../shaders/quantize.wgsl"),
-        ],
-    ),
-    quantize_kernel(
-        "quantize_fold",
-        &[
-            wgsl::COMMON,
-            "const MARKS = false;\nconst FOLD = true;\n",
-            include_str!("../../shaders/quantize.wgsl"),
-        ],
-    ),
-    quantize_kernel(
-        "quantize_relu_mask_fold",
-        &[
-            wgsl::COMMON,
-            "const MARKS = true;\nconst FOLD = true;\n",
-            include_str!("../../shaders/quantize.wgsl"),
-        ],
-    ),
+/// also writes the mask of a ReLU ([`QuantizeBuffers::relu_mask`]), their `_fold` variants,
+/// which take a per-tensor clip from `channel_stats`' partial records ([`quantize_fold`]), and
+/// their `_scan` variants, which measure a small tensor's clip themselves ([`quantize_scan`]).
+/// Indexed by `relu_mask + 2 · source`, `source` 0 given clips, 1 fold, 2 scan.
+pub static QUANTIZE: [KernelDef; 6] = [
+    quantize_kernel("quantize", &QUANTIZE_SOURCES[0]),
+    quantize_kernel("quantize_relu_mask", &QUANTIZE_SOURCES[1]),
+    quantize_kernel("quantize_fold", &QUANTIZE_SOURCES[2]),
+    quantize_kernel("quantize_relu_mask_fold", &QUANTIZE_SOURCES[3]),
+    quantize_kernel("quantize_scan", &QUANTIZE_SOURCES[4]),
+    quantize_kernel("quantize_relu_mask_scan", &QUANTIZE_SOURCES[5]),
 ];
+
+const QUANTIZE_SOURCES: [[&str; 3]; 6] = {
+    const fn variant(constants: &'static str) -> [&'static str; 3] {
+        [
+            wgsl::COMMON,
+            constants,
+            include_str!("../../shaders/quantize.wgsl"),
+        ]
+    }
+    [
+        variant("const MARKS = false;\nconst FOLD = false;\nconst SCAN = false;\n"),
+        variant("const MARKS = true;\nconst FOLD = false;\nconst SCAN = false;\n"),
+        variant("const MARKS = false;\nconst FOLD = true;\nconst SCAN = false;\n"),
+        variant("const MARKS = true;\nconst FOLD = true;\nconst SCAN = false;\n"),
+        variant("const MARKS = false;\nconst FOLD = false;\nconst SCAN = true;\n"),
+        variant("const MARKS = true;\nconst FOLD = false;\nconst SCAN = true;\n"),
+    ]
+};
+
+/// The largest per-tensor layout [`quantize_scan`] takes: each of its workgroups rereads the
+/// whole tensor (⌈len / 1024⌉ workgroups, so len² / 1024 loads in all), which at 32,768
+/// elements still costs less than a `channel_stats` dispatch on CPU drivers.
+pub const SCAN_MAX_LEN: usize = 32768;
 
 const fn quantize_kernel(name: &'static str, sources: &'static [&'static str]) -> KernelDef {
     KernelDef {
@@ -70,7 +68,7 @@ const fn quantize_kernel(name: &'static str, sources: &'static [&'static str]) -
         bindings: &[
             ("params", BindType::Uniform),
             ("input", BindType::ReadOnly),
-            // Read-write for the fold variants, which write the folded clip.
+            // Read-write for the fold and scan variants, which write the clip they take.
             ("clips", BindType::ReadWrite),
             ("packed", BindType::ReadWrite),
             ("scales", BindType::ReadWrite),
@@ -118,16 +116,7 @@ pub fn quantize_at(
     bufs: QuantizeBuffers<'_>,
     clip_offset: u32,
 ) -> Result<()> {
-    let clip_bytes = (clip_offset as u64 + layout.channels() as u64) * 4;
-    record(
-        ctx,
-        rec,
-        layout,
-        rounding,
-        bufs,
-        (clip_offset, 0),
-        clip_bytes,
-    )
+    record(ctx, rec, layout, rounding, bufs, ClipSource::At(clip_offset))
 }
 
 /// [`quantize`] of a per-tensor layout whose clip is not reduced yet: `bufs.clips` holds the
@@ -155,20 +144,56 @@ pub fn quantize_fold(
             ),
         ));
     }
-    let record_bytes = size_of::<StatsPartial>() as u64;
-    let clip_bytes = (parts as u64 + 1) * record_bytes;
-    self::record(ctx, rec, layout, rounding, bufs, (0, parts), clip_bytes)
+    self::record(ctx, rec, layout, rounding, bufs, ClipSource::Fold(parts))
 }
 
-/// Checks the buffers and records one dispatch; `clips` is (offset, partial records).
+/// [`quantize`] of a per-tensor layout of at most [`SCAN_MAX_LEN`] elements whose clip is not
+/// measured yet: the pass takes max|x| over the finite elements itself — what `channel_stats`
+/// would give, bit for bit — and writes it to f32 index `clip_offset` of `bufs.clips`, where a
+/// later [`quantize_at`] finds it. One dispatch instead of two.
+pub fn quantize_scan(
+    ctx: &Context,
+    rec: &mut Recording,
+    layout: &Layout,
+    rounding: Rounding,
+    bufs: QuantizeBuffers<'_>,
+    clip_offset: u32,
+) -> Result<()> {
+    const OP: &str = "quantize_scan";
+    if layout.axis != ChannelAxis::Tensor || layout.len() > SCAN_MAX_LEN {
+        return Err(Error::invalid(
+            OP,
+            format!(
+                "measuring the clip in the pass needs a per-tensor layout of at most \
+                 {SCAN_MAX_LEN} elements (got axis {:?}, {} elements); measure it with \
+                 channel_stats and quantize with quantize",
+                layout.axis,
+                layout.len()
+            ),
+        ));
+    }
+    self::record(ctx, rec, layout, rounding, bufs, ClipSource::Scan(clip_offset))
+}
+
+/// Where a quantization's clips come from.
+#[derive(Clone, Copy)]
+enum ClipSource {
+    /// Given, one per channel from this f32 index on.
+    At(u32),
+    /// The largest max|x| of this many partial records.
+    Fold(u32),
+    /// Measured in the pass, written to this f32 index.
+    Scan(u32),
+}
+
+/// Checks the buffers and records one dispatch.
 fn record(
     ctx: &Context,
     rec: &mut Recording,
     layout: &Layout,
     rounding: Rounding,
     bufs: QuantizeBuffers<'_>,
-    (clip_offset, clip_parts): (u32, u32),
-    clip_bytes: u64,
+    source: ClipSource,
 ) -> Result<()> {
     const OP: &str = "quantize";
     let QuantizeBuffers {
@@ -181,6 +206,11 @@ fn record(
     layout.validate(OP)?;
     let ch = layout.channels() as u64 * 4;
     check_buffer(OP, "input", input, layout.len() as u64 * 4)?;
+    let clip_bytes = match source {
+        ClipSource::At(offset) => (offset as u64 + layout.channels() as u64) * 4,
+        ClipSource::Fold(parts) => (parts as u64 + 1) * size_of::<StatsPartial>() as u64,
+        ClipSource::Scan(offset) => (offset as u64 + 1) * 4,
+    };
     check_buffer(OP, "clips", clips, clip_bytes)?;
     check_buffer(OP, "packed", packed, layout.packed_words() as u64 * 4)?;
     check_buffer(OP, "scales", scales, ch)?;
@@ -196,12 +226,17 @@ fn record(
         }
         check_buffer(OP, "relu_mask", mask, relu_mask_bytes(layout.len() as u32))?;
     }
+    let (clip_offset, clip_parts, variant) = match source {
+        ClipSource::At(offset) => (offset, 0, 0),
+        ClipSource::Fold(parts) => (0, parts, 1),
+        ClipSource::Scan(offset) => (offset, 0, 2),
+    };
     let params = QuantizeParams {
         clip_offset,
         clip_parts,
         ..QuantizeParams::new(layout, rounding)
     };
-    let variant = relu_mask.is_some() as usize + 2 * (clip_parts > 0) as usize;
+    let variant = relu_mask.is_some() as usize + 2 * variant;
     rec.push(Dispatch::new(
         &QUANTIZE[variant],
         &params,
@@ -298,5 +333,7 @@ pub(crate) const KERNELS: &[&KernelDef] = &[
     &QUANTIZE[1],
     &QUANTIZE[2],
     &QUANTIZE[3],
+    &QUANTIZE[4],
+    &QUANTIZE[5],
     &QUANTIZE_PAIR,
 ];
