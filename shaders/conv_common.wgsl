@@ -17,8 +17,9 @@ struct ConvParams {
     pad: u32,
     oh: u32,
     ow: u32,
+    // col2im_maxpool: the pooling before the convolution, packed (see col2im.wgsl); else 0.
+    pool: u32,
     _pad0: u32,
-    _pad1: u32,
 }
 
 // The implicit-GEMM convolutions' parameters (conv_f32_regs, conv_i8_regs): the GEMM's

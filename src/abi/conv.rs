@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 
-use super::{ChannelAxis, GemmShape, Layout};
+use super::{ChannelAxis, GemmShape, Layout, PoolGeometry};
 
 /// Geometry of a 2-D convolution over NHWC input `[n, h, w, c]` with a `kh × kw` kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -148,8 +148,11 @@ pub struct ConvParams {
     pub oh: u32,
     /// Output width.
     pub ow: u32,
+    /// `col2im_maxpool`: the max pooling whose output the convolution's input is, as
+    /// [`ConvParams::with_pool`] packs it; 0 in the other kernels.
+    pub pool: u32,
     /// Padding to 16-byte alignment.
-    pub _pad: [u32; 2],
+    pub _pad: u32,
 }
 
 impl ConvParams {
@@ -166,7 +169,30 @@ impl ConvParams {
             pad: g.pad,
             oh: g.oh(),
             ow: g.ow(),
-            _pad: [0; 2],
+            pool: 0,
+            _pad: 0,
+        }
+    }
+
+    /// With the pooling `p` (whose output is the convolution's input) packed into `pool`: `k`,
+    /// then the rows and columns of `p`'s input no window covers, a byte each.
+    pub fn with_pool(self, p: &PoolGeometry) -> Self {
+        let (rows, cols) = (p.h - p.oh() * p.k, p.w - p.ow() * p.k);
+        ConvParams {
+            pool: p.k | rows << 8 | cols << 16,
+            ..self
+        }
+    }
+
+    /// The pooling packed into `pool` by [`ConvParams::with_pool`].
+    pub fn pool(&self) -> PoolGeometry {
+        let k = self.pool & 0xff;
+        PoolGeometry {
+            n: self.n,
+            h: self.h * k + (self.pool >> 8 & 0xff),
+            w: self.w * k + (self.pool >> 16),
+            c: self.c,
+            k,
         }
     }
 

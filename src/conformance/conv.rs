@@ -16,6 +16,7 @@ pub(super) const KERNELS: &[&str] = &[
     "im2col",
     "im2col_i8",
     "col2im",
+    "col2im_maxpool",
     "conv_f32_regs_fwd",
     "conv_f32_regs_wgrad",
     "conv_i8_regs_fwd",
@@ -24,6 +25,55 @@ pub(super) const KERNELS: &[&str] = &[
     "conv_i8_regs_wgrad_c4",
     "gemm_reduce",
 ];
+
+/// `col2im_maxpool` against `col2im` then the pooling's backward on the GPU, bit for bit, and
+/// against its twin: the convolution's input pooled from a k×k max pooling (k = 2 and 3, with
+/// rows and columns no window covers), after a ReLU (windows with no winner) and not.
+/// `dx` holds `col2im(dcols)`, already run.
+async fn pooled_col2im_case(
+    ctx: &Context,
+    geom: &ops::ConvGeometry,
+    (dcols, dcols_host): (&wgpu::Buffer, &[f32]),
+    dx: &wgpu::Buffer,
+    g: &mut Gen,
+    out: &mut Vec<CaseResult>,
+) -> Result<()> {
+    for (k, extra, after_relu) in [(2, 1, true), (3, 2, false)] {
+        let pool = ops::PoolGeometry {
+            n: geom.n,
+            h: geom.h * k + extra,
+            w: geom.w * k,
+            c: geom.c,
+            k,
+        };
+        let xp = g.normal_vec(pool.input_len() as usize, 1.0);
+        let xb = ctx.upload("test.pool_x", &xp);
+        let pooled = ctx.storage_buffer("test.pooled", pool.output_len() * 4);
+        let argmax = ctx.storage_buffer("test.argmax", pool.output_len().div_ceil(4) * 4);
+        let [fused, apart] =
+            ["test.fused", "test.apart"].map(|n| ctx.storage_buffer(n, pool.input_len() * 4));
+        let mut rec = Recording::new();
+        let forward = ops::PoolPass::Forward { after_relu };
+        ops::maxpool(ctx, &mut rec, &pool, &xb, forward, &argmax, &pooled)?;
+        ops::col2im_maxpool(&mut rec, geom, &pool, dcols, &argmax, &fused)?;
+        let backward = ops::PoolPass::Backward { dy: dx };
+        ops::maxpool(ctx, &mut rec, &pool, &xb, backward, &argmax, &apart)?;
+        ctx.run(&rec)?;
+        let n = pool.input_len() as usize;
+        let got = ctx.read_buffer_async::<f32>(&fused).await?[..n].to_vec();
+        let want = ctx.read_buffer_async::<f32>(&apart).await?[..n].to_vec();
+        let winners: Vec<u32> = ctx.read_buffer_async(&argmax).await?;
+        let mut twin = vec![f32::NAN; n];
+        cpu::col2im_maxpool(geom, &pool, dcols_host, &winners, &mut twin);
+        let mut check = Check::new();
+        check.exact_f32("dx vs col2im + maxpool", &got, &want);
+        check.exact_f32("dx vs twin", &got, &twin);
+        let relu = if after_relu { " after ReLU" } else { "" };
+        let case = format!("col2im_maxpool {:?} pool k{k}{relu}", (pool.n, pool.h, pool.w, pool.c));
+        check.finish("conv", case, out);
+    }
+    Ok(())
+}
 
 /// LeNet's shapes, odd sizes, strides and paddings, through every convolution kernel.
 pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
@@ -59,7 +109,7 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
         let dxb = ctx.storage_buffer("test.dx", geom.input_len() * 4);
         let mut rec = Recording::new();
         ops::im2col(&mut rec, &geom, &xb, &cb)?;
-        ops::col2im(&mut rec, &geom, &db, &dxb)?;
+        ops::col2im(ctx, &mut rec, &geom, &db, &dxb)?;
         ctx.run(&rec)?;
         let cols: Vec<f32> = ctx.read_buffer_async(&cb).await?;
         let dx: Vec<f32> = ctx.read_buffer_async(&dxb).await?;
@@ -90,6 +140,7 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
             format!("{n}x{h}x{w}x{c} k{kh}x{kw} s{stride} p{pad}"),
             out,
         );
+        pooled_col2im_case(ctx, &geom, (&db, &dcols), &dxb, &mut g, out).await?;
         let input = ColumnInput {
             x: &x,
             x_buf: &xb,

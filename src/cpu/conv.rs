@@ -1,6 +1,7 @@
 //! Twins of `shaders/im2col.wgsl`, `shaders/im2col_i8.wgsl` and `shaders/col2im.wgsl`.
 
-use crate::abi::{ConvGeometry, ConvParams};
+use crate::abi::{ConvGeometry, ConvParams, PoolGeometry};
+use crate::cpu::maxpool::route_to_winner;
 use crate::cpu::{
     self,
     replay::{Replay, Words, bad_bindings, f32s, f32s_mut, no_twin, read},
@@ -94,39 +95,59 @@ pub fn im2col_i8(g: &ConvGeometry, x_q: &[u32], packed: &mut [u32]) {
 
 /// `dx = col2im(dcols)`, summing the taps that read each pixel in ascending (ky, kx) order.
 pub fn col2im(g: &ConvGeometry, dcols: &[f32], dx: &mut [f32]) {
+    for idx in 0..g.input_len() as usize {
+        dx[idx] = col2im_at(g, dcols, idx);
+    }
+}
+
+/// `col2im_maxpool`: [`col2im`] into the backward of the max pooling `pool` whose output the
+/// convolution's input is, element by element as the GPU kernel does it: `dx` is the pooling's
+/// input gradient, `argmax` the winners of its forward.
+pub fn col2im_maxpool(
+    g: &ConvGeometry,
+    pool: &PoolGeometry,
+    dcols: &[f32],
+    argmax: &[u32],
+    dx: &mut [f32],
+) {
+    for idx in 0..g.input_len() as usize {
+        route_to_winner(pool, idx, col2im_at(g, dcols, idx), argmax, dx);
+    }
+}
+
+/// Element `idx` of `col2im(dcols)`: the taps that read it, in ascending (ky, kx) order.
+fn col2im_at(g: &ConvGeometry, dcols: &[f32], idx: usize) -> f32 {
     let (k, oh, ow) = (g.taps() as usize, g.oh() as i64, g.ow() as i64);
     let (h, w, c) = (g.h as usize, g.w as usize, g.c as usize);
     let (stride, pad) = (g.stride as i64, g.pad as i64);
-    for idx in 0..g.input_len() as usize {
-        let (ci, ix, iy, ni) = (
-            idx % c,
-            (idx / c) % w,
-            (idx / (c * w)) % h,
-            idx / (c * w * h),
-        );
-        let (ty, tx, s) = (iy as i64 + pad, ix as i64 + pad, stride);
-        let mut v = 0f32;
-        let (mut ky, mut oy) = (ty % s, ty / s);
-        while ky < g.kh as i64 && oy >= 0 {
-            if oy < oh {
-                let (mut kx, mut ox) = (tx % s, tx / s);
-                while kx < g.kw as i64 && ox >= 0 {
-                    if ox < ow {
-                        let row = ((ni as i64 * oh + oy) * ow + ox) as usize;
-                        v += dcols[row * k + (ky as usize * g.kw as usize + kx as usize) * c + ci];
-                    }
-                    (kx, ox) = (kx + s, ox - 1);
+    let (ci, ix, iy, ni) = (
+        idx % c,
+        (idx / c) % w,
+        (idx / (c * w)) % h,
+        idx / (c * w * h),
+    );
+    let (ty, tx, s) = (iy as i64 + pad, ix as i64 + pad, stride);
+    let mut v = 0f32;
+    let (mut ky, mut oy) = (ty % s, ty / s);
+    while ky < g.kh as i64 && oy >= 0 {
+        if oy < oh {
+            let (mut kx, mut ox) = (tx % s, tx / s);
+            while kx < g.kw as i64 && ox >= 0 {
+                if ox < ow {
+                    let row = ((ni as i64 * oh + oy) * ow + ox) as usize;
+                    v += dcols[row * k + (ky as usize * g.kw as usize + kx as usize) * c + ci];
                 }
+                (kx, ox) = (kx + s, ox - 1);
             }
-            (ky, oy) = (ky + s, oy - 1);
         }
-        dx[idx] = v;
+        (ky, oy) = (ky + s, oy - 1);
     }
+    v
 }
 
 /// Replays dispatches of `im2col`, `im2col_i8`, `col2im` on this twin.
 pub(crate) const REPLAY: Replay = Replay {
-    kernels: &["im2col", "im2col_i8", "col2im"],
+    kernels: &["im2col", "im2col_i8", "col2im", "col2im_maxpool"],
     run: replay,
     words: |kernel, _, _| match kernel {
         "im2col_i8" => Words::Exact,
@@ -155,11 +176,20 @@ fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), Stri
         }
         "col2im" => {
             let g = read::<ConvParams>(params).geometry();
-            let [dcols, dx] = bufs else {
+            let [dcols, dx, _] = bufs else {
                 return Err(bad());
             };
             let n = g.input_len() as usize;
             cpu::col2im(&g, f32s(dcols), &mut f32s_mut(dx)[..n]);
+        }
+        "col2im_maxpool" => {
+            let p = read::<ConvParams>(params);
+            let (g, pool) = (p.geometry(), p.pool());
+            let [dcols, dx, argmax] = bufs else {
+                return Err(bad());
+            };
+            let n = pool.input_len() as usize;
+            cpu::col2im_maxpool(&g, &pool, f32s(dcols), argmax, &mut f32s_mut(dx)[..n]);
         }
         _ => return Err(no_twin(kernel)),
     }

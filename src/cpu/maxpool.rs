@@ -57,29 +57,31 @@ pub fn maxpool_forward(
 /// iteration per window, as on the GPU; the last window of a row or column also zeros the
 /// trailing inputs no window covers.
 pub fn maxpool_backward(g: &PoolGeometry, dy: &[f32], argmax: &[u32], dx: &mut [f32]) {
+    for idx in 0..g.output_len() as usize {
+        route_to_winner(g, idx, dy[idx], argmax, dx);
+    }
+}
+
+/// The backward of window `idx` (an index of the pooling's output) with gradient `dy`: `dy` to
+/// the window's winner, zeros to the rest of it (and, for the last window of a row or column,
+/// to the inputs no window covers).
+pub(crate) fn route_to_winner(g: &PoolGeometry, idx: usize, dy: f32, argmax: &[u32], dx: &mut [f32]) {
     let (h, w, c, k) = (g.h as usize, g.w as usize, g.c as usize, g.k as usize);
     let (oh, ow) = (g.oh() as usize, g.ow() as usize);
-    for idx in 0..g.output_len() as usize {
-        let (ci, ox, oy, ni) = (
-            idx % c,
-            (idx / c) % ow,
-            (idx / (c * ow)) % oh,
-            idx / (c * ow * oh),
-        );
-        let won = (argmax[idx / 4] >> (8 * (idx % 4))) & 0xff;
-        let winner =
-            (won != NO_WINNER).then(|| (oy * k + won as usize / k, ox * k + won as usize % k));
-        let y1 = if oy == oh - 1 { h } else { oy * k + k };
-        let x1 = if ox == ow - 1 { w } else { ox * k + k };
-        for iy in oy * k..y1 {
-            for ix in ox * k..x1 {
-                let i = ((ni * h + iy) * w + ix) * c + ci;
-                dx[i] = if winner == Some((iy, ix)) {
-                    dy[idx]
-                } else {
-                    0.0
-                };
-            }
+    let (ci, ox, oy, ni) = (
+        idx % c,
+        (idx / c) % ow,
+        (idx / (c * ow)) % oh,
+        idx / (c * ow * oh),
+    );
+    let won = (argmax[idx / 4] >> (8 * (idx % 4))) & 0xff;
+    let winner = (won != NO_WINNER).then(|| (oy * k + won as usize / k, ox * k + won as usize % k));
+    let y1 = if oy == oh - 1 { h } else { oy * k + k };
+    let x1 = if ox == ow - 1 { w } else { ox * k + k };
+    for iy in oy * k..y1 {
+        for ix in ox * k..x1 {
+            let i = ((ni * h + iy) * w + ix) * c + ci;
+            dx[i] = if winner == Some((iy, ix)) { dy } else { 0.0 };
         }
     }
 }

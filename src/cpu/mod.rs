@@ -72,7 +72,7 @@ pub use channel_stats_tail::channel_stats_tail;
 pub use channel_stats_tail_reduce::channel_stats_tail_reduce;
 pub use clip_select::clip_select;
 pub use column_sum::column_sum;
-pub use conv::{col2im, im2col, im2col_i8};
+pub use conv::{col2im, col2im_maxpool, im2col, im2col_i8};
 pub use depthwise::{depthwise_f32, depthwise_i8};
 pub use dequantize::dequantize;
 pub use gather_rows::{gather_rows, gather_rows_augment};

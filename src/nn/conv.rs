@@ -16,7 +16,7 @@ use crate::nn::linear::{Gradients, Input, LinearShape, Output};
 use crate::nn::pass::{Clips, Precision, Seeded};
 use crate::nn::scratch::Scratch;
 use crate::nn::tensors::Slot;
-use crate::ops::{self, ConvGeometry, ConvLowering};
+use crate::ops::{self, ConvGeometry, ConvLowering, PoolGeometry};
 use crate::quant::Policy;
 
 /// A layer's NHWC input `x` and, when `x` is the output of a ReLU whose bit mask the layer
@@ -200,6 +200,38 @@ impl Conv2d {
         clips: Clips,
         scratch: &Scratch,
     ) -> Result<Vec<Seeded>> {
+        self.record_backward_via(ctx, rec, x, Gradients { dy, dx }, clips, scratch, None)
+    }
+
+    /// [`Conv2d::record_backward`] of a convolution whose input is the output of the max
+    /// pooling `pool` (its forward's winners in `argmax`): the col2im also does the pooling's
+    /// backward, and `dx` is the pooling's input gradient.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn record_backward_into_pool(
+        &self,
+        ctx: &Context,
+        rec: &mut Recording,
+        x: &wgpu::Buffer,
+        grads: Gradients<'_>,
+        clips: Clips,
+        scratch: &Scratch,
+        (pool, argmax): (&PoolGeometry, &wgpu::Buffer),
+    ) -> Result<Vec<Seeded>> {
+        let pool = Some((pool, argmax));
+        self.record_backward_via(ctx, rec, x, grads, clips, scratch, pool)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record_backward_via(
+        &self,
+        ctx: &Context,
+        rec: &mut Recording,
+        x: &wgpu::Buffer,
+        Gradients { dy, dx }: Gradients<'_>,
+        clips: Clips,
+        scratch: &Scratch,
+        pool: Option<(&PoolGeometry, &wgpu::Buffer)>,
+    ) -> Result<Vec<Seeded>> {
         let grads = Gradients {
             dy,
             dx: dx.map(|_| &scratch.dcols),
@@ -208,8 +240,12 @@ impl Conv2d {
         let seeded = self
             .gemm
             .record_backward(ctx, rec, self.input(x, scratch), grads, clips)?;
-        if let Some(dx) = dx {
-            ops::col2im(rec, &self.geom, &scratch.dcols, dx)?;
+        match (dx, pool) {
+            (Some(dx), Some((pool, argmax))) => {
+                ops::col2im_maxpool(rec, &self.geom, pool, &scratch.dcols, argmax, dx)?
+            }
+            (Some(dx), None) => ops::col2im(ctx, rec, &self.geom, &scratch.dcols, dx)?,
+            (None, _) => {}
         }
         Ok(seeded)
     }

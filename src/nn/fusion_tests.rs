@@ -59,7 +59,8 @@ fn fused_steps_compute_what_unfused_layers_do() {
         .conv2d(8, 3, 1, 1)
         .relu()
         .maxpool(2)
-        // ReLU in the epilogue, its mask written by the next convolution.
+        // The pooling's backward in this convolution's col2im; ReLU in the epilogue, its mask
+        // written by the next convolution.
         .conv2d(8, 3, 1, 1)
         .relu()
         // ReLU in the batch norm, its mask written by the block's first convolution (and

@@ -452,7 +452,9 @@ fn activations(
     let mut acts: Vec<wgpu::Buffer> = Vec::new();
     // A gradient lives from the backward that writes it to the one that reads it, one layer
     // on (two past a ReLU whose backward a pooling does): three buffers taken in turn
-    // hold them all. `grad_slot[i]`: the buffer of `grads[i]`.
+    // hold them all. (A convolution whose col2im does the pooling before it writes grads[i - 1],
+    // which may share its dy's buffer: as its last dispatch, after the last read of dy.)
+    // `grad_slot[i]`: the buffer of `grads[i]`.
     let mut grad_slot = Vec::new();
     let mut grad_bytes = [0u64; 3];
     for (i, shape) in shapes.iter().enumerate() {

@@ -1,7 +1,8 @@
 //! Fusion, decided once when a model is built: which ReLU runs in the layer before it (a GEMM's
 //! epilogue, a batch norm), which layer writes a ReLU's bit mask as it quantizes the ReLU's
-//! output, which ReLU leaves its backward to the max-pooling or the Linear after it, and which
-//! block's last ReLU runs in its residual add. The recording passes read the resulting
+//! output, which ReLU leaves its backward to the max-pooling or the Linear after it, which
+//! max pooling leaves its backward to the convolution after it, and which block's last ReLU runs
+//! in its residual add. The recording passes read the resulting
 //! [`LayerPlan`]s; a probe records with [`LayerPlan::UNFUSED`] instead, every layer on its own.
 
 use crate::abi::F32_K_CHUNK;
@@ -57,6 +58,11 @@ pub(crate) struct LayerPlan {
     /// A Linear whose input-gradient GEMM does the backward of the ReLU before it
     /// ([`ReluBackward::InNextGemm`]): it writes that ReLU's input gradient, `grads[i - 1]`.
     pub(crate) gates_prev_relu: bool,
+    /// A max pooling whose backward the convolution after it does in its col2im.
+    pub(crate) pool_in_next_col2im: bool,
+    /// A convolution after a max pooling whose col2im does the pooling's backward: it writes
+    /// the pooling's input gradient, `grads[i - 1]`.
+    pub(crate) col2im_into_pool: bool,
 }
 
 impl LayerPlan {
@@ -70,6 +76,8 @@ impl LayerPlan {
         grad_past_relu: false,
         block_relu_in_add: false,
         gates_prev_relu: false,
+        pool_in_next_col2im: false,
+        col2im_into_pool: false,
     };
 }
 
@@ -109,6 +117,8 @@ pub(crate) fn plan(layers: &[Layer]) -> Vec<LayerPlan> {
             grad_past_relu: f.relu_in_pool(i + 1),
             block_relu_in_add: f.block_masked_by_next(i),
             gates_prev_relu: i > 0 && f.relu_in_next_gemm(i - 1),
+            pool_in_next_col2im: f.pool_in_next_col2im(i),
+            col2im_into_pool: i > 0 && f.pool_in_next_col2im(i - 1),
         })
         .collect()
 }
@@ -183,6 +193,14 @@ impl Fusions<'_> {
         i > 0
             && matches!(self.0.get(i), Some(Layer::Relu(_)))
             && matches!(self.0.get(i + 1), Some(Layer::Linear(l)) if l.outputs <= F32_K_CHUNK)
+    }
+
+    /// Whether layer `i` is a max pooling (not the first layer, so its input gradient is wanted)
+    /// whose backward the convolution right after it can do in its col2im.
+    fn pool_in_next_col2im(&self, i: usize) -> bool {
+        i > 0
+            && matches!(self.0.get(i), Some(Layer::MaxPool(..)))
+            && matches!(self.0.get(i + 1), Some(Layer::Conv(_)))
     }
 
     /// Whether layer `i` is a ReLU whose backward the max-pooling after it can do.

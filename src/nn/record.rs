@@ -163,9 +163,24 @@ impl Model {
                 let x = linear::Input::Matrix(x);
                 seeded.extend(l.record_backward(ctx, rec, x, grads, clips)?);
             }
+            Layer::Conv(c) if plan.col2im_into_pool => {
+                // The pooling before writes no gradient of its own: this col2im writes its
+                // input gradient.
+                let Layer::MaxPool(pool, argmax) = &self.layers[i - 1] else {
+                    unreachable!("the plan puts a max pooling before")
+                };
+                let grads = linear::Gradients {
+                    dy,
+                    dx: Some(&self.grads[i - 1]),
+                };
+                let (scratch, pool) = (&self.scratch, (pool, argmax));
+                let s = c.record_backward_into_pool(ctx, rec, x, grads, clips, scratch, pool)?;
+                seeded.extend(s);
+            }
             Layer::Conv(c) => {
                 seeded.extend(c.record_backward(ctx, rec, x, grads, clips, &self.scratch)?);
             }
+            Layer::MaxPool(..) if plan.pool_in_next_col2im => {}
             Layer::MaxPool(g, argmax) => {
                 if let Some(dx) = dx {
                     let op = ops::PoolPass::Backward { dy };

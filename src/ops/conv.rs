@@ -3,8 +3,9 @@
 //! `dX = col2im(dY · W)`; weight gradient: `dW = dYᵀ · im2col(X)` — in a quantized layer all
 //! three GEMMs on int8, the column matrix quantized once and read by two of them.
 
-use crate::abi::Precision;
-use crate::error::Result;
+use crate::abi::{PoolGeometry, Precision};
+use crate::error::{Error, Result};
+use crate::gpu::Context;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, grid_1d, wgsl};
 use crate::ops::check_buffer;
 
@@ -43,18 +44,41 @@ pub static IM2COL_I8: KernelDef = KernelDef {
 };
 
 /// The kernel declaration of `shaders/col2im.wgsl`.
-pub static COL2IM: KernelDef = KernelDef {
-    name: "col2im",
-    sources: &[wgsl::CONV_COMMON, include_str!("../../shaders/col2im.wgsl")],
-    workgroup_size: [256, 1, 1],
-    bindings: &[
-        ("params", BindType::Uniform),
-        ("dcols", BindType::ReadOnly),
-        ("dx", BindType::ReadWrite),
+pub static COL2IM: KernelDef = col2im_kernel(
+    "col2im",
+    &[
+        wgsl::CONV_COMMON,
+        "const POOLED = false;\n",
+        include_str!("../../shaders/col2im.wgsl"),
     ],
-    params_size: std::mem::size_of::<ConvParams>(),
-    uniform_params: true,
-};
+);
+
+/// `col2im_maxpool`: [`col2im`] that also does the backward of the max pooling whose output
+/// the convolution's input is ([`col2im_maxpool`]).
+pub static COL2IM_MAXPOOL: KernelDef = col2im_kernel(
+    "col2im_maxpool",
+    &[
+        wgsl::CONV_COMMON,
+        "const POOLED = true;\n",
+        include_str!("../../shaders/col2im.wgsl"),
+    ],
+);
+
+const fn col2im_kernel(name: &'static str, sources: &'static [&'static str]) -> KernelDef {
+    KernelDef {
+        name,
+        sources,
+        workgroup_size: [256, 1, 1],
+        bindings: &[
+            ("params", BindType::Uniform),
+            ("dcols", BindType::ReadOnly),
+            ("dx", BindType::ReadWrite),
+            ("argmax", BindType::ReadOnly),
+        ],
+        params_size: std::mem::size_of::<ConvParams>(),
+        uniform_params: true,
+    }
+}
 
 impl ConvLowering {
     /// Both, in the order the autotuner tries them.
@@ -136,6 +160,7 @@ pub fn im2col_i8(
 
 /// Records `dx = col2im(dcols)`, the adjoint of [`im2col`].
 pub fn col2im(
+    ctx: &Context,
     rec: &mut Recording,
     g: &ConvGeometry,
     dcols: &wgpu::Buffer,
@@ -148,14 +173,57 @@ pub fn col2im(
     rec.push(Dispatch::new(
         &COL2IM,
         &ConvParams::new(g),
-        &[dcols, dx],
+        &[dcols, dx, ctx.unused_binding(0)],
+        grid_1d(g.input_len(), 256),
+    ));
+    Ok(())
+}
+
+/// Records `col2im` of `dcols` and the backward of the max pooling `pool` whose output is the
+/// convolution's input, in one pass: `dx` is the pooling's input gradient, `argmax` the winners
+/// its forward wrote. The same bits as [`col2im`] then the pooling's backward.
+pub fn col2im_maxpool(
+    rec: &mut Recording,
+    g: &ConvGeometry,
+    pool: &PoolGeometry,
+    dcols: &wgpu::Buffer,
+    argmax: &wgpu::Buffer,
+    dx: &wgpu::Buffer,
+) -> Result<()> {
+    const OP: &str = "col2im_maxpool";
+    g.validate(OP)?;
+    if (pool.n, pool.oh(), pool.ow(), pool.c) != (g.n, g.h, g.w, g.c) || pool.k == 0 {
+        return Err(Error::invalid(
+            OP,
+            format!(
+                "the pooling's output ({}x{}x{}x{}, window {}) is not the convolution's input \
+                 ({}x{}x{}x{}); run col2im and maxpool apart",
+                pool.n,
+                pool.oh(),
+                pool.ow(),
+                pool.c,
+                pool.k,
+                g.n,
+                g.h,
+                g.w,
+                g.c
+            ),
+        ));
+    }
+    check_buffer(OP, "dcols", dcols, g.rows() as u64 * g.taps() as u64 * 4)?;
+    check_buffer(OP, "dx", dx, pool.input_len() * 4)?;
+    check_buffer(OP, "argmax", argmax, pool.output_len().div_ceil(4) * 4)?;
+    rec.push(Dispatch::new(
+        &COL2IM_MAXPOOL,
+        &ConvParams::new(g).with_pool(pool),
+        &[dcols, dx, argmax],
         grid_1d(g.input_len(), 256),
     ));
     Ok(())
 }
 
 /// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).
-pub(crate) const KERNELS: &[&KernelDef] = &[&IM2COL, &IM2COL_I8, &COL2IM];
+pub(crate) const KERNELS: &[&KernelDef] = &[&IM2COL, &IM2COL_I8, &COL2IM, &COL2IM_MAXPOOL];
 
 #[cfg(test)]
 mod tests {

@@ -86,7 +86,7 @@ pub use channel_stats::{
     channel_stats_partials, channel_stats_tail,
 };
 pub use clip_select::{ClipBuffers, ClipRule, ClipSummary, clip_select};
-pub use conv::{ConvGeometry, ConvLowering, col2im, im2col, im2col_i8};
+pub use conv::{ConvGeometry, ConvLowering, col2im, col2im_maxpool, im2col, im2col_i8};
 pub use depthwise::depthwise;
 pub use dequantize::dequantize;
 pub use gather::{DeviceSet, GatherParams, gather_rows};
