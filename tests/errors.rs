@@ -139,6 +139,42 @@ fn bad_shapes_and_small_buffers_are_typed_errors() {
             let err = ctx.gemm_variant(&empty, Precision::Int8).unwrap_err();
             assert!(err.to_string().contains("empty GEMM"), "{err}");
         }
+        // A clip measured in the quantize pass: small per-tensor layouts only.
+        let big_tensor = Layout::new(256, 256, ChannelAxis::Tensor);
+        let bufs = QuantizeBuffers {
+            input: (&big).into(),
+            clips: &big,
+            packed: &big,
+            scales: &big,
+            relu_mask: None,
+        };
+        let nearest = Rounding::Nearest;
+        let err = ops::quantize::quantize_scan(&ctx, &mut rec, &big_tensor, nearest, bufs, 0);
+        let err = err.unwrap_err();
+        assert!(err.to_string().contains("at most 32768"), "{err}");
+        // col2im_maxpool needs the pooling's output to be the convolution's input.
+        let conv = ops::ConvGeometry {
+            n: 1,
+            h: 4,
+            w: 4,
+            c: 2,
+            kh: 3,
+            kw: 3,
+            stride: 1,
+            pad: 1,
+        };
+        let pool = ops::PoolGeometry {
+            n: 1,
+            h: 9,
+            w: 9,
+            c: 2,
+            k: 3,
+        };
+        let err = ops::col2im_maxpool(&mut rec, &conv, &pool, &big, &big, &big).unwrap_err();
+        assert!(
+            err.to_string().contains("is not the convolution's input"),
+            "{err}"
+        );
         // Nothing invalid was recorded, so the encoder still submits.
         ctx.run(&rec).unwrap();
     });

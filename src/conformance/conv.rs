@@ -69,7 +69,10 @@ async fn pooled_col2im_case(
         check.exact_f32("dx vs col2im + maxpool", &got, &want);
         check.exact_f32("dx vs twin", &got, &twin);
         let relu = if after_relu { " after ReLU" } else { "" };
-        let case = format!("col2im_maxpool {:?} pool k{k}{relu}", (pool.n, pool.h, pool.w, pool.c));
+        let case = format!(
+            "col2im_maxpool {:?} pool k{k}{relu}",
+            (pool.n, pool.h, pool.w, pool.c)
+        );
         check.finish("conv", case, out);
     }
     Ok(())

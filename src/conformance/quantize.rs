@@ -302,7 +302,9 @@ async fn scan_cases(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Re
             let mut tm = vec![0u32; mask_bytes as usize / 4];
             let twin_mask = marks.then_some(&mut tm[..]);
             let (input_ref, clip_ref) = (&input, &mut twin_clip);
-            cpu::quantize_scan(&layout, nearest, input_ref, clip_ref, &mut tp, &mut ts, twin_mask);
+            cpu::quantize_scan(
+                &layout, nearest, input_ref, clip_ref, &mut tp, &mut ts, twin_mask,
+            );
             let mut check = Check::new();
             check.exact_f32("clip vs channel_stats", &[measured], &[reduced_clip]);
             check.exact_f32("clip vs twin", &[measured], &twin_clip);
@@ -351,7 +353,8 @@ async fn pair_cases(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Re
                 };
                 let skip = ReluMaskOutput::Skip;
                 let one = [tensor_clip];
-                let one = gpu_quantize(ctx, &tensor, with_seed(seeds.0), &input, &one, skip).await?;
+                let one =
+                    gpu_quantize(ctx, &tensor, with_seed(seeds.0), &input, &one, skip).await?;
                 let per_col =
                     gpu_quantize(ctx, &channels, with_seed(seeds.1), &input, &clips, skip).await?;
                 let x = ctx.upload("test.x", &input);

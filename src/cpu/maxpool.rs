@@ -65,7 +65,13 @@ pub fn maxpool_backward(g: &PoolGeometry, dy: &[f32], argmax: &[u32], dx: &mut [
 /// The backward of window `idx` (an index of the pooling's output) with gradient `dy`: `dy` to
 /// the window's winner, zeros to the rest of it (and, for the last window of a row or column,
 /// to the inputs no window covers).
-pub(crate) fn route_to_winner(g: &PoolGeometry, idx: usize, dy: f32, argmax: &[u32], dx: &mut [f32]) {
+pub(crate) fn route_to_winner(
+    g: &PoolGeometry,
+    idx: usize,
+    dy: f32,
+    argmax: &[u32],
+    dx: &mut [f32],
+) {
     let (h, w, c, k) = (g.h as usize, g.w as usize, g.c as usize, g.k as usize);
     let (oh, ow) = (g.oh() as usize, g.ow() as usize);
     let (ci, ox, oy, ni) = (

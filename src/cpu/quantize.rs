@@ -118,7 +118,15 @@ pub fn quantize_scan(
         stride /= 2;
     }
     clips[0] = lanes[0];
-    quantize(layout, rounding, input, &[lanes[0]], packed, scales, relu_mask);
+    quantize(
+        layout,
+        rounding,
+        input,
+        &[lanes[0]],
+        packed,
+        scales,
+        relu_mask,
+    );
 }
 
 /// Replays dispatches of `quantize`, `quantize_relu_mask` and their `_fold` and `_scan`

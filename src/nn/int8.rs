@@ -66,14 +66,7 @@ impl QuantTensor {
         } else {
             ops::channel_stats(ctx, rec, &self.layout, input, &self.stats, None)?;
         }
-        self.record_quantize(
-            ctx,
-            rec,
-            input,
-            relu_mask,
-            self.own_clip(),
-            nearest,
-        )
+        self.record_quantize(ctx, rec, input, relu_mask, self.own_clip(), nearest)
     }
 
     /// The clip in the tensor's own statistics: ChannelStat's first field is max|x|, so a

@@ -116,7 +116,14 @@ pub fn quantize_at(
     bufs: QuantizeBuffers<'_>,
     clip_offset: u32,
 ) -> Result<()> {
-    record(ctx, rec, layout, rounding, bufs, ClipSource::At(clip_offset))
+    record(
+        ctx,
+        rec,
+        layout,
+        rounding,
+        bufs,
+        ClipSource::At(clip_offset),
+    )
 }
 
 /// [`quantize`] of a per-tensor layout whose clip is not reduced yet: `bufs.clips` holds the
@@ -172,7 +179,14 @@ pub fn quantize_scan(
             ),
         ));
     }
-    self::record(ctx, rec, layout, rounding, bufs, ClipSource::Scan(clip_offset))
+    self::record(
+        ctx,
+        rec,
+        layout,
+        rounding,
+        bufs,
+        ClipSource::Scan(clip_offset),
+    )
 }
 
 /// Where a quantization's clips come from.
@@ -255,7 +269,10 @@ fn record(
 /// The kernel declaration of `shaders/quantize_pair.wgsl`: [`quantize_pair`].
 pub static QUANTIZE_PAIR: KernelDef = KernelDef {
     name: "quantize_pair",
-    sources: &[wgsl::COMMON, include_str!("../../shaders/quantize_pair.wgsl")],
+    sources: &[
+        wgsl::COMMON,
+        include_str!("../../shaders/quantize_pair.wgsl"),
+    ],
     workgroup_size: [256, 1, 1],
     bindings: &[
         ("params", BindType::Uniform),
