@@ -1,19 +1,18 @@
 // gemm_f32_lanes8: gemm_f32 for CPU drivers, whose subgroups are the 8 lanes of one SIMD vector
-// (lavapipe on 256-bit vectors). A workgroup of 32 lanes computes 128 x 128 outputs; lane
-// (ly, lx) = (lid / 8, lid % 8) a contiguous 32 x 16 block of them, rows m0 + 32 ly + i, columns
-// n0 + 16 lx + j. The 8 lanes of a subgroup share their 32 rows: each reads one vec4 of them
-// from workgroup memory and subgroupBroadcast passes it to the others, for the driver reads
-// workgroup memory lane by lane, a loop of 8 per load, and those loops were half the time of
-// gemm_f32_wide. Operands are bound as vec4s: staging reads four K values (or, transposed, four
-// rows) per load. Per output cell the arithmetic is gemm_f32's: one fma per K value, K
-// ascending within a split-K chunk, so the variants give the same bits. Offered only where
-// subgroups are exactly 8 lanes and both operands hold a multiple of 4 values (the vec4 views
-// cover them). The accumulators are named variables, written out, for the reason
-// gemm_f32_wide.wgsl gives. CPU twin: src/cpu/gemm_f32_lanes8.rs.
+// (lavapipe on 256-bit vectors). A workgroup of TM / 4 lanes (TM and LANES prepended per tile,
+// src/ops/gemm_wide.rs) computes TM x 128 outputs; lane (ly, lx) = (lid / 8, lid % 8) a
+// contiguous 32 x 16 block of them, rows m0 + 32 ly + i, columns n0 + 16 lx + j. The 8 lanes of
+// a subgroup share their 32 rows: each reads one vec4 of them from workgroup memory and
+// subgroupBroadcast passes it to the others, for the driver reads workgroup memory lane by
+// lane, a loop of 8 per load, and those loops were half the time of gemm_f32_wide. Operands are
+// bound as vec4s: staging reads four K values (or, transposed, four rows) per load. Per output
+// cell the arithmetic is gemm_f32's: one fma per K value, K ascending within a split-K chunk,
+// so the variants give the same bits. Offered only where subgroups are exactly 8 lanes and both
+// operands hold a multiple of 4 values (the vec4 views cover them). The accumulators are named
+// variables, written out, for the reason gemm_f32_wide.wgsl gives. CPU twin:
+// src/cpu/gemm_f32_lanes8.rs.
 
-const TM: u32 = 128u;
 const TN: u32 = 128u;
-const LANES: u32 = 32u;
 const BK: u32 = 16u;
 // vec4s of a lane's 32 rows; lane l of a subgroup reads the l-th.
 const RM4: u32 = 8u;
@@ -56,22 +55,24 @@ fn index(trans: bool, rows: u32, r: u32, kk: u32) -> u32 {
     return r * params.k + kk;
 }
 
-// Stages K values k0 .. k0 + BK of one operand's 128 rows from r0 into sh_a (is_a) or sh_b as
-// [kk][row], one vec4 of four rows per item. `inside`: the slice lies inside the matrix.
-fn stage_one(is_a: bool, trans: bool, rows: u32, r0: u32, k0: u32, inside: bool, lid: u32) {
+// Stages K values k0 .. k0 + BK of one operand's `tile` rows (TM for A, TN for B) from r0 into sh_a
+// (is_a) or sh_b as [kk][row], one vec4 of four rows per item. `inside`: the slice lies inside
+// the matrix.
+fn stage_one(is_a: bool, trans: bool, rows: u32, r0: u32, k0: u32, inside: bool, lid: u32,
+             tile: u32) {
     if inside && trans && rows % 4u == 0u {
         // Four rows at one K value are one vec4 of the operand: copied as they are.
-        for (var s = 0u; s < TM / 4u * BK / LANES; s++) {
+        for (var s = 0u; s < tile / 4u * BK / LANES; s++) {
             let e = lid + s * LANES;
-            let r4 = e % (TM / 4u);
-            let kk = e / (TM / 4u);
-            put(is_a, kk * TM / 4u + r4, at4(is_a, (k0 + kk) * rows + r0 + 4u * r4));
+            let r4 = e % (tile / 4u);
+            let kk = e / (tile / 4u);
+            put(is_a, kk * tile / 4u + r4, at4(is_a, (k0 + kk) * rows + r0 + 4u * r4));
         }
         return;
     }
     if inside && !trans && params.k % 4u == 0u {
         // Four K values of four rows are four vec4s, transposed in registers.
-        for (var s = 0u; s < TM / 4u * BK / 4u / LANES; s++) {
+        for (var s = 0u; s < tile / 4u * BK / 4u / LANES; s++) {
             let e = lid + s * LANES;
             let k4 = e % (BK / 4u);
             let r4 = e / (BK / 4u);
@@ -80,20 +81,20 @@ fn stage_one(is_a: bool, trans: bool, rows: u32, r0: u32, k0: u32, inside: bool,
             let v1 = at4(is_a, i0 + params.k);
             let v2 = at4(is_a, i0 + 2u * params.k);
             let v3 = at4(is_a, i0 + 3u * params.k);
-            let kb = 4u * k4 * TM / 4u + r4;
+            let kb = 4u * k4 * tile / 4u + r4;
             put(is_a, kb, vec4<f32>(v0.x, v1.x, v2.x, v3.x));
-            put(is_a, kb + TM / 4u, vec4<f32>(v0.y, v1.y, v2.y, v3.y));
-            put(is_a, kb + 2u * TM / 4u, vec4<f32>(v0.z, v1.z, v2.z, v3.z));
-            put(is_a, kb + 3u * TM / 4u, vec4<f32>(v0.w, v1.w, v2.w, v3.w));
+            put(is_a, kb + tile / 4u, vec4<f32>(v0.y, v1.y, v2.y, v3.y));
+            put(is_a, kb + 2u * tile / 4u, vec4<f32>(v0.z, v1.z, v2.z, v3.z));
+            put(is_a, kb + 3u * tile / 4u, vec4<f32>(v0.w, v1.w, v2.w, v3.w));
         }
         return;
     }
     // At the edges value by value, zero past them (padded cells add fma(0, 0, acc) = acc and are
     // dropped at the store).
-    for (var s = 0u; s < TM / 4u * BK / LANES; s++) {
+    for (var s = 0u; s < tile / 4u * BK / LANES; s++) {
         let e = lid + s * LANES;
-        let r4 = e % (TM / 4u);
-        let kk = e / (TM / 4u);
+        let r4 = e % (tile / 4u);
+        let kk = e / (tile / 4u);
         var v = vec4<f32>(0.0);
         if k0 + kk < params.k {
             for (var i = 0u; i < 4u; i++) {
@@ -103,7 +104,7 @@ fn stage_one(is_a: bool, trans: bool, rows: u32, r0: u32, k0: u32, inside: bool,
                 }
             }
         }
-        put(is_a, kk * TM / 4u + r4, v);
+        put(is_a, kk * tile / 4u + r4, v);
     }
 }
 
@@ -118,9 +119,9 @@ fn put(is_a: bool, i: u32, v: vec4<f32>) {
 fn stage(k0: u32, m0: u32, n0: u32, lid: u32) {
     let k_inside = k0 + BK <= params.k;
     stage_one(true, (params.flags & TRANS_A) != 0u, params.m, m0, k0,
-        k_inside && m0 + TM <= params.m, lid);
+        k_inside && m0 + TM <= params.m, lid, TM);
     stage_one(false, (params.flags & TRANS_B) != 0u, params.n, n0, k0,
-        k_inside && n0 + TN <= params.n, lid);
+        k_inside && n0 + TN <= params.n, lid, TN);
 }
 
 @compute @workgroup_size(LANES)

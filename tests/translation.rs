@@ -324,7 +324,10 @@ fn subgroup_kernels_translate() {
             def.name
         );
     }
-    assert_eq!(found, 1, "gemm_f32_lanes8 broadcasts within subgroups");
+    assert_eq!(
+        found, 2,
+        "the gemm_f32_lanes8 kernels broadcast within subgroups"
+    );
 }
 
 #[test]

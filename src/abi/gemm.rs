@@ -81,11 +81,57 @@ pub enum GemmVariant {
     /// of contiguous outputs from registers (up to 16×8): the class of kernel fast GEMMs use,
     /// for large products. Offered only where the device's limits fit the tile.
     Wide(WideTile),
-    /// f32 only, for CPU drivers: 128×128 outputs per workgroup of 32 lanes, 32×16 per lane,
-    /// the 8 lanes of a subgroup sharing their rows of A through subgroup broadcasts, operands
-    /// read as vec4s (`shaders/gemm_f32_lanes8.wgsl`). Offered where subgroups are exactly 8
-    /// lanes wide and both operands hold a multiple of 4 values ([`GemmVariant::takes`]).
-    Lanes8,
+    /// f32 only, for CPU drivers: 32×16 outputs per lane, the 8 lanes of a subgroup sharing
+    /// their rows of A through subgroup broadcasts, operands read as vec4s
+    /// (`shaders/gemm_f32_lanes8.wgsl`), workgroups of one [`Lanes8Tile`]. Offered where
+    /// subgroups are exactly 8 lanes wide and both operands hold a multiple of 4 values
+    /// ([`GemmVariant::takes`]).
+    Lanes8(Lanes8Tile),
+}
+
+/// A tile shape of [`GemmVariant::Lanes8`]: `rows × 128` outputs per workgroup, one subgroup of
+/// 8 lanes per 32 rows (each lane 32 × 16 outputs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lanes8Tile {
+    /// 128×128 outputs, 32 lanes: for large products.
+    T128x128,
+    /// 64×128 outputs, 16 lanes: for products of 64 rows (a batch of 64), which the 128-row
+    /// tile computes twice over and stages value by value past its edge.
+    T64x128,
+}
+
+impl Lanes8Tile {
+    /// Every tile shape.
+    pub const ALL: [Lanes8Tile; 2] = [Lanes8Tile::T128x128, Lanes8Tile::T64x128];
+
+    /// `[tm, tn, rm, rn]`: outputs per workgroup, outputs per lane (as [`WideTile::dims`]).
+    pub const fn dims(self) -> [u32; 4] {
+        match self {
+            Lanes8Tile::T128x128 => [128, 128, 32, 16],
+            Lanes8Tile::T64x128 => [64, 128, 32, 16],
+        }
+    }
+
+    /// Lanes per workgroup.
+    pub const fn lanes(self) -> u32 {
+        let [tm, tn, rm, rn] = self.dims();
+        (tm / rm) * (tn / rn)
+    }
+
+    /// Bytes of workgroup memory the kernel declares: both operands' rows of 16 K values.
+    pub const fn workgroup_bytes(self) -> u32 {
+        let [tm, tn, _, _] = self.dims();
+        (tm + tn) * 16 * 4
+    }
+
+    /// The kernel name's suffix, e.g. `64x128`.
+    pub const fn suffix(self) -> &'static str {
+        match self {
+            Lanes8Tile::T128x128 => "128x128",
+            Lanes8Tile::T64x128 => "64x128",
+        }
+    }
 }
 
 /// A tile shape of [`GemmVariant::Wide`]: `tm × tn` outputs per workgroup of
@@ -462,7 +508,7 @@ impl GemmVariant {
         match self {
             GemmVariant::Wide(tile) => k_chunk <= tile.max_k_chunk(precision),
             // llvmpipe's 65,535 loop iterations per invocation, at about 40 per 16 K values.
-            GemmVariant::Lanes8 => k_chunk <= 16_384,
+            GemmVariant::Lanes8(_) => k_chunk <= 16_384,
             _ => true,
         }
     }
@@ -472,7 +518,7 @@ impl GemmVariant {
     /// variants a device offers say: `GemmVariant::available`).
     pub fn takes(self, shape: &GemmShape) -> bool {
         match self {
-            GemmVariant::Lanes8 => {
+            GemmVariant::Lanes8(_) => {
                 let whole = |rows: u32| (rows as u64 * shape.k as u64).is_multiple_of(4);
                 whole(shape.m) && whole(shape.n)
             }
@@ -493,8 +539,11 @@ impl GemmVariant {
             | "gemm_i8_regs_tt"
             | "gemm_f32_regs_gated"
             | "gemm_i8_regs_nt_gated" => GemmVariant::Regs,
-            "gemm_f32_lanes8" => GemmVariant::Lanes8,
             _ => {
+                if let Some(suffix) = name.strip_prefix("gemm_f32_lanes8_") {
+                    let tile = Lanes8Tile::ALL.into_iter().find(|t| t.suffix() == suffix)?;
+                    return Some((GemmVariant::Lanes8(tile), false));
+                }
                 let suffix = name
                     .strip_prefix("gemm_i8_wide_")
                     .or_else(|| name.strip_prefix("gemm_f32_wide_"))?;

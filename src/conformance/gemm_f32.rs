@@ -20,7 +20,8 @@ pub(super) const KERNELS: &[&str] = &[
     "gemm_f32_wide_128x64",
     "gemm_f32_wide_64x64",
     "gemm_f32_wide_128x128",
-    "gemm_f32_lanes8",
+    "gemm_f32_lanes8_128x128",
+    "gemm_f32_lanes8_64x128",
     "gemm_reduce",
 ];
 

@@ -37,9 +37,9 @@ pub fn gemm_f32(
             GemmVariant::Wide(tile) => cpu::gemm_f32_wide::gemm_f32_wide_pass(
                 shape, k_chunk, tile, a, b, epilogue, raw, dst,
             ),
-            GemmVariant::Lanes8 => {
-                cpu::gemm_f32_lanes8::gemm_f32_lanes8_pass(shape, k_chunk, a, b, epilogue, raw, dst)
-            }
+            GemmVariant::Lanes8(tile) => cpu::gemm_f32_lanes8::gemm_f32_lanes8_pass(
+                shape, k_chunk, tile, a, b, epilogue, raw, dst,
+            ),
         },
     );
 }

@@ -159,7 +159,7 @@ pub fn gemm_i8(
         out,
         |raw, dst| match variant {
             // Lanes8 has no int8 kernel; any tiling gives these integers.
-            GemmVariant::Tiled | GemmVariant::Lanes8 => {
+            GemmVariant::Tiled | GemmVariant::Lanes8(_) => {
                 gemm_i8_pass(shape, k_chunk, a, b, epilogue, raw, dst)
             }
             GemmVariant::Regs => gemm_i8_regs_pass(shape, k_chunk, a, b, epilogue, raw, dst),
@@ -439,7 +439,7 @@ fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), Stri
         let pass = match GemmVariant::of_kernel(kernel).ok_or_else(bad)?.0 {
             GemmVariant::Tiled => gemm_i8_pass,
             GemmVariant::Regs => gemm_i8_regs_pass,
-            GemmVariant::Wide(_) | GemmVariant::Lanes8 => return Err(no_twin(kernel)),
+            GemmVariant::Wide(_) | GemmVariant::Lanes8(_) => return Err(no_twin(kernel)),
         };
         let c = gemm_call(&p, sa, sb, bias, out);
         pass(&c.shape, p.k_chunk, a, b, &c.epilogue, c.raw, c.out);

@@ -22,7 +22,7 @@
 //! epilogue. The chunking also bounds every invocation's loop trip count, which matters on
 //! llvmpipe: it silently ends an invocation's loops after 65,535 iterations in total.
 
-use crate::abi::{Precision, WideTile};
+use crate::abi::{Lanes8Tile, Precision, WideTile};
 use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, View, grid_1d, wgsl};
@@ -200,13 +200,14 @@ const REGS_LANES: u32 = 64;
 
 impl GemmVariant {
     /// Every variant, in the order the autotuner tries them.
-    pub const ALL: [GemmVariant; 6] = [
+    pub const ALL: [GemmVariant; 7] = [
         GemmVariant::Tiled,
         GemmVariant::Regs,
         GemmVariant::Wide(WideTile::T128x64),
         GemmVariant::Wide(WideTile::T64x64),
         GemmVariant::Wide(WideTile::T128x128),
-        GemmVariant::Lanes8,
+        GemmVariant::Lanes8(Lanes8Tile::T128x128),
+        GemmVariant::Lanes8(Lanes8Tile::T64x128),
     ];
 
     /// The variants that run on `ctx`'s device for `precision` operands (a wide tile needs the
@@ -218,7 +219,9 @@ impl GemmVariant {
             .into_iter()
             .filter(|v| match v {
                 GemmVariant::Wide(tile) => gemm_wide::fits(*tile, precision, &limits),
-                GemmVariant::Lanes8 => precision == Precision::Fp32 && gemm_wide::lanes8_fits(ctx),
+                GemmVariant::Lanes8(tile) => {
+                    precision == Precision::Fp32 && gemm_wide::lanes8_fits(ctx, *tile)
+                }
                 _ => true,
             })
             .collect()
@@ -237,9 +240,9 @@ impl GemmVariant {
             .into_iter()
             .filter(|v| v.accepts_k_chunk(k_chunk, precision) && v.takes(shape))
             .filter(|v| {
-                let (tm, tn) = match v {
-                    GemmVariant::Wide(tile) => (tile.dims()[0], tile.dims()[1]),
-                    GemmVariant::Lanes8 => (gemm_wide::LANES8_TILE, gemm_wide::LANES8_TILE),
+                let [tm, tn, _, _] = match v {
+                    GemmVariant::Wide(tile) => tile.dims(),
+                    GemmVariant::Lanes8(tile) => tile.dims(),
                     _ => return true,
                 };
                 let cells =
@@ -259,8 +262,8 @@ impl GemmVariant {
             (GemmVariant::Tiled, Precision::Fp32) => &GEMM_F32,
             (GemmVariant::Regs, Precision::Fp32) => &GEMM_F32_REGS,
             (GemmVariant::Wide(tile), precision) => gemm_wide::kernel(tile, precision),
-            (GemmVariant::Lanes8, Precision::Fp32) => &gemm_wide::GEMM_F32_LANES8,
-            (GemmVariant::Lanes8, Precision::Int8) => return None,
+            (GemmVariant::Lanes8(tile), Precision::Fp32) => gemm_wide::lanes8_kernel_of(tile),
+            (GemmVariant::Lanes8(_), Precision::Int8) => return None,
         })
     }
 
@@ -295,9 +298,9 @@ impl GemmVariant {
                 let [tm, tn, _, _] = tile.dims();
                 [shape.n.div_ceil(tn), shape.m.div_ceil(tm), chunks]
             }
-            GemmVariant::Lanes8 => {
-                let t = gemm_wide::LANES8_TILE;
-                [shape.n.div_ceil(t), shape.m.div_ceil(t), chunks]
+            GemmVariant::Lanes8(tile) => {
+                let [tm, tn, _, _] = tile.dims();
+                [shape.n.div_ceil(tn), shape.m.div_ceil(tm), chunks]
             }
             // One lane per (block, chunk), chunks packed into workgroups (regs_block()).
             GemmVariant::Regs => {
@@ -488,7 +491,9 @@ fn record(
             shape.m, shape.n, shape.k
         )));
     }
-    if variant == GemmVariant::Lanes8 && !gemm_wide::lanes8_fits(ctx) {
+    if let GemmVariant::Lanes8(tile) = variant
+        && !gemm_wide::lanes8_fits(ctx, tile)
+    {
         return Err(unsupported("needs subgroups of exactly 8 lanes"));
     }
     let kernel = GemmKernel {

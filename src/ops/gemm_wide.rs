@@ -3,7 +3,7 @@
 //! [`gemm_f32`](super::gemm_f32()) and [`gemm_i8`](super::gemm_i8()) when the autotuner picks
 //! [`GemmVariant::Wide`](crate::abi::GemmVariant::Wide).
 
-use crate::abi::{GemmParams, Precision, WideTile};
+use crate::abi::{GemmParams, Lanes8Tile, Precision, WideTile};
 use crate::gpu::kernel::{KernelDef, wgsl};
 use crate::ops::gemm::GEMM_BINDINGS;
 
@@ -122,35 +122,65 @@ pub static GEMM_I8_WIDE: [KernelDef; 3] = [
     ),
 ];
 
-/// `gemm_f32_lanes8` ([`GemmVariant::Lanes8`](crate::abi::GemmVariant::Lanes8)): 128×128
-/// outputs per workgroup of 32 lanes whose subgroups of 8 share their rows.
-pub static GEMM_F32_LANES8: KernelDef = KernelDef {
-    name: "gemm_f32_lanes8",
-    sources: &[
-        wgsl::COMMON,
-        wgsl::GEMM_COMMON,
-        include_str!("../../shaders/gemm_f32_lanes8.wgsl"),
-    ],
-    workgroup_size: [LANES8_LANES, 1, 1],
-    bindings: GEMM_BINDINGS,
-    params_size: std::mem::size_of::<GemmParams>(),
-    uniform_params: true,
-};
+/// The `gemm_f32_lanes8` kernels ([`GemmVariant::Lanes8`](crate::abi::GemmVariant::Lanes8)),
+/// one per [`Lanes8Tile`] in [`Lanes8Tile::ALL`]'s order: workgroups of subgroups of 8 lanes
+/// that share their rows, the tile's rows and lanes prepended as constants.
+pub static GEMM_F32_LANES8: [KernelDef; 2] = [
+    lanes8_kernel(
+        "gemm_f32_lanes8_128x128",
+        Lanes8Tile::T128x128,
+        &[
+            wgsl::COMMON,
+            wgsl::GEMM_COMMON,
+            "const TM: u32 = 128u;\nconst LANES: u32 = 32u;\n",
+            LANES8,
+        ],
+    ),
+    lanes8_kernel(
+        "gemm_f32_lanes8_64x128",
+        Lanes8Tile::T64x128,
+        &[
+            wgsl::COMMON,
+            wgsl::GEMM_COMMON,
+            "const TM: u32 = 64u;\nconst LANES: u32 = 16u;\n",
+            LANES8,
+        ],
+    ),
+];
 
-/// Lanes per workgroup of `gemm_f32_lanes8`.
-const LANES8_LANES: u32 = 32;
-/// Outputs per side of a `gemm_f32_lanes8` workgroup's tile.
-pub(crate) const LANES8_TILE: u32 = 128;
+/// A `gemm_f32_lanes8` kernel's declaration; `sources` end with the tile's constants and the
+/// shader.
+const fn lanes8_kernel(
+    name: &'static str,
+    tile: Lanes8Tile,
+    sources: &'static [&'static str],
+) -> KernelDef {
+    KernelDef {
+        name,
+        sources,
+        workgroup_size: [tile.lanes(), 1, 1],
+        bindings: GEMM_BINDINGS,
+        params_size: std::mem::size_of::<GemmParams>(),
+        uniform_params: true,
+    }
+}
 
-/// Whether `gemm_f32_lanes8` runs on `ctx`'s device: subgroups of exactly 8 lanes (its
-/// broadcasts pass rows within groups of 8) and room for its 16 KiB of workgroup memory.
-pub fn lanes8_fits(ctx: &crate::gpu::Context) -> bool {
+const LANES8: &str = include_str!("../../shaders/gemm_f32_lanes8.wgsl");
+
+/// The `gemm_f32_lanes8` kernel of `tile`.
+pub fn lanes8_kernel_of(tile: Lanes8Tile) -> &'static KernelDef {
+    let i = Lanes8Tile::ALL.iter().position(|t| *t == tile).unwrap_or(0);
+    &GEMM_F32_LANES8[i]
+}
+
+/// Whether `tile`'s `gemm_f32_lanes8` runs on `ctx`'s device: subgroups of exactly 8 lanes
+/// (its broadcasts pass rows within groups of 8), its lanes and its workgroup memory.
+pub fn lanes8_fits(ctx: &crate::gpu::Context, tile: Lanes8Tile) -> bool {
     let limits = ctx.device().limits();
     ctx.subgroups_of_8()
-        && LANES8_LANES <= limits.max_compute_invocations_per_workgroup
-        && LANES8_LANES <= limits.max_compute_workgroup_size_x
-        // Both operands' 128 rows of 16 K values in f32.
-        && 2 * LANES8_TILE * 16 * 4 <= limits.max_compute_workgroup_storage_size
+        && tile.lanes() <= limits.max_compute_invocations_per_workgroup
+        && tile.lanes() <= limits.max_compute_workgroup_size_x
+        && tile.workgroup_bytes() <= limits.max_compute_workgroup_storage_size
 }
 
 /// The kernel of `tile` on `precision` operands.
@@ -177,7 +207,8 @@ pub(crate) const KERNELS: &[&KernelDef] = &[
     &GEMM_I8_WIDE[0],
     &GEMM_I8_WIDE[1],
     &GEMM_I8_WIDE[2],
-    &GEMM_F32_LANES8,
+    &GEMM_F32_LANES8[0],
+    &GEMM_F32_LANES8[1],
 ];
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::gpu::kernel::{KernelDef, Recording, View};
 
+use crate::abi::Lanes8Tile;
 pub use crate::abi::{ChannelAxis, DepthwisePass, Layout, Precision, Rounding};
 
 mod conv_tune;
@@ -143,8 +144,11 @@ impl Context {
     /// seconds on software drivers); returns the first failure.
     pub fn warm_up(&self) -> Result<()> {
         for def in ALL_KERNELS {
-            // The one kernel not every device runs: it needs subgroups of 8 lanes.
-            if std::ptr::eq(*def, &gemm_wide::GEMM_F32_LANES8) && !gemm_wide::lanes8_fits(self) {
+            // The kernels not every device runs: they need subgroups of 8 lanes.
+            let lanes8 = Lanes8Tile::ALL
+                .into_iter()
+                .find(|t| std::ptr::eq(*def, gemm_wide::lanes8_kernel_of(*t)));
+            if lanes8.is_some_and(|t| !gemm_wide::lanes8_fits(self, t)) {
                 continue;
             }
             self.pipeline(def)?;
