@@ -23,19 +23,19 @@ const fn constants(tile: WideTile) -> &'static str {
     }
 }
 
-/// A wide kernel's declaration. `uniform_params`: see [`KernelDef::uniform_params`]; the int8
+/// A wide or Lanes8 kernel's declaration, `lanes` per workgroup. `uniform_params`: see [`KernelDef::uniform_params`]; the int8
 /// kernels take their parameters from storage, since lavapipe reloading one at every dispatch
 /// (to specialise it on its uniforms) cost 40 ms of a 10 ms product; the f32 ones reload fast.
 const fn wide_kernel(
     name: &'static str,
-    tile: WideTile,
+    lanes: u32,
     sources: &'static [&'static str],
     uniform_params: bool,
 ) -> KernelDef {
     KernelDef {
         name,
         sources,
-        workgroup_size: [tile.lanes(), 1, 1],
+        workgroup_size: [lanes, 1, 1],
         bindings: GEMM_BINDINGS,
         params_size: std::mem::size_of::<GemmParams>(),
         uniform_params,
@@ -49,7 +49,7 @@ const I8: &str = include_str!("../../shaders/gemm_i8_wide.wgsl");
 pub static GEMM_F32_WIDE: [KernelDef; 3] = [
     wide_kernel(
         "gemm_f32_wide_128x64",
-        WideTile::T128x64,
+        WideTile::T128x64.lanes(),
         &[
             wgsl::COMMON,
             wgsl::GEMM_COMMON,
@@ -60,7 +60,7 @@ pub static GEMM_F32_WIDE: [KernelDef; 3] = [
     ),
     wide_kernel(
         "gemm_f32_wide_64x64",
-        WideTile::T64x64,
+        WideTile::T64x64.lanes(),
         &[
             wgsl::COMMON,
             wgsl::GEMM_COMMON,
@@ -71,7 +71,7 @@ pub static GEMM_F32_WIDE: [KernelDef; 3] = [
     ),
     wide_kernel(
         "gemm_f32_wide_128x128",
-        WideTile::T128x128,
+        WideTile::T128x128.lanes(),
         &[
             wgsl::COMMON,
             wgsl::GEMM_COMMON,
@@ -86,7 +86,7 @@ pub static GEMM_F32_WIDE: [KernelDef; 3] = [
 pub static GEMM_I8_WIDE: [KernelDef; 3] = [
     wide_kernel(
         "gemm_i8_wide_128x64",
-        WideTile::T128x64,
+        WideTile::T128x64.lanes(),
         &[
             wgsl::COMMON,
             wgsl::GEMM_COMMON,
@@ -98,7 +98,7 @@ pub static GEMM_I8_WIDE: [KernelDef; 3] = [
     ),
     wide_kernel(
         "gemm_i8_wide_64x64",
-        WideTile::T64x64,
+        WideTile::T64x64.lanes(),
         &[
             wgsl::COMMON,
             wgsl::GEMM_COMMON,
@@ -110,7 +110,7 @@ pub static GEMM_I8_WIDE: [KernelDef; 3] = [
     ),
     wide_kernel(
         "gemm_i8_wide_128x128",
-        WideTile::T128x128,
+        WideTile::T128x128.lanes(),
         &[
             wgsl::COMMON,
             wgsl::GEMM_COMMON,
@@ -126,44 +126,29 @@ pub static GEMM_I8_WIDE: [KernelDef; 3] = [
 /// one per [`Lanes8Tile`] in [`Lanes8Tile::ALL`]'s order: workgroups of subgroups of 8 lanes
 /// that share their rows, the tile's rows and lanes prepended as constants.
 pub static GEMM_F32_LANES8: [KernelDef; 2] = [
-    lanes8_kernel(
+    wide_kernel(
         "gemm_f32_lanes8_128x128",
-        Lanes8Tile::T128x128,
+        Lanes8Tile::T128x128.lanes(),
         &[
             wgsl::COMMON,
             wgsl::GEMM_COMMON,
             "const TM: u32 = 128u;\nconst LANES: u32 = 32u;\n",
             LANES8,
         ],
+        true,
     ),
-    lanes8_kernel(
+    wide_kernel(
         "gemm_f32_lanes8_64x128",
-        Lanes8Tile::T64x128,
+        Lanes8Tile::T64x128.lanes(),
         &[
             wgsl::COMMON,
             wgsl::GEMM_COMMON,
             "const TM: u32 = 64u;\nconst LANES: u32 = 16u;\n",
             LANES8,
         ],
+        true,
     ),
 ];
-
-/// A `gemm_f32_lanes8` kernel's declaration; `sources` end with the tile's constants and the
-/// shader.
-const fn lanes8_kernel(
-    name: &'static str,
-    tile: Lanes8Tile,
-    sources: &'static [&'static str],
-) -> KernelDef {
-    KernelDef {
-        name,
-        sources,
-        workgroup_size: [tile.lanes(), 1, 1],
-        bindings: GEMM_BINDINGS,
-        params_size: std::mem::size_of::<GemmParams>(),
-        uniform_params: true,
-    }
-}
 
 const LANES8: &str = include_str!("../../shaders/gemm_f32_lanes8.wgsl");
 
