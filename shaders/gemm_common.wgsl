@@ -113,15 +113,47 @@ fn store_result(acc: f32, gm: u32, gn: u32, z: u32) {
     }
 }
 
-// Stores four outputs of row gm, columns gn .. gn + 3, those inside the output (the wide
-// kernels' rows of four).
-fn store_row4(v: vec4<f32>, gm: u32, gn: u32, z: u32) {
+// The epilogue's B-side factors of four output columns gn .. gn + 3 (B's scale, bias): a wide
+// kernel's lane loads them once for all its rows rather than once per cell.
+struct Cols4 {
+    scale: vec4<f32>,
+    bias: vec4<f32>,
+}
+
+fn cols4(gn: u32) -> Cols4 {
+    return Cols4(
+        vec4<f32>(block_scale_b(gn, 0u), block_scale_b(gn, 1u), block_scale_b(gn, 2u),
+            block_scale_b(gn, 3u)),
+        vec4<f32>(block_bias(gn, 0u), block_bias(gn, 1u), block_bias(gn, 2u), block_bias(gn, 3u)));
+}
+
+// Stores four outputs of row gm, columns gn .. gn + 3 (factors `cols`), those inside the output
+// (the wide kernels' rows of four): chunk z's raw partials or epilogue()'s values, the same bits.
+// Flags are chosen by select and four cells stored without a branch apiece, for CPU drivers run
+// both sides of every branch lane-masked: with a branch per cell and per flag, storing a
+// 256 x 784 weight gradient took twice as long as computing it (K = 64, lavapipe).
+fn store_row4(v: vec4<f32>, gm: u32, gn: u32, z: u32, cols: Cols4) {
     if gm >= params.m {
+        return;
+    }
+    let flags = params.flags;
+    let raw = (flags & RAW_PARTIALS) != 0u;
+    var e = v * block_scale_a(gm, 0u) * cols.scale;
+    e = select(e, e + cols.bias, (flags & HAS_BIAS) != 0u);
+    let rectified = vec4<f32>(rectify(e.x), rectify(e.y), rectify(e.z), rectify(e.w));
+    e = select(e, rectified, (flags & RELU) != 0u);
+    let r = select(e, v, raw);
+    let base = select(gm, z * params.m + gm, raw) * params.n + gn;
+    if gn + 3u < params.n {
+        out[base] = r.x;
+        out[base + 1u] = r.y;
+        out[base + 2u] = r.z;
+        out[base + 3u] = r.w;
         return;
     }
     for (var j = 0u; j < 4u; j++) {
         if gn + j < params.n {
-            store_result(v[j], gm, gn + j, z);
+            out[base + j] = r[j];
         }
     }
 }

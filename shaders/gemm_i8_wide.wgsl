@@ -92,8 +92,8 @@ fn dots(a: u32, b: vec4<u32>) -> vec4<i32> {
 }
 
 // Stores four int32 sums of row gm, columns gn .. gn + 3, those inside the output.
-fn store4(v: vec4<i32>, gm: u32, gn: u32, z: u32) {
-    store_row4(vec4<f32>(v), gm, gn, z);
+fn store4(v: vec4<i32>, gm: u32, gn: u32, z: u32, cols: Cols4) {
+    store_row4(vec4<f32>(v), gm, gn, z, cols);
 }
 
 @compute @workgroup_size(LANES)
@@ -202,38 +202,40 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
 
     let row = m0 + ly * RM;
     let col = n0 + lx * RN;
-    store4(c0_0, row + 0u, col, wid.z);
-    store4(c0_1, row + 0u, col + 4u, wid.z);
-    store4(c1_0, row + 1u, col, wid.z);
-    store4(c1_1, row + 1u, col + 4u, wid.z);
-    store4(c2_0, row + 2u, col, wid.z);
-    store4(c2_1, row + 2u, col + 4u, wid.z);
-    store4(c3_0, row + 3u, col, wid.z);
-    store4(c3_1, row + 3u, col + 4u, wid.z);
-    store4(c4_0, row + 4u, col, wid.z);
-    store4(c4_1, row + 4u, col + 4u, wid.z);
-    store4(c5_0, row + 5u, col, wid.z);
-    store4(c5_1, row + 5u, col + 4u, wid.z);
-    store4(c6_0, row + 6u, col, wid.z);
-    store4(c6_1, row + 6u, col + 4u, wid.z);
-    store4(c7_0, row + 7u, col, wid.z);
-    store4(c7_1, row + 7u, col + 4u, wid.z);
+    let e0 = cols4(col);
+    let e1 = cols4(col + 4u);
+    store4(c0_0, row + 0u, col, wid.z, e0);
+    store4(c0_1, row + 0u, col + 4u, wid.z, e1);
+    store4(c1_0, row + 1u, col, wid.z, e0);
+    store4(c1_1, row + 1u, col + 4u, wid.z, e1);
+    store4(c2_0, row + 2u, col, wid.z, e0);
+    store4(c2_1, row + 2u, col + 4u, wid.z, e1);
+    store4(c3_0, row + 3u, col, wid.z, e0);
+    store4(c3_1, row + 3u, col + 4u, wid.z, e1);
+    store4(c4_0, row + 4u, col, wid.z, e0);
+    store4(c4_1, row + 4u, col + 4u, wid.z, e1);
+    store4(c5_0, row + 5u, col, wid.z, e0);
+    store4(c5_1, row + 5u, col + 4u, wid.z, e1);
+    store4(c6_0, row + 6u, col, wid.z, e0);
+    store4(c6_1, row + 6u, col + 4u, wid.z, e1);
+    store4(c7_0, row + 7u, col, wid.z, e0);
+    store4(c7_1, row + 7u, col + 4u, wid.z, e1);
     if RM4 > 2u {
-        store4(c8_0, row + 8u, col, wid.z);
-        store4(c8_1, row + 8u, col + 4u, wid.z);
-        store4(c9_0, row + 9u, col, wid.z);
-        store4(c9_1, row + 9u, col + 4u, wid.z);
-        store4(c10_0, row + 10u, col, wid.z);
-        store4(c10_1, row + 10u, col + 4u, wid.z);
-        store4(c11_0, row + 11u, col, wid.z);
-        store4(c11_1, row + 11u, col + 4u, wid.z);
-        store4(c12_0, row + 12u, col, wid.z);
-        store4(c12_1, row + 12u, col + 4u, wid.z);
-        store4(c13_0, row + 13u, col, wid.z);
-        store4(c13_1, row + 13u, col + 4u, wid.z);
-        store4(c14_0, row + 14u, col, wid.z);
-        store4(c14_1, row + 14u, col + 4u, wid.z);
-        store4(c15_0, row + 15u, col, wid.z);
-        store4(c15_1, row + 15u, col + 4u, wid.z);
+        store4(c8_0, row + 8u, col, wid.z, e0);
+        store4(c8_1, row + 8u, col + 4u, wid.z, e1);
+        store4(c9_0, row + 9u, col, wid.z, e0);
+        store4(c9_1, row + 9u, col + 4u, wid.z, e1);
+        store4(c10_0, row + 10u, col, wid.z, e0);
+        store4(c10_1, row + 10u, col + 4u, wid.z, e1);
+        store4(c11_0, row + 11u, col, wid.z, e0);
+        store4(c11_1, row + 11u, col + 4u, wid.z, e1);
+        store4(c12_0, row + 12u, col, wid.z, e0);
+        store4(c12_1, row + 12u, col + 4u, wid.z, e1);
+        store4(c13_0, row + 13u, col, wid.z, e0);
+        store4(c13_1, row + 13u, col + 4u, wid.z, e1);
+        store4(c14_0, row + 14u, col, wid.z, e0);
+        store4(c14_1, row + 14u, col + 4u, wid.z, e1);
+        store4(c15_0, row + 15u, col, wid.z, e0);
+        store4(c15_1, row + 15u, col + 4u, wid.z, e1);
     }
 }

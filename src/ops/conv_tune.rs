@@ -1,12 +1,14 @@
 //! The autotuner's candidates for a convolution: each [`ConvLowering`], its forward and
 //! weight-gradient GEMMs timed on scratch operands.
 
+use std::sync::OnceLock;
+
 use crate::abi::{ConvGeometry, ConvLowering, MAX_K_CHUNK, Precision};
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::measure::{fastest, fits, scratch};
-use crate::ops::conv_gemm;
 use crate::ops::gemm::{self, Epilogue, GemmBuffers};
+use crate::ops::{conv, conv_gemm, gemm_wide};
 use crate::tune::{self, TuneKey};
 
 impl Context {
@@ -32,10 +34,24 @@ impl Context {
         tune::choose(
             self,
             &key,
+            sources(),
             || ConvLowering::heuristic(g, precision, device),
             || measure_conv(self, g, channels, precision),
         )
     }
+}
+
+/// The [`tune::fingerprint`] of every kernel a lowering may run.
+fn sources() -> u32 {
+    static SOURCES: OnceLock<u32> = OnceLock::new();
+    *SOURCES.get_or_init(|| {
+        tune::fingerprint(&[
+            conv::KERNELS,
+            conv_gemm::KERNELS,
+            gemm::KERNELS,
+            gemm_wide::KERNELS,
+        ])
+    })
 }
 
 /// Times a convolution's forward and weight-gradient GEMMs under each [`ConvLowering`]

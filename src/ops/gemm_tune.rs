@@ -1,10 +1,13 @@
 //! The autotuner's candidates for a GEMM: every [`GemmVariant`], timed on scratch operands.
 
+use std::sync::OnceLock;
+
 use crate::abi::{GemmShape, GemmVariant, MAX_K_CHUNK, Precision};
 use crate::error::Result;
 use crate::gpu::{Context, Recording};
 use crate::measure::{fastest, fits, scratch};
 use crate::ops::gemm::{self, Epilogue, GemmBuffers};
+use crate::ops::gemm_wide;
 use crate::tune::{self, TuneKey};
 
 impl Context {
@@ -23,10 +26,17 @@ impl Context {
         tune::choose(
             self,
             &key,
+            sources(),
             || GemmVariant::heuristic(shape, device),
             || measure(self, shape, precision),
         )
     }
+}
+
+/// The [`tune::fingerprint`] of every GEMM kernel.
+fn sources() -> u32 {
+    static SOURCES: OnceLock<u32> = OnceLock::new();
+    *SOURCES.get_or_init(|| tune::fingerprint(&[gemm::KERNELS, gemm_wide::KERNELS]))
 }
 
 /// Times every variant of `shape` on zero operands; `None` when the shape cannot run (its error
