@@ -7,8 +7,11 @@
 // record counts any non-finite gradient or loss (health[0] > 0, see nonfinite_count.wgsl), so a
 // bad step never reaches the weights. PER_LANE elements per lane, WG_SIZE apart so that a
 // workgroup's loads are contiguous: on CPU drivers a workgroup's start costs as much as a few
-// thousand updates, and the factor and the guard are read once per lane.
-// CPU twin: src/cpu/sgd.rs.
+// thousand updates, and the factor and the guard are read once per lane. An element is an
+// `Elem`, prepended per kernel (src/ops/sgd.rs): one f32 in `sgd`, four in `sgd_vec4` (n a
+// multiple of 4), whose per-lane loads CPU drivers make once per vector, not per value (an MLP's
+// update took 60% of the time on lavapipe); the arithmetic is per value either way.
+// CPU twins: src/cpu/sgd.rs (sgd, sgd_vec4).
 
 const WG_SIZE: u32 = 256u;
 // Mirrors `SGD_PER_LANE` in src/ops/sgd.rs.
@@ -39,10 +42,10 @@ struct SgdParams {
 }
 
 @group(0) @binding(0) var<uniform> params: SgdParams;
-@group(0) @binding(1) var<storage> grad: array<f32>;
+@group(0) @binding(1) var<storage> grad: array<Elem>;
 @group(0) @binding(2) var<storage> lr_scale: array<f32>;
-@group(0) @binding(3) var<storage, read_write> weights: array<f32>;
-@group(0) @binding(4) var<storage, read_write> velocity: array<f32>;
+@group(0) @binding(3) var<storage, read_write> weights: array<Elem>;
+@group(0) @binding(4) var<storage, read_write> velocity: array<Elem>;
 @group(0) @binding(5) var<storage> health: array<u32>;
 
 fn lr_factor() -> f32 {
@@ -75,7 +78,8 @@ fn main(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let first = strided_first(gid, nwg, lid, WG_SIZE, PER_LANE);
-    if first >= params.n {
+    let elems = params.n / ELEM_VALUES;
+    if first >= elems {
         return;
     }
     if (params.flags & GUARD) != 0u && health[0] != 0u {
@@ -84,7 +88,7 @@ fn main(
     let lr = params.lr * lr_factor();
     for (var k = 0u; k < PER_LANE; k++) {
         let i = first + k * WG_SIZE;
-        if i >= params.n {
+        if i >= elems {
             return;
         }
         let w = weights[i];

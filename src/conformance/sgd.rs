@@ -10,7 +10,7 @@ use crate::ops::{self, LrScale, SgdBuffers, SgdStep};
 use crate::rng::Gen;
 
 /// The kernels the suite exercises.
-pub(super) const KERNELS: &[&str] = &["sgd"];
+pub(super) const KERNELS: &[&str] = &["sgd", "sgd_vec4"];
 
 /// Momentum, Nesterov and plain steps, with and without a factor from a clip summary.
 pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
@@ -76,7 +76,8 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
         .iter()
         .flat_map(|s| [s[0], s[1], s[2], 0.0, 0.0, 0.0, 0.0, 0.0])
         .collect();
-    for n in [1u32, 1000, 70_000] {
+    // 1 and 1003 run sgd, the multiples of 4 sgd_vec4.
+    for n in [1u32, 1003, 1000, 70_000] {
         for (name, step, scale) in variants {
             let mut w = g.normal_vec(n as usize, 1.0);
             let mut v = vec![0f32; n as usize];
@@ -99,14 +100,19 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
                 ops::sgd(ctx, &mut rec, n, step, bufs)?;
                 ctx.run(&rec)?;
                 let params = SgdParams::new(n, step, scale);
-                cpu::sgd(&params, &table, &[0], &grad, &mut w, &mut v);
+                let twin = match n % 4 {
+                    0 => cpu::sgd_vec4,
+                    _ => cpu::sgd,
+                };
+                twin(&params, &table, &[0], &grad, &mut w, &mut v);
             }
             let gw: Vec<f32> = ctx.read_buffer_async(&wb).await?;
             let gv: Vec<f32> = ctx.read_buffer_async(&vb).await?;
             let scale = |t: &[f32]| -> Vec<f32> { t.iter().map(|x| x.abs() + 1.0).collect() };
             check.close("weights", &gw[..n as usize], &w, &scale(&w), 1e-6);
             check.close("velocity", &gv[..n as usize], &v, &scale(&v), 1e-6);
-            check.finish("sgd", format!("n={n} {name}, 3 steps"), out);
+            let kernel = if n % 4 == 0 { "sgd_vec4" } else { "sgd" };
+            check.finish(kernel, format!("n={n} {name}, 3 steps"), out);
         }
     }
     Ok(())

@@ -38,6 +38,7 @@ pub(super) const KERNELS: &[&str] = &[
     "softmax_xent",
     "nonfinite_count",
     "sgd",
+    "sgd_vec4",
 ];
 
 /// Largest relative float difference a checked training step may show (see

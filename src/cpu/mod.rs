@@ -86,5 +86,5 @@ pub use pool::{add, global_avg_pool_backward, global_avg_pool_forward};
 pub use quantize::{quantize, quantize_fold, quantize_scan};
 pub use quantize_pair::quantize_pair;
 pub use relu::{ReluSaved, relu_backward, relu_forward};
-pub use sgd::sgd;
+pub use sgd::{sgd, sgd_vec4};
 pub use softmax_xent::softmax_xent;

@@ -1,4 +1,4 @@
-//! Twin of `shaders/sgd.wgsl`.
+//! Twins of `shaders/sgd.wgsl`: `sgd` and `sgd_vec4`.
 
 use crate::abi::{GUARD, LrScale, SGD_PER_LANE, SgdParams};
 use crate::cpu::{
@@ -43,18 +43,46 @@ pub fn sgd(
     weights: &mut [f32],
     velocity: &mut [f32],
 ) {
+    step(p, 1, lr_scale, health, grad, weights, velocity);
+}
+
+/// [`sgd`] as `sgd_vec4` walks it: four parameters per element (`p.n` a multiple of 4).
+pub fn sgd_vec4(
+    p: &SgdParams,
+    lr_scale: &[f32],
+    health: &[u32],
+    grad: &[f32],
+    weights: &mut [f32],
+    velocity: &mut [f32],
+) {
+    step(p, 4, lr_scale, health, grad, weights, velocity);
+}
+
+/// `main` with `values` parameters per element.
+fn step(
+    p: &SgdParams,
+    values: usize,
+    lr_scale: &[f32],
+    health: &[u32],
+    grad: &[f32],
+    weights: &mut [f32],
+    velocity: &mut [f32],
+) {
     if p.flags & GUARD != 0 && health[0] != 0 {
         return;
     }
     let lr = p.lr * lr_factor(p, lr_scale);
+    let elems = p.n as usize / values;
     // One iteration of the outer two loops per GPU invocation.
     let (lanes, per_lane) = (WG_SIZE as usize, SGD_PER_LANE as usize);
-    for block in (0..p.n as usize).step_by(lanes * per_lane) {
+    for block in (0..elems).step_by(lanes * per_lane) {
         for lane in 0..lanes {
             for k in 0..per_lane {
-                let i = block + lane + k * lanes;
-                if i < p.n as usize {
-                    update(p, lr, i, grad, weights, velocity);
+                let e = block + lane + k * lanes;
+                if e < elems {
+                    for i in e * values..(e + 1) * values {
+                        update(p, lr, i, grad, weights, velocity);
+                    }
                 }
             }
         }
@@ -87,7 +115,7 @@ const WG_SIZE: u32 = 256;
 
 /// Replays dispatches of `sgd` on this twin.
 pub(crate) const REPLAY: Replay = Replay {
-    kernels: &["sgd"],
+    kernels: &["sgd", "sgd_vec4"],
     run: replay,
     words: |_, _, _| Words::Float,
 };
@@ -99,6 +127,10 @@ fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), Stri
         return Err(bad());
     };
     let (w, v) = (f32s_mut(weights), f32s_mut(velocity));
-    cpu::sgd(&p, f32s(lr_scale), health, f32s(grad), w, v);
+    let twin = match kernel {
+        "sgd_vec4" => cpu::sgd_vec4,
+        _ => cpu::sgd,
+    };
+    twin(&p, f32s(lr_scale), health, f32s(grad), w, v);
     Ok(())
 }

@@ -302,9 +302,9 @@ impl Model {
             updates.push(rec.dispatches.len());
             let bufs = SgdBuffers {
                 guard: Some(&self.health),
-                ..run
+                ..whole_vec4s(run)
             };
-            ops::sgd(ctx, rec, (run.weights.size / 4) as u32, step, bufs)?;
+            ops::sgd(ctx, rec, (bufs.weights.size / 4) as u32, step, bufs)?;
         }
         Ok(updates)
     }
@@ -327,6 +327,24 @@ impl Model {
     /// Every layer's trainables, in the slot order of `health_names`.
     fn trainables(&self) -> Vec<Trainable<'_>> {
         self.layers.iter().flat_map(Layer::trainables).collect()
+    }
+}
+
+/// `run` extended to a multiple of four parameters where its buffers hold them, so that it
+/// runs as `sgd_vec4`: past a trainable's end lies the storage-offset padding of the flat
+/// buffers, zeros that SGD leaves zero.
+fn whole_vec4s<'a>(run: SgdBuffers<'a>) -> SgdBuffers<'a> {
+    let size = run.weights.size.next_multiple_of(16);
+    let views = [run.grad, run.weights, run.velocity];
+    if views.iter().any(|v| v.offset + size > v.buffer.size()) {
+        return run;
+    }
+    let widen = |v: View<'a>| View { size, ..v };
+    SgdBuffers {
+        grad: widen(run.grad),
+        weights: widen(run.weights),
+        velocity: widen(run.velocity),
+        ..run
     }
 }
 

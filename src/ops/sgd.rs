@@ -9,22 +9,39 @@ use crate::ops::check_buffer;
 
 pub use crate::abi::{GUARD, LrScale, SGD_PER_LANE, SgdParams, SgdStep};
 
-/// The kernel declaration of `shaders/sgd.wgsl`.
-pub static SGD: KernelDef = KernelDef {
-    name: "sgd",
-    sources: &[wgsl::COMMON, include_str!("../../shaders/sgd.wgsl")],
-    workgroup_size: [256, 1, 1],
-    bindings: &[
-        ("params", BindType::Uniform),
-        ("grad", BindType::ReadOnly),
-        ("lr_scale", BindType::ReadOnly),
-        ("weights", BindType::ReadWrite),
-        ("velocity", BindType::ReadWrite),
-        ("health", BindType::ReadOnly),
-    ],
-    params_size: std::mem::size_of::<SgdParams>(),
-    uniform_params: true,
-};
+/// The kernel declaration of `shaders/sgd.wgsl`, one f32 per element.
+pub static SGD: KernelDef = sgd_kernel("sgd", &SGD_SOURCES[0]);
+
+/// `sgd` on vec4 elements, for `n` a multiple of 4 (what [`sgd`] runs then): the same arithmetic
+/// per value.
+pub static SGD_VEC4: KernelDef = sgd_kernel("sgd_vec4", &SGD_SOURCES[1]);
+
+static SGD_SOURCES: [[&str; 3]; 2] = [
+    sgd_sources("alias Elem = f32;\nconst ELEM_VALUES: u32 = 1u;\n"),
+    sgd_sources("alias Elem = vec4<f32>;\nconst ELEM_VALUES: u32 = 4u;\n"),
+];
+
+const fn sgd_sources(elem: &'static str) -> [&'static str; 3] {
+    [wgsl::COMMON, elem, include_str!("../../shaders/sgd.wgsl")]
+}
+
+const fn sgd_kernel(name: &'static str, sources: &'static [&'static str]) -> KernelDef {
+    KernelDef {
+        name,
+        sources,
+        workgroup_size: [256, 1, 1],
+        bindings: &[
+            ("params", BindType::Uniform),
+            ("grad", BindType::ReadOnly),
+            ("lr_scale", BindType::ReadOnly),
+            ("weights", BindType::ReadWrite),
+            ("velocity", BindType::ReadWrite),
+            ("health", BindType::ReadOnly),
+        ],
+        params_size: std::mem::size_of::<SgdParams>(),
+        uniform_params: true,
+    }
+}
 
 /// The buffers of one [`sgd`] step.
 #[derive(Clone, Copy, Debug)]
@@ -43,7 +60,7 @@ pub struct SgdBuffers<'a> {
     pub guard: Option<&'a wgpu::Buffer>,
 }
 
-/// Records one step over `n` parameters.
+/// Records one step over `n` parameters (in [`SGD_VEC4`] when `n` is a multiple of 4).
 pub fn sgd(
     ctx: &Context,
     rec: &mut Recording,
@@ -91,14 +108,19 @@ pub fn sgd(
         bufs.velocity,
         health.into(),
     ];
+    let (kernel, values) = match n % 4 {
+        0 => (&SGD_VEC4, 4),
+        _ => (&SGD, 1),
+    };
+    let lanes = (n / values).div_ceil(SGD_PER_LANE);
     rec.push(Dispatch::new(
-        &SGD,
+        kernel,
         &params,
         &b,
-        grid_1d(n.div_ceil(SGD_PER_LANE) as u64, 256),
+        grid_1d(lanes as u64, 256),
     ));
     Ok(())
 }
 
 /// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).
-pub(crate) const KERNELS: &[&KernelDef] = &[&SGD];
+pub(crate) const KERNELS: &[&KernelDef] = &[&SGD, &SGD_VEC4];
