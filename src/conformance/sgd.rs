@@ -78,6 +78,7 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
         .collect();
     // 1 and 1003 run sgd, the multiples of 4 sgd_vec4.
     for n in [1u32, 1003, 1000, 70_000] {
+        let kernel = ops::sgd::kernel_for(n).0.name;
         for (name, step, scale) in variants {
             let mut w = g.normal_vec(n as usize, 1.0);
             let mut v = vec![0f32; n as usize];
@@ -100,18 +101,13 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
                 ops::sgd(ctx, &mut rec, n, step, bufs)?;
                 ctx.run(&rec)?;
                 let params = SgdParams::new(n, step, scale);
-                let twin = match n % 4 {
-                    0 => cpu::sgd_vec4,
-                    _ => cpu::sgd,
-                };
-                twin(&params, &table, &[0], &grad, &mut w, &mut v);
+                cpu::sgd::twin(kernel)(&params, &table, &[0], &grad, &mut w, &mut v);
             }
             let gw: Vec<f32> = ctx.read_buffer_async(&wb).await?;
             let gv: Vec<f32> = ctx.read_buffer_async(&vb).await?;
             let scale = |t: &[f32]| -> Vec<f32> { t.iter().map(|x| x.abs() + 1.0).collect() };
             check.close("weights", &gw[..n as usize], &w, &scale(&w), 1e-6);
             check.close("velocity", &gv[..n as usize], &v, &scale(&v), 1e-6);
-            let kernel = if n % 4 == 0 { "sgd_vec4" } else { "sgd" };
             check.finish(kernel, format!("n={n} {name}, 3 steps"), out);
         }
     }

@@ -1,10 +1,7 @@
 //! Twins of `shaders/sgd.wgsl`: `sgd` and `sgd_vec4`.
 
 use crate::abi::{GUARD, LrScale, SGD_PER_LANE, SgdParams};
-use crate::cpu::{
-    self,
-    replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read},
-};
+use crate::cpu::replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read};
 
 /// The learning-rate factor: `lr_factor()` of the shader.
 pub fn lr_factor(p: &SgdParams, lr_scale: &[f32]) -> f32 {
@@ -110,6 +107,17 @@ fn update(
     weights[i] = w - lr * s;
 }
 
+/// An SGD twin: params, learning-rate factors, health, gradients, weights, momentum.
+pub type SgdTwin = fn(&SgdParams, &[f32], &[u32], &[f32], &mut [f32], &mut [f32]);
+
+/// The twin of kernel `kernel` (`sgd` or `sgd_vec4`).
+pub fn twin(kernel: &str) -> SgdTwin {
+    match kernel {
+        "sgd_vec4" => sgd_vec4,
+        _ => sgd,
+    }
+}
+
 /// Lanes per workgroup of `shaders/sgd.wgsl`.
 const WG_SIZE: u32 = 256;
 
@@ -127,10 +135,6 @@ fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), Stri
         return Err(bad());
     };
     let (w, v) = (f32s_mut(weights), f32s_mut(velocity));
-    let twin = match kernel {
-        "sgd_vec4" => cpu::sgd_vec4,
-        _ => cpu::sgd,
-    };
-    twin(&p, f32s(lr_scale), health, f32s(grad), w, v);
+    twin(kernel)(&p, f32s(lr_scale), health, f32s(grad), w, v);
     Ok(())
 }

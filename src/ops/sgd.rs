@@ -60,6 +60,15 @@ pub struct SgdBuffers<'a> {
     pub guard: Option<&'a wgpu::Buffer>,
 }
 
+/// The kernel [`sgd`] runs for `n` parameters and the parameters in each of its elements:
+/// [`SGD_VEC4`] when `n` is a multiple of 4.
+pub fn kernel_for(n: u32) -> (&'static KernelDef, u32) {
+    match n % 4 {
+        0 => (&SGD_VEC4, 4),
+        _ => (&SGD, 1),
+    }
+}
+
 /// Records one step over `n` parameters (in [`SGD_VEC4`] when `n` is a multiple of 4).
 pub fn sgd(
     ctx: &Context,
@@ -108,10 +117,7 @@ pub fn sgd(
         bufs.velocity,
         health.into(),
     ];
-    let (kernel, values) = match n % 4 {
-        0 => (&SGD_VEC4, 4),
-        _ => (&SGD, 1),
-    };
+    let (kernel, values) = kernel_for(n);
     let lanes = (n / values).div_ceil(SGD_PER_LANE);
     rec.push(Dispatch::new(
         kernel,
