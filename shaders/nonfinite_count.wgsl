@@ -35,26 +35,30 @@ struct NonFiniteParams {
 @group(0) @binding(5) var<storage> ends: array<u32>;
 @group(0) @binding(6) var<storage, read_write> health: array<atomic<u32>>;
 
-// The bits of element i of tensor t.
-fn bits_of(t: u32, i: u32) -> u32 {
-    switch t {
-        case 0u: {
-            return bitcast<u32>(x0[i]);
-        }
-        case 1u: {
-            return bitcast<u32>(x1[i]);
-        }
-        case 2u: {
-            return bitcast<u32>(x2[i]);
-        }
-        default: {
-            return bitcast<u32>(x3[i]);
-        }
-    }
+// 1 if v is NaN or infinite, else 0.
+fn nonfinite(v: f32) -> u32 {
+    return select(0u, 1u, (bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u);
 }
 
+// Whether element i of tensor t (below its length) is NaN or infinite.
 fn is_bad(t: u32, i: u32) -> bool {
-    return i < params.n[t] && (bits_of(t, i) & 0x7f800000u) == 0x7f800000u;
+    if i >= params.n[t] {
+        return false;
+    }
+    switch t {
+        case 0u: {
+            return nonfinite(x0[i]) == 1u;
+        }
+        case 1u: {
+            return nonfinite(x1[i]) == 1u;
+        }
+        case 2u: {
+            return nonfinite(x2[i]) == 1u;
+        }
+        default: {
+            return nonfinite(x3[i]) == 1u;
+        }
+    }
 }
 
 // The segment of the segmented tensor element i belongs to.
@@ -73,35 +77,40 @@ fn main(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let first = strided_first(gid, nwg, lid, WG_SIZE, PER_LANE);
-    // Counting first, in loops small enough for the compiler to unroll (a tensor index known
-    // at compile time reads its binding directly; rolled up, every read would switch on it).
+    // Counting first, a loop per tensor that ends at its length, not an if per element: CPU
+    // drivers run an if's body for every lane under a mask (loads included) but skip a loop no
+    // lane enters, so the tensors a dispatch does not fill, and the short ones past their end,
+    // cost nothing.
+    let lane_end = first + PER_LANE * WG_SIZE;
     var bad = vec4<u32>(0u);
-    for (var t = 0u; t < 4u; t++) {
-        for (var k = 0u; k < PER_LANE; k++) {
-            if is_bad(t, first + k * WG_SIZE) {
-                bad[t] += 1u;
-            }
-        }
+    for (var i = first; i < min(params.n[0], lane_end); i += WG_SIZE) {
+        bad[0] += nonfinite(x0[i]);
     }
-    for (var t = 0u; t < 4u; t++) {
-        if bad[t] > 0u {
-            atomicAdd(&health[0], bad[t]);
-            if t != params.segmented {
+    for (var i = first; i < min(params.n[1], lane_end); i += WG_SIZE) {
+        bad[1] += nonfinite(x1[i]);
+    }
+    for (var i = first; i < min(params.n[2], lane_end); i += WG_SIZE) {
+        bad[2] += nonfinite(x2[i]);
+    }
+    for (var i = first; i < min(params.n[3], lane_end); i += WG_SIZE) {
+        bad[3] += nonfinite(x3[i]);
+    }
+    // Reporting, in a loop that no lane enters while all is well (see above). Each segmented
+    // value into its segment's slot: which segment is looked up only for a bad one.
+    let total = bad[0] + bad[1] + bad[2] + bad[3];
+    for (var found = total; found > 0u; found = 0u) {
+        atomicAdd(&health[0], total);
+        for (var t = 0u; t < 4u; t++) {
+            if bad[t] > 0u && t != params.segmented {
                 atomicAdd(&health[params.slot[t]], bad[t]);
             }
         }
-    }
-    if params.segmented >= 4u {
-        return;
-    }
-    // The segmented tensor's values, each into its segment's slot. A loop, not an if: CPU
-    // drivers run an if's body for every lane under a mask, but leave a loop no lane enters.
-    let t = params.segmented;
-    for (var found = bad[t]; found > 0u; found = 0u) {
-        for (var k = 0u; k < PER_LANE; k++) {
-            let i = first + k * WG_SIZE;
-            if is_bad(t, i) {
-                atomicAdd(&health[params.slot[t] + segment_of(i)], 1u);
+        let t = params.segmented;
+        if t < 4u {
+            for (var i = first; i < lane_end; i += WG_SIZE) {
+                if is_bad(t, i) {
+                    atomicAdd(&health[params.slot[t] + segment_of(i)], 1u);
+                }
             }
         }
     }

@@ -42,6 +42,9 @@ const PART_WORDS: u32 = 8u;
 @group(0) @binding(3) var<storage, read_write> packed: array<u32>;
 @group(0) @binding(4) var<storage, read_write> scales: array<f32>;
 @group(0) @binding(5) var<storage, read_write> mask: array<u32>;
+// `input` again, its whole vec4s: CPU drivers load a vector for the cost of one value (SCAN's
+// rereading, and the words of the MARKS variants, whose cols % 4 == 0 makes each word one vec4).
+@group(0) @binding(6) var<storage> input4: array<vec4<f32>>;
 
 // A workgroup's 1024 elements: 32 mask words, gathered here and stored whole.
 var<workgroup> positive: array<atomic<u32>, 32>;
@@ -71,12 +74,14 @@ fn main(
         workgroupBarrier();
     }
     if SCAN {
+        let n = params.rows * params.cols;
         var m = 0.0;
-        for (var e = lid; e < params.rows * params.cols; e += WG_SIZE) {
-            let x = input[e];
-            if is_finite_f32(x) {
-                m = max(m, abs(x));
-            }
+        for (var e = lid; e < n / 4u; e += WG_SIZE) {
+            let v = input4[e];
+            m = max(m, max(max(finite_abs(v.x), finite_abs(v.y)), max(finite_abs(v.z), finite_abs(v.w))));
+        }
+        for (var e = n - n % 4u + lid; e < n; e += WG_SIZE) {
+            m = max(m, finite_abs(input[e]));
         }
         lane_max[lid] = m;
         for (var stride = WG_SIZE / 2u; stride > 0u; stride = stride / 2u) {
@@ -113,6 +118,11 @@ fn main(
     }
 }
 
+// |x|, or 0 where x is NaN or infinite (max|x| is over the finite values).
+fn finite_abs(x: f32) -> f32 {
+    return select(0.0, abs(x), is_finite_f32(x));
+}
+
 fn quantize_word(idx: u32, lid: u32) {
     let r = idx / params.cols4;
     let c4 = idx % params.cols4;
@@ -121,6 +131,10 @@ fn quantize_word(idx: u32, lid: u32) {
     let row_ch = select(0u, r, params.axis == AXIS_ROWS);
     let first_row = r == 0u || params.axis == AXIS_ROWS;
     var q = vec4<i32>(0);
+    var word = vec4<f32>(0.0);
+    if MARKS {
+        word = input4[idx];
+    }
     var clip = 0.0;
     var valid = false;
     var inv = 0.0;
@@ -147,15 +161,19 @@ fn quantize_word(idx: u32, lid: u32) {
             scales[ch] = select(0.0, step_of(clip), valid);
         }
         let e = r * params.cols + c;
-        if MARKS && input[e] > 0.0 {
-            nibble |= 1u << j;
+        var x = 0.0;
+        if MARKS {
+            x = word[j];
+            nibble |= select(0u, 1u << j, x > 0.0);
+        } else {
+            x = input[e];
         }
         if valid {
             var rnd = 0u;
             if params.rounding == ROUND_STOCHASTIC {
                 rnd = rng_u32(params.seed, e);
             }
-            q[j] = quantize_one(input[e], clip, inv, params.rounding, rnd);
+            q[j] = quantize_one(x, clip, inv, params.rounding, rnd);
         }
     }
     packed[idx] = pack4xI8(q);

@@ -1,13 +1,16 @@
 //! Both statistics passes (`channel_stats`, `channel_stats_tail` and their reductions) against
-//! their twins, one dispatch for both passes against two, and the folds on subgroup shuffles
-//! against those through workgroup memory.
+//! their twins, one dispatch for both passes against two, a lane per channel
+//! (`channel_stats_per_lane`) against a workgroup, and the folds on subgroup shuffles against
+//! those through workgroup memory.
 
 use super::check::Check;
 use super::grids::AXES;
 use super::harness::{StatsRun, default_ratios, gpu_channel_stats, twin_channel_stats};
 use super::{CaseResult, Extent};
+use crate::cpu;
 use crate::error::Result;
 use crate::gpu::Context;
+use crate::ops::channel_stats::{PER_LANE_MAX_LEN, segments};
 use crate::ops::{ChannelStat, Layout};
 use crate::rng::Gen;
 
@@ -17,6 +20,7 @@ pub(super) const KERNELS: &[&str] = &[
     "channel_stats_reduce",
     "channel_stats_tail",
     "channel_stats_tail_reduce",
+    "channel_stats_per_lane",
 ];
 
 /// One float statistic and the scale its tolerance is relative to.
@@ -83,68 +87,13 @@ pub(super) async fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResul
                 let again = gpu_channel_stats(ctx, &layout, input, &ratios, true).await?;
                 let twin = twin_channel_stats(&layout, input, &ratios, Some(&p1));
                 let (twin1, twin2, twin_terms) = (twin.pass1, twin.pass2, twin.terms);
-                let mut check = Check::new();
-                let field = |v: &[ChannelStat], f: fn(&ChannelStat) -> f32| -> Vec<f32> {
-                    v.iter().map(f).collect()
-                };
                 let counts = |v: &[ChannelStat]| -> Vec<[u32; 3]> {
                     v.iter()
                         .map(|s| [s.count, s.nonfinite, s.above_sigma])
                         .collect()
                 };
-                check.exact_f32(
-                    "max_abs",
-                    &field(&p1, |s| s.max_abs),
-                    &field(&twin1, |s| s.max_abs),
-                );
-                check.exact("count, nonfinite", &counts(&p1), &counts(&twin1));
-                // Vulkan lets a driver flush subnormal results to zero (NVIDIA's do, llvmpipe's
-                // do not): a square or product below f32::MIN_POSITIVE may vanish. The scales
-                // below allow what that can change — per element at most MIN_POSITIVE in a sum
-                // of squares, about √MIN_POSITIVE in a standard deviation — which only matters
-                // for data near 1e-19 and below.
-                const TOL: f32 = 1e-4;
-                let flush = |count: u32| count as f32 * f32::MIN_POSITIVE / TOL;
-                let std_flush = f32::MIN_POSITIVE.sqrt() / TOL;
-                let scale: Vec<f32> = twin1
-                    .iter()
-                    .map(|s| s.mean.abs() + s.std_dev + std_flush)
-                    .collect();
-                let sq_scale: Vec<f32> = twin1
-                    .iter()
-                    .map(|s| s.sum_sq + flush(s.count.max(1)))
-                    .collect();
-                let moments: [Moment; 3] = [
-                    Moment {
-                        name: "mean",
-                        get: |s| s.mean,
-                        scale: &scale,
-                    },
-                    Moment {
-                        name: "std",
-                        get: |s| s.std_dev,
-                        scale: &scale,
-                    },
-                    Moment {
-                        name: "sum_sq",
-                        get: |s| s.sum_sq,
-                        scale: &sq_scale,
-                    },
-                ];
-                for Moment {
-                    name,
-                    get,
-                    scale: tol_scale,
-                } in moments
-                {
-                    check.close(
-                        name,
-                        &field(&p1, get),
-                        &field(&twin1, get),
-                        tol_scale,
-                        TOL as f64,
-                    );
-                }
+                let mut check = Check::new();
+                pass1_matches(&mut check, "", &p1, &twin1);
                 check.exact("above_sigma", &counts(&p2), &counts(&twin2));
                 let flat = |t: &[[f32; 2]]| -> Vec<f32> { t.iter().flatten().copied().collect() };
                 let term_scale: Vec<f32> = (0..terms.len() * 2)
@@ -158,13 +107,24 @@ pub(super) async fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResul
                     &flat(&terms),
                     &flat(&twin_terms),
                     &term_scale,
-                    1e-4,
+                    TOL as f64,
                 );
                 // Determinism, and one dispatch = two passes: the same input gives the same bits.
                 let bits = |v: &[ChannelStat]| -> Vec<u8> { bytemuck::cast_slice(v).to_vec() };
                 check.exact("rerun stats bits", &bits(&again.pass2), &bits(&p2));
                 check.exact("rerun pass-1 bits", &bits(&again.pass1), &bits(&p1));
                 check.exact_f32("rerun cosine terms", &flat(&again.terms), &flat(&terms));
+                // Without candidates short channels take a lane each: the same bits again.
+                if segments(&layout) == 1 && layout.channel_len() <= PER_LANE_MAX_LEN {
+                    let lanes = gpu_channel_stats(ctx, &layout, input, &[], true)
+                        .await?
+                        .pass2;
+                    let mut twin = vec![ChannelStat::default(); layout.channels()];
+                    cpu::channel_stats_per_lane(&layout, input, &mut twin);
+                    pass1_matches(&mut check, "per lane: ", &lanes, &twin);
+                    check.exact("per lane: above_sigma", &counts(&lanes), &counts(&twin));
+                    check.exact("per lane = per workgroup bits", &bits(&lanes), &bits(&p2));
+                }
                 check.finish(
                     "channel_stats",
                     format!("{rows}x{cols} {axis:?} {data_name}"),
@@ -203,4 +163,76 @@ pub(super) async fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResul
         }
     }
     Ok(())
+}
+
+/// Tolerance of the float statistics, relative to their scale.
+const TOL: f32 = 1e-4;
+
+/// What flushing subnormal results to zero can change in a sum of `count` squares, over [`TOL`].
+fn flush(count: u32) -> f32 {
+    count as f32 * f32::MIN_POSITIVE / TOL
+}
+
+/// Pass 1's statistics against the twin's: max|x| and the counts exact, the moments within 1e-4
+/// of their scale. Names start with `prefix`.
+fn pass1_matches(check: &mut Check, prefix: &str, gpu: &[ChannelStat], twin: &[ChannelStat]) {
+    let field =
+        |v: &[ChannelStat], f: fn(&ChannelStat) -> f32| -> Vec<f32> { v.iter().map(f).collect() };
+    let counts =
+        |v: &[ChannelStat]| -> Vec<[u32; 2]> { v.iter().map(|s| [s.count, s.nonfinite]).collect() };
+    check.exact_f32(
+        &format!("{prefix}max_abs"),
+        &field(gpu, |s| s.max_abs),
+        &field(twin, |s| s.max_abs),
+    );
+    check.exact(
+        &format!("{prefix}count, nonfinite"),
+        &counts(gpu),
+        &counts(twin),
+    );
+    // Vulkan lets a driver flush subnormal results to zero (NVIDIA's do, llvmpipe's
+    // do not): a square or product below f32::MIN_POSITIVE may vanish. The scales
+    // below allow what that can change — per element at most MIN_POSITIVE in a sum
+    // of squares, about √MIN_POSITIVE in a standard deviation — which only matters
+    // for data near 1e-19 and below.
+    let std_flush = f32::MIN_POSITIVE.sqrt() / TOL;
+    let scale: Vec<f32> = twin
+        .iter()
+        .map(|s| s.mean.abs() + s.std_dev + std_flush)
+        .collect();
+    let sq_scale: Vec<f32> = twin
+        .iter()
+        .map(|s| s.sum_sq + flush(s.count.max(1)))
+        .collect();
+    let moments: [Moment; 3] = [
+        Moment {
+            name: "mean",
+            get: |s| s.mean,
+            scale: &scale,
+        },
+        Moment {
+            name: "std",
+            get: |s| s.std_dev,
+            scale: &scale,
+        },
+        Moment {
+            name: "sum_sq",
+            get: |s| s.sum_sq,
+            scale: &sq_scale,
+        },
+    ];
+    for Moment {
+        name,
+        get,
+        scale: tol_scale,
+    } in moments
+    {
+        check.close(
+            &format!("{prefix}{name}"),
+            &field(gpu, get),
+            &field(twin, get),
+            tol_scale,
+            TOL as f64,
+        );
+    }
 }

@@ -122,7 +122,9 @@ pub async fn gpu_channel_stats(
     let bytes = (layout.channels() * std::mem::size_of::<ChannelStat>()) as u64;
     let stats = ctx.storage_buffer("test.stats", bytes);
     let ratio_buf = ctx.upload("test.ratios", ratios);
-    let terms = ctx.storage_buffer("test.terms", (layout.channels() * ratios.len() * 8) as u64);
+    // At least one pair, so that a run without candidates still binds a buffer.
+    let pairs = layout.channels() * ratios.len().max(1);
+    let terms = ctx.storage_buffer("test.terms", pairs as u64 * 8);
     let candidates = (!ratios.is_empty()).then_some(Candidates {
         count: ratios.len(),
         ratios: &ratio_buf,

@@ -1,5 +1,5 @@
-//! Twin of `shaders/channel_stats.wgsl` (and the shared helpers of `stats_common.wgsl` and
-//! `stats_fold.wgsl`).
+//! Twin of `shaders/channel_stats.wgsl` (and the shared helpers of `stats_common.wgsl`,
+//! `stats_moments.wgsl` and `stats_fold.wgsl`).
 
 use crate::abi::{
     ChannelAxis, ChannelStat, Layout, SEG_LEN, STATS_WG_SIZE, StatsParams, StatsPartial, segments,
@@ -58,7 +58,7 @@ pub(crate) fn combine(a: StatsPartial, b: StatsPartial) -> StatsPartial {
     }
 }
 
-/// `lane_partial()` of `stats_fold.wgsl`: lane `lid`'s share of pass 1 over elements
+/// `lane_partial()` of `stats_moments.wgsl`: lane `lid`'s share of pass 1 over elements
 /// `start + lid, + WG_SIZE, … < end` of channel `ch`.
 pub(crate) fn lane_partial(
     layout: &Layout,
@@ -109,7 +109,7 @@ pub fn channel_stats(
     }
 }
 
-/// `finalize()` of `shaders/stats_fold.wgsl`: a channel's statistics from the fold of all its
+/// `finalize()` of `shaders/stats_moments.wgsl`: a channel's statistics from the fold of all its
 /// elements.
 pub(crate) fn finalize(layout: &Layout, input: &[f32], ch: usize, t: StatsPartial) -> ChannelStat {
     let (mut mean, mut std_dev) = (0.0, 0.0);

@@ -12,6 +12,7 @@ pub mod replay;
 
 pub mod batchnorm;
 pub mod channel_stats;
+pub mod channel_stats_per_lane;
 pub mod channel_stats_reduce;
 pub mod channel_stats_tail;
 pub mod channel_stats_tail_reduce;
@@ -40,6 +41,7 @@ pub mod softmax_xent;
 pub static REPLAYS: &[&replay::Replay] = &[
     &batchnorm::REPLAY,
     &channel_stats::REPLAY,
+    &channel_stats_per_lane::REPLAY,
     &channel_stats_reduce::REPLAY,
     &channel_stats_tail::REPLAY,
     &channel_stats_tail_reduce::REPLAY,
@@ -67,6 +69,7 @@ pub static REPLAYS: &[&replay::Replay] = &[
 
 pub use batchnorm::{batchnorm, batchnorm_backward, batchnorm_grad_prep};
 pub use channel_stats::channel_stats;
+pub use channel_stats_per_lane::channel_stats_per_lane;
 pub use channel_stats_reduce::channel_stats_reduce;
 pub use channel_stats_tail::channel_stats_tail;
 pub use channel_stats_tail_reduce::channel_stats_tail_reduce;

@@ -14,38 +14,39 @@ const WG_SIZE: usize = 256;
 pub fn nonfinite_count(tensors: &[(&[f32], usize, &[u32])], health: &mut [u32]) {
     let per_lane = NONFINITE_PER_LANE as usize;
     let segmented = tensors.iter().position(|(_, _, ends)| !ends.is_empty());
-    let is_bad = |x: &[f32], i: usize| i < x.len() && x[i].to_bits() & 0x7f80_0000 == 0x7f80_0000;
+    let nonfinite = |v: f32| u32::from(v.to_bits() & 0x7f80_0000 == 0x7f80_0000);
     let most = tensors.iter().map(|(x, ..)| x.len()).max().unwrap_or(0);
     for workgroup in 0..most.div_ceil(WG_SIZE * per_lane) {
         for lid in 0..WG_SIZE {
             let first = workgroup * WG_SIZE * per_lane + lid;
+            let lane_end = first + per_lane * WG_SIZE;
             let mut bad = [0u32; NONFINITE_TENSORS];
             for (t, &(x, ..)) in tensors.iter().enumerate() {
-                for k in 0..per_lane {
-                    if is_bad(x, first + k * WG_SIZE) {
-                        bad[t] += 1;
-                    }
+                let mut i = first;
+                while i < x.len().min(lane_end) {
+                    bad[t] += nonfinite(x[i]);
+                    i += WG_SIZE;
                 }
             }
-            for (t, &(_, slot, _)) in tensors.iter().enumerate() {
-                if bad[t] > 0 {
-                    health[0] = health[0].wrapping_add(bad[t]);
-                    if Some(t) != segmented {
-                        health[slot] = health[slot].wrapping_add(bad[t]);
-                    }
-                }
-            }
-            let Some(s) = segmented else {
+            let total: u32 = bad.iter().sum();
+            if total == 0 {
                 continue;
-            };
-            let (x, slot, ends) = tensors[s];
-            if bad[s] > 0 {
-                for k in 0..per_lane {
-                    let i = first + k * WG_SIZE;
-                    if is_bad(x, i) {
+            }
+            health[0] = health[0].wrapping_add(total);
+            for (t, &(_, slot, _)) in tensors.iter().enumerate() {
+                if bad[t] > 0 && Some(t) != segmented {
+                    health[slot] = health[slot].wrapping_add(bad[t]);
+                }
+            }
+            if let Some(s) = segmented {
+                let (x, slot, ends) = tensors[s];
+                let mut i = first;
+                while i < lane_end {
+                    if i < x.len() && nonfinite(x[i]) == 1 {
                         let at = slot + segment_of(ends, i);
                         health[at] = health[at].wrapping_add(1);
                     }
+                    i += WG_SIZE;
                 }
             }
         }

@@ -90,8 +90,8 @@ pub fn quantize_fold(
 }
 
 /// `quantize_scan`: a per-tensor `layout` whose clip is max|x| over the finite elements of
-/// `input`, taken as each GPU workgroup takes it (lane `l` over elements `l`, `l + 256`, ...,
-/// then a tree) and written to `clips[0]`; then [`quantize`] with that clip.
+/// `input`, taken as each GPU workgroup takes it (lane `l` over vec4s `l`, `l + 256`, ..., then
+/// over the elements past the last whole vec4, then a tree) and written to `clips[0]`; then [`quantize`] with that clip.
 pub fn quantize_scan(
     layout: &Layout,
     rounding: Rounding,
@@ -102,12 +102,17 @@ pub fn quantize_scan(
     relu_mask: Option<&mut [u32]>,
 ) {
     const LANES: usize = 256;
+    let finite_abs = |x: f32| if is_finite_f32(x) { x.abs() } else { 0.0 };
+    let n = layout.len();
+    let (vec4s, tail) = input[..n].split_at(n - n % 4);
     let mut lanes = [0f32; LANES];
     for (l, m) in lanes.iter_mut().enumerate() {
-        for &x in input[..layout.len()].iter().skip(l).step_by(LANES) {
-            if is_finite_f32(x) {
-                *m = m.max(x.abs());
-            }
+        for v in vec4s.chunks_exact(4).skip(l).step_by(LANES) {
+            let [a, b, c, d] = [v[0], v[1], v[2], v[3]].map(finite_abs);
+            *m = m.max(a.max(b).max(c.max(d)));
+        }
+        for &x in tail.iter().skip(l).step_by(LANES) {
+            *m = m.max(finite_abs(x));
         }
     }
     let mut stride = LANES / 2;
@@ -147,7 +152,8 @@ pub(crate) const REPLAY: Replay = Replay {
 fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), String> {
     let bad = || bad_bindings(kernel);
     let p: QuantizeParams = read(params);
-    let [input, clips, packed, scales, mask] = bufs else {
+    // input4 is input's whole vec4s again.
+    let [input, clips, packed, scales, mask, _input4] = bufs else {
         return Err(bad());
     };
     let layout = Layout::new(p.rows, p.cols, ChannelAxis::from_code(p.axis));

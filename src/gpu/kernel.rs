@@ -97,7 +97,9 @@ pub mod wgsl {
     pub const GEMM_GATE: &str = include_str!("../../shaders/gemm_gate.wgsl");
     /// `shaders/stats_common.wgsl`: parameter block and channel mapping of both stats passes.
     pub const STATS_COMMON: &str = include_str!("../../shaders/stats_common.wgsl");
-    /// `shaders/stats_fold.wgsl`: combining pass-1 records across lanes.
+    /// `shaders/stats_moments.wgsl`: one lane's share of pass 1 and a channel's statistics.
+    pub const STATS_MOMENTS: &str = include_str!("../../shaders/stats_moments.wgsl");
+    /// `shaders/stats_fold.wgsl`: combining pass-1 records across a workgroup's lanes.
     pub const STATS_FOLD: &str = include_str!("../../shaders/stats_fold.wgsl");
     /// `shaders/tail_fold.wgsl`: count and pair folds of pass 2.
     pub const TAIL_FOLD: &str = include_str!("../../shaders/tail_fold.wgsl");

@@ -34,6 +34,7 @@ pub static CHANNEL_STATS: KernelDef = KernelDef {
         wgsl::COMMON,
         wgsl::STATS_COMMON,
         wgsl::FOLD_SHARED,
+        wgsl::STATS_MOMENTS,
         wgsl::STATS_FOLD,
         include_str!("../../shaders/channel_stats.wgsl"),
     ],
@@ -55,6 +56,7 @@ pub static CHANNEL_STATS_REDUCE: KernelDef = KernelDef {
         wgsl::COMMON,
         wgsl::STATS_COMMON,
         wgsl::FOLD_SHARED,
+        wgsl::STATS_MOMENTS,
         wgsl::STATS_FOLD,
         include_str!("../../shaders/channel_stats_reduce.wgsl"),
     ],
@@ -76,6 +78,7 @@ pub static CHANNEL_STATS_TAIL: KernelDef = KernelDef {
         wgsl::COMMON,
         wgsl::STATS_COMMON,
         wgsl::FOLD_SHARED,
+        wgsl::STATS_MOMENTS,
         wgsl::STATS_FOLD,
         wgsl::TAIL_FOLD,
         include_str!("../../shaders/channel_stats_tail.wgsl"),
@@ -113,6 +116,31 @@ pub static CHANNEL_STATS_TAIL_REDUCE: KernelDef = KernelDef {
     params_size: std::mem::size_of::<StatsParams>(),
     uniform_params: true,
 };
+
+/// The kernel declaration of `shaders/channel_stats_per_lane.wgsl` (both passes, a lane per
+/// channel).
+pub static CHANNEL_STATS_PER_LANE: KernelDef = KernelDef {
+    name: "channel_stats_per_lane",
+    sources: &[
+        wgsl::COMMON,
+        wgsl::STATS_COMMON,
+        wgsl::STATS_MOMENTS,
+        include_str!("../../shaders/channel_stats_per_lane.wgsl"),
+    ],
+    workgroup_size: [WG_LANES, 1, 1],
+    bindings: &[
+        ("params", BindType::Uniform),
+        ("input", BindType::ReadOnly),
+        ("stats", BindType::ReadWrite),
+    ],
+    params_size: std::mem::size_of::<StatsParams>(),
+    uniform_params: true,
+};
+
+/// The longest channel [`channel_stats_both`] gives a lane of its own when no candidate clips
+/// are asked for ([`CHANNEL_STATS_PER_LANE`]): a batch's gradient column up to batch 1024. Longer
+/// channels are fewer, and a workgroup each spreads them over more cores.
+pub const PER_LANE_MAX_LEN: usize = 1024;
 
 /// Scratch bytes for pass 1's partials.
 pub fn partials_bytes(layout: &Layout) -> u64 {
@@ -248,7 +276,8 @@ pub fn channel_stats_tail(
 /// Records both passes, [`channel_stats`] then [`channel_stats_tail`]. Where every channel is one
 /// segment (a gradient's columns, a tensor of up to [`SEG_LEN`] elements) that is one dispatch:
 /// each workgroup takes pass 1 over its channel, then pass 2, so the tensor is read by a single
-/// pass for all its statistics, with the same bits as the two passes.
+/// pass for all its statistics, with the same bits as the two passes; without candidates and
+/// with channels of up to [`PER_LANE_MAX_LEN`] elements, each lane takes a channel.
 pub fn channel_stats_both(
     ctx: &Context,
     rec: &mut Recording,
@@ -260,6 +289,19 @@ pub fn channel_stats_both(
 ) -> Result<()> {
     layout.validate("channel_stats")?;
     let one_pass = segments(layout) == 1;
+    if one_pass && candidates.is_none() && layout.channel_len() <= PER_LANE_MAX_LEN {
+        const OP: &str = "channel_stats_per_lane";
+        check_buffer(OP, "input", input, layout.len() as u64 * 4)?;
+        check_buffer(OP, "stats", stats, stat_bytes(layout))?;
+        let lanes = layout.channels() as u64;
+        rec.push(Dispatch::new(
+            &CHANNEL_STATS_PER_LANE,
+            &StatsParams::new(layout, 0),
+            &[input, stats],
+            grid_groups(lanes.div_ceil(WG_LANES as u64)),
+        ));
+        return Ok(());
+    }
     if !one_pass {
         channel_stats(ctx, rec, layout, input, stats, scratch)?;
     }
@@ -346,4 +388,5 @@ pub(crate) const KERNELS: &[&KernelDef] = &[
     &CHANNEL_STATS_REDUCE,
     &CHANNEL_STATS_TAIL,
     &CHANNEL_STATS_TAIL_REDUCE,
+    &CHANNEL_STATS_PER_LANE,
 ];

@@ -73,6 +73,7 @@ const fn quantize_kernel(name: &'static str, sources: &'static [&'static str]) -
             ("packed", BindType::ReadWrite),
             ("scales", BindType::ReadWrite),
             ("mask", BindType::ReadWrite),
+            ("input4", BindType::ReadOnly),
         ],
         params_size: std::mem::size_of::<QuantizeParams>(),
         uniform_params: true,
@@ -189,6 +190,14 @@ pub fn quantize_scan(
     )
 }
 
+/// `input`'s whole vec4s, for the kernels' `input4`; a placeholder where it holds none.
+fn whole_vec4s<'a>(ctx: &'a Context, input: View<'a>) -> View<'a> {
+    match input.size - input.size % 16 {
+        0 => ctx.unused_binding(0).into(),
+        size => View { size, ..input },
+    }
+}
+
 /// Where a quantization's clips come from.
 #[derive(Clone, Copy)]
 enum ClipSource {
@@ -260,6 +269,7 @@ fn record(
             packed.into(),
             scales.into(),
             relu_mask.unwrap_or(ctx.unused_binding(1)).into(),
+            whole_vec4s(ctx, input),
         ],
         grid_1d(layout.packed_words() as u64, 256),
     ));
