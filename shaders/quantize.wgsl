@@ -43,13 +43,15 @@ const PART_WORDS: u32 = 8u;
 @group(0) @binding(4) var<storage, read_write> scales: array<f32>;
 @group(0) @binding(5) var<storage, read_write> mask: array<u32>;
 // `input` again, its whole vec4s: CPU drivers load a vector for the cost of one value (SCAN's
-// rereading, and the words of the MARKS variants, whose cols % 4 == 0 makes each word one vec4).
+// rereading, and the words where cols % 4 == 0 makes each word one vec4).
 @group(0) @binding(6) var<storage> input4: array<vec4<f32>>;
 
 // A workgroup's 1024 elements: 32 mask words, gathered here and stored whole.
 var<workgroup> positive: array<atomic<u32>, 32>;
-// FOLD, SCAN: the tensor's clip, folded by lane 0 and read by all.
+// FOLD, SCAN: the tensor's clip, folded by lane 0 and read by all, and its inv_step (a long
+// division, taken once per workgroup instead of once per lane).
 var<workgroup> folded: f32;
+var<workgroup> folded_inv: f32;
 // SCAN: each lane's max|x|, folded as a tree.
 var<workgroup> lane_max: array<f32, WG_SIZE>;
 
@@ -67,6 +69,7 @@ fn main(
                 c = max(c, clips[params.clip_offset + p * PART_WORDS]);
             }
             folded = c;
+            folded_inv = inv_step(c);
             if idx == 0u {
                 clips[params.clip_offset + params.clip_parts * PART_WORDS] = c;
             }
@@ -93,6 +96,7 @@ fn main(
         workgroupBarrier();
         if lid == 0u {
             folded = lane_max[0];
+            folded_inv = inv_step(folded);
             if idx == 0u {
                 clips[params.clip_offset] = folded;
             }
@@ -131,9 +135,16 @@ fn quantize_word(idx: u32, lid: u32) {
     let row_ch = select(0u, r, params.axis == AXIS_ROWS);
     let first_row = r == 0u || params.axis == AXIS_ROWS;
     var q = vec4<i32>(0);
+    // The word's values: one vec4 where cols % 4 == 0 (always with MARKS), else up to four
+    // values. Loops, not ifs: CPU drivers skip a loop that no lane enters but run both sides of
+    // an if under masks, loads included.
+    let whole = MARKS || params.cols % 4u == 0u;
     var word = vec4<f32>(0.0);
-    if MARKS {
+    for (var once = whole; once; once = false) {
         word = input4[idx];
+    }
+    for (var j = 0u; j < 4u && !whole && c4 * 4u + j < params.cols; j++) {
+        word[j] = input[r * params.cols + c4 * 4u + j];
     }
     var clip = 0.0;
     var valid = false;
@@ -150,23 +161,21 @@ fn quantize_word(idx: u32, lid: u32) {
         if j == 0u || by_col {
             if FOLD || SCAN {
                 clip = folded;
+                inv = folded_inv;
             } else {
                 clip = clips[params.clip_offset + ch];
+                inv = inv_step(clip);
             }
             valid = clip_is_valid(clip);
-            inv = inv_step(clip);
         }
         // Exactly one invocation writes each channel's scale: the one holding its first element.
         if first_row && (c == 0u || by_col) {
             scales[ch] = select(0.0, step_of(clip), valid);
         }
         let e = r * params.cols + c;
-        var x = 0.0;
+        let x = word[j];
         if MARKS {
-            x = word[j];
             nibble |= select(0u, 1u << j, x > 0.0);
-        } else {
-            x = input[e];
         }
         if valid {
             var rnd = 0u;

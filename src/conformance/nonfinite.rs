@@ -10,7 +10,7 @@ use crate::ops::nonfinite::Checked;
 use crate::rng::Gen;
 
 /// The kernels the suite exercises.
-pub(super) const KERNELS: &[&str] = &["nonfinite_count"];
+pub(super) const KERNELS: &[&str] = &["nonfinite_count", "nonfinite_count_vec4"];
 
 /// NaN and infinity counts into a health record: signalling and quiet NaNs, ±Inf, the largest
 /// finite values (not counted), tensors of different lengths in one dispatch, more tensors
@@ -61,6 +61,7 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
         check.exact("count", &[twin[2]], &[expected]);
         check.finish("nonfinite", format!("n={n} and 3 in one dispatch"), out);
     }
+    vec4s(ctx, &mut g, out).await?;
     // Six tensors (two dispatches), one NaN more in each than in the one before, two of them
     // into one slot.
     let tensors: Vec<Vec<f32>> = (0..6)
@@ -185,6 +186,55 @@ async fn segmented(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Res
             format!("{segments} segments of n={n} beside 2 values, one dispatch"),
             out,
         );
+    }
+    Ok(())
+}
+
+/// Tensors whose buffers hold whole vec4s run `nonfinite_count_vec4`: the counts of the scalar
+/// kernel's twin, and NaNs in the last vec4 past a tensor's length not counted.
+async fn vec4s(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Result<()> {
+    for n in [1usize, 255, 70_001] {
+        let mut x = g.normal_vec(n, 1.0);
+        for i in (0..n).step_by(997) {
+            x[i] = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][i % 3];
+        }
+        let padded: Vec<f32> = x
+            .iter()
+            .copied()
+            .chain(std::iter::repeat(f32::NAN))
+            .take(n.next_multiple_of(4))
+            .collect();
+        let y = [1.0, f32::NAN, 2.0, f32::NAN];
+        let (xb, yb) = (ctx.upload("test.x", &padded), ctx.upload("test.y", &y));
+        let health = ctx.storage_buffer("test.health", 4 * 4);
+        let checked = [
+            Checked {
+                x: (&xb).into(),
+                n: n as u32,
+                slot: 2,
+                ends: &[],
+            },
+            Checked {
+                x: (&yb).into(),
+                n: 3,
+                slot: 3,
+                ends: &[],
+            },
+        ];
+        let mut rec = Recording::new();
+        ops::nonfinite::nonfinite_count(ctx, &mut rec, &checked, &health)?;
+        let kernels: Vec<&str> = rec.dispatches.iter().map(|d| d.def.name).collect();
+        ctx.run(&rec)?;
+        let gpu: Vec<u32> = ctx.read_buffer_async(&health).await?;
+        let tensors: [(&[f32], usize, &[u32]); 2] = [(&x, 2, &[]), (&y[..3], 3, &[])];
+        let (mut twin, mut scalar) = (vec![0u32; 4], vec![0u32; 4]);
+        cpu::nonfinite_count_vec4(&tensors, &mut twin);
+        cpu::nonfinite_count(&tensors, &mut scalar);
+        let mut check = Check::new();
+        check.exact("kernel", &kernels, &["nonfinite_count_vec4"]);
+        check.exact("health", &gpu[..4], &twin);
+        check.exact("health, scalar twin", &twin, &scalar);
+        check.finish("nonfinite", format!("n={n} and 3 on vec4s"), out);
     }
     Ok(())
 }

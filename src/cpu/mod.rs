@@ -84,7 +84,7 @@ pub use gemm_i8::conv_i8;
 pub use gemm_i8::{CpuEpilogue, CpuGate, CpuScale, dot4_i8_packed, gemm_i8};
 pub use gemm_reduce::gemm_reduce;
 pub use maxpool::{maxpool_backward, maxpool_forward};
-pub use nonfinite_count::nonfinite_count;
+pub use nonfinite_count::{nonfinite_count, nonfinite_count_vec4};
 pub use pool::{add, global_avg_pool_backward, global_avg_pool_forward};
 pub use quantize::{quantize, quantize_fold, quantize_scan};
 pub use quantize_pair::quantize_pair;

@@ -1,21 +1,49 @@
-//! Twin of `shaders/nonfinite_count.wgsl`.
+//! Twins of `shaders/nonfinite_count.wgsl` (`nonfinite_count`, `nonfinite_count_vec4`).
 
 use crate::abi::{NONFINITE_PER_LANE, NONFINITE_TENSORS, NonFiniteParams};
-use crate::cpu::{
-    self,
-    replay::{Replay, Words, bad_bindings, f32s, read},
-};
+use crate::cpu::replay::{Replay, Words, bad_bindings, f32s, read};
 
 const WG_SIZE: usize = 256;
+
+/// One tensor a dispatch checks: its values, its health slot and its segments' ends (empty if
+/// it is not segmented).
+pub type Tensor<'a> = (&'a [f32], usize, &'a [u32]);
 
 /// Adds the number of NaN and infinite values of each tensor `x` to `health[slot]` and
 /// `health[0]`, as one dispatch checks up to four; a tensor with segment ends (non-empty, at
 /// most one per dispatch) counts segment `s` into `health[slot + s]`.
-pub fn nonfinite_count(tensors: &[(&[f32], usize, &[u32])], health: &mut [u32]) {
+pub fn nonfinite_count(tensors: &[Tensor<'_>], health: &mut [u32]) {
+    count::<1>(tensors, health);
+}
+
+/// [`nonfinite_count()`] as `nonfinite_count_vec4` takes it, four values per element: the same
+/// counts.
+pub fn nonfinite_count_vec4(tensors: &[Tensor<'_>], health: &mut [u32]) {
+    count::<4>(tensors, health);
+}
+
+/// Which twin replays `kernel`.
+pub fn twin(kernel: &str) -> fn(&[Tensor<'_>], &mut [u32]) {
+    match kernel {
+        "nonfinite_count_vec4" => nonfinite_count_vec4,
+        _ => nonfinite_count,
+    }
+}
+
+/// The kernel's loops with elements of `VALUES` values.
+fn count<const VALUES: usize>(tensors: &[Tensor<'_>], health: &mut [u32]) {
     let per_lane = NONFINITE_PER_LANE as usize;
     let segmented = tensors.iter().position(|(_, _, ends)| !ends.is_empty());
     let nonfinite = |v: f32| u32::from(v.to_bits() & 0x7f80_0000 == 0x7f80_0000);
-    let most = tensors.iter().map(|(x, ..)| x.len()).max().unwrap_or(0);
+    // The non-finite values of element i of x (those past its length not counted).
+    let bad_in = |x: &[f32], i: usize| -> u32 {
+        (i * VALUES..(i + 1) * VALUES)
+            .filter(|&v| v < x.len())
+            .map(|v| nonfinite(x[v]))
+            .sum()
+    };
+    let elems = |x: &[f32]| x.len().div_ceil(VALUES);
+    let most = tensors.iter().map(|(x, ..)| elems(x)).max().unwrap_or(0);
     for workgroup in 0..most.div_ceil(WG_SIZE * per_lane) {
         for lid in 0..WG_SIZE {
             let first = workgroup * WG_SIZE * per_lane + lid;
@@ -23,8 +51,8 @@ pub fn nonfinite_count(tensors: &[(&[f32], usize, &[u32])], health: &mut [u32]) 
             let mut bad = [0u32; NONFINITE_TENSORS];
             for (t, &(x, ..)) in tensors.iter().enumerate() {
                 let mut i = first;
-                while i < x.len().min(lane_end) {
-                    bad[t] += nonfinite(x[i]);
+                while i < elems(x).min(lane_end) {
+                    bad[t] += bad_in(x, i);
                     i += WG_SIZE;
                 }
             }
@@ -42,9 +70,11 @@ pub fn nonfinite_count(tensors: &[(&[f32], usize, &[u32])], health: &mut [u32]) 
                 let (x, slot, ends) = tensors[s];
                 let mut i = first;
                 while i < lane_end {
-                    if i < x.len() && nonfinite(x[i]) == 1 {
-                        let at = slot + segment_of(ends, i);
-                        health[at] = health[at].wrapping_add(1);
+                    for v in i * VALUES..(i + 1) * VALUES {
+                        if v < x.len() && nonfinite(x[v]) == 1 {
+                            let at = slot + segment_of(ends, v);
+                            health[at] = health[at].wrapping_add(1);
+                        }
                     }
                     i += WG_SIZE;
                 }
@@ -53,7 +83,7 @@ pub fn nonfinite_count(tensors: &[(&[f32], usize, &[u32])], health: &mut [u32]) 
     }
 }
 
-/// The segment element `i` belongs to: the first whose end is past it (the last if none is).
+/// The segment value `i` belongs to: the first whose end is past it (the last if none is).
 fn segment_of(ends: &[u32], i: usize) -> usize {
     let mut s = 0;
     while s + 1 < ends.len() && i >= ends[s] as usize {
@@ -62,9 +92,9 @@ fn segment_of(ends: &[u32], i: usize) -> usize {
     s
 }
 
-/// Replays dispatches of `nonfinite_count` on this twin.
+/// Replays dispatches of `nonfinite_count` and `nonfinite_count_vec4` on these twins.
 pub(crate) const REPLAY: Replay = Replay {
-    kernels: &["nonfinite_count"],
+    kernels: &["nonfinite_count", "nonfinite_count_vec4"],
     run: replay,
     words: |_, _, _| Words::Exact,
 };
@@ -76,7 +106,7 @@ fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), Stri
         return Err(bad());
     };
     let segments = p.segments as usize;
-    let tensors: Vec<(&[f32], usize, &[u32])> = [&*x0, &*x1, &*x2, &*x3]
+    let tensors: Vec<Tensor<'_>> = [&*x0, &*x1, &*x2, &*x3]
         .into_iter()
         .zip(p.n.iter().zip(p.slot))
         .enumerate()
@@ -90,6 +120,6 @@ fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), Stri
             (&f32s(x)[..n as usize], slot as usize, ends)
         })
         .collect();
-    cpu::nonfinite_count(&tensors, health);
+    twin(kernel)(&tensors, health);
     Ok(())
 }

@@ -9,26 +9,50 @@ pub use crate::abi::{
     NONFINITE_PER_LANE, NONFINITE_TENSORS, NONFINITE_UNSEGMENTED, NonFiniteParams,
 };
 
-/// The kernel declaration of `shaders/nonfinite_count.wgsl`.
-pub static NONFINITE_COUNT: KernelDef = KernelDef {
-    name: "nonfinite_count",
-    sources: &[
+/// The kernel declaration of `shaders/nonfinite_count.wgsl`, one f32 per element.
+pub static NONFINITE_COUNT: KernelDef = nonfinite_kernel("nonfinite_count", &SOURCES[0]);
+
+/// `nonfinite_count` on vec4 elements, where every tensor's binding can be whole vec4s (what
+/// [`nonfinite_count`] runs then): the same counts.
+pub static NONFINITE_COUNT_VEC4: KernelDef = nonfinite_kernel("nonfinite_count_vec4", &SOURCES[1]);
+
+static SOURCES: [[&str; 3]; 2] = [
+    sources(
+        "alias Elem = f32;\nconst ELEM_VALUES: u32 = 1u;\n\
+         fn value_of(v: Elem, c: u32) -> f32 { return v; }\n",
+    ),
+    sources(
+        "alias Elem = vec4<f32>;\nconst ELEM_VALUES: u32 = 4u;\n\
+         fn value_of(v: Elem, c: u32) -> f32 { return v[c]; }\n",
+    ),
+];
+
+const fn sources(elem: &'static str) -> [&'static str; 3] {
+    [
         wgsl::COMMON,
+        elem,
         include_str!("../../shaders/nonfinite_count.wgsl"),
-    ],
-    workgroup_size: [256, 1, 1],
-    bindings: &[
-        ("params", BindType::Uniform),
-        ("x0", BindType::ReadOnly),
-        ("x1", BindType::ReadOnly),
-        ("x2", BindType::ReadOnly),
-        ("x3", BindType::ReadOnly),
-        ("ends", BindType::ReadOnly),
-        ("health", BindType::ReadWrite),
-    ],
-    params_size: std::mem::size_of::<NonFiniteParams>(),
-    uniform_params: true,
-};
+    ]
+}
+
+const fn nonfinite_kernel(name: &'static str, sources: &'static [&'static str]) -> KernelDef {
+    KernelDef {
+        name,
+        sources,
+        workgroup_size: [256, 1, 1],
+        bindings: &[
+            ("params", BindType::Uniform),
+            ("x0", BindType::ReadOnly),
+            ("x1", BindType::ReadOnly),
+            ("x2", BindType::ReadOnly),
+            ("x3", BindType::ReadOnly),
+            ("ends", BindType::ReadOnly),
+            ("health", BindType::ReadWrite),
+        ],
+        params_size: std::mem::size_of::<NonFiniteParams>(),
+        uniform_params: true,
+    }
+}
 
 /// One tensor [`nonfinite_count`] checks: its first `n` values, counted into health slot `slot`.
 #[derive(Clone, Copy, Debug)]
@@ -47,7 +71,8 @@ pub struct Checked<'a> {
 
 /// Records `health[t.slot] += #non-finite(t.x[..t.n])` for each of `tensors` (for a segmented
 /// one, into its segments' slots) and the same into `health[0]`, up to [`NONFINITE_TENSORS`]
-/// per dispatch, at most one of them segmented.
+/// per dispatch, at most one of them segmented; in [`NONFINITE_COUNT_VEC4`] where the tensors'
+/// buffers allow.
 pub fn nonfinite_count(
     ctx: &Context,
     rec: &mut Recording,
@@ -101,9 +126,16 @@ pub fn nonfinite_count(
             }
             (params.n[i], params.slot[i], bufs[i]) = (t.n, t.slot, t.x);
         }
-        let most = params.n.iter().max().copied().unwrap_or(0);
+        let (kernel, values) = match whole_vec4s(&bufs[..group.len()]) {
+            Some(views) => {
+                bufs[..group.len()].copy_from_slice(&views);
+                (&NONFINITE_COUNT_VEC4, 4)
+            }
+            None => (&NONFINITE_COUNT, 1),
+        };
+        let most = params.n.iter().max().copied().unwrap_or(0).div_ceil(values);
         rec.push(Dispatch::new(
-            &NONFINITE_COUNT,
+            kernel,
             &params,
             &[
                 bufs[0],
@@ -119,5 +151,18 @@ pub fn nonfinite_count(
     Ok(())
 }
 
+/// The views widened to whole vec4s (16 bytes) where each buffer holds that much past the view's
+/// start, for [`NONFINITE_COUNT_VEC4`]; `None` where one does not.
+fn whole_vec4s<'a>(views: &[View<'a>]) -> Option<Vec<View<'a>>> {
+    views
+        .iter()
+        .map(|v| {
+            let size = v.size.next_multiple_of(16);
+            (v.offset % 16 == 0 && v.offset + size <= v.buffer.size())
+                .then_some(View { size, ..*v })
+        })
+        .collect()
+}
+
 /// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).
-pub(crate) const KERNELS: &[&KernelDef] = &[&NONFINITE_COUNT];
+pub(crate) const KERNELS: &[&KernelDef] = &[&NONFINITE_COUNT, &NONFINITE_COUNT_VEC4];
