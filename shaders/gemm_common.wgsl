@@ -90,10 +90,9 @@ fn store_block_cell(acc: f32, m0: u32, n0: u32, i: u32, j: u32, z: u32, sa: f32,
     if gm >= params.m || gn >= params.n {
         return;
     }
-    if (params.flags & RAW_PARTIALS) != 0u {
-        out[(z * params.m + gm) * params.n + gn] = acc;
-        return;
-    }
+    // One store, its place and value chosen by select: CPU drivers run a branch's store under a
+    // mask even where no lane takes it (as store_row4).
+    let partial = (params.flags & RAW_PARTIALS) != 0u;
     var v = acc * sa * sb;
     if (params.flags & HAS_BIAS) != 0u {
         v += b;
@@ -101,7 +100,8 @@ fn store_block_cell(acc: f32, m0: u32, n0: u32, i: u32, j: u32, z: u32, sa: f32,
     if (params.flags & RELU) != 0u {
         v = rectify(v);
     }
-    out[gm * params.n + gn] = select(0.0, v, keep);
+    let at = select(gm, z * params.m + gm, partial) * params.n + gn;
+    out[at] = select(select(0.0, v, keep), acc, partial);
 }
 
 // Writes one output cell: the finished value, or chunk z's raw partial.
