@@ -9,7 +9,7 @@ use crate::ops;
 use crate::rng::Gen;
 
 /// The kernels the suite exercises.
-pub(super) const KERNELS: &[&str] = &["maxpool"];
+pub(super) const KERNELS: &[&str] = &["maxpool", "maxpool_backward"];
 
 /// Ties, odd sizes and windows of zeros after a ReLU, exact against the twin.
 pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {

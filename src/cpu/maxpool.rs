@@ -92,9 +92,9 @@ pub(crate) fn route_to_winner(
     }
 }
 
-/// Replays dispatches of `maxpool` on this twin.
+/// Replays dispatches of `maxpool` and `maxpool_backward` on these twins.
 pub(crate) const REPLAY: Replay = Replay {
-    kernels: &["maxpool"],
+    kernels: &["maxpool", "maxpool_backward"],
     run: replay,
     words: |_, binding, _| match binding {
         "argmax" => Words::Exact,

@@ -9,21 +9,39 @@ pub use crate::abi::{
     MAX_WINDOW, NO_WINNER, POOL_AFTER_RELU, POOL_BACKWARD, PoolGeometry, PoolParams,
 };
 
-/// The kernel declaration of `shaders/maxpool.wgsl`.
-pub static MAXPOOL: KernelDef = KernelDef {
-    name: "maxpool",
-    sources: &[include_str!("../../shaders/maxpool.wgsl")],
-    workgroup_size: [256, 1, 1],
-    bindings: &[
-        ("params", BindType::Uniform),
-        ("x", BindType::ReadOnly),
-        ("dy", BindType::ReadOnly),
-        ("argmax", BindType::ReadWrite),
-        ("out", BindType::ReadWrite),
+/// The kernel declaration of `shaders/maxpool.wgsl`'s forward.
+pub static MAXPOOL: KernelDef = maxpool_kernel("maxpool", &SOURCES[0]);
+
+/// The kernel declaration of `shaders/maxpool.wgsl`'s backward.
+pub static MAXPOOL_BACKWARD: KernelDef = maxpool_kernel("maxpool_backward", &SOURCES[1]);
+
+static SOURCES: [[&str; 2]; 2] = [
+    [
+        "const BACKWARD_PASS = false;\n",
+        include_str!("../../shaders/maxpool.wgsl"),
     ],
-    params_size: std::mem::size_of::<PoolParams>(),
-    uniform_params: true,
-};
+    [
+        "const BACKWARD_PASS = true;\n",
+        include_str!("../../shaders/maxpool.wgsl"),
+    ],
+];
+
+const fn maxpool_kernel(name: &'static str, sources: &'static [&'static str]) -> KernelDef {
+    KernelDef {
+        name,
+        sources,
+        workgroup_size: [256, 1, 1],
+        bindings: &[
+            ("params", BindType::Uniform),
+            ("x", BindType::ReadOnly),
+            ("dy", BindType::ReadOnly),
+            ("argmax", BindType::ReadWrite),
+            ("out", BindType::ReadWrite),
+        ],
+        params_size: std::mem::size_of::<PoolParams>(),
+        uniform_params: true,
+    }
+}
 
 /// Which direction a [`maxpool`] dispatch runs.
 #[derive(Clone, Copy, Debug)]
@@ -105,8 +123,13 @@ pub fn maxpool(
     } else {
         g.output_len().div_ceil(4)
     };
+    let kernel = if backward {
+        &MAXPOOL_BACKWARD
+    } else {
+        &MAXPOOL
+    };
     rec.push(Dispatch::new(
-        &MAXPOOL,
+        kernel,
         &params,
         &[x, dy, argmax, out],
         grid_1d(lanes, 256),
@@ -115,4 +138,4 @@ pub fn maxpool(
 }
 
 /// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).
-pub(crate) const KERNELS: &[&KernelDef] = &[&MAXPOOL];
+pub(crate) const KERNELS: &[&KernelDef] = &[&MAXPOOL, &MAXPOOL_BACKWARD];
