@@ -190,6 +190,10 @@ pub fn quantize_scan(
     )
 }
 
+/// Packed words each lane of the quantize kernels takes, but in the variants that write a ReLU
+/// mask (`LANE_WORDS` in `shaders/quantize.wgsl`).
+const QUANTIZE_LANE_WORDS: u64 = 4;
+
 /// `input`'s whole vec4s, for the kernels' `input4`; a placeholder where it holds none.
 fn whole_vec4s<'a>(ctx: &'a Context, input: View<'a>) -> View<'a> {
     match input.size - input.size % 16 {
@@ -271,7 +275,13 @@ fn record(
             relu_mask.unwrap_or(ctx.unused_binding(1)).into(),
             whole_vec4s(ctx, input),
         ],
-        grid_1d(layout.packed_words() as u64, 256),
+        grid_1d(
+            (layout.packed_words() as u64).div_ceil(match relu_mask {
+                Some(_) => 1,
+                None => QUANTIZE_LANE_WORDS,
+            }),
+            256,
+        ),
     ));
     Ok(())
 }
