@@ -33,30 +33,11 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
             }
         }
         let y = vec![f32::NAN; 3];
-        let (xb, yb) = (ctx.upload("test.x", &x), ctx.upload("test.y", &y));
-        let health = ctx.storage_buffer("test.health", 4 * 4);
-        let mut rec = Recording::new();
-        let checked = [
-            Checked {
-                x: (&xb).into(),
-                n: n as u32,
-                slot: 2,
-                ends: &[],
-            },
-            Checked {
-                x: (&yb).into(),
-                n: 3,
-                slot: 3,
-                ends: &[],
-            },
-        ];
-        ops::nonfinite::nonfinite_count(ctx, &mut rec, &checked, &health)?;
-        ctx.run(&rec)?;
-        let gpu: Vec<u32> = ctx.read_buffer_async(&health).await?;
+        let (gpu, _) = x_and_three(ctx, (&x, n), &y).await?;
         let mut twin = vec![0u32; 4];
         cpu::nonfinite_count(&[(&x, 2, &[]), (&y, 3, &[])], &mut twin);
         let mut check = Check::new();
-        check.exact("health", &gpu[..4], &twin);
+        check.exact("health", &gpu, &twin);
         let expected = if n > 1 { 4 } else { 0 };
         check.exact("count", &[twin[2]], &[expected]);
         check.finish("nonfinite", format!("n={n} and 3 in one dispatch"), out);
@@ -205,36 +186,47 @@ async fn vec4s(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Result<
             .take(n.next_multiple_of(4))
             .collect();
         let y = [1.0, f32::NAN, 2.0, f32::NAN];
-        let (xb, yb) = (ctx.upload("test.x", &padded), ctx.upload("test.y", &y));
-        let health = ctx.storage_buffer("test.health", 4 * 4);
-        let checked = [
-            Checked {
-                x: (&xb).into(),
-                n: n as u32,
-                slot: 2,
-                ends: &[],
-            },
-            Checked {
-                x: (&yb).into(),
-                n: 3,
-                slot: 3,
-                ends: &[],
-            },
-        ];
-        let mut rec = Recording::new();
-        ops::nonfinite::nonfinite_count(ctx, &mut rec, &checked, &health)?;
-        let kernels: Vec<&str> = rec.dispatches.iter().map(|d| d.def.name).collect();
-        ctx.run(&rec)?;
-        let gpu: Vec<u32> = ctx.read_buffer_async(&health).await?;
+        let (gpu, kernels) = x_and_three(ctx, (&padded, n), &y).await?;
         let tensors: [(&[f32], usize, &[u32]); 2] = [(&x, 2, &[]), (&y[..3], 3, &[])];
         let (mut twin, mut scalar) = (vec![0u32; 4], vec![0u32; 4]);
         cpu::nonfinite_count_vec4(&tensors, &mut twin);
         cpu::nonfinite_count(&tensors, &mut scalar);
         let mut check = Check::new();
         check.exact("kernel", &kernels, &["nonfinite_count_vec4"]);
-        check.exact("health", &gpu[..4], &twin);
+        check.exact("health", &gpu, &twin);
         check.exact("health, scalar twin", &twin, &scalar);
         check.finish("nonfinite", format!("n={n} and 3 on vec4s"), out);
     }
     Ok(())
+}
+
+/// One dispatch's health record (slots 0..4) for the first `n` values of `x` into slot 2 and the
+/// first 3 of `y` into slot 3, each uploaded whole, and the kernels that ran.
+async fn x_and_three(
+    ctx: &Context,
+    (x, n): (&[f32], usize),
+    y: &[f32],
+) -> Result<(Vec<u32>, Vec<&'static str>)> {
+    let (xb, yb) = (ctx.upload("test.x", x), ctx.upload("test.y", y));
+    let health = ctx.storage_buffer("test.health", 4 * 4);
+    let checked = [
+        Checked {
+            x: (&xb).into(),
+            n: n as u32,
+            slot: 2,
+            ends: &[],
+        },
+        Checked {
+            x: (&yb).into(),
+            n: 3,
+            slot: 3,
+            ends: &[],
+        },
+    ];
+    let mut rec = Recording::new();
+    ops::nonfinite::nonfinite_count(ctx, &mut rec, &checked, &health)?;
+    let kernels = rec.dispatches.iter().map(|d| d.def.name).collect();
+    ctx.run(&rec)?;
+    let gpu: Vec<u32> = ctx.read_buffer_async(&health).await?;
+    Ok((gpu[..4].to_vec(), kernels))
 }

@@ -56,7 +56,7 @@ const QUANTIZE_SOURCES: [[&str; 3]; 6] = {
 };
 
 /// The largest per-tensor layout [`quantize_scan`] takes: each of its workgroups rereads the
-/// whole tensor (⌈len / 1024⌉ workgroups, so len² / 1024 loads in all), which at 32,768
+/// whole tensor (⌈len / 4096⌉ workgroups, each loading len / 4 vec4s), which at 32,768
 /// elements still costs less than a `channel_stats` dispatch on CPU drivers.
 pub const SCAN_MAX_LEN: usize = 32768;
 
