@@ -47,6 +47,16 @@ pub struct KernelDef {
 pub const PARAMS_DECLARATION: &str = "@group(0) @binding(0) var<uniform> params";
 
 impl KernelDef {
+    /// This kernel's interface under another name and sources: a kernel compiled from the same
+    /// file with other constants or element types prepended.
+    pub const fn variant(&self, name: &'static str, sources: &'static [&'static str]) -> Self {
+        KernelDef {
+            name,
+            sources,
+            ..*self
+        }
+    }
+
     /// The complete WGSL module handed to the driver.
     pub fn source(&self) -> String {
         self.sources.concat()

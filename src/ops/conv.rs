@@ -44,18 +44,27 @@ pub static IM2COL_I8: KernelDef = KernelDef {
 };
 
 /// The kernel declaration of `shaders/col2im.wgsl`.
-pub static COL2IM: KernelDef = col2im_kernel(
-    "col2im",
-    &[
+pub static COL2IM: KernelDef = KernelDef {
+    name: "col2im",
+    sources: &[
         wgsl::CONV_COMMON,
         "const POOLED = false;\n",
         include_str!("../../shaders/col2im.wgsl"),
     ],
-);
+    workgroup_size: [256, 1, 1],
+    bindings: &[
+        ("params", BindType::Uniform),
+        ("dcols", BindType::ReadOnly),
+        ("dx", BindType::ReadWrite),
+        ("argmax", BindType::ReadOnly),
+    ],
+    params_size: std::mem::size_of::<ConvParams>(),
+    uniform_params: true,
+};
 
 /// `col2im_maxpool`: [`col2im`] that also does the backward of the max pooling whose output
 /// the convolution's input is ([`col2im_maxpool`]).
-pub static COL2IM_MAXPOOL: KernelDef = col2im_kernel(
+pub static COL2IM_MAXPOOL: KernelDef = COL2IM.variant(
     "col2im_maxpool",
     &[
         wgsl::CONV_COMMON,
@@ -63,22 +72,6 @@ pub static COL2IM_MAXPOOL: KernelDef = col2im_kernel(
         include_str!("../../shaders/col2im.wgsl"),
     ],
 );
-
-const fn col2im_kernel(name: &'static str, sources: &'static [&'static str]) -> KernelDef {
-    KernelDef {
-        name,
-        sources,
-        workgroup_size: [256, 1, 1],
-        bindings: &[
-            ("params", BindType::Uniform),
-            ("dcols", BindType::ReadOnly),
-            ("dx", BindType::ReadWrite),
-            ("argmax", BindType::ReadOnly),
-        ],
-        params_size: std::mem::size_of::<ConvParams>(),
-        uniform_params: true,
-    }
-}
 
 impl ConvLowering {
     /// Both, in the order the autotuner tries them.

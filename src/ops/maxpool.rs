@@ -10,10 +10,23 @@ pub use crate::abi::{
 };
 
 /// The kernel declaration of `shaders/maxpool.wgsl`'s forward.
-pub static MAXPOOL: KernelDef = maxpool_kernel("maxpool", &SOURCES[0]);
+pub static MAXPOOL: KernelDef = KernelDef {
+    name: "maxpool",
+    sources: &SOURCES[0],
+    workgroup_size: [256, 1, 1],
+    bindings: &[
+        ("params", BindType::Uniform),
+        ("x", BindType::ReadOnly),
+        ("dy", BindType::ReadOnly),
+        ("argmax", BindType::ReadWrite),
+        ("out", BindType::ReadWrite),
+    ],
+    params_size: std::mem::size_of::<PoolParams>(),
+    uniform_params: true,
+};
 
 /// The kernel declaration of `shaders/maxpool.wgsl`'s backward.
-pub static MAXPOOL_BACKWARD: KernelDef = maxpool_kernel("maxpool_backward", &SOURCES[1]);
+pub static MAXPOOL_BACKWARD: KernelDef = MAXPOOL.variant("maxpool_backward", &SOURCES[1]);
 
 static SOURCES: [[&str; 2]; 2] = [
     [
@@ -25,23 +38,6 @@ static SOURCES: [[&str; 2]; 2] = [
         include_str!("../../shaders/maxpool.wgsl"),
     ],
 ];
-
-const fn maxpool_kernel(name: &'static str, sources: &'static [&'static str]) -> KernelDef {
-    KernelDef {
-        name,
-        sources,
-        workgroup_size: [256, 1, 1],
-        bindings: &[
-            ("params", BindType::Uniform),
-            ("x", BindType::ReadOnly),
-            ("dy", BindType::ReadOnly),
-            ("argmax", BindType::ReadWrite),
-            ("out", BindType::ReadWrite),
-        ],
-        params_size: std::mem::size_of::<PoolParams>(),
-        uniform_params: true,
-    }
-}
 
 /// Which direction a [`maxpool`] dispatch runs.
 #[derive(Clone, Copy, Debug)]

@@ -10,11 +10,27 @@ pub use crate::abi::{
 };
 
 /// The kernel declaration of `shaders/nonfinite_count.wgsl`, one f32 per element.
-pub static NONFINITE_COUNT: KernelDef = nonfinite_kernel("nonfinite_count", &SOURCES[0]);
+pub static NONFINITE_COUNT: KernelDef = KernelDef {
+    name: "nonfinite_count",
+    sources: &SOURCES[0],
+    workgroup_size: [256, 1, 1],
+    bindings: &[
+        ("params", BindType::Uniform),
+        ("x0", BindType::ReadOnly),
+        ("x1", BindType::ReadOnly),
+        ("x2", BindType::ReadOnly),
+        ("x3", BindType::ReadOnly),
+        ("ends", BindType::ReadOnly),
+        ("health", BindType::ReadWrite),
+    ],
+    params_size: std::mem::size_of::<NonFiniteParams>(),
+    uniform_params: true,
+};
 
 /// `nonfinite_count` on vec4 elements, where every tensor's binding can be whole vec4s (what
 /// [`nonfinite_count`] runs then): the same counts.
-pub static NONFINITE_COUNT_VEC4: KernelDef = nonfinite_kernel("nonfinite_count_vec4", &SOURCES[1]);
+pub static NONFINITE_COUNT_VEC4: KernelDef =
+    NONFINITE_COUNT.variant("nonfinite_count_vec4", &SOURCES[1]);
 
 static SOURCES: [[&str; 3]; 2] = [
     sources(
@@ -33,25 +49,6 @@ const fn sources(elem: &'static str) -> [&'static str; 3] {
         elem,
         include_str!("../../shaders/nonfinite_count.wgsl"),
     ]
-}
-
-const fn nonfinite_kernel(name: &'static str, sources: &'static [&'static str]) -> KernelDef {
-    KernelDef {
-        name,
-        sources,
-        workgroup_size: [256, 1, 1],
-        bindings: &[
-            ("params", BindType::Uniform),
-            ("x0", BindType::ReadOnly),
-            ("x1", BindType::ReadOnly),
-            ("x2", BindType::ReadOnly),
-            ("x3", BindType::ReadOnly),
-            ("ends", BindType::ReadOnly),
-            ("health", BindType::ReadWrite),
-        ],
-        params_size: std::mem::size_of::<NonFiniteParams>(),
-        uniform_params: true,
-    }
 }
 
 /// One tensor [`nonfinite_count`] checks: its first `n` values, counted into health slot `slot`.

@@ -29,12 +29,12 @@ pub use crate::abi::{QuantizePairParams, QuantizeParams};
 /// their `_scan` variants, which measure a small tensor's clip themselves ([`quantize_scan`]).
 /// Indexed by `relu_mask + 2 · source`, `source` 0 given clips, 1 fold, 2 scan.
 pub static QUANTIZE: [KernelDef; 6] = [
-    quantize_kernel("quantize", &QUANTIZE_SOURCES[0]),
-    quantize_kernel("quantize_relu_mask", &QUANTIZE_SOURCES[1]),
-    quantize_kernel("quantize_fold", &QUANTIZE_SOURCES[2]),
-    quantize_kernel("quantize_relu_mask_fold", &QUANTIZE_SOURCES[3]),
-    quantize_kernel("quantize_scan", &QUANTIZE_SOURCES[4]),
-    quantize_kernel("quantize_relu_mask_scan", &QUANTIZE_SOURCES[5]),
+    QUANTIZE_INTERFACE,
+    QUANTIZE_INTERFACE.variant("quantize_relu_mask", &QUANTIZE_SOURCES[1]),
+    QUANTIZE_INTERFACE.variant("quantize_fold", &QUANTIZE_SOURCES[2]),
+    QUANTIZE_INTERFACE.variant("quantize_relu_mask_fold", &QUANTIZE_SOURCES[3]),
+    QUANTIZE_INTERFACE.variant("quantize_scan", &QUANTIZE_SOURCES[4]),
+    QUANTIZE_INTERFACE.variant("quantize_relu_mask_scan", &QUANTIZE_SOURCES[5]),
 ];
 
 const QUANTIZE_SOURCES: [[&str; 3]; 6] = {
@@ -60,25 +60,24 @@ const QUANTIZE_SOURCES: [[&str; 3]; 6] = {
 /// elements still costs less than a `channel_stats` dispatch on CPU drivers.
 pub const SCAN_MAX_LEN: usize = 32768;
 
-const fn quantize_kernel(name: &'static str, sources: &'static [&'static str]) -> KernelDef {
-    KernelDef {
-        name,
-        sources,
-        workgroup_size: [256, 1, 1],
-        bindings: &[
-            ("params", BindType::Uniform),
-            ("input", BindType::ReadOnly),
-            // Read-write for the fold and scan variants, which write the clip they take.
-            ("clips", BindType::ReadWrite),
-            ("packed", BindType::ReadWrite),
-            ("scales", BindType::ReadWrite),
-            ("mask", BindType::ReadWrite),
-            ("input4", BindType::ReadOnly),
-        ],
-        params_size: std::mem::size_of::<QuantizeParams>(),
-        uniform_params: true,
-    }
-}
+/// `quantize`, whose interface every variant shares.
+const QUANTIZE_INTERFACE: KernelDef = KernelDef {
+    name: "quantize",
+    sources: &QUANTIZE_SOURCES[0],
+    workgroup_size: [256, 1, 1],
+    bindings: &[
+        ("params", BindType::Uniform),
+        ("input", BindType::ReadOnly),
+        // Read-write for the fold and scan variants, which write the clip they take.
+        ("clips", BindType::ReadWrite),
+        ("packed", BindType::ReadWrite),
+        ("scales", BindType::ReadWrite),
+        ("mask", BindType::ReadWrite),
+        ("input4", BindType::ReadOnly),
+    ],
+    params_size: std::mem::size_of::<QuantizeParams>(),
+    uniform_params: true,
+};
 
 /// The buffers of one quantization.
 #[derive(Clone, Copy, Debug)]

@@ -10,11 +10,25 @@ use crate::ops::check_buffer;
 pub use crate::abi::{GUARD, LrScale, SGD_PER_LANE, SgdParams, SgdStep};
 
 /// The kernel declaration of `shaders/sgd.wgsl`, one f32 per element.
-pub static SGD: KernelDef = sgd_kernel("sgd", &SGD_SOURCES[0]);
+pub static SGD: KernelDef = KernelDef {
+    name: "sgd",
+    sources: &SGD_SOURCES[0],
+    workgroup_size: [256, 1, 1],
+    bindings: &[
+        ("params", BindType::Uniform),
+        ("grad", BindType::ReadOnly),
+        ("lr_scale", BindType::ReadOnly),
+        ("weights", BindType::ReadWrite),
+        ("velocity", BindType::ReadWrite),
+        ("health", BindType::ReadOnly),
+    ],
+    params_size: std::mem::size_of::<SgdParams>(),
+    uniform_params: true,
+};
 
 /// `sgd` on vec4 elements, for `n` a multiple of 4 (what [`sgd`] runs then): the same arithmetic
 /// per value.
-pub static SGD_VEC4: KernelDef = sgd_kernel("sgd_vec4", &SGD_SOURCES[1]);
+pub static SGD_VEC4: KernelDef = SGD.variant("sgd_vec4", &SGD_SOURCES[1]);
 
 static SGD_SOURCES: [[&str; 3]; 2] = [
     sgd_sources("alias Elem = f32;\nconst ELEM_VALUES: u32 = 1u;\n"),
@@ -23,24 +37,6 @@ static SGD_SOURCES: [[&str; 3]; 2] = [
 
 const fn sgd_sources(elem: &'static str) -> [&'static str; 3] {
     [wgsl::COMMON, elem, include_str!("../../shaders/sgd.wgsl")]
-}
-
-const fn sgd_kernel(name: &'static str, sources: &'static [&'static str]) -> KernelDef {
-    KernelDef {
-        name,
-        sources,
-        workgroup_size: [256, 1, 1],
-        bindings: &[
-            ("params", BindType::Uniform),
-            ("grad", BindType::ReadOnly),
-            ("lr_scale", BindType::ReadOnly),
-            ("weights", BindType::ReadWrite),
-            ("velocity", BindType::ReadWrite),
-            ("health", BindType::ReadOnly),
-        ],
-        params_size: std::mem::size_of::<SgdParams>(),
-        uniform_params: true,
-    }
 }
 
 /// The buffers of one [`sgd`] step.
