@@ -275,6 +275,16 @@ pub struct View<'a> {
     pub size: u64,
 }
 
+impl<'a> View<'a> {
+    /// This range grown to whole vec4s (a multiple of 16 bytes) for a kernel's vec4 variant,
+    /// where its buffer holds that much past its start; `None` where it does not.
+    pub fn grown_to_vec4s(self) -> Option<View<'a>> {
+        let size = self.size.next_multiple_of(16);
+        (self.offset.is_multiple_of(16) && self.offset + size <= self.buffer.size())
+            .then_some(View { size, ..self })
+    }
+}
+
 impl<'a> From<&'a wgpu::Buffer> for View<'a> {
     fn from(buffer: &'a wgpu::Buffer) -> Self {
         View {

@@ -334,17 +334,18 @@ impl Model {
 /// runs as `sgd_vec4`: past a trainable's end lies the storage-offset padding of the flat
 /// buffers, zeros that SGD leaves zero.
 fn whole_vec4s<'a>(run: SgdBuffers<'a>) -> SgdBuffers<'a> {
-    let size = run.weights.size.next_multiple_of(16);
-    let views = [run.grad, run.weights, run.velocity];
-    if views.iter().any(|v| v.offset + size > v.buffer.size()) {
-        return run;
-    }
-    let widen = |v: View<'a>| View { size, ..v };
-    SgdBuffers {
-        grad: widen(run.grad),
-        weights: widen(run.weights),
-        velocity: widen(run.velocity),
-        ..run
+    match (
+        run.grad.grown_to_vec4s(),
+        run.weights.grown_to_vec4s(),
+        run.velocity.grown_to_vec4s(),
+    ) {
+        (Some(grad), Some(weights), Some(velocity)) => SgdBuffers {
+            grad,
+            weights,
+            velocity,
+            ..run
+        },
+        _ => run,
     }
 }
 

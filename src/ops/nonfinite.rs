@@ -123,7 +123,11 @@ pub fn nonfinite_count(
             }
             (params.n[i], params.slot[i], bufs[i]) = (t.n, t.slot, t.x);
         }
-        let (kernel, values) = match whole_vec4s(&bufs[..group.len()]) {
+        let vec4s: Option<Vec<View>> = bufs[..group.len()]
+            .iter()
+            .map(|v| v.grown_to_vec4s())
+            .collect();
+        let (kernel, values) = match vec4s {
             Some(views) => {
                 bufs[..group.len()].copy_from_slice(&views);
                 (&NONFINITE_COUNT_VEC4, 4)
@@ -146,19 +150,6 @@ pub fn nonfinite_count(
         ));
     }
     Ok(())
-}
-
-/// The views widened to whole vec4s (16 bytes) where each buffer holds that much past the view's
-/// start, for [`NONFINITE_COUNT_VEC4`]; `None` where one does not.
-fn whole_vec4s<'a>(views: &[View<'a>]) -> Option<Vec<View<'a>>> {
-    views
-        .iter()
-        .map(|v| {
-            let size = v.size.next_multiple_of(16);
-            (v.offset % 16 == 0 && v.offset + size <= v.buffer.size())
-                .then_some(View { size, ..*v })
-        })
-        .collect()
 }
 
 /// This family's kernels, for [`ALL_KERNELS`](crate::ops::ALL_KERNELS).

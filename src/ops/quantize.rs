@@ -194,7 +194,7 @@ pub fn quantize_scan(
 const QUANTIZE_LANE_WORDS: u64 = 4;
 
 /// `input`'s whole vec4s, for the kernels' `input4`; a placeholder where it holds none.
-fn whole_vec4s<'a>(ctx: &'a Context, input: View<'a>) -> View<'a> {
+fn input_vec4s<'a>(ctx: &'a Context, input: View<'a>) -> View<'a> {
     match input.size - input.size % 16 {
         0 => ctx.unused_binding(0).into(),
         size => View { size, ..input },
@@ -272,7 +272,7 @@ fn record(
             packed.into(),
             scales.into(),
             relu_mask.unwrap_or(ctx.unused_binding(1)).into(),
-            whole_vec4s(ctx, input),
+            input_vec4s(ctx, input),
         ],
         grid_1d(
             (layout.packed_words() as u64).div_ceil(match relu_mask {
