@@ -20,7 +20,8 @@ use serde_json::json;
 #[derive(Parser)]
 #[command(about = "Check that octet's int8 kernels compute exactly what their CPU twins do")]
 struct Args {
-    /// Only test adapters of this backend: vulkan, gl, metal or dx12 (default: all present).
+    /// Only test adapters of this backend: vulkan, gl, metal or dx12 (default: those
+    /// `WGPU_BACKEND` names, else all present).
     #[arg(long)]
     backend: Option<String>,
     /// Write the full results, every case included, as JSON to this file.
@@ -56,7 +57,7 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     let backends = match &args.backend {
         Some(name) => octet::gpu::parse_backends(name)?,
-        None => wgpu::Backends::all(),
+        None => wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all()),
     };
     let adapters = octet::gpu::adapters(backends);
     if adapters.is_empty() {
@@ -86,8 +87,28 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     );
     for adapter in &adapters {
         let info = adapter.get_info();
-        let ctx = octet::Context::from_adapter(adapter)?;
         let driver = format!("{} {}", info.driver, info.driver_info);
+        // An adapter that is listed but cannot give a device fails the run, and the report
+        // still covers the others.
+        let ctx = match octet::Context::from_adapter(adapter) {
+            Ok(ctx) => ctx,
+            Err(e) => {
+                all_ok = false;
+                println!("== {} ({:?}, {driver}): FAIL: {e}", info.name, info.backend);
+                md += &format!(
+                    "## {} ({:?})\n\n- driver: {driver}\n- **FAILURE**: {e}\n\n",
+                    info.name, info.backend
+                );
+                report.push(json!({
+                    "adapter": info.name,
+                    "backend": format!("{:?}", info.backend),
+                    "driver": info.driver,
+                    "driver_info": info.driver_info,
+                    "error": e.to_string(),
+                }));
+                continue;
+            }
+        };
         let lowering = octet::gpu::dot4_lowering(adapter);
         println!(
             "== {} ({:?}, {driver}): dot4I8Packed {lowering}",

@@ -37,8 +37,11 @@ if [ "$build" = 1 ]; then
     for b in bench conformance; do
         strip -o "$bundle/$b" "target/release/examples/$b"
     done
-    # The Vulkan loader, for a machine whose driver is installed without it.
-    cp -L /usr/lib/x86_64-linux-gnu/libvulkan.so.1 "$bundle/lib/" 2>/dev/null || true
+    # The Vulkan loader, and the GL dispatch library that NVIDIA's Vulkan driver (an ICD inside
+    # libGLX_nvidia) links against, for a machine whose driver is installed without them.
+    for lib in libvulkan.so.1 libGLdispatch.so.0; do
+        cp -L "/usr/lib/x86_64-linux-gnu/$lib" "$bundle/lib/" 2>/dev/null || true
+    done
     du -sh "$bundle"
 fi
 [ "$run" = 1 ] || exit 0
@@ -50,7 +53,7 @@ if [ -z "${XDG_RUNTIME_DIR:-}" ] || [ ! -w "${XDG_RUNTIME_DIR}" ]; then
     export XDG_RUNTIME_DIR=$(mktemp -d)
     chmod 700 "$XDG_RUNTIME_DIR"
 fi
-# The system's loader first; the bundled one only where none is installed.
+# The system's libraries first; the bundled ones only where no Vulkan loader is installed.
 if ! ldconfig -p 2>/dev/null | grep -q libvulkan.so.1; then
     export LD_LIBRARY_PATH="$PWD/$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
@@ -61,7 +64,9 @@ export OCTET_AUTOTUNE="$out/gemm-tune.json"
 if [ "$quick" = 1 ]; then
     bench_args=(--sizes 512,1024 --convs 3 --models mlp,lenet5 --batches 64 --steps 21)
 else
-    bench_args=(--sizes 1024,2048,4096 --convs 5 --models mlp,lenet5,resnet --batches 64,256 --steps 21)
+    # Per-kernel times of every step (timestamps inside the pass where the adapter has them).
+    bench_args=(--sizes 1024,2048,4096 --convs 5 --models mlp,lenet5,resnet --batches 64,256 --steps 21
+        --profile)
 fi
 bench_args+=(--policies fp32,naive,ui8-kept,dai8 --ceiling)
 [ -n "$peer" ] && bench_args+=(--peer "$peer")

@@ -14,11 +14,24 @@ pub struct Ceiling {
     pub i8_macs_per_s: f64,
 }
 
-const LANES: u32 = 64 * 512;
-const ITERS: u32 = 4096;
+/// Lanes on a CPU driver: a few times its SIMD lanes, and a run of a fraction of a second.
+const CPU_LANES: u32 = 64 * 512;
+/// Lanes on a GPU: enough to fill a large one (an H200 holds 132 × 2,048 resident lanes) twice.
+const GPU_LANES: u32 = 64 * 8192;
+/// Loop trips per lane: on a GPU long enough that a submit's own cost is a few percent.
+const CPU_ITERS: u32 = 4096;
+const GPU_ITERS: u32 = 16384;
 
 pub fn measure(ctx: &octet::Context) -> Result<Ceiling, Box<dyn std::error::Error>> {
     let device = ctx.device();
+    let cpu = ctx
+        .adapter_info()
+        .is_none_or(|i| i.device_type == wgpu::DeviceType::Cpu);
+    let (lanes, iters) = if cpu {
+        (CPU_LANES, CPU_ITERS)
+    } else {
+        (GPU_LANES, GPU_ITERS)
+    };
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some("bench.ceiling"),
         source: wgpu::ShaderSource::Wgsl(include_str!("ceiling.wgsl").into()),
@@ -29,10 +42,10 @@ pub fn measure(ctx: &octet::Context) -> Result<Ceiling, Box<dyn std::error::Erro
         .chain((0..64u32).map(|i| i.wrapping_mul(0x9e37_79b9)))
         .collect();
     let src = ctx.upload("bench.ceiling.src", &words);
-    let dst = ctx.storage_buffer("bench.ceiling.dst", LANES as u64 * 4);
+    let dst = ctx.storage_buffer("bench.ceiling.dst", lanes as u64 * 4);
     let params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
         label: Some("bench.ceiling.params"),
-        contents: bytemuck::cast_slice(&[ITERS, 0, 0, 0]),
+        contents: bytemuck::cast_slice(&[iters, 0, 0, 0]),
         usage: wgpu::BufferUsages::UNIFORM,
     });
     let time = |entry: &str| -> Result<f64, Box<dyn std::error::Error>> {
@@ -68,7 +81,7 @@ pub fn measure(ctx: &octet::Context) -> Result<Ceiling, Box<dyn std::error::Erro
                 let mut pass = e.begin_compute_pass(&Default::default());
                 pass.set_pipeline(&pipeline);
                 pass.set_bind_group(0, &group, &[]);
-                pass.dispatch_workgroups(LANES / 64, 1, 1);
+                pass.dispatch_workgroups(lanes / 64, 1, 1);
             }
             ctx.queue().submit([e.finish()]);
             ctx.wait_idle()
@@ -76,7 +89,7 @@ pub fn measure(ctx: &octet::Context) -> Result<Ceiling, Box<dyn std::error::Erro
         run()?;
         Ok(octet::measure::best_of(3, run)?)
     };
-    let chains = LANES as f64 * ITERS as f64 * 8.0;
+    let chains = lanes as f64 * iters as f64 * 8.0;
     let f32_secs = time("fma_f32")?;
     let i8_secs = time("dot_i8")?;
     Ok(Ceiling {

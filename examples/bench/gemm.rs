@@ -56,7 +56,7 @@ pub fn rows(ctx: &octet::Context, shapes: &[(String, GemmShape)]) -> AnyResult<V
     let mut rows = Vec::new();
     for (what, shape) in shapes {
         for (dtype, precision) in [("f32", Precision::Fp32), ("i8", Precision::Int8)] {
-            rows.push(GemmRow {
+            let row = GemmRow {
                 what: what.clone(),
                 m: shape.m,
                 n: shape.n,
@@ -64,7 +64,14 @@ pub fn rows(ctx: &octet::Context, shapes: &[(String, GemmShape)]) -> AnyResult<V
                 dtype,
                 ops_per_s: gemm_throughput(ctx, shape, precision)? * 1e9,
                 variant: ctx.gemm_variant(shape, precision)?,
-            });
+            };
+            // Progress, and the figures so far should a long run be cut off.
+            eprintln!(
+                "gemm {what} {dtype}: {:.2} G/s, {:?}",
+                row.ops_per_s / 1e9,
+                row.variant
+            );
+            rows.push(row);
         }
     }
     Ok(rows)

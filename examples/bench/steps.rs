@@ -187,6 +187,11 @@ pub fn rows(ctx: &octet::Context, plan: &Plan<'_>) -> AnyResult<Vec<StepRow>> {
                     saved_ratio_to_fp32: fp32_saved.map_or(f64::NAN, |f| saved as f64 / f as f64),
                     other_bytes: run.held.saturating_sub(weights + optimizer + saved),
                 });
+                // Progress, and the figures so far should a long run be cut off.
+                eprintln!(
+                    "step {name} {} batch {batch} k {}: {ms:.3} ms",
+                    run.label, run.k
+                );
                 if plan.profile && run.k == plan.submits[0] as usize {
                     let (x, y) = data.batch(0, batch as usize);
                     let timing = wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;

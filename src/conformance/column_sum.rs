@@ -14,7 +14,8 @@ pub(super) const KERNELS: &[&str] = &["column_sum", "gemm_reduce"];
 /// Column sums, in one segment and in several (then through `gemm_reduce`): the same sums in
 /// the same order as the twin, so bit-exact unless a driver reassociates f32 additions.
 pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
-    use crate::ops::column_sum::SEGMENT_ROWS;
+    // The segment length of this adapter (the cases span several on every kind).
+    let segment_rows = ops::column_sum::segment_rows(ctx);
     let mut g = Gen::new(131);
     for (rows, cols) in [(1u32, 1u32), (3, 6), (4097, 65), (9000, 130), (25_088, 6)] {
         let x = g.normal_vec((rows * cols) as usize, 1.0);
@@ -29,10 +30,10 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
         ctx.run(&rec)?;
         let all: Vec<f32> = ctx.read_buffer_async(&sums).await?;
         let (before, gpu) = all.split_at(AT);
-        let segments = rows.div_ceil(SEGMENT_ROWS) as usize;
+        let segments = rows.div_ceil(segment_rows) as usize;
         let mut partials = vec![0f32; segments * cols as usize];
         let (r, c) = (rows as usize, cols as usize);
-        cpu::column_sum(r, c, SEGMENT_ROWS as usize, &x, &mut partials);
+        cpu::column_sum(r, c, segment_rows as usize, &x, &mut partials);
         let twin = if segments > 1 {
             let mut t = vec![0f32; c];
             let shape = GemmShape::new(1, cols, rows);

@@ -7,7 +7,7 @@ use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, View, grid_1d
 use crate::ops::gemm::{GEMM_REDUCE, GemmParams, GemmShape};
 use crate::ops::{Epilogue, check_buffer, partials_scratch};
 
-pub use crate::abi::{ColumnSumParams, SEGMENT_ROWS};
+pub use crate::abi::{ColumnSumParams, GPU_SEGMENT_ROWS, SEGMENT_ROWS};
 
 /// The kernel declaration of `shaders/column_sum.wgsl`.
 pub static COLUMN_SUM: KernelDef = KernelDef {
@@ -23,9 +23,19 @@ pub static COLUMN_SUM: KernelDef = KernelDef {
     uniform_params: true,
 };
 
-/// Bytes of the partial sums [`column_sum`] needs as scratch for `rows × cols` (0: none).
-pub fn partials_bytes(rows: u32, cols: u32) -> u64 {
-    match rows.div_ceil(SEGMENT_ROWS) {
+/// The rows a workgroup sums on `ctx`'s adapter: [`SEGMENT_ROWS`] on a CPU driver,
+/// [`GPU_SEGMENT_ROWS`] elsewhere.
+pub fn segment_rows(ctx: &Context) -> u32 {
+    match ctx.device().adapter_info().device_type {
+        wgpu::DeviceType::Cpu => SEGMENT_ROWS,
+        _ => GPU_SEGMENT_ROWS,
+    }
+}
+
+/// Bytes of the partial sums [`column_sum`] needs as scratch for `rows × cols` in segments of
+/// `segment_rows` (0: none).
+fn partials_bytes(rows: u32, cols: u32, segment_rows: u32) -> u64 {
+    match rows.div_ceil(segment_rows) {
         0 | 1 => 0,
         s => s as u64 * cols as u64 * 4,
     }
@@ -47,7 +57,8 @@ pub fn column_sum(
     }
     check_buffer(OP, "x", x, rows as u64 * cols as u64 * 4)?;
     check_buffer(OP, "out", out, (at as u64 + cols as u64) * 4)?;
-    let segments = rows.div_ceil(SEGMENT_ROWS);
+    let segment_rows = segment_rows(ctx);
+    let segments = rows.div_ceil(segment_rows);
     if segments > 65535 {
         return Err(Error::invalid(
             OP,
@@ -57,7 +68,7 @@ pub fn column_sum(
     let params = ColumnSumParams {
         rows,
         cols,
-        segment_rows: SEGMENT_ROWS,
+        segment_rows,
         segments,
         out_offset: at,
         _pad: [0; 3],
@@ -67,7 +78,13 @@ pub fn column_sum(
         rec.push(Dispatch::new(&COLUMN_SUM, &params, &[x.into(), out], grid));
         return Ok(());
     }
-    let scratch = partials_scratch(ctx, rec, OP, partials, partials_bytes(rows, cols))?;
+    let scratch = partials_scratch(
+        ctx,
+        rec,
+        OP,
+        partials,
+        partials_bytes(rows, cols, segment_rows),
+    )?;
     let to_scratch = ColumnSumParams {
         out_offset: 0,
         ..params
@@ -83,7 +100,7 @@ pub fn column_sum(
     let reduce = GemmParams {
         chunks: segments,
         out_offset: at,
-        ..GemmParams::new(&shape, SEGMENT_ROWS, &Epilogue::NONE)
+        ..GemmParams::new(&shape, segment_rows, &Epilogue::NONE)
     };
     let none = ctx.unused_binding(0);
     rec.push(Dispatch::new(
