@@ -37,9 +37,9 @@ if [ "$build" = 1 ]; then
     for b in bench conformance; do
         strip -o "$bundle/$b" "target/release/examples/$b"
     done
-    # The Vulkan loader, and the GL dispatch library that NVIDIA's Vulkan driver (an ICD inside
-    # libGLX_nvidia) links against, for a machine whose driver is installed without them.
-    for lib in libvulkan.so.1 libGLdispatch.so.0; do
+    # The Vulkan loader, and the vendor-neutral GL libraries that NVIDIA's Vulkan driver (an ICD
+    # inside libGLX_nvidia) links against, for a machine whose driver is installed without them.
+    for lib in libvulkan.so.1 libGLdispatch.so.0 libGLX.so.0 libEGL.so.1 libOpenGL.so.0; do
         cp -L "/usr/lib/x86_64-linux-gnu/$lib" "$bundle/lib/" 2>/dev/null || true
     done
     du -sh "$bundle"
