@@ -7,6 +7,7 @@ use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, View, grid_1d
 use crate::ops::gemm::{GEMM_REDUCE, GemmParams, GemmShape};
 use crate::ops::{Epilogue, check_buffer, partials_scratch};
 
+use crate::abi::Spread;
 pub use crate::abi::{ColumnSumParams, GPU_SEGMENT_ROWS, SEGMENT_ROWS};
 
 /// The kernel declaration of `shaders/column_sum.wgsl`.
@@ -26,9 +27,9 @@ pub static COLUMN_SUM: KernelDef = KernelDef {
 /// The rows a workgroup sums on `ctx`'s adapter: [`SEGMENT_ROWS`] on a CPU driver,
 /// [`GPU_SEGMENT_ROWS`] elsewhere.
 pub fn segment_rows(ctx: &Context) -> u32 {
-    match ctx.device().adapter_info().device_type {
-        wgpu::DeviceType::Cpu => SEGMENT_ROWS,
-        _ => GPU_SEGMENT_ROWS,
+    match ctx.spread() {
+        Spread::Cpu => SEGMENT_ROWS,
+        Spread::Gpu => GPU_SEGMENT_ROWS,
     }
 }
 
