@@ -2,16 +2,16 @@
 // the partial record and how a channel maps onto the matrix (ChannelStat is in common.wgsl).
 // The kernel file declares `params`.
 //
-// A channel is cut into segments of SEG_LEN elements, one workgroup each (pass kernels), whose
-// partial records one workgroup per channel then folds (reduce kernels). Segments keep every
-// invocation's loop trip count small (llvmpipe silently ends an invocation's loops after 65535
-// iterations in total) and spread a large channel over many cores. All folds run in a fixed
-// order, so the same input gives the same bits.
+// A channel is cut into segments of params.seg_len elements (shorter on a GPU than on a CPU
+// driver), one workgroup each (pass kernels), whose partial records one workgroup per channel
+// then folds (reduce kernels). Segments keep every invocation's loop trip count small (llvmpipe
+// silently ends an invocation's loops after 65535 iterations in total) and spread a large channel
+// over many cores. All folds run in a fixed order, so the same input and segment length give the
+// same bits.
 
 const WG_SIZE: u32 = 64u;
 // Groups of 8 lanes per workgroup (fold_shared.wgsl).
 const GROUPS: u32 = WG_SIZE / 8u;
-const SEG_LEN: u32 = 8192u;
 const MAX_CANDIDATES: u32 = 32u;
 
 // Mirrors `StatsParams` in src/ops/channel_stats.rs.
@@ -23,8 +23,8 @@ struct StatsParams {
     segments: u32,
     // channel_stats_tail: WITH_PASS1 or 0.
     flags: u32,
-    _pad1: u32,
-    _pad2: u32,
+    seg_len: u32,
+    _pad: u32,
 }
 
 // Mirrors `StatsPartial` in src/ops/channel_stats.rs: one segment's sums, moments taken about the
@@ -77,8 +77,9 @@ fn element_index(ch: u32, i: u32) -> u32 {
 }
 
 // The (channel, first element, end) of pass workgroup w: channel w / segments, elements
-// [segment * SEG_LEN, min(channel_len, (segment + 1) * SEG_LEN)).
+// [segment * seg_len, min(channel_len, (segment + 1) * seg_len)).
 fn segment_of(w: u32) -> vec3<u32> {
     let seg = w % params.segments;
-    return vec3<u32>(w / params.segments, seg * SEG_LEN, min(channel_len(), (seg + 1u) * SEG_LEN));
+    let len = params.seg_len;
+    return vec3<u32>(w / params.segments, seg * len, min(channel_len(), (seg + 1u) * len));
 }

@@ -9,8 +9,14 @@ use super::Layout;
 /// a lane only 128 elements.
 pub const STATS_WG_SIZE: usize = 64;
 
-/// Elements per segment (one workgroup of a pass kernel).
+/// Elements per segment (one workgroup of a pass kernel) on a CPU driver: 128 per lane, few
+/// workgroups (each costs there).
 pub const SEG_LEN: usize = 8192;
+
+/// Elements per segment on a GPU where a channel is a column: 32 per lane, so that a long strided
+/// channel is many workgroups of short loops (a gradient column of 200,704 values read 64 bytes
+/// apart took 42 µs of an H200 in 8,192-element segments, each lane waiting on 128 loads in turn).
+pub const GPU_SEG_LEN: usize = 2048;
 
 /// Most candidate clips one tail pass evaluates.
 pub const MAX_CANDIDATES: usize = 32;
@@ -36,8 +42,10 @@ pub struct StatsParams {
     pub segments: u32,
     /// `channel_stats_tail`: [`TAIL_WITH_PASS1`] or 0.
     pub flags: u32,
+    /// Elements per segment ([`SEG_LEN`] or [`GPU_SEG_LEN`]).
+    pub seg_len: u32,
     /// Padding to 16-byte alignment.
-    pub _pad: [u32; 2],
+    pub _pad: u32,
 }
 
 /// `StatsParams.flags` of `channel_stats_tail`: take pass 1 first, in the same workgroup (one
@@ -45,23 +53,24 @@ pub struct StatsParams {
 pub const TAIL_WITH_PASS1: u32 = 1;
 
 impl StatsParams {
-    /// Parameters for `layout` with `n_candidates` candidate clips.
-    pub fn new(layout: &Layout, n_candidates: usize) -> Self {
+    /// Parameters for `layout` in segments of `seg_len` with `n_candidates` candidate clips.
+    pub fn new(layout: &Layout, seg_len: usize, n_candidates: usize) -> Self {
         StatsParams {
             rows: layout.rows,
             cols: layout.cols,
             axis: layout.axis.code(),
             n_candidates: n_candidates as u32,
-            segments: segments(layout) as u32,
+            segments: segments(layout, seg_len) as u32,
             flags: 0,
-            _pad: [0; 2],
+            seg_len: seg_len as u32,
+            _pad: 0,
         }
     }
 }
 
-/// Segments per channel: `ceil(channel_len / SEG_LEN)`.
-pub fn segments(layout: &Layout) -> usize {
-    layout.channel_len().div_ceil(SEG_LEN)
+/// Segments per channel: `ceil(channel_len / seg_len)`.
+pub fn segments(layout: &Layout, seg_len: usize) -> usize {
+    layout.channel_len().div_ceil(seg_len)
 }
 
 /// One segment's sums (32 bytes, `StatsPartial` in WGSL); moments are taken about the channel's

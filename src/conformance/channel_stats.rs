@@ -10,7 +10,7 @@ use super::{CaseResult, Extent};
 use crate::cpu;
 use crate::error::Result;
 use crate::gpu::Context;
-use crate::ops::channel_stats::{PER_LANE_MAX_LEN, segments};
+use crate::ops::channel_stats::{PER_LANE_MAX_LEN, seg_len, segments};
 use crate::ops::{ChannelStat, Layout};
 use crate::rng::Gen;
 
@@ -32,7 +32,7 @@ struct Moment<'a> {
 
 /// Every shape × dataset × axis, both passes, exact where integer and within 1e-4 elsewhere.
 pub(super) async fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResult>) -> Result<()> {
-    // (9000, 2) and (2, 9000) span several segments per channel.
+    // (9000, 2) and (2, 9000) span several segments per channel on every adapter.
     let mut shapes = vec![
         (1u32, 1u32),
         (3, 5),
@@ -73,6 +73,7 @@ pub(super) async fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResul
         for (data_name, input) in &datasets {
             for axis in AXES {
                 let layout = Layout::new(rows, cols, axis);
+                let seg_len = seg_len(ctx, &layout);
                 // Thousands of two-element channels, a workgroup each, take seconds on a CPU
                 // driver and test nothing the smaller shapes do not.
                 if layout.channels() > 1000 {
@@ -85,7 +86,7 @@ pub(super) async fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResul
                 } = gpu_channel_stats(ctx, &layout, input, &ratios, false).await?;
                 // Again, in one dispatch where a channel is one segment: the same bits.
                 let again = gpu_channel_stats(ctx, &layout, input, &ratios, true).await?;
-                let twin = twin_channel_stats(&layout, input, &ratios, Some(&p1));
+                let twin = twin_channel_stats(&layout, seg_len, input, &ratios, Some(&p1));
                 let (twin1, twin2, twin_terms) = (twin.pass1, twin.pass2, twin.terms);
                 let counts = |v: &[ChannelStat]| -> Vec<[u32; 3]> {
                     v.iter()
@@ -115,7 +116,7 @@ pub(super) async fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResul
                 check.exact("rerun pass-1 bits", &bits(&again.pass1), &bits(&p1));
                 check.exact_f32("rerun cosine terms", &flat(&again.terms), &flat(&terms));
                 // Without candidates short channels take a lane each: the same bits again.
-                if segments(&layout) == 1 && layout.channel_len() <= PER_LANE_MAX_LEN {
+                if segments(&layout, seg_len) == 1 && layout.channel_len() <= PER_LANE_MAX_LEN {
                     let lanes = gpu_channel_stats(ctx, &layout, input, &[], true)
                         .await?
                         .pass2;

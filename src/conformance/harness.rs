@@ -160,27 +160,30 @@ pub async fn gpu_channel_stats(
     })
 }
 
-/// Both passes on the CPU twins; pass 2 reads `pass1` (the GPU's, in the suite) so that the
-/// comparison |x| > σ is decided on the same σ and its count must match exactly.
+/// Both passes on the CPU twins in segments of `seg_len`; pass 2 reads `pass1` (the GPU's, in
+/// the suite) so that the comparison |x| > σ is decided on the same σ and its count must match
+/// exactly.
 pub fn twin_channel_stats(
     layout: &Layout,
+    seg_len: usize,
     input: &[f32],
     ratios: &[f32],
     pass1: Option<&[ChannelStat]>,
 ) -> StatsRun {
     use crate::ops::channel_stats::segments;
-    let (ch, segs) = (layout.channels(), segments(layout));
+    let (ch, segs) = (layout.channels(), segments(layout, seg_len));
     let mut partials = vec![ops::StatsPartial::default(); ch * segs];
     let mut p1 = vec![ChannelStat::default(); ch];
-    cpu::channel_stats(layout, input, &mut partials, &mut p1);
+    cpu::channel_stats(layout, seg_len, input, &mut partials, &mut p1);
     if segs > 1 {
-        cpu::channel_stats_reduce(layout, input, &partials, &mut p1);
+        cpu::channel_stats_reduce(layout, seg_len, input, &partials, &mut p1);
     }
     let mut p2 = pass1.map_or_else(|| p1.clone(), <[ChannelStat]>::to_vec);
     let mut tail = vec![[0u32; 2]; ch * segs * (1 + ratios.len())];
     let mut terms = vec![[0f32; 2]; ch * ratios.len()];
     cpu::channel_stats_tail(
         layout,
+        seg_len,
         input,
         ratios,
         &mut p2,
@@ -188,7 +191,8 @@ pub fn twin_channel_stats(
         false,
     );
     if segs > 1 {
-        cpu::channel_stats_tail_reduce(layout, ratios.len(), &tail, &mut p2, &mut terms);
+        let nc = ratios.len();
+        cpu::channel_stats_tail_reduce(layout, seg_len, nc, &tail, &mut p2, &mut terms);
     }
     StatsRun {
         pass1: p1,

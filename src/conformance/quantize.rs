@@ -156,7 +156,8 @@ async fn fold_cases(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Re
             }
             let marks = cols % 4 == 0;
             let x = ctx.upload("test.x", &input);
-            let records = ops::channel_stats::partials_records(&layout);
+            let seg_len = ops::channel_stats::seg_len(ctx, &layout);
+            let records = ops::channel_stats::partials_records(&layout, seg_len);
             let stats = ctx.storage_buffer("test.stats", records as u64 * 32);
             let reduced = ctx.storage_buffer("test.reduced", 32);
             let words = layout.packed_words() as u64 * 4;

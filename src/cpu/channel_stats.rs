@@ -2,7 +2,7 @@
 //! `stats_moments.wgsl` and `stats_fold.wgsl`).
 
 use crate::abi::{
-    ChannelAxis, ChannelStat, Layout, SEG_LEN, STATS_WG_SIZE, StatsParams, StatsPartial, segments,
+    ChannelAxis, ChannelStat, Layout, STATS_WG_SIZE, StatsParams, StatsPartial, segments,
 };
 use crate::cpu::common::is_finite_f32;
 use crate::cpu::{
@@ -86,20 +86,21 @@ pub(crate) fn lane_partial(
     p
 }
 
-/// Pass 1, per segment: `partials[ch · segments + seg]`, or with one segment per channel the
-/// channel's statistics, `stats[ch]` (then there is no reduce).
+/// Pass 1, per segment of `seg_len`: `partials[ch · segments + seg]`, or with one segment per
+/// channel the channel's statistics, `stats[ch]` (then there is no reduce).
 pub fn channel_stats(
     layout: &Layout,
+    seg_len: usize,
     input: &[f32],
     partials: &mut [StatsPartial],
     stats: &mut [ChannelStat],
 ) {
-    let (n, segs) = (layout.channel_len(), segments(layout));
+    let (n, segs) = (layout.channel_len(), segments(layout, seg_len));
     for w in 0..layout.channels() * segs {
         let (ch, seg) = (w / segs, w % segs);
-        let end = n.min((seg + 1) * SEG_LEN);
+        let end = n.min((seg + 1) * seg_len);
         let lanes: [StatsPartial; WG_SIZE] =
-            std::array::from_fn(|lid| lane_partial(layout, input, lid, (ch, seg * SEG_LEN, end)));
+            std::array::from_fn(|lid| lane_partial(layout, input, lid, (ch, seg * seg_len, end)));
         let total = fold_lanes(&lanes, combine);
         if segs == 1 {
             stats[ch] = finalize(layout, input, ch, total);
@@ -155,6 +156,6 @@ fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), Stri
             &mut [][..],
         )
     };
-    cpu::channel_stats(&layout, f32s(input), partials, stats);
+    cpu::channel_stats(&layout, p.seg_len as usize, f32s(input), partials, stats);
     Ok(())
 }

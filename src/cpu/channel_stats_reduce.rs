@@ -7,14 +7,15 @@ use crate::cpu::{
     replay::{Replay, bad_bindings, f32s, read, stats_layout, stats_words, structs, structs_mut},
 };
 
-/// Folds pass 1's segment partials into one [`ChannelStat`] per channel.
+/// Folds pass 1's partials, segments of `seg_len`, into one [`ChannelStat`] per channel.
 pub fn channel_stats_reduce(
     layout: &Layout,
+    seg_len: usize,
     input: &[f32],
     partials: &[StatsPartial],
     stats: &mut [ChannelStat],
 ) {
-    let segs = segments(layout);
+    let segs = segments(layout, seg_len);
     for ch in 0..layout.channels() {
         let mut lanes = [StatsPartial::default(); WG_SIZE];
         for (lid, p) in lanes.iter_mut().enumerate() {
@@ -43,6 +44,7 @@ fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), Stri
     };
     let layout = stats_layout(&p);
     let stats = &mut structs_mut::<ChannelStat>(stats)[..layout.channels()];
-    cpu::channel_stats_reduce(&layout, f32s(input), structs(partials), stats);
+    let seg_len = p.seg_len as usize;
+    cpu::channel_stats_reduce(&layout, seg_len, f32s(input), structs(partials), stats);
     Ok(())
 }

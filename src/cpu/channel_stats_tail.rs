@@ -1,8 +1,7 @@
 //! Twin of `shaders/channel_stats_tail.wgsl`.
 
 use crate::abi::{
-    ChannelStat, Layout, MAX_CANDIDATES, SEG_LEN, StatsParams, StatsPartial, TAIL_WITH_PASS1,
-    segments,
+    ChannelStat, Layout, MAX_CANDIDATES, StatsParams, StatsPartial, TAIL_WITH_PASS1, segments,
 };
 use crate::cpu::channel_stats::{
     WG_SIZE, combine, element_index, finalize, fold_lanes, lane_partial,
@@ -20,17 +19,18 @@ use crate::cpu::{
 /// statistics, as [`crate::cpu::channel_stats()`] would.
 pub fn channel_stats_tail(
     layout: &Layout,
+    seg_len: usize,
     input: &[f32],
     ratios: &[f32],
     stats: &mut [ChannelStat],
     (partials, terms): (&mut [[u32; 2]], &mut [[f32; 2]]),
     with_pass1: bool,
 ) {
-    let (n, segs) = (layout.channel_len(), segments(layout));
+    let (n, segs) = (layout.channel_len(), segments(layout, seg_len));
     let nc = ratios.len().min(MAX_CANDIDATES);
     for w in 0..layout.channels() * segs {
         let (ch, seg) = (w / segs, w % segs);
-        let end = n.min((seg + 1) * SEG_LEN);
+        let end = n.min((seg + 1) * seg_len);
         if with_pass1 {
             let lanes: [StatsPartial; WG_SIZE] =
                 std::array::from_fn(|lid| lane_partial(layout, input, lid, (ch, 0, end)));
@@ -51,7 +51,7 @@ pub fn channel_stats_tail(
         let mut qq = vec![[0f32; MAX_CANDIDATES]; WG_SIZE];
         let mut above = [0u32; WG_SIZE];
         for lid in 0..WG_SIZE {
-            let mut i = seg * SEG_LEN + lid;
+            let mut i = seg * seg_len + lid;
             while i < end {
                 let x = input[element_index(layout, ch, i)];
                 i += WG_SIZE;
@@ -115,6 +115,7 @@ fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), Stri
     };
     cpu::channel_stats_tail(
         &layout,
+        p.seg_len as usize,
         f32s(input),
         &f32s(ratios)[..nc],
         &mut structs_mut::<ChannelStat>(stats)[..ch],

@@ -7,15 +7,17 @@ use crate::cpu::{
     replay::{Replay, bad_bindings, read, stats_layout, stats_words, structs, structs_mut},
 };
 
-/// Folds pass 2's segment slots into `stats[ch].above_sigma` and `terms[ch · nc + r]`.
+/// Folds pass 2's slots, segments of `seg_len`, into `stats[ch].above_sigma` and
+/// `terms[ch · nc + r]`.
 pub fn channel_stats_tail_reduce(
     layout: &Layout,
+    seg_len: usize,
     n_candidates: usize,
     partials: &[[u32; 2]],
     stats: &mut [ChannelStat],
     terms: &mut [[f32; 2]],
 ) {
-    let segs = segments(layout);
+    let segs = segments(layout, seg_len);
     let slots = 1 + n_candidates;
     for ch in 0..layout.channels() {
         let mut cnt = [0u32; WG_SIZE];
@@ -59,6 +61,7 @@ fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), Stri
     let nc = p.n_candidates as usize;
     let terms = &mut structs_mut::<[f32; 2]>(terms)[..layout.channels() * nc];
     let stats = &mut structs_mut::<ChannelStat>(stats)[..layout.channels()];
-    cpu::channel_stats_tail_reduce(&layout, nc, structs(partials), stats, terms);
+    let seg_len = p.seg_len as usize;
+    cpu::channel_stats_tail_reduce(&layout, seg_len, nc, structs(partials), stats, terms);
     Ok(())
 }

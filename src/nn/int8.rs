@@ -19,12 +19,15 @@ pub(crate) struct QuantTensor {
     pub stats: wgpu::Buffer,
     pub packed: wgpu::Buffer,
     pub scales: wgpu::Buffer,
+    /// The statistics' segment length on this adapter ([`ops::channel_stats::seg_len`]).
+    seg_len: usize,
 }
 
 impl QuantTensor {
     pub(crate) fn new(ctx: &Context, name: &str, layout: Layout) -> Self {
+        let seg_len = ops::channel_stats::seg_len(ctx, &layout);
         let records = match layout.axis {
-            ChannelAxis::Tensor => Self::tensor_parts(&layout) as usize + 1,
+            ChannelAxis::Tensor => Self::tensor_parts(&layout, seg_len) as usize + 1,
             _ => layout.channels(),
         };
         QuantTensor {
@@ -35,6 +38,7 @@ impl QuantTensor {
             ),
             packed: ctx.storage_buffer(&format!("{name}.q"), layout.packed_words() as u64 * 4),
             scales: ctx.storage_buffer(&format!("{name}.scales"), layout.channels() as u64 * 4),
+            seg_len,
         }
     }
 
@@ -51,7 +55,7 @@ impl QuantTensor {
     ) -> Result<()> {
         let input = input.into();
         let nearest = Rounding::Nearest;
-        if self.layout.axis == ChannelAxis::Tensor && Self::tensor_parts(&self.layout) == 0 {
+        if self.layout.axis == ChannelAxis::Tensor && self.parts() == 0 {
             let bufs = self.buffers(input, relu_mask, &self.stats);
             let at = self.own_clip().offset;
             return ops::quantize::quantize_scan(ctx, rec, &self.layout, nearest, bufs, at);
@@ -81,19 +85,19 @@ impl QuantTensor {
     /// Partial records before the clip's record in `stats`: 0 per channel.
     pub(crate) fn parts(&self) -> u32 {
         match self.layout.axis {
-            ChannelAxis::Tensor => Self::tensor_parts(&self.layout),
+            ChannelAxis::Tensor => Self::tensor_parts(&self.layout, self.seg_len),
             _ => 0,
         }
     }
 
     /// A per-tensor `layout`'s partial records: none where its quantization measures the clip
     /// itself ([`SCAN_MAX_LEN`](ops::quantize::SCAN_MAX_LEN) elements or fewer), else those
-    /// `channel_stats` leaves, one per segment.
-    fn tensor_parts(layout: &Layout) -> u32 {
+    /// `channel_stats` leaves, one per segment of `seg_len`.
+    fn tensor_parts(layout: &Layout, seg_len: usize) -> u32 {
         if layout.len() <= ops::quantize::SCAN_MAX_LEN {
             0
         } else {
-            ops::channel_stats::partials_records(layout) as u32 - 1
+            ops::channel_stats::partials_records(layout, seg_len) as u32 - 1
         }
     }
 

@@ -6,7 +6,7 @@
 //! batch of candidate clips `c_r = ratio_r · max|x|`, the terms of UI8's cosine distance between
 //! `g` and its nearest-rounded quantize-dequantize copy `ĝ(c_r)`.
 //!
-//! Each pass is two kernels: one workgroup per (channel, segment of [`SEG_LEN`] elements) writes
+//! Each pass is two kernels: one workgroup per (channel, segment of [`seg_len`] elements) writes
 //! a partial record, then one workgroup per channel folds the segments. Segments spread a large
 //! channel over many cores and keep each invocation's loops short (llvmpipe ends an invocation's
 //! loops after 65,535 iterations in total). Non-finite values are left out of every statistic and
@@ -14,15 +14,26 @@
 //! Where a channel is one segment no partials are needed, and [`channel_stats_both`] runs both
 //! passes in one dispatch.
 
-use crate::abi::Layout;
+use crate::abi::{ChannelAxis, Layout, Spread};
 use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, View, grid_groups, wgsl};
 use crate::ops::{check_buffer, partials_scratch};
 
 pub use crate::abi::{
-    ChannelStat, MAX_CANDIDATES, SEG_LEN, StatsParams, StatsPartial, TAIL_WITH_PASS1, segments,
+    ChannelStat, GPU_SEG_LEN, MAX_CANDIDATES, SEG_LEN, StatsParams, StatsPartial, TAIL_WITH_PASS1,
+    segments,
 };
+
+/// Elements per segment of `layout`'s channels on `ctx`'s adapter: [`GPU_SEG_LEN`] for channels
+/// that are a GPU's strided columns, else [`SEG_LEN`] (a CPU driver's, and contiguous channels,
+/// whose loads a GPU coalesces).
+pub fn seg_len(ctx: &Context, layout: &Layout) -> usize {
+    match (ctx.spread(), layout.axis) {
+        (Spread::Gpu, ChannelAxis::Cols) => GPU_SEG_LEN,
+        _ => SEG_LEN,
+    }
+}
 
 /// Lanes per workgroup: [`crate::abi::STATS_WG_SIZE`].
 const WG_LANES: u32 = crate::abi::STATS_WG_SIZE as u32;
@@ -142,18 +153,19 @@ pub static CHANNEL_STATS_PER_LANE: KernelDef = KernelDef {
 /// channels are fewer, and a workgroup each spreads them over more cores.
 pub const PER_LANE_MAX_LEN: usize = 1024;
 
-/// Scratch bytes for pass 1's partials.
-pub fn partials_bytes(layout: &Layout) -> u64 {
-    (layout.channels() * segments(layout) * std::mem::size_of::<StatsPartial>()) as u64
+/// Scratch bytes for pass 1's partials in segments of `seg_len`.
+pub fn partials_bytes(layout: &Layout, seg_len: usize) -> u64 {
+    (layout.channels() * segments(layout, seg_len) * std::mem::size_of::<StatsPartial>()) as u64
 }
 
-/// Scratch bytes for pass 2's partials with `n_candidates` candidate clips.
-pub fn tail_partials_bytes(layout: &Layout, n_candidates: usize) -> u64 {
-    (layout.channels() * segments(layout) * (1 + n_candidates) * 8) as u64
+/// Scratch bytes for pass 2's partials in segments of `seg_len` with `n_candidates` candidate
+/// clips.
+pub fn tail_partials_bytes(layout: &Layout, seg_len: usize, n_candidates: usize) -> u64 {
+    (layout.channels() * segments(layout, seg_len) * (1 + n_candidates) * 8) as u64
 }
 
 /// Records pass 1 over `input` (`layout.len()` f32) into `stats` (`layout.channels()` entries).
-/// `scratch` holds [`partials_bytes`]; when `None`, the recording's scratch.
+/// `scratch` holds [`partials_bytes`] (of [`seg_len`]); when `None`, the recording's scratch.
 pub fn channel_stats<'a>(
     ctx: &Context,
     rec: &mut Recording,
@@ -167,10 +179,11 @@ pub fn channel_stats<'a>(
     layout.validate(OP)?;
     check_buffer(OP, "input", input, layout.len() as u64 * 4)?;
     check_buffer(OP, "stats", stats, stat_bytes(layout))?;
-    let params = StatsParams::new(layout, 0);
-    let groups = (layout.channels() * segments(layout)) as u64;
+    let seg_len = seg_len(ctx, layout);
+    let params = StatsParams::new(layout, seg_len, 0);
+    let groups = (layout.channels() * segments(layout, seg_len)) as u64;
     // One segment per channel: the pass writes the statistics and needs no partials.
-    if segments(layout) == 1 {
+    if segments(layout, seg_len) == 1 {
         let unused = ctx.unused_binding(0);
         let grid = grid_groups(groups);
         rec.push(Dispatch::new(
@@ -181,7 +194,7 @@ pub fn channel_stats<'a>(
         ));
         return Ok(());
     }
-    let partials = partials_scratch(ctx, rec, OP, scratch, partials_bytes(layout))?;
+    let partials = partials_scratch(ctx, rec, OP, scratch, partials_bytes(layout, seg_len))?;
     rec.push(Dispatch::new(
         &CHANNEL_STATS,
         &params,
@@ -201,7 +214,7 @@ pub fn channel_stats<'a>(
 /// folds the segments itself ([`quantize_fold`](crate::ops::quantize::quantize_fold)): writes
 /// one record per segment to the start of `out` and returns their number, or, where the tensor
 /// is one segment, its whole statistics to record 0 (as [`channel_stats`] does) and returns 0.
-/// `out` holds [`partials_records`]`(layout)` records of 32 bytes.
+/// `out` holds [`partials_records`]`(layout, seg_len(ctx, layout))` records of 32 bytes.
 pub fn channel_stats_partials<'a>(
     ctx: &Context,
     rec: &mut Recording,
@@ -221,16 +234,22 @@ pub fn channel_stats_partials<'a>(
             ),
         ));
     }
-    let parts = segments(layout);
+    let seg_len = seg_len(ctx, layout);
+    let parts = segments(layout, seg_len);
     if parts == 1 {
         channel_stats(ctx, rec, layout, input, out, None)?;
         return Ok(0);
     }
     check_buffer(OP, "input", input, layout.len() as u64 * 4)?;
-    check_buffer(OP, "out", out, partials_records(layout) as u64 * 32)?;
+    check_buffer(
+        OP,
+        "out",
+        out,
+        partials_records(layout, seg_len) as u64 * 32,
+    )?;
     rec.push(Dispatch::new(
         &CHANNEL_STATS,
-        &StatsParams::new(layout, 0),
+        &StatsParams::new(layout, seg_len, 0),
         &[input, out.into(), ctx.unused_binding(0).into()],
         grid_groups(parts as u64),
     ));
@@ -238,9 +257,9 @@ pub fn channel_stats_partials<'a>(
 }
 
 /// Records a buffer for [`channel_stats_partials`] (and the folded clip after them) holds: one
-/// per segment plus one, or one where the tensor is one segment.
-pub fn partials_records(layout: &Layout) -> usize {
-    match segments(layout) {
+/// per segment (of `seg_len`) plus one, or one where the tensor is one segment.
+pub fn partials_records(layout: &Layout, seg_len: usize) -> usize {
+    match segments(layout, seg_len) {
         1 => 1,
         n => n + 1,
     }
@@ -260,7 +279,7 @@ pub struct Candidates<'a> {
 
 /// Records pass 2: fills `above_sigma` of `stats` (which must hold pass 1's result) and, if
 /// `candidates` is given, the cosine-distance terms of each candidate clip. `scratch` holds
-/// [`tail_partials_bytes`]; when `None`, the recording's scratch.
+/// [`tail_partials_bytes`] (of [`seg_len`]); when `None`, the recording's scratch.
 pub fn channel_stats_tail(
     ctx: &Context,
     rec: &mut Recording,
@@ -274,7 +293,7 @@ pub fn channel_stats_tail(
 }
 
 /// Records both passes, [`channel_stats`] then [`channel_stats_tail`]. Where every channel is one
-/// segment (a gradient's columns, a tensor of up to [`SEG_LEN`] elements) that is one dispatch:
+/// segment (a gradient's columns, a tensor of up to [`seg_len`] elements) that is one dispatch:
 /// each workgroup takes pass 1 over its channel, then pass 2, so the tensor is read by a single
 /// pass for all its statistics, with the same bits as the two passes; without candidates and
 /// with channels of up to [`PER_LANE_MAX_LEN`] elements, each lane takes a channel.
@@ -288,7 +307,8 @@ pub fn channel_stats_both(
     scratch: Option<&wgpu::Buffer>,
 ) -> Result<()> {
     layout.validate("channel_stats")?;
-    let one_pass = segments(layout) == 1;
+    let seg_len = seg_len(ctx, layout);
+    let one_pass = segments(layout, seg_len) == 1;
     if one_pass && candidates.is_none() && layout.channel_len() <= PER_LANE_MAX_LEN {
         const OP: &str = "channel_stats_per_lane";
         check_buffer(OP, "input", input, layout.len() as u64 * 4)?;
@@ -296,7 +316,7 @@ pub fn channel_stats_both(
         let lanes = layout.channels() as u64;
         rec.push(Dispatch::new(
             &CHANNEL_STATS_PER_LANE,
-            &StatsParams::new(layout, 0),
+            &StatsParams::new(layout, seg_len, 0),
             &[input, stats],
             grid_groups(lanes.div_ceil(WG_LANES as u64)),
         ));
@@ -346,13 +366,15 @@ fn record_tail(
         }
         None => (0, ctx.unused_binding(0), ctx.unused_binding(1)),
     };
+    let seg_len = seg_len(ctx, layout);
     let params = StatsParams {
         flags: if with_pass1 { TAIL_WITH_PASS1 } else { 0 },
-        ..StatsParams::new(layout, n)
+        ..StatsParams::new(layout, seg_len, n)
     };
-    let groups = (layout.channels() * segments(layout)) as u64;
+    let segs = segments(layout, seg_len);
+    let groups = (layout.channels() * segs) as u64;
     // One segment per channel: the pass writes the results and needs no partials.
-    if segments(layout) == 1 {
+    if segs == 1 {
         let bindings = [input, ratios, stats, ctx.unused_binding(2), terms];
         rec.push(Dispatch::new(
             &CHANNEL_STATS_TAIL,
@@ -362,7 +384,8 @@ fn record_tail(
         ));
         return Ok(());
     }
-    let partials = partials_scratch(ctx, rec, OP, scratch, tail_partials_bytes(layout, n))?;
+    let bytes = tail_partials_bytes(layout, seg_len, n);
+    let partials = partials_scratch(ctx, rec, OP, scratch, bytes)?;
     rec.push(Dispatch::new(
         &CHANNEL_STATS_TAIL,
         &params,
