@@ -4,15 +4,16 @@
 # One prepared command for a GPU machine: the conformance tool (quick set) and the bench (GEMM
 # 1024/2048/4096 f32 and i8, the LeNet-5 and ResNet convolution GEMMs, MLP, LeNet-5 and ResNet
 # steps at batch 64 and 256, the adapter's fma and dot4I8Packed ceilings), written to OUT_DIR as
-# conformance.json, conformance.md, bench.json and summary.md. Sized to finish within about
-# four minutes on an H100/H200.
+# conformance.json, conformance.md, bench.json and summary.md (bench.txt: every figure as it is
+# measured). About 35 s on an H200.
 #
 #   --quick       the same on a CPU driver (lavapipe) in a few minutes: GEMM 512/1024, MLP and
 #                 LeNet-5 at batch 64
 #   --peer FILE   the Burn peer's output (its RESULT lines, from the burn-bench peer program's
 #                 scripts/run.sh run beforehand on the same machine) beside octet's figures
-#   --build-only  build stripped binaries into target/device-check/ (and copy the Vulkan
-#                 loader), for a machine without Rust: carry that folder and run --run-only there
+#   --build-only  build stripped binaries into target/device-check/ (and copy the Vulkan loader
+#                 and GL dispatch libraries), for a machine without Rust: carry that folder and
+#                 run --run-only there
 #   --run-only    run from target/device-check/ without building
 set -euo pipefail
 cd "$(dirname "$0")/.."
