@@ -24,13 +24,9 @@ const GPU_ITERS: u32 = 16384;
 
 pub fn measure(ctx: &octet::Context) -> Result<Ceiling, Box<dyn std::error::Error>> {
     let device = ctx.device();
-    let cpu = ctx
-        .adapter_info()
-        .is_none_or(|i| i.device_type == wgpu::DeviceType::Cpu);
-    let (lanes, iters) = if cpu {
-        (CPU_LANES, CPU_ITERS)
-    } else {
-        (GPU_LANES, GPU_ITERS)
+    let (lanes, iters) = match ctx.spread() {
+        octet::abi::Spread::Cpu => (CPU_LANES, CPU_ITERS),
+        octet::abi::Spread::Gpu => (GPU_LANES, GPU_ITERS),
     };
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some("bench.ceiling"),

@@ -2,9 +2,9 @@
 // how many dot4I8Packed (four int8 multiply-adds each) one lane sustains with nothing but
 // registers in play. Eight independent accumulators per lane hide the latency of each chain;
 // one int8 operand changes every iteration (one integer add for eight dot products) so that no
-// dot product can be hoisted out of the loop. The f32 chains converge to a normal number (x, y about 0.5): a
-// denormal or infinite operand would measure the CPU's slow paths instead. A measuring kernel
-// of the bench, not one of octet's.
+// dot product can be hoisted out of the loop. The f32 chains converge to a normal number (x, y
+// about 0.5): a denormal or infinite operand would measure the CPU's slow paths instead. A
+// measuring kernel of the bench, not one of octet's.
 
 struct Params {
     iters: u32,
