@@ -31,6 +31,14 @@ struct QuantizePairParams {
 @group(0) @binding(6) var<storage, read_write> scales_channels: array<f32>;
 
 var<workgroup> sh_max: array<f32, WG_SIZE>;
+// The steps' reciprocals (inv_step, a long division) once per workgroup rather than once per
+// value (LeNet-5's conv2 dY, 100k values on lavapipe: about a fifth of the pass). `tensor_inv`
+// for the tensor clip; slot s of `column_inv` for the
+// four columns of word-column (first + s) % cols4, where `first` is the word-column of the
+// workgroup's first word: its 256 consecutive words fall in at most 256 consecutive
+// word-columns (mod cols4), so every word finds its columns there.
+var<workgroup> tensor_inv: f32;
+var<workgroup> column_inv: array<vec4<f32>, WG_SIZE>;
 
 @compute @workgroup_size(256)
 fn main(
@@ -50,21 +58,39 @@ fn main(
             sh_max[lid] = max(sh_max[lid], sh_max[lid + stride]);
         }
     }
-    workgroupBarrier();
     let idx = flat_index(gid, nwg, WG_SIZE);
+    let first = (idx - lid) % params.cols4;
+    if lid < params.cols4 {
+        let c4 = (first + lid) % params.cols4;
+        var inv = vec4<f32>(0.0);
+        for (var j = 0u; j < 4u && c4 * 4u + j < params.cols; j++) {
+            inv[j] = inv_step(clips[c4 * 4u + j]);
+        }
+        column_inv[lid] = inv;
+    }
+    workgroupBarrier();
+    if lid == 0u {
+        tensor_inv = inv_step(sh_max[0]);
+    }
+    // The scales, by the first workgroup: the words holding a column's first element would
+    // each write one, but a CPU driver runs that branch's division under a mask in every lane.
+    for (var c = lid; idx == lid && c < params.cols; c += WG_SIZE) {
+        scales_channels[c] = select(0.0, step_of(clips[c]), clip_is_valid(clips[c]));
+        if c == 0u {
+            scales[0] = select(0.0, step_of(sh_max[0]), clip_is_valid(sh_max[0]));
+        }
+    }
+    workgroupBarrier();
     if idx < params.rows * params.cols4 {
-        quantize_word_pair(idx, sh_max[0]);
+        let slot = (idx % params.cols4 + params.cols4 - first) % params.cols4;
+        quantize_word_pair(idx, sh_max[0], tensor_inv, column_inv[slot]);
     }
 }
 
-fn quantize_word_pair(idx: u32, tensor_clip: f32) {
+fn quantize_word_pair(idx: u32, tensor_clip: f32, inv: f32, inv_c: vec4<f32>) {
     let r = idx / params.cols4;
     let c4 = idx % params.cols4;
     let valid = clip_is_valid(tensor_clip);
-    let inv = inv_step(tensor_clip);
-    if idx == 0u {
-        scales[0] = select(0.0, step_of(tensor_clip), valid);
-    }
     var q = vec4<i32>(0);
     var qc = vec4<i32>(0);
     for (var j = 0u; j < 4u; j++) {
@@ -74,9 +100,6 @@ fn quantize_word_pair(idx: u32, tensor_clip: f32) {
         }
         let clip_c = clips[c];
         let valid_c = clip_is_valid(clip_c);
-        if r == 0u {
-            scales_channels[c] = select(0.0, step_of(clip_c), valid_c);
-        }
         let e = r * params.cols + c;
         let x = input[e];
         if valid {
@@ -91,7 +114,7 @@ fn quantize_word_pair(idx: u32, tensor_clip: f32) {
             if params.rounding == ROUND_STOCHASTIC {
                 rnd = rng_u32(params.seed_channels, e);
             }
-            qc[j] = quantize_one(x, clip_c, inv_step(clip_c), params.rounding, rnd);
+            qc[j] = quantize_one(x, clip_c, inv_c[j], params.rounding, rnd);
         }
     }
     packed[idx] = pack4xI8(q);

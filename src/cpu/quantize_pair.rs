@@ -22,7 +22,8 @@ pub fn quantize_pair(
 ) {
     let cols4 = cols.div_ceil(4);
     let tensor_clip = fold_column_clips(&clips[..cols as usize]);
-    // One iteration per GPU invocation.
+    // One iteration per GPU invocation; the kernel takes each step's reciprocal once per
+    // workgroup, the same values as here per value.
     for idx in 0..rows * cols4 {
         let r = idx / cols4;
         let c4 = idx % cols4;
