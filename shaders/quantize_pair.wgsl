@@ -32,11 +32,11 @@ struct QuantizePairParams {
 
 var<workgroup> sh_max: array<f32, WG_SIZE>;
 // The steps' reciprocals (inv_step, a long division) once per workgroup rather than once per
-// value (LeNet-5's conv2 dY, 100k values on lavapipe: about 15% of the pass). `tensor_inv`
-// for the tensor clip; slot s of `column_inv` for the
-// four columns of word-column (first + s) % cols4, where `first` is the word-column of the
-// workgroup's first word: its 256 consecutive words fall in at most 256 consecutive
-// word-columns (mod cols4), so every word finds its columns there.
+// value (LeNet-5's conv2 dY, 100k values on lavapipe: about 15% of the pass). `tensor_inv` for
+// the tensor clip; slot s of `column_inv` for the four columns of word-column (first + s) %
+// cols4, where `first` is the word-column of the workgroup's first word: its 256 consecutive
+// words fall in at most 256 consecutive word-columns (mod cols4), so every word finds its
+// columns there.
 var<workgroup> tensor_inv: f32;
 var<workgroup> column_inv: array<vec4<f32>, WG_SIZE>;
 
