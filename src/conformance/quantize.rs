@@ -328,8 +328,8 @@ async fn scan_cases(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Re
 /// `quantize_pair` against two `quantize` passes on the GPU (per tensor, its clip the largest
 /// column clip; per column), bit for bit, and against its twin: columns from 1 to 1,030 (more
 /// than a workgroup's lanes fold, and more word-columns than its lanes hold reciprocals for),
-/// rows over one and several workgroups, both roundings with a
-/// seed per copy, and column clips that are degenerate or not finite, which zero their column.
+/// rows over one and several workgroups, both roundings with a seed per copy, and column clips
+/// that are degenerate or not finite, which zero their column.
 async fn pair_cases(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Result<()> {
     for (rows, cols) in [(1, 1), (3, 5), (64, 84), (33, 300), (257, 16), (3, 1030)] {
         for clip_set in ["max", "degenerate"] {
