@@ -16,12 +16,16 @@
 // whole (small) tensor itself — rereading a few thousand values costs less than a dispatch of
 // channel_stats, and max is exact in any order, so the clip has channel_stats' bits — and the
 // first workgroup writes it to clips[clip_offset] for steps that reuse it.
+// The FOLD and SCAN variants, whose one clip every lane knows before it quantizes, take their
+// words through quantize_word_tensor: no channel arithmetic, no division per word where cols %
+// 4 == 0, and the scale written once by the first lane (the pass 0.61 -> 0.37 ms for a 256 x 256
+// weight on lavapipe).
 // CPU twin: src/cpu/quantize.rs.
 
 const WG_SIZE: u32 = 256u;
-// Words per lane, WG_SIZE apart, but in the MARKS variants (one word per lane, so that a
-// workgroup's mask words are whole): a quarter of the workgroups, each of which a SCAN variant
-// has reread the whole tensor for (LeNet-5's scans 1.6 → 1.2 ms on lavapipe). Mirrors
+// Words per lane, WG_SIZE apart: a quarter of the workgroups, each of which a SCAN variant has
+// reread the whole tensor for (LeNet-5's scans 1.6 → 1.2 ms on lavapipe; with MARKS too, the
+// MLP's 0.44 -> 0.26 ms). A workgroup's 1024 words are 128 whole mask words. Mirrors
 // `QUANTIZE_LANE_WORDS` in src/ops/quantize.rs.
 const LANE_WORDS: u32 = 4u;
 
@@ -51,8 +55,9 @@ const PART_WORDS: u32 = 8u;
 // rereading, and the words where cols % 4 == 0 makes each word one vec4).
 @group(0) @binding(6) var<storage> input4: array<vec4<f32>>;
 
-// A workgroup's 1024 elements: 32 mask words, gathered here and stored whole.
-var<workgroup> positive: array<atomic<u32>, 32>;
+// A workgroup's LANE_WORDS * WG_SIZE words: their mask words, gathered here and stored whole.
+const MASK_WORDS: u32 = LANE_WORDS * WG_SIZE / 8u;
+var<workgroup> positive: array<atomic<u32>, MASK_WORDS>;
 // FOLD, SCAN: the tensor's clip, folded by lane 0 and read by all, and its inv_step (a long
 // division, taken once per workgroup instead of once per lane).
 var<workgroup> folded: f32;
@@ -77,6 +82,7 @@ fn main(
             folded_inv = inv_step(c);
             if idx == 0u {
                 clips[params.clip_offset + params.clip_parts * PART_WORDS] = c;
+                scales[0] = select(0.0, step_of(c), clip_is_valid(c));
             }
         }
         workgroupBarrier();
@@ -104,32 +110,32 @@ fn main(
             folded_inv = inv_step(folded);
             if idx == 0u {
                 clips[params.clip_offset] = folded;
+                scales[0] = select(0.0, step_of(folded), clip_is_valid(folded));
             }
         }
         workgroupBarrier();
     }
     if MARKS {
-        if lid < 32u {
+        if lid < MASK_WORDS {
             atomicStore(&positive[lid], 0u);
         }
         workgroupBarrier();
     }
     let words = params.rows * params.cols4;
-    if MARKS {
-        if idx < words {
-            quantize_word(idx, lid);
-        }
-    } else {
-        let first = strided_first(gid, nwg, lid, WG_SIZE, LANE_WORDS);
-        for (var w = first; w < min(words, first + LANE_WORDS * WG_SIZE); w += WG_SIZE) {
-            quantize_word(w, lid);
+    let first = strided_first(gid, nwg, lid, WG_SIZE, LANE_WORDS);
+    // The workgroup's first word, a multiple of 1024.
+    let start = first - lid;
+    for (var w = first; w < min(words, start + LANE_WORDS * WG_SIZE); w += WG_SIZE) {
+        if FOLD || SCAN {
+            quantize_word_tensor(w, w - start);
+        } else {
+            quantize_word(w, w - start);
         }
     }
     if MARKS {
         workgroupBarrier();
-        // The workgroup's first word is idx - lid, a multiple of 256: its mask words are whole.
-        let word = (idx - lid) / 8u + lid;
-        if lid < 32u && word < (params.rows * params.cols + 31u) / 32u {
+        let word = start / 8u + lid;
+        if lid < MASK_WORDS && word < (params.rows * params.cols + 31u) / 32u {
             mask[word] = atomicLoad(&positive[lid]);
         }
     }
@@ -140,7 +146,8 @@ fn finite_abs(x: f32) -> f32 {
     return select(0.0, abs(x), is_finite_f32(x));
 }
 
-fn quantize_word(idx: u32, lid: u32) {
+// Word idx, the workgroup's word `local`, with the clip of each of its values' channel.
+fn quantize_word(idx: u32, local: u32) {
     let r = idx / params.cols4;
     let c4 = idx % params.cols4;
     // The channel and "first element of its channel" without branching on the axis per element.
@@ -200,6 +207,46 @@ fn quantize_word(idx: u32, lid: u32) {
     }
     packed[idx] = pack4xI8(q);
     if MARKS && nibble != 0u {
-        atomicOr(&positive[lid / 8u], nibble << ((lid % 8u) * 4u));
+        atomicOr(&positive[local / 8u], nibble << ((local % 8u) * 4u));
+    }
+}
+
+// Word idx, the workgroup's word `local`, with the tensor clip `folded`. Stochastic rounding
+// keys each value by its element index, 4 * idx + j where words are whole.
+fn quantize_word_tensor(idx: u32, local: u32) {
+    var word = vec4<f32>(0.0);
+    var e = 4u * idx;
+    for (var whole = MARKS || params.cols % 4u == 0u; whole; whole = false) {
+        word = input4[idx];
+    }
+    for (var part = !MARKS && params.cols % 4u != 0u; part; part = false) {
+        let c = idx % params.cols4 * 4u;
+        e = idx / params.cols4 * params.cols + c;
+        for (var j = 0u; j < 4u && c + j < params.cols; j++) {
+            word[j] = input[e + j];
+        }
+    }
+    // Past the last column a word's values stay 0, which quantize to 0.
+    var q = vec4<i32>(0);
+    for (var valid = clip_is_valid(folded); valid; valid = false) {
+        let rounding = params.rounding;
+        var rnd = vec4<u32>(0u);
+        for (var s = rounding == ROUND_STOCHASTIC; s; s = false) {
+            let seed = params.seed;
+            rnd = vec4<u32>(rng_u32(seed, e), rng_u32(seed, e + 1u), rng_u32(seed, e + 2u),
+                rng_u32(seed, e + 3u));
+        }
+        q = vec4<i32>(quantize_one(word.x, folded, folded_inv, rounding, rnd.x),
+            quantize_one(word.y, folded, folded_inv, rounding, rnd.y),
+            quantize_one(word.z, folded, folded_inv, rounding, rnd.z),
+            quantize_one(word.w, folded, folded_inv, rounding, rnd.w));
+    }
+    packed[idx] = pack4xI8(q);
+    if MARKS {
+        let nibble = select(0u, 1u, word.x > 0.0) | select(0u, 2u, word.y > 0.0)
+            | select(0u, 4u, word.z > 0.0) | select(0u, 8u, word.w > 0.0);
+        if nibble != 0u {
+            atomicOr(&positive[local / 8u], nibble << ((local % 8u) * 4u));
+        }
     }
 }

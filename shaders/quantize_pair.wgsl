@@ -18,8 +18,10 @@ struct QuantizePairParams {
     // Stochastic-rounding seeds of the per-tensor and the per-column copy.
     seed: u32,
     seed_channels: u32,
+    // Packed words per lane, WG_SIZE apart: 4, or 1 where rows are over 256 words long (see
+    // column_inv).
+    lane_words: u32,
     _pad0: u32,
-    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: QuantizePairParams;
@@ -34,9 +36,10 @@ var<workgroup> sh_max: array<f32, WG_SIZE>;
 // The steps' reciprocals (inv_step, a long division) once per workgroup rather than once per
 // value (LeNet-5's conv2 dY, 100k values on lavapipe: about 15% of the pass). `tensor_inv` for
 // the tensor clip; slot s of `column_inv` for the four columns of word-column (first + s) %
-// cols4, where `first` is the word-column of the workgroup's first word: its 256 consecutive
-// words fall in at most 256 consecutive word-columns (mod cols4), so every word finds its
-// columns there.
+// cols4, where `first` is the word-column of the workgroup's first word: rows of at most 256
+// words have at most 256 word-columns, and a workgroup's 256 consecutive words (one per lane
+// where rows are longer) fall in at most 256 consecutive ones (mod cols4), so every word finds
+// its columns there.
 var<workgroup> tensor_inv: f32;
 var<workgroup> column_inv: array<vec4<f32>, WG_SIZE>;
 
@@ -46,20 +49,27 @@ fn main(
     @builtin(local_invocation_index) lid: u32,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    // The tensor clip: lane l takes columns l, l + 256, ..., then a tree over the lanes.
+    // The tensor clip, left in sh_max[0] by lane 0: where there are at most 256 columns lane 0
+    // takes them all, else lane l takes columns l, l + 256, ..., then a tree over the lanes. On
+    // a CPU driver every barrier switches each group of lanes in turn, which cost more than
+    // lane 0's loop (LeNet-5's conv2 dY on lavapipe: this pass 2.3 -> 1.3 ms).
+    let tree = params.cols > WG_SIZE;
     var m = 0.0;
-    for (var c = lid; c < params.cols; c += WG_SIZE) {
+    let end = select(select(0u, params.cols, lid == 0u), params.cols, tree);
+    let step = select(1u, WG_SIZE, tree);
+    for (var c = select(0u, lid, tree); c < end; c += step) {
         m = max(m, clips[c]);
     }
     sh_max[lid] = m;
-    for (var stride = WG_SIZE / 2u; stride > 0u; stride = stride / 2u) {
+    for (var stride = select(0u, WG_SIZE / 2u, tree); stride > 0u; stride = stride / 2u) {
         workgroupBarrier();
         if lid < stride {
             sh_max[lid] = max(sh_max[lid], sh_max[lid + stride]);
         }
     }
-    let idx = flat_index(gid, nwg, WG_SIZE);
-    let first = (idx - lid) % params.cols4;
+    // The workgroup's first word and its word-column.
+    let start = strided_first(gid, nwg, lid, WG_SIZE, params.lane_words) - lid;
+    let first = start % params.cols4;
     if lid < params.cols4 {
         let c4 = (first + lid) % params.cols4;
         var inv = vec4<f32>(0.0);
@@ -68,22 +78,23 @@ fn main(
         }
         column_inv[lid] = inv;
     }
-    workgroupBarrier();
+    // Lane 0 wrote sh_max[0] last: it reads it before the barrier that shows it to the rest.
     if lid == 0u {
         tensor_inv = inv_step(sh_max[0]);
     }
     // The scales, by the first workgroup: the words holding a column's first element would
     // each write one, but a CPU driver runs that branch's division under a mask in every lane.
-    for (var c = lid; idx == lid && c < params.cols; c += WG_SIZE) {
+    for (var c = lid; start == 0u && c < params.cols; c += WG_SIZE) {
         scales_channels[c] = select(0.0, step_of(clips[c]), clip_is_valid(clips[c]));
         if c == 0u {
             scales[0] = select(0.0, step_of(sh_max[0]), clip_is_valid(sh_max[0]));
         }
     }
     workgroupBarrier();
-    if idx < params.rows * params.cols4 {
-        let slot = (idx % params.cols4 + params.cols4 - first) % params.cols4;
-        quantize_word_pair(idx, sh_max[0], tensor_inv, column_inv[slot]);
+    let end_word = min(params.rows * params.cols4, start + params.lane_words * WG_SIZE);
+    for (var w = start + lid; w < end_word; w += WG_SIZE) {
+        let slot = (w % params.cols4 + params.cols4 - first) % params.cols4;
+        quantize_word_pair(w, sh_max[0], tensor_inv, column_inv[slot]);
     }
 }
 

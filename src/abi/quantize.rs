@@ -58,8 +58,10 @@ pub struct QuantizePairParams {
     pub seed: u32,
     /// Stochastic-rounding seed of the per-column copy.
     pub seed_channels: u32,
+    /// Packed words each lane takes ([`QuantizePairParams::lane_words`]).
+    pub lane_words: u32,
     /// Padding to 16 bytes.
-    pub _pad: [u32; 2],
+    pub _pad: u32,
 }
 
 impl QuantizePairParams {
@@ -74,8 +76,17 @@ impl QuantizePairParams {
             rounding,
             seed,
             seed_channels: seed,
-            _pad: [0; 2],
+            lane_words: Self::lane_words(cols.div_ceil(4)),
+            _pad: 0,
         }
+    }
+
+    /// Packed words per lane for rows of `cols4` words: 4 where a workgroup's reciprocals of
+    /// the column steps (one slot per word-column, 256 slots) cover every row's words, so that
+    /// a quarter of the workgroups each take them once; else 1, a workgroup's 256 consecutive
+    /// words spanning at most 256 word-columns.
+    pub fn lane_words(cols4: u32) -> u32 {
+        if cols4 <= 256 { 4 } else { 1 }
     }
 }
 

@@ -140,13 +140,21 @@ pub(super) async fn cases(ctx: &Context, extent: Extent, out: &mut Vec<CaseResul
     stochastic_unbiased_case(ctx, seeds, out).await
 }
 
+/// Each input of `data` with nearest and with stochastic rounding.
+fn cases_of(data: &[&'static str]) -> Vec<(&'static str, Rounding)> {
+    let roundings = [Rounding::Nearest, Rounding::Stochastic { seed: 0x5eed }];
+    data.iter()
+        .flat_map(|&d| roundings.map(|r| (d, r)))
+        .collect()
+}
+
 /// `quantize_fold` after `channel_stats_partials` against `channel_stats` (with its reduce) then
 /// `quantize` on the GPU, bit for bit, and against the twin: tensors of 2 to 10 segments (one
 /// ending short), with and without the ReLU mask, and non-finite values, which the partial
 /// records leave out of max|x|.
 async fn fold_cases(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Result<()> {
     for (rows, cols) in [(4, 4096), (64, 400), (75, 1000), (97, 843)] {
-        for data in ["normal", "nan/inf"] {
+        for (data, rounding) in cases_of(&["normal", "nan/inf"]) {
             let layout = Layout::new(rows, cols, ChannelAxis::Tensor);
             let mut input = g.normal_vec(layout.len(), 3.0);
             if data == "nan/inf" {
@@ -177,9 +185,8 @@ async fn fold_cases(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Re
                 scales,
                 relu_mask,
             };
-            let nearest = Rounding::Nearest;
             let fold = bufs(&stats, &packed, &scales, masks.as_ref().map(|m| &m[0]));
-            ops::quantize::quantize_fold(ctx, &mut rec, &layout, nearest, fold, parts)?;
+            ops::quantize::quantize_fold(ctx, &mut rec, &layout, rounding, fold, parts)?;
             ops::channel_stats(ctx, &mut rec, &layout, &x, &reduced, None)?;
             let plain = bufs(
                 &reduced,
@@ -187,7 +194,7 @@ async fn fold_cases(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Re
                 &scales_ref,
                 masks.as_ref().map(|m| &m[1]),
             );
-            ops::quantize(ctx, &mut rec, &layout, nearest, plain)?;
+            ops::quantize(ctx, &mut rec, &layout, rounding, plain)?;
             ctx.run(&rec)?;
             let read_u32 = async |b| ctx.read_buffer_async::<u32>(b).await;
             let read_f32 = async |b| ctx.read_buffer_async::<f32>(b).await;
@@ -204,7 +211,7 @@ async fn fold_cases(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Re
             let twin_mask = marks.then_some(&mut tm[..]);
             cpu::quantize_fold(
                 &layout,
-                nearest,
+                rounding,
                 &input,
                 &mut twin_clips,
                 parts,
@@ -235,7 +242,7 @@ async fn fold_cases(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Re
                 check.exact("relu_mask vs quantize", &m, &read_u32(m_ref).await?);
                 check.exact("relu_mask vs twin", &m[..tm.len()], &tm);
             }
-            let case = format!("fold {rows}x{cols} Tensor {data} ({parts} parts)");
+            let case = format!("fold {rows}x{cols} Tensor {data} {rounding:?} ({parts} parts)");
             check.finish("quantize", case, out);
         }
     }
@@ -249,7 +256,7 @@ async fn fold_cases(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Re
 async fn scan_cases(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Result<()> {
     let shapes = [(1, 1), (3, 5), (64, 120), (4, 4096), (97, 337), (128, 256)];
     for (rows, cols) in shapes {
-        for data in ["normal", "zeros", "nan/inf"] {
+        for (data, rounding) in cases_of(&["normal", "zeros", "nan/inf"]) {
             let layout = Layout::new(rows, cols, ChannelAxis::Tensor);
             let mut input = match data {
                 "zeros" => vec![0.0; layout.len()],
@@ -278,10 +285,9 @@ async fn scan_cases(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Re
                 scales,
                 relu_mask,
             };
-            let nearest = Rounding::Nearest;
             let mut rec = Recording::new();
             let scan = bufs(&clip, &packed, &scales, masks.as_ref().map(|m| &m[0]));
-            ops::quantize::quantize_scan(ctx, &mut rec, &layout, nearest, scan, 1)?;
+            ops::quantize::quantize_scan(ctx, &mut rec, &layout, rounding, scan, 1)?;
             ops::channel_stats(ctx, &mut rec, &layout, &x, &reduced, None)?;
             let plain = bufs(
                 &reduced,
@@ -289,7 +295,7 @@ async fn scan_cases(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Re
                 &scales_ref,
                 masks.as_ref().map(|m| &m[1]),
             );
-            ops::quantize(ctx, &mut rec, &layout, nearest, plain)?;
+            ops::quantize(ctx, &mut rec, &layout, rounding, plain)?;
             ctx.run(&rec)?;
             let read_u32 = async |b| ctx.read_buffer_async::<u32>(b).await;
             let read_f32 = async |b| ctx.read_buffer_async::<f32>(b).await;
@@ -304,7 +310,7 @@ async fn scan_cases(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Re
             let twin_mask = marks.then_some(&mut tm[..]);
             let (input_ref, clip_ref) = (&input, &mut twin_clip);
             cpu::quantize_scan(
-                &layout, nearest, input_ref, clip_ref, &mut tp, &mut ts, twin_mask,
+                &layout, rounding, input_ref, clip_ref, &mut tp, &mut ts, twin_mask,
             );
             let mut check = Check::new();
             check.exact_f32("clip vs channel_stats", &[measured], &[reduced_clip]);
@@ -318,7 +324,7 @@ async fn scan_cases(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Re
                 check.exact("relu_mask vs quantize", &m, &read_u32(m_ref).await?);
                 check.exact("relu_mask vs twin", &m[..tm.len()], &tm);
             }
-            let case = format!("scan {rows}x{cols} Tensor {data}");
+            let case = format!("scan {rows}x{cols} Tensor {data} {rounding:?}");
             check.finish("quantize_scan", case, out);
         }
     }

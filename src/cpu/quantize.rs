@@ -68,7 +68,7 @@ pub fn quantize(
 
 /// `quantize_fold`: a per-tensor `layout` whose clip is the largest max|x| of the `parts`
 /// partial records (8 words each) at the start of `clips`, which is also written as the first
-/// word of record `parts`; then [`quantize`] with that clip.
+/// word of record `parts`; then the same bits as [`quantize`] with that clip.
 #[allow(clippy::too_many_arguments)]
 pub fn quantize_fold(
     layout: &Layout,
@@ -86,12 +86,66 @@ pub fn quantize_fold(
         clip = clip.max(clips[(p * STATS_RECORD_WORDS) as usize]);
     }
     clips[(parts * STATS_RECORD_WORDS) as usize] = clip;
-    quantize(layout, rounding, input, &[clip], packed, scales, relu_mask);
+    quantize_tensor(layout, rounding, input, clip, packed, scales, relu_mask);
+}
+
+/// The words of the `_fold` and `_scan` variants, whose one clip every lane knows before it
+/// quantizes (`quantize_word_tensor`): [`quantize`] with that clip, the scale written once.
+fn quantize_tensor(
+    layout: &Layout,
+    rounding: Rounding,
+    input: &[f32],
+    clip: f32,
+    packed: &mut [u32],
+    scales: &mut [f32],
+    mut relu_mask: Option<&mut [u32]>,
+) {
+    let (rows, cols, cols4) = (layout.rows, layout.cols, layout.cols4());
+    let (stochastic, seed) = match rounding {
+        Rounding::Nearest => (false, 0),
+        Rounding::Stochastic { seed } => (true, seed),
+    };
+    let valid = clip_is_valid(clip);
+    let inv = inv_step(clip);
+    scales[0] = if valid { step_of(clip) } else { 0.0 };
+    if let Some(mask) = relu_mask.as_deref_mut() {
+        mask[..(rows * cols).div_ceil(32) as usize].fill(0);
+    }
+    // One iteration per GPU word.
+    for idx in 0..rows * cols4 {
+        let c = idx % cols4 * 4;
+        // The index of the word's first element; past the last column its values stay 0.
+        let e = idx / cols4 * cols + c;
+        let mut word = [0f32; 4];
+        let values = (cols - c).min(4) as usize;
+        word[..values].copy_from_slice(&input[e as usize..e as usize + values]);
+        let mut q = [0i32; 4];
+        if valid {
+            for (j, (q, &x)) in q.iter_mut().zip(&word).enumerate() {
+                let rnd = if stochastic {
+                    rng_u32(seed, e + j as u32)
+                } else {
+                    0
+                };
+                *q = quantize_one(x, clip, inv, stochastic, rnd);
+            }
+        }
+        packed[idx as usize] = pack4x_i8(q);
+        if let Some(mask) = relu_mask.as_deref_mut() {
+            for (j, &x) in word.iter().enumerate() {
+                let bit = e + j as u32;
+                if x > 0.0 {
+                    mask[(bit / 32) as usize] |= 1 << (bit % 32);
+                }
+            }
+        }
+    }
 }
 
 /// `quantize_scan`: a per-tensor `layout` whose clip is max|x| over the finite elements of
 /// `input`, taken as each GPU workgroup takes it (lane `l` over vec4s `l`, `l + 256`, ..., then
-/// over the elements past the last whole vec4, then a tree) and written to `clips[0]`; then [`quantize`] with that clip.
+/// over the elements past the last whole vec4, then a tree) and written to `clips[0]`; then the
+/// same bits as [`quantize`] with that clip.
 pub fn quantize_scan(
     layout: &Layout,
     rounding: Rounding,
@@ -123,15 +177,7 @@ pub fn quantize_scan(
         stride /= 2;
     }
     clips[0] = lanes[0];
-    quantize(
-        layout,
-        rounding,
-        input,
-        &[lanes[0]],
-        packed,
-        scales,
-        relu_mask,
-    );
+    quantize_tensor(layout, rounding, input, lanes[0], packed, scales, relu_mask);
 }
 
 /// Replays dispatches of `quantize`, `quantize_relu_mask` and their `_fold` and `_scan`

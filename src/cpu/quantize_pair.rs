@@ -22,8 +22,8 @@ pub fn quantize_pair(
 ) {
     let cols4 = cols.div_ceil(4);
     let tensor_clip = fold_column_clips(&clips[..cols as usize]);
-    // One iteration per GPU invocation; the kernel takes each step's reciprocal once per
-    // workgroup, the same values as here per value.
+    // One iteration per GPU word; the kernel takes each step's reciprocal once per workgroup,
+    // the same values as here per value.
     for idx in 0..rows * cols4 {
         let r = idx / cols4;
         let c4 = idx % cols4;
@@ -59,10 +59,13 @@ pub fn quantize_pair(
     }
 }
 
-/// The largest of `clips` in a workgroup's order: lane `l` over columns `l`, `l + 256`, ...,
-/// then a tree over the lanes.
+/// The largest of `clips` in a workgroup's order: lane 0 over every column where there are at
+/// most 256, else lane `l` over columns `l`, `l + 256`, ..., then a tree over the lanes.
 fn fold_column_clips(clips: &[f32]) -> f32 {
     const LANES: usize = 256;
+    if clips.len() <= LANES {
+        return clips.iter().fold(0.0, |m, &c| m.max(c));
+    }
     let mut lanes = [0f32; LANES];
     for (l, m) in lanes.iter_mut().enumerate() {
         for &c in clips.iter().skip(l).step_by(LANES) {

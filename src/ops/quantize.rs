@@ -275,10 +275,7 @@ fn record(
             input_vec4s(ctx, input),
         ],
         grid_1d(
-            (layout.packed_words() as u64).div_ceil(match relu_mask {
-                Some(_) => 1,
-                None => QUANTIZE_LANE_WORDS,
-            }),
+            (layout.packed_words() as u64).div_ceil(QUANTIZE_LANE_WORDS),
             256,
         ),
     ));
@@ -358,7 +355,10 @@ pub fn quantize_pair(
             packed_ch.into(),
             scales_ch.into(),
         ],
-        grid_1d(layout.packed_words() as u64, 256),
+        grid_1d(
+            (layout.packed_words() as u64).div_ceil(params.lane_words as u64),
+            256,
+        ),
     ));
     Ok(())
 }
