@@ -3,7 +3,7 @@
 // step knows on the GPU — before its optimizer runs — whether any gradient or the loss went bad,
 // and which. Four tensors per dispatch, because a step checks a dozen and on a GPU every
 // dependent dispatch costs its launch. A value is non-finite when its exponent bits are all ones
-// (decided on the bits: drivers may fold isnan/isinf away). PER_LANE elements of each tensor per
+// (decided on the bits: drivers may fold isnan/isinf away). `per_lane` elements of each tensor per
 // lane, WG_SIZE apart so that a workgroup's loads are contiguous; a lane that found any in a
 // tensor adds its count atomically. An element is an `Elem`, prepended per kernel
 // (src/ops/nonfinite.rs): one f32 in `nonfinite_count`, four in `nonfinite_count_vec4` (every
@@ -16,8 +16,6 @@
 // CPU twins: src/cpu/nonfinite_count.rs (nonfinite_count, nonfinite_count_vec4).
 
 const WG_SIZE: u32 = 256u;
-// Mirrors `NONFINITE_PER_LANE` in src/abi/elementwise.rs.
-const PER_LANE: u32 = 8u;
 
 // Mirrors `NonFiniteParams` in src/abi/elementwise.rs.
 struct NonFiniteParams {
@@ -25,8 +23,9 @@ struct NonFiniteParams {
     slot: vec4<u32>,
     segmented: u32,
     segments: u32,
+    // Elements each lane checks: `flat_per_lane` in src/abi/elementwise.rs.
+    per_lane: u32,
     _pad0: u32,
-    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: NonFiniteParams;
@@ -95,12 +94,12 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let first = strided_first(gid, nwg, lid, WG_SIZE, PER_LANE);
+    let first = strided_first(gid, nwg, lid, WG_SIZE, params.per_lane);
     // Counting first, a loop per tensor that ends at its length, not an if per element: CPU
     // drivers run an if's body for every lane under a mask (loads included) but skip a loop no
     // lane enters, so the tensors a dispatch does not fill, and the short ones past their end,
     // cost nothing.
-    let lane_end = first + PER_LANE * WG_SIZE;
+    let lane_end = first + params.per_lane * WG_SIZE;
     var bad = vec4<u32>(0u);
     for (var i = first; i < min(elems(params.n[0]), lane_end); i += WG_SIZE) {
         bad[0] += bad_in(x0[i], i, params.n[0]);

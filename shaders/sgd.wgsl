@@ -5,7 +5,7 @@
 // written by clip_select) or global over a model's table of clip summaries (phi of the mean
 // cosine distance, or the smallest phi). With GUARD the update is skipped when the step's health
 // record counts any non-finite gradient or loss (health[0] > 0, see nonfinite_count.wgsl), so a
-// bad step never reaches the weights. PER_LANE elements per lane, WG_SIZE apart so that a
+// bad step never reaches the weights. `per_lane` elements per lane, WG_SIZE apart so that a
 // workgroup's loads are contiguous: on CPU drivers a workgroup's start costs as much as a few
 // thousand updates, and the factor and the guard are read once per lane. An element is an
 // `Elem`, prepended per kernel (src/ops/sgd.rs): one f32 in `sgd`, four in `sgd_vec4` (n a
@@ -14,8 +14,6 @@
 // CPU twins: src/cpu/sgd.rs (sgd, sgd_vec4).
 
 const WG_SIZE: u32 = 256u;
-// Mirrors `SGD_PER_LANE` in src/ops/sgd.rs.
-const PER_LANE: u32 = 8u;
 const NESTEROV: u32 = 1u;
 // Bits 1-2 of flags: where the factor comes from.
 const SCALE_WORD: u32 = 1u;
@@ -36,9 +34,10 @@ struct SgdParams {
     weight_decay: f32,
     alpha: f32,
     beta: f32,
+    // Parameters each lane updates: `flat_per_lane` in src/abi/elementwise.rs.
+    per_lane: u32,
     _pad0: u32,
     _pad1: u32,
-    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: SgdParams;
@@ -77,7 +76,7 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let first = strided_first(gid, nwg, lid, WG_SIZE, PER_LANE);
+    let first = strided_first(gid, nwg, lid, WG_SIZE, params.per_lane);
     let elems = params.n / ELEM_VALUES;
     if first >= elems {
         return;
@@ -86,7 +85,7 @@ fn main(
         return;
     }
     let lr = params.lr * lr_factor();
-    for (var k = 0u; k < PER_LANE; k++) {
+    for (var k = 0u; k < params.per_lane; k++) {
         let i = first + k * WG_SIZE;
         if i >= elems {
             return;

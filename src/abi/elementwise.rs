@@ -1,6 +1,8 @@
 //! Parameter blocks and flags of the element-wise and reduction kernels: `column_sum`,
 //! `nonfinite_count`, `relu`, `softmax_xent`.
 
+use super::Spread;
+
 /// Rows one workgroup sums (a segment) on a CPU adapter: 1,024 iterations per invocation, far
 /// below llvmpipe's loop cap, and few workgroups (each costs there).
 pub const SEGMENT_ROWS: u32 = 4096;
@@ -28,8 +30,16 @@ pub struct ColumnSumParams {
     pub _pad: [u32; 3],
 }
 
-/// Elements each lane of `shaders/nonfinite_count.wgsl` checks.
-pub const NONFINITE_PER_LANE: u32 = 8;
+/// Elements each lane of the passes over a model's flat buffers (`shaders/sgd.wgsl`,
+/// `shaders/nonfinite_count.wgsl`) takes on a device of `spread`: 8 on a GPU; 32 on a CPU
+/// driver, which pays for every workgroup it starts (an MLP's update and health check 1.9 → 1.0
+/// ms on lavapipe).
+pub const fn flat_per_lane(spread: Spread) -> u32 {
+    match spread {
+        Spread::Gpu => 8,
+        Spread::Cpu => 32,
+    }
+}
 
 /// Tensors one dispatch of `shaders/nonfinite_count.wgsl` checks.
 pub const NONFINITE_TENSORS: usize = 4;
@@ -52,15 +62,18 @@ pub struct NonFiniteParams {
     /// Its segments, whose ends (exclusive, in elements, ascending, the last its `n`) the
     /// `ends` binding holds.
     pub segments: u32,
+    /// Elements each lane checks ([`flat_per_lane`]).
+    pub per_lane: u32,
     /// Padding to 16-byte alignment.
-    pub _pad: [u32; 2],
+    pub _pad: u32,
 }
 
 impl NonFiniteParams {
-    /// No tensor, none segmented.
-    pub fn empty() -> Self {
+    /// No tensor, none segmented, `per_lane` elements a lane.
+    pub fn empty(per_lane: u32) -> Self {
         NonFiniteParams {
             segmented: NONFINITE_UNSEGMENTED,
+            per_lane,
             ..bytemuck::Zeroable::zeroed()
         }
     }

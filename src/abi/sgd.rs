@@ -23,9 +23,6 @@ pub enum LrScale {
     },
 }
 
-/// Parameters each lane of `shaders/sgd.wgsl` updates.
-pub const SGD_PER_LANE: u32 = 8;
-
 /// `SgdParams` of `shaders/sgd.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
@@ -49,8 +46,11 @@ pub struct SgdParams {
     pub alpha: f32,
     /// β of [`LrScale::MeanDistance`].
     pub beta: f32,
+    /// Parameters each lane updates ([`flat_per_lane`](super::flat_per_lane)): a GPU's by
+    /// default, the device's as `ops::sgd` records it.
+    pub per_lane: u32,
     /// Padding to 16-byte alignment.
-    pub _pad: [u32; 3],
+    pub _pad: [u32; 2],
 }
 
 /// [`SgdParams::flags`] bit: skip the update when the health record counts a bad value.
@@ -69,7 +69,8 @@ impl SgdParams {
             weight_decay: step.weight_decay,
             alpha: 0.0,
             beta: 0.0,
-            _pad: [0; 3],
+            per_lane: super::flat_per_lane(super::Spread::Gpu),
+            _pad: [0; 2],
         };
         let mode = match scale {
             None => 0,

@@ -35,7 +35,7 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
         let y = vec![f32::NAN; 3];
         let (gpu, _) = x_and_three(ctx, (&x, n), &y).await?;
         let mut twin = vec![0u32; 4];
-        cpu::nonfinite_count(&[(&x, 2, &[]), (&y, 3, &[])], &mut twin);
+        cpu::nonfinite_count(&[(&x, 2, &[]), (&y, 3, &[])], per_lane(ctx), &mut twin);
         let mut check = Check::new();
         check.exact("health", &gpu, &twin);
         let expected = if n > 1 { 4 } else { 0 };
@@ -78,7 +78,7 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
     for group in tensors.iter().zip(slots).collect::<Vec<_>>().chunks(4) {
         let group: Vec<(&[f32], usize, &[u32])> =
             group.iter().map(|(x, s)| (&x[..], *s, &[][..])).collect();
-        cpu::nonfinite_count(&group, &mut twin);
+        cpu::nonfinite_count(&group, per_lane(ctx), &mut twin);
     }
     let mut check = Check::new();
     check.exact("health", &gpu[..6], &twin);
@@ -151,7 +151,7 @@ async fn segmented(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Res
         ctx.run(&rec)?;
         let gpu: Vec<u32> = ctx.read_buffer_async(&health).await?;
         let mut twin = vec![0u32; slots];
-        cpu::nonfinite_count(&[(&y, 1, &[]), (&x, 2, &ends)], &mut twin);
+        cpu::nonfinite_count(&[(&y, 1, &[]), (&x, 2, &ends)], per_lane(ctx), &mut twin);
         let mut expected = vec![0u32; slots];
         expected[1] = 2;
         for s in 0..segments {
@@ -189,8 +189,8 @@ async fn vec4s(ctx: &Context, g: &mut Gen, out: &mut Vec<CaseResult>) -> Result<
         let (gpu, kernels) = x_and_three(ctx, (&padded, n), &y).await?;
         let tensors: [(&[f32], usize, &[u32]); 2] = [(&x, 2, &[]), (&y[..3], 3, &[])];
         let (mut twin, mut scalar) = (vec![0u32; 4], vec![0u32; 4]);
-        cpu::nonfinite_count_vec4(&tensors, &mut twin);
-        cpu::nonfinite_count(&tensors, &mut scalar);
+        cpu::nonfinite_count_vec4(&tensors, per_lane(ctx), &mut twin);
+        cpu::nonfinite_count(&tensors, per_lane(ctx), &mut scalar);
         let mut check = Check::new();
         check.exact("kernel", &kernels, &["nonfinite_count_vec4"]);
         check.exact("health", &gpu, &twin);
@@ -229,4 +229,9 @@ async fn x_and_three(
     ctx.run(&rec)?;
     let gpu: Vec<u32> = ctx.read_buffer_async(&health).await?;
     Ok((gpu[..4].to_vec(), kernels))
+}
+
+/// The elements per lane the kernel takes on `ctx`'s adapter.
+fn per_lane(ctx: &Context) -> u32 {
+    crate::abi::flat_per_lane(ctx.spread())
 }

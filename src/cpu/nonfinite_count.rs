@@ -1,6 +1,6 @@
 //! Twins of `shaders/nonfinite_count.wgsl` (`nonfinite_count`, `nonfinite_count_vec4`).
 
-use crate::abi::{NONFINITE_PER_LANE, NONFINITE_TENSORS, NonFiniteParams};
+use crate::abi::{NONFINITE_TENSORS, NonFiniteParams};
 use crate::cpu::replay::{Replay, Words, bad_bindings, f32s, read};
 
 const WG_SIZE: usize = 256;
@@ -11,19 +11,21 @@ pub type Tensor<'a> = (&'a [f32], usize, &'a [u32]);
 
 /// Adds the number of NaN and infinite values of each tensor `x` to `health[slot]` and
 /// `health[0]`, as one dispatch checks up to four; a tensor with segment ends (non-empty, at
-/// most one per dispatch) counts segment `s` into `health[slot + s]`.
-pub fn nonfinite_count(tensors: &[Tensor<'_>], health: &mut [u32]) {
-    count::<1>(tensors, health);
+/// most one per dispatch) counts segment `s` into `health[slot + s]`. Each lane takes
+/// `per_lane` elements ([`flat_per_lane`](crate::abi::flat_per_lane)); the counts do not depend
+/// on it.
+pub fn nonfinite_count(tensors: &[Tensor<'_>], per_lane: u32, health: &mut [u32]) {
+    count::<1>(tensors, per_lane, health);
 }
 
 /// [`nonfinite_count()`] as `nonfinite_count_vec4` takes it, four values per element: the same
 /// counts.
-pub fn nonfinite_count_vec4(tensors: &[Tensor<'_>], health: &mut [u32]) {
-    count::<4>(tensors, health);
+pub fn nonfinite_count_vec4(tensors: &[Tensor<'_>], per_lane: u32, health: &mut [u32]) {
+    count::<4>(tensors, per_lane, health);
 }
 
 /// Which twin replays `kernel`.
-pub fn twin(kernel: &str) -> fn(&[Tensor<'_>], &mut [u32]) {
+pub fn twin(kernel: &str) -> fn(&[Tensor<'_>], u32, &mut [u32]) {
     match kernel {
         "nonfinite_count_vec4" => nonfinite_count_vec4,
         _ => nonfinite_count,
@@ -31,8 +33,8 @@ pub fn twin(kernel: &str) -> fn(&[Tensor<'_>], &mut [u32]) {
 }
 
 /// The kernel's loops with elements of `VALUES` values.
-fn count<const VALUES: usize>(tensors: &[Tensor<'_>], health: &mut [u32]) {
-    let per_lane = NONFINITE_PER_LANE as usize;
+fn count<const VALUES: usize>(tensors: &[Tensor<'_>], per_lane: u32, health: &mut [u32]) {
+    let per_lane = per_lane as usize;
     let segmented = tensors.iter().position(|(_, _, ends)| !ends.is_empty());
     let nonfinite = |v: f32| u32::from(v.to_bits() & 0x7f80_0000 == 0x7f80_0000);
     // The non-finite values of element i of x (those past its length not counted).
@@ -120,6 +122,6 @@ fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), Stri
             (&f32s(x)[..n as usize], slot as usize, ends)
         })
         .collect();
-    twin(kernel)(&tensors, health);
+    twin(kernel)(&tensors, p.per_lane, health);
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Twins of `shaders/sgd.wgsl`: `sgd` and `sgd_vec4`.
 
-use crate::abi::{GUARD, LrScale, SGD_PER_LANE, SgdParams};
+use crate::abi::{GUARD, LrScale, SgdParams};
 use crate::cpu::replay::{Replay, Words, bad_bindings, f32s, f32s_mut, read};
 
 /// The learning-rate factor: `lr_factor()` of the shader.
@@ -71,7 +71,7 @@ fn step(
     let lr = p.lr * lr_factor(p, lr_scale);
     let elems = p.n as usize / values;
     // One iteration of the outer two loops per GPU invocation.
-    let (lanes, per_lane) = (WG_SIZE as usize, SGD_PER_LANE as usize);
+    let (lanes, per_lane) = (WG_SIZE as usize, p.per_lane as usize);
     for block in (0..elems).step_by(lanes * per_lane) {
         for lane in 0..lanes {
             for k in 0..per_lane {

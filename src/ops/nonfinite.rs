@@ -5,9 +5,7 @@ use crate::gpu::Context;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, View, grid_1d, wgsl};
 use crate::ops::check_buffer;
 
-pub use crate::abi::{
-    NONFINITE_PER_LANE, NONFINITE_TENSORS, NONFINITE_UNSEGMENTED, NonFiniteParams,
-};
+pub use crate::abi::{NONFINITE_TENSORS, NONFINITE_UNSEGMENTED, NonFiniteParams, flat_per_lane};
 
 /// The kernel declaration of `shaders/nonfinite_count.wgsl`, one f32 per element.
 pub static NONFINITE_COUNT: KernelDef = KernelDef {
@@ -91,7 +89,7 @@ pub fn nonfinite_count(
         }
     }
     for group in groups {
-        let mut params = NonFiniteParams::empty();
+        let mut params = NonFiniteParams::empty(flat_per_lane(ctx.spread()));
         let mut bufs = [View::from(ctx.unused_binding(0)); NONFINITE_TENSORS];
         let mut ends = None;
         for (i, t) in group.iter().enumerate() {
@@ -146,7 +144,7 @@ pub fn nonfinite_count(
                 ends.as_ref().unwrap_or(ctx.unused_binding(0)).into(),
                 health.into(),
             ],
-            grid_1d(most.div_ceil(NONFINITE_PER_LANE) as u64, 256),
+            grid_1d(most.div_ceil(params.per_lane) as u64, 256),
         ));
     }
     Ok(())

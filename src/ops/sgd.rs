@@ -7,7 +7,7 @@ use crate::gpu::Context;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, View, grid_1d, wgsl};
 use crate::ops::check_buffer;
 
-pub use crate::abi::{GUARD, LrScale, SGD_PER_LANE, SgdParams, SgdStep};
+pub use crate::abi::{GUARD, LrScale, SgdParams, SgdStep};
 
 /// The kernel declaration of `shaders/sgd.wgsl`, one f32 per element.
 pub static SGD: KernelDef = KernelDef {
@@ -97,7 +97,10 @@ pub fn sgd(
         }
         None => (ctx.unused_binding(0), None),
     };
-    let mut params = SgdParams::new(n, step, scale);
+    let mut params = SgdParams {
+        per_lane: crate::abi::flat_per_lane(ctx.spread()),
+        ..SgdParams::new(n, step, scale)
+    };
     let health = match bufs.guard {
         Some(h) => {
             check_buffer(OP, "health", h, 4)?;
@@ -114,7 +117,7 @@ pub fn sgd(
         health.into(),
     ];
     let (kernel, values) = kernel_for(n);
-    let lanes = (n / values).div_ceil(SGD_PER_LANE);
+    let lanes = (n / values).div_ceil(params.per_lane);
     rec.push(Dispatch::new(
         kernel,
         &params,
