@@ -22,13 +22,7 @@ pub fn quantize(
     mut relu_mask: Option<&mut [u32]>,
 ) {
     let (rows, cols, cols4) = (layout.rows, layout.cols, layout.cols4());
-    let (stochastic, seed) = match rounding {
-        Rounding::Nearest => (false, 0),
-        Rounding::Stochastic { seed } => (true, seed),
-    };
-    if let Some(mask) = relu_mask.as_deref_mut() {
-        mask[..(rows * cols).div_ceil(32) as usize].fill(0);
-    }
+    let (stochastic, seed) = begin(layout, rounding, relu_mask.as_deref_mut());
     // One iteration per GPU invocation.
     for idx in 0..rows * cols4 {
         let r = idx / cols4;
@@ -63,6 +57,18 @@ pub fn quantize(
             }
         }
         packed[idx as usize] = pack4x_i8(q);
+    }
+}
+
+/// `rounding` as the kernels take it (stochastic, seed), once the mask words the pass gathers
+/// bit by bit are cleared.
+fn begin(layout: &Layout, rounding: Rounding, relu_mask: Option<&mut [u32]>) -> (bool, u32) {
+    if let Some(mask) = relu_mask {
+        mask[..layout.len().div_ceil(32)].fill(0);
+    }
+    match rounding {
+        Rounding::Nearest => (false, 0),
+        Rounding::Stochastic { seed } => (true, seed),
     }
 }
 
@@ -101,16 +107,10 @@ fn quantize_tensor(
     mut relu_mask: Option<&mut [u32]>,
 ) {
     let (rows, cols, cols4) = (layout.rows, layout.cols, layout.cols4());
-    let (stochastic, seed) = match rounding {
-        Rounding::Nearest => (false, 0),
-        Rounding::Stochastic { seed } => (true, seed),
-    };
+    let (stochastic, seed) = begin(layout, rounding, relu_mask.as_deref_mut());
     let valid = clip_is_valid(clip);
     let inv = inv_step(clip);
     scales[0] = if valid { step_of(clip) } else { 0.0 };
-    if let Some(mask) = relu_mask.as_deref_mut() {
-        mask[..(rows * cols).div_ceil(32) as usize].fill(0);
-    }
     // One iteration per GPU word.
     for idx in 0..rows * cols4 {
         let c = idx % cols4 * 4;
