@@ -214,12 +214,13 @@ fn quantize_word(idx: u32, local: u32) {
 // Word idx, the workgroup's word `local`, with the tensor clip `folded`. Stochastic rounding
 // keys each value by its element index, 4 * idx + j where words are whole.
 fn quantize_word_tensor(idx: u32, local: u32) {
+    let whole = MARKS || params.cols % 4u == 0u;
     var word = vec4<f32>(0.0);
     var e = 4u * idx;
-    for (var whole = MARKS || params.cols % 4u == 0u; whole; whole = false) {
+    for (var once = whole; once; once = false) {
         word = input4[idx];
     }
-    for (var part = !MARKS && params.cols % 4u != 0u; part; part = false) {
+    for (var once = !whole; once; once = false) {
         let c = idx % params.cols4 * 4u;
         e = idx / params.cols4 * params.cols + c;
         for (var j = 0u; j < 4u && c + j < params.cols; j++) {

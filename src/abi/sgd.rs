@@ -46,8 +46,7 @@ pub struct SgdParams {
     pub alpha: f32,
     /// β of [`LrScale::MeanDistance`].
     pub beta: f32,
-    /// Parameters each lane updates ([`flat_per_lane`](super::flat_per_lane)): a GPU's by
-    /// default, the device's as `ops::sgd` records it.
+    /// Parameters each lane updates ([`flat_per_lane`](super::flat_per_lane)).
     pub per_lane: u32,
     /// Padding to 16-byte alignment.
     pub _pad: [u32; 2],
@@ -57,8 +56,9 @@ pub struct SgdParams {
 pub const GUARD: u32 = 8;
 
 impl SgdParams {
-    /// Parameters for `n` values, `step` and an optional factor.
-    pub fn new(n: u32, step: SgdStep, scale: Option<LrScale>) -> Self {
+    /// Parameters for `n` values, `step` and an optional factor, `per_lane` values a lane
+    /// ([`flat_per_lane`](super::flat_per_lane) of the device).
+    pub fn new(n: u32, step: SgdStep, scale: Option<LrScale>, per_lane: u32) -> Self {
         let mut p = SgdParams {
             n,
             flags: step.nesterov as u32,
@@ -69,7 +69,7 @@ impl SgdParams {
             weight_decay: step.weight_decay,
             alpha: 0.0,
             beta: 0.0,
-            per_lane: super::flat_per_lane(super::Spread::Gpu),
+            per_lane,
             _pad: [0; 2],
         };
         let mode = match scale {

@@ -100,7 +100,8 @@ pub(super) async fn cases(ctx: &Context, _: Extent, out: &mut Vec<CaseResult>) -
                 };
                 ops::sgd(ctx, &mut rec, n, step, bufs)?;
                 ctx.run(&rec)?;
-                let params = SgdParams::new(n, step, scale);
+                let per_lane = crate::abi::flat_per_lane(ctx.spread());
+                let params = SgdParams::new(n, step, scale, per_lane);
                 cpu::sgd::twin(kernel)(&params, &table, &[0], &grad, &mut w, &mut v);
             }
             let gw: Vec<f32> = ctx.read_buffer_async(&wb).await?;

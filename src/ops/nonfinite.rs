@@ -5,7 +5,8 @@ use crate::gpu::Context;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, View, grid_1d, wgsl};
 use crate::ops::check_buffer;
 
-pub use crate::abi::{NONFINITE_TENSORS, NONFINITE_UNSEGMENTED, NonFiniteParams, flat_per_lane};
+use crate::abi::flat_per_lane;
+pub use crate::abi::{NONFINITE_TENSORS, NONFINITE_UNSEGMENTED, NonFiniteParams};
 
 /// The kernel declaration of `shaders/nonfinite_count.wgsl`, one f32 per element.
 pub static NONFINITE_COUNT: KernelDef = KernelDef {

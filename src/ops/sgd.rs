@@ -7,6 +7,7 @@ use crate::gpu::Context;
 use crate::gpu::kernel::{BindType, Dispatch, KernelDef, Recording, View, grid_1d, wgsl};
 use crate::ops::check_buffer;
 
+use crate::abi::flat_per_lane;
 pub use crate::abi::{GUARD, LrScale, SgdParams, SgdStep};
 
 /// The kernel declaration of `shaders/sgd.wgsl`, one f32 per element.
@@ -97,10 +98,7 @@ pub fn sgd(
         }
         None => (ctx.unused_binding(0), None),
     };
-    let mut params = SgdParams {
-        per_lane: crate::abi::flat_per_lane(ctx.spread()),
-        ..SgdParams::new(n, step, scale)
-    };
+    let mut params = SgdParams::new(n, step, scale, flat_per_lane(ctx.spread()));
     let health = match bufs.guard {
         Some(h) => {
             check_buffer(OP, "health", h, 4)?;
