@@ -29,7 +29,7 @@ pub(crate) struct Expansion {
 
 /// The inverted-residual block of MobileNetV2. It keeps what its backward reads (the ReLU6
 /// outputs the convolutions after them take as input, their masks); the convolutions' and batch
-/// norms' outputs and the gradients inside its backward are [`Scratch::block`]'s.
+/// norms' outputs and the gradients inside its backward are `Scratch::block`'s.
 #[derive(Debug)]
 pub struct InvertedResidual {
     pub(crate) expand: Option<Expansion>,

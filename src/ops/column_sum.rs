@@ -43,7 +43,7 @@ fn partials_bytes(rows: u32, cols: u32, segment_rows: u32) -> u64 {
 }
 
 /// Records `out[at + c] = Σ_r x[r, c]` over `rows × cols` f32 (`out`: `(buffer, at)`).
-/// `partials` is scratch of [`partials_bytes`] (the recording's scratch when `None`).
+/// `partials` is scratch of `partials_bytes` (the recording's scratch when `None`).
 pub fn column_sum(
     ctx: &Context,
     rec: &mut Recording,
