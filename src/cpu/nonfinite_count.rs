@@ -13,7 +13,7 @@ pub type Tensor<'a> = (&'a [f32], usize, &'a [u32]);
 /// `health[0]`, as one dispatch checks up to four; a tensor with segment ends (non-empty, at
 /// most one per dispatch) counts segment `s` into `health[slot + s]`. Each lane takes
 /// `per_lane` elements ([`flat_per_lane`](crate::abi::flat_per_lane)); the counts do not depend
-/// on it.
+/// on it, except that 0 checks nothing, as the kernel does.
 pub fn nonfinite_count(tensors: &[Tensor<'_>], per_lane: u32, health: &mut [u32]) {
     count::<1>(tensors, per_lane, health);
 }
@@ -46,7 +46,8 @@ fn count<const VALUES: usize>(tensors: &[Tensor<'_>], per_lane: u32, health: &mu
     };
     let elems = |x: &[f32]| x.len().div_ceil(VALUES);
     let most = tensors.iter().map(|(x, ..)| elems(x)).max().unwrap_or(0);
-    for workgroup in 0..most.div_ceil(WG_SIZE * per_lane) {
+    // At least one element a workgroup, so that `per_lane` 0 counts nothing, as on the GPU.
+    for workgroup in 0..most.div_ceil((WG_SIZE * per_lane).max(1)) {
         for lid in 0..WG_SIZE {
             let first = workgroup * WG_SIZE * per_lane + lid;
             let lane_end = first + per_lane * WG_SIZE;
@@ -124,4 +125,19 @@ fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), Stri
         .collect();
     twin(kernel)(&tensors, p.per_lane, health);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_elements_per_lane_counts_nothing() {
+        let x = [f32::NAN, 1.0, f32::INFINITY];
+        let mut health = [0u32; 2];
+        nonfinite_count_vec4(&[(&x, 1, &[])], 0, &mut health);
+        assert_eq!(health, [0, 0]);
+        nonfinite_count(&[(&x, 1, &[])], 1, &mut health);
+        assert_eq!(health, [2, 2]);
+    }
 }

@@ -72,7 +72,8 @@ fn step(
     let elems = p.n as usize / values;
     // One iteration of the outer two loops per GPU invocation.
     let (lanes, per_lane) = (WG_SIZE as usize, p.per_lane as usize);
-    for block in (0..elems).step_by(lanes * per_lane) {
+    // A block of at least one element, so that `per_lane` 0 updates nothing, as on the GPU.
+    for block in (0..elems).step_by((lanes * per_lane).max(1)) {
         for lane in 0..lanes {
             for k in 0..per_lane {
                 let e = block + lane + k * lanes;
@@ -137,4 +138,40 @@ fn replay(kernel: &str, params: &[u8], bufs: &mut [Vec<u32>]) -> Result<(), Stri
     let (w, v) = (f32s_mut(weights), f32s_mut(velocity));
     twin(kernel)(&p, f32s(lr_scale), health, f32s(grad), w, v);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::abi::SgdStep;
+
+    #[test]
+    fn no_elements_per_lane_updates_nothing() {
+        let step = SgdStep {
+            lr: 0.5,
+            momentum: 0.9,
+            weight_decay: 0.0,
+            nesterov: false,
+        };
+        let grad = [1.0f32; 8];
+        let (mut w, mut v) = ([2.0f32; 8], [0.0f32; 8]);
+        sgd_vec4(
+            &SgdParams::new(8, step, None, 0),
+            &[],
+            &[0],
+            &grad,
+            &mut w,
+            &mut v,
+        );
+        assert_eq!((w, v), ([2.0; 8], [0.0; 8]));
+        sgd(
+            &SgdParams::new(8, step, None, 1),
+            &[],
+            &[0],
+            &grad,
+            &mut w,
+            &mut v,
+        );
+        assert_eq!((w, v), ([1.5; 8], [1.0; 8]));
+    }
 }
